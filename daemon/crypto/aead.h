@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ChaCha20-Poly1305 (RFC 8439) for data frames, in place. The 96-bit nonce is 32 zero bits
+ * followed by the 64-bit frame counter, little-endian (as WireGuard): a key must never see the
+ * same counter twice, which the session's send counter guarantees.
+ *
+ * daemon/crypto/ is the only directory that includes wolfSSL headers (STYLE §4).
+ */
+#ifndef VERTEX_AEAD_H
+#define VERTEX_AEAD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum { AEAD_KEY_LEN = 32, AEAD_TAG_LEN = 16 };
+
+/* Encrypts buf[0..len) in place and writes the tag at buf[len..len+16). */
+bool aead_seal(const uint8_t key[AEAD_KEY_LEN], uint64_t counter, const uint8_t *aad,
+	       size_t aad_len, uint8_t *buf, size_t len);
+/* Checks the tag at buf[len-16..len) and decrypts buf[0..len-16) in place; false if forged. */
+bool aead_open(const uint8_t key[AEAD_KEY_LEN], uint64_t counter, const uint8_t *aad,
+	       size_t aad_len, uint8_t *buf, size_t len);
+
+/* Cryptographically secure random bytes; 0 or -EIO. */
+int crypto_random(void *buf, size_t len);
+/* Wipes secrets in a way the compiler cannot elide. */
+void crypto_wipe(void *buf, size_t len);
+/* Constant-time comparison. */
+bool crypto_equal(const void *a, const void *b, size_t len);
+
+#endif

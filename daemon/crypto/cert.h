@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Keys and certificates (DESIGN §3), offline as with nebula-cert; the server reuses exactly this.
+ *
+ * Keys are Ed25519, stored PEM (private key files mode 0600, written atomically). A domain CA
+ * is a self-signed certificate whose subject CN is the domain name, basicConstraints CA:TRUE.
+ * An agent certificate has subject CN "user@domain", is signed by its domain's CA, and is valid
+ * between explicit not-before and not-after times. A fingerprint is SHA-256 over the DER.
+ *
+ * struct cert_trust is the set of trusted domain CAs: a certificate is accepted only if it is
+ * signed by the CA *of the domain it names* (so a.example.com's CA cannot vouch for
+ * bob@b.example.com), is within its validity, and its CN parses as user@domain.
+ */
+#ifndef VERTEX_CERT_H
+#define VERTEX_CERT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "trust/identity.h"
+
+enum { CERT_FPR_LEN = 32, CERT_PUBKEY_LEN = 32, CERT_DER_MAX = 4096 };
+
+struct cert_info {
+	char subject[IDENTITY_STR_MAX]; /* CN: "user@domain" or, for a CA, "domain" */
+	char issuer[IDENTITY_STR_MAX];  /* issuer CN */
+	int64_t not_before;             /* seconds since the epoch, UTC */
+	int64_t not_after;
+	bool is_ca;
+	uint8_t fpr[CERT_FPR_LEN];
+	uint8_t pubkey[CERT_PUBKEY_LEN];
+};
+
+/* Makes an Ed25519 key pair: private key to priv_path (0600), public key to pub_path if set. */
+int cert_key_new(const char *priv_path, const char *pub_path);
+/* Makes a domain CA: key (0600) and self-signed certificate valid for days from now. */
+int cert_ca_init(const char *domain, unsigned days, const char *key_path, const char *cert_path);
+/*
+ * Issues a certificate for identity (user@domain, which must be the CA's domain) over the public
+ * key in pub_path (a PEM public key, or a private key file from which the public half is taken).
+ */
+int cert_sign(const char *ca_key_path, const char *ca_cert_path, const char *pub_path,
+	      const char *identity, int64_t not_before, int64_t not_after, const char *out_path);
+
+int cert_info_from_der(const uint8_t *der, size_t len, struct cert_info *out);
+int cert_info_from_file(const char *path, struct cert_info *out);
+/* Reads a PEM certificate file into DER; returns the DER length or -errno. */
+int cert_load_der(const char *path, uint8_t *der, size_t cap);
+/* "ab:cd:..." is not used: fingerprints print as "SHA256:" + unpadded base64, as OpenSSH does. */
+void cert_fpr_format(const uint8_t fpr[CERT_FPR_LEN], char *buf, size_t len);
+
+struct cert_trust;
+
+int cert_trust_new(struct cert_trust **out);
+void cert_trust_free(struct cert_trust *t);
+/* Adds the CA in ca_path as the anchor for domain; -EINVAL if its CN is not that domain. */
+int cert_trust_add(struct cert_trust *t, const char *domain, const char *ca_path);
+size_t cert_trust_count(const struct cert_trust *t);
+/* Calls fn for every anchor's PEM path, so the TLS layer can load them. */
+void cert_trust_each(const struct cert_trust *t,
+		     void (*fn)(const char *domain, const char *ca_path, void *arg), void *arg);
+/*
+ * Verifies a peer certificate (DER) at time now: signed by the anchor of the domain it names,
+ * within validity, not a CA, CN a valid user@domain. Fills *out. Returns 0, or -EACCES with
+ * *why set to a static reason ("certificate expired", "no trusted CA for domain b.example.com",
+ * "signature does not verify against the CA of b.example.com", ...).
+ */
+int cert_trust_verify(const struct cert_trust *t, const uint8_t *der, size_t len, int64_t now,
+		      struct cert_info *out, const char **why);
+
+#endif

@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Mutual TLS 1.3 between agents (DESIGN §4.2), non-blocking over a connected TCP socket the
+ * caller owns, driven from the event loop.
+ *
+ * Both sides present their certificate; the peer's is checked with cert_trust_verify() (its
+ * domain's CA, validity) and, when the caller names the identity it expects, that the
+ * certificate names exactly it. Only TLS 1.3 with TLS_CHACHA20_POLY1305_SHA256 or
+ * TLS_AES_256_GCM_SHA384 is offered. Session keys for data frames come from the exporter
+ * (RFC 8446 §7.5): tls_conn_export().
+ *
+ * Operations return 0 / a byte count, -EAGAIN with *want set to EV_READ or EV_WRITE when the
+ * socket would block, or another -errno on failure with a reason in tls_conn_error().
+ */
+#ifndef VERTEX_TLS_H
+#define VERTEX_TLS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "crypto/cert.h"
+
+struct tls_ctx;
+struct tls_conn;
+
+/* Borrows trust (must outlive the ctx). *out freed with tls_ctx_free(). */
+int tls_ctx_new(struct tls_ctx **out, const char *key_path, const char *cert_path,
+		const struct cert_trust *trust);
+void tls_ctx_free(struct tls_ctx *ctx);
+/* The identity in our own certificate. */
+const char *tls_ctx_identity(const struct tls_ctx *ctx);
+/* Our own certificate's details (validity, fingerprint). */
+const struct cert_info *tls_ctx_cert(const struct tls_ctx *ctx);
+
+/*
+ * A connection on fd (borrowed: the caller closes it after tls_conn_free()). expected is the
+ * identity the peer must prove ("bob@b.example.com"), or NULL to accept any trusted identity
+ * (the responder learns who it is from tls_conn_peer()).
+ */
+int tls_conn_new(struct tls_conn **out, struct tls_ctx *ctx, int fd, bool is_client,
+		 const char *expected);
+void tls_conn_free(struct tls_conn *c);
+
+int tls_conn_handshake(struct tls_conn *c, uint32_t *want);
+/* After the handshake: the verified peer certificate. */
+const struct cert_info *tls_conn_peer(const struct tls_conn *c);
+int tls_conn_export(struct tls_conn *c, const char *label, uint8_t *out, size_t len);
+
+ssize_t tls_conn_read(struct tls_conn *c, void *buf, size_t len, uint32_t *want);
+ssize_t tls_conn_write(struct tls_conn *c, const void *buf, size_t len, uint32_t *want);
+/* True if decrypted bytes are buffered inside TLS (epoll will not report them). */
+bool tls_conn_has_pending(struct tls_conn *c);
+const char *tls_conn_error(const struct tls_conn *c);
+
+#endif

@@ -43,6 +43,11 @@ int cert_ca_init(const char *domain, unsigned days, const char *key_path, const 
 int cert_sign(const char *ca_key_path, const char *ca_cert_path, const char *pub_path,
 	      const char *identity, int64_t not_before, int64_t not_after, const char *out_path);
 
+/* The reason for the last failure of a cert_* call in this thread, naming the file and problem. */
+const char *cert_strerror(void);
+/* RFC 3339 UTC, "2020-01-02T00:00:00Z". */
+void cert_time_format(int64_t t, char *buf, size_t len);
+
 int cert_info_from_der(const uint8_t *der, size_t len, struct cert_info *out);
 int cert_info_from_file(const char *path, struct cert_info *out);
 /* Reads a PEM certificate file into DER; returns the DER length or -errno. */
@@ -68,5 +73,12 @@ void cert_trust_each(const struct cert_trust *t,
  */
 int cert_trust_verify(const struct cert_trust *t, const uint8_t *der, size_t len, int64_t now,
 		      struct cert_info *out, const char **why);
+/*
+ * The same checks, with a specific reason naming names and times written to msg ("no trusted
+ * CA for domain evil.example", "certificate expired at 2020-01-02T00:00:00Z"). *out is filled
+ * as far as the certificate parsed, also on failure.
+ */
+int cert_trust_check(const struct cert_trust *t, const uint8_t *der, size_t len, int64_t now,
+		     struct cert_info *out, char *msg, size_t msg_len);
 
 #endif

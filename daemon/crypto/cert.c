@@ -1,0 +1,908 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Keys and certificates with wolfCrypt: Ed25519 key pairs, domain CAs, issuing agent
+ * certificates, reading them back, fingerprints, and the per-domain trust anchors that decide
+ * whether a peer's certificate is acceptable.
+ *
+ * Everything is offline and file based (the CLI and the server call the same functions).
+ * Private keys are written to a 0600 temporary file in the target directory and then linked
+ * into place, so they are never readable by others, never half written, and never replace an
+ * existing key. Certificates are replaced atomically with rename().
+ *
+ * Verification does not trust wolfSSL's view of "now": dates are compared with the caller's
+ * `now` (tests inject time), and the signature is checked by wolfSSL against a certificate
+ * manager that holds only the CA of the domain the certificate names.
+ *
+ * Limits: wolfSSL's certificate builder caps a common name at 63 bytes, so longer identities
+ * cannot be certified yet (-ENAMETOOLONG).
+ */
+#include <wolfssl/options.h>
+#include <wolfssl/ssl.h>
+#include <wolfssl/wolfcrypt/asn.h>
+#include <wolfssl/wolfcrypt/asn_public.h>
+#include <wolfssl/wolfcrypt/ed25519.h>
+#include <wolfssl/wolfcrypt/hash.h>
+#include <wolfssl/wolfcrypt/random.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "crypto/aead.h"
+#include "crypto/cert.h"
+
+enum {
+	PEM_MAX = 16384,   /* larger files are not ours */
+	KEY_DER_MAX = 256, /* an Ed25519 PKCS#8 key is ~83 bytes */
+	CERT_PEM_MAX = CERT_DER_MAX * 2,
+	ASN_TIME_MAX = 17, /* tag, length, YYYYMMDDHHMMSSZ */
+	CN_MAX = CTC_NAME_SIZE - 1,
+};
+
+struct cert_anchor {
+	char domain[IDENTITY_DOMAIN_MAX + 1];
+	char *path;
+	WOLFSSL_CERT_MANAGER *cm; /* holds only this domain's CA */
+};
+
+struct cert_trust {
+	struct cert_anchor *anchors;
+	size_t count;
+};
+
+static __thread char cert_err[512];
+
+static int
+cert_fail(int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(cert_err, sizeof(cert_err), fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+const char *
+cert_strerror(void)
+{
+	return cert_err[0] != '\0' ? cert_err : "no error";
+}
+
+static pthread_once_t cert_once = PTHREAD_ONCE_INIT;
+
+/* wolfSSL_Init is reference counted and never undone: the library lives as long as we do. */
+static void
+cert_wolfssl_init(void)
+{
+	wolfSSL_Init();
+}
+
+/* --- files ----------------------------------------------------------------------------- */
+
+/* Reads a whole small file into buf (NUL terminated); returns its length or -errno. */
+static int
+file_read(const char *path, char *buf, size_t cap)
+{
+	size_t len = 0;
+	int fd, err = 0;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return cert_fail(-errno, "%s: %s", path, strerror(errno));
+	for (;;) {
+		ssize_t n = read(fd, buf + len, cap - 1 - len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			err = cert_fail(-errno, "%s: %s", path, strerror(errno));
+			break;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len == cap - 1) {
+			err = cert_fail(-EFBIG, "%s: file too large to be a key or certificate",
+					path);
+			break;
+		}
+	}
+	close(fd);
+	buf[len] = '\0';
+	return err < 0 ? err : (int)len;
+}
+
+static int
+write_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/*
+ * Writes data to path through a temporary file in the same directory (created 0600 by
+ * mkstemp). A secret is linked into place, which fails if path exists: keys are never
+ * overwritten. Anything else is made 0644 and renamed over path.
+ */
+static int
+file_write_atomic(const char *path, const void *data, size_t len, bool secret)
+{
+	char tmp[PATH_MAX];
+	int fd, err;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmpXXXXXX", path) >= (int)sizeof(tmp))
+		return cert_fail(-ENAMETOOLONG, "%s: path too long", path);
+	fd = mkstemp(tmp);
+	if (fd < 0)
+		return cert_fail(-errno, "%s: cannot create: %s", path, strerror(errno));
+	err = write_all(fd, data, len);
+	if (err == 0 && !secret && fchmod(fd, 0644) < 0)
+		err = -errno;
+	if (err == 0 && fsync(fd) < 0)
+		err = -errno;
+	if (close(fd) < 0 && err == 0)
+		err = -errno;
+	if (err < 0) {
+		cert_fail(err, "%s: cannot write: %s", path, strerror(-err));
+		goto err_unlink;
+	}
+	if (secret ? link(tmp, path) < 0 : rename(tmp, path) < 0) {
+		err = -errno;
+		if (err == -EEXIST)
+			cert_fail(err, "%s: already exists; refusing to overwrite a key", path);
+		else
+			cert_fail(err, "%s: %s", path, strerror(-err));
+		goto err_unlink;
+	}
+	if (secret)
+		unlink(tmp);
+	return 0;
+
+err_unlink:
+	unlink(tmp);
+	return err;
+}
+
+static int
+pem_write(const char *path, const uint8_t *der, size_t len, int type, bool secret)
+{
+	uint8_t pem[CERT_PEM_MAX];
+	int n, err;
+
+	n = wc_DerToPem(der, (word32)len, pem, sizeof(pem), type);
+	if (n <= 0)
+		return cert_fail(-EIO, "%s: cannot encode PEM (wolfSSL error %d)", path, n);
+	err = file_write_atomic(path, pem, (size_t)n, secret);
+	crypto_wipe(pem, sizeof(pem));
+	return err;
+}
+
+/* --- keys ------------------------------------------------------------------------------ */
+
+static int
+key_from_private_der(const uint8_t *der, int len, ed25519_key *key, const char *path)
+{
+	uint8_t pub[ED25519_PUB_KEY_SIZE];
+	word32 idx = 0;
+
+	if (wc_Ed25519PrivateKeyDecode(der, &idx, key, (word32)len) != 0)
+		return cert_fail(-EBADMSG, "%s: not an Ed25519 private key", path);
+	if (!key->pubKeySet) {
+		/* RFC 8410 v1 keys (OpenSSL's) carry no public half: derive it. */
+		if (wc_ed25519_make_public(key, pub, sizeof(pub)) != 0 ||
+		    wc_ed25519_import_private_key(key->k, ED25519_KEY_SIZE, pub, sizeof(pub),
+						  key) != 0)
+			return cert_fail(-EBADMSG, "%s: cannot derive the public key", path);
+	}
+	return 0;
+}
+
+/* Loads a PEM Ed25519 private key into an initialised key. */
+static int
+key_load_private(const char *path, ed25519_key *key)
+{
+	char pem[PEM_MAX];
+	uint8_t der[KEY_DER_MAX];
+	int n, err;
+
+	n = file_read(path, pem, sizeof(pem));
+	if (n < 0)
+		return n;
+	n = wc_KeyPemToDer((const uint8_t *)pem, n, der, sizeof(der), NULL);
+	crypto_wipe(pem, sizeof(pem));
+	if (n <= 0)
+		return cert_fail(-EBADMSG, "%s: not a PEM private key", path);
+	err = key_from_private_der(der, n, key, path);
+	crypto_wipe(der, sizeof(der));
+	return err;
+}
+
+/* Loads the public half from a PEM public key, or from a PEM private key file. */
+static int
+key_load_public(const char *path, ed25519_key *key)
+{
+	char pem[PEM_MAX];
+	uint8_t der[KEY_DER_MAX];
+	word32 idx = 0;
+	int n;
+
+	n = file_read(path, pem, sizeof(pem));
+	if (n < 0)
+		return n;
+	if (strstr(pem, "PRIVATE KEY-----") != NULL) {
+		crypto_wipe(pem, sizeof(pem));
+		return key_load_private(path, key);
+	}
+	n = wc_PubKeyPemToDer((const uint8_t *)pem, n, der, sizeof(der));
+	if (n <= 0)
+		return cert_fail(-EBADMSG, "%s: not a PEM public key", path);
+	if (wc_Ed25519PublicKeyDecode(der, &idx, key, (word32)n) != 0)
+		return cert_fail(-EBADMSG, "%s: not an Ed25519 public key", path);
+	return 0;
+}
+
+static int
+key_write(const ed25519_key *ckey, const char *priv_path, const char *pub_path)
+{
+	ed25519_key *key = (ed25519_key *)ckey; /* wolfCrypt's encoders take non-const keys */
+	uint8_t der[KEY_DER_MAX];
+	int n, err;
+
+	n = wc_Ed25519KeyToDer(key, der, sizeof(der));
+	if (n <= 0)
+		return cert_fail(-EIO, "%s: cannot encode the key (wolfSSL error %d)", priv_path,
+				 n);
+	err = pem_write(priv_path, der, (size_t)n, PRIVATEKEY_TYPE, true);
+	crypto_wipe(der, sizeof(der));
+	if (err < 0 || pub_path == NULL)
+		return err;
+	n = wc_Ed25519PublicKeyToDer(key, der, sizeof(der), 1);
+	if (n <= 0)
+		return cert_fail(-EIO, "%s: cannot encode the public key (wolfSSL error %d)",
+				 pub_path, n);
+	return pem_write(pub_path, der, (size_t)n, PUBLICKEY_TYPE, false);
+}
+
+/* Makes a fresh key pair in an initialised key. */
+static int
+key_generate(ed25519_key *key, WC_RNG *rng)
+{
+	if (wc_ed25519_make_key(rng, ED25519_KEY_SIZE, key) != 0)
+		return cert_fail(-EIO, "cannot generate an Ed25519 key");
+	return 0;
+}
+
+int
+cert_key_new(const char *priv_path, const char *pub_path)
+{
+	ed25519_key key;
+	WC_RNG rng;
+	int err;
+
+	pthread_once(&cert_once, cert_wolfssl_init);
+	if (wc_InitRng(&rng) != 0)
+		return cert_fail(-EIO, "cannot initialise the random generator");
+	wc_ed25519_init(&key);
+	err = key_generate(&key, &rng);
+	if (err == 0)
+		err = key_write(&key, priv_path, pub_path);
+	wc_ed25519_free(&key);
+	wc_FreeRng(&rng);
+	return err;
+}
+
+/* --- time ------------------------------------------------------------------------------ */
+
+/*
+ * Encodes t as a DER time with tag and length, as wolfSSL expects in Cert.beforeDate: UTCTime
+ * for 1950..2049, GeneralizedTime otherwise (RFC 5280 §4.1.2.5).
+ */
+static int
+time_to_asn1(int64_t t, uint8_t out[ASN_TIME_MAX], int *len)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+	char s[32];
+	size_t n;
+
+	if (gmtime_r(&tt, &tm) == NULL || tm.tm_year + 1900 < 0 || tm.tm_year + 1900 > 9999)
+		return -ERANGE;
+	if (tm.tm_year + 1900 >= 1950 && tm.tm_year + 1900 < 2050) {
+		n = strftime(s, sizeof(s), "%y%m%d%H%M%SZ", &tm);
+		out[0] = ASN_UTC_TIME;
+	} else {
+		n = strftime(s, sizeof(s), "%Y%m%d%H%M%SZ", &tm);
+		out[0] = ASN_GENERALIZED_TIME;
+	}
+	if (n == 0 || n + 2 > ASN_TIME_MAX)
+		return -ERANGE;
+	out[1] = (uint8_t)n;
+	memcpy(out + 2, s, n);
+	*len = (int)n + 2;
+	return 0;
+}
+
+static bool
+digits(const uint8_t *p, int n, int *v)
+{
+	*v = 0;
+	for (int i = 0; i < n; i++) {
+		if (p[i] < '0' || p[i] > '9')
+			return false;
+		*v = *v * 10 + (p[i] - '0');
+	}
+	return true;
+}
+
+/* Decodes a DER UTCTime/GeneralizedTime (with tag and length) in the "Z" form we issue. */
+static int
+asn1_to_time(const uint8_t *p, int len, int64_t *out)
+{
+	struct tm tm = { 0 };
+	int year, ylen;
+
+	if (p == NULL || len < 2 || p[1] != len - 2)
+		return -EBADMSG;
+	ylen = p[0] == ASN_UTC_TIME ? 2 : p[0] == ASN_GENERALIZED_TIME ? 4 : 0;
+	if (ylen == 0 || len - 2 != ylen + 11 || p[len - 1] != 'Z')
+		return -EBADMSG;
+	p += 2;
+	if (!digits(p, ylen, &year) || !digits(p + ylen, 2, &tm.tm_mon) ||
+	    !digits(p + ylen + 2, 2, &tm.tm_mday) || !digits(p + ylen + 4, 2, &tm.tm_hour) ||
+	    !digits(p + ylen + 6, 2, &tm.tm_min) || !digits(p + ylen + 8, 2, &tm.tm_sec))
+		return -EBADMSG;
+	if (ylen == 2)
+		year += year < 50 ? 2000 : 1900;
+	tm.tm_year = year - 1900;
+	tm.tm_mon -= 1;
+	*out = (int64_t)timegm(&tm);
+	return 0;
+}
+
+/* --- issuing --------------------------------------------------------------------------- */
+
+/* Fills the fields common to CA and agent certificates. */
+static int
+cert_template(Cert *c, const char *cn, int64_t not_before, int64_t not_after, bool is_ca)
+{
+	wc_InitCert(c);
+	if (strlen(cn) > CN_MAX)
+		return cert_fail(-ENAMETOOLONG, "%s: name longer than %d bytes", cn, CN_MAX);
+	if (not_after <= not_before)
+		return cert_fail(-EINVAL, "validity ends before it starts");
+	memcpy(c->subject.commonName, cn, strlen(cn) + 1);
+	c->subject.commonNameEnc = CTC_UTF8;
+	c->sigType = CTC_ED25519;
+	c->isCA = is_ca;
+	/* wolfSSL draws a random serial number itself when serialSz is 0. */
+	if (time_to_asn1(not_before, c->beforeDate, &c->beforeDateSz) < 0 ||
+	    time_to_asn1(not_after, c->afterDate, &c->afterDateSz) < 0)
+		return cert_fail(-ERANGE, "validity dates out of range");
+	if (wc_SetKeyUsage(c, is_ca ? "keyCertSign,cRLSign" : "digitalSignature") != 0)
+		return cert_fail(-EIO, "cannot set key usage");
+	return 0;
+}
+
+/* Makes and signs c over subject_key with ca_key; writes PEM to out_path. */
+static int
+cert_issue(Cert *c, ed25519_key *subject_key, ed25519_key *ca_key, WC_RNG *rng,
+	   const char *out_path)
+{
+	uint8_t der[CERT_DER_MAX];
+	int n;
+
+	if (wc_SetSubjectKeyIdFromPublicKey_ex(c, ED25519_TYPE, subject_key) != 0 ||
+	    wc_SetAuthKeyIdFromPublicKey_ex(c, ED25519_TYPE, ca_key) != 0)
+		return cert_fail(-EIO, "cannot set key identifiers");
+	n = wc_MakeCert_ex(c, der, sizeof(der), ED25519_TYPE, subject_key, rng);
+	if (n < 0)
+		return cert_fail(-EIO, "cannot build the certificate (wolfSSL error %d)", n);
+	n = wc_SignCert_ex(c->bodySz, c->sigType, der, sizeof(der), ED25519_TYPE, ca_key, rng);
+	if (n < 0)
+		return cert_fail(-EIO, "cannot sign the certificate (wolfSSL error %d)", n);
+	return pem_write(out_path, der, (size_t)n, CERT_TYPE, false);
+}
+
+int
+cert_ca_init(const char *domain, unsigned days, const char *key_path, const char *cert_path)
+{
+	int64_t now = (int64_t)time(NULL);
+	const char *why;
+	ed25519_key key;
+	WC_RNG rng;
+	Cert *c;
+	int err;
+
+	if (!identity_domain_is_valid(domain, &why))
+		return cert_fail(-EINVAL, "%s: %s", domain, why);
+	if (days == 0)
+		return cert_fail(-EINVAL, "validity must be at least one day");
+	pthread_once(&cert_once, cert_wolfssl_init);
+	c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return cert_fail(-ENOMEM, "out of memory");
+	err = cert_fail(-EIO, "cannot initialise the random generator");
+	if (wc_InitRng(&rng) != 0)
+		goto err_free;
+	wc_ed25519_init(&key);
+	err = cert_template(c, domain, now - 60, now + (int64_t)days * 86400, true);
+	if (err == 0)
+		err = key_generate(&key, &rng);
+	if (err == 0) {
+		c->selfSigned = 1;
+		err = key_write(&key, key_path, NULL);
+	}
+	if (err == 0)
+		err = cert_issue(c, &key, &key, &rng, cert_path);
+	wc_ed25519_free(&key);
+	wc_FreeRng(&rng);
+err_free:
+	free(c);
+	return err;
+}
+
+/* Checks that identity is a certifiable user@domain of the CA in ca_der. */
+static int
+cert_sign_check(const char *identity, const uint8_t *ca_der, int ca_len, const char *ca_path)
+{
+	struct cert_info ca;
+	struct identity id;
+	const char *why;
+
+	if (identity_parse(identity, IDENTITY_PURPOSE_FORBIDDEN, &id, &why) < 0)
+		return cert_fail(-EINVAL, "%s: %s", identity, why);
+	if (cert_info_from_der(ca_der, (size_t)ca_len, &ca) < 0 || !ca.is_ca)
+		return cert_fail(-EINVAL, "%s: not a CA certificate", ca_path);
+	if (strcmp(ca.subject, id.domain) != 0)
+		return cert_fail(-EINVAL, "%s: the CA of %s cannot sign for %s@%s", ca_path,
+				 ca.subject, id.user, id.domain);
+	return 0;
+}
+
+int
+cert_sign(const char *ca_key_path, const char *ca_cert_path, const char *pub_path,
+	  const char *identity, int64_t not_before, int64_t not_after, const char *out_path)
+{
+	uint8_t ca_der[CERT_DER_MAX];
+	ed25519_key ca_key, key;
+	char name[IDENTITY_STR_MAX];
+	struct identity id;
+	int ca_len, err;
+	WC_RNG rng;
+	Cert *c;
+
+	pthread_once(&cert_once, cert_wolfssl_init);
+	ca_len = cert_load_der(ca_cert_path, ca_der, sizeof(ca_der));
+	if (ca_len < 0)
+		return ca_len;
+	err = cert_sign_check(identity, ca_der, ca_len, ca_cert_path);
+	if (err < 0)
+		return err;
+	/* Issue the canonical (lower-case) spelling. */
+	identity_parse(identity, IDENTITY_PURPOSE_FORBIDDEN, &id, NULL);
+	identity_format(&id, name, sizeof(name));
+	c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return cert_fail(-ENOMEM, "out of memory");
+	err = cert_fail(-EIO, "cannot initialise the random generator");
+	if (wc_InitRng(&rng) != 0)
+		goto err_free;
+	wc_ed25519_init(&ca_key);
+	wc_ed25519_init(&key);
+	err = key_load_private(ca_key_path, &ca_key);
+	if (err == 0)
+		err = key_load_public(pub_path, &key);
+	if (err == 0)
+		err = cert_template(c, name, not_before, not_after, false);
+	if (err == 0 && wc_SetIssuerBuffer(c, ca_der, ca_len) != 0)
+		err = cert_fail(-EBADMSG, "%s: cannot take the issuer name", ca_cert_path);
+	if (err == 0)
+		err = cert_issue(c, &key, &ca_key, &rng, out_path);
+	wc_ed25519_free(&key);
+	wc_ed25519_free(&ca_key);
+	wc_FreeRng(&rng);
+err_free:
+	free(c);
+	return err;
+}
+
+/* --- reading --------------------------------------------------------------------------- */
+
+/* Copies a name of n bytes (not NUL terminated in the certificate) into out. */
+static int
+name_copy(char *out, size_t cap, const char *s, size_t n)
+{
+	if (s == NULL || n == 0 || n >= cap || memchr(s, '\0', n) != NULL)
+		return -EBADMSG;
+	memcpy(out, s, n);
+	out[n] = '\0';
+	return 0;
+}
+
+/* The CN out of wolfSSL's one-line "/CN=..." rendering of the issuer. */
+static int
+issuer_cn(const char *line, char *out, size_t cap)
+{
+	const char *cn = strstr(line, "/CN=");
+	size_t n;
+
+	if (cn == NULL)
+		return -EBADMSG;
+	cn += 4;
+	n = strcspn(cn, "/");
+	return name_copy(out, cap, cn, n);
+}
+
+static int
+decoded_to_info(const DecodedCert *dc, struct cert_info *out)
+{
+	if (dc->keyOID != ED25519k || dc->pubKeySize != CERT_PUBKEY_LEN)
+		return -EBADMSG;
+	if (name_copy(out->subject, sizeof(out->subject), dc->subjectCN, (size_t)dc->subjectCNLen) <
+		0 ||
+	    issuer_cn(dc->issuer, out->issuer, sizeof(out->issuer)) < 0)
+		return -EBADMSG;
+	if (asn1_to_time(dc->beforeDate, dc->beforeDateLen, &out->not_before) < 0 ||
+	    asn1_to_time(dc->afterDate, dc->afterDateLen, &out->not_after) < 0)
+		return -EBADMSG;
+	out->is_ca = dc->isCA;
+	memcpy(out->pubkey, dc->publicKey, CERT_PUBKEY_LEN);
+	return 0;
+}
+
+int
+cert_info_from_der(const uint8_t *der, size_t len, struct cert_info *out)
+{
+	DecodedCert *dc;
+	int err;
+
+	memset(out, 0, sizeof(*out));
+	if (len == 0 || len > CERT_DER_MAX)
+		return -EBADMSG;
+	dc = calloc(1, sizeof(*dc));
+	if (dc == NULL)
+		return -ENOMEM;
+	wc_InitDecodedCert(dc, der, (word32)len, NULL);
+	err = -EBADMSG;
+	if (wc_ParseCert(dc, CERT_TYPE, NO_VERIFY, NULL) == 0)
+		err = decoded_to_info(dc, out);
+	if (err == 0 && wc_Sha256Hash(der, (word32)len, out->fpr) != 0)
+		err = -EIO;
+	wc_FreeDecodedCert(dc);
+	free(dc);
+	return err;
+}
+
+int
+cert_load_der(const char *path, uint8_t *der, size_t cap)
+{
+	char pem[PEM_MAX];
+	int n;
+
+	n = file_read(path, pem, sizeof(pem));
+	if (n < 0)
+		return n;
+	n = wc_CertPemToDer((const uint8_t *)pem, n, der, (int)(cap > INT_MAX ? INT_MAX : cap),
+			    CERT_TYPE);
+	if (n <= 0)
+		return cert_fail(-EBADMSG, "%s: not a PEM certificate", path);
+	return n;
+}
+
+int
+cert_info_from_file(const char *path, struct cert_info *out)
+{
+	uint8_t der[CERT_DER_MAX];
+	int n;
+
+	n = cert_load_der(path, der, sizeof(der));
+	if (n < 0)
+		return n;
+	if (cert_info_from_der(der, (size_t)n, out) < 0)
+		return cert_fail(-EBADMSG, "%s: not an Ed25519 certificate of ours", path);
+	return 0;
+}
+
+void
+cert_fpr_format(const uint8_t fpr[CERT_FPR_LEN], char *buf, size_t len)
+{
+	static const char b64[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	char out[7 + (CERT_FPR_LEN * 4 + 2) / 3 + 1] = "SHA256:";
+	size_t o = 7;
+
+	for (size_t i = 0; i < CERT_FPR_LEN; i += 3) {
+		uint32_t v = (uint32_t)fpr[i] << 16;
+		size_t n = CERT_FPR_LEN - i < 3 ? CERT_FPR_LEN - i : 3;
+
+		if (n > 1)
+			v |= (uint32_t)fpr[i + 1] << 8;
+		if (n > 2)
+			v |= fpr[i + 2];
+		for (size_t k = 0; k <= n; k++)
+			out[o++] = b64[(v >> (18 - 6 * k)) & 63];
+	}
+	out[o] = '\0';
+	snprintf(buf, len, "%s", out);
+}
+
+void
+cert_time_format(int64_t t, char *buf, size_t len)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (gmtime_r(&tt, &tm) == NULL || strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(buf, len, "@%lld", (long long)t);
+}
+
+/* --- trust anchors --------------------------------------------------------------------- */
+
+int
+cert_trust_new(struct cert_trust **out)
+{
+	pthread_once(&cert_once, cert_wolfssl_init);
+	*out = calloc(1, sizeof(**out));
+	return *out != NULL ? 0 : -ENOMEM;
+}
+
+void
+cert_trust_free(struct cert_trust *t)
+{
+	if (t == NULL)
+		return;
+	for (size_t i = 0; i < t->count; i++) {
+		wolfSSL_CertManagerFree(t->anchors[i].cm);
+		free(t->anchors[i].path);
+	}
+	free(t->anchors);
+	free(t);
+}
+
+static const struct cert_anchor *
+trust_find(const struct cert_trust *t, const char *domain)
+{
+	for (size_t i = 0; i < t->count; i++)
+		if (strcmp(t->anchors[i].domain, domain) == 0)
+			return &t->anchors[i];
+	return NULL;
+}
+
+/* Checks that the CA certificate in der is a CA named exactly domain, self-issued. */
+static int
+trust_check_ca(const char *domain, const uint8_t *der, int len, const char *ca_path)
+{
+	struct cert_info ca;
+
+	if (cert_info_from_der(der, (size_t)len, &ca) < 0)
+		return cert_fail(-EINVAL, "%s: not an Ed25519 certificate", ca_path);
+	if (!ca.is_ca)
+		return cert_fail(-EINVAL, "%s: not a CA certificate", ca_path);
+	if (strcmp(ca.subject, domain) != 0)
+		return cert_fail(-EINVAL, "%s: the CA is named %s, not %s", ca_path, ca.subject,
+				 domain);
+	if (strcmp(ca.issuer, ca.subject) != 0)
+		return cert_fail(-EINVAL, "%s: the CA is not self-signed", ca_path);
+	return 0;
+}
+
+int
+cert_trust_add(struct cert_trust *t, const char *domain, const char *ca_path)
+{
+	uint8_t der[CERT_DER_MAX];
+	struct cert_anchor *a;
+	const char *why;
+	int len, err;
+
+	if (!identity_domain_is_valid(domain, &why))
+		return cert_fail(-EINVAL, "%s: %s", domain, why);
+	if (trust_find(t, domain) != NULL)
+		return cert_fail(-EEXIST, "%s: already has a trusted CA", domain);
+	len = cert_load_der(ca_path, der, sizeof(der));
+	if (len < 0)
+		return len;
+	err = trust_check_ca(domain, der, len, ca_path);
+	if (err < 0)
+		return err;
+	a = realloc(t->anchors, (t->count + 1) * sizeof(*a));
+	if (a == NULL)
+		return cert_fail(-ENOMEM, "out of memory");
+	t->anchors = a;
+	a = &t->anchors[t->count];
+	memset(a, 0, sizeof(*a));
+	snprintf(a->domain, sizeof(a->domain), "%s", domain);
+	a->path = strdup(ca_path);
+	a->cm = wolfSSL_CertManagerNew();
+	err = cert_fail(-ENOMEM, "out of memory");
+	if (a->path == NULL || a->cm == NULL)
+		goto err_free;
+	err = cert_fail(-EINVAL, "%s: wolfSSL refuses the CA certificate (expired?)", ca_path);
+	if (wolfSSL_CertManagerLoadCABuffer(a->cm, der, len, WOLFSSL_FILETYPE_ASN1) !=
+	    WOLFSSL_SUCCESS)
+		goto err_free;
+	t->count++;
+	return 0;
+
+err_free:
+	wolfSSL_CertManagerFree(a->cm);
+	free(a->path);
+	return err;
+}
+
+size_t
+cert_trust_count(const struct cert_trust *t)
+{
+	return t->count;
+}
+
+void
+cert_trust_each(const struct cert_trust *t,
+		void (*fn)(const char *domain, const char *ca_path, void *arg), void *arg)
+{
+	for (size_t i = 0; i < t->count; i++)
+		fn(t->anchors[i].domain, t->anchors[i].path, arg);
+}
+
+/* Why a peer certificate was refused; each has a static and a detailed wording. */
+enum trust_reason {
+	TRUST_OK,
+	TRUST_GARBAGE,
+	TRUST_IS_CA,
+	TRUST_BAD_NAME,
+	TRUST_NO_ANCHOR,
+	TRUST_NOT_YET_VALID,
+	TRUST_EXPIRED,
+	TRUST_BAD_SIGNATURE,
+};
+
+static const char *const trust_why[] = {
+	[TRUST_OK] = "certificate is trusted",
+	[TRUST_GARBAGE] = "certificate does not parse as an Ed25519 X.509 certificate",
+	[TRUST_IS_CA] = "a CA certificate was presented as a peer certificate",
+	[TRUST_BAD_NAME] = "certificate name is not a valid user@domain",
+	[TRUST_NO_ANCHOR] = "no trusted CA for the certificate's domain",
+	[TRUST_NOT_YET_VALID] = "certificate is not valid yet",
+	[TRUST_EXPIRED] = "certificate expired",
+	[TRUST_BAD_SIGNATURE] = "certificate is not signed by the CA of its domain",
+};
+
+/* Checks the signature against the domain's CA only, leaving dates to us (we have `now`). */
+static bool
+trust_signature_ok(const struct cert_anchor *a, const uint8_t *der, size_t len)
+{
+	DecodedCert *dc;
+	int ret;
+
+	dc = calloc(1, sizeof(*dc));
+	if (dc == NULL)
+		return false;
+	wc_InitDecodedCert(dc, der, (word32)len, NULL);
+	ret = wc_ParseCert(dc, CERT_TYPE, VERIFY_SKIP_DATE, a->cm);
+	wc_FreeDecodedCert(dc);
+	free(dc);
+	return ret == 0;
+}
+
+/* The checks in order: cheap ones first, the signature last (STYLE §17). */
+static enum trust_reason
+trust_evaluate(const struct cert_trust *t, const uint8_t *der, size_t len, int64_t now,
+	       struct cert_info *info, struct identity *id, const char **name_why)
+{
+	char canon[IDENTITY_STR_MAX];
+	const struct cert_anchor *a;
+
+	if (cert_info_from_der(der, len, info) < 0)
+		return TRUST_GARBAGE;
+	if (info->is_ca)
+		return TRUST_IS_CA;
+	if (identity_parse(info->subject, IDENTITY_PURPOSE_FORBIDDEN, id, name_why) < 0)
+		return TRUST_BAD_NAME;
+	/* The grammar folds case; a certificate must already carry the canonical name. */
+	if (identity_format(id, canon, sizeof(canon)) < 0 || strcmp(canon, info->subject) != 0) {
+		*name_why = "name is not in canonical lower case";
+		return TRUST_BAD_NAME;
+	}
+	a = trust_find(t, id->domain);
+	if (a == NULL)
+		return TRUST_NO_ANCHOR;
+	if (now < info->not_before)
+		return TRUST_NOT_YET_VALID;
+	if (now > info->not_after)
+		return TRUST_EXPIRED;
+	if (!trust_signature_ok(a, der, len))
+		return TRUST_BAD_SIGNATURE;
+	return TRUST_OK;
+}
+
+static void
+trust_explain(enum trust_reason r, const struct cert_info *info, const struct identity *id,
+	      const char *name_why, char *msg, size_t cap)
+{
+	char when[32];
+
+	switch (r) {
+	case TRUST_IS_CA:
+		snprintf(msg, cap,
+			 "peer presented the CA certificate of %s, not a user certificate",
+			 info->subject);
+		break;
+	case TRUST_BAD_NAME:
+		snprintf(msg, cap, "certificate name \"%s\" is not a valid user@domain: %s",
+			 info->subject, name_why != NULL ? name_why : "invalid");
+		break;
+	case TRUST_NO_ANCHOR:
+		snprintf(msg, cap, "no trusted CA for domain %s", id->domain);
+		break;
+	case TRUST_NOT_YET_VALID:
+		cert_time_format(info->not_before, when, sizeof(when));
+		snprintf(msg, cap, "certificate of %s is not valid until %s", info->subject, when);
+		break;
+	case TRUST_EXPIRED:
+		cert_time_format(info->not_after, when, sizeof(when));
+		snprintf(msg, cap, "certificate expired at %s", when);
+		break;
+	case TRUST_BAD_SIGNATURE:
+		snprintf(msg, cap, "certificate of %s (issued by %s) is not signed by the CA of %s",
+			 info->subject, info->issuer, id->domain);
+		break;
+	default:
+		snprintf(msg, cap, "%s", trust_why[r]);
+		break;
+	}
+}
+
+int
+cert_trust_check(const struct cert_trust *t, const uint8_t *der, size_t len, int64_t now,
+		 struct cert_info *out, char *msg, size_t msg_len)
+{
+	struct cert_info info;
+	struct identity id;
+	const char *name_why = NULL;
+	enum trust_reason r;
+
+	r = trust_evaluate(t, der, len, now, &info, &id, &name_why);
+	if (out != NULL)
+		*out = info;
+	if (r == TRUST_OK)
+		return 0;
+	if (msg != NULL && msg_len > 0)
+		trust_explain(r, &info, &id, name_why, msg, msg_len);
+	return -EACCES;
+}
+
+int
+cert_trust_verify(const struct cert_trust *t, const uint8_t *der, size_t len, int64_t now,
+		  struct cert_info *out, const char **why)
+{
+	struct cert_info info;
+	struct identity id;
+	const char *name_why = NULL;
+	enum trust_reason r;
+
+	r = trust_evaluate(t, der, len, now, &info, &id, &name_why);
+	if (out != NULL)
+		*out = info;
+	if (why != NULL)
+		*why = trust_why[r];
+	return r == TRUST_OK ? 0 : -EACCES;
+}

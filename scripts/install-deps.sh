@@ -1,0 +1,43 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+#
+# Installs everything the build, the tests, the demo and the benchmark need on Debian 12.
+# Idempotent and quiet: packages already installed are not asked for again, so a second run
+# does no network traffic and prints nothing. On failure it prints apt's log and exits non-zero.
+set -euo pipefail
+
+PACKAGES=(
+	# build
+	build-essential cmake pkg-config clang clang-format libclang-rt-14-dev
+	libwolfssl-dev libnl-3-dev libnl-route-3-dev libmnl-dev libnftnl-dev
+	libcmocka-dev libsqlite3-dev
+	# integration tests, demo, benchmark
+	iproute2 iputils-ping nftables openssh-server openssh-client iperf3 jq procps
+	wireguard-tools wireguard-go tcpdump coreutils util-linux
+	# script lint
+	shellcheck
+)
+
+if [[ $(id -u) -ne 0 ]]; then
+	echo "install-deps: must run as root (apt-get)" >&2
+	exit 1
+fi
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+	# "ii" = wanted install, installed; anything else (absent, half-configured) is missing.
+	if [[ $(dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null) != ii* ]]; then
+		missing+=("$p")
+	fi
+done
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+
+log=$(mktemp /tmp/vertex-install-deps.XXXXXX)
+trap 'rm -f "$log"' EXIT
+export DEBIAN_FRONTEND=noninteractive
+if ! { apt-get update -q && apt-get install -y -q --no-install-recommends "${missing[@]}"; } \
+	>"$log" 2>&1; then
+	cat "$log" >&2
+	echo "install-deps: apt-get failed installing: ${missing[*]}" >&2
+	exit 1
+fi

@@ -1,0 +1,60 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+#
+# Two agents with static peers reach each other over the overlay: ping over IPv4 and IPv6 both
+# ways with exact counts, ssh runs a command across, 64 MiB go up and come back intact, and the
+# CLI shows the peer up with the bytes counted.
+#
+#   host1: alice@a.example.com                                 host2: bob@a.example.com
+#   vtx0 100.64.0.1, fd00:5678:1::1                            vtx0 100.64.0.1, fd00:5678:2::1
+#   (bob = 100.64.0.2, fd00:5678:1::2)                         (alice = 100.64.0.2, fd00:5678:2::2)
+#   eth0 198.18.1.1 ------ r1 [router] r2 ------ eth0 198.18.2.1   (sshd on host2)
+#        fd00:198:18:1::1                            fd00:198:18:2::1
+#
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$(dirname "$0")/lib.sh"
+
+vtx_require ssh ssh-keygen sha256sum
+topo_up
+pair_setup "$BOB"
+vtx_start "$NS1" alice
+vtx_start "$NS2" bob
+wait_tunnel_up
+
+check_ping n1 "$OVL4_PEER"
+check_ping n2 "$OVL4_PEER"
+check_ping n1 "$H1_OVL6_PEER"
+check_ping n2 "$H2_OVL6_PEER"
+
+sshd_start "$NS2"
+check_ssh n1 "$OVL4_PEER"
+check_ssh n1 "$H1_OVL6_PEER"
+check_bulk n1 "$OVL4_PEER" 64
+
+# The CLI: own addresses, the peer up, and both directions counted (64 MiB each way at least).
+status=$(vtx_ctl alice status --json)
+say "alice status: $status"
+[[ $(jq -r .interface <<<"$status") == vtx0 ]] || fail "status: interface is not vtx0"
+[[ $(jq -r .overlay4 <<<"$status") == "$OVL4_SELF" ]] || fail "status: overlay4 is not $OVL4_SELF"
+[[ $(jq -r .overlay6 <<<"$status") == "$H1_OVL6_SELF" ]] || fail "status: overlay6 not $H1_OVL6_SELF"
+[[ $(jq -r '"\(.peers) \(.peers_up)"' <<<"$status") == "1 1" ]] || fail "status: want 1 peer, 1 up"
+n1 "$VERTEX" -s "$VTX_TMP/alice.sock" status
+n1 "$VERTEX" -s "$VTX_TMP/alice.sock" peers
+mib64=$((64 * 1024 * 1024))
+for name in alice bob; do
+	peer=$(vtx_ctl "$name" peers --json | jq -c '.peers[0]')
+	say "$name peers: $peer"
+	[[ $(jq -r .state <<<"$peer") == up ]] || fail "$name: peer not up"
+	[[ $(jq -r .overlay4 <<<"$peer") == "$OVL4_PEER" ]] || fail "$name: peer overlay4 not $OVL4_PEER"
+	jq -e --argjson m "$mib64" '.rx_bytes > $m and .tx_bytes > $m' <<<"$peer" >/dev/null ||
+		fail "$name: rx/tx bytes not both above 64 MiB"
+	jq -e '.last_handshake > 0 and .handshakes >= 1' <<<"$peer" >/dev/null ||
+		fail "$name: no handshake recorded"
+	pass "$name sees its peer up with > 64 MiB each way"
+done
+[[ $(peer_json alice .identity) == "$BOB" ]] || fail "alice's peer is not $BOB"
+[[ $(peer_json bob .identity) == "$ALICE" ]] || fail "bob's peer is not $ALICE"
+[[ $(peer_json alice .overlay6) == "$H1_OVL6_PEER" ]] || fail "alice: bob's overlay6 is not $H1_OVL6_PEER"
+[[ $(peer_json bob .overlay6) == "$H2_OVL6_PEER" ]] || fail "bob: alice's overlay6 is not $H2_OVL6_PEER"
+
+vtx_finish

@@ -1,0 +1,430 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Mutual TLS 1.3 with wolfSSL over a non-blocking socket the caller owns.
+ *
+ * Trust is decided twice, on purpose. wolfSSL checks the chain against every loaded domain CA
+ * (it cannot know that a certificate naming b.example.com must come from b.example.com's CA),
+ * then our verify callback runs cert_trust_verify's checks on the leaf (its own domain's CA,
+ * validity, name, not a CA) and the expected identity, so a bad peer is refused inside the
+ * handshake with an alert. After the handshake the same check runs once more on the peer
+ * certificate wolfSSL kept, which is what tls_conn_peer() reports: the callback is an early
+ * exit, the post-handshake check is the gate.
+ *
+ * Every failure leaves one specific sentence in tls_conn_error(): ours when our check failed,
+ * wolfSSL's verification error in plain words, or the alert the peer sent us.
+ *
+ * No session tickets and no session cache: each handshake is a full one with a fresh ECDHE.
+ */
+#include <wolfssl/options.h>
+#include <wolfssl/ssl.h>
+#include <wolfssl/wolfio.h>
+#include <wolfssl/error-ssl.h>
+#include <wolfssl/wolfcrypt/error-crypt.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "core/ev.h"
+#include "core/log.h"
+#include "crypto/aead.h"
+#include "crypto/tls.h"
+
+static const char TLS_CIPHERS[] = "TLS13-CHACHA20-POLY1305-SHA256:TLS13-AES256-GCM-SHA384";
+
+enum { TLS_ERR_MAX = 2 * IDENTITY_STR_MAX + 128 };
+
+struct tls_ctx {
+	WOLFSSL_CTX *client;
+	WOLFSSL_CTX *server;
+	const struct cert_trust *trust; /* borrowed */
+	struct cert_info self;
+	char load_err[TLS_ERR_MAX];
+};
+
+struct tls_conn {
+	WOLFSSL *ssl;
+	struct tls_ctx *ctx;
+	bool is_client;
+	bool done;                       /* handshake complete and peer verified */
+	bool failed;                     /* the callback refused the peer: err says why */
+	char expected[IDENTITY_STR_MAX]; /* "" when any trusted identity will do */
+	struct cert_info peer;
+	char err[TLS_ERR_MAX];
+};
+
+static pthread_once_t tls_once = PTHREAD_ONCE_INIT;
+
+static void
+tls_wolfssl_init(void)
+{
+	wolfSSL_Init();
+}
+
+/* --- contexts -------------------------------------------------------------------------- */
+
+static void
+ctx_load_anchor(const char *domain, const char *ca_path, void *arg)
+{
+	WOLFSSL_CTX *w = arg;
+
+	/* cert_trust_add already validated the file, so a failure here is an internal error. */
+	if (wolfSSL_CTX_load_verify_locations(w, ca_path, NULL) != WOLFSSL_SUCCESS)
+		log_warnx("tls: cannot load the CA of %s from %s", domain, ca_path);
+}
+
+static int verify_cb(int preverify, WOLFSSL_X509_STORE_CTX *store);
+
+/* Makes one side's WOLFSSL_CTX: our key and certificate, every anchor, mutual auth. */
+static int
+ctx_side_new(WOLFSSL_CTX **out, WOLFSSL_METHOD *method, const char *key_path, const char *cert_path,
+	     const struct cert_trust *trust)
+{
+	WOLFSSL_CTX *w;
+
+	if (method == NULL || (w = wolfSSL_CTX_new(method)) == NULL)
+		return -ENOMEM;
+	if (wolfSSL_CTX_use_certificate_file(w, cert_path, WOLFSSL_FILETYPE_PEM) !=
+		WOLFSSL_SUCCESS ||
+	    wolfSSL_CTX_use_PrivateKey_file(w, key_path, WOLFSSL_FILETYPE_PEM) != WOLFSSL_SUCCESS ||
+	    wolfSSL_CTX_check_private_key(w) != WOLFSSL_SUCCESS)
+		goto err_free;
+	if (wolfSSL_CTX_set_cipher_list(w, TLS_CIPHERS) != WOLFSSL_SUCCESS)
+		goto err_free;
+	cert_trust_each(trust, ctx_load_anchor, w);
+	wolfSSL_CTX_set_verify(w, WOLFSSL_VERIFY_PEER | WOLFSSL_VERIFY_FAIL_IF_NO_PEER_CERT,
+			       verify_cb);
+	wolfSSL_CTX_set_session_cache_mode(w, WOLFSSL_SESS_CACHE_OFF);
+	wolfSSL_CTX_no_ticket_TLSv13(w);
+	*out = w;
+	return 0;
+
+err_free:
+	wolfSSL_CTX_free(w);
+	return -EINVAL;
+}
+
+/* Ownership: *out is the caller's, freed with tls_ctx_free(); trust is borrowed. */
+int
+tls_ctx_new(struct tls_ctx **out, const char *key_path, const char *cert_path,
+	    const struct cert_trust *trust)
+{
+	struct tls_ctx *ctx;
+	int err;
+
+	pthread_once(&tls_once, tls_wolfssl_init);
+	ctx = calloc(1, sizeof(*ctx));
+	if (ctx == NULL)
+		return -ENOMEM;
+	ctx->trust = trust;
+	err = cert_info_from_file(cert_path, &ctx->self);
+	if (err < 0)
+		goto err_free;
+	err = -EINVAL;
+	if (ctx->self.is_ca)
+		goto err_free;
+	err = ctx_side_new(&ctx->client, wolfTLSv1_3_client_method(), key_path, cert_path, trust);
+	if (err == 0)
+		err = ctx_side_new(&ctx->server, wolfTLSv1_3_server_method(), key_path, cert_path,
+				   trust);
+	if (err < 0)
+		goto err_free;
+	*out = ctx;
+	return 0;
+
+err_free:
+	tls_ctx_free(ctx);
+	return err;
+}
+
+void
+tls_ctx_free(struct tls_ctx *ctx)
+{
+	if (ctx == NULL)
+		return;
+	wolfSSL_CTX_free(ctx->client);
+	wolfSSL_CTX_free(ctx->server);
+	free(ctx);
+}
+
+const char *
+tls_ctx_identity(const struct tls_ctx *ctx)
+{
+	return ctx->self.subject;
+}
+
+const struct cert_info *
+tls_ctx_cert(const struct tls_ctx *ctx)
+{
+	return &ctx->self;
+}
+
+/* --- verification ---------------------------------------------------------------------- */
+
+/* Runs our trust decision and the expected-identity check on the peer's leaf certificate. */
+static int
+conn_check_peer(struct tls_conn *c, const uint8_t *der, size_t len)
+{
+	struct cert_info info;
+
+	if (cert_trust_check(c->ctx->trust, der, len, (int64_t)time(NULL), &info, c->err,
+			     sizeof(c->err)) < 0)
+		return -EACCES;
+	if (c->expected[0] != '\0' && strcmp(info.subject, c->expected) != 0) {
+		snprintf(c->err, sizeof(c->err), "peer certificate names %s, expected %s",
+			 info.subject, c->expected);
+		return -EACCES;
+	}
+	c->peer = info;
+	return 0;
+}
+
+/* wolfSSL's verification errors in plain words (only reached if our own check found none). */
+static const char *
+verify_error_words(int err)
+{
+	switch (err) {
+	case ASN_NO_SIGNER_E:
+		return "certificate is not signed by any trusted CA";
+	case ASN_AFTER_DATE_E:
+		return "certificate expired";
+	case ASN_BEFORE_DATE_E:
+		return "certificate is not valid yet";
+	case ASN_SIG_CONFIRM_E:
+		return "certificate signature does not verify";
+	case ASN_PARSE_E:
+		return "certificate does not parse";
+	default:
+		return wolfSSL_X509_verify_cert_error_string(err);
+	}
+}
+
+/*
+ * Called by wolfSSL for each certificate of the peer's chain (WOLFSSL_ALWAYS_VERIFY_CB), with
+ * preverify its own verdict. We decide on the leaf only; returning 0 aborts the handshake with
+ * an alert to the peer.
+ */
+static int
+verify_cb(int preverify, WOLFSSL_X509_STORE_CTX *store)
+{
+	WOLFSSL *ssl =
+	    wolfSSL_X509_STORE_CTX_get_ex_data(store, wolfSSL_get_ex_data_X509_STORE_CTX_idx());
+	struct tls_conn *c = ssl != NULL ? wolfSSL_get_ex_data(ssl, 0) : NULL;
+	WOLFSSL_X509 *x;
+	const uint8_t *der;
+	int len;
+
+	if (c == NULL)
+		return 0;
+	if (wolfSSL_X509_STORE_CTX_get_error_depth(store) != 0)
+		return preverify;
+	x = wolfSSL_X509_STORE_CTX_get_current_cert(store);
+	der = x != NULL ? wolfSSL_X509_get_der(x, &len) : NULL;
+	if (der == NULL || len <= 0) {
+		snprintf(c->err, sizeof(c->err), "peer sent no usable certificate");
+		c->failed = true;
+		return 0;
+	}
+	if (conn_check_peer(c, der, (size_t)len) < 0) {
+		c->failed = true;
+		return 0;
+	}
+	if (!preverify) {
+		snprintf(c->err, sizeof(c->err), "%s",
+			 verify_error_words(wolfSSL_X509_STORE_CTX_get_error(store)));
+		c->failed = true;
+	}
+	return preverify;
+}
+
+/*
+ * After the handshake: the gate (see the top of the file). The leaf comes from the session's
+ * peer chain: in this wolfSSL build wolfSSL_get_peer_certificate() returns NULL once a TLS 1.3
+ * handshake is complete, while the chain (SESSION_CERTS) is kept.
+ */
+static int
+conn_verify_final(struct tls_conn *c)
+{
+	WOLFSSL_X509_CHAIN *chain = wolfSSL_get_peer_chain(c->ssl);
+	const uint8_t *der;
+	int len;
+
+	if (chain == NULL || wolfSSL_get_chain_count(chain) < 1) {
+		snprintf(c->err, sizeof(c->err), "peer presented no certificate");
+		return -EACCES;
+	}
+	der = wolfSSL_get_chain_cert(chain, 0);
+	len = wolfSSL_get_chain_length(chain, 0);
+	if (der == NULL || len <= 0) {
+		snprintf(c->err, sizeof(c->err), "peer certificate is empty");
+		return -EACCES;
+	}
+	return conn_check_peer(c, der, (size_t)len);
+}
+
+/* --- connections ----------------------------------------------------------------------- */
+
+/* Ownership: *out is the caller's, freed with tls_conn_free(); fd and ctx are borrowed. */
+int
+tls_conn_new(struct tls_conn **out, struct tls_ctx *ctx, int fd, bool is_client,
+	     const char *expected)
+{
+	struct tls_conn *c;
+	struct identity id;
+	int err = -ENOMEM;
+
+	c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return -ENOMEM;
+	c->ctx = ctx;
+	c->is_client = is_client;
+	if (expected != NULL) {
+		err = identity_parse(expected, IDENTITY_PURPOSE_FORBIDDEN, &id, NULL);
+		if (err < 0 || identity_format(&id, c->expected, sizeof(c->expected)) < 0)
+			goto err_free;
+	}
+	err = -ENOMEM;
+	c->ssl = wolfSSL_new(is_client ? ctx->client : ctx->server);
+	if (c->ssl == NULL)
+		goto err_free;
+	err = -EINVAL;
+	if (wolfSSL_set_fd(c->ssl, fd) != WOLFSSL_SUCCESS ||
+	    wolfSSL_set_ex_data(c->ssl, 0, c) != WOLFSSL_SUCCESS)
+		goto err_free;
+	/* A peer that vanishes must cost an error return, not a SIGPIPE. */
+	wolfSSL_SetIOWriteFlags(c->ssl, MSG_NOSIGNAL);
+	*out = c;
+	return 0;
+
+err_free:
+	tls_conn_free(c);
+	return err;
+}
+
+void
+tls_conn_free(struct tls_conn *c)
+{
+	if (c == NULL)
+		return;
+	wolfSSL_free(c->ssl);
+	crypto_wipe(c, sizeof(*c));
+	free(c);
+}
+
+/* Maps a failed wolfSSL call: -EAGAIN with *want, or an error with c->err filled. */
+static int
+conn_io_error(struct tls_conn *c, int ret, uint32_t *want, const char *what)
+{
+	int e = wolfSSL_get_error(c->ssl, ret);
+	WOLFSSL_ALERT_HISTORY h;
+	char buf[WOLFSSL_MAX_ERROR_SZ];
+
+	if (e == WOLFSSL_ERROR_WANT_READ || e == WOLFSSL_ERROR_WANT_WRITE) {
+		*want = e == WOLFSSL_ERROR_WANT_READ ? EV_READ : EV_WRITE;
+		return -EAGAIN;
+	}
+	if (e == WOLFSSL_ERROR_ZERO_RETURN) {
+		snprintf(c->err, sizeof(c->err), "peer closed the connection");
+		return -ECONNRESET;
+	}
+	if (c->failed)
+		return -EACCES; /* our callback said why */
+	if (wolfSSL_get_alert_history(c->ssl, &h) == WOLFSSL_SUCCESS && h.last_rx.code > 0 &&
+	    h.last_rx.level == alert_fatal) {
+		snprintf(c->err, sizeof(c->err), "peer refused the %s: %s", what,
+			 wolfSSL_alert_desc_string_long(h.last_rx.code));
+		return -EACCES;
+	}
+	if (e == SOCKET_ERROR_E || e == SOCKET_PEER_CLOSED_E) {
+		snprintf(c->err, sizeof(c->err), "connection lost during the %s", what);
+		return -ECONNRESET;
+	}
+	wolfSSL_ERR_error_string_n((unsigned long)e, buf, sizeof(buf));
+	snprintf(c->err, sizeof(c->err), "%s failed: %s", what, buf);
+	return -EPROTO;
+}
+
+int
+tls_conn_handshake(struct tls_conn *c, uint32_t *want)
+{
+	int ret, err;
+
+	if (c->done)
+		return 0;
+	if (c->failed)
+		return -EACCES;
+	ret = c->is_client ? wolfSSL_connect(c->ssl) : wolfSSL_accept(c->ssl);
+	if (ret != WOLFSSL_SUCCESS)
+		return conn_io_error(c, ret, want, "handshake");
+	err = conn_verify_final(c);
+	if (err < 0) {
+		c->failed = true;
+		return err;
+	}
+	c->done = true;
+	return 0;
+}
+
+const struct cert_info *
+tls_conn_peer(const struct tls_conn *c)
+{
+	return c->done ? &c->peer : NULL;
+}
+
+int
+tls_conn_export(struct tls_conn *c, const char *label, uint8_t *out, size_t len)
+{
+	if (!c->done)
+		return -ENOTCONN;
+	if (wolfSSL_export_keying_material(c->ssl, out, len, label, strlen(label), NULL, 0, 0) !=
+	    WOLFSSL_SUCCESS) {
+		snprintf(c->err, sizeof(c->err), "exporter failed for label %s", label);
+		return -EIO;
+	}
+	return 0;
+}
+
+ssize_t
+tls_conn_read(struct tls_conn *c, void *buf, size_t len, uint32_t *want)
+{
+	int ret;
+
+	if (!c->done)
+		return -ENOTCONN;
+	ret = wolfSSL_read(c->ssl, buf, len > INT32_MAX ? INT32_MAX : (int)len);
+	if (ret > 0)
+		return ret;
+	if (wolfSSL_get_error(c->ssl, ret) == WOLFSSL_ERROR_ZERO_RETURN)
+		return 0; /* clean close_notify: end of stream */
+	return conn_io_error(c, ret, want, "read");
+}
+
+/* After -EAGAIN, call again with the same bytes (wolfSSL keeps the record half sent). */
+ssize_t
+tls_conn_write(struct tls_conn *c, const void *buf, size_t len, uint32_t *want)
+{
+	int ret;
+
+	if (!c->done)
+		return -ENOTCONN;
+	ret = wolfSSL_write(c->ssl, buf, len > INT32_MAX ? INT32_MAX : (int)len);
+	if (ret > 0)
+		return ret;
+	return conn_io_error(c, ret, want, "write");
+}
+
+bool
+tls_conn_has_pending(struct tls_conn *c)
+{
+	return wolfSSL_pending(c->ssl) > 0;
+}
+
+const char *
+tls_conn_error(const struct tls_conn *c)
+{
+	return c->err[0] != '\0' ? c->err : "no error";
+}

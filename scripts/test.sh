@@ -1,0 +1,196 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+#
+# The whole test suite, as CI runs it (.ci/run): dependencies, formatting, the -Werror build and
+# its unit tests, an ASan+UBSan build and its unit tests, every fuzz target briefly, and every
+# network-namespace scenario. Each stage is headed "==== stage ====" and its lines prefixed with
+# "[stage]". Every check counts once as passed, failed or skipped; the last line is
+# "N passed, N failed[, N skipped]" and the exit status is non-zero if anything failed.
+#
+# Environment: VERTEX_BUILD_DIR (default "build"; the sanitizer and fuzz builds go to
+# <dir>-asan and <dir>-fuzz), FUZZ_SECONDS (default 20 per target), VERTEX_SKIP_DEPS=1 to skip
+# the apt step, JOBS (default nproc).
+set -uo pipefail
+
+cd "$(dirname "$0")/.." || exit 1
+REPO=$(pwd)
+BUILD=${VERTEX_BUILD_DIR:-build}
+BUILD_ASAN=$BUILD-asan
+BUILD_FUZZ=$BUILD-fuzz
+FUZZ_SECONDS=${FUZZ_SECONDS:-20}
+JOBS=${JOBS:-$(nproc)}
+export VERTEX_BUILD_DIR=$BUILD
+
+PASSED=()
+FAILED=()
+SKIPPED=()
+
+stage()
+{
+	printf '\n==== %s ====\n' "$*"
+}
+
+# prefixed TAG CMD...: run CMD with each output line prefixed by [TAG]; returns CMD's status.
+prefixed()
+{
+	local tag=$1
+	shift
+	"$@" 2>&1 | sed -u "s/^/[$tag] /"
+	return "${PIPESTATUS[0]}"
+}
+
+# record NAME STATUS: 0 passed, 77 skipped, anything else failed.
+record()
+{
+	case $2 in
+	0) PASSED+=("$1") ;;
+	77) SKIPPED+=("$1") ;;
+	*) FAILED+=("$1 (status $2)") ;;
+	esac
+}
+
+# check NAME CMD...: run, prefix and record one check; returns CMD's status.
+check()
+{
+	local name=$1 rc
+	shift
+	prefixed "$name" "$@"
+	rc=$?
+	record "$name" "$rc"
+	return "$rc"
+}
+
+stage_deps()
+{
+	stage "dependencies"
+	if [[ -n ${VERTEX_SKIP_DEPS:-} ]]; then
+		echo "skipped (VERTEX_SKIP_DEPS set)"
+		return
+	fi
+	check deps bash scripts/install-deps.sh
+}
+
+format_check()
+{
+	local files bad=() f
+	mapfile -t files < <(git ls-files -co --exclude-standard -- '*.c' '*.h')
+	for f in "${files[@]}"; do
+		clang-format --dry-run -Werror "$f" >/dev/null 2>&1 || bad+=("$f")
+	done
+	echo "${#files[@]} files checked"
+	if [[ ${#bad[@]} -gt 0 ]]; then
+		echo "not formatted (run clang-format -i on them):"
+		printf '  %s\n' "${bad[@]}"
+		return 1
+	fi
+}
+
+# cmake_build DIR CMAKE-ARGS...: configure and build everything in DIR.
+cmake_build()
+{
+	local dir=$1
+	shift
+	cmake -S "$REPO" -B "$dir" -DVERTEX_WERROR=ON "$@" >"$dir.cmake.log" 2>&1 ||
+		{ cat "$dir.cmake.log"; return 1; }
+	cmake --build "$dir" -j "$JOBS"
+}
+
+# unit_tests DIR TAG: run ctest in DIR; record one check per unit test.
+unit_tests()
+{
+	local dir=$1 tag=$2 names name failed_log=$1/Testing/Temporary/LastTestsFailed.log
+	mapfile -t names < <(ctest --test-dir "$dir" -N | sed -n 's/^ *Test *#[0-9]*: //p')
+	if [[ ${#names[@]} -eq 0 ]]; then
+		echo "[$tag] no unit tests found"
+		record "$tag:none" 1
+		return
+	fi
+	rm -f "$failed_log"
+	prefixed "$tag" ctest --test-dir "$dir" --output-on-failure --timeout 300 -j "$JOBS"
+	for name in "${names[@]}"; do
+		if [[ -f $failed_log ]] && grep -q ":$name\$" "$failed_log"; then
+			record "$tag:$name" 1
+		else
+			record "$tag:$name" 0
+		fi
+	done
+}
+
+stage_fuzz()
+{
+	local src name corpus seeds work
+	stage "fuzz (clang, libFuzzer, ${FUZZ_SECONDS} s per target)"
+	if ! compgen -G "tests/fuzz/fuzz_*.c" >/dev/null; then
+		echo "no fuzz targets"
+		return
+	fi
+	check fuzz-build cmake_build "$BUILD_FUZZ" -DVERTEX_FUZZ=ON -DCMAKE_C_COMPILER=clang \
+		-DCMAKE_BUILD_TYPE=RelWithDebInfo || true
+	for src in tests/fuzz/fuzz_*.c; do
+		name=$(basename "$src" .c)
+		if [[ ! -x $BUILD_FUZZ/$name ]]; then
+			record "fuzz:$name" 1
+			continue
+		fi
+		# New inputs go to a scratch corpus; the checked-in seeds are read only.
+		work=$BUILD_FUZZ/corpus-work/$name
+		mkdir -p "$work" "$BUILD_FUZZ/artifacts"
+		seeds=()
+		corpus=tests/fuzz/corpus/${name#fuzz_}
+		[[ -d $corpus ]] && seeds=("$corpus")
+		check "fuzz:$name" "$BUILD_FUZZ/$name" -max_total_time="$FUZZ_SECONDS" \
+			-timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+			-artifact_prefix="$BUILD_FUZZ/artifacts/$name-" "$work" "${seeds[@]}"
+	done
+}
+
+stage_integration()
+{
+	local t name
+	stage "integration (network namespaces)"
+	for t in tests/integration/*.sh; do
+		name=$(basename "$t" .sh)
+		[[ $name == lib ]] && continue
+		check "it:$name" timeout --kill-after=10 900 bash "$t"
+	done
+}
+
+summary()
+{
+	local f
+	stage "summary"
+	printf 'passed:  %s\n' "${PASSED[*]:-none}"
+	[[ ${#SKIPPED[@]} -eq 0 ]] || printf 'skipped: %s\n' "${SKIPPED[*]}"
+	if [[ ${#FAILED[@]} -gt 0 ]]; then
+		echo "FAILED:"
+		for f in "${FAILED[@]}"; do
+			printf '  %s\n' "$f"
+		done
+	fi
+	printf 'total time %d s\n' "$SECONDS"
+	if [[ ${#SKIPPED[@]} -gt 0 ]]; then
+		printf '%d passed, %d failed, %d skipped\n' "${#PASSED[@]}" "${#FAILED[@]}" \
+			"${#SKIPPED[@]}"
+	else
+		printf '%d passed, %d failed\n' "${#PASSED[@]}" "${#FAILED[@]}"
+	fi
+	[[ ${#FAILED[@]} -eq 0 ]]
+}
+
+stage_deps
+stage "format (clang-format --dry-run -Werror)"
+check format format_check
+stage "build ($BUILD, -DVERTEX_WERROR=ON)"
+check build cmake_build "$BUILD" && {
+	stage "unit tests ($BUILD)"
+	unit_tests "$BUILD" unit
+}
+stage "sanitizer build ($BUILD_ASAN, ASan+UBSan)"
+check asan-build cmake_build "$BUILD_ASAN" -DVERTEX_SANITIZE=ON && {
+	stage "unit tests under ASan+UBSan ($BUILD_ASAN)"
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+		unit_tests "$BUILD_ASAN" asan
+}
+stage_fuzz
+stage_integration
+summary

@@ -24,6 +24,7 @@
 #include <wolfssl/wolfcrypt/hash.h>
 #include <wolfssl/wolfcrypt/random.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -268,11 +269,15 @@ key_write(const ed25519_key *ckey, const char *priv_path, const char *pub_path)
 	uint8_t der[KEY_DER_MAX];
 	int n, err;
 
-	n = wc_Ed25519KeyToDer(key, der, sizeof(der));
+	/*
+	 * The RFC 8410 form without the public half (OpenSSL's): wolfSSL 5.5.4's variant with
+	 * the public key is one that OpenSSL refuses. The public half is derived on load.
+	 */
+	n = wc_Ed25519PrivateKeyToDer(key, der, sizeof(der));
 	if (n <= 0)
 		return cert_fail(-EIO, "%s: cannot encode the key (wolfSSL error %d)", priv_path,
 				 n);
-	err = pem_write(priv_path, der, (size_t)n, PRIVATEKEY_TYPE, true);
+	err = pem_write(priv_path, der, (size_t)n, PKCS8_PRIVATEKEY_TYPE, true);
 	crypto_wipe(der, sizeof(der));
 	if (err < 0 || pub_path == NULL)
 		return err;
@@ -379,6 +384,21 @@ asn1_to_time(const uint8_t *p, int len, int64_t *out)
 	return 0;
 }
 
+/* Validates domain and writes its canonical (lower-case) spelling to out. */
+static int
+domain_canon(const char *domain, char out[IDENTITY_DOMAIN_MAX + 1])
+{
+	const char *why;
+	size_t i;
+
+	if (!identity_domain_is_valid(domain, &why))
+		return cert_fail(-EINVAL, "%s: %s", domain, why);
+	for (i = 0; domain[i] != '\0' && i < IDENTITY_DOMAIN_MAX; i++)
+		out[i] = (char)tolower((unsigned char)domain[i]);
+	out[i] = '\0';
+	return 0;
+}
+
 /* --- issuing --------------------------------------------------------------------------- */
 
 /* Fills the fields common to CA and agent certificates. */
@@ -427,14 +447,15 @@ int
 cert_ca_init(const char *domain, unsigned days, const char *key_path, const char *cert_path)
 {
 	int64_t now = (int64_t)time(NULL);
-	const char *why;
+	char name[IDENTITY_DOMAIN_MAX + 1];
 	ed25519_key key;
 	WC_RNG rng;
 	Cert *c;
 	int err;
 
-	if (!identity_domain_is_valid(domain, &why))
-		return cert_fail(-EINVAL, "%s: %s", domain, why);
+	err = domain_canon(domain, name);
+	if (err < 0)
+		return err;
 	if (days == 0)
 		return cert_fail(-EINVAL, "validity must be at least one day");
 	pthread_once(&cert_once, cert_wolfssl_init);
@@ -445,7 +466,7 @@ cert_ca_init(const char *domain, unsigned days, const char *key_path, const char
 	if (wc_InitRng(&rng) != 0)
 		goto err_free;
 	wc_ed25519_init(&key);
-	err = cert_template(c, domain, now - 60, now + (int64_t)days * 86400, true);
+	err = cert_template(c, name, now - 60, now + (int64_t)days * 86400, true);
 	if (err == 0)
 		err = key_generate(&key, &rng);
 	if (err == 0) {
@@ -709,13 +730,15 @@ trust_check_ca(const char *domain, const uint8_t *der, int len, const char *ca_p
 int
 cert_trust_add(struct cert_trust *t, const char *domain, const char *ca_path)
 {
+	char name[IDENTITY_DOMAIN_MAX + 1];
 	uint8_t der[CERT_DER_MAX];
 	struct cert_anchor *a;
-	const char *why;
 	int len, err;
 
-	if (!identity_domain_is_valid(domain, &why))
-		return cert_fail(-EINVAL, "%s: %s", domain, why);
+	err = domain_canon(domain, name);
+	if (err < 0)
+		return err;
+	domain = name;
 	if (trust_find(t, domain) != NULL)
 		return cert_fail(-EEXIST, "%s: already has a trusted CA", domain);
 	len = cert_load_der(ca_path, der, sizeof(der));

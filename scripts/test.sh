@@ -90,8 +90,9 @@ cmake_build()
 {
 	local dir=$1
 	shift
-	cmake -S "$REPO" -B "$dir" -DVERTEX_WERROR=ON "$@" >"$dir.cmake.log" 2>&1 ||
-		{ cat "$dir.cmake.log"; return 1; }
+	mkdir -p "$dir"
+	cmake -S "$REPO" -B "$dir" -DVERTEX_WERROR=ON "$@" >"$dir/configure.log" 2>&1 ||
+		{ cat "$dir/configure.log"; return 1; }
 	cmake --build "$dir" -j "$JOBS"
 }
 

@@ -110,7 +110,7 @@ bench_wireguard_go()
 {
 	local p1 p2
 	command -v wireguard-go >/dev/null && command -v wg >/dev/null || return 1
-	wg genkey >"$VTX_TMP/wg1.key" && wg genkey >"$VTX_TMP/wg2.key" || return 1
+	(umask 077 && wg genkey >"$VTX_TMP/wg1.key" && wg genkey >"$VTX_TMP/wg2.key") || return 1
 	wg pubkey <"$VTX_TMP/wg1.key" >"$VTX_TMP/wg1.pub"
 	wg pubkey <"$VTX_TMP/wg2.key" >"$VTX_TMP/wg2.pub"
 	wg_side "$NS1" "$WG1" "$VTX_TMP/wg1.key" 100.127.0.1 "$(cat "$VTX_TMP/wg2.pub")" \

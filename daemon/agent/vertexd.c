@@ -1,10 +1,279 @@
 // SPDX-License-Identifier: MIT
-/* vertexd: placeholder until the agent wiring lands. */
+/*
+ * vertexd: the agent. Start-up happens in a fixed order, each step undone in reverse on
+ * shutdown (SIGTERM/SIGINT): state store and addresses, identity and trust, kernel state (stale
+ * leftovers cleared first), sockets, control socket, then the peers. A start-up failure says
+ * which step failed and why, and leaves nothing behind.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "agent/agent.h"
+#include "core/pkt.h"
+#include "crypto/aead.h"
+#include "crypto/tls.h"
+#include "kernel-iface/netlink.h"
+#include "kernel-iface/tun.h"
+#include "store/store.h"
+
+static const char vertexd_usage[] =
+    "Usage: vertexd [-c FILE] [-d CATEGORIES] [-n]\n"
+    "\n"
+    "Runs the Vertex agent in the foreground: creates the overlay interface, connects to the\n"
+    "peers in the configuration and carries their traffic, end-to-end encrypted. Logs go to\n"
+    "standard error. SIGTERM or SIGINT shut it down cleanly, removing the interface.\n"
+    "\n"
+    "Options:\n"
+    "  -c, --config FILE       configuration file (default /etc/vertex/vertexd.conf)\n"
+    "  -d, --debug CATEGORIES  debug logging, comma separated: peer, path, handshake, ctl,\n"
+    "                          netlink, data, config, or all\n"
+    "  -n, --check             check the configuration, print its normalised form, and exit\n"
+    "  -h, --help              show this help\n"
+    "\n"
+    "Exit status: 0 after a clean shutdown or a valid -n check, 1 on a start-up failure,\n"
+    "2 on a usage error. The configuration format is described in docs/config.md.\n";
+
+static void
+vertexd_on_signal(int signo, void *arg)
+{
+	struct agent *a = arg;
+
+	log_info("signal %d: shutting down", signo);
+	ev_loop_break(a->loop);
+}
+
+/* The IPv6 pool: configured, or the random ULA /48 (RFC 4193) chosen at first start. */
+static int
+vertexd_pool6(struct agent *a, uint8_t base6[16], unsigned *len6)
+{
+	size_t n;
+	int err;
+
+	if (a->cfg.pool6.family) {
+		memcpy(base6, a->cfg.pool6.addr, 16);
+		*len6 = a->cfg.pool6.len;
+		return 0;
+	}
+	*len6 = 48;
+	err = store_meta_get(a->store, "pool6", base6, 16, &n);
+	if (!err && n == 16)
+		return 0;
+	memset(base6, 0, 16);
+	base6[0] = 0xfd;
+	if (crypto_random(base6 + 1, 5))
+		return -EIO;
+	return store_meta_set(a->store, "pool6", base6, 16);
+}
+
+static int
+vertexd_addressing(struct agent *a)
+{
+	uint8_t base6[16];
+	unsigned len6;
+	int err;
+
+	err = store_open(&a->store, a->cfg.state_path);
+	if (err)
+		return err;
+	err = vertexd_pool6(a, base6, &len6);
+	if (err)
+		return err;
+	err = pool_init(&a->pool, a->cfg.pool4.addr, a->cfg.pool4.len, base6, len6);
+	if (err) {
+		log_warnx("overlay pools are unusable (pool4 must be /8../30, pool6 /16../96)");
+		return err;
+	}
+	pool_addr4(&a->pool, POOL_SELF_INDEX, a->own4);
+	pool_addr6(&a->pool, POOL_SELF_INDEX, a->own6);
+	return 0;
+}
+
+static int
+vertexd_identity(struct agent *a)
+{
+	const struct cert_info *own;
+	int err = cert_trust_new(&a->trust);
+
+	for (size_t i = 0; !err && i < a->cfg.ncas; i++) {
+		err = cert_trust_add(a->trust, a->cfg.cas[i].domain, a->cfg.cas[i].path);
+		if (err)
+			log_warnx("ca %s %s: not usable as the CA of that domain",
+				  a->cfg.cas[i].domain, a->cfg.cas[i].path);
+	}
+	if (err)
+		return err;
+	err = tls_ctx_new(&a->tls, a->cfg.key_path, a->cfg.cert_path, a->trust);
+	if (err) {
+		log_warnx("cannot load key %s and certificate %s", a->cfg.key_path,
+			  a->cfg.cert_path);
+		return err;
+	}
+	if (strcmp(tls_ctx_identity(a->tls), a->cfg.identity)) {
+		log_warnx("certificate %s names %s, but the configured identity is %s",
+			  a->cfg.cert_path, tls_ctx_identity(a->tls), a->cfg.identity);
+		return -EINVAL;
+	}
+	own = tls_ctx_cert(a->tls);
+	if (own->not_after < time(NULL))
+		log_warnx("our certificate %s has expired: peers will refuse us", a->cfg.cert_path);
+	return 0;
+}
+
+static int
+vertexd_kernel(struct agent *a)
+{
+	int err, removed, ifindex;
+
+	err = netlink_open(&a->nl);
+	if (err)
+		return err;
+	removed = netlink_cleanup_stale(a->nl, a->cfg.interface);
+	if (removed > 0)
+		log_info("removed %d leftovers of an earlier run", removed);
+	err = tun_open(&a->tun, a->cfg.interface, 0);
+	if (err)
+		return err;
+	ifindex = tun_ifindex(a->tun);
+	a->mtu = a->cfg.mtu;
+	err = netlink_link_up(a->nl, ifindex, a->mtu);
+	if (!err)
+		err = netlink_addr_add(a->nl, ifindex, AF_INET, a->own4, 32);
+	if (!err)
+		err = netlink_addr_add(a->nl, ifindex, AF_INET6, a->own6, 128);
+	if (!err)
+		err = netlink_route_add(a->nl, ifindex, AF_INET, a->pool.base4, a->pool.len4);
+	if (!err)
+		err = netlink_route_add(a->nl, ifindex, AF_INET6, a->pool.base6, a->pool.len6);
+	return err;
+}
+
+static int
+vertexd_start(struct agent *a)
+{
+	int err;
+
+	if ((err = ev_loop_new(&a->loop)) || (err = vertexd_addressing(a)) ||
+	    (err = vertexd_identity(a)) || (err = pkt_pool_new(&a->pkts, AGENT_PKT_POOL)) ||
+	    (err = session_index_new(&a->index)) || (err = peer_table_init(a)))
+		return err;
+	if ((err = vertexd_kernel(a)) || (err = underlay_open(a)) || (err = dataplane_start(a)) ||
+	    (err = ctl_open(a)))
+		return err;
+	if ((err = ev_signal_add(a->loop, SIGTERM, vertexd_on_signal, a)) ||
+	    (err = ev_signal_add(a->loop, SIGINT, vertexd_on_signal, a)))
+		return err;
+	for (size_t i = 0; i < a->npeers; i++)
+		peer_start(&a->peers[i]);
+	return 0;
+}
+
+static void
+vertexd_stop(struct agent *a)
+{
+	if (a->loop) {
+		link_close_all(a, true);
+		dataplane_flush(a);
+		ctl_close(a);
+		underlay_close(a);
+		peer_table_free(a);
+	}
+	tun_close(a->tun);
+	if (a->nl) {
+		netlink_routes_flush(a->nl);
+		netlink_close(a->nl);
+	}
+	tls_ctx_free(a->tls);
+	cert_trust_free(a->trust);
+	session_index_free(a->index);
+	pkt_pool_free(a->pkts);
+	store_close(a->store);
+	ev_loop_free(a->loop);
+	config_free(&a->cfg);
+}
+
+static int
+vertexd_load_config(struct agent *a, const char *path, bool check_only)
+{
+	char err[512];
+
+	if (config_parse_file(path, &a->cfg, err, sizeof(err)) ||
+	    config_validate(&a->cfg, err, sizeof(err))) {
+		fprintf(stderr, "vertexd: %s\n", err);
+		return -EINVAL;
+	}
+	if (check_only)
+		config_print(&a->cfg, stdout);
+	return 0;
+}
 
 int
-main(void)
+main(int argc, char **argv)
 {
-	fprintf(stderr, "vertexd: not built yet\n");
-	return 1;
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "debug", required_argument, NULL, 'd' },
+		{ "check", no_argument, NULL, 'n' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *config_path = "/etc/vertex/vertexd.conf";
+	static struct agent agent = { .udp_fd = -1, .tcp_fd = -1 };
+	bool check_only = false;
+	int c, err;
+
+	log_init(argv[0]);
+	while ((c = getopt_long(argc, argv, "c:d:nh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			config_path = optarg;
+			break;
+		case 'd':
+			if (log_set_debug(optarg)) {
+				fprintf(stderr, "vertexd: unknown debug category in '%s'\n",
+					optarg);
+				return 2;
+			}
+			break;
+		case 'n':
+			check_only = true;
+			break;
+		case 'h':
+			fputs(vertexd_usage, stdout);
+			return 0;
+		default:
+			fputs(vertexd_usage, stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "vertexd: unexpected argument '%s'\n%s", argv[optind],
+			vertexd_usage);
+		return 2;
+	}
+	if (vertexd_load_config(&agent, config_path, check_only))
+		return 1;
+	if (check_only) {
+		config_free(&agent.cfg);
+		return 0;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	err = vertexd_start(&agent);
+	if (err) {
+		log_warnx("start-up failed: %s", strerror(-err));
+		vertexd_stop(&agent);
+		return 1;
+	}
+	log_info("%s up on %s (mtu %u), port %u, %zu peer(s)", agent.cfg.identity,
+		 agent.cfg.interface, agent.mtu, agent.cfg.port, agent.npeers);
+	err = ev_run(agent.loop);
+	if (err)
+		log_warnx("event loop failed: %s", strerror(-err));
+	vertexd_stop(&agent);
+	log_info("stopped; interface %s and its routes removed", agent.cfg.interface);
+	return err ? 1 : 0;
 }

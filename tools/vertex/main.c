@@ -1,10 +1,74 @@
 // SPDX-License-Identifier: MIT
-/* vertex: placeholder until the CLI lands. */
+/*
+ * vertex: the command-line interface. A table of subcommands {name, fn, help}; each verb parses
+ * its own options and prints its own --help. Exit codes: 0 success, 1 failure, 2 usage error.
+ */
 #include <stdio.h>
+#include <string.h>
+
+#include "cmd.h"
+#include "show.h"
+
+struct vertex_cmd {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *help;
+};
+
+static const struct vertex_cmd vertex_cmds[] = {
+	{ "status", cmd_status, "show the agent: identity, interface, addresses, counters" },
+	{ "peers", cmd_peers, "show each peer: addresses, endpoint, handshake, traffic, drops" },
+	{ "ca", cmd_ca, "make a domain CA (ca init) or issue a certificate (ca sign)" },
+	{ "key", cmd_key, "make an agent key pair (key new)" },
+	{ "cert", cmd_cert, "show a certificate (cert show)" },
+};
+
+static void
+vertex_usage(FILE *out)
+{
+	fputs("Usage: vertex [-s SOCKET] COMMAND [ARGS...]\n"
+	      "\n"
+	      "Talks to the local Vertex agent (vertexd) and manages keys and certificates.\n"
+	      "\n"
+	      "Commands:\n",
+	      out);
+	for (size_t i = 0; i < sizeof(vertex_cmds) / sizeof(vertex_cmds[0]); i++)
+		fprintf(out, "  %-8s %s\n", vertex_cmds[i].name, vertex_cmds[i].help);
+	fputs("\n"
+	      "Options:\n"
+	      "  -s, --socket PATH  vertexd's control socket (default /run/vertex/vertexd.sock)\n"
+	      "  -h, --help         show this help; 'vertex COMMAND --help' shows a command's\n"
+	      "\n"
+	      "Exit status: 0 on success, 1 on failure, 2 on a usage error.\n",
+	      out);
+}
 
 int
-main(void)
+main(int argc, char **argv)
 {
-	fprintf(stderr, "vertex: not built yet\n");
-	return 1;
+	int i = 1;
+
+	while (i < argc && argv[i][0] == '-') {
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			vertex_usage(stdout);
+			return 0;
+		}
+		if ((!strcmp(argv[i], "-s") || !strcmp(argv[i], "--socket")) && i + 1 < argc) {
+			show_socket_path = argv[i + 1];
+			i += 2;
+			continue;
+		}
+		fprintf(stderr, "vertex: unknown option '%s'\n\n", argv[i]);
+		vertex_usage(stderr);
+		return 2;
+	}
+	if (i == argc) {
+		vertex_usage(stderr);
+		return 2;
+	}
+	for (size_t c = 0; c < sizeof(vertex_cmds) / sizeof(vertex_cmds[0]); c++)
+		if (!strcmp(argv[i], vertex_cmds[c].name))
+			return vertex_cmds[c].fn(argc - i, argv + i);
+	fprintf(stderr, "vertex: unknown command '%s' (see 'vertex --help')\n", argv[i]);
+	return 2;
 }

@@ -1,0 +1,215 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vertexd's objects and how its files divide the work:
+ *
+ *   vertexd.c    start-up and shutdown, in order; signals
+ *   peer.c       the peer table and each peer's state machine (connect, keepalive, rekey, expiry)
+ *   link.c       a TCP+TLS connection to a peer: connect/accept, handshake, HELLO, records
+ *   dataplane.c  the packet path: TUN -> seal -> UDP (batched), UDP/link -> open -> xlate -> TUN
+ *   underlay.c   the UDP and TCP sockets on the underlay
+ *   ctl.c        the control socket the vertex CLI talks to
+ *
+ * Everything runs on one event loop in one thread; no locks.
+ */
+#ifndef VERTEX_AGENT_H
+#define VERTEX_AGENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include "agent/config.h"
+#include "core/ev.h"
+#include "core/log.h"
+#include "overlay/pool.h"
+#include "overlay/xlate.h"
+#include "proto/record.h"
+#include "session/session.h"
+
+struct cert_trust;
+struct ctl;
+struct netlink;
+struct pkt;
+struct pkt_pool;
+struct store;
+struct tls_conn;
+struct tls_ctx;
+struct tun;
+
+enum {
+	AGENT_BATCH = 64, /* packets per syscall batch and per loop turn */
+	AGENT_PKT_POOL = 4 * AGENT_BATCH + 256,
+	LINK_HANDSHAKE_TIMEOUT_MS = 10000,
+	LINK_WBUF_SIZE = 256 * 1024, /* beyond this, FRAME records are dropped, never queued */
+	LINK_RBUF_SIZE = RECORD_HDR_LEN + 4096,
+	PEER_CONNECT_BACKOFF_MIN_MS = 500,
+	PEER_CONNECT_BACKOFF_MAX_MS = 30000,
+	PEER_DEFER_MS = 2000,      /* how long the higher identity lets the lower one dial first */
+	PEER_REKEY_GRACE_SEC = 30, /* the responder rekeys itself if the initiator has not */
+	PEER_REJECT_AFTER_FACTOR = 3, /* keys older than this many rekey periods are dropped */
+};
+
+enum peer_state { PEER_DOWN, PEER_CONNECTING, PEER_UP };
+
+enum peer_drop {
+	PEER_DROP_REPLAY,
+	PEER_DROP_AUTH,
+	PEER_DROP_BAD_SOURCE,
+	PEER_DROP_MALFORMED,
+	PEER_DROP_NO_SESSION,
+	PEER_DROP_COUNT,
+};
+
+enum agent_drop {
+	AGENT_DROP_UNKNOWN_RECEIVER,
+	AGENT_DROP_MALFORMED,
+	AGENT_DROP_NO_BUFFER,
+	AGENT_DROP_NO_ROUTE,
+	AGENT_DROP_COUNT,
+};
+
+struct peer_stats {
+	uint64_t rx_bytes, tx_bytes, rx_packets, tx_packets;
+	uint64_t drops[PEER_DROP_COUNT];
+};
+
+struct link;
+
+struct peer {
+	struct agent *agent;
+	const struct config_peer *cfg;
+	uint32_t index; /* overlay address index; see pool.h */
+	struct xlate_map map;
+	bool have_self; /* map.peer_self* known from a HELLO */
+
+	struct keypair *current, *previous; /* owned */
+	struct link *link;                  /* the newest link that completed HELLO */
+	bool dialing;                       /* an outbound link is in progress */
+
+	struct sockaddr_storage endpoint; /* where UDP frames go; family 0 if unknown */
+	uint64_t last_udp_rx_ms;          /* last authenticated frame over UDP */
+	size_t next_endpoint;             /* round robin over cfg->endpoints */
+	unsigned backoff_ms;
+
+	enum peer_state state;
+	uint64_t last_rx_ms, last_tx_ms;
+	int64_t last_handshake; /* unix seconds */
+	uint64_t handshakes;
+	struct peer_stats stats;
+
+	struct ev_timer connect_timer;
+	struct ev_timer keepalive_timer;
+	struct ev_timer rekey_timer;
+};
+
+enum link_state { LINK_CONNECTING, LINK_HANDSHAKE, LINK_HELLO, LINK_UP };
+
+struct link {
+	struct agent *agent;
+	struct peer *peer; /* known at once when dialing; after the handshake when accepted */
+	struct link *next; /* agent->links */
+	int fd;
+	struct ev_io io;
+	struct ev_timer deadline;
+	struct tls_conn *tls;
+	bool is_client;
+	bool closing;
+	enum link_state state;
+	struct keypair *pending; /* keys derived, waiting for the peer's HELLO */
+	struct sockaddr_storage remote;
+	size_t rlen, wlen;
+	uint8_t rbuf[LINK_RBUF_SIZE];
+	uint8_t *wbuf; /* LINK_WBUF_SIZE */
+};
+
+struct agent {
+	struct config cfg;
+	struct ev_loop *loop;
+	struct store *store;
+	struct pool pool;
+	uint8_t own4[4], own6[16];
+
+	struct netlink *nl;
+	struct tun *tun;
+	struct ev_io tun_io;
+	unsigned mtu;
+
+	int udp_fd, tcp_fd;
+	int underlay_family; /* AF_INET6 (dual-stack) or AF_INET */
+	struct ev_io udp_io, tcp_io;
+
+	struct cert_trust *trust;
+	struct tls_ctx *tls;
+	struct pkt_pool *pkts;
+	struct session_index *index;
+
+	struct peer *peers; /* array, cfg.npeers long */
+	size_t npeers;
+	struct peer **peer_by_index; /* pool index -> peer, peer_by_index_len long */
+	size_t peer_by_index_len;
+	struct link *links;
+
+	struct ctl *ctl;
+	uint64_t drops[AGENT_DROP_COUNT];
+	struct log_ratelimit drop_rl;
+
+	/* Frames waiting for the before-sleep flush (sendmmsg). */
+	struct mmsghdr tx_msgs[AGENT_BATCH];
+	struct iovec tx_iov[AGENT_BATCH];
+	struct sockaddr_storage tx_addr[AGENT_BATCH];
+	struct pkt *tx_pkts[AGENT_BATCH];
+	unsigned ntx;
+};
+
+/* peer.c */
+int peer_table_init(struct agent *a);
+void peer_table_free(struct agent *a);
+struct peer *peer_by_identity(struct agent *a, const char *identity);
+struct peer *peer_by_dst(struct agent *a, const uint8_t *pkt, size_t len);
+void peer_start(struct peer *p);
+void peer_need_session(struct peer *p);
+void peer_on_link_failed(struct peer *p, struct link *l);
+void peer_on_link_closed(struct peer *p, struct link *l);
+int peer_on_hello(struct peer *p, struct link *l, struct keypair *kp, const struct hello *h);
+void peer_on_close_record(struct peer *p);
+void peer_on_rx(struct peer *p, const struct sockaddr_storage *from, struct keypair *kp);
+void peer_on_tx(struct peer *p, struct keypair *kp);
+/* UDP carries frames both ways lately; otherwise frames go over the link if there is one. */
+bool peer_udp_is_alive(const struct peer *p);
+const char *peer_state_name(enum peer_state s);
+const char *peer_drop_name(enum peer_drop d);
+const char *agent_drop_name(enum agent_drop d);
+void peer_count_drop(struct peer *p, enum peer_drop d, const char *detail);
+void agent_count_drop(struct agent *a, enum agent_drop d, const char *detail);
+
+/* link.c */
+int link_dial(struct agent *a, struct peer *p, const struct sockaddr_storage *to);
+void link_accept(struct agent *a);
+/* Queues a record; false if the write buffer is full (caller counts a drop). */
+bool link_send_record(struct link *l, uint16_t type, const void *body, size_t len);
+void link_close(struct link *l);
+void link_close_all(struct agent *a, bool say_goodbye);
+
+/* dataplane.c */
+int dataplane_start(struct agent *a);
+void dataplane_flush(struct agent *a);
+void dataplane_send_keepalive(struct peer *p);
+/* A frame that arrived in a FRAME record on a link. */
+void dataplane_on_stream_frame(struct agent *a, struct link *l, const uint8_t *frame, size_t len);
+
+/* underlay.c */
+int underlay_open(struct agent *a);
+void underlay_close(struct agent *a);
+/* Socket address usable with our UDP/TCP sockets (v4 mapped into v6 on a dual-stack socket). */
+socklen_t underlay_sockaddr(const struct agent *a, const struct sockaddr_storage *in,
+			    struct sockaddr_storage *out);
+/* "198.18.0.2:4800" with mapped addresses shown as IPv4. */
+void underlay_format(const struct sockaddr_storage *ss, char *buf, size_t len);
+bool underlay_same(const struct sockaddr_storage *a, const struct sockaddr_storage *b);
+
+/* ctl.c */
+int ctl_open(struct agent *a);
+void ctl_close(struct agent *a);
+
+#endif

@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Session keys and data-frame crypto (DESIGN §4.3).
+ *
+ * A keypair is what one TLS handshake produced: a key for each direction (from the TLS exporter),
+ * our receiver index (the peer puts it on frames it sends us) and the peer's (from its HELLO),
+ * the send counter and the replay window. A peer holds its current keypair and the previous one,
+ * so frames sealed with the old keys still open during a rekey.
+ *
+ * session_seal()/session_open() work in place on a struct pkt: seal prepends the 16-byte header
+ * into the headroom and appends the tag into the tailroom; open does the reverse. Neither
+ * allocates.
+ */
+#ifndef VERTEX_SESSION_H
+#define VERTEX_SESSION_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "crypto/aead.h"
+#include "session/replay.h"
+
+struct pkt;
+
+enum {
+	/* RFC 8446 §7.5 exporter output: client->server key then server->client key. */
+	SESSION_EXPORT_LEN = 2 * AEAD_KEY_LEN,
+};
+#define SESSION_EXPORTER_LABEL "EXPORTER-vertex-data-v1"
+/* A key is never used for more than this many frames (nonce reuse is impossible before 2^64). */
+#define SESSION_REJECT_AFTER_MESSAGES (UINT64_MAX - (1ull << 13))
+
+struct keypair {
+	uint8_t send_key[AEAD_KEY_LEN];
+	uint8_t recv_key[AEAD_KEY_LEN];
+	uint32_t local_index;
+	uint32_t remote_index; /* 0 until the peer's HELLO arrives */
+	uint64_t send_counter;
+	struct replay_window replay;
+	uint64_t created_ms;
+	bool is_initiator; /* we were the TLS client */
+	void *owner;       /* the peer, for the receive path */
+	struct keypair *index_next;
+};
+
+enum session_open_result {
+	SESSION_OPEN_OK = 0,
+	SESSION_OPEN_REPLAY, /* counter seen before or too old */
+	SESSION_OPEN_AUTH,   /* tag did not verify */
+};
+
+/* Splits exporter output into direction keys; wipes nothing (the caller wipes its buffer). */
+void session_keypair_init(struct keypair *kp, const uint8_t exported[SESSION_EXPORT_LEN],
+			  bool is_initiator, uint64_t now_ms);
+void session_keypair_wipe(struct keypair *kp);
+
+/* Seals p (an inner packet, possibly empty for a keepalive) into a data frame, in place. */
+bool session_seal(struct keypair *kp, struct pkt *p);
+/*
+ * Opens the data frame in p whose header was already decoded (counter passed in), in place:
+ * afterwards p holds the inner packet. The replay window moves only if the tag verified.
+ */
+enum session_open_result session_open(struct keypair *kp, struct pkt *p, uint64_t counter);
+
+/* Receiver-index table: local index -> keypair. */
+struct session_index;
+
+int session_index_new(struct session_index **out);
+void session_index_free(struct session_index *t);
+/* Picks a random unused non-zero local index for kp and inserts it. 0 or -errno. */
+int session_index_add(struct session_index *t, struct keypair *kp);
+void session_index_del(struct session_index *t, struct keypair *kp);
+struct keypair *session_index_find(const struct session_index *t, uint32_t index);
+
+#endif

@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Crash-safe machine state (DESIGN §10) in SQLite: WAL journal, synchronous=FULL, so a write
+ * that returned 0 survives kill -9 and power loss. The agent keeps here its overlay address
+ * assignments (one index per peer identity, stable across restarts) and small metadata such as
+ * the random ULA prefix chosen at first start.
+ *
+ * The database file is created mode 0600; its directory must exist.
+ */
+#ifndef VERTEX_STORE_H
+#define VERTEX_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct store;
+
+/* *out freed with store_close(). 0, or -errno with a log line naming the file and the reason. */
+int store_open(struct store **out, const char *path);
+void store_close(struct store *st);
+
+/* Small binary values by key. get: 0, -ENOENT, or -EOVERFLOW if cap is too small. */
+int store_meta_get(struct store *st, const char *key, void *buf, size_t cap, size_t *len);
+int store_meta_set(struct store *st, const char *key, const void *buf, size_t len);
+
+/*
+ * The overlay address index of identity: the stored one, or a new one (the smallest unused index
+ * >= first) stored before returning, so an index once handed out never changes. 0 or -errno.
+ */
+int store_peer_index(struct store *st, const char *identity, uint32_t first, uint32_t *index);
+
+#endif

@@ -281,6 +281,36 @@ build(const struct spec *s, const struct addrs *a, uint8_t *out)
 	return hl + l4_len;
 }
 
+/*
+ * A quote that ends inside a checksum field holds only its high byte, which cannot be adjusted
+ * without the low one (carries): xlate leaves it, so the expectation keeps the input's byte and
+ * its outer ICMP checksum is recomputed from scratch.
+ */
+static void
+keep_half_csum(const struct spec *s, const uint8_t *in, uint8_t *want, size_t len)
+{
+	static const int csum_off[] = { [K_TCP] = 16, [K_UDP] = 6, [K_ECHO] = 2 };
+	size_t outer_hl, quote_at, pos;
+	uint64_t acc = 0;
+
+	if (s->kind != K_ERROR || s->inner_kind > K_ECHO)
+		return;
+	outer_hl = s->fam == 4 ? 20 + 4 * (size_t)s->n_ext
+			       : 40 + 8 * (size_t)s->n_ext + (s->first_frag_len ? 8 : 0);
+	quote_at = outer_hl + 8;
+	pos = quote_at +
+	      (s->fam == 4 ? 20 + 4 * (size_t)s->inner_ext : 40 + 8 * (size_t)s->inner_ext) +
+	      (size_t)csum_off[s->inner_kind];
+	if (pos + 1 != len)
+		return;
+	want[pos] = in[pos];
+	put16(want + outer_hl + 2, 0);
+	if (s->fam == 6)
+		acc = ref_pseudo(6, want + 8, want + 24, P_ICMP6, len - outer_hl);
+	put16(want + outer_hl + 2,
+	      (uint16_t)~ref_fold(ref_add(acc, want + outer_hl, len - outer_hl)));
+}
+
 /* Input as bob's kernel sent it and the expected result on alice's side. */
 static void
 build_pair(const struct spec *s, const struct xlate_map *m, const uint8_t *peer_view_of_us,
@@ -302,6 +332,7 @@ build_pair(const struct spec *s, const struct xlate_map *m, const uint8_t *peer_
 
 	*in_len = build(s, &ain, in);
 	*want_len = build(s, &aout, want);
+	keep_half_csum(s, in, want, *want_len);
 }
 
 /* ---- independent checker: recompute every checksum visible in a packet ---- */
@@ -363,6 +394,27 @@ check_packet(const uint8_t *p, size_t len, bool is_quote)
 }
 
 /* ---- helpers ---- */
+
+/* The shortest quote that still holds the quoted IP header. */
+static size_t
+quote_min(const struct spec *s)
+{
+	return s->fam == 4 ? 20 + 4 * (size_t)s->inner_ext : 40;
+}
+
+/* Translate in a heap copy of the exact length, so ASan sees any access past the end. */
+static enum xlate_result
+xlate_exact(uint8_t *pkt, size_t len, const struct xlate_map *m)
+{
+	uint8_t *exact = malloc(len ? len : 1);
+	enum xlate_result res;
+
+	memcpy(exact, pkt, len);
+	res = xlate_inbound(exact, len, m);
+	memcpy(pkt, exact, len);
+	free(exact);
+	return res;
+}
 
 static void
 expect_ok(const struct spec *s, const uint8_t *peer_view_of_us)
@@ -644,6 +696,78 @@ test_xlate_inbound_ip6_error_quoting_echo(void **state)
 	run_example(&s, p);
 }
 
+/* Quotes cut at every length, above all across the quoted checksum fields. */
+static void
+test_xlate_inbound_quote_every_length(void **state)
+{
+	static const enum kind inner[] = { K_TCP, K_UDP, K_ECHO, K_LATER_FRAG };
+	uint8_t in[BUF], want[BUF];
+	size_t in_len, want_len;
+
+	for (int fam = 4; fam <= 6; fam += 2) {
+		for (size_t k = 0; k < sizeof(inner) / sizeof(inner[0]); k++) {
+			struct spec s = { .fam = fam,
+					  .kind = K_ERROR,
+					  .inner_kind = inner[k],
+					  .inner_payload_len = 24,
+					  .inner_ext = 1,
+					  .seed = 40 + (uint32_t)k };
+
+			for (s.quote_len = quote_min(&s); s.quote_len < 120; s.quote_len++) {
+				build_pair(&s, &alice_map,
+					   fam == 4 ? bob_view_of_alice4 : bob_view_of_alice6, in,
+					   &in_len, want, &want_len);
+				assert_int_equal(xlate_exact(in, in_len, &alice_map), XLATE_OK);
+				assert_memory_equal(in, want, want_len);
+				check_packet(in, in_len, false);
+			}
+		}
+	}
+}
+
+/* Recompute the UDP checksum of a packet without extension headers from scratch. */
+static void
+reset_udp_csum(uint8_t *p)
+{
+	int fam = p[0] >> 4;
+	size_t hl = fam == 4 ? 20 : 40, len = fam == 4 ? get16(p + 2) - hl : get16(p + 4);
+	const uint8_t *src = p + (fam == 4 ? 12 : 8);
+	uint64_t acc = ref_pseudo(fam, src, src + (fam == 4 ? 4 : 16), P_UDP, len);
+	uint16_t c;
+
+	put16(p + hl + 6, 0);
+	c = (uint16_t)~ref_fold(ref_add(acc, p + hl, len));
+	put16(p + hl + 6, c ? c : 0xffff);
+}
+
+/* A UDP checksum that comes out as zero must be sent as 0xffff (RFC 768, RFC 8200 §8.1). */
+static void
+test_xlate_inbound_udp_csum_becomes_zero(void **state)
+{
+	uint8_t in[BUF], want[BUF];
+	size_t in_len, want_len, hl;
+
+	for (int fam = 4; fam <= 6; fam += 2) {
+		struct spec s = { .fam = fam, .kind = K_UDP, .payload_len = 16, .seed = 50 };
+		uint8_t *w;
+		uint16_t c;
+
+		build_pair(&s, &alice_map, fam == 4 ? bob_view_of_alice4 : bob_view_of_alice6, in,
+			   &in_len, want, &want_len);
+		hl = fam == 4 ? 20 : 40;
+		/* Tune the last payload word so the translated data sums to 0xffff. */
+		w = want + want_len - 2;
+		c = (uint16_t)get16(want + hl + 6); /* ~sum of the rest */
+		put16(w, (unsigned)ref_fold((uint64_t)get16(w) + c));
+		reset_udp_csum(want);
+		assert_int_equal(get16(want + hl + 6), 0xffff);
+		memcpy(in + in_len - 2, w, 2);
+		reset_udp_csum(in);
+		assert_int_equal(xlate_exact(in, in_len, &alice_map), XLATE_OK);
+		assert_memory_equal(in, want, want_len);
+	}
+}
+
 /* ---- seeded random cases against the from-scratch reference ---- */
 
 static void
@@ -652,7 +776,9 @@ random_spec(struct spec *s, uint32_t *r)
 	memset(s, 0, sizeof(*s));
 	s->fam = rnd(r) % 2 ? 4 : 6;
 	s->kind = (enum kind)(rnd(r) % K_COUNT);
-	s->inner_kind = (enum kind)(rnd(r) % 3);
+	s->inner_kind = (enum kind)(rnd(r) % 4);
+	if (s->inner_kind == K_ERROR) /* no errors about errors: a quoted later fragment instead */
+		s->inner_kind = K_LATER_FRAG;
 	s->payload_len = rnd(r) % 1400;
 	s->inner_payload_len = rnd(r) % 600;
 	s->quote_len = rnd(r) % 2 ? SIZE_MAX : rnd(r) % 700;
@@ -663,12 +789,6 @@ random_spec(struct spec *s, uint32_t *r)
 	/* First fragments carry a multiple of 8 bytes, at least the upper-layer header. */
 	if (s->kind <= K_ECHO && rnd(r) % 5 == 0 && s->payload_len > 64)
 		s->first_frag_len = 24 + 8 * (rnd(r) % ((s->payload_len - 24) / 8));
-}
-
-static size_t
-quote_min(const struct spec *s)
-{
-	return s->fam == 4 ? 20 + 4 * (size_t)s->inner_ext : 40;
 }
 
 static void
@@ -689,11 +809,11 @@ test_xlate_inbound_random(void **state)
 		build_pair(&s, &m, view, in, &in_len, want, &want_len);
 		if (s.kind == K_ERROR && s.quote_len < quote_min(&s)) {
 			memcpy(want, in, in_len);
-			assert_int_equal(xlate_inbound(in, in_len, &m), XLATE_MALFORMED);
+			assert_int_equal(xlate_exact(in, in_len, &m), XLATE_MALFORMED);
 			assert_memory_equal(in, want, in_len);
 			continue;
 		}
-		assert_int_equal(xlate_inbound(in, in_len, &m), XLATE_OK);
+		assert_int_equal(xlate_exact(in, in_len, &m), XLATE_OK);
 		assert_memory_equal(in, want, want_len);
 		if (s.kind != K_LATER_FRAG && !s.first_frag_len)
 			check_packet(in, in_len, false);
@@ -939,6 +1059,8 @@ main(void)
 		cmocka_unit_test(test_xlate_inbound_ip6_ext_headers),
 		cmocka_unit_test(test_xlate_inbound_ip6_packet_too_big_tcp),
 		cmocka_unit_test(test_xlate_inbound_ip6_error_quoting_echo),
+		cmocka_unit_test(test_xlate_inbound_quote_every_length),
+		cmocka_unit_test(test_xlate_inbound_udp_csum_becomes_zero),
 		cmocka_unit_test(test_xlate_inbound_random),
 		cmocka_unit_test(test_xlate_inbound_bad_source),
 		cmocka_unit_test(test_xlate_inbound_truncated),

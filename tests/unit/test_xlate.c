@@ -36,6 +36,7 @@ struct spec {
 	bool udp_no_csum;
 	int n_ext; /* IPv4: option words; IPv6: destination options headers */
 	int inner_ext;
+	uint8_t err_type; /* K_ERROR: ICMP type, 0 = fragmentation needed / packet too big */
 	uint32_t seed;
 };
 
@@ -143,8 +144,8 @@ build_error(const struct spec *s, const struct addrs *a, uint8_t *l4)
 	if (s->quote_len < n)
 		n = s->quote_len;
 	memset(l4, 0, 8);
-	l4[0] = s->fam == 4 ? 3 : 2; /* fragmentation needed / packet too big */
-	l4[1] = s->fam == 4 ? 4 : 0;
+	l4[0] = s->err_type ? s->err_type : s->fam == 4 ? 3 : 2;
+	l4[1] = s->fam == 4 && !s->err_type ? 4 : 0;
 	put16(l4 + 6, 1280);
 	return 8 + n;
 }
@@ -786,6 +787,13 @@ random_spec(struct spec *s, uint32_t *r)
 	s->inner_ext = (int)(rnd(r) % 3);
 	s->udp_no_csum = s->fam == 4 && rnd(r) % 8 == 0;
 	s->seed = rnd(r) | 1;
+	if (s->fam == 4) {
+		static const uint8_t types4[] = { 3, 4, 5, 11, 12 };
+
+		s->err_type = types4[rnd(r) % sizeof(types4)];
+	} else {
+		s->err_type = (uint8_t)(1 + rnd(r) % 4);
+	}
 	/* First fragments carry a multiple of 8 bytes, at least the upper-layer header. */
 	if (s->kind <= K_ECHO && rnd(r) % 5 == 0 && s->payload_len > 64)
 		s->first_frag_len = 24 + 8 * (rnd(r) % ((s->payload_len - 24) / 8));

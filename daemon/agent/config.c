@@ -1,0 +1,867 @@
+// SPDX-License-Identifier: MIT
+/*
+ * vertexd's configuration file (config.h): a strict streaming line parser, the normalised
+ * printer, and the checks a complete agent config needs.
+ *
+ * The parser walks the buffer one line at a time and keeps only a little state between lines:
+ * which single-valued keywords it has seen and the peer block that is open. Every error names
+ * the file, the line and the keyword, and nothing is ever guessed: an unknown keyword, a
+ * repeated one, a value out of range, a prefix with host bits set, a peer block without its '}'
+ * are all errors rather than warnings, because a daemon that half-understands its config does
+ * something nobody asked for. Tokens are separated by blanks and cannot be quoted, so paths
+ * cannot contain blanks or '#'.
+ *
+ * config_print() writes every setting, defaults included, in a fixed order, so its output parses
+ * back to an equal struct config (the test suite and the fuzzer check this).
+ */
+#include "agent/config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+enum {
+	CONFIG_LINE_MAX = 1024,            /* bytes, without the newline */
+	CONFIG_MAX_ARGS = 8,               /* tokens on a line, keyword included */
+	CONFIG_FILE_MAX = 4 * 1024 * 1024, /* bytes; far above 1024 peers' worth */
+	CONFIG_MIN_REKEY_SEC = 10,
+	CONFIG_MAX_REKEY_SEC = 86400,
+	CONFIG_MIN_REKEY_PACKETS = 1000,
+	CONFIG_MIN_KEEPALIVE_SEC = 1,
+	CONFIG_MAX_KEEPALIVE_SEC = 3600,
+	CONFIG_POOL4_MIN_LEN = 8,
+	CONFIG_POOL4_MAX_LEN = 30,
+	CONFIG_POOL6_MIN_LEN = 16,
+	CONFIG_POOL6_MAX_LEN = 64,
+};
+
+/* Single-valued keywords, one bit each, so a repeat is an error rather than a silent override. */
+enum config_seen {
+	SEEN_IDENTITY = 1u << 0,
+	SEEN_KEY = 1u << 1,
+	SEEN_CERT = 1u << 2,
+	SEEN_INTERFACE = 1u << 3,
+	SEEN_PORT = 1u << 4,
+	SEEN_POOL4 = 1u << 5,
+	SEEN_POOL6 = 1u << 6,
+	SEEN_STATE = 1u << 7,
+	SEEN_CONTROL = 1u << 8,
+	SEEN_MTU = 1u << 9,
+	SEEN_REKEY_SEC = 1u << 10,
+	SEEN_REKEY_PACKETS = 1u << 11,
+	SEEN_KEEPALIVE = 1u << 12,
+};
+
+struct config_parser {
+	const char *name;
+	unsigned line;
+	char *err;
+	size_t errlen;
+	struct config *c;
+	unsigned seen;
+	struct config_peer *peer; /* the open peer block, or NULL */
+	unsigned peer_line;       /* where it opened, for "unterminated" */
+	size_t peers_cap;
+};
+
+struct config_keyword {
+	const char *name;
+	int nargs;         /* arguments after the keyword */
+	unsigned seen;     /* 0 for repeatable keywords */
+	bool in_peer;      /* allowed inside a peer block (and only there) */
+	const char *usage; /* shown when the argument count is wrong */
+	int (*fn)(struct config_parser *p, char **argv);
+};
+
+static int config_err(struct config_parser *p, const char *kw, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Writes "FILE:LINE: KEYWORD: reason" (without the keyword when there is none). */
+static int
+config_err(struct config_parser *p, const char *kw, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (!p->err || !p->errlen)
+		return -EINVAL;
+	if (kw)
+		n = snprintf(p->err, p->errlen, "%s:%u: %s: ", p->name, p->line, kw);
+	else
+		n = snprintf(p->err, p->errlen, "%s:%u: ", p->name, p->line);
+	if (n >= 0 && (size_t)n < p->errlen) {
+		va_start(ap, fmt);
+		vsnprintf(p->err + n, p->errlen - (size_t)n, fmt, ap);
+		va_end(ap);
+	}
+	return -EINVAL;
+}
+
+/* Strict decimal: digits only, no sign, no blanks. -ERANGE when it does not fit. */
+static int
+config_parse_u64(const char *s, uint64_t *v)
+{
+	uint64_t x = 0;
+
+	if (!*s)
+		return -EINVAL;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return -EINVAL;
+		if (x > (UINT64_MAX - (uint64_t)(*s - '0')) / 10)
+			return -ERANGE;
+		x = x * 10 + (uint64_t)(*s - '0');
+	}
+	*v = x;
+	return 0;
+}
+
+static int
+config_number(struct config_parser *p, const char *kw, const char *s, uint64_t min, uint64_t max,
+	      uint64_t *v)
+{
+	int r = config_parse_u64(s, v);
+
+	if (r == -EINVAL)
+		return config_err(p, kw, "%s is not a decimal number", s);
+	if (r == -ERANGE || *v < min || *v > max)
+		return config_err(p, kw, "%s is out of range %" PRIu64 "..%" PRIu64, s, min, max);
+	return 0;
+}
+
+static int
+config_path(struct config_parser *p, const char *kw, const char *s, char *dst)
+{
+	if (s[0] != '/')
+		return config_err(p, kw, "%s is not an absolute path", s);
+	if (strlen(s) >= PATH_MAX)
+		return config_err(p, kw, "path longer than %d bytes", PATH_MAX - 1);
+	strcpy(dst, s);
+	return 0;
+}
+
+static int
+config_on_identity(struct config_parser *p, char **argv)
+{
+	struct identity id;
+	const char *why;
+
+	if (identity_parse(argv[1], IDENTITY_PURPOSE_FORBIDDEN, &id, &why) < 0)
+		return config_err(p, argv[0], "%s: %s", argv[1], why);
+	return identity_format(&id, p->c->identity, sizeof(p->c->identity));
+}
+
+static int
+config_on_key(struct config_parser *p, char **argv)
+{
+	return config_path(p, argv[0], argv[1], p->c->key_path);
+}
+
+static int
+config_on_cert(struct config_parser *p, char **argv)
+{
+	return config_path(p, argv[0], argv[1], p->c->cert_path);
+}
+
+static int
+config_on_state(struct config_parser *p, char **argv)
+{
+	return config_path(p, argv[0], argv[1], p->c->state_path);
+}
+
+static int
+config_on_control(struct config_parser *p, char **argv)
+{
+	return config_path(p, argv[0], argv[1], p->c->control_path);
+}
+
+static int
+config_on_ca(struct config_parser *p, char **argv)
+{
+	struct config *c = p->c;
+	struct config_ca *ca;
+	const char *why;
+	size_t i;
+
+	if (!identity_domain_is_valid(argv[1], &why))
+		return config_err(p, argv[0], "%s: %s", argv[1], why);
+	if (c->ncas == CONFIG_MAX_CAS)
+		return config_err(p, argv[0], "more than %d ca lines", CONFIG_MAX_CAS);
+	ca = &c->cas[c->ncas];
+	for (i = 0; argv[1][i]; i++)
+		ca->domain[i] =
+		    (argv[1][i] >= 'A' && argv[1][i] <= 'Z') ? argv[1][i] - 'A' + 'a' : argv[1][i];
+	ca->domain[i] = '\0';
+	for (i = 0; i < c->ncas; i++) {
+		if (strcmp(c->cas[i].domain, ca->domain) == 0)
+			return config_err(p, argv[0], "duplicate ca for %s", ca->domain);
+	}
+	if (config_path(p, argv[0], argv[2], ca->path) < 0)
+		return -EINVAL;
+	c->ncas++;
+	return 0;
+}
+
+static bool
+config_ifname_char_ok(char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+	       ch == '.' || ch == '_' || ch == '-';
+}
+
+static int
+config_on_interface(struct config_parser *p, char **argv)
+{
+	const char *s = argv[1];
+
+	if (strlen(s) >= IFNAMSIZ)
+		return config_err(p, argv[0], "name longer than %d characters", IFNAMSIZ - 1);
+	if (strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
+		return config_err(p, argv[0], "%s is not a valid interface name", s);
+	for (const char *q = s; *q; q++) {
+		if (!config_ifname_char_ok(*q))
+			return config_err(p, argv[0],
+					  "name contains a character other than A-Z, "
+					  "a-z, 0-9, '.', '_' and '-'");
+	}
+	strcpy(p->c->interface, s);
+	return 0;
+}
+
+static int
+config_on_port(struct config_parser *p, char **argv)
+{
+	uint64_t v;
+
+	if (config_number(p, argv[0], argv[1], 1, 65535, &v) < 0)
+		return -EINVAL;
+	p->c->port = (uint16_t)v;
+	return 0;
+}
+
+/* Zeroes the host bits of addr beyond len; true if any were set. */
+static bool
+config_mask_host_bits(uint8_t *addr, size_t alen, unsigned len)
+{
+	bool had = false;
+
+	for (size_t i = 0; i < alen; i++) {
+		unsigned keep = len >= (i + 1) * 8 ? 8 : (len > i * 8 ? len - (unsigned)i * 8 : 0);
+		uint8_t mask = (uint8_t)(0xff00u >> keep);
+
+		had |= (addr[i] & (uint8_t)~mask) != 0;
+		addr[i] &= mask;
+	}
+	return had;
+}
+
+static int
+config_prefix(struct config_parser *p, const char *kw, const char *s, int family, unsigned minlen,
+	      unsigned maxlen, struct config_prefix *out)
+{
+	const char *what = family == AF_INET ? "IPv4 prefix a.b.c.d/LEN" : "IPv6 prefix X::/LEN";
+	char addr[INET6_ADDRSTRLEN], masked[INET6_ADDRSTRLEN];
+	const char *slash = strchr(s, '/');
+	size_t alen = family == AF_INET ? 4 : 16;
+	uint64_t len;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	if (!slash || (size_t)(slash - s) >= sizeof(addr))
+		return config_err(p, kw, "%s is not an %s", s, what);
+	memcpy(addr, s, (size_t)(slash - s));
+	addr[slash - s] = '\0';
+	r = config_parse_u64(slash + 1, &len);
+	if (inet_pton(family, addr, out->addr) != 1 || r == -EINVAL)
+		return config_err(p, kw, "%s is not an %s", s, what);
+	if (r < 0 || len < minlen || len > maxlen)
+		return config_err(p, kw, "prefix length %s is out of range %u..%u", slash + 1,
+				  minlen, maxlen);
+	out->family = family;
+	out->len = (unsigned)len;
+	if (config_mask_host_bits(out->addr, alen, out->len)) {
+		inet_ntop(family, out->addr, masked, sizeof(masked));
+		return config_err(p, kw, "%s has host bits set (did you mean %s/%u?)", s, masked,
+				  out->len);
+	}
+	return 0;
+}
+
+static int
+config_on_pool4(struct config_parser *p, char **argv)
+{
+	return config_prefix(p, argv[0], argv[1], AF_INET, CONFIG_POOL4_MIN_LEN,
+			     CONFIG_POOL4_MAX_LEN, &p->c->pool4);
+}
+
+static int
+config_on_pool6(struct config_parser *p, char **argv)
+{
+	return config_prefix(p, argv[0], argv[1], AF_INET6, CONFIG_POOL6_MIN_LEN,
+			     CONFIG_POOL6_MAX_LEN, &p->c->pool6);
+}
+
+static int
+config_on_mtu(struct config_parser *p, char **argv)
+{
+	uint64_t v;
+
+	if (config_number(p, argv[0], argv[1], CONFIG_MIN_MTU, CONFIG_MAX_MTU, &v) < 0)
+		return -EINVAL;
+	p->c->mtu = (unsigned)v;
+	return 0;
+}
+
+static int
+config_on_rekey_sec(struct config_parser *p, char **argv)
+{
+	uint64_t v;
+
+	if (config_number(p, argv[0], argv[1], CONFIG_MIN_REKEY_SEC, CONFIG_MAX_REKEY_SEC, &v) < 0)
+		return -EINVAL;
+	p->c->rekey_after_sec = (unsigned)v;
+	return 0;
+}
+
+static int
+config_on_rekey_packets(struct config_parser *p, char **argv)
+{
+	return config_number(p, argv[0], argv[1], CONFIG_MIN_REKEY_PACKETS, UINT64_MAX,
+			     &p->c->rekey_after_packets);
+}
+
+static int
+config_on_keepalive(struct config_parser *p, char **argv)
+{
+	uint64_t v;
+
+	if (config_number(p, argv[0], argv[1], CONFIG_MIN_KEEPALIVE_SEC, CONFIG_MAX_KEEPALIVE_SEC,
+			  &v) < 0)
+		return -EINVAL;
+	p->c->keepalive_sec = (unsigned)v;
+	return 0;
+}
+
+static int
+config_on_peer(struct config_parser *p, char **argv)
+{
+	struct config *c = p->c;
+	struct config_peer *peers;
+	struct identity id;
+	const char *why;
+	char name[IDENTITY_STR_MAX];
+
+	if (strcmp(argv[2], "{") != 0)
+		return config_err(p, argv[0], "expected '{' after the identity, got %s", argv[2]);
+	if (identity_parse(argv[1], IDENTITY_PURPOSE_FORBIDDEN, &id, &why) < 0)
+		return config_err(p, argv[0], "%s: %s", argv[1], why);
+	identity_format(&id, name, sizeof(name));
+	for (size_t i = 0; i < c->npeers; i++) {
+		if (strcmp(c->peers[i].identity, name) == 0)
+			return config_err(p, argv[0], "duplicate peer %s", name);
+	}
+	if (c->npeers == CONFIG_MAX_PEERS)
+		return config_err(p, argv[0], "more than %d peers", CONFIG_MAX_PEERS);
+	if (c->npeers == p->peers_cap) {
+		size_t cap = p->peers_cap ? p->peers_cap * 2 : 8;
+
+		peers = realloc(c->peers, cap * sizeof(*peers));
+		if (!peers)
+			return config_err(p, argv[0], "out of memory");
+		c->peers = peers;
+		p->peers_cap = cap;
+	}
+	p->peer = &c->peers[c->npeers++];
+	memset(p->peer, 0, sizeof(*p->peer));
+	strcpy(p->peer->identity, name);
+	p->peer_line = p->line;
+	return 0;
+}
+
+static bool
+config_endpoint_equal(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	const struct sockaddr_in *a4 = (const void *)a, *b4 = (const void *)b;
+	const struct sockaddr_in6 *a6 = (const void *)a, *b6 = (const void *)b;
+
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET)
+		return a4->sin_port == b4->sin_port && a4->sin_addr.s_addr == b4->sin_addr.s_addr;
+	if (a->ss_family == AF_INET6)
+		return a6->sin6_port == b6->sin6_port &&
+		       memcmp(&a6->sin6_addr, &b6->sin6_addr, sizeof(a6->sin6_addr)) == 0;
+	return true;
+}
+
+static int
+config_on_endpoint(struct config_parser *p, char **argv)
+{
+	struct config_peer *peer = p->peer;
+	struct sockaddr_storage ss;
+
+	if (config_endpoint_parse(argv[1], &ss) < 0)
+		return config_err(p, argv[0],
+				  "%s is not a numeric a.b.c.d:PORT or [IPv6]:PORT endpoint "
+				  "(port 1..65535)",
+				  argv[1]);
+	for (size_t i = 0; i < peer->nendpoints; i++) {
+		if (config_endpoint_equal(&peer->endpoints[i], &ss))
+			return config_err(p, argv[0], "duplicate endpoint %s", argv[1]);
+	}
+	if (peer->nendpoints == CONFIG_MAX_ENDPOINTS)
+		return config_err(p, argv[0], "more than %d endpoints for %s", CONFIG_MAX_ENDPOINTS,
+				  peer->identity);
+	peer->endpoints[peer->nendpoints++] = ss;
+	return 0;
+}
+
+static int
+config_on_close(struct config_parser *p, char **argv)
+{
+	p->peer = NULL;
+	return 0;
+}
+
+static const struct config_keyword config_keywords[] = {
+	{ "identity", 1, SEEN_IDENTITY, false, "USER@DOMAIN", config_on_identity },
+	{ "key", 1, SEEN_KEY, false, "PATH", config_on_key },
+	{ "cert", 1, SEEN_CERT, false, "PATH", config_on_cert },
+	{ "ca", 2, 0, false, "DOMAIN PATH", config_on_ca },
+	{ "interface", 1, SEEN_INTERFACE, false, "NAME", config_on_interface },
+	{ "port", 1, SEEN_PORT, false, "PORT", config_on_port },
+	{ "pool4", 1, SEEN_POOL4, false, "A.B.C.D/LEN", config_on_pool4 },
+	{ "pool6", 1, SEEN_POOL6, false, "X::/LEN", config_on_pool6 },
+	{ "state", 1, SEEN_STATE, false, "PATH", config_on_state },
+	{ "control", 1, SEEN_CONTROL, false, "PATH", config_on_control },
+	{ "mtu", 1, SEEN_MTU, false, "BYTES", config_on_mtu },
+	{ "rekey-after-seconds", 1, SEEN_REKEY_SEC, false, "SECONDS", config_on_rekey_sec },
+	{ "rekey-after-packets", 1, SEEN_REKEY_PACKETS, false, "COUNT", config_on_rekey_packets },
+	{ "keepalive-seconds", 1, SEEN_KEEPALIVE, false, "SECONDS", config_on_keepalive },
+	{ "peer", 2, 0, false, "IDENTITY {", config_on_peer },
+	{ "endpoint", 1, 0, true, "HOST:PORT", config_on_endpoint },
+	{ "}", 0, 0, true, "", config_on_close },
+};
+
+static const struct config_keyword *
+config_keyword_find(const char *name)
+{
+	for (size_t i = 0; i < sizeof(config_keywords) / sizeof(config_keywords[0]); i++) {
+		if (strcmp(config_keywords[i].name, name) == 0)
+			return &config_keywords[i];
+	}
+	return NULL;
+}
+
+static int
+config_dispatch(struct config_parser *p, int argc, char **argv)
+{
+	const struct config_keyword *kw = config_keyword_find(argv[0]);
+
+	if (!kw)
+		return config_err(p, argv[0], "unknown keyword");
+	if (kw->in_peer && !p->peer)
+		return config_err(p, argv[0], "only allowed inside a peer block");
+	if (!kw->in_peer && p->peer)
+		return config_err(p, argv[0],
+				  "not allowed inside a peer block (missing '}' for "
+				  "the peer on line %u?)",
+				  p->peer_line);
+	if (argc - 1 != kw->nargs && kw->nargs == 0)
+		return config_err(p, argv[0], "expects no arguments");
+	if (argc - 1 != kw->nargs)
+		return config_err(p, argv[0], "expects %s", kw->usage);
+	if (kw->seen & p->seen)
+		return config_err(p, argv[0], "given more than once");
+	p->seen |= kw->seen;
+	return kw->fn(p, argv);
+}
+
+/* Splits a line (already checked for length and bytes) into blank-separated tokens. */
+static int
+config_tokenize(char *line, char **argv)
+{
+	int argc = 0;
+	char *s = strchr(line, '#');
+
+	if (s)
+		*s = '\0';
+	for (s = line;;) {
+		s += strspn(s, " \t");
+		if (!*s)
+			return argc;
+		if (argc == CONFIG_MAX_ARGS)
+			return -E2BIG;
+		argv[argc++] = s;
+		s += strcspn(s, " \t");
+		if (*s)
+			*s++ = '\0';
+	}
+}
+
+static int
+config_parse_line(struct config_parser *p, const char *s, size_t n)
+{
+	char line[CONFIG_LINE_MAX + 1], *argv[CONFIG_MAX_ARGS];
+	int argc;
+
+	if (n > CONFIG_LINE_MAX)
+		return config_err(p, NULL, "line longer than %d bytes", CONFIG_LINE_MAX);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		if (ch == '\0')
+			return config_err(p, NULL, "line contains a NUL byte");
+		if ((ch < 0x20 && ch != '\t') || ch == 0x7f)
+			return config_err(p, NULL, "line contains a control character (0x%02x)",
+					  ch);
+	}
+	memcpy(line, s, n);
+	line[n] = '\0';
+	argc = config_tokenize(line, argv);
+	if (argc == -E2BIG)
+		return config_err(p, argv[0], "too many arguments");
+	if (argc == 0)
+		return 0;
+	return config_dispatch(p, argc, argv);
+}
+
+void
+config_defaults(struct config *c)
+{
+	memset(c, 0, sizeof(*c));
+	strcpy(c->interface, "vtx0");
+	c->port = CONFIG_DEFAULT_PORT;
+	c->pool4.family = AF_INET;
+	c->pool4.addr[0] = 100;
+	c->pool4.addr[1] = 64;
+	c->pool4.len = 10;
+	strcpy(c->state_path, "/var/lib/vertex/vertexd.db");
+	strcpy(c->control_path, "/run/vertex/vertexd.sock");
+	c->mtu = CONFIG_DEFAULT_MTU;
+	c->rekey_after_sec = CONFIG_DEFAULT_REKEY_SEC;
+	c->rekey_after_packets = CONFIG_DEFAULT_REKEY_PACKETS;
+	c->keepalive_sec = CONFIG_DEFAULT_KEEPALIVE_SEC;
+}
+
+/*
+ * Ownership: *c must hold no peers (fresh, or after config_free()); on success the caller owns
+ * c->peers and frees them with config_free(); on failure nothing is left allocated.
+ */
+int
+config_parse_buf(const char *name, const char *buf, size_t len, struct config *c, char *err,
+		 size_t errlen)
+{
+	struct config_parser p = {
+		.name = name ? name : "(config)", .err = err, .errlen = errlen, .c = c
+	};
+	size_t off = 0;
+	int r = 0;
+
+	config_defaults(c);
+	if (err && errlen)
+		err[0] = '\0';
+	while (off < len && r == 0) {
+		const char *nl = memchr(buf + off, '\n', len - off);
+		size_t n = nl ? (size_t)(nl - (buf + off)) : len - off;
+
+		p.line++;
+		r = config_parse_line(&p, buf + off, n);
+		off += n + 1;
+	}
+	if (r == 0 && p.peer) {
+		p.line = p.peer_line;
+		r = config_err(&p, "peer", "unterminated peer block for %s", p.peer->identity);
+	}
+	if (r < 0)
+		config_free(c);
+	return r;
+}
+
+static int
+config_read_file(int fd, char **out, size_t *outlen)
+{
+	size_t len = 0, cap = 4096;
+	char *buf = malloc(cap), *nbuf;
+	ssize_t n;
+
+	if (!buf)
+		return -ENOMEM;
+	for (;;) {
+		if (len == cap) {
+			if (cap >= CONFIG_FILE_MAX)
+				goto err_big;
+			nbuf = realloc(buf, cap * 2);
+			if (!nbuf)
+				goto err_nomem;
+			buf = nbuf;
+			cap *= 2;
+		}
+		n = read(fd, buf + len, cap - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			goto err_io;
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	*out = buf;
+	*outlen = len;
+	return 0;
+err_io:
+	n = -errno;
+	free(buf);
+	return (int)n;
+err_nomem:
+	free(buf);
+	return -ENOMEM;
+err_big:
+	free(buf);
+	return -EFBIG;
+}
+
+int
+config_parse_file(const char *path, struct config *c, char *err, size_t errlen)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	int fd, r;
+
+	config_defaults(c);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		r = -errno;
+		goto err;
+	}
+	r = config_read_file(fd, &buf, &len);
+	close(fd);
+	if (r < 0)
+		goto err;
+	r = config_parse_buf(path, buf, len, c, err, errlen);
+	free(buf);
+	return r;
+err:
+	if (err && errlen)
+		snprintf(err, errlen, "%s: %s", path,
+			 r == -EFBIG ? "file larger than 4 MiB" : strerror(-r));
+	return r;
+}
+
+static int config_invalid(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+config_invalid(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && errlen) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return -EINVAL;
+}
+
+int
+config_validate(const struct config *c, char *err, size_t errlen)
+{
+	if (!c->identity[0])
+		return config_invalid(err, errlen, "identity: missing (required)");
+	if (!c->key_path[0])
+		return config_invalid(err, errlen, "key: missing (required)");
+	if (!c->cert_path[0])
+		return config_invalid(err, errlen, "cert: missing (required)");
+	if (c->ncas == 0)
+		return config_invalid(err, errlen, "ca: at least one ca line is required");
+	for (size_t i = 0; i < c->npeers; i++) {
+		if (strcmp(c->peers[i].identity, c->identity) == 0)
+			return config_invalid(err, errlen, "peer: %s is this agent's own identity",
+					      c->identity);
+	}
+	return 0;
+}
+
+static void
+config_print_prefix(FILE *out, const char *kw, const struct config_prefix *px)
+{
+	char buf[INET6_ADDRSTRLEN];
+
+	if (!px->family) {
+		fprintf(out, "# %s not set: a random ULA /48 is chosen at first start\n", kw);
+		return;
+	}
+	inet_ntop(px->family, px->addr, buf, sizeof(buf));
+	fprintf(out, "%-20s %s/%u\n", kw, buf, px->len);
+}
+
+static void
+config_print_peer(FILE *out, const struct config_peer *peer)
+{
+	char ep[INET6_ADDRSTRLEN + 16];
+
+	fprintf(out, "\npeer %s {\n", peer->identity);
+	for (size_t i = 0; i < peer->nendpoints; i++) {
+		config_endpoint_format(&peer->endpoints[i], ep, sizeof(ep));
+		fprintf(out, "\tendpoint %s\n", ep);
+	}
+	fprintf(out, "}\n");
+}
+
+/* Empty paths and identity are left out: they are "not set", which no value can spell. */
+int
+config_print(const struct config *c, FILE *out)
+{
+	if (c->identity[0])
+		fprintf(out, "%-20s %s\n", "identity", c->identity);
+	if (c->key_path[0])
+		fprintf(out, "%-20s %s\n", "key", c->key_path);
+	if (c->cert_path[0])
+		fprintf(out, "%-20s %s\n", "cert", c->cert_path);
+	for (size_t i = 0; i < c->ncas; i++)
+		fprintf(out, "%-20s %s %s\n", "ca", c->cas[i].domain, c->cas[i].path);
+	fprintf(out, "%-20s %s\n", "interface", c->interface);
+	fprintf(out, "%-20s %u\n", "port", c->port);
+	config_print_prefix(out, "pool4", &c->pool4);
+	config_print_prefix(out, "pool6", &c->pool6);
+	fprintf(out, "%-20s %s\n", "state", c->state_path);
+	fprintf(out, "%-20s %s\n", "control", c->control_path);
+	fprintf(out, "%-20s %u\n", "mtu", c->mtu);
+	fprintf(out, "%-20s %u\n", "rekey-after-seconds", c->rekey_after_sec);
+	fprintf(out, "%-20s %" PRIu64 "\n", "rekey-after-packets", c->rekey_after_packets);
+	fprintf(out, "%-20s %u\n", "keepalive-seconds", c->keepalive_sec);
+	for (size_t i = 0; i < c->npeers; i++)
+		config_print_peer(out, &c->peers[i]);
+	return ferror(out) ? -EIO : 0;
+}
+
+static bool
+config_prefix_equal(const struct config_prefix *a, const struct config_prefix *b)
+{
+	return a->family == b->family && a->len == b->len &&
+	       memcmp(a->addr, b->addr, sizeof(a->addr)) == 0;
+}
+
+static bool
+config_peer_equal(const struct config_peer *a, const struct config_peer *b)
+{
+	if (strcmp(a->identity, b->identity) != 0 || a->nendpoints != b->nendpoints)
+		return false;
+	for (size_t i = 0; i < a->nendpoints; i++) {
+		if (!config_endpoint_equal(&a->endpoints[i], &b->endpoints[i]))
+			return false;
+	}
+	return true;
+}
+
+bool
+config_equal(const struct config *a, const struct config *b)
+{
+	if (strcmp(a->identity, b->identity) || strcmp(a->key_path, b->key_path) ||
+	    strcmp(a->cert_path, b->cert_path) || strcmp(a->interface, b->interface) ||
+	    strcmp(a->state_path, b->state_path) || strcmp(a->control_path, b->control_path))
+		return false;
+	if (a->port != b->port || a->mtu != b->mtu || a->rekey_after_sec != b->rekey_after_sec ||
+	    a->rekey_after_packets != b->rekey_after_packets ||
+	    a->keepalive_sec != b->keepalive_sec || a->ncas != b->ncas || a->npeers != b->npeers)
+		return false;
+	if (!config_prefix_equal(&a->pool4, &b->pool4) ||
+	    !config_prefix_equal(&a->pool6, &b->pool6))
+		return false;
+	for (size_t i = 0; i < a->ncas; i++) {
+		if (strcmp(a->cas[i].domain, b->cas[i].domain) ||
+		    strcmp(a->cas[i].path, b->cas[i].path))
+			return false;
+	}
+	for (size_t i = 0; i < a->npeers; i++) {
+		if (!config_peer_equal(&a->peers[i], &b->peers[i]))
+			return false;
+	}
+	return true;
+}
+
+void
+config_free(struct config *c)
+{
+	if (!c)
+		return;
+	free(c->peers);
+	c->peers = NULL;
+	c->npeers = 0;
+}
+
+static int
+config_endpoint_port(const char *s, uint16_t *port)
+{
+	uint64_t v;
+
+	if (config_parse_u64(s, &v) < 0 || v < 1 || v > 65535)
+		return -EINVAL;
+	*port = htons((uint16_t)v);
+	return 0;
+}
+
+/* Numeric only: resolving names is the caller's business, never the config parser's. */
+int
+config_endpoint_parse(const char *s, struct sockaddr_storage *out)
+{
+	struct sockaddr_in *sin = (struct sockaddr_in *)out;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)out;
+	char host[INET6_ADDRSTRLEN];
+	const char *end, *port;
+
+	memset(out, 0, sizeof(*out));
+	if (s[0] == '[') {
+		end = strchr(s, ']');
+		if (!end || end[1] != ':' || (size_t)(end - s - 1) >= sizeof(host))
+			return -EINVAL;
+		memcpy(host, s + 1, (size_t)(end - s - 1));
+		host[end - s - 1] = '\0';
+		port = end + 2;
+		sin6->sin6_family = AF_INET6;
+		if (inet_pton(AF_INET6, host, &sin6->sin6_addr) != 1)
+			goto err;
+		if (config_endpoint_port(port, &sin6->sin6_port) < 0)
+			goto err;
+		return 0;
+	}
+	end = strchr(s, ':');
+	if (!end || (size_t)(end - s) >= sizeof(host))
+		return -EINVAL;
+	memcpy(host, s, (size_t)(end - s));
+	host[end - s] = '\0';
+	sin->sin_family = AF_INET;
+	if (inet_pton(AF_INET, host, &sin->sin_addr) != 1 ||
+	    config_endpoint_port(end + 1, &sin->sin_port) < 0)
+		goto err;
+	return 0;
+err:
+	memset(out, 0, sizeof(*out));
+	return -EINVAL;
+}
+
+void
+config_endpoint_format(const struct sockaddr_storage *ss, char *buf, size_t len)
+{
+	const struct sockaddr_in *sin = (const void *)ss;
+	const struct sockaddr_in6 *sin6 = (const void *)ss;
+	char host[INET6_ADDRSTRLEN];
+
+	if (ss->ss_family == AF_INET) {
+		inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
+		snprintf(buf, len, "%s:%u", host, ntohs(sin->sin_port));
+	} else if (ss->ss_family == AF_INET6) {
+		inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
+		snprintf(buf, len, "[%s]:%u", host, ntohs(sin6->sin6_port));
+	} else {
+		snprintf(buf, len, "(no address)");
+	}
+}

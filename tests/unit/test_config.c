@@ -327,6 +327,7 @@ test_config_parse_buf_max_peers(void **state)
 	assert_int_equal(c->npeers, CONFIG_MAX_PEERS);
 	assert_string_equal(c->peers[CONFIG_MAX_PEERS - 1].identity, "p1023@ex.org");
 	len += (size_t)snprintf(text + len, cap - len, "peer one-too-many@ex.org {\n}\n");
+	config_free(c);
 	assert_int_equal(config_parse_buf("m.conf", text, len, c, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "m.conf:2049: peer: more than 1024 peers"));
 	free(text);

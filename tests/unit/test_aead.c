@@ -2,7 +2,9 @@
 /*
  * Tests for daemon/crypto/aead.c: the RFC 8439 §A.5 vector (its nonce 00000000 0102030405060708
  * is exactly our layout, counter 0x0807060504030201), round trips over seeded random sizes,
- * and every kind of tampering (ciphertext, tag, AAD, counter, key) refused.
+ * every kind of tampering (ciphertext, tag, AAD, counter, key) refused, and agreement with
+ * wolfCrypt's implementation of the same construction on seeded random inputs (the data path uses
+ * libsodium for speed; TLS uses wolfSSL; both must be the same RFC 8439).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,6 +16,9 @@
 #include <time.h>
 
 #include <cmocka.h>
+
+#include <wolfssl/options.h>
+#include <wolfssl/wolfcrypt/chacha20_poly1305.h>
 
 #include "crypto/aead.h"
 
@@ -194,6 +199,34 @@ test_crypto_equal_and_wipe(void **state)
 
 /* Not a benchmark: a bounded loop that must stay well under the test timeout. */
 static void
+test_aead_seal_matches_wolfcrypt(void **state)
+{
+	uint8_t key[AEAD_KEY_LEN], aad[16], ours[1600], theirs[1600], nonce[12] = { 0 };
+
+	(void)state;
+	srandom(8439);
+	for (int round = 0; round < 2000; round++) {
+		size_t len = (size_t)(random() % 1500);
+		uint64_t counter = (uint64_t)random() << 32 | (uint64_t)random();
+
+		for (size_t i = 0; i < sizeof(key); i++)
+			key[i] = (uint8_t)random();
+		for (size_t i = 0; i < sizeof(aad); i++)
+			aad[i] = (uint8_t)random();
+		for (size_t i = 0; i < len; i++)
+			ours[i] = theirs[i] = (uint8_t)random();
+		for (int i = 0; i < 8; i++)
+			nonce[4 + i] = (uint8_t)(counter >> (8 * i));
+		assert_true(aead_seal(key, counter, aad, sizeof(aad), ours, len));
+		assert_int_equal(wc_ChaCha20Poly1305_Encrypt(key, nonce, aad, sizeof(aad), theirs,
+							     (word32)len, theirs, theirs + len),
+				 0);
+		assert_memory_equal(ours, theirs, len + AEAD_TAG_LEN);
+		assert_true(aead_open(key, counter, aad, sizeof(aad), theirs, len + AEAD_TAG_LEN));
+	}
+}
+
+static void
 test_aead_seal_many(void **state)
 {
 	uint8_t buf[1420 + AEAD_TAG_LEN] = { 0 };
@@ -222,6 +255,7 @@ main(void)
 		cmocka_unit_test(test_crypto_random_fills),
 		cmocka_unit_test(test_crypto_equal_and_wipe),
 		cmocka_unit_test(test_aead_seal_many),
+		cmocka_unit_test(test_aead_seal_matches_wolfcrypt),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -21,17 +21,19 @@ vtx_require grep
 topo_up
 
 # refusal_case NAME LOG-PATTERN: run the pair as pair_setup left it configured and check that
-# alice refuses, logging a line that matches "handshake with" and LOG-PATTERN.
+# alice refuses, logging a line that matches "handshake with" and LOG-PATTERN (an extended
+# regular expression, matched without regard to case; loose on purpose, so rewording a message
+# does not break the test while a line without the reason does).
 refusal_case()
 {
 	local case=$1 pattern=$2 line
 	say "case $case"
 	vtx_start "$NS1" alice
 	vtx_start "$NS2" bob
-	if ! wait_until 30 grep -qi "handshake with.*$pattern" "$VTX_TMP/alice.log"; then
+	if ! wait_until 30 grep -qEi "handshake with.*($pattern)" "$VTX_TMP/alice.log"; then
 		fail "$case: alice logged no refused handshake matching /$pattern/"
 	fi
-	line=$(grep -i "handshake with.*$pattern" "$VTX_TMP/alice.log" | head -n 1)
+	line=$(grep -Ei "handshake with.*($pattern)" "$VTX_TMP/alice.log" | head -n 1)
 	pass "$case: alice logs: $line"
 	if n1 ping -c 3 -i 0.2 -W 1 "$OVL4_PEER"; then
 		fail "$case: ping over the overlay works with a refused peer"
@@ -51,14 +53,14 @@ refusal_case()
 # 1. Signed by an untrusted CA: a second CA for the same domain name, with its own key.
 ca_new rogue "$DOMAIN"
 pair_setup "$BOB" rogue
-refusal_case untrusted 'untrusted'
+refusal_case untrusted 'untrusted|not trusted|not signed by|unknown.?ca'
 
 # 2. A valid certificate naming someone else: host2 is carol, alice expects bob there.
 pair_setup "$CAROL" ca
-refusal_case identity 'carol'
+refusal_case identity 'carol@a.example.com.*bob@a.example.com|names carol'
 
 # 3. Expired: valid only during the first day of 2020.
 pair_setup "$BOB" ca --not-before 2020-01-01T00:00:00Z --not-after 2020-01-02T00:00:00Z
-refusal_case expired 'expired'
+refusal_case expired 'expired|not valid after|no longer valid'
 
 vtx_finish

@@ -15,8 +15,8 @@ source "$(dirname "$0")/lib.sh"
 vtx_require ssh ssh-keygen sha256sum nft
 topo_up
 nr nft add table ip vtxt_block
-nr nft add chain ip vtxt_block fwd '{ type filter hook forward priority 0; }'
-nr nft add rule ip vtxt_block fwd meta l4proto '{ tcp, udp }' th dport "$VTX_PORT" drop
+nr nft add chain ip vtxt_block gate '{ type filter hook forward priority 0; }'
+nr nft add rule ip vtxt_block gate meta l4proto '{ tcp, udp }' th dport "$VTX_PORT" drop
 
 H1_ENDPOINTS=("[$H2_IP6]:$VTX_PORT")
 H2_ENDPOINTS=("[$H1_IP6]:$VTX_PORT")

@@ -57,8 +57,8 @@ stop_pid "$CAPTURE_PID"
 
 # 2. Frames bob never receives, to corrupt.
 nr nft add table ip vtxt_hold
-nr nft add chain ip vtxt_hold fwd '{ type filter hook forward priority 0; }'
-nr nft add rule ip vtxt_hold fwd ip daddr "$H2_IP4" udp dport "$VTX_PORT" drop
+nr nft add chain ip vtxt_hold gate '{ type filter hook forward priority 0; }'
+nr nft add rule ip vtxt_hold gate ip daddr "$H2_IP4" udp dport "$VTX_PORT" drop
 capture "$NSR" r1 "$CORRUPTS" "$VTX_TMP/held.pcap"
 q1 ping -c 20 -i 0.05 -W 1 "$OVL4_PEER" >/dev/null || true
 wait_until 10 pid_is_gone "$CAPTURE_PID" || fail "captured fewer than $CORRUPTS frames"

@@ -17,7 +17,11 @@ VTX_SCENARIO=demo
 
 step()
 {
-	printf '\n\033[1m>>> %s\033[0m\n' "$*"
+	if [[ -t 1 ]]; then
+		printf '\n\033[1m>>> %s\033[0m\n' "$*"
+	else
+		printf '\n>>> %s\n' "$*"
+	fi
 }
 
 vtx_require ssh ssh-keygen

@@ -12,6 +12,7 @@
  * RTPROT_VERTEX; cleanup deletes by that tag alone, so it never touches anyone else's routes.
  */
 #include "kernel-iface/netlink.h"
+#include "kernel-iface/tun.h"
 
 #include "core/log.h"
 
@@ -246,12 +247,22 @@ out:
 	return err;
 }
 
+/* The device a route's (first) next hop goes through, 0 if none. */
+static int
+netlink_route_ifindex(struct rtnl_route *r)
+{
+	struct rtnl_nexthop *nh =
+	    rtnl_route_get_nnexthops(r) > 0 ? rtnl_route_nexthop_n(r, 0) : NULL;
+
+	return nh ? rtnl_route_nh_get_ifindex(nh) : 0;
+}
+
 /*
- * Deletes every route tagged RTPROT_VERTEX in any table and family. A route that vanished
- * meanwhile (its link went away) is not an error. Returns the number deleted, or -errno.
+ * Deletes the routes tagged RTPROT_VERTEX through ifindex, in any table and family. A route that
+ * vanished meanwhile (its link went away) is not an error. Returns the number deleted, or -errno.
  */
 static int
-netlink_routes_delete_tagged(struct netlink *nl)
+netlink_routes_delete_tagged(struct netlink *nl, int ifindex)
 {
 	struct nl_cache *cache;
 	struct nl_object *o;
@@ -267,7 +278,8 @@ netlink_routes_delete_tagged(struct netlink *nl)
 		struct rtnl_route *r = (struct rtnl_route *)o;
 		char dst[INET6_ADDRSTRLEN + 8];
 
-		if (rtnl_route_get_protocol(r) != RTPROT_VERTEX)
+		if (rtnl_route_get_protocol(r) != RTPROT_VERTEX ||
+		    netlink_route_ifindex(r) != ifindex)
 			continue;
 		err = rtnl_route_delete(nl->sk, r, 0);
 		if (err >= 0) {
@@ -309,6 +321,13 @@ netlink_link_delete_stale(struct netlink *nl, const char *ifname)
 		rtnl_link_put(link);
 		return 0;
 	}
+	if (tun_is_held(ifname)) {
+		log_warnx("netlink: %s is in use by another process (another vertexd?); "
+			  "choose another interface name",
+			  ifname);
+		rtnl_link_put(link);
+		return -EBUSY;
+	}
 	err = rtnl_link_delete(nl->sk, link);
 	rtnl_link_put(link);
 	if (err >= 0) {
@@ -324,26 +343,15 @@ fail:
 int
 netlink_cleanup_stale(struct netlink *nl, const char *ifname)
 {
-	int links = 0, routes;
-
-	/* The link first: its routes go with it, and the route dump then sees only the rest. */
-	if (ifname && *ifname) {
-		links = netlink_link_delete_stale(nl, ifname);
-		if (links < 0)
-			return links;
-	}
-	routes = netlink_routes_delete_tagged(nl);
-	if (routes < 0)
-		return routes;
-	if (routes)
-		log_info("netlink: removed %d leftover route(s)", routes);
-	return links + routes;
+	if (!ifname || !*ifname)
+		return -EINVAL;
+	return netlink_link_delete_stale(nl, ifname);
 }
 
 int
-netlink_routes_flush(struct netlink *nl)
+netlink_routes_flush(struct netlink *nl, int ifindex)
 {
-	int n = netlink_routes_delete_tagged(nl);
+	int n = netlink_routes_delete_tagged(nl, ifindex);
 
 	if (n > 0)
 		log_debug(LOG_NETLINK, "netlink: flushed %d route(s)", n);

@@ -3,8 +3,9 @@
  * Links, addresses and routes through libnl-route (DESIGN §8). Nothing outside kernel-iface/
  * issues netlink calls.
  *
- * Routes we add carry protocol RTPROT_VERTEX in the main table, so cleanup finds exactly ours
- * (STYLE §19); addresses are found through the interface, which is ours by name.
+ * Routes we add carry protocol RTPROT_VERTEX in the main table and go through our own device, so
+ * cleanup finds exactly ours (STYLE §19) and never another agent's on the same host; addresses
+ * are found through the interface, which is ours by name.
  */
 #ifndef VERTEX_NETLINK_H
 #define VERTEX_NETLINK_H
@@ -27,11 +28,16 @@ int netlink_addr_add(struct netlink *nl, int ifindex, int family, const void *ad
 int netlink_route_add(struct netlink *nl, int ifindex, int family, const void *prefix,
 		      unsigned prefixlen);
 /*
- * Clears what a crash could leave: the link called ifname if it exists (a persistent leftover)
- * and every route tagged RTPROT_VERTEX. Returns the number of objects removed, or -errno.
+ * Clears what an earlier run could leave: a TUN device called ifname that no process holds (a
+ * persistent leftover), which takes its addresses and routes with it. Routes need no sweep of
+ * their own: the kernel deletes a route with its device. A device of that name held by a live
+ * process is another agent's: -EBUSY, and it is left alone. Returns 0/1 removed, or -errno.
  */
 int netlink_cleanup_stale(struct netlink *nl, const char *ifname);
-/* Removes our routes (shutdown); the TUN device takes its addresses with it when closed. */
-int netlink_routes_flush(struct netlink *nl);
+/*
+ * Removes the routes tagged RTPROT_VERTEX that go through ifindex (shutdown). Only ours: another
+ * agent on the same host has its own interface and its routes are not touched. 0 or -errno.
+ */
+int netlink_routes_flush(struct netlink *nl, int ifindex);
 
 #endif

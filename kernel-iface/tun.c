@@ -77,6 +77,26 @@ tun_set_iff(int fd, char name[IFNAMSIZ], unsigned flags)
 	return -err;
 }
 
+bool
+tun_is_held(const char *name)
+{
+	struct ifreq ifr = { .ifr_flags = IFF_TUN | IFF_NO_PI };
+	bool held;
+	int fd;
+
+	if (!name || strlen(name) >= IFNAMSIZ)
+		return false;
+	fd = open(tun_path, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	strcpy(ifr.ifr_name, name);
+	/* Attaching to a device someone holds fails with EBUSY; if nobody does, closing detaches.
+	 */
+	held = ioctl(fd, TUNSETIFF, &ifr) < 0 && errno == EBUSY;
+	close(fd);
+	return held;
+}
+
 /*
  * Ownership: on success *out is owned by the caller and freed with tun_close(); on failure
  * nothing is left open or allocated.

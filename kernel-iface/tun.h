@@ -10,6 +10,7 @@
 #ifndef VERTEX_TUN_H
 #define VERTEX_TUN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -22,6 +23,8 @@ enum tun_flags {
 /* Creates (or attaches to) the device called name. *out freed with tun_close(). 0 or -errno. */
 int tun_open(struct tun **out, const char *name, unsigned flags);
 void tun_close(struct tun *t);
+/* True if a live process holds the TUN device called name (another agent using that name). */
+bool tun_is_held(const char *name);
 int tun_fd(const struct tun *t);
 const char *tun_name(const struct tun *t);
 int tun_ifindex(const struct tun *t);

@@ -133,8 +133,10 @@ vertexd_kernel(struct agent *a)
 	if (err)
 		return err;
 	removed = netlink_cleanup_stale(a->nl, a->cfg.interface);
+	if (removed < 0)
+		return removed;
 	if (removed > 0)
-		log_info("removed %d leftovers of an earlier run", removed);
+		log_info("removed %s, left over by an earlier run", a->cfg.interface);
 	err = tun_open(&a->tun, a->cfg.interface, 0);
 	if (err)
 		return err;
@@ -182,11 +184,10 @@ vertexd_stop(struct agent *a)
 		underlay_close(a);
 		peer_table_free(a);
 	}
+	if (a->nl && a->tun)
+		netlink_routes_flush(a->nl, tun_ifindex(a->tun));
 	tun_close(a->tun);
-	if (a->nl) {
-		netlink_routes_flush(a->nl);
-		netlink_close(a->nl);
-	}
+	netlink_close(a->nl);
 	tls_ctx_free(a->tls);
 	cert_trust_free(a->trust);
 	session_index_free(a->index);

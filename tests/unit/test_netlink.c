@@ -241,24 +241,46 @@ test_netlink_addr_add_ipv6_nodad(void **state)
 	assert_false(flags & IFA_F_TENTATIVE);
 }
 
-/* Cleanup takes exactly the routes tagged 0x56, in both families, and nothing else. */
+/*
+ * A flush takes exactly the routes tagged 0x56 through our device, in both families: not the
+ * untagged ones, and not tagged routes through another device (another agent's interface).
+ */
 static void
-test_netlink_cleanup_stale_tagged_only(void **state)
+test_netlink_routes_flush_only_our_device(void **state)
 {
 	struct fixture *f = *state;
+	int lo = (int)if_nametoindex("lo");
 
 	if (!have_netns)
 		skip();
 	add_overlay(f);
 	add_foreign_route(f->sk, f->ifindex, "198.18.7.0/24", RTPROT_STATIC);
 	add_foreign_route(f->sk, f->ifindex, "fd00:9999::/64", RTPROT_BOOT);
-	assert_int_equal(netlink_cleanup_stale(f->nl, NULL), 2);
+	add_foreign_route(f->sk, lo, "198.18.9.0/24", RTPROT_VERTEX);
+	assert_int_equal(netlink_routes_flush(f->nl, f->ifindex), 0);
 	assert_int_equal(route_protocol(f->sk, "100.64.0.0/10"), -1);
 	assert_int_equal(route_protocol(f->sk, "fd00:5678::/48"), -1);
 	assert_int_equal(route_protocol(f->sk, "198.18.7.0/24"), RTPROT_STATIC);
 	assert_int_equal(route_protocol(f->sk, "fd00:9999::/64"), RTPROT_BOOT);
-	/* Nothing left: a second run removes nothing. */
-	assert_int_equal(netlink_cleanup_stale(f->nl, NULL), 0);
+	assert_int_equal(route_protocol(f->sk, "198.18.9.0/24"), RTPROT_VERTEX);
+	/* Flushing the other device takes its tagged route; a second flush finds nothing. */
+	assert_int_equal(netlink_routes_flush(f->nl, lo), 0);
+	assert_int_equal(route_protocol(f->sk, "198.18.9.0/24"), -1);
+	assert_int_equal(netlink_routes_flush(f->nl, f->ifindex), 0);
+}
+
+/* A TUN of our name that a live process holds is another agent's: refused, and left alone. */
+static void
+test_netlink_cleanup_stale_refuses_held_device(void **state)
+{
+	struct fixture *f = *state;
+
+	if (!have_netns)
+		skip();
+	assert_true(tun_is_held(tun_name(f->tun)));
+	assert_int_equal(netlink_cleanup_stale(f->nl, tun_name(f->tun)), -EBUSY);
+	assert_int_equal((int)if_nametoindex(tun_name(f->tun)), f->ifindex);
+	assert_false(tun_is_held("vtxknone"));
 }
 
 /* A persistent TUN with our name (what an old crash-prone version could leave) is deleted. */
@@ -305,7 +327,7 @@ test_netlink_routes_flush_removes_ours(void **state)
 		skip();
 	add_overlay(f);
 	add_foreign_route(f->sk, f->ifindex, "198.18.8.0/24", RTPROT_STATIC);
-	assert_int_equal(netlink_routes_flush(f->nl), 0);
+	assert_int_equal(netlink_routes_flush(f->nl, f->ifindex), 0);
 	assert_int_equal(route_protocol(f->sk, "100.64.0.0/10"), -1);
 	assert_int_equal(route_protocol(f->sk, "fd00:5678::/48"), -1);
 	assert_int_equal(route_protocol(f->sk, "198.18.8.0/24"), RTPROT_STATIC);
@@ -347,7 +369,8 @@ main(void)
 		T(test_netlink_addr_route_add_visible),
 		T(test_netlink_add_idempotent),
 		T(test_netlink_addr_add_ipv6_nodad),
-		T(test_netlink_cleanup_stale_tagged_only),
+		T(test_netlink_routes_flush_only_our_device),
+		T(test_netlink_cleanup_stale_refuses_held_device),
 		T(test_netlink_cleanup_stale_removes_link),
 		T(test_netlink_cleanup_stale_keeps_non_tun),
 		T(test_netlink_routes_flush_removes_ours),

@@ -270,20 +270,27 @@ void
 dataplane_send_keepalive(struct peer *peer)
 {
 	struct agent *a = peer->agent;
+	bool udp_alive = peer_udp_is_alive(peer);
 	struct pkt *p;
 
-	if (!peer->current || !peer->endpoint.ss_family)
+	if (!peer->current)
 		return;
-	p = pkt_get(a->pkts);
-	if (!p)
-		return;
-	if (!session_seal(peer->current, p)) {
+	/*
+	 * Over UDP always, when we know where: a keepalive is also how UDP is found to work. Over
+	 * the link too while UDP is not proven, so a peer behind a UDP block does not look dead.
+	 */
+	if (peer->endpoint.ss_family && (p = pkt_get(a->pkts))) {
+		if (session_seal(peer->current, p))
+			dataplane_queue_udp(a, &peer->endpoint, p);
+		else
+			pkt_put(a->pkts, p);
+	}
+	if (!udp_alive && peer->link && (p = pkt_get(a->pkts))) {
+		if (session_seal(peer->current, p))
+			link_send_record(peer->link, RECORD_FRAME, pkt_data(p), p->len);
 		pkt_put(a->pkts, p);
-		return;
 	}
 	peer->last_tx_ms = ev_now_ms(a->loop);
-	/* Always over UDP: a keepalive is also how UDP is found to work. */
-	dataplane_queue_udp(a, &peer->endpoint, p);
 }
 
 int

@@ -324,7 +324,7 @@ agent_config()
 		printf 'state      %s\n' "$VTX_TMP/$name.db"
 		printf 'control    %s\n' "$VTX_TMP/$name.sock"
 		printf 'rekey-after-seconds %s\n' "${VTX_REKEY_SEC:-120}"
-		printf 'keepalive-seconds 10\n'
+		printf 'keepalive-seconds %s\n' "${VTX_KEEPALIVE_SEC:-10}"
 		[[ -z ${VTX_EXTRA_CONFIG:-} ]] || printf '%s\n' "$VTX_EXTRA_CONFIG"
 		printf 'peer %s {\n' "$peer"
 		for ep in "$@"; do

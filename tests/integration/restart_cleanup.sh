@@ -21,11 +21,13 @@ vtx_start "$NS2" bob
 wait_tunnel_up
 
 # has_kernel_state: vtx0 with both own addresses, and tagged routes for both families.
+# (Output is read whole, not piped into grep -q: with pipefail, grep quitting early can make
+# ip die of SIGPIPE and the pipeline fail.)
 has_kernel_state()
 {
-	q1 ip link show dev vtx0 >/dev/null &&
-		q1 ip -o addr show dev vtx0 | grep -q " $OVL4_SELF/" &&
-		q1 ip -o addr show dev vtx0 | grep -q " $H1_OVL6_SELF/" &&
+	local addrs
+	addrs=$(q1 ip -o addr show dev vtx0) || return 1
+	[[ $addrs == *" $OVL4_SELF/"* && $addrs == *" $H1_OVL6_SELF/"* ]] &&
 		[[ -n $(q1 ip route show proto 0x56) ]] &&
 		[[ -n $(q1 ip -6 route show proto 0x56) ]]
 }

@@ -38,7 +38,11 @@ struct tls_ctx;
 struct tun;
 
 enum {
-	AGENT_BATCH = 64, /* packets per syscall batch and per loop turn */
+	AGENT_BATCH = 64,            /* packets per syscall batch and per loop turn */
+	AGENT_GSO_MAX_SEGS = 64,     /* frames in one UDP GSO send (the kernel's minimum limit) */
+	AGENT_GSO_MAX_BYTES = 65000, /* payload of one UDP GSO send: an IP packet is <= 64 KiB */
+	AGENT_GRO_BUFS = 8,          /* coalesced datagrams per recvmmsg when UDP GRO is on */
+	AGENT_GRO_BUF_SIZE = 65536,
 	AGENT_PKT_POOL = 4 * AGENT_BATCH + 256,
 	LINK_HANDSHAKE_TIMEOUT_MS = 10000,
 	LINK_WBUF_SIZE = 256 * 1024, /* beyond this, FRAME records are dropped, never queued */
@@ -154,12 +158,22 @@ struct agent {
 	uint64_t drops[AGENT_DROP_COUNT];
 	struct log_ratelimit drop_rl;
 
-	/* Frames waiting for the before-sleep flush (sendmmsg). */
+	bool udp_gso; /* the kernel segments runs of equal frames for us (UDP_SEGMENT) */
+	bool udp_gro; /* the kernel hands us coalesced datagrams (UDP_GRO) */
+
+	/* Frames waiting for the before-sleep flush, in order. */
+	struct pkt *tx_pkts[AGENT_BATCH];
+	struct sockaddr_storage tx_addr[AGENT_BATCH];
+	socklen_t tx_addrlen[AGENT_BATCH];
+	unsigned ntx;
+	/* Scratch for the flush: one message per run of frames to one peer. */
 	struct mmsghdr tx_msgs[AGENT_BATCH];
 	struct iovec tx_iov[AGENT_BATCH];
-	struct sockaddr_storage tx_addr[AGENT_BATCH];
-	struct pkt *tx_pkts[AGENT_BATCH];
-	unsigned ntx;
+	union {
+		char buf[CMSG_SPACE(sizeof(uint16_t))];
+		struct cmsghdr align;
+	} tx_cmsg[AGENT_BATCH];
+	uint8_t *rx_gro; /* AGENT_GRO_BUFS x AGENT_GRO_BUF_SIZE, when udp_gro */
 };
 
 /* peer.c */

@@ -5,10 +5,12 @@
  * Outbound: a packet read from the TUN device lands in a pool buffer at PKT_HEADROOM; its
  * destination address gives the peer by arithmetic (peer_by_dst); it is sealed in place and
  * queued for one sendmmsg() per loop turn (the before-sleep flush), so a burst of reads costs
- * one send syscall. If UDP has not been seen working with this peer but a link is open, the frame
- * goes in a FRAME record on the link instead.
+ * one send syscall; with UDP GSO, a run of equal-size frames to one peer is also one trip through
+ * the kernel's UDP/IP stack. If UDP has not been seen working with this peer but a link is open,
+ * the frame goes in a FRAME record on the link instead.
  *
- * Inbound: recvmmsg() fills up to AGENT_BATCH buffers; each frame's header is checked (cheap),
+ * Inbound: recvmmsg() fills up to AGENT_BATCH buffers (or, with UDP GRO, a few large buffers of
+ * coalesced datagrams, cut back into frames); each frame's header is checked (cheap),
  * its receiver index names the keypair, the replay window is consulted before the AEAD, then
  * the inner packet is translated (xlate.c) and written to the TUN device.
  *
@@ -16,6 +18,8 @@
  * counted drop.
  */
 #include <errno.h>
+#include <netinet/udp.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -24,20 +28,80 @@
 #include "kernel-iface/tun.h"
 #include "proto/frame.h"
 
+/* True if queued frames i and j go to the same address. */
+static bool
+dataplane_same_dest(const struct agent *a, unsigned i, unsigned j)
+{
+	return a->tx_addrlen[i] == a->tx_addrlen[j] &&
+	       !memcmp(&a->tx_addr[i], &a->tx_addr[j], a->tx_addrlen[i]);
+}
+
+/*
+ * Groups the queue into messages: with UDP GSO, a run of frames to one peer, all of one size but
+ * the last (which may be shorter), becomes one message the kernel cuts into datagrams after the
+ * UDP/IP stack has been traversed once (UDP_SEGMENT). Returns the number of messages.
+ */
+static unsigned
+dataplane_build_msgs(struct agent *a)
+{
+	unsigned nmsg = 0;
+
+	for (unsigned i = 0; i < a->ntx;) {
+		unsigned start = i;
+		size_t seg = a->tx_pkts[i]->len, total = seg;
+		struct msghdr *m = &a->tx_msgs[nmsg].msg_hdr;
+
+		a->tx_iov[i] = (struct iovec){ pkt_data(a->tx_pkts[i]), a->tx_pkts[i]->len };
+		for (i++; a->udp_gso && i < a->ntx && i - start < AGENT_GSO_MAX_SEGS; i++) {
+			size_t len = a->tx_pkts[i]->len;
+
+			if (len > seg || total + len > AGENT_GSO_MAX_BYTES ||
+			    !dataplane_same_dest(a, start, i) || a->tx_pkts[i - 1]->len < seg)
+				break;
+			a->tx_iov[i] = (struct iovec){ pkt_data(a->tx_pkts[i]), len };
+			total += len;
+		}
+		*m = (struct msghdr){ .msg_name = &a->tx_addr[start],
+				      .msg_namelen = a->tx_addrlen[start],
+				      .msg_iov = &a->tx_iov[start],
+				      .msg_iovlen = i - start };
+		if (i - start > 1) {
+			struct cmsghdr *c = &a->tx_cmsg[nmsg].align;
+			uint16_t gso = (uint16_t)seg;
+
+			m->msg_control = a->tx_cmsg[nmsg].buf;
+			m->msg_controllen = sizeof(a->tx_cmsg[nmsg].buf);
+			c->cmsg_level = SOL_UDP;
+			c->cmsg_type = UDP_SEGMENT;
+			c->cmsg_len = CMSG_LEN(sizeof(gso));
+			memcpy(CMSG_DATA(c), &gso, sizeof(gso));
+		}
+		nmsg++;
+	}
+	return nmsg;
+}
+
 /* Sends what is queued. Frames the kernel refuses are dropped (UDP is lossy anyway). */
 void
 dataplane_flush(struct agent *a)
 {
-	unsigned sent = 0;
+	unsigned nmsg = dataplane_build_msgs(a), sent = 0;
 
-	while (sent < a->ntx) {
-		int n = sendmmsg(a->udp_fd, a->tx_msgs + sent, a->ntx - sent, MSG_DONTWAIT);
+	while (sent < nmsg) {
+		int n = sendmmsg(a->udp_fd, a->tx_msgs + sent, nmsg - sent, MSG_DONTWAIT);
 
 		if (n <= 0) {
-			if (n < 0 && errno != EAGAIN && errno != ENOBUFS &&
-			    log_ratelimit_ok(&a->drop_rl, ev_now_ms(a->loop)))
+			if (n < 0 && errno == EIO && a->udp_gso) {
+				/* The route's device cannot take GSO after all: stop using it. */
+				log_warnx(
+				    "udp: segmentation offload refused; sending frames one by one");
+				a->udp_gso = false;
+			} else if (n < 0 && errno != EAGAIN && errno != ENOBUFS &&
+				   log_ratelimit_ok(&a->drop_rl, ev_now_ms(a->loop))) {
 				log_warn("udp send");
-			/* Skip the frame that failed (e.g. unreachable) and go on with the rest. */
+			}
+			/* Skip the message that failed (e.g. unreachable) and go on with the rest.
+			 */
 			sent++;
 			continue;
 		}
@@ -63,12 +127,7 @@ dataplane_queue_udp(struct agent *a, const struct sockaddr_storage *to, struct p
 		dataplane_flush(a);
 	i = a->ntx++;
 	a->tx_pkts[i] = p;
-	a->tx_iov[i] = (struct iovec){ .iov_base = pkt_data(p), .iov_len = p->len };
-	a->tx_msgs[i] = (struct mmsghdr){ 0 };
-	a->tx_msgs[i].msg_hdr.msg_iov = &a->tx_iov[i];
-	a->tx_msgs[i].msg_hdr.msg_iovlen = 1;
-	a->tx_msgs[i].msg_hdr.msg_name = &a->tx_addr[i];
-	a->tx_msgs[i].msg_hdr.msg_namelen = underlay_sockaddr(a, to, &a->tx_addr[i]);
+	a->tx_addrlen[i] = underlay_sockaddr(a, to, &a->tx_addr[i]);
 }
 
 /* Sends a sealed frame on the best path we have for the peer; takes ownership of p. */
@@ -204,10 +263,10 @@ out:
 	pkt_put(a->pkts, p);
 }
 
+/* Receives straight into pool buffers, one datagram each (no UDP GRO). */
 static void
-dataplane_on_udp(struct ev_io *io, uint32_t revents)
+dataplane_recv_plain(struct agent *a)
 {
-	struct agent *a = container_of(io, struct agent, udp_io);
 	struct mmsghdr msgs[AGENT_BATCH];
 	struct iovec iov[AGENT_BATCH];
 	struct sockaddr_storage from[AGENT_BATCH];
@@ -215,7 +274,6 @@ dataplane_on_udp(struct ev_io *io, uint32_t revents)
 	unsigned have = 0;
 	int n;
 
-	(void)revents;
 	while (have < AGENT_BATCH && (pkts[have] = pkt_get(a->pkts))) {
 		struct pkt *p = pkts[have];
 
@@ -244,6 +302,99 @@ dataplane_on_udp(struct ev_io *io, uint32_t revents)
 	}
 	for (unsigned i = n > 0 ? (unsigned)n : 0; i < have; i++)
 		pkt_put(a->pkts, pkts[i]);
+}
+
+/* The segment size of a coalesced datagram, or its whole length if it was not coalesced. */
+static size_t
+dataplane_gro_size(struct msghdr *m, size_t len)
+{
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(m); c; c = CMSG_NXTHDR(m, c)) {
+		int gso;
+
+		if (c->cmsg_level != SOL_UDP || c->cmsg_type != UDP_GRO ||
+		    c->cmsg_len < CMSG_LEN(sizeof(gso)))
+			continue;
+		memcpy(&gso, CMSG_DATA(c), sizeof(gso));
+		if (gso > 0 && (size_t)gso < len)
+			return (size_t)gso;
+	}
+	return len;
+}
+
+/* Cuts a coalesced datagram back into frames, each into a pool buffer. */
+static void
+dataplane_split(struct agent *a, const uint8_t *buf, size_t len, size_t seg,
+		const struct sockaddr_storage *from)
+{
+	for (size_t off = 0; off < len; off += seg) {
+		size_t n = len - off < seg ? len - off : seg;
+		struct pkt *p;
+
+		if (n > PKT_BUF_SIZE - PKT_HEADROOM) {
+			agent_count_drop(a, AGENT_DROP_MALFORMED, "oversized datagram");
+			continue;
+		}
+		p = pkt_get(a->pkts);
+		if (!p) {
+			agent_count_drop(a, AGENT_DROP_NO_BUFFER, "packet pool exhausted");
+			return;
+		}
+		memcpy(pkt_data(p), buf + off, n);
+		p->len = (uint16_t)n;
+		dataplane_receive(a, p, from);
+	}
+}
+
+/*
+ * With UDP GRO the kernel may hand us up to 64 KiB of same-size datagrams from one sender in one
+ * buffer, so we receive into large buffers and copy each frame into a pool buffer: a copy is far
+ * cheaper than the per-datagram trips through the stack it replaces.
+ */
+static void
+dataplane_recv_gro(struct agent *a)
+{
+	struct mmsghdr msgs[AGENT_GRO_BUFS];
+	struct iovec iov[AGENT_GRO_BUFS];
+	struct sockaddr_storage from[AGENT_GRO_BUFS];
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} cmsg[AGENT_GRO_BUFS];
+	int n;
+
+	for (unsigned i = 0; i < AGENT_GRO_BUFS; i++) {
+		iov[i] = (struct iovec){ a->rx_gro + (size_t)i * AGENT_GRO_BUF_SIZE,
+					 AGENT_GRO_BUF_SIZE };
+		msgs[i] = (struct mmsghdr){ .msg_hdr = { .msg_name = &from[i],
+							 .msg_namelen = sizeof(from[i]),
+							 .msg_iov = &iov[i],
+							 .msg_iovlen = 1,
+							 .msg_control = cmsg[i].buf,
+							 .msg_controllen = sizeof(cmsg[i].buf) } };
+	}
+	n = recvmmsg(a->udp_fd, msgs, AGENT_GRO_BUFS, MSG_DONTWAIT, NULL);
+	for (int i = 0; i < n; i++) {
+		struct msghdr *m = &msgs[i].msg_hdr;
+		size_t len = msgs[i].msg_len;
+
+		if (m->msg_flags & MSG_TRUNC) {
+			agent_count_drop(a, AGENT_DROP_MALFORMED, "oversized datagram");
+			continue;
+		}
+		dataplane_split(a, iov[i].iov_base, len, dataplane_gro_size(m, len), &from[i]);
+	}
+}
+
+static void
+dataplane_on_udp(struct ev_io *io, uint32_t revents)
+{
+	struct agent *a = container_of(io, struct agent, udp_io);
+
+	(void)revents;
+	if (a->udp_gro)
+		dataplane_recv_gro(a);
+	else
+		dataplane_recv_plain(a);
 }
 
 void
@@ -296,7 +447,11 @@ dataplane_send_keepalive(struct peer *peer)
 int
 dataplane_start(struct agent *a)
 {
-	int err = ev_io_start(a->loop, &a->tun_io, tun_fd(a->tun), EV_READ, dataplane_on_tun);
+	int err;
+
+	if (a->udp_gro && !(a->rx_gro = malloc((size_t)AGENT_GRO_BUFS * AGENT_GRO_BUF_SIZE)))
+		a->udp_gro = false;
+	err = ev_io_start(a->loop, &a->tun_io, tun_fd(a->tun), EV_READ, dataplane_on_tun);
 
 	if (!err)
 		err = ev_io_start(a->loop, &a->udp_io, a->udp_fd, EV_READ, dataplane_on_udp);

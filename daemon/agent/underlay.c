@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -51,6 +52,23 @@ underlay_socket(struct agent *a, int type)
 	return fd;
 }
 
+/*
+ * UDP segmentation and receive offloads (Linux 4.18 / 5.0): GSO is probed with getsockopt, since
+ * it is then asked for per message; GRO is a socket option. Either may be missing: the data path
+ * works without them, one datagram per frame.
+ */
+static void
+underlay_offloads(struct agent *a)
+{
+	int one = 1, gso = 0;
+	socklen_t gl = sizeof(gso);
+
+	a->udp_gso = getsockopt(a->udp_fd, SOL_UDP, UDP_SEGMENT, &gso, &gl) == 0;
+	a->udp_gro = setsockopt(a->udp_fd, SOL_UDP, UDP_GRO, &one, sizeof(one)) == 0;
+	log_debug(LOG_DATA, "udp offloads: segmentation %s, receive coalescing %s",
+		  a->udp_gso ? "on" : "off", a->udp_gro ? "on" : "off");
+}
+
 static void
 underlay_on_tcp(struct ev_io *io, uint32_t revents)
 {
@@ -80,6 +98,7 @@ underlay_open(struct agent *a)
 	/* Bursts from the TUN side are batched; give the kernel room to hold them. */
 	setsockopt(a->udp_fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
 	setsockopt(a->udp_fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
+	underlay_offloads(a);
 
 	a->tcp_fd = underlay_socket(a, SOCK_STREAM);
 	if (a->tcp_fd < 0) {

@@ -192,6 +192,7 @@ vertexd_stop(struct agent *a)
 	cert_trust_free(a->trust);
 	session_index_free(a->index);
 	pkt_pool_free(a->pkts);
+	free(a->rx_gro);
 	store_close(a->store);
 	ev_loop_free(a->loop);
 	config_free(&a->cfg);

@@ -8,6 +8,7 @@
  *   dataplane.c  the packet path: TUN -> seal -> UDP (batched), UDP/link -> open -> xlate -> TUN
  *   underlay.c   the UDP and TCP sockets on the underlay
  *   ctl.c        the control socket the vertex CLI talks to
+ *   privs.c      dropping privileges once start-up is done
  *
  * Everything runs on one event loop in one thread; no locks.
  */
@@ -221,6 +222,9 @@ socklen_t underlay_sockaddr(const struct agent *a, const struct sockaddr_storage
 /* "198.18.0.2:4800" with mapped addresses shown as IPv4. */
 void underlay_format(const struct sockaddr_storage *ss, char *buf, size_t len);
 bool underlay_same(const struct sockaddr_storage *a, const struct sockaddr_storage *b);
+
+/* privs.c: keep only CAP_NET_ADMIN, set no_new_privs. 0 or -errno. */
+int privs_drop(void);
 
 /* ctl.c */
 int ctl_open(struct agent *a);

@@ -2,7 +2,8 @@
 /*
  * vertexd: the agent. Start-up happens in a fixed order, each step undone in reverse on
  * shutdown (SIGTERM/SIGINT): state store and addresses, identity and trust, kernel state (stale
- * leftovers cleared first), sockets, control socket, then the peers. A start-up failure says
+ * leftovers cleared first), sockets, control socket, privileges dropped to CAP_NET_ADMIN, then
+ * the peers. A start-up failure says
  * which step failed and why, and leaves nothing behind.
  */
 #include <errno.h>
@@ -169,6 +170,10 @@ vertexd_start(struct agent *a)
 	if ((err = ev_signal_add(a->loop, SIGTERM, vertexd_on_signal, a)) ||
 	    (err = ev_signal_add(a->loop, SIGINT, vertexd_on_signal, a)))
 		return err;
+	if ((err = privs_drop())) {
+		log_warnx("cannot drop privileges: %s", strerror(-err));
+		return err;
+	}
 	for (size_t i = 0; i < a->npeers; i++)
 		peer_start(&a->peers[i]);
 	return 0;

@@ -21,6 +21,15 @@ vtx_start "$NS1" alice
 vtx_start "$NS2" bob
 wait_tunnel_up
 
+# Once up, the daemon keeps CAP_NET_ADMIN (bit 12) and nothing else, and cannot regain more.
+for name in alice bob; do
+	st=/proc/${VTX_DAEMON_PID[$name]}/status
+	caps=$(awk '/^CapEff:/ { print $2 }' "$st")
+	[[ $caps == 0000000000001000 ]] || fail "vertexd $name runs with capabilities $caps"
+	grep -q '^NoNewPrivs:[[:space:]]*1$' "$st" || fail "vertexd $name lacks no_new_privs"
+done
+pass "both daemons run with CAP_NET_ADMIN only, no_new_privs set"
+
 check_ping n1 "$OVL4_PEER"
 check_ping n2 "$OVL4_PEER"
 check_ping n1 "$H1_OVL6_PEER"

@@ -14,6 +14,7 @@
 
 #include "core/rbuf.h"
 #include "core/wbuf.h"
+#include "proto/ctlmsg.h"
 #include "proto/frame.h"
 
 uint32_t
@@ -27,6 +28,9 @@ record_body_max(uint16_t type)
 	case RECORD_CLOSE:
 		return 0;
 	default:
+		/* Control messages (types 16 and up) know their own largest encoding. */
+		if (ctlmsg_is_known(type))
+			return ctlmsg_body_max(type);
 		return RECORD_BODY_MAX;
 	}
 }

@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "proto/ctlmsg.h"
 #include "proto/frame.h"
 #include "proto/record.h"
 
@@ -135,6 +136,7 @@ test_record_body_max_types(void **state)
 	assert_int_equal(record_body_max(RECORD_HELLO), HELLO_LEN);
 	assert_int_equal(record_body_max(RECORD_FRAME), FRAME_MAX_LEN);
 	assert_int_equal(record_body_max(RECORD_CLOSE), 0);
+	assert_int_equal(record_body_max(CTL_CERT), 2 + CTL_BLOB_MAX + 2 + CTL_BLOB_MAX);
 	assert_int_equal(record_body_max(0), RECORD_BODY_MAX);
 	assert_int_equal(record_body_max(4), RECORD_BODY_MAX);
 	assert_int_equal(record_body_max(0xffff), RECORD_BODY_MAX);

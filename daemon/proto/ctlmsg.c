@@ -1,0 +1,377 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Control-channel message codec (ctlmsg.h): one encoder and one decoder per type, each a straight
+ * walk over the type's schema with the bounded cursors of core/rbuf.h and core/wbuf.h.
+ *
+ * The encoding is canonical: every field has exactly one representation (no optional fields, no
+ * padding, no trailing bytes), so decode followed by encode reproduces the input byte for byte.
+ * The fuzz target relies on that, and it means a signature or a log line over a body can never
+ * disagree with what a decoder saw.
+ *
+ * Encoders check the same rules as decoders (string length and alphabet, blob length, enum
+ * ranges) and answer -EINVAL rather than put something on the wire its receiver must refuse.
+ * Decoders fill a scratch message and copy it out only on success, so a refused body leaves the
+ * caller's message as it was.
+ */
+#include "ctlmsg.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <string.h>
+
+#include "core/rbuf.h"
+#include "core/wbuf.h"
+#include "proto/record.h"
+
+enum {
+	CTL_TYPE_FIRST = CTL_HELLO,
+	CTL_TYPE_LAST = CTL_PONG,
+	CTL_STR_WIRE_MAX = 1 + CTL_STR_MAX,   /* str8 */
+	CTL_BLOB_WIRE_MAX = 2 + CTL_BLOB_MAX, /* blob16 */
+};
+
+/* The u8 length prefix can express every allowed string, and nothing longer, so decode needs no
+ * separate length check; blob16 can express more than CTL_BLOB_MAX, so that one is checked. */
+static_assert(CTL_STR_MAX == UINT8_MAX, "str8 length prefix covers CTL_STR_MAX exactly");
+static_assert(CTL_BLOB_MAX <= UINT16_MAX, "blob16 length prefix covers CTL_BLOB_MAX");
+
+/* Largest body per type, straight from the schema in ctlmsg.h. */
+static const uint32_t ctl_body_max[CTL_TYPE_LAST - CTL_TYPE_FIRST + 1] = {
+	[CTL_HELLO - CTL_TYPE_FIRST] = 1 + 1 + CTL_STR_WIRE_MAX,
+	[CTL_ENROL - CTL_TYPE_FIRST] = CTL_STR_WIRE_MAX + 1 + CTL_STR_WIRE_MAX + CTL_BLOB_WIRE_MAX,
+	[CTL_CERT - CTL_TYPE_FIRST] = CTL_BLOB_WIRE_MAX + CTL_BLOB_WIRE_MAX,
+	[CTL_RENEW - CTL_TYPE_FIRST] = CTL_BLOB_WIRE_MAX,
+	[CTL_ERROR - CTL_TYPE_FIRST] = 2 + CTL_STR_WIRE_MAX,
+	[CTL_CA_REQ - CTL_TYPE_FIRST] = CTL_STR_WIRE_MAX,
+	[CTL_CA - CTL_TYPE_FIRST] = CTL_STR_WIRE_MAX + CTL_BLOB_WIRE_MAX,
+	[CTL_NOTARY_REQ - CTL_TYPE_FIRST] = CTL_STR_WIRE_MAX,
+	[CTL_NOTARY - CTL_TYPE_FIRST] = CTL_STR_WIRE_MAX + 1 + CTL_FPR_LEN + 8,
+	[CTL_CRL_REQ - CTL_TYPE_FIRST] = CTL_STR_WIRE_MAX,
+	[CTL_CRL - CTL_TYPE_FIRST] = CTL_BLOB_WIRE_MAX,
+	[CTL_PING - CTL_TYPE_FIRST] = 8,
+	[CTL_PONG - CTL_TYPE_FIRST] = 8,
+};
+
+/* The largest control body (CERT) must fit the record layer's absolute limit. */
+static_assert(2 * CTL_BLOB_WIRE_MAX <= RECORD_BODY_MAX, "control bodies fit a record");
+
+bool
+ctlmsg_is_known(uint16_t type)
+{
+	return type >= CTL_TYPE_FIRST && type <= CTL_TYPE_LAST;
+}
+
+uint32_t
+ctlmsg_body_max(uint16_t type)
+{
+	return ctlmsg_is_known(type) ? ctl_body_max[type - CTL_TYPE_FIRST] : 0;
+}
+
+const char *
+ctlmsg_type_name(uint16_t type)
+{
+	/* Log and CLI keys: keep them stable. */
+	static const char *const names[CTL_TYPE_LAST - CTL_TYPE_FIRST + 1] = {
+		[CTL_HELLO - CTL_TYPE_FIRST] = "hello",
+		[CTL_ENROL - CTL_TYPE_FIRST] = "enrol",
+		[CTL_CERT - CTL_TYPE_FIRST] = "cert",
+		[CTL_RENEW - CTL_TYPE_FIRST] = "renew",
+		[CTL_ERROR - CTL_TYPE_FIRST] = "error",
+		[CTL_CA_REQ - CTL_TYPE_FIRST] = "ca_req",
+		[CTL_CA - CTL_TYPE_FIRST] = "ca",
+		[CTL_NOTARY_REQ - CTL_TYPE_FIRST] = "notary_req",
+		[CTL_NOTARY - CTL_TYPE_FIRST] = "notary",
+		[CTL_CRL_REQ - CTL_TYPE_FIRST] = "crl_req",
+		[CTL_CRL - CTL_TYPE_FIRST] = "crl",
+		[CTL_PING - CTL_TYPE_FIRST] = "ping",
+		[CTL_PONG - CTL_TYPE_FIRST] = "pong",
+	};
+
+	return ctlmsg_is_known(type) ? names[type - CTL_TYPE_FIRST] : "unknown";
+}
+
+const char *
+ctlmsg_error_name(uint16_t code)
+{
+	static const char *const names[] = {
+		[CTL_ERR_PROTOCOL] = "protocol", [CTL_ERR_DENIED] = "denied",
+		[CTL_ERR_RATE] = "rate",         [CTL_ERR_BAD_CSR] = "bad_csr",
+		[CTL_ERR_REVOKED] = "revoked",   [CTL_ERR_UNKNOWN] = "unknown_domain",
+		[CTL_ERR_INTERNAL] = "internal",
+	};
+
+	/* Codes we do not know are still errors: a newer peer may send them. */
+	if (code >= sizeof(names) / sizeof(names[0]) || !names[code])
+		return "other";
+	return names[code];
+}
+
+static bool
+ctl_is_printable(const uint8_t *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (s[i] < 0x20 || s[i] > 0x7e)
+			return false;
+	return true;
+}
+
+static bool
+ctl_fpr_is_zero(const uint8_t fpr[CTL_FPR_LEN])
+{
+	uint8_t acc = 0;
+
+	for (size_t i = 0; i < CTL_FPR_LEN; i++)
+		acc |= fpr[i];
+	return acc == 0;
+}
+
+/* The schema's value ranges, shared by encoder and decoder. */
+static bool
+ctl_hello_is_valid(uint8_t version, uint8_t role)
+{
+	return version == CTL_VERSION && (role == CTL_ROLE_AGENT || role == CTL_ROLE_SERVER);
+}
+
+static bool
+ctl_method_is_valid(uint8_t method)
+{
+	return method == CTL_ENROL_INVITE || method == CTL_ENROL_PASSWORD;
+}
+
+/* Only a known domain has a fingerprint and a first sighting; the others carry zeros, so that
+ * every status has one encoding. */
+static bool
+ctl_notary_is_valid(uint8_t status, const uint8_t fpr[CTL_FPR_LEN], int64_t first_seen)
+{
+	if (status == CTL_NOTARY_KNOWN)
+		return true;
+	if (status != CTL_NOTARY_UNKNOWN && status != CTL_NOTARY_UNREACHABLE)
+		return false;
+	return ctl_fpr_is_zero(fpr) && first_seen == 0;
+}
+
+/* --- decoding --------------------------------------------------------------------------- */
+
+/* str8 into out[CTL_STR_MAX + 1], NUL-terminated. */
+static bool
+ctl_get_str(struct rbuf *r, char *out)
+{
+	uint8_t n;
+	const uint8_t *p;
+
+	if (!rbuf_get_u8(r, &n) || !rbuf_get_ptr(r, n, &p) || !ctl_is_printable(p, n))
+		return false;
+	memcpy(out, p, n);
+	out[n] = '\0';
+	return true;
+}
+
+/* blob16, borrowed: *p points into the body being decoded. */
+static bool
+ctl_get_blob(struct rbuf *r, const uint8_t **p, size_t *len)
+{
+	uint16_t n;
+
+	if (!rbuf_get_u16(r, &n) || n > CTL_BLOB_MAX || !rbuf_get_ptr(r, n, p))
+		return false;
+	*len = n;
+	return true;
+}
+
+static bool
+ctl_decode_hello(struct rbuf *r, struct ctlmsg *m)
+{
+	return rbuf_get_u8(r, &m->u.hello.version) && rbuf_get_u8(r, &m->u.hello.role) &&
+	       ctl_hello_is_valid(m->u.hello.version, m->u.hello.role) &&
+	       ctl_get_str(r, m->u.hello.name);
+}
+
+static bool
+ctl_decode_enrol(struct rbuf *r, struct ctlmsg *m)
+{
+	return ctl_get_str(r, m->u.enrol.identity) && rbuf_get_u8(r, &m->u.enrol.method) &&
+	       ctl_method_is_valid(m->u.enrol.method) && ctl_get_str(r, m->u.enrol.secret) &&
+	       ctl_get_blob(r, &m->u.enrol.csr, &m->u.enrol.csr_len);
+}
+
+static bool
+ctl_decode_notary(struct rbuf *r, struct ctlmsg *m)
+{
+	uint64_t first_seen;
+
+	if (!ctl_get_str(r, m->u.notary.domain) || !rbuf_get_u8(r, &m->u.notary.status) ||
+	    !rbuf_get_bytes(r, m->u.notary.fpr, CTL_FPR_LEN) || !rbuf_get_u64(r, &first_seen))
+		return false;
+	m->u.notary.first_seen = (int64_t)first_seen;
+	return ctl_notary_is_valid(m->u.notary.status, m->u.notary.fpr, m->u.notary.first_seen);
+}
+
+static bool
+ctl_decode_fields(struct rbuf *r, struct ctlmsg *m)
+{
+	switch (m->type) {
+	case CTL_HELLO:
+		return ctl_decode_hello(r, m);
+	case CTL_ENROL:
+		return ctl_decode_enrol(r, m);
+	case CTL_CERT:
+		return ctl_get_blob(r, &m->u.cert.cert, &m->u.cert.cert_len) &&
+		       ctl_get_blob(r, &m->u.cert.ca, &m->u.cert.ca_len);
+	case CTL_RENEW:
+		return ctl_get_blob(r, &m->u.renew.csr, &m->u.renew.csr_len);
+	case CTL_ERROR:
+		return rbuf_get_u16(r, &m->u.error.code) && ctl_get_str(r, m->u.error.message);
+	case CTL_CA_REQ:
+	case CTL_NOTARY_REQ:
+	case CTL_CRL_REQ:
+		return ctl_get_str(r, m->u.req.domain);
+	case CTL_CA:
+		return ctl_get_str(r, m->u.ca.domain) &&
+		       ctl_get_blob(r, &m->u.ca.ca, &m->u.ca.ca_len);
+	case CTL_NOTARY:
+		return ctl_decode_notary(r, m);
+	case CTL_CRL:
+		return ctl_get_blob(r, &m->u.crl.crl, &m->u.crl.crl_len);
+	case CTL_PING:
+	case CTL_PONG:
+		return rbuf_get_u64(r, &m->u.ping.nonce);
+	default:
+		return false;
+	}
+}
+
+bool
+ctlmsg_decode(uint16_t type, const uint8_t *body, size_t len, struct ctlmsg *m)
+{
+	struct ctlmsg tmp;
+	struct rbuf r;
+
+	/* Cheap checks first: the record reader has normally done this already. */
+	if (!ctlmsg_is_known(type) || len > ctlmsg_body_max(type))
+		return false;
+	memset(&tmp, 0, sizeof(tmp));
+	tmp.type = type;
+	rbuf_init(&r, body, len);
+	if (!ctl_decode_fields(&r, &tmp) || rbuf_remaining(&r) != 0)
+		return false;
+	*m = tmp;
+	return true;
+}
+
+/* --- encoding --------------------------------------------------------------------------- */
+
+/* A writer that also remembers a field out of range, so an encoder is one straight run of puts
+ * and reports -EINVAL over -ENOSPC at the end. */
+struct ctl_writer {
+	struct wbuf w;
+	bool invalid;
+};
+
+static void
+ctl_check(struct ctl_writer *cw, bool valid)
+{
+	if (!valid)
+		cw->invalid = true;
+}
+
+static void
+ctl_put_str(struct ctl_writer *cw, const char *s)
+{
+	size_t n = strnlen(s, CTL_STR_MAX + 1);
+
+	if (n > CTL_STR_MAX || !ctl_is_printable((const uint8_t *)s, n)) {
+		cw->invalid = true;
+		return;
+	}
+	wbuf_put_u8(&cw->w, (uint8_t)n);
+	wbuf_put_bytes(&cw->w, s, n);
+}
+
+static void
+ctl_put_blob(struct ctl_writer *cw, const uint8_t *p, size_t len)
+{
+	if (len > CTL_BLOB_MAX || (len && !p)) {
+		cw->invalid = true;
+		return;
+	}
+	wbuf_put_u16(&cw->w, (uint16_t)len);
+	wbuf_put_bytes(&cw->w, p, len);
+}
+
+static void
+ctl_encode_notary(struct ctl_writer *cw, const struct ctlmsg *m)
+{
+	ctl_check(cw,
+		  ctl_notary_is_valid(m->u.notary.status, m->u.notary.fpr, m->u.notary.first_seen));
+	ctl_put_str(cw, m->u.notary.domain);
+	wbuf_put_u8(&cw->w, m->u.notary.status);
+	wbuf_put_bytes(&cw->w, m->u.notary.fpr, CTL_FPR_LEN);
+	wbuf_put_u64(&cw->w, (uint64_t)m->u.notary.first_seen);
+}
+
+static void
+ctl_encode_fields(struct ctl_writer *cw, const struct ctlmsg *m)
+{
+	switch (m->type) {
+	case CTL_HELLO:
+		ctl_check(cw, ctl_hello_is_valid(m->u.hello.version, m->u.hello.role));
+		wbuf_put_u8(&cw->w, m->u.hello.version);
+		wbuf_put_u8(&cw->w, m->u.hello.role);
+		ctl_put_str(cw, m->u.hello.name);
+		break;
+	case CTL_ENROL:
+		ctl_check(cw, ctl_method_is_valid(m->u.enrol.method));
+		ctl_put_str(cw, m->u.enrol.identity);
+		wbuf_put_u8(&cw->w, m->u.enrol.method);
+		ctl_put_str(cw, m->u.enrol.secret);
+		ctl_put_blob(cw, m->u.enrol.csr, m->u.enrol.csr_len);
+		break;
+	case CTL_CERT:
+		ctl_put_blob(cw, m->u.cert.cert, m->u.cert.cert_len);
+		ctl_put_blob(cw, m->u.cert.ca, m->u.cert.ca_len);
+		break;
+	case CTL_RENEW:
+		ctl_put_blob(cw, m->u.renew.csr, m->u.renew.csr_len);
+		break;
+	case CTL_ERROR:
+		wbuf_put_u16(&cw->w, m->u.error.code);
+		ctl_put_str(cw, m->u.error.message);
+		break;
+	case CTL_CA_REQ:
+	case CTL_NOTARY_REQ:
+	case CTL_CRL_REQ:
+		ctl_put_str(cw, m->u.req.domain);
+		break;
+	case CTL_CA:
+		ctl_put_str(cw, m->u.ca.domain);
+		ctl_put_blob(cw, m->u.ca.ca, m->u.ca.ca_len);
+		break;
+	case CTL_NOTARY:
+		ctl_encode_notary(cw, m);
+		break;
+	case CTL_CRL:
+		ctl_put_blob(cw, m->u.crl.crl, m->u.crl.crl_len);
+		break;
+	case CTL_PING:
+	case CTL_PONG:
+		wbuf_put_u64(&cw->w, m->u.ping.nonce);
+		break;
+	default:
+		cw->invalid = true;
+		break;
+	}
+}
+
+int
+ctlmsg_encode(const struct ctlmsg *m, uint8_t *buf, size_t cap)
+{
+	struct ctl_writer cw = { .invalid = false };
+
+	wbuf_init(&cw.w, buf, cap);
+	ctl_encode_fields(&cw, m);
+	if (cw.invalid)
+		return -EINVAL;
+	if (!wbuf_ok(&cw.w))
+		return -ENOSPC;
+	return (int)cw.w.off;
+}

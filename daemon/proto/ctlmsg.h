@@ -1,0 +1,143 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Control-channel messages (DESIGN §4.1): the bodies of records (proto/record.h framing: u16
+ * type, u32 length) exchanged over TLS 1.3 between an agent and its domain's server, and between
+ * servers. Types 16 and up; unknown types are skipped by length, never fatal.
+ *
+ * Every body is a fixed sequence of fields, big-endian integers, and length-prefixed byte
+ * strings: str8 = u8 length + bytes (names, messages), blob16 = u16 length + bytes (DER,
+ * signed lists). Each type has an exact schema; a body with missing or trailing bytes, a string
+ * that is too long or not printable ASCII, or a value out of range is refused (decode returns
+ * false), and the caller answers with CTL_ERROR or closes.
+ *
+ *   CTL_HELLO       version u8 (1) | role u8 (1 agent, 2 server) | name str8 (identity or domain)
+ *   CTL_ENROL       identity str8 | method u8 (1 invite, 2 password) | secret str8 | csr blob16
+ *   CTL_CERT        cert blob16 | ca blob16            (answer to ENROL and RENEW)
+ *   CTL_RENEW       csr blob16                         (over a mutually authenticated channel)
+ *   CTL_ERROR       code u16 | message str8
+ *   CTL_CA_REQ      domain str8                        (what CA does this server use / see?)
+ *   CTL_CA          domain str8 | ca blob16
+ *   CTL_NOTARY_REQ  domain str8
+ *   CTL_NOTARY      domain str8 | status u8 (1 known, 2 unknown, 3 unreachable) | fpr 32 bytes
+ *                   (zero unless known) | first_seen i64 (unix seconds, 0 unless known)
+ *   CTL_CRL_REQ     domain str8
+ *   CTL_CRL         crl blob16                         (crypto/crl.h wire format)
+ *   CTL_PING        nonce u64                          (keepalive; answered by CTL_PONG)
+ *   CTL_PONG        nonce u64
+ */
+#ifndef VERTEX_CTLMSG_H
+#define VERTEX_CTLMSG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "trust/identity.h"
+
+enum ctlmsg_type {
+	CTL_HELLO = 16,
+	CTL_ENROL = 17,
+	CTL_CERT = 18,
+	CTL_RENEW = 19,
+	CTL_ERROR = 20,
+	CTL_CA_REQ = 21,
+	CTL_CA = 22,
+	CTL_NOTARY_REQ = 23,
+	CTL_NOTARY = 24,
+	CTL_CRL_REQ = 25,
+	CTL_CRL = 26,
+	CTL_PING = 27,
+	CTL_PONG = 28,
+};
+
+enum {
+	CTL_VERSION = 1,
+	CTL_STR_MAX = 255,
+	CTL_BLOB_MAX = 16384, /* certificates and CRLs; a CRL of ~500 revocations */
+	CTL_FPR_LEN = 32,
+};
+
+enum ctl_role { CTL_ROLE_AGENT = 1, CTL_ROLE_SERVER = 2 };
+enum ctl_enrol_method { CTL_ENROL_INVITE = 1, CTL_ENROL_PASSWORD = 2 };
+enum ctl_notary_status { CTL_NOTARY_KNOWN = 1, CTL_NOTARY_UNKNOWN = 2, CTL_NOTARY_UNREACHABLE = 3 };
+
+/* Error codes in CTL_ERROR; the message says the rest in words. */
+enum ctl_error_code {
+	CTL_ERR_PROTOCOL = 1, /* malformed or unexpected message */
+	CTL_ERR_DENIED = 2,   /* wrong code, wrong password, unknown user: deliberately one code */
+	CTL_ERR_RATE = 3,     /* too many attempts; try later */
+	CTL_ERR_BAD_CSR = 4,  /* CSR invalid, or names another user or domain */
+	CTL_ERR_REVOKED = 5,  /* the account or certificate is revoked */
+	CTL_ERR_UNKNOWN = 6,  /* unknown domain */
+	CTL_ERR_INTERNAL = 7,
+};
+
+/* A decoded message. Byte strings point into the decoded buffer (borrowed); strings are copied
+ * NUL-terminated. */
+struct ctlmsg {
+	uint16_t type;
+	union {
+		struct {
+			uint8_t version, role;
+			char name[CTL_STR_MAX + 1];
+		} hello;
+		struct {
+			char identity[CTL_STR_MAX + 1];
+			uint8_t method;
+			char secret[CTL_STR_MAX + 1];
+			const uint8_t *csr;
+			size_t csr_len;
+		} enrol;
+		struct {
+			const uint8_t *cert, *ca;
+			size_t cert_len, ca_len;
+		} cert;
+		struct {
+			const uint8_t *csr;
+			size_t csr_len;
+		} renew;
+		struct {
+			uint16_t code;
+			char message[CTL_STR_MAX + 1];
+		} error;
+		struct {
+			char domain[CTL_STR_MAX + 1];
+		} req; /* CA_REQ, NOTARY_REQ, CRL_REQ */
+		struct {
+			char domain[CTL_STR_MAX + 1];
+			const uint8_t *ca;
+			size_t ca_len;
+		} ca;
+		struct {
+			char domain[CTL_STR_MAX + 1];
+			uint8_t status;
+			uint8_t fpr[CTL_FPR_LEN];
+			int64_t first_seen;
+		} notary;
+		struct {
+			const uint8_t *crl;
+			size_t crl_len;
+		} crl;
+		struct {
+			uint64_t nonce;
+		} ping; /* PING, PONG */
+	} u;
+};
+
+/*
+ * Encodes m (its type selects the schema) into buf; returns the body length, or -ENOSPC if cap
+ * is too small, -EINVAL if a field is out of range. The caller frames it with record_hdr_encode.
+ */
+int ctlmsg_encode(const struct ctlmsg *m, uint8_t *buf, size_t cap);
+/* Decodes a body of the given type. False for unknown types, malformed or trailing bytes. */
+bool ctlmsg_decode(uint16_t type, const uint8_t *body, size_t len, struct ctlmsg *m);
+bool ctlmsg_is_known(uint16_t type);
+/*
+ * Largest body a known type can have (every string and blob at its maximum), so the record
+ * reader (record_body_max) can refuse a longer one before buffering it; 0 for unknown types.
+ */
+uint32_t ctlmsg_body_max(uint16_t type);
+const char *ctlmsg_type_name(uint16_t type);
+const char *ctlmsg_error_name(uint16_t code);
+
+#endif

@@ -1,19 +1,21 @@
 // SPDX-License-Identifier: MIT
 /*
  * SQLite backend of the state store. Statements are prepared per call: the store is touched at
- * start-up and when a new peer appears, never on the packet path.
+ * start-up and when a new peer or domain appears, never on the packet path.
  */
 #include "store/store.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <sqlite3.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/log.h"
+#include "trust/pins.h"
 
 struct store {
 	sqlite3 *db;
@@ -27,7 +29,12 @@ static const char store_schema[] =
     "CREATE TABLE IF NOT EXISTS peer_index ("
     "  identity TEXT PRIMARY KEY,"
     "  idx INTEGER NOT NULL UNIQUE,"
-    "  created INTEGER NOT NULL DEFAULT (strftime('%s','now')));";
+    "  created INTEGER NOT NULL DEFAULT (strftime('%s','now')));"
+    "CREATE TABLE IF NOT EXISTS pins ("
+    "  domain TEXT PRIMARY KEY,"
+    "  fpr BLOB NOT NULL,"
+    "  first_seen INTEGER NOT NULL,"
+    "  how TEXT NOT NULL);";
 
 static int
 store_fail(struct store *st, const char *what)
@@ -176,4 +183,114 @@ store_peer_index(struct store *st, const char *identity, uint32_t first, uint32_
 	rc = sqlite3_step(s) == SQLITE_DONE ? 0 : store_fail(st, "index insert");
 	sqlite3_finalize(s);
 	return rc ? rc : store_index_lookup(st, identity, index);
+}
+
+/* Copies a pins row; a fingerprint of the wrong size means a damaged file, not a pin. */
+static int
+store_pin_row(struct store *st, sqlite3_stmt *s, struct pin *out)
+{
+	const unsigned char *domain = sqlite3_column_text(s, 0);
+	const unsigned char *how = sqlite3_column_text(s, 3);
+
+	if (!domain || !how || sqlite3_column_bytes(s, 1) != PIN_FPR_LEN) {
+		log_warnx("store %s: malformed pin for %s", st->path,
+			  domain ? (char *)domain : "?");
+		return -EIO;
+	}
+	memset(out, 0, sizeof(*out));
+	snprintf(out->domain, sizeof(out->domain), "%s", (const char *)domain);
+	memcpy(out->fpr, sqlite3_column_blob(s, 1), PIN_FPR_LEN);
+	out->first_seen = sqlite3_column_int64(s, 2);
+	snprintf(out->how, sizeof(out->how), "%s", (const char *)how);
+	return 0;
+}
+
+int
+store_pin_get(struct store *st, const char *domain, struct pin *out)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if (sqlite3_prepare_v2(st->db,
+			       "SELECT domain, fpr, first_seen, how FROM pins WHERE domain = ?", -1,
+			       &s, NULL))
+		return store_fail(st, "pin get");
+	sqlite3_bind_text(s, 1, domain, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		rc = store_pin_row(st, s, out);
+	else
+		rc = rc == SQLITE_DONE ? -ENOENT : store_fail(st, "pin get");
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int
+store_pin_put(struct store *st, const struct pin *p)
+{
+	sqlite3_stmt *s;
+	int rc = 0;
+
+	if (sqlite3_prepare_v2(st->db,
+			       "INSERT OR REPLACE INTO pins (domain, fpr, first_seen, how) "
+			       "VALUES (?, ?, ?, ?)",
+			       -1, &s, NULL))
+		return store_fail(st, "pin put");
+	sqlite3_bind_text(s, 1, p->domain, (int)strnlen(p->domain, sizeof(p->domain)),
+			  SQLITE_STATIC);
+	sqlite3_bind_blob(s, 2, p->fpr, PIN_FPR_LEN, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, p->first_seen);
+	sqlite3_bind_text(s, 4, p->how, (int)strnlen(p->how, sizeof(p->how)), SQLITE_STATIC);
+	if (sqlite3_step(s) != SQLITE_DONE)
+		rc = store_fail(st, "pin put");
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int
+store_pin_delete(struct store *st, const char *domain)
+{
+	sqlite3_stmt *s;
+	int rc = 0;
+
+	if (sqlite3_prepare_v2(st->db, "DELETE FROM pins WHERE domain = ?", -1, &s, NULL))
+		return store_fail(st, "pin delete");
+	sqlite3_bind_text(s, 1, domain, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) != SQLITE_DONE)
+		rc = store_fail(st, "pin delete");
+	else if (sqlite3_changes(st->db) == 0)
+		rc = -ENOENT;
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int
+store_pin_each(struct store *st, int (*fn)(const struct pin *, void *), void *arg)
+{
+	sqlite3_stmt *s;
+	struct pin p;
+	int rc;
+
+	if (sqlite3_prepare_v2(st->db,
+			       "SELECT domain, fpr, first_seen, how FROM pins ORDER BY domain", -1,
+			       &s, NULL))
+		return store_fail(st, "pin list");
+	for (;;) {
+		rc = sqlite3_step(s);
+		if (rc == SQLITE_DONE) {
+			rc = 0;
+			break;
+		}
+		if (rc != SQLITE_ROW) {
+			rc = store_fail(st, "pin list");
+			break;
+		}
+		rc = store_pin_row(st, s, &p);
+		if (rc == 0)
+			rc = fn(&p, arg);
+		if (rc != 0)
+			break;
+	}
+	sqlite3_finalize(s);
+	return rc;
 }

@@ -3,7 +3,7 @@
  * Crash-safe machine state (DESIGN §10) in SQLite: WAL journal, synchronous=FULL, so a write
  * that returned 0 survives kill -9 and power loss. The agent keeps here its overlay address
  * assignments (one index per peer identity, stable across restarts) and small metadata such as
- * the random ULA prefix chosen at first start.
+ * the random ULA prefix chosen at first start, and the pinned CA fingerprint of every domain met.
  *
  * The database file is created mode 0600; its directory must exist.
  */
@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct pin;
 struct store;
 
 /* *out freed with store_close(). 0, or -errno with a log line naming the file and the reason. */
@@ -28,5 +29,15 @@ int store_meta_set(struct store *st, const char *key, const void *buf, size_t le
  * >= first) stored before returning, so an index once handed out never changes. 0 or -errno.
  */
 int store_peer_index(struct store *st, const char *identity, uint32_t first, uint32_t *index);
+
+/*
+ * Pinned domain CAs (trust/pins.h), one per domain. get: 0 or -ENOENT; put inserts or replaces;
+ * delete: 0 or -ENOENT. each calls fn in domain order and stops at, and returns, the first
+ * non-zero value fn returns; the pin passed to fn is valid only during the call.
+ */
+int store_pin_get(struct store *st, const char *domain, struct pin *out);
+int store_pin_put(struct store *st, const struct pin *p);
+int store_pin_delete(struct store *st, const char *domain);
+int store_pin_each(struct store *st, int (*fn)(const struct pin *, void *), void *arg);
 
 #endif

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * The SQLite state store and the overlay address pools: indices are stable across reopen, the
- * smallest free index is chosen, the file is 0600, and pool arithmetic round-trips.
+ * smallest free index is chosen, the file is 0600, pins are stored, replaced, listed and deleted
+ * and survive reopen, and pool arithmetic round-trips.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,6 +19,7 @@
 
 #include "overlay/pool.h"
 #include "store/store.h"
+#include "trust/pins.h"
 
 static char dir[] = "/tmp/vertex-test-store-XXXXXX";
 static char path[256];
@@ -121,6 +123,151 @@ test_store_peer_index_matches_reference(void **state)
 	store_close(st);
 }
 
+static struct pin
+make_pin(const char *domain, uint8_t fill, int64_t when, const char *how)
+{
+	struct pin p;
+
+	memset(&p, 0, sizeof(p));
+	snprintf(p.domain, sizeof(p.domain), "%s", domain);
+	memset(p.fpr, fill, sizeof(p.fpr));
+	p.fpr[31] = (uint8_t)~fill;
+	p.first_seen = when;
+	snprintf(p.how, sizeof(p.how), "%s", how);
+	return p;
+}
+
+static void
+assert_pin_equal(const struct pin *a, const struct pin *b)
+{
+	assert_string_equal(a->domain, b->domain);
+	assert_memory_equal(a->fpr, b->fpr, PIN_FPR_LEN);
+	assert_int_equal(a->first_seen, b->first_seen);
+	assert_string_equal(a->how, b->how);
+}
+
+static void
+test_store_pin_put_get_persists_across_reopen(void **state)
+{
+	char p2[300];
+	struct store *st;
+	struct pin a =
+	    make_pin("a.example.com", 0x11, 1700000000, "first use; agreed: c.example.com");
+	struct pin b = make_pin("b.example.com", 0x22, 1700000100, "configured");
+	struct pin out;
+
+	(void)state;
+	snprintf(p2, sizeof(p2), "%s/pins.db", dir);
+	assert_int_equal(store_open(&st, p2), 0);
+	assert_int_equal(store_pin_get(st, "a.example.com", &out), -ENOENT);
+	assert_int_equal(store_pin_put(st, &a), 0);
+	assert_int_equal(store_pin_put(st, &b), 0);
+	assert_int_equal(store_pin_get(st, "a.example.com", &out), 0);
+	assert_pin_equal(&out, &a);
+	store_close(st);
+
+	assert_int_equal(store_open(&st, p2), 0);
+	assert_int_equal(store_pin_get(st, "a.example.com", &out), 0);
+	assert_pin_equal(&out, &a);
+	assert_int_equal(store_pin_get(st, "b.example.com", &out), 0);
+	assert_pin_equal(&out, &b);
+	assert_int_equal(store_pin_get(st, "c.example.com", &out), -ENOENT);
+	store_close(st);
+}
+
+static void
+test_store_pin_put_replaces(void **state)
+{
+	char p2[300];
+	struct store *st;
+	struct pin a = make_pin("a.example.com", 0x11, 1700000000, "first use; no notary asked");
+	struct pin again = make_pin("a.example.com", 0x33, 1800000000, "re-pinned by user");
+	struct pin out;
+
+	(void)state;
+	snprintf(p2, sizeof(p2), "%s/pins-replace.db", dir);
+	assert_int_equal(store_open(&st, p2), 0);
+	assert_int_equal(store_pin_put(st, &a), 0);
+	assert_int_equal(store_pin_put(st, &again), 0);
+	store_close(st);
+	assert_int_equal(store_open(&st, p2), 0);
+	assert_int_equal(store_pin_get(st, "a.example.com", &out), 0);
+	assert_pin_equal(&out, &again);
+	store_close(st);
+}
+
+static void
+test_store_pin_delete_and_missing(void **state)
+{
+	char p2[300];
+	struct store *st;
+	struct pin a = make_pin("a.example.com", 0x11, 1, "configured");
+	struct pin out;
+
+	(void)state;
+	snprintf(p2, sizeof(p2), "%s/pins-delete.db", dir);
+	assert_int_equal(store_open(&st, p2), 0);
+	assert_int_equal(store_pin_delete(st, "a.example.com"), -ENOENT);
+	assert_int_equal(store_pin_put(st, &a), 0);
+	assert_int_equal(store_pin_delete(st, "a.example.com"), 0);
+	assert_int_equal(store_pin_get(st, "a.example.com", &out), -ENOENT);
+	assert_int_equal(store_pin_delete(st, "a.example.com"), -ENOENT);
+	assert_int_equal(store_pin_put(st, &a), 0);
+	store_close(st);
+	/* A delete is as durable as a put. */
+	assert_int_equal(store_open(&st, p2), 0);
+	assert_int_equal(store_pin_delete(st, "a.example.com"), 0);
+	store_close(st);
+	assert_int_equal(store_open(&st, p2), 0);
+	assert_int_equal(store_pin_get(st, "a.example.com", &out), -ENOENT);
+	store_close(st);
+}
+
+struct pin_list {
+	struct pin seen[8];
+	int n, stop_after;
+};
+
+static int
+collect_pin(const struct pin *p, void *arg)
+{
+	struct pin_list *l = arg;
+
+	l->seen[l->n++] = *p;
+	return l->n == l->stop_after ? 42 : 0;
+}
+
+static void
+test_store_pin_each_in_order_and_stops(void **state)
+{
+	static const char *domains[] = { "d.example.com", "a.example.com", "c.example.com",
+					 "b.example.com" };
+	char p2[300];
+	struct store *st;
+	struct pin_list l = { .n = 0 };
+
+	(void)state;
+	snprintf(p2, sizeof(p2), "%s/pins-each.db", dir);
+	assert_int_equal(store_open(&st, p2), 0);
+	assert_int_equal(store_pin_each(st, collect_pin, &l), 0);
+	assert_int_equal(l.n, 0);
+	for (int i = 0; i < 4; i++) {
+		struct pin p = make_pin(domains[i], (uint8_t)i, i, "configured");
+
+		assert_int_equal(store_pin_put(st, &p), 0);
+	}
+	assert_int_equal(store_pin_each(st, collect_pin, &l), 0);
+	assert_int_equal(l.n, 4);
+	assert_string_equal(l.seen[0].domain, "a.example.com");
+	assert_string_equal(l.seen[3].domain, "d.example.com");
+	assert_int_equal(l.seen[0].fpr[0], 1);
+	assert_int_equal(l.seen[0].first_seen, 1);
+	l = (struct pin_list){ .stop_after = 2 };
+	assert_int_equal(store_pin_each(st, collect_pin, &l), 42);
+	assert_int_equal(l.n, 2);
+	store_close(st);
+}
+
 static void
 test_pool_index_roundtrip(void **state)
 {
@@ -177,6 +324,10 @@ main(void)
 		cmocka_unit_test(test_store_meta_roundtrip_and_bounds),
 		cmocka_unit_test(test_store_open_refuses_unwritable_path),
 		cmocka_unit_test(test_store_peer_index_matches_reference),
+		cmocka_unit_test(test_store_pin_put_get_persists_across_reopen),
+		cmocka_unit_test(test_store_pin_put_replaces),
+		cmocka_unit_test(test_store_pin_delete_and_missing),
+		cmocka_unit_test(test_store_pin_each_in_order_and_stops),
 		cmocka_unit_test(test_pool_index_roundtrip),
 		cmocka_unit_test(test_pool_init_rejects_bad_prefixes),
 	};

@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: MIT
 /*
  * Keys and certificates with wolfCrypt: Ed25519 key pairs, domain CAs, issuing agent
- * certificates, reading them back, fingerprints, and the per-domain trust anchors that decide
- * whether a peer's certificate is acceptable.
+ * certificates, reading them back and fingerprints. The per-domain trust anchors that decide
+ * whether a peer's certificate is acceptable are in anchors.c; CSRs and the in-memory CA are
+ * in csr.c, which issues through the same signing core (cert_issue_der).
  *
- * Everything is offline and file based (the CLI and the server call the same functions).
+ * The public functions here are file based (the CLI and the server call the same functions).
  * Private keys are written to a 0600 temporary file in the target directory and then linked
  * into place, so they are never readable by others, never half written, and never replace an
  * existing key. Certificates are replaced atomically with rename().
@@ -39,6 +40,7 @@
 
 #include "crypto/aead.h"
 #include "crypto/cert.h"
+#include "crypto/cert_internal.h"
 
 enum {
 	PEM_MAX = 16384,   /* larger files are not ours */
@@ -48,20 +50,9 @@ enum {
 	CN_MAX = CTC_NAME_SIZE - 1,
 };
 
-struct cert_anchor {
-	char domain[IDENTITY_DOMAIN_MAX + 1];
-	char *path;
-	WOLFSSL_CERT_MANAGER *cm; /* holds only this domain's CA */
-};
-
-struct cert_trust {
-	struct cert_anchor *anchors;
-	size_t count;
-};
-
 static __thread char cert_err[512];
 
-static int
+int
 cert_fail(int err, const char *fmt, ...)
 {
 	va_list ap;
@@ -85,6 +76,12 @@ static void
 cert_wolfssl_init(void)
 {
 	wolfSSL_Init();
+}
+
+void
+cert_lib_init(void)
+{
+	pthread_once(&cert_once, cert_wolfssl_init);
 }
 
 /* --- files ----------------------------------------------------------------------------- */
@@ -218,9 +215,8 @@ key_from_private_der(const uint8_t *der, int len, ed25519_key *key, const char *
 	return 0;
 }
 
-/* Loads a PEM Ed25519 private key into an initialised key. */
-static int
-key_load_private(const char *path, ed25519_key *key)
+int
+cert_key_load_private(const char *path, ed25519_key *key)
 {
 	char pem[PEM_MAX];
 	uint8_t der[KEY_DER_MAX];
@@ -252,7 +248,7 @@ key_load_public(const char *path, ed25519_key *key)
 		return n;
 	if (strstr(pem, "PRIVATE KEY-----") != NULL) {
 		crypto_wipe(pem, sizeof(pem));
-		return key_load_private(path, key);
+		return cert_key_load_private(path, key);
 	}
 	n = wc_PubKeyPemToDer((const uint8_t *)pem, n, der, sizeof(der));
 	if (n <= 0)
@@ -304,7 +300,7 @@ cert_key_new(const char *priv_path, const char *pub_path)
 	WC_RNG rng;
 	int err;
 
-	pthread_once(&cert_once, cert_wolfssl_init);
+	cert_lib_init();
 	if (wc_InitRng(&rng) != 0)
 		return cert_fail(-EIO, "cannot initialise the random generator");
 	wc_ed25519_init(&key);
@@ -384,9 +380,8 @@ asn1_to_time(const uint8_t *p, int len, int64_t *out)
 	return 0;
 }
 
-/* Validates domain and writes its canonical (lower-case) spelling to out. */
-static int
-domain_canon(const char *domain, char out[IDENTITY_DOMAIN_MAX + 1])
+int
+cert_domain_canon(const char *domain, char out[IDENTITY_DOMAIN_MAX + 1])
 {
 	const char *why;
 	size_t i;
@@ -423,24 +418,25 @@ cert_template(Cert *c, const char *cn, int64_t not_before, int64_t not_after, bo
 	return 0;
 }
 
-/* Makes and signs c over subject_key with ca_key; writes PEM to out_path. */
+/* Makes and signs c over subject_key with ca_key into der; returns the DER length or -errno. */
 static int
-cert_issue(Cert *c, ed25519_key *subject_key, ed25519_key *ca_key, WC_RNG *rng,
-	   const char *out_path)
+cert_build(Cert *c, ed25519_key *subject_key, ed25519_key *ca_key, WC_RNG *rng, uint8_t *der,
+	   size_t cap)
 {
-	uint8_t der[CERT_DER_MAX];
+	word32 wcap = cap > CERT_DER_MAX ? CERT_DER_MAX : (word32)cap;
 	int n;
 
 	if (wc_SetSubjectKeyIdFromPublicKey_ex(c, ED25519_TYPE, subject_key) != 0 ||
 	    wc_SetAuthKeyIdFromPublicKey_ex(c, ED25519_TYPE, ca_key) != 0)
 		return cert_fail(-EIO, "cannot set key identifiers");
-	n = wc_MakeCert_ex(c, der, sizeof(der), ED25519_TYPE, subject_key, rng);
+	n = wc_MakeCert_ex(c, der, wcap, ED25519_TYPE, subject_key, rng);
 	if (n < 0)
 		return cert_fail(-EIO, "cannot build the certificate (wolfSSL error %d)", n);
-	n = wc_SignCert_ex(c->bodySz, c->sigType, der, sizeof(der), ED25519_TYPE, ca_key, rng);
+	n = wc_SignCert_ex(c->bodySz, c->sigType, der, wcap, ED25519_TYPE, ca_key, rng);
 	if (n < 0)
-		return cert_fail(-EIO, "cannot sign the certificate (wolfSSL error %d)", n);
-	return pem_write(out_path, der, (size_t)n, CERT_TYPE, false);
+		return cert_fail(n == BUFFER_E ? -ENOSPC : -EIO,
+				 "cannot sign the certificate (wolfSSL error %d)", n);
+	return n;
 }
 
 int
@@ -448,17 +444,18 @@ cert_ca_init(const char *domain, unsigned days, const char *key_path, const char
 {
 	int64_t now = (int64_t)time(NULL);
 	char name[IDENTITY_DOMAIN_MAX + 1];
+	uint8_t der[CERT_DER_MAX];
 	ed25519_key key;
 	WC_RNG rng;
 	Cert *c;
 	int err;
 
-	err = domain_canon(domain, name);
+	err = cert_domain_canon(domain, name);
 	if (err < 0)
 		return err;
 	if (days == 0)
 		return cert_fail(-EINVAL, "validity must be at least one day");
-	pthread_once(&cert_once, cert_wolfssl_init);
+	cert_lib_init();
 	c = calloc(1, sizeof(*c));
 	if (c == NULL)
 		return cert_fail(-ENOMEM, "out of memory");
@@ -474,7 +471,9 @@ cert_ca_init(const char *domain, unsigned days, const char *key_path, const char
 		err = key_write(&key, key_path, NULL);
 	}
 	if (err == 0)
-		err = cert_issue(c, &key, &key, &rng, cert_path);
+		err = cert_build(c, &key, &key, &rng, der, sizeof(der));
+	if (err > 0)
+		err = pem_write(cert_path, der, (size_t)err, CERT_TYPE, false);
 	wc_ed25519_free(&key);
 	wc_FreeRng(&rng);
 err_free:
@@ -482,9 +481,13 @@ err_free:
 	return err;
 }
 
-/* Checks that identity is a certifiable user@domain of the CA in ca_der. */
+/*
+ * Checks that identity is a certifiable user@domain of the CA in ca_der. Whether the CA key
+ * matches the certificate is not checked here: cert_ca_load() checks it once, and the offline
+ * signer is left able to produce a mismatched (never verifying) certificate for tests.
+ */
 static int
-cert_sign_check(const char *identity, const uint8_t *ca_der, int ca_len, const char *ca_path)
+cert_sign_check(const char *identity, const uint8_t *ca_der, size_t ca_len, const char *ca_name)
 {
 	struct cert_info ca;
 	struct identity id;
@@ -492,34 +495,33 @@ cert_sign_check(const char *identity, const uint8_t *ca_der, int ca_len, const c
 
 	if (identity_parse(identity, IDENTITY_PURPOSE_FORBIDDEN, &id, &why) < 0)
 		return cert_fail(-EINVAL, "%s: %s", identity, why);
-	if (cert_info_from_der(ca_der, (size_t)ca_len, &ca) < 0 || !ca.is_ca)
-		return cert_fail(-EINVAL, "%s: not a CA certificate", ca_path);
+	if (cert_info_from_der(ca_der, ca_len, &ca) < 0 || !ca.is_ca)
+		return cert_fail(-EINVAL, "%s: not a CA certificate", ca_name);
 	if (strcmp(ca.subject, id.domain) != 0)
-		return cert_fail(-EINVAL, "%s: the CA of %s cannot sign for %s@%s", ca_path,
+		return cert_fail(-EINVAL, "%s: the CA of %s cannot sign for %s@%s", ca_name,
 				 ca.subject, id.user, id.domain);
 	return 0;
 }
 
+/*
+ * The signing core of cert_sign() (files) and cert_ca_issue() (memory), see cert_internal.h.
+ * Issues the canonical (lower-case) spelling of identity.
+ */
 int
-cert_sign(const char *ca_key_path, const char *ca_cert_path, const char *pub_path,
-	  const char *identity, int64_t not_before, int64_t not_after, const char *out_path)
+cert_issue_der(const uint8_t *ca_der, size_t ca_len, const char *ca_name, ed25519_key *ca_key,
+	       ed25519_key *subject_key, const char *identity, int64_t not_before,
+	       int64_t not_after, uint8_t *der, size_t cap)
 {
-	uint8_t ca_der[CERT_DER_MAX];
-	ed25519_key ca_key, key;
 	char name[IDENTITY_STR_MAX];
 	struct identity id;
-	int ca_len, err;
 	WC_RNG rng;
 	Cert *c;
+	int err;
 
-	pthread_once(&cert_once, cert_wolfssl_init);
-	ca_len = cert_load_der(ca_cert_path, ca_der, sizeof(ca_der));
-	if (ca_len < 0)
-		return ca_len;
-	err = cert_sign_check(identity, ca_der, ca_len, ca_cert_path);
+	cert_lib_init();
+	err = cert_sign_check(identity, ca_der, ca_len, ca_name);
 	if (err < 0)
 		return err;
-	/* Issue the canonical (lower-case) spelling. */
 	identity_parse(identity, IDENTITY_PURPOSE_FORBIDDEN, &id, NULL);
 	identity_format(&id, name, sizeof(name));
 	c = calloc(1, sizeof(*c));
@@ -528,22 +530,41 @@ cert_sign(const char *ca_key_path, const char *ca_cert_path, const char *pub_pat
 	err = cert_fail(-EIO, "cannot initialise the random generator");
 	if (wc_InitRng(&rng) != 0)
 		goto err_free;
-	wc_ed25519_init(&ca_key);
-	wc_ed25519_init(&key);
-	err = key_load_private(ca_key_path, &ca_key);
+	err = cert_template(c, name, not_before, not_after, false);
+	if (err == 0 && wc_SetIssuerBuffer(c, ca_der, (int)ca_len) != 0)
+		err = cert_fail(-EBADMSG, "%s: cannot take the issuer name", ca_name);
 	if (err == 0)
-		err = key_load_public(pub_path, &key);
-	if (err == 0)
-		err = cert_template(c, name, not_before, not_after, false);
-	if (err == 0 && wc_SetIssuerBuffer(c, ca_der, ca_len) != 0)
-		err = cert_fail(-EBADMSG, "%s: cannot take the issuer name", ca_cert_path);
-	if (err == 0)
-		err = cert_issue(c, &key, &ca_key, &rng, out_path);
-	wc_ed25519_free(&key);
-	wc_ed25519_free(&ca_key);
+		err = cert_build(c, subject_key, ca_key, &rng, der, cap);
 	wc_FreeRng(&rng);
 err_free:
 	free(c);
+	return err;
+}
+
+int
+cert_sign(const char *ca_key_path, const char *ca_cert_path, const char *pub_path,
+	  const char *identity, int64_t not_before, int64_t not_after, const char *out_path)
+{
+	uint8_t ca_der[CERT_DER_MAX], der[CERT_DER_MAX];
+	ed25519_key ca_key, key;
+	int ca_len, err;
+
+	cert_lib_init();
+	ca_len = cert_load_der(ca_cert_path, ca_der, sizeof(ca_der));
+	if (ca_len < 0)
+		return ca_len;
+	wc_ed25519_init(&ca_key);
+	wc_ed25519_init(&key);
+	err = cert_key_load_private(ca_key_path, &ca_key);
+	if (err == 0)
+		err = key_load_public(pub_path, &key);
+	if (err == 0)
+		err = cert_issue_der(ca_der, (size_t)ca_len, ca_cert_path, &ca_key, &key, identity,
+				     not_before, not_after, der, sizeof(der));
+	if (err > 0)
+		err = pem_write(out_path, der, (size_t)err, CERT_TYPE, false);
+	wc_ed25519_free(&key);
+	wc_ed25519_free(&ca_key);
 	return err;
 }
 
@@ -677,255 +698,8 @@ cert_time_format(int64_t t, char *buf, size_t len)
 		snprintf(buf, len, "@%lld", (long long)t);
 }
 
-/* --- trust anchors --------------------------------------------------------------------- */
-
 int
-cert_trust_new(struct cert_trust **out)
+cert_write_pem(const char *path, const uint8_t *der, size_t len)
 {
-	pthread_once(&cert_once, cert_wolfssl_init);
-	*out = calloc(1, sizeof(**out));
-	return *out != NULL ? 0 : -ENOMEM;
-}
-
-void
-cert_trust_free(struct cert_trust *t)
-{
-	if (t == NULL)
-		return;
-	for (size_t i = 0; i < t->count; i++) {
-		wolfSSL_CertManagerFree(t->anchors[i].cm);
-		free(t->anchors[i].path);
-	}
-	free(t->anchors);
-	free(t);
-}
-
-static const struct cert_anchor *
-trust_find(const struct cert_trust *t, const char *domain)
-{
-	for (size_t i = 0; i < t->count; i++)
-		if (strcmp(t->anchors[i].domain, domain) == 0)
-			return &t->anchors[i];
-	return NULL;
-}
-
-/* Checks that the CA certificate in der is a CA named exactly domain, self-issued. */
-static int
-trust_check_ca(const char *domain, const uint8_t *der, int len, const char *ca_path)
-{
-	struct cert_info ca;
-
-	if (cert_info_from_der(der, (size_t)len, &ca) < 0)
-		return cert_fail(-EINVAL, "%s: not an Ed25519 certificate", ca_path);
-	if (!ca.is_ca)
-		return cert_fail(-EINVAL, "%s: not a CA certificate", ca_path);
-	if (strcmp(ca.subject, domain) != 0)
-		return cert_fail(-EINVAL, "%s: the CA is named %s, not %s", ca_path, ca.subject,
-				 domain);
-	if (strcmp(ca.issuer, ca.subject) != 0)
-		return cert_fail(-EINVAL, "%s: the CA is not self-signed", ca_path);
-	return 0;
-}
-
-int
-cert_trust_add(struct cert_trust *t, const char *domain, const char *ca_path)
-{
-	char name[IDENTITY_DOMAIN_MAX + 1];
-	uint8_t der[CERT_DER_MAX];
-	struct cert_anchor *a;
-	int len, err;
-
-	err = domain_canon(domain, name);
-	if (err < 0)
-		return err;
-	domain = name;
-	if (trust_find(t, domain) != NULL)
-		return cert_fail(-EEXIST, "%s: already has a trusted CA", domain);
-	len = cert_load_der(ca_path, der, sizeof(der));
-	if (len < 0)
-		return len;
-	err = trust_check_ca(domain, der, len, ca_path);
-	if (err < 0)
-		return err;
-	a = realloc(t->anchors, (t->count + 1) * sizeof(*a));
-	if (a == NULL)
-		return cert_fail(-ENOMEM, "out of memory");
-	t->anchors = a;
-	a = &t->anchors[t->count];
-	memset(a, 0, sizeof(*a));
-	snprintf(a->domain, sizeof(a->domain), "%s", domain);
-	a->path = strdup(ca_path);
-	a->cm = wolfSSL_CertManagerNew();
-	err = cert_fail(-ENOMEM, "out of memory");
-	if (a->path == NULL || a->cm == NULL)
-		goto err_free;
-	err = cert_fail(-EINVAL, "%s: wolfSSL refuses the CA certificate (expired?)", ca_path);
-	if (wolfSSL_CertManagerLoadCABuffer(a->cm, der, len, WOLFSSL_FILETYPE_ASN1) !=
-	    WOLFSSL_SUCCESS)
-		goto err_free;
-	t->count++;
-	return 0;
-
-err_free:
-	wolfSSL_CertManagerFree(a->cm);
-	free(a->path);
-	return err;
-}
-
-size_t
-cert_trust_count(const struct cert_trust *t)
-{
-	return t->count;
-}
-
-void
-cert_trust_each(const struct cert_trust *t,
-		void (*fn)(const char *domain, const char *ca_path, void *arg), void *arg)
-{
-	for (size_t i = 0; i < t->count; i++)
-		fn(t->anchors[i].domain, t->anchors[i].path, arg);
-}
-
-/* Why a peer certificate was refused; each has a static and a detailed wording. */
-enum trust_reason {
-	TRUST_OK,
-	TRUST_GARBAGE,
-	TRUST_IS_CA,
-	TRUST_BAD_NAME,
-	TRUST_NO_ANCHOR,
-	TRUST_NOT_YET_VALID,
-	TRUST_EXPIRED,
-	TRUST_BAD_SIGNATURE,
-};
-
-static const char *const trust_why[] = {
-	[TRUST_OK] = "certificate is trusted",
-	[TRUST_GARBAGE] = "certificate does not parse as an Ed25519 X.509 certificate",
-	[TRUST_IS_CA] = "a CA certificate was presented as a peer certificate",
-	[TRUST_BAD_NAME] = "certificate name is not a valid user@domain",
-	[TRUST_NO_ANCHOR] = "no trusted CA for the certificate's domain",
-	[TRUST_NOT_YET_VALID] = "certificate is not valid yet",
-	[TRUST_EXPIRED] = "certificate expired",
-	[TRUST_BAD_SIGNATURE] = "certificate is not signed by the CA of its domain",
-};
-
-/* Checks the signature against the domain's CA only, leaving dates to us (we have `now`). */
-static bool
-trust_signature_ok(const struct cert_anchor *a, const uint8_t *der, size_t len)
-{
-	DecodedCert *dc;
-	int ret;
-
-	dc = calloc(1, sizeof(*dc));
-	if (dc == NULL)
-		return false;
-	wc_InitDecodedCert(dc, der, (word32)len, NULL);
-	ret = wc_ParseCert(dc, CERT_TYPE, VERIFY_SKIP_DATE, a->cm);
-	wc_FreeDecodedCert(dc);
-	free(dc);
-	return ret == 0;
-}
-
-/* The checks in order: cheap ones first, the signature last (STYLE §17). */
-static enum trust_reason
-trust_evaluate(const struct cert_trust *t, const uint8_t *der, size_t len, int64_t now,
-	       struct cert_info *info, struct identity *id, const char **name_why)
-{
-	char canon[IDENTITY_STR_MAX];
-	const struct cert_anchor *a;
-
-	if (cert_info_from_der(der, len, info) < 0)
-		return TRUST_GARBAGE;
-	if (info->is_ca)
-		return TRUST_IS_CA;
-	if (identity_parse(info->subject, IDENTITY_PURPOSE_FORBIDDEN, id, name_why) < 0)
-		return TRUST_BAD_NAME;
-	/* The grammar folds case; a certificate must already carry the canonical name. */
-	if (identity_format(id, canon, sizeof(canon)) < 0 || strcmp(canon, info->subject) != 0) {
-		*name_why = "name is not in canonical lower case";
-		return TRUST_BAD_NAME;
-	}
-	a = trust_find(t, id->domain);
-	if (a == NULL)
-		return TRUST_NO_ANCHOR;
-	if (now < info->not_before)
-		return TRUST_NOT_YET_VALID;
-	if (now > info->not_after)
-		return TRUST_EXPIRED;
-	if (!trust_signature_ok(a, der, len))
-		return TRUST_BAD_SIGNATURE;
-	return TRUST_OK;
-}
-
-static void
-trust_explain(enum trust_reason r, const struct cert_info *info, const struct identity *id,
-	      const char *name_why, char *msg, size_t cap)
-{
-	char when[32];
-
-	switch (r) {
-	case TRUST_IS_CA:
-		snprintf(msg, cap,
-			 "peer presented the CA certificate of %s, not a user certificate",
-			 info->subject);
-		break;
-	case TRUST_BAD_NAME:
-		snprintf(msg, cap, "certificate name \"%s\" is not a valid user@domain: %s",
-			 info->subject, name_why != NULL ? name_why : "invalid");
-		break;
-	case TRUST_NO_ANCHOR:
-		snprintf(msg, cap, "no trusted CA for domain %s", id->domain);
-		break;
-	case TRUST_NOT_YET_VALID:
-		cert_time_format(info->not_before, when, sizeof(when));
-		snprintf(msg, cap, "certificate of %s is not valid until %s", info->subject, when);
-		break;
-	case TRUST_EXPIRED:
-		cert_time_format(info->not_after, when, sizeof(when));
-		snprintf(msg, cap, "certificate expired at %s", when);
-		break;
-	case TRUST_BAD_SIGNATURE:
-		snprintf(msg, cap, "certificate of %s (issued by %s) is not signed by the CA of %s",
-			 info->subject, info->issuer, id->domain);
-		break;
-	default:
-		snprintf(msg, cap, "%s", trust_why[r]);
-		break;
-	}
-}
-
-int
-cert_trust_check(const struct cert_trust *t, const uint8_t *der, size_t len, int64_t now,
-		 struct cert_info *out, char *msg, size_t msg_len)
-{
-	struct cert_info info;
-	struct identity id;
-	const char *name_why = NULL;
-	enum trust_reason r;
-
-	r = trust_evaluate(t, der, len, now, &info, &id, &name_why);
-	if (out != NULL)
-		*out = info;
-	if (r == TRUST_OK)
-		return 0;
-	if (msg != NULL && msg_len > 0)
-		trust_explain(r, &info, &id, name_why, msg, msg_len);
-	return -EACCES;
-}
-
-int
-cert_trust_verify(const struct cert_trust *t, const uint8_t *der, size_t len, int64_t now,
-		  struct cert_info *out, const char **why)
-{
-	struct cert_info info;
-	struct identity id;
-	const char *name_why = NULL;
-	enum trust_reason r;
-
-	r = trust_evaluate(t, der, len, now, &info, &id, &name_why);
-	if (out != NULL)
-		*out = info;
-	if (why != NULL)
-		*why = trust_why[r];
-	return r == TRUST_OK ? 0 : -EACCES;
+	return pem_write(path, der, len, CERT_TYPE, false);
 }

@@ -45,6 +45,8 @@ int cert_sign(const char *ca_key_path, const char *ca_cert_path, const char *pub
 
 /* The reason for the last failure of a cert_* call in this thread, naming the file and problem. */
 const char *cert_strerror(void);
+/* Writes a certificate (DER) to path as PEM, atomically (temporary file, rename), mode 0644. */
+int cert_write_pem(const char *path, const uint8_t *der, size_t len);
 /* RFC 3339 UTC, "2020-01-02T00:00:00Z". */
 void cert_time_format(int64_t t, char *buf, size_t len);
 
@@ -56,20 +58,42 @@ int cert_load_der(const char *path, uint8_t *der, size_t cap);
 void cert_fpr_format(const uint8_t fpr[CERT_FPR_LEN], char *buf, size_t len);
 
 struct cert_trust;
+struct crl;
 
 int cert_trust_new(struct cert_trust **out);
 void cert_trust_free(struct cert_trust *t);
-/* Adds the CA in ca_path as the anchor for domain; -EINVAL if its CN is not that domain. */
+/* Adds the CA in ca_path as the anchor for domain; -EINVAL if its CN is not that domain,
+ * -EEXIST if domain already has one. */
 int cert_trust_add(struct cert_trust *t, const char *domain, const char *ca_path);
+/*
+ * The same checks for a CA certificate in DER (a CA pinned at run time), but an existing anchor
+ * for domain is replaced. A replacement with another key drops the domain's revocation list.
+ */
+int cert_trust_add_der(struct cert_trust *t, const char *domain, const uint8_t *der, size_t len);
+/* The DER of domain's anchor (borrowed: valid until it is replaced or t is freed), or NULL. */
+const uint8_t *cert_trust_anchor_der(const struct cert_trust *t, const char *domain, size_t *len);
 size_t cert_trust_count(const struct cert_trust *t);
-/* Calls fn for every anchor's PEM path, so the TLS layer can load them. */
+/* Calls fn for every anchor: its PEM path (NULL if it was added as DER) and its DER, so the TLS
+ * layer can load them. */
 void cert_trust_each(const struct cert_trust *t,
-		     void (*fn)(const char *domain, const char *ca_path, void *arg), void *arg);
+		     void (*fn)(const char *domain, const char *ca_path, const uint8_t *der,
+				size_t len, void *arg),
+		     void *arg);
+/*
+ * Keeps a copy of c as the revocation list of its domain, if its number is higher than that of
+ * the list held. The caller has checked its signature against that domain's anchor
+ * (crl_decode_verify). 0; -ENOENT if the domain has no anchor; -EALREADY if the list held is
+ * as new or newer (nothing changes); -ENOMEM. A stale list (past next_update) still applies:
+ * whether stale means refuse is the caller's policy.
+ */
+int cert_trust_set_crl(struct cert_trust *t, const struct crl *c);
 /*
  * Verifies a peer certificate (DER) at time now: signed by the anchor of the domain it names,
- * within validity, not a CA, CN a valid user@domain. Fills *out. Returns 0, or -EACCES with
- * *why set to a static reason ("certificate expired", "no trusted CA for domain b.example.com",
- * "signature does not verify against the CA of b.example.com", ...).
+ * within validity, not revoked by its domain's list, not a CA, CN a valid user@domain. Fills
+ * *out. Returns 0, or -EACCES with *why set to a static reason ("certificate expired", "no
+ * trusted CA for the certificate's domain", ...), except for a revoked certificate, where *why
+ * is "certificate revoked by DOMAIN (list #N)" in a buffer of this thread, valid until the next
+ * call.
  */
 int cert_trust_verify(const struct cert_trust *t, const uint8_t *der, size_t len, int64_t now,
 		      struct cert_info *out, const char **why);

@@ -38,11 +38,19 @@ static const char TLS_CIPHERS[] = "TLS13-CHACHA20-POLY1305-SHA256:TLS13-AES256-G
 
 enum { TLS_ERR_MAX = 2 * IDENTITY_STR_MAX + 128 };
 
+struct tls_anchor {
+	uint8_t *der;
+	size_t len;
+};
+
 struct tls_ctx {
 	WOLFSSL_CTX *client;
-	WOLFSSL_CTX *server;
+	WOLFSSL_CTX *server;            /* NULL without a certificate of our own */
 	const struct cert_trust *trust; /* borrowed */
-	struct cert_info self;
+	unsigned flags;
+	struct cert_info self;    /* all zero without a certificate */
+	struct tls_anchor *extra; /* tls_ctx_add_anchor's, reloaded with every new WOLFSSL_CTX */
+	size_t n_extra;
 	char load_err[TLS_ERR_MAX];
 };
 
@@ -52,6 +60,7 @@ struct tls_conn {
 	bool is_client;
 	bool done;                       /* handshake complete and peer verified */
 	bool failed;                     /* the callback refused the peer: err says why */
+	bool has_peer;                   /* false if an optional client certificate was absent */
 	char expected[IDENTITY_STR_MAX]; /* "" when any trusted identity will do */
 	struct cert_info peer;
 	char err[TLS_ERR_MAX];
@@ -68,36 +77,63 @@ tls_wolfssl_init(void)
 /* --- contexts -------------------------------------------------------------------------- */
 
 static void
-ctx_load_anchor(const char *domain, const char *ca_path, void *arg)
+ctx_load_anchor(const char *domain, const char *ca_path, const uint8_t *der, size_t len, void *arg)
 {
 	WOLFSSL_CTX *w = arg;
 
-	/* cert_trust_add already validated the file, so a failure here is an internal error. */
-	if (wolfSSL_CTX_load_verify_locations(w, ca_path, NULL) != WOLFSSL_SUCCESS)
-		log_warnx("tls: cannot load the CA of %s from %s", domain, ca_path);
+	/* The trust store already validated the CA, so a failure here is an internal error. */
+	if (wolfSSL_CTX_load_verify_buffer(w, der, (long)len, WOLFSSL_FILETYPE_ASN1) !=
+	    WOLFSSL_SUCCESS)
+		log_warnx("tls: cannot load the CA of %s%s%s", domain,
+			  ca_path != NULL ? " from " : "", ca_path != NULL ? ca_path : "");
 }
 
 static int verify_cb(int preverify, WOLFSSL_X509_STORE_CTX *store);
 
-/* Makes one side's WOLFSSL_CTX: our key and certificate, every anchor, mutual auth. */
 static int
-ctx_side_new(WOLFSSL_CTX **out, WOLFSSL_METHOD *method, const char *key_path, const char *cert_path,
-	     const struct cert_trust *trust)
+ctx_load_der(WOLFSSL_CTX *w, const uint8_t *der, size_t len)
 {
-	WOLFSSL_CTX *w;
+	return wolfSSL_CTX_load_verify_buffer(w, der, (long)len, WOLFSSL_FILETYPE_ASN1) ==
+		       WOLFSSL_SUCCESS
+		   ? 0
+		   : -EINVAL;
+}
 
-	if (method == NULL || (w = wolfSSL_CTX_new(method)) == NULL)
-		return -ENOMEM;
+/* Our key and certificate, if we have them. */
+static int
+ctx_use_cert(WOLFSSL_CTX *w, const char *key_path, const char *cert_path)
+{
+	if (key_path == NULL)
+		return 0;
 	if (wolfSSL_CTX_use_certificate_file(w, cert_path, WOLFSSL_FILETYPE_PEM) !=
 		WOLFSSL_SUCCESS ||
 	    wolfSSL_CTX_use_PrivateKey_file(w, key_path, WOLFSSL_FILETYPE_PEM) != WOLFSSL_SUCCESS ||
 	    wolfSSL_CTX_check_private_key(w) != WOLFSSL_SUCCESS)
+		return -EINVAL;
+	return 0;
+}
+
+/*
+ * Makes one side's WOLFSSL_CTX: our key and certificate (if any), every anchor, and peer
+ * verification (a missing peer certificate fails unless optional is set).
+ */
+static int
+ctx_side_new(WOLFSSL_CTX **out, WOLFSSL_METHOD *method, const struct tls_ctx *ctx,
+	     const char *key_path, const char *cert_path, bool optional)
+{
+	int mode = WOLFSSL_VERIFY_PEER | (optional ? 0 : WOLFSSL_VERIFY_FAIL_IF_NO_PEER_CERT);
+	WOLFSSL_CTX *w;
+
+	if (method == NULL || (w = wolfSSL_CTX_new(method)) == NULL)
+		return -ENOMEM;
+	if (ctx_use_cert(w, key_path, cert_path) < 0 ||
+	    wolfSSL_CTX_set_cipher_list(w, TLS_CIPHERS) != WOLFSSL_SUCCESS)
 		goto err_free;
-	if (wolfSSL_CTX_set_cipher_list(w, TLS_CIPHERS) != WOLFSSL_SUCCESS)
-		goto err_free;
-	cert_trust_each(trust, ctx_load_anchor, w);
-	wolfSSL_CTX_set_verify(w, WOLFSSL_VERIFY_PEER | WOLFSSL_VERIFY_FAIL_IF_NO_PEER_CERT,
-			       verify_cb);
+	cert_trust_each(ctx->trust, ctx_load_anchor, w);
+	for (size_t i = 0; i < ctx->n_extra; i++)
+		if (ctx_load_der(w, ctx->extra[i].der, ctx->extra[i].len) < 0)
+			goto err_free;
+	wolfSSL_CTX_set_verify(w, mode, verify_cb);
 	wolfSSL_CTX_set_session_cache_mode(w, WOLFSSL_SESS_CACHE_OFF);
 	wolfSSL_CTX_no_ticket_TLSv13(w);
 	*out = w;
@@ -108,29 +144,56 @@ err_free:
 	return -EINVAL;
 }
 
+/*
+ * Makes the client and (with a certificate) server WOLFSSL_CTX for key/cert and our own
+ * certificate's details. Ownership: *client and *server are the caller's.
+ */
+static int
+ctx_sides_new(const struct tls_ctx *ctx, const char *key_path, const char *cert_path,
+	      WOLFSSL_CTX **client, WOLFSSL_CTX **server, struct cert_info *self)
+{
+	bool optional = (ctx->flags & TLS_CTX_PEER_CERT_OPTIONAL) != 0;
+	int err;
+
+	*client = *server = NULL;
+	memset(self, 0, sizeof(*self));
+	if ((key_path == NULL) != (cert_path == NULL))
+		return -EINVAL;
+	if (cert_path != NULL) {
+		err = cert_info_from_file(cert_path, self);
+		if (err < 0)
+			return err;
+		if (self->is_ca)
+			return -EINVAL;
+	}
+	err = ctx_side_new(client, wolfTLSv1_3_client_method(), ctx, key_path, cert_path, false);
+	if (err == 0 && cert_path != NULL)
+		err = ctx_side_new(server, wolfTLSv1_3_server_method(), ctx, key_path, cert_path,
+				   optional);
+	if (err < 0) {
+		wolfSSL_CTX_free(*client);
+		*client = NULL;
+	}
+	return err;
+}
+
 /* Ownership: *out is the caller's, freed with tls_ctx_free(); trust is borrowed. */
 int
-tls_ctx_new(struct tls_ctx **out, const char *key_path, const char *cert_path,
-	    const struct cert_trust *trust)
+tls_ctx_new_flags(struct tls_ctx **out, const char *key_path, const char *cert_path,
+		  const struct cert_trust *trust, unsigned flags)
 {
 	struct tls_ctx *ctx;
 	int err;
 
 	pthread_once(&tls_once, tls_wolfssl_init);
+	if (flags & ~(unsigned)TLS_CTX_PEER_CERT_OPTIONAL)
+		return -EINVAL;
 	ctx = calloc(1, sizeof(*ctx));
 	if (ctx == NULL)
 		return -ENOMEM;
 	ctx->trust = trust;
-	err = cert_info_from_file(cert_path, &ctx->self);
-	if (err < 0)
-		goto err_free;
-	err = -EINVAL;
-	if (ctx->self.is_ca)
-		goto err_free;
-	err = ctx_side_new(&ctx->client, wolfTLSv1_3_client_method(), key_path, cert_path, trust);
-	if (err == 0)
-		err = ctx_side_new(&ctx->server, wolfTLSv1_3_server_method(), key_path, cert_path,
-				   trust);
+	ctx->flags = flags;
+	err = ctx_sides_new(ctx, key_path, cert_path, &ctx->client, &ctx->server, &ctx->self);
 	if (err < 0)
 		goto err_free;
 	*out = ctx;
@@ -141,6 +204,60 @@ err_free:
 	return err;
 }
 
+int
+tls_ctx_new(struct tls_ctx **out, const char *key_path, const char *cert_path,
+	    const struct cert_trust *trust)
+{
+	return tls_ctx_new_flags(out, key_path, cert_path, trust, 0);
+}
+
+/*
+ * wolfSSL reference-counts a WOLFSSL_CTX per WOLFSSL made from it, so connections in progress
+ * keep the old contexts (and our old certificate) alive until they are freed.
+ */
+int
+tls_ctx_reload(struct tls_ctx *ctx, const char *key_path, const char *cert_path)
+{
+	WOLFSSL_CTX *client, *server;
+	struct cert_info self;
+	int err;
+
+	err = ctx_sides_new(ctx, key_path, cert_path, &client, &server, &self);
+	if (err < 0)
+		return err;
+	wolfSSL_CTX_free(ctx->client);
+	wolfSSL_CTX_free(ctx->server);
+	ctx->client = client;
+	ctx->server = server;
+	ctx->self = self;
+	return 0;
+}
+
+/* Ownership: der is copied. */
+int
+tls_ctx_add_anchor(struct tls_ctx *ctx, const uint8_t *der, size_t len)
+{
+	struct tls_anchor *grown;
+	uint8_t *copy;
+
+	if (len == 0 || len > CERT_DER_MAX)
+		return -EINVAL;
+	if (ctx_load_der(ctx->client, der, len) < 0 ||
+	    (ctx->server != NULL && ctx_load_der(ctx->server, der, len) < 0))
+		return -EINVAL;
+	copy = malloc(len);
+	grown = realloc(ctx->extra, (ctx->n_extra + 1) * sizeof(*grown));
+	if (grown != NULL)
+		ctx->extra = grown;
+	if (copy == NULL || grown == NULL) {
+		free(copy);
+		return -ENOMEM;
+	}
+	memcpy(copy, der, len);
+	ctx->extra[ctx->n_extra++] = (struct tls_anchor){ copy, len };
+	return 0;
+}
+
 void
 tls_ctx_free(struct tls_ctx *ctx)
 {
@@ -148,6 +265,9 @@ tls_ctx_free(struct tls_ctx *ctx)
 		return;
 	wolfSSL_CTX_free(ctx->client);
 	wolfSSL_CTX_free(ctx->server);
+	for (size_t i = 0; i < ctx->n_extra; i++)
+		free(ctx->extra[i].der);
+	free(ctx->extra);
 	free(ctx);
 }
 
@@ -254,6 +374,8 @@ conn_verify_final(struct tls_conn *c)
 	int len;
 
 	if (chain == NULL || wolfSSL_get_chain_count(chain) < 1) {
+		if (!c->is_client && (c->ctx->flags & TLS_CTX_PEER_CERT_OPTIONAL))
+			return 0; /* an enrolling client: no identity, tls_conn_peer() is NULL */
 		snprintf(c->err, sizeof(c->err), "peer presented no certificate");
 		return -EACCES;
 	}
@@ -263,7 +385,10 @@ conn_verify_final(struct tls_conn *c)
 		snprintf(c->err, sizeof(c->err), "peer certificate is empty");
 		return -EACCES;
 	}
-	return conn_check_peer(c, der, (size_t)len);
+	if (conn_check_peer(c, der, (size_t)len) < 0)
+		return -EACCES;
+	c->has_peer = true;
+	return 0;
 }
 
 /* --- connections ----------------------------------------------------------------------- */
@@ -287,6 +412,9 @@ tls_conn_new(struct tls_conn **out, struct tls_ctx *ctx, int fd, bool is_client,
 		if (err < 0 || identity_format(&id, c->expected, sizeof(c->expected)) < 0)
 			goto err_free;
 	}
+	err = -EINVAL;
+	if (!is_client && ctx->server == NULL)
+		goto err_free; /* no certificate of our own to serve with */
 	err = -ENOMEM;
 	c->ssl = wolfSSL_new(is_client ? ctx->client : ctx->server);
 	if (c->ssl == NULL)
@@ -372,7 +500,7 @@ tls_conn_handshake(struct tls_conn *c, uint32_t *want)
 const struct cert_info *
 tls_conn_peer(const struct tls_conn *c)
 {
-	return c->done ? &c->peer : NULL;
+	return c->done && c->has_peer ? &c->peer : NULL;
 }
 
 int

@@ -25,11 +25,36 @@
 struct tls_ctx;
 struct tls_conn;
 
-/* Borrows trust (must outlive the ctx). *out freed with tls_ctx_free(). */
+enum tls_ctx_flags {
+	/*
+	 * Server side: a client may connect without a certificate (an agent that is enrolling);
+	 * tls_conn_peer() is then NULL. A client that presents one is still fully verified.
+	 */
+	TLS_CTX_PEER_CERT_OPTIONAL = 1 << 0,
+};
+
+/*
+ * Borrows trust (must outlive the ctx). *out freed with tls_ctx_free(). key_path and cert_path
+ * may both be NULL for a client without a certificate (not yet enrolled): it verifies servers
+ * as usual, cannot accept connections, and servers that require a certificate refuse it.
+ */
 int tls_ctx_new(struct tls_ctx **out, const char *key_path, const char *cert_path,
 		const struct cert_trust *trust);
+/* tls_ctx_new() with flags from enum tls_ctx_flags (tls_ctx_new is flags == 0). */
+int tls_ctx_new_flags(struct tls_ctx **out, const char *key_path, const char *cert_path,
+		      const struct cert_trust *trust, unsigned flags);
 void tls_ctx_free(struct tls_ctx *ctx);
-/* The identity in our own certificate. */
+/*
+ * Switches to another key and certificate (a renewed one, or the first after enrolment) for
+ * connections made from now on; existing connections keep theirs. On failure nothing changes.
+ */
+int tls_ctx_reload(struct tls_ctx *ctx, const char *key_path, const char *cert_path);
+/*
+ * Lets wolfSSL's chain check accept certificates of a CA pinned at run time (DER). The trust
+ * store must hold it too (cert_trust_add_der): that is what decides. Kept across reloads.
+ */
+int tls_ctx_add_anchor(struct tls_ctx *ctx, const uint8_t *der, size_t len);
+/* The identity in our own certificate, "" without one. */
 const char *tls_ctx_identity(const struct tls_ctx *ctx);
 /* Our own certificate's details (validity, fingerprint). */
 const struct cert_info *tls_ctx_cert(const struct tls_ctx *ctx);
@@ -44,7 +69,7 @@ int tls_conn_new(struct tls_conn **out, struct tls_ctx *ctx, int fd, bool is_cli
 void tls_conn_free(struct tls_conn *c);
 
 int tls_conn_handshake(struct tls_conn *c, uint32_t *want);
-/* After the handshake: the verified peer certificate. */
+/* After the handshake: the verified peer certificate (NULL if an optional one was absent). */
 const struct cert_info *tls_conn_peer(const struct tls_conn *c);
 int tls_conn_export(struct tls_conn *c, const char *label, uint8_t *out, size_t len);
 

@@ -303,8 +303,9 @@ discover_query(const char *domain, uint8_t *answer, size_t cap, char *why, size_
 		return 0;
 	if (herr == TRY_AGAIN) {
 		snprintf(why, whylen,
-			 "no answer from DNS for %s within %d s (server down or failing)", qname,
-			 DISCOVER_TIMEOUT_SEC);
+			 "no answer from DNS for %s (server down, unreachable or failing; "
+			 "waited at most %d s)",
+			 qname, DISCOVER_TIMEOUT_SEC);
 		return -EAGAIN;
 	}
 	snprintf(why, whylen, "DNS refused the query for %s", qname);

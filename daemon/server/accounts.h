@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A domain server's accounts, in its SQLite store: users (with an optional scrypt password
+ * hash), one-time invite codes (SHA-256 digests only, with an expiry), every certificate issued
+ * (by fingerprint, for revocation) and the revocation-list number. Nothing secret is stored in
+ * plaintext. Every write is one transaction, committed before the function returns (WAL,
+ * synchronous=FULL), so an acknowledged enrolment survives kill -9.
+ *
+ * The reserved user name "server" (the server's own TLS identity, server@DOMAIN) cannot be added.
+ */
+#ifndef VERTEX_ACCOUNTS_H
+#define VERTEX_ACCOUNTS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "crypto/password.h"
+#include "trust/identity.h"
+
+#define ACCOUNTS_SERVER_USER "server"
+
+struct accounts;
+
+struct account {
+	char user[IDENTITY_USER_MAX + 1];
+	char password_hash[PASSWORD_HASH_MAX]; /* "" when the account has no password */
+	int64_t created;
+	int64_t revoked; /* 0, or when the account was revoked */
+	unsigned certs;  /* certificates issued */
+};
+
+int accounts_open(struct accounts **out, const char *path);
+void accounts_close(struct accounts *a);
+
+/* 0, -EEXIST, -EINVAL (bad or reserved name). password_hash may be NULL. */
+int accounts_user_add(struct accounts *a, const char *user, const char *password_hash, int64_t now);
+int accounts_user_set_password(struct accounts *a, const char *user, const char *password_hash);
+/* Deletes the user and its invites; its issued certificates are revoked first. 0 or -ENOENT. */
+int accounts_user_del(struct accounts *a, const char *user, int64_t now);
+int accounts_user_get(struct accounts *a, const char *user, struct account *out);
+int accounts_user_each(struct accounts *a, int (*fn)(const struct account *, void *), void *arg);
+
+int accounts_invite_add(struct accounts *a, const char *user,
+			const uint8_t digest[SECRET_DIGEST_LEN], int64_t expires);
+/*
+ * Atomically uses an invite: 0 if user has an unused, unexpired invite with this digest (it is
+ * marked used); -ENOENT if there is none (wrong code or user), -ETIMEDOUT if expired, -EALREADY
+ * if already used.
+ */
+int accounts_invite_consume(struct accounts *a, const char *user,
+			    const uint8_t digest[SECRET_DIGEST_LEN], int64_t now);
+
+int accounts_cert_record(struct accounts *a, const char *user, const uint8_t fpr[32],
+			 int64_t not_before, int64_t not_after);
+/* Revokes the account and every certificate issued to it; bumps the CRL number. Returns the
+ * number of certificates revoked, or -ENOENT. */
+int accounts_revoke_user(struct accounts *a, const char *user, int64_t now);
+/* Fingerprints of revoked certificates not yet expired at now, and the current CRL number. */
+int accounts_revoked(struct accounts *a, int64_t now, uint8_t (**fprs)[32], size_t *count,
+		     uint64_t *crl_number);
+
+#endif

@@ -49,6 +49,7 @@ enum {
 	ASN_TIME_MAX = 17, /* tag, length, YYYYMMDDHHMMSSZ */
 	CN_MAX = CTC_NAME_SIZE - 1,
 };
+_Static_assert((int)CERT_NAME_MAX == (int)CN_MAX, "cert.h promises wolfSSL's name limit");
 
 static __thread char cert_err[512];
 

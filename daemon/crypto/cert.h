@@ -20,7 +20,12 @@
 
 #include "trust/identity.h"
 
-enum { CERT_FPR_LEN = 32, CERT_PUBKEY_LEN = 32, CERT_DER_MAX = 4096 };
+enum {
+	CERT_FPR_LEN = 32,
+	CERT_PUBKEY_LEN = 32,
+	CERT_DER_MAX = 4096,
+	CERT_NAME_MAX = 63, /* longest subject name wolfSSL writes (its CTC_NAME_SIZE - 1) */
+};
 
 struct cert_info {
 	char subject[IDENTITY_STR_MAX]; /* CN: "user@domain" or, for a CA, "domain" */

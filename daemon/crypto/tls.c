@@ -119,9 +119,11 @@ ctx_use_cert(WOLFSSL_CTX *w, const char *key_path, const char *cert_path)
  */
 static int
 ctx_side_new(WOLFSSL_CTX **out, WOLFSSL_METHOD *method, const struct tls_ctx *ctx,
-	     const char *key_path, const char *cert_path, bool optional)
+	     const char *key_path, const char *cert_path, bool optional, bool verify)
 {
-	int mode = WOLFSSL_VERIFY_PEER | (optional ? 0 : WOLFSSL_VERIFY_FAIL_IF_NO_PEER_CERT);
+	int mode = !verify
+		       ? WOLFSSL_VERIFY_NONE
+		       : WOLFSSL_VERIFY_PEER | (optional ? 0 : WOLFSSL_VERIFY_FAIL_IF_NO_PEER_CERT);
 	WOLFSSL_CTX *w;
 
 	if (method == NULL || (w = wolfSSL_CTX_new(method)) == NULL)
@@ -129,11 +131,12 @@ ctx_side_new(WOLFSSL_CTX **out, WOLFSSL_METHOD *method, const struct tls_ctx *ct
 	if (ctx_use_cert(w, key_path, cert_path) < 0 ||
 	    wolfSSL_CTX_set_cipher_list(w, TLS_CIPHERS) != WOLFSSL_SUCCESS)
 		goto err_free;
-	cert_trust_each(ctx->trust, ctx_load_anchor, w);
+	if (ctx->trust)
+		cert_trust_each(ctx->trust, ctx_load_anchor, w);
 	for (size_t i = 0; i < ctx->n_extra; i++)
 		if (ctx_load_der(w, ctx->extra[i].der, ctx->extra[i].len) < 0)
 			goto err_free;
-	wolfSSL_CTX_set_verify(w, mode, verify_cb);
+	wolfSSL_CTX_set_verify(w, mode, verify ? verify_cb : NULL);
 	wolfSSL_CTX_set_session_cache_mode(w, WOLFSSL_SESS_CACHE_OFF);
 	wolfSSL_CTX_no_ticket_TLSv13(w);
 	*out = w;
@@ -166,10 +169,11 @@ ctx_sides_new(const struct tls_ctx *ctx, const char *key_path, const char *cert_
 		if (self->is_ca)
 			return -EINVAL;
 	}
-	err = ctx_side_new(client, wolfTLSv1_3_client_method(), ctx, key_path, cert_path, false);
+	err = ctx_side_new(client, wolfTLSv1_3_client_method(), ctx, key_path, cert_path, false,
+			   !(ctx->flags & TLS_CTX_NO_VERIFY));
 	if (err == 0 && cert_path != NULL)
 		err = ctx_side_new(server, wolfTLSv1_3_server_method(), ctx, key_path, cert_path,
-				   optional);
+				   optional, true);
 	if (err < 0) {
 		wolfSSL_CTX_free(*client);
 		*client = NULL;
@@ -186,7 +190,7 @@ tls_ctx_new_flags(struct tls_ctx **out, const char *key_path, const char *cert_p
 	int err;
 
 	pthread_once(&tls_once, tls_wolfssl_init);
-	if (flags & ~(unsigned)TLS_CTX_PEER_CERT_OPTIONAL)
+	if (flags & ~(unsigned)(TLS_CTX_PEER_CERT_OPTIONAL | TLS_CTX_NO_VERIFY))
 		return -EINVAL;
 	ctx = calloc(1, sizeof(*ctx));
 	if (ctx == NULL)
@@ -309,6 +313,7 @@ verify_error_words(int err)
 {
 	switch (err) {
 	case ASN_NO_SIGNER_E:
+	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY: /* the same, as this build reports it */
 		return "certificate is not signed by any trusted CA";
 	case ASN_AFTER_DATE_E:
 		return "certificate expired";
@@ -344,6 +349,9 @@ verify_cb(int preverify, WOLFSSL_X509_STORE_CTX *store)
 		return preverify;
 	x = wolfSSL_X509_STORE_CTX_get_current_cert(store);
 	der = x != NULL ? wolfSSL_X509_get_der(x, &len) : NULL;
+	if ((der == NULL || len <= 0) && !c->is_client &&
+	    (c->ctx->flags & TLS_CTX_PEER_CERT_OPTIONAL))
+		return 1; /* an enrolling client without a certificate: conn_verify_final decides */
 	if (der == NULL || len <= 0) {
 		snprintf(c->err, sizeof(c->err), "peer sent no usable certificate");
 		c->failed = true;
@@ -372,6 +380,10 @@ conn_verify_final(struct tls_conn *c)
 	WOLFSSL_X509_CHAIN *chain = wolfSSL_get_peer_chain(c->ssl);
 	const uint8_t *der;
 	int len;
+
+	if (c->is_client && (c->ctx->flags & TLS_CTX_NO_VERIFY))
+		return 0; /* first contact: the caller verifies what it fetches, and sends nothing
+			   */
 
 	if (chain == NULL || wolfSSL_get_chain_count(chain) < 1) {
 		if (!c->is_client && (c->ctx->flags & TLS_CTX_PEER_CERT_OPTIONAL))
@@ -461,10 +473,19 @@ conn_io_error(struct tls_conn *c, int ret, uint32_t *want, const char *what)
 	}
 	if (c->failed)
 		return -EACCES; /* our callback said why */
+	if (e == NO_PEER_CERT) {
+		snprintf(c->err, sizeof(c->err),
+			 "peer presented no certificate, and this server requires one");
+		return -EACCES;
+	}
 	if (wolfSSL_get_alert_history(c->ssl, &h) == WOLFSSL_SUCCESS && h.last_rx.code > 0 &&
 	    h.last_rx.level == alert_fatal) {
-		snprintf(c->err, sizeof(c->err), "peer refused the %s: %s", what,
-			 wolfSSL_alert_desc_string_long(h.last_rx.code));
+		/* A client without a certificate is refused by servers that require one. */
+		snprintf(c->err, sizeof(c->err), "peer refused the %s: %s%s", what,
+			 wolfSSL_alert_desc_string_long(h.last_rx.code),
+			 c->is_client && c->ctx->self.subject[0] == '\0'
+			     ? " (we have no certificate: not enrolled yet?)"
+			     : "");
 		return -EACCES;
 	}
 	if (e == SOCKET_ERROR_E || e == SOCKET_PEER_CLOSED_E) {

@@ -31,6 +31,12 @@ enum tls_ctx_flags {
 	 * tls_conn_peer() is then NULL. A client that presents one is still fully verified.
 	 */
 	TLS_CTX_PEER_CERT_OPTIONAL = 1 << 0,
+	/*
+	 * Client side: do not verify the server at all; tls_conn_peer() is NULL. Only for the
+	 * first contact with a domain, to fetch the CA certificate that is then pinned and used
+	 * to verify a second connection (`vertex register`). Never for sending anything secret.
+	 */
+	TLS_CTX_NO_VERIFY = 1 << 1,
 };
 
 /*

@@ -301,6 +301,232 @@ test_tls_conn_handshake_expired_client(void **state)
 	side_close(&s);
 }
 
+/* Opens a side over an already made ctx (the side owns it from now on). */
+static void
+side_open_ctx(struct side *s, struct tls_ctx *ctx, int fd, bool is_client, const char *expected)
+{
+	s->ctx = ctx;
+	assert_int_equal(fcntl(fd, F_SETFL, O_NONBLOCK), 0);
+	assert_int_equal(tls_conn_new(&s->conn, s->ctx, fd, is_client, expected), 0);
+	s->fd = fd;
+	s->rc = -EAGAIN;
+}
+
+/* Connects a client ctx to a server ctx and drives the handshakes. */
+static void
+pair_ctx(struct side *c, struct tls_ctx *cctx, struct side *s, struct tls_ctx *sctx)
+{
+	int sv[2];
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	side_open_ctx(c, cctx, sv[0], true, NULL);
+	side_open_ctx(s, sctx, sv[1], false, NULL);
+	drive(c, s);
+	if (c->rc != 0 || s->rc != 0)
+		print_message("client %d: %s / server %d: %s\n", c->rc, tls_conn_error(c->conn),
+			      s->rc, tls_conn_error(s->conn));
+}
+
+static struct tls_ctx *
+ctx_for(struct fx *f, const char *user, const char *crt, const struct cert_trust *trust,
+	unsigned flags)
+{
+	struct tls_ctx *ctx = NULL;
+	char key[32];
+
+	snprintf(key, sizeof(key), "%s.key", user);
+	assert_int_equal(tls_ctx_new_flags(&ctx, user != NULL ? fx_path(f, key) : NULL,
+					   crt != NULL ? fx_path(f, crt) : NULL, trust, flags),
+			 0);
+	return ctx;
+}
+
+/* An enrolling agent: no certificate, accepted by a server that makes it optional. */
+static void
+test_tls_ctx_new_no_cert_optional_server(void **state)
+{
+	struct fx *f = *state;
+	struct tls_ctx *cctx = NULL, *unused = NULL;
+	struct side c, s;
+	char buf[16];
+	uint32_t want;
+
+	assert_int_equal(tls_ctx_new(&cctx, NULL, NULL, f->trust), 0);
+	assert_string_equal(tls_ctx_identity(cctx), "");
+	/* Half a key pair is an error; and a ctx without a certificate cannot serve. */
+	assert_int_equal(tls_ctx_new(&unused, fx_path(f, "bob.key"), NULL, f->trust), -EINVAL);
+	assert_int_equal(tls_conn_new(&c.conn, cctx, 0, false, NULL), -EINVAL);
+	pair_ctx(&c, cctx, &s, ctx_for(f, "bob", "bob.crt", f->trust, TLS_CTX_PEER_CERT_OPTIONAL));
+	assert_int_equal(c.rc, 0);
+	assert_int_equal(s.rc, 0);
+	assert_null(tls_conn_peer(s.conn));
+	/* The client still verified the server. */
+	assert_string_equal(tls_conn_peer(c.conn)->subject, "bob@b.example.com");
+	assert_int_equal(tls_conn_write(c.conn, "enrol", 5, &want), 5);
+	assert_int_equal(read_some(&s, &c, buf, sizeof(buf)), 5);
+	assert_memory_equal(buf, "enrol", 5);
+	side_close(&c);
+	side_close(&s);
+}
+
+/* On an optional server a certificate that is presented is still fully checked. */
+static void
+test_tls_ctx_new_optional_server_checks_given_cert(void **state)
+{
+	struct fx *f = *state;
+	struct side c, s;
+
+	pair_ctx(&c, ctx_for(f, "alice", "alice.crt", f->trust, 0), &s,
+		 ctx_for(f, "bob", "bob.crt", f->trust, TLS_CTX_PEER_CERT_OPTIONAL));
+	assert_int_equal(s.rc, 0);
+	assert_string_equal(tls_conn_peer(s.conn)->subject, "alice@a.example.com");
+	side_close(&c);
+	side_close(&s);
+
+	pair_ctx(&c, ctx_for(f, "mallory", "mallory.crt", f->trust, 0), &s,
+		 ctx_for(f, "bob", "bob.crt", f->trust, TLS_CTX_PEER_CERT_OPTIONAL));
+	assert_int_equal(s.rc, -EACCES);
+	assert_string_equal(tls_conn_error(s.conn), "no trusted CA for domain evil.example");
+	assert_null(tls_conn_peer(s.conn));
+	side_close(&c);
+	side_close(&s);
+
+	pair_ctx(&c, ctx_for(f, "bob", "bob-old.crt", f->trust, 0), &s,
+		 ctx_for(f, "alice", "alice.crt", f->trust, TLS_CTX_PEER_CERT_OPTIONAL));
+	assert_int_equal(s.rc, -EACCES);
+	assert_string_equal(tls_conn_error(s.conn), "certificate expired at 2020-01-02T00:00:00Z");
+	side_close(&c);
+	side_close(&s);
+}
+
+/* A client without a certificate and a server that requires one: both say why. */
+static void
+test_tls_ctx_new_no_cert_refused(void **state)
+{
+	struct fx *f = *state;
+	struct tls_ctx *cctx = NULL;
+	struct side c, s;
+	char buf[16];
+
+	assert_int_equal(tls_ctx_new(&cctx, NULL, NULL, f->trust), 0);
+	pair_ctx(&c, cctx, &s, ctx_for(f, "bob", "bob.crt", f->trust, 0));
+	assert_int_not_equal(s.rc, 0);
+	assert_null(tls_conn_peer(s.conn));
+	assert_string_equal(tls_conn_error(s.conn),
+			    "peer presented no certificate, and this server requires one");
+	if (c.rc == 0) /* TLS 1.3: the client learns only from the alert */
+		assert_true(read_some(&c, &s, buf, sizeof(buf)) < 0);
+	assert_non_null(strstr(tls_conn_error(c.conn), "we have no certificate"));
+	side_close(&c);
+	side_close(&s);
+}
+
+/* A CA pinned at run time: the trust store decides, tls_ctx_add_anchor lets wolfSSL agree. */
+static void
+test_tls_ctx_add_anchor(void **state)
+{
+	struct fx *f = *state;
+	struct cert_trust *t;
+	uint8_t der[CERT_DER_MAX];
+	struct side c, s;
+	struct tls_ctx *sctx;
+	int n;
+
+	assert_int_equal(cert_trust_new(&t), 0);
+	assert_int_equal(cert_trust_add(t, "b.example.com", fx_path(f, "b.crt")), 0);
+	n = cert_load_der(fx_path(f, "a.crt"), der, sizeof(der));
+	assert_true(n > 0);
+
+	sctx = ctx_for(f, "bob", "bob.crt", t, 0);
+	pair_ctx(&c, ctx_for(f, "alice", "alice.crt", f->trust, 0), &s, sctx);
+	assert_int_equal(s.rc, -EACCES);
+	assert_string_equal(tls_conn_error(s.conn), "no trusted CA for domain a.example.com");
+	tls_conn_free(c.conn);
+	tls_conn_free(s.conn);
+	close(c.fd);
+	close(s.fd);
+	tls_ctx_free(c.ctx);
+
+	/* Pinned in the trust store but not yet in TLS: wolfSSL finds no signer. */
+	assert_int_equal(cert_trust_add_der(t, "a.example.com", der, (size_t)n), 0);
+	pair_ctx(&c, ctx_for(f, "alice", "alice.crt", f->trust, 0), &s, sctx);
+	assert_int_equal(s.rc, -EACCES);
+	assert_string_equal(tls_conn_error(s.conn), "certificate is not signed by any trusted CA");
+	tls_conn_free(c.conn);
+	tls_conn_free(s.conn);
+	close(c.fd);
+	close(s.fd);
+	tls_ctx_free(c.ctx);
+
+	assert_int_equal(tls_ctx_add_anchor(sctx, der, (size_t)n), 0);
+	assert_int_equal(tls_ctx_add_anchor(sctx, der, 0), -EINVAL);
+	pair_ctx(&c, ctx_for(f, "alice", "alice.crt", f->trust, 0), &s, sctx);
+	assert_int_equal(c.rc, 0);
+	assert_int_equal(s.rc, 0);
+	assert_string_equal(tls_conn_peer(s.conn)->subject, "alice@a.example.com");
+	side_close(&c);
+	/* The anchor survives a reload. */
+	tls_conn_free(s.conn);
+	close(s.fd);
+	assert_int_equal(tls_ctx_reload(sctx, fx_path(f, "carol.key"), fx_path(f, "carol.crt")), 0);
+	pair_ctx(&c, ctx_for(f, "alice", "alice.crt", f->trust, 0), &s, sctx);
+	assert_int_equal(s.rc, 0);
+	assert_string_equal(tls_conn_peer(c.conn)->subject, "carol@b.example.com");
+	side_close(&c);
+	side_close(&s);
+	cert_trust_free(t);
+}
+
+/* After enrolment: a ctx without a certificate switches to one; live connections carry on. */
+static void
+test_tls_ctx_reload(void **state)
+{
+	struct fx *f = *state;
+	struct tls_ctx *cctx = NULL;
+	struct side c, s, c2, s2;
+	int sv[2];
+
+	assert_int_equal(tls_ctx_new(&cctx, NULL, NULL, f->trust), 0);
+	/* A handshake begun before the reload... */
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	side_open_ctx(&c, cctx, sv[0], true, NULL);
+	side_open_ctx(&s, ctx_for(f, "bob", "bob.crt", f->trust, TLS_CTX_PEER_CERT_OPTIONAL), sv[1],
+		      false, NULL);
+	{
+		uint32_t want;
+
+		c.rc = tls_conn_handshake(c.conn, &want);
+		assert_int_equal(c.rc, -EAGAIN);
+	}
+	assert_int_equal(tls_ctx_reload(cctx, fx_path(f, "alice.key"), fx_path(f, "bob.crt")),
+			 -EINVAL); /* key and certificate do not match: nothing changes */
+	assert_string_equal(tls_ctx_identity(cctx), "");
+	assert_int_equal(tls_ctx_reload(cctx, fx_path(f, "alice.key"), fx_path(f, "alice.crt")), 0);
+	assert_string_equal(tls_ctx_identity(cctx), "alice@a.example.com");
+	/* ...completes as it began, without a certificate. */
+	drive(&c, &s);
+	assert_int_equal(c.rc, 0);
+	assert_int_equal(s.rc, 0);
+	assert_null(tls_conn_peer(s.conn));
+	/* New connections present the new certificate, also to a server that requires one. */
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	assert_int_equal(fcntl(sv[0], F_SETFL, O_NONBLOCK), 0);
+	assert_int_equal(tls_conn_new(&c2.conn, cctx, sv[0], true, NULL), 0);
+	c2.fd = sv[0];
+	c2.rc = -EAGAIN;
+	c2.ctx = NULL;
+	side_open_ctx(&s2, ctx_for(f, "bob", "bob.crt", f->trust, 0), sv[1], false, NULL);
+	drive(&c2, &s2);
+	assert_int_equal(c2.rc, 0);
+	assert_int_equal(s2.rc, 0);
+	assert_string_equal(tls_conn_peer(s2.conn)->subject, "alice@a.example.com");
+	tls_conn_free(c2.conn);
+	close(c2.fd);
+	side_close(&s2);
+	side_close(&c);
+	side_close(&s);
+}
+
 int
 main(void)
 {
@@ -311,6 +537,11 @@ main(void)
 		cmocka_unit_test(test_tls_conn_handshake_wrong_identity),
 		cmocka_unit_test(test_tls_conn_handshake_expired),
 		cmocka_unit_test(test_tls_conn_handshake_expired_client),
+		cmocka_unit_test(test_tls_ctx_new_no_cert_optional_server),
+		cmocka_unit_test(test_tls_ctx_new_optional_server_checks_given_cert),
+		cmocka_unit_test(test_tls_ctx_new_no_cert_refused),
+		cmocka_unit_test(test_tls_ctx_add_anchor),
+		cmocka_unit_test(test_tls_ctx_reload),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

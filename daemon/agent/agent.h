@@ -9,6 +9,7 @@
  *   underlay.c   the UDP and TCP sockets on the underlay
  *   ctl.c        the control socket the vertex CLI talks to
  *   privs.c      dropping privileges once start-up is done
+ *   home.c       the connection to the home server: renewal, revocation lists
  *
  * Everything runs on one event loop in one thread; no locks.
  */
@@ -17,6 +18,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 
@@ -29,7 +31,9 @@
 #include "session/session.h"
 
 struct cert_trust;
+struct crl;
 struct ctl;
+struct home;
 struct netlink;
 struct pkt;
 struct pkt_pool;
@@ -100,6 +104,7 @@ struct peer {
 	enum peer_state state;
 	uint64_t last_rx_ms, last_tx_ms;
 	int64_t last_handshake; /* unix seconds */
+	uint8_t cert_fpr[32];   /* the certificate of the current session, for revocation */
 	uint64_t handshakes;
 	struct peer_stats stats;
 
@@ -156,6 +161,7 @@ struct agent {
 	struct link *links;
 
 	struct ctl *ctl;
+	struct home *home; /* NULL without a home server */
 	uint64_t drops[AGENT_DROP_COUNT];
 	struct log_ratelimit drop_rl;
 
@@ -196,6 +202,8 @@ const char *peer_state_name(enum peer_state s);
 const char *peer_drop_name(enum peer_drop d);
 const char *agent_drop_name(enum agent_drop d);
 void peer_count_drop(struct peer *p, enum peer_drop d, const char *detail);
+/* Closes the sessions of peers whose certificate the list revokes. */
+void peer_on_revocation(struct agent *a, const struct crl *list);
 void agent_count_drop(struct agent *a, enum agent_drop d, const char *detail);
 
 /* link.c */
@@ -222,6 +230,11 @@ socklen_t underlay_sockaddr(const struct agent *a, const struct sockaddr_storage
 /* "198.18.0.2:4800" with mapped addresses shown as IPv4. */
 void underlay_format(const struct sockaddr_storage *ss, char *buf, size_t len);
 bool underlay_same(const struct sockaddr_storage *a, const struct sockaddr_storage *b);
+
+/* home.c: the connection to the home server (renewal, revocation lists). */
+int home_start(struct agent *a);
+void home_stop(struct agent *a);
+void home_status(const struct agent *a, FILE *f);
 
 /* privs.c: keep only CAP_NET_ADMIN, set no_new_privs. 0 or -errno. */
 int privs_drop(void);

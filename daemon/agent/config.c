@@ -57,6 +57,7 @@ enum config_seen {
 	SEEN_REKEY_SEC = 1u << 10,
 	SEEN_REKEY_PACKETS = 1u << 11,
 	SEEN_KEEPALIVE = 1u << 12,
+	SEEN_SERVER = 1u << 13,
 };
 
 struct config_parser {
@@ -424,6 +425,20 @@ config_on_endpoint(struct config_parser *p, char **argv)
 }
 
 static int
+config_on_server(struct config_parser *p, char **argv)
+{
+	struct config_server *srv = &p->c->server;
+
+	srv->enabled = true;
+	srv->discover = !strcmp(argv[1], "auto");
+	if (!srv->discover && config_endpoint_parse(argv[1], &srv->addr) < 0)
+		return config_err(p, argv[0],
+				  "%s is neither 'auto' nor a numeric a.b.c.d:PORT or [IPv6]:PORT",
+				  argv[1]);
+	return 0;
+}
+
+static int
 config_on_close(struct config_parser *p, char **argv)
 {
 	p->peer = NULL;
@@ -445,6 +460,7 @@ static const struct config_keyword config_keywords[] = {
 	{ "rekey-after-seconds", 1, SEEN_REKEY_SEC, false, "SECONDS", config_on_rekey_sec },
 	{ "rekey-after-packets", 1, SEEN_REKEY_PACKETS, false, "COUNT", config_on_rekey_packets },
 	{ "keepalive-seconds", 1, SEEN_KEEPALIVE, false, "SECONDS", config_on_keepalive },
+	{ "server", 1, SEEN_SERVER, false, "auto|HOST:PORT", config_on_server },
 	{ "peer", 2, 0, false, "IDENTITY {", config_on_peer },
 	{ "endpoint", 1, 0, true, "HOST:PORT", config_on_endpoint },
 	{ "}", 0, 0, true, "", config_on_close },
@@ -738,6 +754,14 @@ config_print(const struct config *c, FILE *out)
 	fprintf(out, "%-20s %u\n", "rekey-after-seconds", c->rekey_after_sec);
 	fprintf(out, "%-20s %" PRIu64 "\n", "rekey-after-packets", c->rekey_after_packets);
 	fprintf(out, "%-20s %u\n", "keepalive-seconds", c->keepalive_sec);
+	if (c->server.enabled && c->server.discover) {
+		fprintf(out, "%-20s auto\n", "server");
+	} else if (c->server.enabled) {
+		char ep[64];
+
+		config_endpoint_format(&c->server.addr, ep, sizeof(ep));
+		fprintf(out, "%-20s %s\n", "server", ep);
+	}
 	for (size_t i = 0; i < c->npeers; i++)
 		config_print_peer(out, &c->peers[i]);
 	return ferror(out) ? -EIO : 0;
@@ -775,6 +799,10 @@ config_equal(const struct config *a, const struct config *b)
 		return false;
 	if (!config_prefix_equal(&a->pool4, &b->pool4) ||
 	    !config_prefix_equal(&a->pool6, &b->pool6))
+		return false;
+	if (a->server.enabled != b->server.enabled || a->server.discover != b->server.discover ||
+	    (a->server.enabled && !a->server.discover &&
+	     !config_endpoint_equal(&a->server.addr, &b->server.addr)))
 		return false;
 	for (size_t i = 0; i < a->ncas; i++) {
 		if (strcmp(a->cas[i].domain, b->cas[i].domain) ||

@@ -17,6 +17,8 @@
  *   rekey-after-seconds  120
  *   rekey-after-packets  1000000000
  *   keepalive-seconds    10
+ *   server      auto                      # or ADDRESS:PORT: keep a connection to the home
+ *                                         # server (renewal, revocation); absent: static only
  *
  *   peer bob@b.example.com {
  *       endpoint 198.18.0.2:4800
@@ -64,6 +66,13 @@ struct config_prefix {
 	unsigned len;
 };
 
+/* The home server: found through DNS ("auto") or given; disabled for static deployments. */
+struct config_server {
+	bool enabled;
+	bool discover;
+	struct sockaddr_storage addr;
+};
+
 struct config_peer {
 	char identity[IDENTITY_STR_MAX]; /* normalised user@domain */
 	struct sockaddr_storage endpoints[CONFIG_MAX_ENDPOINTS];
@@ -86,6 +95,7 @@ struct config {
 	unsigned rekey_after_sec;
 	uint64_t rekey_after_packets;
 	unsigned keepalive_sec;
+	struct config_server server;
 	struct config_peer *peers; /* owned; config_free() releases */
 	size_t npeers;
 };

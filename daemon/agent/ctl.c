@@ -90,6 +90,7 @@ ctl_status(struct agent *a, FILE *f)
 	fprintf(f, "peers %zu\npeers_up %zu\n", a->npeers, up);
 	for (int d = 0; d < AGENT_DROP_COUNT; d++)
 		fprintf(f, "drop.%s %llu\n", agent_drop_name(d), (unsigned long long)a->drops[d]);
+	home_status(a, f);
 }
 
 static void

@@ -29,6 +29,8 @@
 
 #include "agent/agent.h"
 #include "crypto/aead.h"
+#include "crypto/crl.h"
+#include "crypto/tls.h"
 #include "store/store.h"
 
 static const char *const peer_state_names[] = { "down", "connecting", "up" };
@@ -195,6 +197,7 @@ peer_on_hello(struct peer *p, struct link *l, struct keypair *kp, const struct h
 	peer_drop_keypair(p, &p->previous);
 	p->previous = p->current;
 	p->current = kp;
+	memcpy(p->cert_fpr, tls_conn_peer(l->tls)->fpr, sizeof(p->cert_fpr));
 	if (p->link && p->link != l)
 		link_close(p->link);
 	p->link = l;
@@ -239,6 +242,30 @@ peer_on_close_record(struct peer *p)
 	ev_timer_stop(a->loop, &p->keepalive_timer);
 	/* It will probably be back: let it dial us, or try again after a short while. */
 	peer_schedule_connect(p, PEER_CONNECT_BACKOFF_MIN_MS + PEER_DEFER_MS);
+}
+
+void
+peer_on_revocation(struct agent *a, const struct crl *list)
+{
+	for (size_t i = 0; i < a->npeers; i++) {
+		struct peer *p = &a->peers[i];
+
+		if (!p->current || !crl_is_revoked(list, p->cert_fpr))
+			continue;
+		log_warnx("peer %s: certificate revoked by %s (list #%llu); session closed",
+			  p->cfg->identity, list->domain, (unsigned long long)list->number);
+		peer_drop_keypair(p, &p->previous);
+		peer_drop_keypair(p, &p->current);
+		p->state = PEER_DOWN;
+		ev_timer_stop(a->loop, &p->rekey_timer);
+		ev_timer_stop(a->loop, &p->keepalive_timer);
+		if (p->link)
+			link_close(p->link);
+		/* New handshakes are refused by the same list; keep trying slowly in case of a
+		 * new certificate. */
+		p->backoff_ms = PEER_CONNECT_BACKOFF_MAX_MS / 2;
+		peer_schedule_connect(p, p->backoff_ms);
+	}
 }
 
 void

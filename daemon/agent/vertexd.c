@@ -176,13 +176,14 @@ vertexd_start(struct agent *a)
 	}
 	for (size_t i = 0; i < a->npeers; i++)
 		peer_start(&a->peers[i]);
-	return 0;
+	return home_start(a);
 }
 
 static void
 vertexd_stop(struct agent *a)
 {
 	if (a->loop) {
+		home_stop(a);
 		link_close_all(a, true);
 		dataplane_flush(a);
 		ctl_close(a);

@@ -26,14 +26,16 @@ enum { PIN_FPR_LEN = 32, PIN_HOW_MAX = 128, PIN_NOTARY_NAME_MAX = 255 };
 struct pin {
 	char domain[IDENTITY_DOMAIN_MAX + 1];
 	uint8_t fpr[PIN_FPR_LEN];
-	int64_t first_seen; /* unix seconds */
-	char how[PIN_HOW_MAX]; /* "first use; agreed: a.example.com", "configured", "re-pinned by user" */
+	int64_t first_seen;    /* unix seconds */
+	char how[PIN_HOW_MAX]; /* "first use; agreed: a.example.com", "configured", "re-pinned by
+				  user" */
 };
 
 enum pin_notary_status { PIN_NOTARY_KNOWN, PIN_NOTARY_UNKNOWN, PIN_NOTARY_UNREACHABLE };
 
 struct pin_notary_answer {
-	char notary[PIN_NOTARY_NAME_MAX + 1]; /* who answered: a server's domain or a peer identity */
+	char notary[PIN_NOTARY_NAME_MAX +
+		    1]; /* who answered: a server's domain or a peer identity */
 	enum pin_notary_status status;
 	uint8_t fpr[PIN_FPR_LEN]; /* when KNOWN */
 };

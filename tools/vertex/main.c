@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "register.h"
 #include "show.h"
 
 struct vertex_cmd {
@@ -18,6 +19,8 @@ struct vertex_cmd {
 static const struct vertex_cmd vertex_cmds[] = {
 	{ "status", cmd_status, "show the agent: identity, interface, addresses, counters" },
 	{ "peers", cmd_peers, "show each peer: addresses, endpoint, handshake, traffic, drops" },
+	{ "register", cmd_register,
+	  "enrol with the domain's server: key, certificate request, certificate" },
 	{ "ca", cmd_ca, "make a domain CA (ca init) or issue a certificate (ca sign)" },
 	{ "key", cmd_key, "make an agent key pair (key new)" },
 	{ "cert", cmd_cert, "show a certificate (cert show)" },
@@ -33,7 +36,7 @@ vertex_usage(FILE *out)
 	      "Commands:\n",
 	      out);
 	for (size_t i = 0; i < sizeof(vertex_cmds) / sizeof(vertex_cmds[0]); i++)
-		fprintf(out, "  %-8s %s\n", vertex_cmds[i].name, vertex_cmds[i].help);
+		fprintf(out, "  %-9s %s\n", vertex_cmds[i].name, vertex_cmds[i].help);
 	fputs("\n"
 	      "Options:\n"
 	      "  -s, --socket PATH  vertexd's control socket (default /run/vertex/vertexd.sock)\n"

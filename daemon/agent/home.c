@@ -1,0 +1,363 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The agent's connection to its home server (the server of its own domain), when the config
+ * names one (`server auto` or `server ADDRESS:PORT`). Over it the agent renews its certificate
+ * (authenticated by the current certificate, never a password) and receives its domain's
+ * revocation list, which is applied to every handshake and to the sessions already up.
+ *
+ * States: DOWN (waiting to retry), CONNECTING, UP.
+ * Timers:
+ *   retry_timer  after a failed or lost connection: exponential backoff from HOME_RETRY_MIN_MS
+ *                to HOME_RETRY_MAX_MS with jitter, so a restarted server is not hit by every
+ *                agent in the same second. Fires: find the server (DNS unless configured) and
+ *                connect.
+ *   ping_timer   every HOME_PING_MS while UP: a PING, so the server (which closes connections
+ *                silent for SERVER_IDLE_MS) and any NAT keep the connection.
+ *   renew_timer  at two thirds of the certificate's lifetime (at least HOME_RENEW_MIN_MS from
+ *                now). Fires: send RENEW if UP, or renew as soon as the connection is up.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "agent/agent.h"
+#include "control/discover.h"
+#include "control/stream.h"
+#include "crypto/aead.h"
+#include "crypto/cert.h"
+#include "crypto/crl.h"
+#include "crypto/csr.h"
+#include "crypto/tls.h"
+#include "proto/ctlmsg.h"
+
+enum {
+	HOME_RETRY_MIN_MS = 1000,
+	HOME_RETRY_MAX_MS = 60000,
+	HOME_PING_MS = 30000,
+	HOME_RENEW_MIN_MS = 5000,
+};
+
+enum home_state { HOME_DOWN, HOME_CONNECTING, HOME_UP };
+
+struct home {
+	struct agent *a;
+	struct stream *s;
+	enum home_state state;
+	unsigned backoff_ms;
+	char server_name[IDENTITY_STR_MAX + 8]; /* server@DOMAIN */
+	char addr[64];
+	uint64_t ping_nonce;
+	bool renew_due;
+	bool stopping;
+	uint64_t crl_number;
+	int64_t last_renewal;
+	struct ev_timer retry_timer, ping_timer, renew_timer;
+};
+
+static const char *const home_state_names[] = { "down", "connecting", "up" };
+
+static const char *
+home_domain(const struct home *h)
+{
+	return strchr(h->a->cfg.identity, '@') + 1;
+}
+
+static void home_connect(struct home *h);
+
+static void
+home_on_retry(struct ev_timer *t)
+{
+	home_connect(container_of(t, struct home, retry_timer));
+}
+
+static void
+home_schedule_retry(struct home *h)
+{
+	uint32_t jitter = 0;
+
+	h->backoff_ms = h->backoff_ms ? h->backoff_ms * 2 : HOME_RETRY_MIN_MS;
+	if (h->backoff_ms > HOME_RETRY_MAX_MS)
+		h->backoff_ms = HOME_RETRY_MAX_MS;
+	crypto_random(&jitter, sizeof(jitter));
+	ev_timer_start(h->a->loop, &h->retry_timer,
+		       h->backoff_ms + jitter % (h->backoff_ms / 2 + 1), home_on_retry);
+}
+
+static bool
+home_send(struct home *h, const struct ctlmsg *m)
+{
+	return h->s && stream_send_msg(h->s, m);
+}
+
+static void
+home_send_renew(struct home *h)
+{
+	struct agent *a = h->a;
+	struct ctlmsg m = { .type = CTL_RENEW };
+	uint8_t csr[CSR_DER_MAX];
+	int n = csr_new(a->cfg.key_path, a->cfg.identity, csr, sizeof(csr));
+
+	if (n < 0) {
+		log_warnx("home: cannot make a certificate request: %s", cert_strerror());
+		return;
+	}
+	m.u.renew.csr = csr;
+	m.u.renew.csr_len = (size_t)n;
+	if (home_send(h, &m)) {
+		log_info("home: asking %s to renew our certificate", h->addr);
+		h->renew_due = false;
+	}
+}
+
+static void
+home_on_renew_timer(struct ev_timer *t)
+{
+	struct home *h = container_of(t, struct home, renew_timer);
+
+	h->renew_due = true;
+	if (h->state == HOME_UP)
+		home_send_renew(h);
+}
+
+/* Arms renew_timer at two thirds of the current certificate's lifetime. */
+static void
+home_schedule_renewal(struct home *h)
+{
+	const struct cert_info *ci = tls_ctx_cert(h->a->tls);
+	int64_t now = time(NULL), at = ci->not_before + (ci->not_after - ci->not_before) * 2 / 3;
+	uint64_t ms = at > now ? (uint64_t)(at - now) * 1000 : 0;
+
+	if (ms < HOME_RENEW_MIN_MS)
+		ms = HOME_RENEW_MIN_MS;
+	ev_timer_start(h->a->loop, &h->renew_timer, ms, home_on_renew_timer);
+}
+
+/* A renewed certificate: ours, for our key, from our CA; then used for new connections. */
+static void
+home_on_cert(struct home *h, const struct ctlmsg *m)
+{
+	struct agent *a = h->a;
+	const struct cert_info *old = tls_ctx_cert(a->tls);
+	struct cert_info ci;
+	const char *why = NULL;
+	char until[32];
+
+	if (cert_trust_verify(a->trust, m->u.cert.cert, m->u.cert.cert_len, time(NULL), &ci,
+			      &why) ||
+	    strcmp(ci.subject, a->cfg.identity) ||
+	    memcmp(ci.pubkey, old->pubkey, sizeof(ci.pubkey))) {
+		log_warnx("home: refusing the renewed certificate: %s",
+			  why ? why : "it is not for our identity and key");
+		return;
+	}
+	if (cert_write_pem(a->cfg.cert_path, m->u.cert.cert, m->u.cert.cert_len) ||
+	    tls_ctx_reload(a->tls, a->cfg.key_path, a->cfg.cert_path)) {
+		log_warnx("home: cannot install the renewed certificate in %s: %s",
+			  a->cfg.cert_path, cert_strerror());
+		return;
+	}
+	h->last_renewal = time(NULL);
+	cert_time_format(ci.not_after, until, sizeof(until));
+	log_info("home: certificate renewed, valid until %s", until);
+	home_schedule_renewal(h);
+}
+
+/* A revocation list for our domain: verified against our domain's CA, then applied. */
+static void
+home_on_crl(struct home *h, const struct ctlmsg *m)
+{
+	struct agent *a = h->a;
+	const uint8_t *ca_der;
+	struct cert_info ca;
+	struct crl list = { 0 };
+	const char *why;
+	size_t ca_len;
+
+	ca_der = cert_trust_anchor_der(a->trust, home_domain(h), &ca_len);
+	if (!ca_der || cert_info_from_der(ca_der, ca_len, &ca) ||
+	    crl_decode_verify(m->u.crl.crl, m->u.crl.crl_len, ca.pubkey, &list, &why)) {
+		log_warnx("home: refusing a revocation list: %s", ca_der ? why : "no CA for it");
+		return;
+	}
+	if (strcmp(list.domain, home_domain(h)) || cert_trust_set_crl(a->trust, &list)) {
+		crl_free(&list);
+		return;
+	}
+	if (list.number != h->crl_number)
+		log_info("home: revocation list #%llu of %s: %zu certificate(s) revoked",
+			 (unsigned long long)list.number, list.domain, list.count);
+	h->crl_number = list.number;
+	peer_on_revocation(a, &list);
+	crl_free(&list);
+}
+
+static void
+home_on_ping_timer(struct ev_timer *t)
+{
+	struct home *h = container_of(t, struct home, ping_timer);
+	struct ctlmsg m = { .type = CTL_PING, .u.ping.nonce = ++h->ping_nonce };
+
+	if (h->state != HOME_UP)
+		return;
+	home_send(h, &m);
+	ev_timer_start(h->a->loop, t, HOME_PING_MS, home_on_ping_timer);
+}
+
+static void
+home_on_established(struct stream *s)
+{
+	struct home *h = stream_arg(s);
+	struct ctlmsg m = { .type = CTL_HELLO };
+
+	m.u.hello.version = CTL_VERSION;
+	m.u.hello.role = CTL_ROLE_AGENT;
+	/* Fits: our certificate names this identity, and certificate names are <= 63 bytes. */
+	snprintf(m.u.hello.name, sizeof(m.u.hello.name), "%.*s", CTL_STR_MAX, h->a->cfg.identity);
+	home_send(h, &m);
+	m = (struct ctlmsg){ .type = CTL_CRL_REQ };
+	snprintf(m.u.req.domain, sizeof(m.u.req.domain), "%s", home_domain(h));
+	home_send(h, &m);
+	h->state = HOME_UP;
+	h->backoff_ms = 0;
+	log_info("home: connected to %s (%s)", h->server_name, h->addr);
+	stream_set_deadline(s, 3 * HOME_PING_MS);
+	ev_timer_start(h->a->loop, &h->ping_timer, HOME_PING_MS, home_on_ping_timer);
+	if (h->renew_due)
+		home_send_renew(h);
+}
+
+static bool
+home_on_record(struct stream *s, uint16_t type, const uint8_t *body, size_t len)
+{
+	struct home *h = stream_arg(s);
+	struct ctlmsg m;
+
+	stream_set_deadline(s, 3 * HOME_PING_MS);
+	if (!ctlmsg_is_known(type))
+		return true;
+	if (!ctlmsg_decode(type, body, len, &m)) {
+		stream_close(s, "malformed message from the server");
+		return false;
+	}
+	switch (type) {
+	case CTL_CERT:
+		home_on_cert(h, &m);
+		break;
+	case CTL_CRL:
+		home_on_crl(h, &m);
+		break;
+	case CTL_ERROR:
+		log_warnx("home: %s says: %s (%s)", h->server_name, m.u.error.message,
+			  ctlmsg_error_name(m.u.error.code));
+		break;
+	default:
+		break; /* HELLO, PONG: nothing to do */
+	}
+	return true;
+}
+
+static void
+home_on_closed(struct stream *s, const char *why)
+{
+	struct home *h = stream_arg(s);
+
+	h->s = NULL;
+	if (h->stopping)
+		return;
+	if (h->state == HOME_UP)
+		log_warnx("home: connection to %s lost: %s", h->addr, why);
+	else
+		log_warnx("home: cannot connect to %s (%s): %s", h->server_name, h->addr, why);
+	h->s = NULL;
+	h->state = HOME_DOWN;
+	ev_timer_stop(h->a->loop, &h->ping_timer);
+	home_schedule_retry(h);
+}
+
+static const struct stream_ops home_ops = {
+	.on_established = home_on_established,
+	.on_record = home_on_record,
+	.on_closed = home_on_closed,
+};
+
+static void
+home_connect(struct home *h)
+{
+	struct agent *a = h->a;
+	struct discover_result found[DISCOVER_MAX];
+	struct sockaddr_storage to = a->cfg.server.addr;
+	char why[256];
+	int err;
+
+	if (a->cfg.server.discover) {
+		int n = discover_server(home_domain(h), found, DISCOVER_MAX, why, sizeof(why));
+
+		if (n <= 0) {
+			log_warnx("home: cannot find the server of %s: %s", home_domain(h), why);
+			home_schedule_retry(h);
+			return;
+		}
+		to = found[0].addr;
+	}
+	config_endpoint_format(&to, h->addr, sizeof(h->addr));
+	h->state = HOME_CONNECTING;
+	err = stream_connect(&h->s, a->loop, a->tls, &to, h->server_name, &home_ops, h);
+	if (err) {
+		log_warnx("home: cannot connect to %s: %s", h->addr, strerror(-err));
+		h->s = NULL;
+		h->state = HOME_DOWN;
+		home_schedule_retry(h);
+	}
+}
+
+int
+home_start(struct agent *a)
+{
+	struct home *h;
+
+	if (!a->cfg.server.enabled)
+		return 0;
+	h = calloc(1, sizeof(*h));
+	if (!h)
+		return -ENOMEM;
+	h->a = a;
+	snprintf(h->server_name, sizeof(h->server_name), "server@%s", home_domain(h));
+	a->home = h;
+	home_schedule_renewal(h);
+	home_connect(h);
+	return 0;
+}
+
+void
+home_stop(struct agent *a)
+{
+	struct home *h = a->home;
+
+	if (!h)
+		return;
+	ev_timer_stop(a->loop, &h->ping_timer);
+	ev_timer_stop(a->loop, &h->renew_timer);
+	h->stopping = true;
+	if (h->s)
+		stream_close(h->s, "agent shutting down");
+	ev_timer_stop(a->loop, &h->retry_timer);
+	free(h);
+	a->home = NULL;
+}
+
+void
+home_status(const struct agent *a, FILE *f)
+{
+	const struct home *h = a->home;
+	const struct cert_info *ci = tls_ctx_cert(a->tls);
+
+	fprintf(f, "cert_not_after %lld\n", (long long)ci->not_after);
+	if (!h)
+		return;
+	fprintf(f, "server %s\nserver_address %s\nserver_state %s\ncrl_number %llu\n",
+		h->server_name, h->addr[0] ? h->addr : "-", home_state_names[h->state],
+		(unsigned long long)h->crl_number);
+	fprintf(f, "last_renewal %lld\n", (long long)h->last_renewal);
+}

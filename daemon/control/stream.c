@@ -1,0 +1,345 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Record streams over TLS. States: CONNECTING (client, waiting for TCP), HANDSHAKE, OPEN.
+ * Timer: the deadline, armed at creation (STREAM_HANDSHAKE_MS) and disarmed when established;
+ * owners re-arm it for their own idle limits. See stream.h.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "control/stream.h"
+#include "core/ev.h"
+#include "core/log.h"
+#include "crypto/tls.h"
+#include "proto/ctlmsg.h"
+#include "proto/record.h"
+
+enum stream_state { STREAM_CONNECTING, STREAM_HANDSHAKE, STREAM_OPEN };
+enum { STREAM_RBUF_SIZE = RECORD_HDR_LEN + STREAM_RECORD_MAX, STREAM_READS_PER_TURN = 64 };
+
+struct stream {
+	struct ev_loop *loop;
+	struct tls_ctx *ctx;
+	struct tls_conn *tls;
+	const struct stream_ops *ops;
+	void *arg;
+	char *expected;
+	int fd;
+	bool is_client;
+	bool closed;
+	enum stream_state state;
+	struct ev_io io;
+	struct ev_timer deadline;
+	struct sockaddr_storage remote;
+	size_t rlen, wlen;
+	uint8_t *rbuf; /* STREAM_RBUF_SIZE */
+	uint8_t *wbuf; /* STREAM_WBUF_SIZE */
+};
+
+static void stream_on_io(struct ev_io *io, uint32_t revents);
+
+static void
+stream_on_deadline(struct ev_timer *t)
+{
+	struct stream *s = container_of(t, struct stream, deadline);
+
+	stream_close(s, s->state == STREAM_OPEN ? "idle for too long" : "timed out");
+}
+
+static void
+stream_free(struct stream *s)
+{
+	tls_conn_free(s->tls);
+	if (s->fd >= 0)
+		close(s->fd);
+	free(s->expected);
+	free(s->rbuf);
+	free(s->wbuf);
+	free(s);
+}
+
+int
+stream_new(struct stream **out, struct ev_loop *loop, struct tls_ctx *ctx, int fd, bool is_client,
+	   const char *expected, const struct sockaddr_storage *remote,
+	   const struct stream_ops *ops, void *arg)
+{
+	struct stream *s = calloc(1, sizeof(*s));
+	int one = 1;
+
+	if (!s) {
+		close(fd);
+		return -ENOMEM;
+	}
+	s->fd = fd;
+	s->loop = loop;
+	s->ctx = ctx;
+	s->ops = ops;
+	s->arg = arg;
+	s->is_client = is_client;
+	if (remote)
+		s->remote = *remote;
+	s->rbuf = malloc(STREAM_RBUF_SIZE);
+	s->wbuf = malloc(STREAM_WBUF_SIZE);
+	if (!s->rbuf || !s->wbuf || (expected && !(s->expected = strdup(expected)))) {
+		stream_free(s);
+		return -ENOMEM;
+	}
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	s->state = is_client ? STREAM_CONNECTING : STREAM_HANDSHAKE;
+	if (!is_client && tls_conn_new(&s->tls, ctx, fd, false, NULL)) {
+		stream_free(s);
+		return -ENOMEM;
+	}
+	if (ev_io_start(loop, &s->io, fd, is_client ? EV_WRITE : EV_READ, stream_on_io) ||
+	    ev_timer_start(loop, &s->deadline, STREAM_HANDSHAKE_MS, stream_on_deadline)) {
+		ev_io_stop(loop, &s->io);
+		stream_free(s);
+		return -ENOMEM;
+	}
+	*out = s;
+	return 0;
+}
+
+int
+stream_connect(struct stream **out, struct ev_loop *loop, struct tls_ctx *ctx,
+	       const struct sockaddr_storage *to, const char *expected,
+	       const struct stream_ops *ops, void *arg)
+{
+	socklen_t sl =
+	    to->ss_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+	int fd = socket(to->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (const struct sockaddr *)to, sl) < 0 && errno != EINPROGRESS) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	return stream_new(out, loop, ctx, fd, true, expected, to, ops, arg);
+}
+
+void
+stream_close(struct stream *s, const char *why)
+{
+	if (s->closed)
+		return;
+	s->closed = true;
+	ev_io_stop(s->loop, &s->io);
+	ev_timer_stop(s->loop, &s->deadline);
+	if (s->ops->on_closed)
+		s->ops->on_closed(s, why);
+	stream_free(s);
+}
+
+static void
+stream_set_events(struct stream *s, uint32_t want)
+{
+	ev_io_set_events(s->loop, &s->io, EV_READ | want | (s->wlen ? EV_WRITE : 0));
+}
+
+/* Writes what is buffered; false if the stream closed. */
+static bool
+stream_flush(struct stream *s)
+{
+	while (s->wlen) {
+		uint32_t want = 0;
+		size_t chunk = s->wlen < 16384 ? s->wlen : 16384;
+		ssize_t n = tls_conn_write(s->tls, s->wbuf, chunk, &want);
+
+		if (n == -EAGAIN) {
+			stream_set_events(s, want);
+			return true;
+		}
+		if (n <= 0) {
+			stream_close(s, n ? tls_conn_error(s->tls) : "connection closed");
+			return false;
+		}
+		memmove(s->wbuf, s->wbuf + n, s->wlen - (size_t)n);
+		s->wlen -= (size_t)n;
+	}
+	stream_set_events(s, 0);
+	return true;
+}
+
+bool
+stream_send(struct stream *s, uint16_t type, const void *body, size_t len)
+{
+	struct record_hdr h = { .type = type, .len = (uint32_t)len };
+
+	if (s->closed || s->state != STREAM_OPEN || len > STREAM_RECORD_MAX ||
+	    s->wlen + RECORD_HDR_LEN + len > STREAM_WBUF_SIZE)
+		return false;
+	record_hdr_encode(s->wbuf + s->wlen, &h);
+	if (len)
+		memcpy(s->wbuf + s->wlen + RECORD_HDR_LEN, body, len);
+	s->wlen += RECORD_HDR_LEN + len;
+	return stream_flush(s);
+}
+
+bool
+stream_send_msg(struct stream *s, const struct ctlmsg *m)
+{
+	static uint8_t body[STREAM_RECORD_MAX];
+	int n = ctlmsg_encode(m, body, sizeof(body));
+
+	if (n < 0) {
+		log_warnx("control: cannot encode %s: %s", ctlmsg_type_name(m->type), strerror(-n));
+		return false;
+	}
+	return stream_send(s, m->type, body, (size_t)n);
+}
+
+/* Hands complete records to the owner; false if the stream closed. */
+static bool
+stream_parse(struct stream *s)
+{
+	size_t off = 0;
+
+	while (s->rlen - off >= RECORD_HDR_LEN) {
+		struct record_hdr h;
+
+		if (!record_hdr_decode(s->rbuf + off, s->rlen - off, &h) ||
+		    h.len > STREAM_RECORD_MAX) {
+			stream_close(s, "malformed or oversized record");
+			return false;
+		}
+		if (s->rlen - off < RECORD_HDR_LEN + h.len)
+			break;
+		if (!s->ops->on_record(s, h.type, s->rbuf + off + RECORD_HDR_LEN, h.len))
+			return false;
+		off += RECORD_HDR_LEN + h.len;
+	}
+	memmove(s->rbuf, s->rbuf + off, s->rlen - off);
+	s->rlen -= off;
+	return true;
+}
+
+static void
+stream_read(struct stream *s)
+{
+	for (int i = 0; i < STREAM_READS_PER_TURN; i++) {
+		uint32_t want = 0;
+		ssize_t n =
+		    tls_conn_read(s->tls, s->rbuf + s->rlen, STREAM_RBUF_SIZE - s->rlen, &want);
+
+		if (n == -EAGAIN) {
+			stream_set_events(s, want);
+			return;
+		}
+		if (n <= 0) {
+			stream_close(s, n ? tls_conn_error(s->tls) : "closed by the other side");
+			return;
+		}
+		s->rlen += (size_t)n;
+		if (!stream_parse(s))
+			return;
+	}
+}
+
+static void
+stream_handshake(struct stream *s)
+{
+	uint32_t want = 0;
+	int rc = tls_conn_handshake(s->tls, &want);
+
+	if (rc == -EAGAIN) {
+		stream_set_events(s, want);
+		return;
+	}
+	if (rc) {
+		char why[300];
+
+		snprintf(why, sizeof(why), "handshake failed: %s", tls_conn_error(s->tls));
+		stream_close(s, why);
+		return;
+	}
+	s->state = STREAM_OPEN;
+	ev_timer_stop(s->loop, &s->deadline);
+	stream_set_events(s, 0);
+	if (s->ops->on_established)
+		s->ops->on_established(s);
+	/* Records may have arrived with the handshake's last flight. */
+	if (!s->closed && tls_conn_has_pending(s->tls))
+		stream_read(s);
+}
+
+static void
+stream_on_connected(struct stream *s)
+{
+	int err = 0;
+	socklen_t el = sizeof(err);
+
+	getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &el);
+	if (err) {
+		stream_close(s, strerror(err));
+		return;
+	}
+	if (tls_conn_new(&s->tls, s->ctx, s->fd, true, s->expected)) {
+		stream_close(s, "cannot create TLS state");
+		return;
+	}
+	s->state = STREAM_HANDSHAKE;
+	stream_handshake(s);
+}
+
+static void
+stream_on_io(struct ev_io *io, uint32_t revents)
+{
+	struct stream *s = container_of(io, struct stream, io);
+
+	switch (s->state) {
+	case STREAM_CONNECTING:
+		stream_on_connected(s);
+		return;
+	case STREAM_HANDSHAKE:
+		stream_handshake(s);
+		return;
+	case STREAM_OPEN:
+		if ((revents & EV_WRITE) && !stream_flush(s))
+			return;
+		if (revents & EV_READ)
+			stream_read(s);
+		return;
+	}
+}
+
+void *
+stream_arg(const struct stream *s)
+{
+	return s->arg;
+}
+
+void
+stream_set_arg(struct stream *s, void *arg)
+{
+	s->arg = arg;
+}
+
+struct tls_conn *
+stream_tls(const struct stream *s)
+{
+	return s->tls;
+}
+
+const struct sockaddr_storage *
+stream_remote(const struct stream *s)
+{
+	return &s->remote;
+}
+
+void
+stream_set_deadline(struct stream *s, uint64_t ms)
+{
+	if (ms)
+		ev_timer_start(s->loop, &s->deadline, ms, stream_on_deadline);
+	else
+		ev_timer_stop(s->loop, &s->deadline);
+}

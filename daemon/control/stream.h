@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A record stream: one TCP connection carrying TLS 1.3 and, inside it, records (proto/record.h)
+ * in both directions, driven by the event loop. The control channel uses it on both ends (the
+ * server's connections, the agent's connection to its server, `vertex register`).
+ *
+ * The owner gives three callbacks. on_established runs once the handshake verified the peer (the
+ * peer may have presented no certificate if the TLS context allows that). on_record runs for each
+ * complete record; it returns false if it closed the stream. on_closed runs exactly once, with a
+ * reason, after which the stream is freed.
+ *
+ * Bounds: a record body larger than STREAM_RECORD_MAX closes the stream; the output buffer is
+ * STREAM_WBUF_SIZE (a send that does not fit returns false); a stream not established within its
+ * deadline (STREAM_HANDSHAKE_MS by default) is closed, so half-open and slowloris connections
+ * cost nothing for long.
+ */
+#ifndef VERTEX_STREAM_H
+#define VERTEX_STREAM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+struct ev_loop;
+struct tls_ctx;
+struct tls_conn;
+struct ctlmsg;
+struct stream;
+
+enum {
+	STREAM_RECORD_MAX = 40000, /* the largest control message is two 16 KiB blobs */
+	STREAM_WBUF_SIZE = 256 * 1024,
+	STREAM_HANDSHAKE_MS = 10000,
+};
+
+struct stream_ops {
+	void (*on_established)(struct stream *s);
+	bool (*on_record)(struct stream *s, uint16_t type, const uint8_t *body, size_t len);
+	void (*on_closed)(struct stream *s, const char *why);
+};
+
+/* Takes fd (a connected or connecting TCP socket); on failure fd is closed. */
+int stream_new(struct stream **out, struct ev_loop *loop, struct tls_ctx *ctx, int fd,
+	       bool is_client, const char *expected, const struct sockaddr_storage *remote,
+	       const struct stream_ops *ops, void *arg);
+/* Dials to and starts a client stream. */
+int stream_connect(struct stream **out, struct ev_loop *loop, struct tls_ctx *ctx,
+		   const struct sockaddr_storage *to, const char *expected,
+		   const struct stream_ops *ops, void *arg);
+
+bool stream_send(struct stream *s, uint16_t type, const void *body, size_t len);
+/* Encodes and sends a control message; false if it does not encode or fit. */
+bool stream_send_msg(struct stream *s, const struct ctlmsg *m);
+/* Closes now (on_closed runs with why before this returns). */
+void stream_close(struct stream *s, const char *why);
+
+void *stream_arg(const struct stream *s);
+void stream_set_arg(struct stream *s, void *arg);
+struct tls_conn *stream_tls(const struct stream *s);
+const struct sockaddr_storage *stream_remote(const struct stream *s);
+/* Closes the stream with "timed out" after ms unless re-armed; 0 disarms. */
+void stream_set_deadline(struct stream *s, uint64_t ms);
+
+#endif

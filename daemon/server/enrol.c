@@ -1,0 +1,201 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Enrolment and renewal: who gets a certificate naming what.
+ *
+ * Checks run cheapest first (STYLE §17): the message's names, then the rate limits (per source
+ * address, then per account), then the CSR's signature, then the account and its secret (scrypt
+ * for passwords is the expensive one), and only then is anything issued or an invite consumed.
+ * Every refusal gets a CTL_ERROR saying why and a log line; a wrong code, a wrong password and
+ * an unknown user get the same answer, so probing does not reveal which accounts exist.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "control/stream.h"
+#include "core/log.h"
+#include "core/ratelimit.h"
+#include "crypto/cert.h"
+#include "crypto/csr.h"
+#include "crypto/password.h"
+#include "proto/ctlmsg.h"
+#include "server/accounts.h"
+#include "server/server.h"
+
+/* Issues and records a certificate for identity over pubkey, and sends it. */
+static bool
+enrol_issue(struct sconn *c, const struct identity *id, const uint8_t pubkey[CERT_PUBKEY_LEN],
+	    const char *how)
+{
+	struct server *srv = c->srv;
+	uint8_t der[CERT_DER_MAX];
+	struct ctlmsg m = { .type = CTL_CERT };
+	struct cert_info ci;
+	char name[IDENTITY_STR_MAX], fpr[64], until[32];
+	unsigned life = srv->opts.cert_seconds;
+	/* Back-dated for clock skew, but never by more than a quarter of the lifetime, so an
+	 * agent renewing at two thirds of it is not due again at once. */
+	int64_t now = time(NULL),
+		skew = life / 4 < SERVER_CERT_SKEW_SEC ? life / 4 : SERVER_CERT_SKEW_SEC;
+	int64_t nb = now - skew, na = now + life;
+	int n;
+
+	identity_format(id, name, sizeof(name));
+	n = cert_ca_issue(srv->ca, pubkey, name, nb, na, der, sizeof(der));
+	if (n < 0 || cert_info_from_der(der, (size_t)n, &ci) ||
+	    accounts_cert_record(srv->acc, id->user, ci.fpr, nb, na)) {
+		/* An unrecorded certificate could never be revoked: do not hand it out. */
+		sconn_send_error(c, CTL_ERR_INTERNAL, "could not issue a certificate for %s", name);
+		return false;
+	}
+	m.u.cert.cert = der;
+	m.u.cert.cert_len = (size_t)n;
+	m.u.cert.ca = cert_ca_der(srv->ca, &m.u.cert.ca_len);
+	cert_fpr_format(ci.fpr, fpr, sizeof(fpr));
+	cert_time_format(na, until, sizeof(until));
+	log_info("%s %s from %s: certificate %s valid until %s", how, name, c->host, fpr, until);
+	return stream_send_msg(c->s, &m);
+}
+
+/* Rate limits, per source address and per account; false (and an error sent) if exceeded. */
+static bool
+enrol_rate_ok(struct sconn *c, const char *user)
+{
+	struct server *srv = c->srv;
+	uint64_t now = ev_now_ms(srv->loop);
+
+	if (!ratelimit_allow(srv->rl_source, c->host, now)) {
+		sconn_send_error(
+		    c, CTL_ERR_RATE, "too many attempts from %s; try again in %llu s", c->host,
+		    (unsigned long long)ratelimit_wait_ms(srv->rl_source, c->host, now) / 1000 + 1);
+		return false;
+	}
+	if (!ratelimit_allow(srv->rl_user, user, now)) {
+		sconn_send_error(
+		    c, CTL_ERR_RATE, "too many attempts for %s; try again in %llu s", user,
+		    (unsigned long long)ratelimit_wait_ms(srv->rl_user, user, now) / 1000 + 1);
+		return false;
+	}
+	return true;
+}
+
+/* The CSR must verify and name exactly the identity asked for. */
+static bool
+enrol_csr_ok(struct sconn *c, const uint8_t *csr, size_t len, const char *want,
+	     uint8_t pubkey[CERT_PUBKEY_LEN])
+{
+	char csr_id[IDENTITY_STR_MAX];
+	const char *why;
+
+	if (csr_verify(csr, len, csr_id, pubkey, &why)) {
+		sconn_send_error(c, CTL_ERR_BAD_CSR, "certificate request refused: %s", why);
+		return false;
+	}
+	if (strcmp(csr_id, want)) {
+		sconn_send_error(c, CTL_ERR_BAD_CSR, "the certificate request names %s, not %s",
+				 csr_id, want);
+		return false;
+	}
+	return true;
+}
+
+/* The account's secret: an unused invite, or its password. */
+static bool
+enrol_secret_ok(struct sconn *c, const struct ctlmsg *m, const struct account *ac)
+{
+	uint8_t digest[SECRET_DIGEST_LEN];
+	int err;
+
+	if (m->u.enrol.method == CTL_ENROL_PASSWORD) {
+		if (ac->password_hash[0] && password_verify(m->u.enrol.secret, ac->password_hash))
+			return true;
+		sconn_send_error(c, CTL_ERR_DENIED, "no such user or wrong password");
+		return false;
+	}
+	if (secret_digest(m->u.enrol.secret, digest)) {
+		sconn_send_error(c, CTL_ERR_DENIED, "no such user or wrong invite code");
+		return false;
+	}
+	err = accounts_invite_consume(c->srv->acc, ac->user, digest, time(NULL));
+	if (!err)
+		return true;
+	sconn_send_error(c, CTL_ERR_DENIED, "%s",
+			 err == -ETIMEDOUT  ? "invite code expired"
+			 : err == -EALREADY ? "invite code already used"
+					    : "no such user or wrong invite code");
+	return false;
+}
+
+void
+enrol_handle(struct sconn *c, const struct ctlmsg *m)
+{
+	struct server *srv = c->srv;
+	char name[IDENTITY_STR_MAX];
+	uint8_t pubkey[CERT_PUBKEY_LEN];
+	struct identity id;
+	struct account ac;
+	const char *why;
+
+	if (c->peer[0]) {
+		sconn_send_error(c, CTL_ERR_PROTOCOL, "already enrolled as %s: renew instead",
+				 c->peer);
+		return;
+	}
+	if (identity_parse(m->u.enrol.identity, IDENTITY_PURPOSE_FORBIDDEN, &id, &why)) {
+		sconn_send_error(c, CTL_ERR_DENIED, "'%s' is not an identity: %s",
+				 m->u.enrol.identity, why);
+		return;
+	}
+	identity_format(&id, name, sizeof(name));
+	if (strcmp(id.domain, srv->domain)) {
+		sconn_send_error(c, CTL_ERR_DENIED, "this server enrols users of %s, not %s",
+				 srv->domain, name);
+		return;
+	}
+	if (!enrol_rate_ok(c, id.user) ||
+	    !enrol_csr_ok(c, m->u.enrol.csr, m->u.enrol.csr_len, name, pubkey))
+		return;
+	if (accounts_user_get(srv->acc, id.user, &ac)) {
+		sconn_send_error(c, CTL_ERR_DENIED, "no such user or wrong %s",
+				 m->u.enrol.method == CTL_ENROL_PASSWORD ? "password"
+									 : "invite code");
+		return;
+	}
+	if (ac.revoked) {
+		sconn_send_error(c, CTL_ERR_REVOKED, "%s is revoked", name);
+		return;
+	}
+	if (!enrol_secret_ok(c, m, &ac))
+		return;
+	if (enrol_issue(c, &id, pubkey,
+			m->u.enrol.method == CTL_ENROL_PASSWORD ? "enrolled (password)"
+								: "enrolled (invite)"))
+		srv->enrolled++;
+}
+
+void
+enrol_handle_renew(struct sconn *c, const struct ctlmsg *m)
+{
+	struct server *srv = c->srv;
+	uint8_t pubkey[CERT_PUBKEY_LEN];
+	struct identity id;
+	struct account ac;
+	const char *why;
+
+	if (!c->peer[0] || identity_parse(c->peer, IDENTITY_PURPOSE_FORBIDDEN, &id, &why) ||
+	    strcmp(id.domain, srv->domain)) {
+		sconn_send_error(c, CTL_ERR_DENIED,
+				 "renewal needs a current certificate of a user of %s",
+				 srv->domain);
+		return;
+	}
+	if (!enrol_csr_ok(c, m->u.renew.csr, m->u.renew.csr_len, c->peer, pubkey))
+		return;
+	if (accounts_user_get(srv->acc, id.user, &ac) || ac.revoked) {
+		sconn_send_error(c, CTL_ERR_REVOKED, "%s is revoked or deleted", c->peer);
+		return;
+	}
+	if (enrol_issue(c, &id, pubkey, "renewed"))
+		srv->renewed++;
+}

@@ -1,0 +1,357 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The server daemon: a TLS listener and its connections.
+ *
+ * Per connection (struct sconn), the first record must be CTL_HELLO; then, by what the peer
+ * proved in the TLS handshake:
+ *   no certificate (an agent enrolling):  ENROL, CA_REQ, CRL_REQ, PING
+ *   a certificate of this domain:          RENEW, CA_REQ, CRL_REQ, PING
+ * Unknown record types are skipped. A malformed message gets a CTL_ERROR and the connection is
+ * closed. Timer: each connection's stream deadline, re-armed on every record, closes it after
+ * SERVER_IDLE_MS of silence (agents ping more often than that).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "agent/config.h"
+#include "control/stream.h"
+#include "core/log.h"
+#include "core/ratelimit.h"
+#include "crypto/cert.h"
+#include "crypto/csr.h"
+#include "crypto/tls.h"
+#include "proto/ctlmsg.h"
+#include "server/accounts.h"
+#include "server/server.h"
+
+enum { SERVE_ACCEPT_PER_TURN = 64, SERVE_RATELIMIT_KEYS = 65536 };
+
+void
+sconn_send_error(struct sconn *c, uint16_t code, const char *fmt, ...)
+{
+	struct ctlmsg m = { .type = CTL_ERROR };
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(m.u.error.message, sizeof(m.u.error.message), fmt, ap);
+	va_end(ap);
+	m.u.error.code = code;
+	c->srv->refused++;
+	log_info("refused %s from %s: %s (%s)", c->peer[0] ? c->peer : "a client", c->addr,
+		 m.u.error.message, ctlmsg_error_name(code));
+	stream_send_msg(c->s, &m);
+}
+
+static void
+serve_on_established(struct stream *s)
+{
+	struct sconn *c = stream_arg(s);
+	const struct cert_info *ci = tls_conn_peer(stream_tls(s));
+
+	if (ci) {
+		snprintf(c->peer, sizeof(c->peer), "%s", ci->subject);
+		memcpy(c->fpr, ci->fpr, sizeof(c->fpr));
+	}
+	log_debug(LOG_CTL, "connection from %s established (%s)", c->addr,
+		  c->peer[0] ? c->peer : "no certificate");
+	stream_set_deadline(s, SERVER_IDLE_MS);
+}
+
+static bool
+serve_hello(struct sconn *c, const struct ctlmsg *m)
+{
+	struct ctlmsg r = { .type = CTL_HELLO };
+
+	if (c->peer[0] && strcmp(m->u.hello.name, c->peer)) {
+		sconn_send_error(c, CTL_ERR_PROTOCOL, "HELLO names %s but the certificate names %s",
+				 m->u.hello.name, c->peer);
+		return false;
+	}
+	c->hello = true;
+	r.u.hello.version = CTL_VERSION;
+	r.u.hello.role = CTL_ROLE_SERVER;
+	snprintf(r.u.hello.name, sizeof(r.u.hello.name), "%s", c->srv->domain);
+	return stream_send_msg(c->s, &r);
+}
+
+static void
+serve_ca(struct sconn *c, const struct ctlmsg *m)
+{
+	struct ctlmsg r = { .type = CTL_CA };
+
+	if (strcmp(m->u.req.domain, c->srv->domain)) {
+		sconn_send_error(c, CTL_ERR_UNKNOWN, "this server serves %s, not %s",
+				 c->srv->domain, m->u.req.domain);
+		return;
+	}
+	snprintf(r.u.ca.domain, sizeof(r.u.ca.domain), "%s", c->srv->domain);
+	r.u.ca.ca = cert_ca_der(c->srv->ca, &r.u.ca.ca_len);
+	stream_send_msg(c->s, &r);
+}
+
+static void
+serve_crl(struct sconn *c, const struct ctlmsg *m)
+{
+	struct ctlmsg r = { .type = CTL_CRL };
+
+	if (strcmp(m->u.req.domain, c->srv->domain) || !c->srv->crl) {
+		sconn_send_error(c, CTL_ERR_UNKNOWN, "no revocation list for %s here",
+				 m->u.req.domain);
+		return;
+	}
+	r.u.crl.crl = c->srv->crl;
+	r.u.crl.crl_len = c->srv->crl_len;
+	stream_send_msg(c->s, &r);
+}
+
+/* Dispatches one decoded message; false if the connection must close. */
+static bool
+serve_dispatch(struct sconn *c, const struct ctlmsg *m)
+{
+	struct ctlmsg r;
+
+	if (!c->hello) {
+		if (m->type != CTL_HELLO) {
+			sconn_send_error(c, CTL_ERR_PROTOCOL, "expected HELLO first, got %s",
+					 ctlmsg_type_name(m->type));
+			return false;
+		}
+		return serve_hello(c, m);
+	}
+	switch (m->type) {
+	case CTL_ENROL:
+		enrol_handle(c, m);
+		return true;
+	case CTL_RENEW:
+		enrol_handle_renew(c, m);
+		return true;
+	case CTL_CA_REQ:
+		serve_ca(c, m);
+		return true;
+	case CTL_CRL_REQ:
+		serve_crl(c, m);
+		return true;
+	case CTL_PING:
+		r = (struct ctlmsg){ .type = CTL_PONG, .u.ping.nonce = m->u.ping.nonce };
+		return stream_send_msg(c->s, &r);
+	case CTL_HELLO:
+		sconn_send_error(c, CTL_ERR_PROTOCOL, "HELLO sent twice");
+		return false;
+	default:
+		sconn_send_error(c, CTL_ERR_PROTOCOL, "%s is not something a server answers",
+				 ctlmsg_type_name(m->type));
+		return false;
+	}
+}
+
+static bool
+serve_on_record(struct stream *s, uint16_t type, const uint8_t *body, size_t len)
+{
+	struct sconn *c = stream_arg(s);
+	struct ctlmsg m;
+
+	stream_set_deadline(s, SERVER_IDLE_MS);
+	if (!ctlmsg_is_known(type))
+		return true; /* skipped: newer peers may speak more */
+	if (!ctlmsg_decode(type, body, len, &m)) {
+		sconn_send_error(c, CTL_ERR_PROTOCOL, "malformed %s message",
+				 ctlmsg_type_name(type));
+		stream_close(s, "malformed message");
+		return false;
+	}
+	if (!serve_dispatch(c, &m)) {
+		stream_close(s, "protocol error");
+		return false;
+	}
+	return true;
+}
+
+static void
+serve_on_closed(struct stream *s, const char *why)
+{
+	struct sconn *c = stream_arg(s);
+	struct server *srv = c->srv;
+	struct sconn **pp;
+
+	log_debug(LOG_CTL, "connection from %s (%s) closed: %s", c->addr,
+		  c->peer[0] ? c->peer : "no certificate", why);
+	for (pp = &srv->conns; *pp; pp = &(*pp)->next) {
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+	}
+	srv->nconns--;
+	free(c);
+}
+
+static const struct stream_ops serve_ops = {
+	.on_established = serve_on_established,
+	.on_record = serve_on_record,
+	.on_closed = serve_on_closed,
+};
+
+/* The address without the port (v4-mapped addresses shown as IPv4). */
+static void
+serve_host(const struct sockaddr_storage *ss, char *buf, size_t len)
+{
+	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
+
+	if (ss->ss_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr))
+		inet_ntop(AF_INET, &s6->sin6_addr.s6_addr[12], buf, (socklen_t)len);
+	else if (ss->ss_family == AF_INET6)
+		inet_ntop(AF_INET6, &s6->sin6_addr, buf, (socklen_t)len);
+	else
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, buf,
+			  (socklen_t)len);
+}
+
+static void
+serve_on_accept(struct ev_io *io, uint32_t revents)
+{
+	struct server *srv = container_of(io, struct server, listen_io);
+
+	(void)revents;
+	for (int i = 0; i < SERVE_ACCEPT_PER_TURN; i++) {
+		struct sockaddr_storage from;
+		socklen_t fl = sizeof(from);
+		struct sconn *c;
+		int fd = accept4(srv->listen_fd, (struct sockaddr *)&from, &fl,
+				 SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd < 0)
+			return;
+		if (srv->nconns >= SERVER_MAX_CONNS || !(c = calloc(1, sizeof(*c)))) {
+			close(fd);
+			continue;
+		}
+		c->srv = srv;
+		config_endpoint_format(&from, c->addr, sizeof(c->addr));
+		serve_host(&from, c->host, sizeof(c->host));
+		if (stream_new(&c->s, srv->loop, srv->tls, fd, false, NULL, &from, &serve_ops, c)) {
+			free(c);
+			continue;
+		}
+		c->next = srv->conns;
+		srv->conns = c;
+		srv->nconns++;
+	}
+}
+
+static int
+serve_listen(struct server *srv)
+{
+	struct sockaddr_in6 sa = { .sin6_family = AF_INET6, .sin6_port = htons(srv->opts.port) };
+	int one = 1, zero = 0;
+
+	srv->listen_fd = socket(AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (srv->listen_fd < 0)
+		return -errno;
+	setsockopt(srv->listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	setsockopt(srv->listen_fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+	if (bind(srv->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    listen(srv->listen_fd, 1024) < 0) {
+		log_warn("listen on tcp port %u", srv->opts.port);
+		return -errno;
+	}
+	return ev_io_start(srv->loop, &srv->listen_io, srv->listen_fd, EV_READ, serve_on_accept);
+}
+
+static int
+serve_load(struct server *srv)
+{
+	char ca_key[PATH_MAX], ca_crt[PATH_MAX], key[PATH_MAX], crt[PATH_MAX], db[PATH_MAX];
+	const struct server_opts *o = &srv->opts;
+	int err;
+
+	if (server_path(o, SERVER_CA_KEY, ca_key, sizeof(ca_key)) ||
+	    server_path(o, SERVER_CA_CERT, ca_crt, sizeof(ca_crt)) ||
+	    server_path(o, SERVER_KEY, key, sizeof(key)) ||
+	    server_path(o, SERVER_CERT, crt, sizeof(crt)) ||
+	    server_path(o, SERVER_DB, db, sizeof(db)))
+		return -ENAMETOOLONG;
+	if ((err = cert_ca_load(&srv->ca, ca_key, ca_crt))) {
+		log_warnx("cannot load the domain CA from %s: %s (run 'vertex-server -D %s init')",
+			  o->dir, cert_strerror(), o->dir);
+		return err;
+	}
+	snprintf(srv->domain, sizeof(srv->domain), "%s", cert_ca_domain(srv->ca));
+	if ((err = cert_trust_new(&srv->trust)) ||
+	    (err = cert_trust_add(srv->trust, srv->domain, ca_crt)))
+		return err;
+	if ((err =
+		 tls_ctx_new_flags(&srv->tls, key, crt, srv->trust, TLS_CTX_PEER_CERT_OPTIONAL))) {
+		log_warnx("cannot load the server's key %s and certificate %s", key, crt);
+		return err;
+	}
+	if ((err = accounts_open(&srv->acc, db)))
+		return err;
+	if ((err = ratelimit_new(&srv->rl_user, SERVE_RATELIMIT_KEYS, SERVER_ENROL_RATE_USER,
+				 SERVER_ENROL_BURST_USER)) ||
+	    (err = ratelimit_new(&srv->rl_source, SERVE_RATELIMIT_KEYS, SERVER_ENROL_RATE_SOURCE,
+				 SERVER_ENROL_BURST_SOURCE)))
+		return err;
+	return 0;
+}
+
+static void
+serve_on_signal(int signo, void *arg)
+{
+	struct server *srv = arg;
+
+	log_info("signal %d: shutting down", signo);
+	ev_loop_break(srv->loop);
+}
+
+static void
+serve_free(struct server *srv)
+{
+	while (srv->conns)
+		stream_close(srv->conns->s, "server shutting down");
+	if (srv->loop)
+		ev_timer_stop(srv->loop, &srv->revocation_timer);
+	if (srv->listen_fd > 0)
+		close(srv->listen_fd);
+	ratelimit_free(srv->rl_user);
+	ratelimit_free(srv->rl_source);
+	accounts_close(srv->acc);
+	tls_ctx_free(srv->tls);
+	cert_trust_free(srv->trust);
+	cert_ca_free(srv->ca);
+	free(srv->crl);
+	ev_loop_free(srv->loop);
+}
+
+int
+serve_run(struct server *srv)
+{
+	int err;
+
+	signal(SIGPIPE, SIG_IGN);
+	srv->listen_fd = -1;
+	if ((err = ev_loop_new(&srv->loop)) || (err = serve_load(srv)) ||
+	    (err = revocation_publish(srv)) || (err = serve_listen(srv)) ||
+	    (err = ev_signal_add(srv->loop, SIGTERM, serve_on_signal, srv)) ||
+	    (err = ev_signal_add(srv->loop, SIGINT, serve_on_signal, srv))) {
+		log_warnx("start-up failed: %s", strerror(-err));
+		serve_free(srv);
+		return err;
+	}
+	revocation_start(srv);
+	log_info("serving %s on tcp port %u; issuing certificates valid %u s", srv->domain,
+		 srv->opts.port, srv->opts.cert_seconds);
+	err = ev_run(srv->loop);
+	log_info("stopped: %llu enrolled, %llu renewed, %llu refused",
+		 (unsigned long long)srv->enrolled, (unsigned long long)srv->renewed,
+		 (unsigned long long)srv->refused);
+	serve_free(srv);
+	return err;
+}

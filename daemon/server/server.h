@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vertex-server: one domain's server (DESIGN §2). Its files:
+ *
+ *   vertex-server.c  the command line: run, init, user, invite, revoke
+ *   admin.c          the administrative verbs (they work on the state directory directly)
+ *   serve.c          the daemon: TLS listener, connections, HELLO, dispatch, keepalives
+ *   enrol.c          enrolment and renewal: rate limits, secrets, CSR checks, issuing
+ *   revocation.c     the domain's signed revocation list: built from the store, republished
+ *                    when an administrator revokes someone
+ *
+ * The state directory holds ca.key, ca.crt (the domain CA), server.key, server.crt (the server's
+ * own identity, server@DOMAIN) and server.db (accounts.h). Keys are mode 0600.
+ */
+#ifndef VERTEX_SERVER_H
+#define VERTEX_SERVER_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/ev.h"
+#include "trust/identity.h"
+
+struct accounts;
+struct cert_ca;
+struct cert_trust;
+struct ctlmsg;
+struct ratelimit;
+struct stream;
+struct tls_ctx;
+
+enum {
+	SERVER_DEFAULT_CERT_SEC = 7 * 86400, /* agent certificates: days, not a year */
+	SERVER_CERT_SKEW_SEC = 300,          /* not-before this far back, for clock skew */
+	SERVER_IDLE_MS = 120000,             /* a connection silent this long is closed */
+	SERVER_MAX_CONNS = 20000,
+	SERVER_REVOCATION_POLL_MS = 2000, /* how often the store is checked for new revocations */
+	SERVER_ENROL_BURST_USER = 5,      /* attempts per account before the rate applies */
+	SERVER_ENROL_BURST_SOURCE = 20,   /* attempts per source address */
+};
+#define SERVER_ENROL_RATE_USER   (1.0 / 30) /* then one attempt per 30 s per account */
+#define SERVER_ENROL_RATE_SOURCE (1.0 / 5)  /* and one per 5 s per source address */
+
+/* File names inside the state directory. */
+#define SERVER_CA_KEY  "ca.key"
+#define SERVER_CA_CERT "ca.crt"
+#define SERVER_KEY     "server.key"
+#define SERVER_CERT    "server.crt"
+#define SERVER_DB      "server.db"
+
+struct server_opts {
+	char dir[PATH_MAX];
+	uint16_t port;
+	unsigned cert_seconds; /* validity of the certificates it issues */
+};
+
+struct sconn;
+
+struct server {
+	struct server_opts opts;
+	char domain[IDENTITY_DOMAIN_MAX + 1];
+	struct ev_loop *loop;
+	struct cert_ca *ca;
+	struct cert_trust *trust;
+	struct tls_ctx *tls;
+	struct accounts *acc;
+	struct ratelimit *rl_user, *rl_source;
+	int listen_fd;
+	struct ev_io listen_io;
+	struct sconn *conns;
+	unsigned nconns;
+
+	/* The current signed revocation list, pushed to agents when it changes. */
+	uint8_t *crl;
+	size_t crl_len;
+	uint64_t crl_number;
+	int64_t crl_issued;
+	struct ev_timer revocation_timer;
+
+	uint64_t enrolled, renewed, refused;
+};
+
+/* A client connection: an agent (enrolling, or authenticated by its certificate). */
+struct sconn {
+	struct server *srv;
+	struct stream *s;
+	struct sconn *next;
+	char peer[IDENTITY_STR_MAX]; /* the verified certificate's identity, "" if none */
+	char addr[64];               /* the remote address and port, for logs */
+	char host[64];               /* the remote address alone: the rate-limit key */
+	uint8_t fpr[32];             /* the verified certificate's fingerprint */
+	bool hello;                  /* CTL_HELLO received */
+};
+
+/* vertex-server.c helpers shared by the verbs */
+int server_path(const struct server_opts *o, const char *name, char *out, size_t len);
+
+/* admin.c */
+int admin_init(const char *dir, const char *domain, unsigned ca_days);
+int admin_main(const struct server_opts *o, int argc, char **argv);
+
+/* serve.c */
+int serve_run(struct server *srv);
+void sconn_send_error(struct sconn *c, uint16_t code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* enrol.c */
+void enrol_handle(struct sconn *c, const struct ctlmsg *m);
+void enrol_handle_renew(struct sconn *c, const struct ctlmsg *m);
+
+/* revocation.c */
+int revocation_publish(struct server *srv);
+void revocation_start(struct server *srv);
+
+#endif

@@ -21,7 +21,11 @@
 #include "proto/record.h"
 
 enum stream_state { STREAM_CONNECTING, STREAM_HANDSHAKE, STREAM_OPEN };
-enum { STREAM_RBUF_SIZE = RECORD_HDR_LEN + STREAM_RECORD_MAX, STREAM_READS_PER_TURN = 64 };
+enum {
+	STREAM_RBUF_MAX = RECORD_HDR_LEN + STREAM_RECORD_MAX,
+	STREAM_RBUF_MIN = 1024, /* enough for every message but certificates and lists */
+	STREAM_READS_PER_TURN = 64,
+};
 
 struct stream {
 	struct ev_loop *loop;
@@ -37,9 +41,15 @@ struct stream {
 	struct ev_io io;
 	struct ev_timer deadline;
 	struct sockaddr_storage remote;
-	size_t rlen, wlen;
-	uint8_t *rbuf; /* STREAM_RBUF_SIZE */
-	uint8_t *wbuf; /* STREAM_WBUF_SIZE */
+	/*
+	 * Buffers are sized to what is in flight, not to the largest record: a server holds
+	 * thousands of idle streams, each of which needs a few hundred bytes most of the time.
+	 * rbuf grows (up to STREAM_RBUF_MAX) when a record's header announces a large body and
+	 * shrinks back once it is consumed; wbuf exists only while output is pending.
+	 */
+	size_t rlen, rcap, wlen, wcap;
+	uint8_t *rbuf;
+	uint8_t *wbuf;
 };
 
 static void stream_on_io(struct ev_io *io, uint32_t revents);
@@ -84,9 +94,9 @@ stream_new(struct stream **out, struct ev_loop *loop, struct tls_ctx *ctx, int f
 	s->is_client = is_client;
 	if (remote)
 		s->remote = *remote;
-	s->rbuf = malloc(STREAM_RBUF_SIZE);
-	s->wbuf = malloc(STREAM_WBUF_SIZE);
-	if (!s->rbuf || !s->wbuf || (expected && !(s->expected = strdup(expected)))) {
+	s->rbuf = malloc(STREAM_RBUF_MIN);
+	s->rcap = STREAM_RBUF_MIN;
+	if (!s->rbuf || (expected && !(s->expected = strdup(expected)))) {
 		stream_free(s);
 		return -ENOMEM;
 	}
@@ -165,7 +175,47 @@ stream_flush(struct stream *s)
 		memmove(s->wbuf, s->wbuf + n, s->wlen - (size_t)n);
 		s->wlen -= (size_t)n;
 	}
+	free(s->wbuf);
+	s->wbuf = NULL;
+	s->wcap = 0;
 	stream_set_events(s, 0);
+	return true;
+}
+
+/* Makes room for len more bytes of output; false if the stream would exceed its bound. */
+static bool
+stream_wbuf_reserve(struct stream *s, size_t len)
+{
+	size_t need = s->wlen + len, cap = s->wcap ? s->wcap : 4096;
+	uint8_t *p;
+
+	if (need > STREAM_WBUF_SIZE)
+		return false;
+	while (cap < need)
+		cap *= 2;
+	if (cap == s->wcap)
+		return true;
+	p = realloc(s->wbuf, cap < STREAM_WBUF_SIZE ? cap : STREAM_WBUF_SIZE);
+	if (!p)
+		return false;
+	s->wbuf = p;
+	s->wcap = cap < STREAM_WBUF_SIZE ? cap : STREAM_WBUF_SIZE;
+	return true;
+}
+
+/* Sets rbuf's capacity (to hold a large record, or back to the minimum). */
+static bool
+stream_rbuf_resize(struct stream *s, size_t cap)
+{
+	uint8_t *p;
+
+	if (cap == s->rcap || cap < s->rlen)
+		return true;
+	p = realloc(s->rbuf, cap);
+	if (!p)
+		return false;
+	s->rbuf = p;
+	s->rcap = cap;
 	return true;
 }
 
@@ -175,7 +225,7 @@ stream_send(struct stream *s, uint16_t type, const void *body, size_t len)
 	struct record_hdr h = { .type = type, .len = (uint32_t)len };
 
 	if (s->closed || s->state != STREAM_OPEN || len > STREAM_RECORD_MAX ||
-	    s->wlen + RECORD_HDR_LEN + len > STREAM_WBUF_SIZE)
+	    !stream_wbuf_reserve(s, RECORD_HDR_LEN + len))
 		return false;
 	record_hdr_encode(s->wbuf + s->wlen, &h);
 	if (len)
@@ -211,14 +261,27 @@ stream_parse(struct stream *s)
 			stream_close(s, "malformed or oversized record");
 			return false;
 		}
-		if (s->rlen - off < RECORD_HDR_LEN + h.len)
+		if (s->rlen - off < RECORD_HDR_LEN + h.len) {
+			/* Incomplete: make sure the whole record will fit once it arrives. */
+			if (RECORD_HDR_LEN + h.len > s->rcap) {
+				memmove(s->rbuf, s->rbuf + off, s->rlen - off);
+				s->rlen -= off;
+				off = 0;
+				if (!stream_rbuf_resize(s, RECORD_HDR_LEN + h.len)) {
+					stream_close(s, "out of memory");
+					return false;
+				}
+			}
 			break;
+		}
 		if (!s->ops->on_record(s, h.type, s->rbuf + off + RECORD_HDR_LEN, h.len))
 			return false;
 		off += RECORD_HDR_LEN + h.len;
 	}
 	memmove(s->rbuf, s->rbuf + off, s->rlen - off);
 	s->rlen -= off;
+	if (s->rcap > STREAM_RBUF_MIN && s->rlen <= STREAM_RBUF_MIN)
+		stream_rbuf_resize(s, STREAM_RBUF_MIN);
 	return true;
 }
 
@@ -227,8 +290,7 @@ stream_read(struct stream *s)
 {
 	for (int i = 0; i < STREAM_READS_PER_TURN; i++) {
 		uint32_t want = 0;
-		ssize_t n =
-		    tls_conn_read(s->tls, s->rbuf + s->rlen, STREAM_RBUF_SIZE - s->rlen, &want);
+		ssize_t n = tls_conn_read(s->tls, s->rbuf + s->rlen, s->rcap - s->rlen, &want);
 
 		if (n == -EAGAIN) {
 			stream_set_events(s, want);

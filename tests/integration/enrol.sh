@@ -17,16 +17,15 @@
 # neither the password nor any invite code in plaintext.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib_domains.sh"
+source "$(dirname "$0")/lib_servers.sh"
 
 vtx_require
-VERTEX_SERVER=$VTX_BUILD/vertex-server
 PROBE=$VTX_BUILD/enrol_probe
 [[ -x $VERTEX_SERVER && -x $PROBE ]] || fail "missing $VERTEX_SERVER or $PROBE"
 domains_up
 
 SA=$VTX_TMP/srva
-in_ns srva "$VERTEX_SERVER" -D "$SA" init --domain "$DOMAIN_A" | tee "$VTX_TMP/init.out"
-CA_FPR=$(awk '/ CA / { print $NF }' "$VTX_TMP/init.out")
+CA_FPR=$(server_init srva "$DOMAIN_A")
 [[ $CA_FPR == SHA256:* ]] || fail "init printed no CA fingerprint"
 pp "$VERTEX_SERVER" -D "$SA" user add alice
 printf 'correct horse battery staple\n' | pp "$VERTEX_SERVER" -D "$SA" user add dave --password-stdin
@@ -34,13 +33,7 @@ CODE=$("$VERTEX_SERVER" -D "$SA" invite new alice)
 [[ $CODE =~ ^[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}$ ]] || fail "invite code '$CODE'"
 pass "domain a initialised: CA $CA_FPR, users alice (invite) and dave (password)"
 
-pretty srva "vertex-server -D $SA run &"
-ip netns exec "$(ns_for srva)" "$VERTEX_SERVER" -D "$SA" run >>"$VTX_TMP/srva.log" 2>&1 &
-SRVA_PID=$!
-track_pid "$SRVA_PID"
-wait_until 10 qn alice bash -c "exec 3<>/dev/tcp/$SRVA_IP/$SERVER_PORT" ||
-	fail "vertex-server a does not listen: $(cat "$VTX_TMP/srva.log")"
-pass "vertex-server a.example.com running (PID $SRVA_PID)"
+server_start srva
 
 # register NAME-IN-FILES IDENTITY ARGS...: vertex register from alice's namespace; its output in
 # $VTX_TMP/reg.out; returns its exit status.
@@ -131,7 +124,7 @@ for f in "$SA"/*; do
 done
 pass "no file in the server's state directory contains the invite code or the password"
 
-stop_pid "$SRVA_PID" TERM
+server_stop srva
 [[ $VTX_LAST_RC -eq 0 ]] || fail "vertex-server exited with status $VTX_LAST_RC on SIGTERM"
 grep -q "stopped: 2 enrolled" "$VTX_TMP/srva.log" || fail "server summary: $(tail -1 "$VTX_TMP/srva.log")"
 pass "server stopped cleanly: $(tail -1 "$VTX_TMP/srva.log" | cut -d' ' -f3-)"

@@ -61,6 +61,11 @@ int cert_info_from_file(const char *path, struct cert_info *out);
 int cert_load_der(const char *path, uint8_t *der, size_t cap);
 /* "ab:cd:..." is not used: fingerprints print as "SHA256:" + unpadded base64, as OpenSSH does. */
 void cert_fpr_format(const uint8_t fpr[CERT_FPR_LEN], char *buf, size_t len);
+/*
+ * Reads back what cert_fpr_format prints (crypto/fpr.c): "SHA256:" and exactly 43 base64
+ * characters whose unused low bits are zero. 0, or -EINVAL (fpr untouched).
+ */
+int cert_fpr_parse(const char *s, uint8_t fpr[CERT_FPR_LEN]);
 
 struct cert_trust;
 struct crl;

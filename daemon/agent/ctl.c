@@ -1,13 +1,20 @@
 // SPDX-License-Identifier: MIT
 /*
  * The control socket: a UNIX stream socket the vertex CLI connects to. Callers are checked with
- * SO_PEERCRED (root or the daemon's own user). The protocol is one request line, one response:
+ * SO_PEERCRED (root or the daemon's own user); verbs that change trust (trust forget, trust pin)
+ * are for root alone, since a daemon running unprivileged must not let its own user re-pin a CA.
+ * The protocol is one request line, one response:
  *
- *   request:   VERB "\n"                 (status | peers)
+ *   request:   WORD (" " WORD)* "\n"      words separated by single spaces:
+ *              status | peers | trust list | trust show DOMAIN | trust forget DOMAIN |
+ *              trust pin DOMAIN SHA256:BASE64
  *   response:  ("KEY" " " "VALUE" "\n")* "end\n"     or    "error" " " MESSAGE "\n"
  *
- * A response is a flat list of facts; "peer IDENTITY" starts the facts about one peer. The CLI
- * owns presentation (text or --json), the daemon only gathers data (STYLE §23).
+ * A response is a flat list of facts; "peer IDENTITY" starts the facts about one peer, "pin
+ * DOMAIN" those about one pin (fingerprint, first_seen, how: the rest of the line, spaces and
+ * all), "domain DOMAIN" the foreign-domain state (foreign.h). The CLI owns presentation (text
+ * or --json), the daemon only gathers data (STYLE §23). Arguments are checked (identity grammar,
+ * cert_fpr_parse) before anything is looked up or changed.
  *
  * Every client is bounded: CTL_MAX_CLIENTS at once, a request line of at most CTL_LINE_MAX bytes,
  * CTL_TIMEOUT_MS to send it. Anything else gets an error line and the connection is closed.
@@ -24,8 +31,18 @@
 #include <unistd.h>
 
 #include "agent/agent.h"
+#include "agent/foreign.h"
+#include "crypto/cert.h"
+#include "store/store.h"
+#include "trust/pins.h"
 
-enum { CTL_MAX_CLIENTS = 16, CTL_LINE_MAX = 256, CTL_TIMEOUT_MS = 5000 };
+enum {
+	CTL_MAX_CLIENTS = 16,
+	CTL_LINE_MAX = 512, /* "trust pin" with a 253-byte domain and a fingerprint fits */
+	CTL_TIMEOUT_MS = 5000,
+	CTL_MAX_WORDS = 8, /* more than any verb takes, so a surplus is reported as such */
+	CTL_FPR_STR_MAX = 64,
+};
 
 struct ctl_client {
 	struct ctl *ctl;
@@ -34,6 +51,7 @@ struct ctl_client {
 	struct ev_timer deadline;
 	char line[CTL_LINE_MAX];
 	size_t llen;
+	uid_t uid; /* SO_PEERCRED, checked per verb */
 	char *out; /* response being written */
 	size_t olen, ooff;
 	struct ctl_client *next;
@@ -118,24 +136,270 @@ ctl_peer(struct peer *p, FILE *f)
 		fprintf(f, "drop.%s %llu\n", peer_drop_name(d), (unsigned long long)s->drops[d]);
 }
 
-/* Builds the response to one request line; returns a malloc'd buffer the client frees. */
-static char *
-ctl_respond(struct agent *a, const char *verb, size_t *len)
+static void
+ctl_peers(struct agent *a, FILE *f)
 {
-	char *buf = NULL;
+	for (size_t i = 0; i < a->npeers; i++)
+		ctl_peer(&a->peers[i], f);
+}
+
+/* --- trust: the pins of other domains' CAs (trust/pins.h) --- */
+
+static int
+ctl_pin_print(const struct pin *p, void *arg)
+{
+	char fpr[CTL_FPR_STR_MAX];
+
+	cert_fpr_format(p->fpr, fpr, sizeof(fpr));
+	fprintf(arg, "pin %s\nfingerprint %s\nfirst_seen %lld\nhow %s\n", p->domain, fpr,
+		(long long)p->first_seen, p->how);
+	return 0;
+}
+
+/*
+ * foreign_status() describes every tracked domain; for one domain only the block that starts
+ * with "domain DOMAIN" (up to the next "domain " line) is kept.
+ */
+static void
+ctl_foreign_status(struct agent *a, const char *domain, FILE *f)
+{
+	char *buf = NULL, *line, *nl;
+	size_t len = 0, dlen = domain ? strlen(domain) : 0;
+	FILE *m = open_memstream(&buf, &len);
+	bool keep = !domain;
+
+	if (!m)
+		return;
+	foreign_status(a, m);
+	if (fclose(m)) {
+		free(buf);
+		return;
+	}
+	for (line = buf; (nl = strchr(line, '\n')); line = nl + 1) {
+		if (domain && !strncmp(line, "domain ", 7))
+			keep = (size_t)(nl - line) == 7 + dlen && !strncmp(line + 7, domain, dlen);
+		if (keep)
+			fwrite(line, 1, (size_t)(nl - line) + 1, f);
+	}
+	free(buf);
+}
+
+/* Checks and lower-cases a domain argument into out; false with the error written to f. */
+static bool
+ctl_arg_domain(const char *arg, char out[IDENTITY_DOMAIN_MAX + 1], FILE *f)
+{
+	size_t n = strlen(arg);
+	const char *why = "longer than 253 characters";
+
+	/* The argument is not echoed: it may hold bytes a terminal would interpret. */
+	if (n <= IDENTITY_DOMAIN_MAX) {
+		for (size_t i = 0; i <= n; i++)
+			out[i] =
+			    (char)(arg[i] >= 'A' && arg[i] <= 'Z' ? arg[i] - 'A' + 'a' : arg[i]);
+		if (identity_domain_is_valid(out, &why))
+			return true;
+	}
+	fprintf(f, "error invalid domain: %s\n", why);
+	return false;
+}
+
+static void
+ctl_trust_list(struct agent *a, char **arg, FILE *f)
+{
+	(void)arg;
+	if (store_pin_each(a->store, ctl_pin_print, f)) {
+		fputs("error cannot read the pins from the state store\n", f);
+		return;
+	}
+	ctl_foreign_status(a, NULL, f);
+}
+
+static void
+ctl_trust_show(struct agent *a, char **arg, FILE *f)
+{
+	char domain[IDENTITY_DOMAIN_MAX + 1];
+	struct pin p;
+	int err;
+
+	if (!ctl_arg_domain(arg[0], domain, f))
+		return;
+	err = store_pin_get(a->store, domain, &p);
+	if (err == -ENOENT) {
+		fprintf(f, "error no pin for %s\n", domain);
+		return;
+	}
+	if (err) {
+		fprintf(f, "error cannot read the pin for %s: %s\n", domain, strerror(-err));
+		return;
+	}
+	ctl_pin_print(&p, f);
+	ctl_foreign_status(a, domain, f);
+}
+
+/* After a pin changes, the foreign-domain module decides again; -ENOENT (no peer there) is fine. */
+static void
+ctl_trust_reevaluate(struct agent *a, const char *domain)
+{
+	int err = foreign_reevaluate(a, domain);
+
+	if (err && err != -ENOENT)
+		log_warnx("trust: re-evaluating %s after a pin change: %s", domain, strerror(-err));
+}
+
+static void
+ctl_trust_forget(struct agent *a, char **arg, FILE *f)
+{
+	char domain[IDENTITY_DOMAIN_MAX + 1];
+	int err;
+
+	if (!ctl_arg_domain(arg[0], domain, f))
+		return;
+	err = store_pin_delete(a->store, domain);
+	if (err == -ENOENT) {
+		fprintf(f, "error no pin for %s\n", domain);
+		return;
+	}
+	if (err) {
+		fprintf(f, "error cannot delete the pin for %s: %s\n", domain, strerror(-err));
+		return;
+	}
+	log_info("trust: the user forgot the pin of %s", domain);
+	ctl_trust_reevaluate(a, domain);
+	fprintf(f, "forgot %s\n", domain);
+}
+
+static void
+ctl_trust_pin(struct agent *a, char **arg, FILE *f)
+{
+	struct pin p = { .first_seen = time(NULL) };
+	char fpr[CTL_FPR_STR_MAX];
+	int err;
+
+	if (!ctl_arg_domain(arg[0], p.domain, f))
+		return;
+	if (cert_fpr_parse(arg[1], p.fpr)) {
+		fputs("error invalid fingerprint: expected SHA256: and 43 base64 characters, as "
+		      "vertex cert show prints it\n",
+		      f);
+		return;
+	}
+	snprintf(p.how, sizeof(p.how), "pinned by the user");
+	err = store_pin_put(a->store, &p);
+	if (err) {
+		fprintf(f, "error cannot store the pin for %s: %s\n", p.domain, strerror(-err));
+		return;
+	}
+	cert_fpr_format(p.fpr, fpr, sizeof(fpr));
+	log_info("trust: the user pinned %s to %s", p.domain, fpr);
+	ctl_trust_reevaluate(a, p.domain);
+	fprintf(f, "pinned %s\n", p.domain);
+}
+
+struct ctl_verb {
+	const char *word[2];                              /* the verb: one or two words */
+	size_t nargs;                                     /* arguments after the verb */
+	bool root_only;                                   /* changes trust: root alone */
+	void (*fn)(struct agent *a, char **arg, FILE *f); /* facts, or one error line */
+};
+
+static void
+ctl_status_verb(struct agent *a, char **arg, FILE *f)
+{
+	(void)arg;
+	ctl_status(a, f);
+}
+
+static void
+ctl_peers_verb(struct agent *a, char **arg, FILE *f)
+{
+	(void)arg;
+	ctl_peers(a, f);
+}
+
+static const struct ctl_verb ctl_verbs[] = {
+	{ { "status", NULL }, 0, false, ctl_status_verb },
+	{ { "peers", NULL }, 0, false, ctl_peers_verb },
+	{ { "trust", "list" }, 0, false, ctl_trust_list },
+	{ { "trust", "show" }, 1, false, ctl_trust_show },
+	{ { "trust", "forget" }, 1, true, ctl_trust_forget },
+	{ { "trust", "pin" }, 2, true, ctl_trust_pin },
+};
+
+/* Splits line in place at single spaces; -1 for an empty word (leading, trailing, double). */
+static int
+ctl_split(char *line, char **word, size_t max)
+{
+	size_t n = 0;
+
+	for (char *w = line;; w++) {
+		char *sp = strchr(w, ' ');
+
+		if (n == max)
+			return -1;
+		word[n++] = w;
+		if (sp)
+			*sp = '\0';
+		if (!*w)
+			return -1;
+		if (!sp)
+			return (int)n;
+		w = sp;
+	}
+}
+
+static const struct ctl_verb *
+ctl_verb_find(char **word, size_t n, FILE *f)
+{
+	for (size_t i = 0; i < sizeof(ctl_verbs) / sizeof(ctl_verbs[0]); i++) {
+		const struct ctl_verb *v = &ctl_verbs[i];
+		size_t nw = v->word[1] ? 2 : 1;
+
+		if (strcmp(word[0], v->word[0]) ||
+		    (nw == 2 && (n < 2 || strcmp(word[1], v->word[1]))))
+			continue;
+		if (n - nw != v->nargs) {
+			fprintf(f, "error %s%s%s takes %zu argument%s\n", v->word[0],
+				nw == 2 ? " " : "", nw == 2 ? v->word[1] : "", v->nargs,
+				v->nargs == 1 ? "" : "s");
+			return NULL;
+		}
+		return v;
+	}
+	fputs("error unknown request (expected status, peers, trust list, trust show, trust "
+	      "forget or trust pin)\n",
+	      f);
+	return NULL;
+}
+
+/*
+ * Builds the response to one request line (split in place) from a caller with uid; returns a
+ * malloc'd buffer the client frees. A verb writes its facts or a single error line; "end" is
+ * added only after facts.
+ */
+static char *
+ctl_respond(struct agent *a, uid_t uid, char *line, size_t *len)
+{
+	char *buf = NULL, *word[CTL_MAX_WORDS];
+	const struct ctl_verb *v = NULL;
 	FILE *f = open_memstream(&buf, len);
+	int n;
 
 	if (!f)
 		return NULL;
-	if (!strcmp(verb, "status")) {
-		ctl_status(a, f);
-		fputs("end\n", f);
-	} else if (!strcmp(verb, "peers")) {
-		for (size_t i = 0; i < a->npeers; i++)
-			ctl_peer(&a->peers[i], f);
-		fputs("end\n", f);
-	} else {
-		fputs("error unknown request (expected status or peers)\n", f);
+	n = ctl_split(line, word, CTL_MAX_WORDS);
+	if (n < 0)
+		fputs("error malformed request (words separated by single spaces)\n", f);
+	else
+		v = ctl_verb_find(word, (size_t)n, f);
+	if (v && v->root_only && uid != 0) {
+		fputs("error permission denied: only root may change pins\n", f);
+		v = NULL;
+	}
+	if (v) {
+		v->fn(a, word + (v->word[1] ? 2 : 1), f);
+		fflush(f);
+		if (strncmp(buf, "error ", 6))
+			fputs("end\n", f);
 	}
 	if (fclose(f)) {
 		free(buf);
@@ -208,7 +472,7 @@ ctl_client_on_io(struct ev_io *io, uint32_t revents)
 		return;
 	}
 	log_debug(LOG_CTL, "control request: %s", c->line);
-	c->out = ctl_respond(c->ctl->agent, c->line, &c->olen);
+	c->out = ctl_respond(c->ctl->agent, c->uid, c->line, &c->olen);
 	if (!c->out) {
 		ctl_client_free(c);
 		return;
@@ -225,14 +489,16 @@ ctl_client_on_deadline(struct ev_timer *t)
 	ctl_client_free(c);
 }
 
+/* Root or our own user may connect; *uid is kept for the verbs that are root's alone. */
 static bool
-ctl_caller_allowed(int fd)
+ctl_caller_allowed(int fd, uid_t *uid)
 {
 	struct ucred cred;
 	socklen_t cl = sizeof(cred);
 
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0)
 		return false;
+	*uid = cred.uid;
 	return cred.uid == 0 || cred.uid == geteuid();
 }
 
@@ -241,13 +507,14 @@ ctl_on_accept(struct ev_io *io, uint32_t revents)
 {
 	struct ctl *ctl = container_of(io, struct ctl, io);
 	struct ctl_client *c;
+	uid_t uid;
 	int fd;
 
 	(void)revents;
 	fd = accept4(ctl->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (fd < 0)
 		return;
-	if (!ctl_caller_allowed(fd)) {
+	if (!ctl_caller_allowed(fd, &uid)) {
 		log_warnx("control socket: refused a caller that is neither root nor our user");
 		close(fd);
 		return;
@@ -258,6 +525,7 @@ ctl_on_accept(struct ev_io *io, uint32_t revents)
 	}
 	c->ctl = ctl;
 	c->fd = fd;
+	c->uid = uid;
 	c->next = ctl->clients;
 	ctl->clients = c;
 	ctl->nclients++;

@@ -8,7 +8,9 @@
 
 #include "cmd.h"
 #include "register.h"
+#include "ctlclient.h"
 #include "show.h"
+#include "trust.h"
 
 struct vertex_cmd {
 	const char *name;
@@ -24,6 +26,7 @@ static const struct vertex_cmd vertex_cmds[] = {
 	{ "ca", cmd_ca, "make a domain CA (ca init) or issue a certificate (ca sign)" },
 	{ "key", cmd_key, "make an agent key pair (key new)" },
 	{ "cert", cmd_cert, "show a certificate (cert show)" },
+	{ "trust", cmd_trust, "list, show, forget or re-pin other domains' CA fingerprints" },
 };
 
 static void
@@ -57,7 +60,7 @@ main(int argc, char **argv)
 			return 0;
 		}
 		if ((!strcmp(argv[i], "-s") || !strcmp(argv[i], "--socket")) && i + 1 < argc) {
-			show_socket_path = argv[i + 1];
+			ctlclient_socket_path = argv[i + 1];
 			i += 2;
 			continue;
 		}

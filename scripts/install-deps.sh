@@ -14,6 +14,8 @@ PACKAGES=(
 	# integration tests, demo, benchmark
 	iproute2 iputils-ping nftables openssh-server openssh-client iperf3 jq procps
 	wireguard-tools wireguard-go tcpdump coreutils util-linux
+	# certificates forged by an attacker (tests/integration/impersonation.sh)
+	openssl
 	# dnsmasq without its system service (which would listen on the host's port 53): the DNS of
 	# the two-domain lab, tests/integration/lib_domains.sh
 	dnsmasq-base

@@ -515,7 +515,13 @@ ctl_on_accept(struct ev_io *io, uint32_t revents)
 	if (fd < 0)
 		return;
 	if (!ctl_caller_allowed(fd, &uid)) {
+		static const char refusal[] = "error permission denied: only root and vertexd's "
+					      "user may use the control socket\n";
+
 		log_warnx("control socket: refused a caller that is neither root nor our user");
+		/* Best effort on a fresh socket (its buffer is empty): the caller learns why. */
+		if (write(fd, refusal, sizeof(refusal) - 1) < 0)
+			log_debug(LOG_CTL, "control socket: refusal not sent: %s", strerror(errno));
 		close(fd);
 		return;
 	}

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -121,6 +122,30 @@ ctlclient_parse(char *buf, struct ctlclient_facts *f)
 	return -1;
 }
 
+/* Sends request and a newline; 0, or -1 with errno set. */
+static int
+ctlclient_send_line(int fd, const char *request)
+{
+	struct iovec iov[2] = {
+		{ .iov_base = (void *)request, .iov_len = strlen(request) },
+		{ .iov_base = "\n", .iov_len = 1 },
+	};
+	struct msghdr msg = { .msg_iov = iov, .msg_iovlen = 2 };
+	size_t want = iov[0].iov_len + 1;
+	ssize_t n;
+
+	do
+		n = sendmsg(fd, &msg, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -1;
+	if ((size_t)n != want) {
+		errno = EMSGSIZE; /* a request line fits the socket buffer whole */
+		return -1;
+	}
+	return 0;
+}
+
 int
 ctlclient_ask(const char *request, struct ctlclient_facts *f)
 {
@@ -130,7 +155,12 @@ ctlclient_ask(const char *request, struct ctlclient_facts *f)
 
 	if (fd < 0)
 		return -1;
-	if (dprintf(fd, "%s\n", request) < 0) {
+	/*
+	 * A caller vertexd refuses gets an error line and a closed socket, possibly before the
+	 * request is sent: a broken pipe is then no reason to stop (or, with SIGPIPE, to die)
+	 * before reading what vertexd said.
+	 */
+	if (ctlclient_send_line(fd, request) < 0 && errno != EPIPE && errno != ECONNRESET) {
 		fprintf(stderr, "vertex: cannot send to vertexd: %s\n", strerror(errno));
 		close(fd);
 		return -1;

@@ -72,6 +72,18 @@ median() # median: of the numbers on stdin
 		else print NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
+# tcp_counters: the kernel's counters that explain a stalled connection (server side listen
+# queue overflows and drops, client side retransmitted segments and SYNs).
+tcp_counters()
+{
+	local srv cli
+	srv=$(ip netns exec "$NSS" nstat -asz TcpExtListenOverflows TcpExtListenDrops |
+		awk 'NR > 1 { printf "%s %s ", $1, $2 }')
+	cli=$(ip netns exec "$NSC" nstat -asz TcpRetransSegs TcpExtTCPSynRetrans |
+		awk 'NR > 1 { printf "%s %s ", $1, $2 }')
+	echo "server: ${srv:-n/a}; client: ${cli:-n/a}"
+}
+
 lab_up()
 {
 	local i
@@ -86,7 +98,13 @@ lab_up()
 	done | ip -n "$NSC" -b -
 	ip -n "$NSS" link set eth0 up
 	ip -n "$NSC" link set eth0 up
-	wait_until 10 ip netns exec "$NSC" ping -c 1 -W 1 "$SRV_IP"
+	wait_until 10 ip netns exec "$NSC" ping -c 1 -W 1 "$SRV_IP" || return 1
+	# The server learns every source address's neighbour entry now, not during the timing:
+	# 128 addresses resolving at once under load lost a few SYN-ACKs (10 s stalls).
+	for ((i = 0; i < NSRC; i++)); do
+		ip netns exec "$NSC" ping -c 1 -W 1 -I "198.18.0.$((128 + i))" "$SRV_IP" >/dev/null &
+	done
+	wait
 }
 
 # invites FILE PREFIX COUNT: COUNT users PREFIX0.. with one invite each, "user code" lines.
@@ -126,6 +144,7 @@ bench_enrol()
 		"$VTX_TMP/keys" "$CONC" "$SRC_BASE" "$NSRC")
 	echo "$out"
 	R[enrol]=$out
+	R[enrol_tcp]=$(tcp_counters)
 	say "enrolling $LIMITED users, $CONC in flight, from ONE source address ($ONE_IP)"
 	out=$(ip netns exec "$NSC" "$LOAD" "$SRV_IP:$PORT" "$DOMAIN" "$VTX_TMP/invites-limited" \
 		"$VTX_TMP/keys" "$CONC" "$ONE_IP" 1)
@@ -223,6 +242,7 @@ report()
 	echo "   preparation: $USERS users + invites by admin verbs in ${R[prep_ms]:-n/a} ms" \
 		"($((2 * USERS)) processes)"
 	echo "   $NSRC source addresses: ${R[enrol]:-n/a}"
+	echo "   TCP counters after it: ${R[enrol_tcp]:-n/a}"
 	echo "   1 source address:      ${R[enrol_limited]:-n/a}"
 	echo
 	echo "2. first contact with a server (same domain; the cross-domain first contact with a"

@@ -150,12 +150,16 @@ static int
 idle_dial(struct idle *d, unsigned i)
 {
 	struct sockaddr_in src = { .sin_family = AF_INET };
+	int one = 1;
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), err;
 
 	if (fd < 0)
 		return -errno;
 	if (d->nsrc) {
 		src.sin_addr.s_addr = htonl(ntohl(d->src.s_addr) + i % d->nsrc);
+		/* Port chosen at connect() time, unique for the whole 4-tuple (and not one a
+		 * TIME_WAIT of the server still holds): bind() alone picks ports per address. */
+		setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
 		if (bind(fd, (struct sockaddr *)&src, sizeof(src)) < 0)
 			goto err;
 	}

@@ -165,14 +165,21 @@ accounts_open(struct accounts **out, const char *path)
 
 	if (!a || !(a->path = strdup(path)))
 		goto err_free;
-	/* Create the file ourselves so it is 0600 from the first byte. */
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0) {
+	/*
+	 * Create the file ourselves so it is 0600 from the first byte, but only if it does not
+	 * exist: closing a descriptor of a file drops every POSIX lock this process holds on it,
+	 * including those of another SQLite connection to the same database (the server opens
+	 * server.db twice), after which other processes can reset the WAL under it and committed
+	 * writes are lost.
+	 */
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0 && errno != EEXIST) {
 		rc = -errno;
 		log_warn("accounts %s", path);
 		goto err_free;
 	}
-	close(fd);
+	if (fd >= 0)
+		close(fd);
 	if (sqlite3_open_v2(path, &a->db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
 		rc = acc_fail(a, "open");
 		goto err_close;

@@ -9,7 +9,8 @@
  *   underlay.c   the UDP and TCP sockets on the underlay
  *   ctl.c        the control socket the vertex CLI talks to
  *   privs.c      dropping privileges once start-up is done
- *   home.c       the connection to the home server: renewal, revocation lists
+ *   home.c       the connection to the home server: renewal, revocation lists, notary
+ *   foreign.c    other domains: their CAs (pinned, cross-checked) and revocation lists
  *
  * Everything runs on one event loop in one thread; no locks.
  */
@@ -33,6 +34,7 @@
 struct cert_trust;
 struct crl;
 struct ctl;
+struct foreign;
 struct home;
 struct netlink;
 struct pkt;
@@ -161,7 +163,8 @@ struct agent {
 	struct link *links;
 
 	struct ctl *ctl;
-	struct home *home; /* NULL without a home server */
+	struct home *home;       /* NULL without a home server */
+	struct foreign *foreign; /* other domains' CAs and lists */
 	uint64_t drops[AGENT_DROP_COUNT];
 	struct log_ratelimit drop_rl;
 
@@ -235,6 +238,8 @@ bool underlay_same(const struct sockaddr_storage *a, const struct sockaddr_stora
 int home_start(struct agent *a);
 void home_stop(struct agent *a);
 void home_status(const struct agent *a, FILE *f);
+/* Asks the home server what CA it sees for domain; false if not connected. */
+bool home_ask_notary(struct agent *a, const char *domain);
 
 /* privs.c: keep only CAP_NET_ADMIN, set no_new_privs. 0 or -errno. */
 int privs_drop(void);

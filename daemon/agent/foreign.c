@@ -1,36 +1,391 @@
 // SPDX-License-Identifier: MIT
 /*
- * Other domains: see foreign.h. (Being written; until then no foreign domain is tracked.)
+ * Other domains' CAs and revocation lists (see foreign.h).
+ *
+ * Per domain (struct fdomain), states:
+ *   FETCHING     asking the domain's server for its CA and list (cafetch.c)
+ *   ASKING       a new CA, no pin yet: waiting for the home server's notary answer
+ *   TRUSTED      the CA is an anchor: handshakes with the domain's agents can succeed
+ *   REFUSED      the CA contradicts the pin or a notary: no handshake with that domain
+ *   UNREACHABLE  never fetched (the domain's server cannot be reached)
+ * Timer (one per domain):
+ *   while FETCHING nothing; after a fetch: re-fetch after FOREIGN_REFRESH_MS (lists stay fresh,
+ *   a changed CA is noticed), or after a backoff (FOREIGN_RETRY_*) if it failed; while ASKING:
+ *   give up waiting for the notary after FOREIGN_NOTARY_MS and decide with "unreachable".
+ *
+ * A pinned CA is also cached in the store (meta "ca:DOMAIN"), so after a restart the domain is
+ * trusted at once, before its server answers again; the cache is used only if it matches the pin.
  */
 #include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
 #include "agent/agent.h"
 #include "agent/foreign.h"
+#include "control/cafetch.h"
+#include "crypto/cert.h"
+#include "crypto/crl.h"
+#include "crypto/tls.h"
+#include "proto/ctlmsg.h"
+#include "store/store.h"
+#include "trust/pins.h"
+
+enum {
+	FOREIGN_RETRY_MIN_MS = 2000,
+	FOREIGN_RETRY_MAX_MS = 60000,
+	FOREIGN_NOTARY_MS = 10000,
+	FOREIGN_CACHE_KEY_MAX = IDENTITY_DOMAIN_MAX + 4,
+};
+
+enum fd_state { FD_FETCHING, FD_ASKING, FD_TRUSTED, FD_REFUSED, FD_UNREACHABLE };
+static const char *const fd_state_names[] = { "fetching", "asking", "trusted", "refused",
+					      "unreachable" };
+
+struct fdomain {
+	struct agent *a;
+	char domain[IDENTITY_DOMAIN_MAX + 1];
+	enum fd_state state;
+	char reason[512];
+	struct cafetch *fetch;
+	struct ev_timer timer;
+	unsigned backoff_ms;
+	/* The CA as fetched (the candidate while ASKING), and the one that is an anchor. */
+	uint8_t ca[CERT_DER_MAX];
+	size_t ca_len;
+	uint8_t fpr[CERT_FPR_LEN];
+	bool anchored;
+	uint8_t anchored_fpr[CERT_FPR_LEN];
+	uint8_t *crl_pending; /* a list fetched before the CA was decided on */
+	size_t crl_pending_len;
+};
+
+struct foreign {
+	size_t n;
+	struct fdomain d[];
+};
+
+static void foreign_fetch(struct fdomain *fd);
+
+static void
+foreign_on_timer(struct ev_timer *t)
+{
+	struct fdomain *fd = container_of(t, struct fdomain, timer);
+
+	if (fd->state == FD_ASKING) {
+		struct pin_notary_answer none = { .status = PIN_NOTARY_UNREACHABLE };
+
+		snprintf(none.notary, sizeof(none.notary), "%s",
+			 strchr(fd->a->cfg.identity, '@') + 1);
+		foreign_decide(fd, &none, 1);
+		return;
+	}
+	foreign_fetch(fd);
+}
+
+static void
+foreign_arm(struct fdomain *fd, uint64_t ms)
+{
+	ev_timer_start(fd->a->loop, &fd->timer, ms, foreign_on_timer);
+}
+
+static void
+foreign_retry(struct fdomain *fd)
+{
+	fd->backoff_ms = fd->backoff_ms ? fd->backoff_ms * 2 : FOREIGN_RETRY_MIN_MS;
+	if (fd->backoff_ms > FOREIGN_RETRY_MAX_MS)
+		fd->backoff_ms = FOREIGN_RETRY_MAX_MS;
+	foreign_arm(fd, fd->backoff_ms);
+}
+
+/* Verifies a list against the anchored CA and applies it (closing revoked peers' sessions). */
+static void
+foreign_apply_crl(struct fdomain *fd, const uint8_t *buf, size_t len)
+{
+	struct agent *a = fd->a;
+	struct cert_info ca;
+	struct crl list = { 0 };
+	const char *why;
+
+	if (cert_info_from_der(fd->ca, fd->ca_len, &ca) ||
+	    crl_decode_verify(buf, len, ca.pubkey, &list, &why)) {
+		log_warnx("%s: refusing a revocation list: %s", fd->domain, why);
+		return;
+	}
+	if (!strcmp(list.domain, fd->domain) && !cert_trust_set_crl(a->trust, &list)) {
+		log_info("%s: revocation list #%llu: %zu certificate(s) revoked", fd->domain,
+			 (unsigned long long)list.number, list.count);
+		peer_on_revocation(a, &list);
+	}
+	crl_free(&list);
+}
+
+/* Makes the candidate CA an anchor, and lets the domain's peers try again at once. */
+static void
+foreign_install(struct fdomain *fd)
+{
+	struct agent *a = fd->a;
+	char key[FOREIGN_CACHE_KEY_MAX];
+
+	if (cert_trust_add_der(a->trust, fd->domain, fd->ca, fd->ca_len) ||
+	    tls_ctx_add_anchor(a->tls, fd->ca, fd->ca_len)) {
+		fd->state = FD_REFUSED;
+		snprintf(fd->reason, sizeof(fd->reason), "the CA could not be installed");
+		return;
+	}
+	snprintf(key, sizeof(key), "ca:%s", fd->domain);
+	store_meta_set(a->store, key, fd->ca, fd->ca_len);
+	fd->anchored = true;
+	memcpy(fd->anchored_fpr, fd->fpr, CERT_FPR_LEN);
+	fd->state = FD_TRUSTED;
+	if (fd->crl_pending) {
+		foreign_apply_crl(fd, fd->crl_pending, fd->crl_pending_len);
+		free(fd->crl_pending);
+		fd->crl_pending = NULL;
+	}
+	for (size_t i = 0; i < a->npeers; i++) {
+		struct peer *p = &a->peers[i];
+
+		if (!strcmp(strchr(p->cfg->identity, '@') + 1, fd->domain) && !p->current) {
+			p->backoff_ms = 0;
+			peer_need_session(p);
+		}
+	}
+}
+
+void
+foreign_decide(struct fdomain *fd, const struct pin_notary_answer *answers, size_t n)
+{
+	struct agent *a = fd->a;
+	struct pin existing, fresh;
+	bool have_pin = !store_pin_get(a->store, fd->domain, &existing);
+	enum pin_verdict v =
+	    pin_decide(fd->domain, fd->fpr, have_pin ? &existing : NULL, answers, have_pin ? 0 : n,
+		       time(NULL), &fresh, fd->reason, sizeof(fd->reason));
+
+	ev_timer_stop(a->loop, &fd->timer);
+	switch (v) {
+	case PIN_NEW:
+		store_pin_put(a->store, &fresh);
+		/* fall through */
+	case PIN_MATCH:
+		foreign_install(fd);
+		log_info("%s", fd->reason);
+		foreign_arm(fd, FOREIGN_REFRESH_MS);
+		return;
+	case PIN_MISMATCH:
+	case PIN_NOTARY_DISAGREE:
+		fd->state = FD_REFUSED;
+		log_warnx("%s", fd->reason);
+		foreign_arm(fd, FOREIGN_REFRESH_MS);
+		return;
+	}
+}
+
+/* A CA arrived; decide at once if a pin exists, else ask the notary first. */
+static void
+foreign_on_candidate(struct fdomain *fd)
+{
+	struct agent *a = fd->a;
+	struct pin existing;
+
+	if (!store_pin_get(a->store, fd->domain, &existing) || !a->cfg.server.enabled) {
+		foreign_decide(fd, NULL, 0);
+		return;
+	}
+	fd->state = FD_ASKING;
+	snprintf(fd->reason, sizeof(fd->reason), "asking the home server about the CA of %s",
+		 fd->domain);
+	home_ask_notary(a, fd->domain); /* if the home link is down, the timer decides */
+	foreign_arm(fd, FOREIGN_NOTARY_MS);
+}
+
+static void
+foreign_on_fetched(void *arg, const struct cafetch_result *r)
+{
+	struct fdomain *fd = arg;
+	struct cert_info ci;
+	char fpr[64], was[64];
+
+	if (!r->ca || r->ca_len > sizeof(fd->ca) || cert_info_from_der(r->ca, r->ca_len, &ci) ||
+	    !ci.is_ca || strcmp(ci.subject, fd->domain)) {
+		if (!fd->anchored)
+			fd->state = FD_UNREACHABLE;
+		snprintf(fd->reason, sizeof(fd->reason), "cannot get the CA of %s: %s", fd->domain,
+			 r->ca ? "the server offered no CA of that name" : r->error);
+		log_warnx("%s", fd->reason);
+		foreign_retry(fd);
+		return;
+	}
+	fd->backoff_ms = 0;
+	if (fd->anchored && !memcmp(ci.fpr, fd->anchored_fpr, CERT_FPR_LEN)) {
+		fd->state = FD_TRUSTED;
+		if (r->crl)
+			foreign_apply_crl(fd, r->crl, r->crl_len);
+		foreign_arm(fd, FOREIGN_REFRESH_MS);
+		return;
+	}
+	if (fd->anchored) {
+		/* The trusted CA stays; the new one is refused until the user re-pins. */
+		cert_fpr_format(ci.fpr, fpr, sizeof(fpr));
+		cert_fpr_format(fd->anchored_fpr, was, sizeof(was));
+		log_warnx(
+		    "%s: its server now offers CA %s, but %s is pinned; refused until re-pinned "
+		    "with `vertex trust`",
+		    fd->domain, fpr, was);
+		foreign_arm(fd, FOREIGN_REFRESH_MS);
+		return;
+	}
+	memcpy(fd->ca, r->ca, r->ca_len);
+	fd->ca_len = r->ca_len;
+	memcpy(fd->fpr, ci.fpr, CERT_FPR_LEN);
+	free(fd->crl_pending);
+	fd->crl_pending = NULL;
+	if (r->crl && (fd->crl_pending = malloc(r->crl_len))) {
+		memcpy(fd->crl_pending, r->crl, r->crl_len);
+		fd->crl_pending_len = r->crl_len;
+	}
+	foreign_on_candidate(fd);
+}
+
+static void
+foreign_fetch(struct fdomain *fd)
+{
+	if (fd->fetch)
+		return;
+	if (!fd->anchored)
+		fd->state = FD_FETCHING;
+	cafetch_start(&fd->fetch, fd->a->loop, fd->domain, fd->a->cfg.identity, foreign_on_fetched,
+		      fd);
+}
+
+/* After a restart: a cached CA that matches the pin is trusted before the server answers. */
+static void
+foreign_from_cache(struct fdomain *fd)
+{
+	char key[FOREIGN_CACHE_KEY_MAX];
+	struct cert_info ci;
+	struct pin pin;
+
+	snprintf(key, sizeof(key), "ca:%s", fd->domain);
+	if (store_pin_get(fd->a->store, fd->domain, &pin) ||
+	    store_meta_get(fd->a->store, key, fd->ca, sizeof(fd->ca), &fd->ca_len) ||
+	    cert_info_from_der(fd->ca, fd->ca_len, &ci) || memcmp(ci.fpr, pin.fpr, CERT_FPR_LEN))
+		return;
+	memcpy(fd->fpr, ci.fpr, CERT_FPR_LEN);
+	foreign_install(fd);
+	snprintf(fd->reason, sizeof(fd->reason), "%s: pinned CA (%s), from the cache", fd->domain,
+		 pin.how);
+}
+
+static bool
+foreign_has_ca(const struct agent *a, const char *domain)
+{
+	for (size_t i = 0; i < a->cfg.ncas; i++)
+		if (!strcmp(a->cfg.cas[i].domain, domain))
+			return true;
+	return false;
+}
 
 int
 foreign_start(struct agent *a)
 {
-	(void)a;
+	const char *own = strchr(a->cfg.identity, '@') + 1;
+	struct foreign *f = calloc(1, sizeof(*f) + a->npeers * sizeof(struct fdomain));
+
+	if (!f)
+		return -ENOMEM;
+	a->foreign = f;
+	for (size_t i = 0; i < a->npeers; i++) {
+		const char *d = strchr(a->peers[i].cfg->identity, '@') + 1;
+		bool seen = false;
+
+		for (size_t j = 0; j < f->n; j++)
+			seen |= !strcmp(f->d[j].domain, d);
+		if (seen || !strcmp(d, own) || foreign_has_ca(a, d))
+			continue;
+		f->d[f->n].a = a;
+		snprintf(f->d[f->n].domain, sizeof(f->d[f->n].domain), "%s", d);
+		foreign_from_cache(&f->d[f->n]);
+		foreign_fetch(&f->d[f->n]);
+		f->n++;
+	}
 	return 0;
 }
 
 void
 foreign_stop(struct agent *a)
 {
-	(void)a;
+	struct foreign *f = a->foreign;
+
+	if (!f)
+		return;
+	for (size_t i = 0; i < f->n; i++) {
+		ev_timer_stop(a->loop, &f->d[i].timer);
+		cafetch_cancel(f->d[i].fetch);
+		free(f->d[i].crl_pending);
+	}
+	free(f);
+	a->foreign = NULL;
+}
+
+static struct fdomain *
+foreign_find(const struct agent *a, const char *domain)
+{
+	struct foreign *f = a->foreign;
+
+	for (size_t i = 0; f && i < f->n; i++)
+		if (!strcmp(f->d[i].domain, domain))
+			return &f->d[i];
+	return NULL;
+}
+
+void
+foreign_on_notary(struct agent *a, const char *notary, const char *domain, uint8_t status,
+		  const uint8_t fpr[CERT_FPR_LEN])
+{
+	struct fdomain *fd = foreign_find(a, domain);
+	struct pin_notary_answer ans = { 0 };
+
+	if (!fd || fd->state != FD_ASKING)
+		return;
+	snprintf(ans.notary, sizeof(ans.notary), "%s", notary);
+	ans.status = status == CTL_NOTARY_KNOWN     ? PIN_NOTARY_KNOWN
+		     : status == CTL_NOTARY_UNKNOWN ? PIN_NOTARY_UNKNOWN
+						    : PIN_NOTARY_UNREACHABLE;
+	memcpy(ans.fpr, fpr, CERT_FPR_LEN);
+	foreign_decide(fd, &ans, 1);
 }
 
 int
 foreign_reevaluate(struct agent *a, const char *domain)
 {
-	(void)a;
-	(void)domain;
-	return -ENOENT;
+	struct fdomain *fd = foreign_find(a, domain);
+
+	if (!fd)
+		return -ENOENT;
+	ev_timer_stop(a->loop, &fd->timer);
+	fd->anchored = false;
+	fd->backoff_ms = 0;
+	foreign_fetch(fd);
+	return 0;
 }
 
 void
 foreign_status(const struct agent *a, FILE *f)
 {
-	(void)a;
-	(void)f;
+	const struct foreign *fr = a->foreign;
+	char fpr[64];
+
+	for (size_t i = 0; fr && i < fr->n; i++) {
+		const struct fdomain *fd = &fr->d[i];
+
+		fprintf(f, "domain %s\ndomain_state %s\n", fd->domain, fd_state_names[fd->state]);
+		if (fd->ca_len) {
+			cert_fpr_format(fd->fpr, fpr, sizeof(fpr));
+			fprintf(f, "domain_ca %s\n", fpr);
+		}
+		if (fd->reason[0])
+			fprintf(f, "domain_reason %s\n", fd->reason);
+	}
 }

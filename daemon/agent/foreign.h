@@ -8,9 +8,12 @@
 #ifndef VERTEX_FOREIGN_H
 #define VERTEX_FOREIGN_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 struct agent;
+struct fdomain;
+struct pin_notary_answer;
 
 enum {
 	FOREIGN_REFRESH_MS =
@@ -24,6 +27,11 @@ void foreign_stop(struct agent *a);
  * -ENOENT if no peer is in that domain (the pin is kept for later).
  */
 int foreign_reevaluate(struct agent *a, const char *domain);
+/* The home server's notary answer about domain (CTL_NOTARY), routed here by home.c. */
+void foreign_on_notary(struct agent *a, const char *notary, const char *domain, uint8_t status,
+		       const uint8_t fpr[32]);
+/* Decides about a domain's fetched CA with the notaries' answers (internal to foreign.c). */
+void foreign_decide(struct fdomain *fd, const struct pin_notary_answer *answers, size_t n);
 /* "domain D" then "domain_state pinned|fetching|refused|..." and "domain_reason ..." lines. */
 void foreign_status(const struct agent *a, FILE *f);
 

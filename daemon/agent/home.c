@@ -23,6 +23,7 @@
 #include <time.h>
 
 #include "agent/agent.h"
+#include "agent/foreign.h"
 #include "control/discover.h"
 #include "control/stream.h"
 #include "crypto/aead.h"
@@ -248,6 +249,10 @@ home_on_record(struct stream *s, uint16_t type, const uint8_t *body, size_t len)
 	case CTL_CRL:
 		home_on_crl(h, &m);
 		break;
+	case CTL_NOTARY:
+		foreign_on_notary(h->a, home_domain(h), m.u.notary.domain, m.u.notary.status,
+				  m.u.notary.fpr);
+		break;
 	case CTL_ERROR:
 		log_warnx("home: %s says: %s (%s)", h->server_name, m.u.error.message,
 			  ctlmsg_error_name(m.u.error.code));
@@ -310,6 +315,18 @@ home_connect(struct home *h)
 		h->state = HOME_DOWN;
 		home_schedule_retry(h);
 	}
+}
+
+bool
+home_ask_notary(struct agent *a, const char *domain)
+{
+	struct home *h = a->home;
+	struct ctlmsg m = { .type = CTL_NOTARY_REQ };
+
+	if (!h || h->state != HOME_UP)
+		return false;
+	snprintf(m.u.req.domain, sizeof(m.u.req.domain), "%s", domain);
+	return home_send(h, &m);
 }
 
 int

@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "agent/agent.h"
+#include "agent/foreign.h"
 #include "core/pkt.h"
 #include "crypto/aead.h"
 #include "crypto/tls.h"
@@ -176,13 +177,16 @@ vertexd_start(struct agent *a)
 	}
 	for (size_t i = 0; i < a->npeers; i++)
 		peer_start(&a->peers[i]);
-	return home_start(a);
+	if ((err = home_start(a)))
+		return err;
+	return foreign_start(a);
 }
 
 static void
 vertexd_stop(struct agent *a)
 {
 	if (a->loop) {
+		foreign_stop(a);
 		home_stop(a);
 		link_close_all(a, true);
 		dataplane_flush(a);

@@ -5,7 +5,7 @@
  * Per connection (struct sconn), the first record must be CTL_HELLO; then, by what the peer
  * proved in the TLS handshake:
  *   no certificate (an agent enrolling):  ENROL, CA_REQ, CRL_REQ, PING
- *   a certificate of this domain:          RENEW, CA_REQ, CRL_REQ, PING
+ *   a certificate of this domain:          RENEW, CA_REQ, CRL_REQ, NOTARY_REQ, PING
  * Unknown record types are skipped. A malformed message gets a CTL_ERROR and the connection is
  * closed. Timer: each connection's stream deadline, re-armed on every record, closes it after
  * SERVER_IDLE_MS of silence (agents ping more often than that).
@@ -139,6 +139,9 @@ serve_dispatch(struct sconn *c, const struct ctlmsg *m)
 	case CTL_CRL_REQ:
 		serve_crl(c, m);
 		return true;
+	case CTL_NOTARY_REQ:
+		federation_notary(c, m->u.req.domain);
+		return true;
 	case CTL_PING:
 		r = (struct ctlmsg){ .type = CTL_PONG, .u.ping.nonce = m->u.ping.nonce };
 		return stream_send_msg(c->s, &r);
@@ -190,6 +193,7 @@ serve_on_closed(struct stream *s, const char *why)
 		}
 	}
 	srv->nconns--;
+	federation_forget(srv, c);
 	free(c);
 }
 
@@ -292,7 +296,7 @@ serve_load(struct server *srv)
 		log_warnx("cannot load the server's key %s and certificate %s", key, crt);
 		return err;
 	}
-	if ((err = accounts_open(&srv->acc, db)))
+	if ((err = accounts_open(&srv->acc, db)) || (err = federation_open(srv, db)))
 		return err;
 	if ((err = ratelimit_new(&srv->rl_user, SERVE_RATELIMIT_KEYS, SERVER_ENROL_RATE_USER,
 				 SERVER_ENROL_BURST_USER)) ||
@@ -320,6 +324,7 @@ serve_free(struct server *srv)
 		ev_timer_stop(srv->loop, &srv->revocation_timer);
 	if (srv->listen_fd > 0)
 		close(srv->listen_fd);
+	federation_close(srv);
 	ratelimit_free(srv->rl_user);
 	ratelimit_free(srv->rl_source);
 	accounts_close(srv->acc);

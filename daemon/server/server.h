@@ -8,6 +8,7 @@
  *   enrol.c          enrolment and renewal: rate limits, secrets, CSR checks, issuing
  *   revocation.c     the domain's signed revocation list: built from the store, republished
  *                    when an administrator revokes someone
+ *   federation.c     the notary: what CA this server sees for other domains (pinned)
  *
  * The state directory holds ca.key, ca.crt (the domain CA), server.key, server.crt (the server's
  * own identity, server@DOMAIN) and server.db (accounts.h). Keys are mode 0600.
@@ -26,6 +27,7 @@ struct accounts;
 struct cert_ca;
 struct cert_trust;
 struct ctlmsg;
+struct federation;
 struct ratelimit;
 struct stream;
 struct tls_ctx;
@@ -78,6 +80,8 @@ struct server {
 	int64_t crl_issued;
 	struct ev_timer revocation_timer;
 
+	struct federation *federation;
+
 	uint64_t enrolled, renewed, refused;
 };
 
@@ -108,6 +112,13 @@ void sconn_send_error(struct sconn *c, uint16_t code, const char *fmt, ...)
 /* enrol.c */
 void enrol_handle(struct sconn *c, const struct ctlmsg *m);
 void enrol_handle_renew(struct sconn *c, const struct ctlmsg *m);
+
+/* federation.c */
+int federation_open(struct server *srv, const char *db_path);
+void federation_close(struct server *srv);
+void federation_notary(struct sconn *c, const char *domain);
+/* The connection is going away: drop its pending queries. */
+void federation_forget(struct server *srv, struct sconn *c);
 
 /* revocation.c */
 int revocation_publish(struct server *srv);

@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Fetching what a domain publishes: its CA certificate and its revocation list, from the
+ * domain's own server (found through DNS, discover.h). The connection is TLS without verifying
+ * the server and without a client certificate, because both answers are checked by what they
+ * are, not by where they came from: the CA by its pin and the notaries (trust/pins.h), the list
+ * by the CA's signature. Nothing secret is ever sent on it.
+ *
+ * One fetch is one connection: HELLO, CA_REQ, CRL_REQ, then the callback with what arrived (the
+ * list may be missing: servers without one answer with an error), bounded by CAFETCH_TIMEOUT_MS.
+ */
+#ifndef VERTEX_CAFETCH_H
+#define VERTEX_CAFETCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct ev_loop;
+struct cafetch;
+
+enum { CAFETCH_TIMEOUT_MS = 10000 };
+
+struct cafetch_result {
+	const char *domain;
+	const uint8_t *ca; /* NULL on failure */
+	size_t ca_len;
+	const uint8_t *crl; /* NULL if the server sent none */
+	size_t crl_len;
+	const char *error; /* why it failed, when ca is NULL */
+};
+
+/*
+ * Starts a fetch; done runs exactly once (possibly before cafetch_start returns, on an
+ * immediate failure) and the fetch is freed after it. self names us in HELLO. *out, if not
+ * NULL, is set while the fetch runs (cleared before done runs) so the owner can cancel it.
+ */
+int cafetch_start(struct cafetch **out, struct ev_loop *loop, const char *domain, const char *self,
+		  void (*done)(void *arg, const struct cafetch_result *r), void *arg);
+/* Cancels a running fetch; done does not run. */
+void cafetch_cancel(struct cafetch *f);
+
+#endif

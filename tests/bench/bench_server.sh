@@ -121,6 +121,7 @@ server_start()
 {
 	# As many descriptors as allowed, up to 65536 (a sandbox may cap the hard limit lower).
 	pretty srv "ulimit -n 65536 || ulimit -n \$(ulimit -Hn); vertex-server -D $SA run --port $PORT &"
+	# shellcheck disable=SC2016 # expanded by the inner shell, on purpose
 	ip netns exec "$NSS" bash -c 'ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 		exec "$@"' sh \
 		"$SERVER" -D "$SA" run --port "$PORT" >>"$VTX_TMP/server.log" 2>&1 &

@@ -52,6 +52,8 @@ enum {
 	AGENT_GRO_BUF_SIZE = 65536,
 	AGENT_PKT_POOL = 4 * AGENT_BATCH + 256,
 	LINK_HANDSHAKE_TIMEOUT_MS = 10000,
+	AGENT_MAX_LINKS = 1024,      /* TCP+TLS links at once, handshaking or up */
+	AGENT_ACCEPT_PAUSE_MS = 500, /* after running out of descriptors */
 	LINK_WBUF_SIZE = 256 * 1024, /* beyond this, FRAME records are dropped, never queued */
 	LINK_RBUF_SIZE = RECORD_HDR_LEN + 4096,
 	PEER_CONNECT_BACKOFF_MIN_MS = 500,
@@ -161,6 +163,8 @@ struct agent {
 	struct peer **peer_by_index; /* pool index -> peer, peer_by_index_len long */
 	size_t peer_by_index_len;
 	struct link *links;
+	size_t nlinks;
+	struct ev_timer accept_pause;
 
 	struct ctl *ctl;
 	struct home *home;       /* NULL without a home server */

@@ -75,6 +75,7 @@ link_new(struct agent *a, int fd, bool is_client, struct peer *p,
 	}
 	l->next = a->links;
 	a->links = l;
+	a->nlinks++;
 	return l;
 }
 
@@ -102,6 +103,23 @@ link_dial(struct agent *a, struct peer *p, const struct sockaddr_storage *to)
 
 static void link_handshake(struct link *l);
 
+static void
+link_on_resume(struct ev_timer *t)
+{
+	struct agent *a = container_of(t, struct agent, accept_pause);
+
+	ev_io_set_events(a->loop, &a->tcp_io, EV_READ);
+}
+
+/* Out of descriptors: the listening socket stays readable, so stop watching it a moment. */
+static void
+link_pause_accepting(struct agent *a)
+{
+	log_warn("accept (pausing new links for %d ms)", AGENT_ACCEPT_PAUSE_MS);
+	ev_io_set_events(a->loop, &a->tcp_io, 0);
+	ev_timer_start(a->loop, &a->accept_pause, AGENT_ACCEPT_PAUSE_MS, link_on_resume);
+}
+
 void
 link_accept(struct agent *a)
 {
@@ -113,9 +131,19 @@ link_accept(struct agent *a)
 		    accept4(a->tcp_fd, (struct sockaddr *)&from, &fl, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (fd < 0) {
-			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+			    errno == ENOMEM)
+				link_pause_accepting(a);
+			else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
 				log_warn("accept");
 			return;
+		}
+		if (a->nlinks >= AGENT_MAX_LINKS) {
+			/* Handshakes in progress are bounded: more wait for a slot in the kernel's
+			 * queue, or are refused by it. */
+			close(fd);
+			agent_count_drop(a, AGENT_DROP_NO_BUFFER, "too many links in progress");
+			continue;
 		}
 		l = link_new(a, fd, false, NULL, &from);
 		if (!l) {
@@ -392,6 +420,7 @@ link_close(struct link *l)
 	for (pp = &a->links; *pp; pp = &(*pp)->next) {
 		if (*pp == l) {
 			*pp = l->next;
+			a->nlinks--;
 			break;
 		}
 	}

@@ -186,6 +186,7 @@ static void
 vertexd_stop(struct agent *a)
 {
 	if (a->loop) {
+		ev_timer_stop(a->loop, &a->accept_pause);
 		foreign_stop(a);
 		home_stop(a);
 		link_close_all(a, true);

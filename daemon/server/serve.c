@@ -203,6 +203,28 @@ static const struct stream_ops serve_ops = {
 	.on_closed = serve_on_closed,
 };
 
+static void serve_on_accept(struct ev_io *io, uint32_t revents);
+
+static void
+serve_on_resume(struct ev_timer *t)
+{
+	struct server *srv = container_of(t, struct server, accept_pause);
+
+	ev_io_start(srv->loop, &srv->listen_io, srv->listen_fd, EV_READ, serve_on_accept);
+}
+
+/*
+ * Out of descriptors or memory: the pending connection stays in the listen queue, and the
+ * listening socket stays readable, so stop watching it for a moment instead of spinning.
+ */
+static void
+serve_pause_accepting(struct server *srv)
+{
+	log_warn("accept (pausing new connections for %d ms)", SERVER_ACCEPT_PAUSE_MS);
+	ev_io_stop(srv->loop, &srv->listen_io);
+	ev_timer_start(srv->loop, &srv->accept_pause, SERVER_ACCEPT_PAUSE_MS, serve_on_resume);
+}
+
 /* The address without the port (v4-mapped addresses shown as IPv4). */
 static void
 serve_host(const struct sockaddr_storage *ss, char *buf, size_t len)
@@ -231,8 +253,12 @@ serve_on_accept(struct ev_io *io, uint32_t revents)
 		int fd = accept4(srv->listen_fd, (struct sockaddr *)&from, &fl,
 				 SOCK_NONBLOCK | SOCK_CLOEXEC);
 
-		if (fd < 0)
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+			    errno == ENOMEM)
+				serve_pause_accepting(srv);
 			return;
+		}
 		if (srv->nconns >= SERVER_MAX_CONNS || !(c = calloc(1, sizeof(*c)))) {
 			close(fd);
 			continue;
@@ -320,8 +346,10 @@ serve_free(struct server *srv)
 {
 	while (srv->conns)
 		stream_close(srv->conns->s, "server shutting down");
-	if (srv->loop)
+	if (srv->loop) {
 		ev_timer_stop(srv->loop, &srv->revocation_timer);
+		ev_timer_stop(srv->loop, &srv->accept_pause);
+	}
 	if (srv->listen_fd > 0)
 		close(srv->listen_fd);
 	federation_close(srv);

@@ -37,6 +37,7 @@ enum {
 	SERVER_CERT_SKEW_SEC = 300,          /* not-before this far back, for clock skew */
 	SERVER_IDLE_MS = 120000,             /* a connection silent this long is closed */
 	SERVER_MAX_CONNS = 20000,
+	SERVER_ACCEPT_PAUSE_MS = 500,     /* after running out of descriptors */
 	SERVER_REVOCATION_POLL_MS = 2000, /* how often the store is checked for new revocations */
 	SERVER_ENROL_BURST_USER = 5,      /* attempts per account before the rate applies */
 	SERVER_ENROL_BURST_SOURCE = 20,   /* attempts per source address */
@@ -70,6 +71,7 @@ struct server {
 	struct ratelimit *rl_user, *rl_source;
 	int listen_fd;
 	struct ev_io listen_io;
+	struct ev_timer accept_pause;
 	struct sconn *conns;
 	unsigned nconns;
 

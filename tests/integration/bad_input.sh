@@ -65,7 +65,7 @@ ctl_answer()
 	pass "control socket: '${1:0:20}' -> '$out'"
 }
 ctl_answer "bogus\n" "error unknown request"
-ctl_answer "$(head -c 400 /dev/zero | tr '\0' A)" "error request line too long"
+ctl_answer "$(head -c 2000 /dev/zero | tr '\0' A)" "error request line too long"
 ctl_answer 'sta\0tus\n' "error request contains a NUL byte"
 vtx_ctl bob status >/dev/null || fail "control socket stopped answering"
 pass "control socket still answers"

@@ -319,7 +319,11 @@ stream_handshake(struct stream *s)
 	if (rc) {
 		char why[300];
 
-		snprintf(why, sizeof(why), "handshake failed: %s", tls_conn_error(s->tls));
+		const char *err = tls_conn_error(s->tls);
+
+		/* Some of TLS's reasons already say so. */
+		snprintf(why, sizeof(why), "%s%s",
+			 strncmp(err, "handshake failed", 16) ? "handshake failed: " : "", err);
 		stream_close(s, why);
 		return;
 	}

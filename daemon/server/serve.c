@@ -184,8 +184,12 @@ serve_on_closed(struct stream *s, const char *why)
 	struct server *srv = c->srv;
 	struct sconn **pp;
 
-	log_debug(LOG_CTL, "connection from %s (%s) closed: %s", c->addr,
-		  c->peer[0] ? c->peer : "no certificate", why);
+	/* Failed handshakes, timeouts and garbage are refusals worth a (rate-limited) line. */
+	if (!c->hello && log_ratelimit_ok(&srv->refusal_rl, ev_now_ms(srv->loop)))
+		log_info("dropped a connection from %s before HELLO: %s", c->addr, why);
+	else
+		log_debug(LOG_CTL, "connection from %s (%s) closed: %s", c->addr,
+			  c->peer[0] ? c->peer : "no certificate", why);
 	for (pp = &srv->conns; *pp; pp = &(*pp)->next) {
 		if (*pp == c) {
 			*pp = c->next;
@@ -264,8 +268,9 @@ serve_on_accept(struct ev_io *io, uint32_t revents)
 			continue;
 		}
 		c->srv = srv;
-		config_endpoint_format(&from, c->addr, sizeof(c->addr));
 		serve_host(&from, c->host, sizeof(c->host));
+		snprintf(c->addr, sizeof(c->addr), strchr(c->host, ':') ? "[%s]:%u" : "%s:%u",
+			 c->host, ntohs(((struct sockaddr_in6 *)&from)->sin6_port));
 		if (stream_new(&c->s, srv->loop, srv->tls, fd, false, NULL, &from, &serve_ops, c)) {
 			free(c);
 			continue;

@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "core/ev.h"
+#include "core/log.h"
 #include "trust/identity.h"
 
 struct accounts;
@@ -85,6 +86,7 @@ struct server {
 	struct federation *federation;
 
 	uint64_t enrolled, renewed, refused;
+	struct log_ratelimit refusal_rl;
 };
 
 /* A client connection: an agent (enrolling, or authenticated by its certificate). */

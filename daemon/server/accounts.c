@@ -19,6 +19,7 @@
  * one invite cannot both see it unused.
  */
 #include "server/accounts.h"
+#include "store/store.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -40,8 +41,6 @@ enum { ACC_BLOB_LEN = 32 }; /* certificate fingerprints and invite digests */
 _Static_assert((int)SECRET_DIGEST_LEN == (int)ACC_BLOB_LEN, "digests are bound as 32 bytes");
 
 static const char accounts_schema[] =
-    "PRAGMA journal_mode=WAL;"
-    "PRAGMA synchronous=FULL;"
     "PRAGMA secure_delete=ON;"
     "CREATE TABLE IF NOT EXISTS users ("
     "  name TEXT PRIMARY KEY,"
@@ -160,42 +159,16 @@ int
 accounts_open(struct accounts **out, const char *path)
 {
 	struct accounts *a = calloc(1, sizeof(*a));
-	char *err = NULL;
-	int fd, rc = -ENOMEM;
+	int rc = -ENOMEM;
 
 	if (!a || !(a->path = strdup(path)))
 		goto err_free;
-	/*
-	 * Create the file ourselves so it is 0600 from the first byte, but only if it does not
-	 * exist: closing a descriptor of a file drops every POSIX lock this process holds on it,
-	 * including those of another SQLite connection to the same database (the server opens
-	 * server.db twice), after which other processes can reset the WAL under it and committed
-	 * writes are lost.
-	 */
-	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0 && errno != EEXIST) {
-		rc = -errno;
-		log_warn("accounts %s", path);
+	rc = store_db_open(path, "accounts", accounts_schema, &a->db);
+	if (rc)
 		goto err_free;
-	}
-	if (fd >= 0)
-		close(fd);
-	if (sqlite3_open_v2(path, &a->db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
-		rc = acc_fail(a, "open");
-		goto err_close;
-	}
-	sqlite3_busy_timeout(a->db, 2000);
-	if (sqlite3_exec(a->db, accounts_schema, NULL, NULL, &err) != SQLITE_OK) {
-		log_warnx("accounts %s: schema: %s", path, err ? err : "?");
-		sqlite3_free(err);
-		rc = -EIO;
-		goto err_close;
-	}
 	*out = a;
 	return 0;
 
-err_close:
-	sqlite3_close(a->db);
 err_free:
 	if (a)
 		free(a->path);

@@ -23,8 +23,6 @@ struct store {
 };
 
 static const char store_schema[] =
-    "PRAGMA journal_mode=WAL;"
-    "PRAGMA synchronous=FULL;"
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);"
     "CREATE TABLE IF NOT EXISTS peer_index ("
     "  identity TEXT PRIMARY KEY,"
@@ -44,14 +42,12 @@ store_fail(struct store *st, const char *what)
 }
 
 int
-store_open(struct store **out, const char *path)
+store_db_open(const char *path, const char *who, const char *schema, sqlite3 **out)
 {
-	struct store *st = calloc(1, sizeof(*st));
 	char *err = NULL;
-	int fd, rc = -ENOMEM;
+	sqlite3 *db;
+	int fd;
 
-	if (!st || !(st->path = strdup(path)))
-		goto err_free;
 	/*
 	 * Create the file ourselves so it is 0600 from the first byte, but only if it does not
 	 * exist: closing a descriptor of a file drops every POSIX lock this process holds on it,
@@ -61,28 +57,44 @@ store_open(struct store **out, const char *path)
 	 */
 	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0 && errno != EEXIST) {
-		rc = -errno;
-		log_warn("store %s", path);
-		goto err_free;
+		int rc = -errno;
+
+		log_warn("%s %s", who, path);
+		return rc;
 	}
 	if (fd >= 0)
 		close(fd);
-	if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
-		rc = store_fail(st, "open");
-		goto err_close;
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+		log_warnx("%s %s: open: %s", who, path, sqlite3_errmsg(db));
+		sqlite3_close(db);
+		return -EIO;
 	}
-	sqlite3_busy_timeout(st->db, 2000);
-	if (sqlite3_exec(st->db, store_schema, NULL, NULL, &err) != SQLITE_OK) {
-		log_warnx("store %s: schema: %s", path, err ? err : "?");
+	sqlite3_busy_timeout(db, STORE_BUSY_TIMEOUT_MS);
+	if (sqlite3_exec(db, STORE_PRAGMAS, NULL, NULL, &err) != SQLITE_OK ||
+	    sqlite3_exec(db, schema, NULL, NULL, &err) != SQLITE_OK) {
+		log_warnx("%s %s: schema: %s", who, path, err ? err : "?");
 		sqlite3_free(err);
-		rc = -EIO;
-		goto err_close;
+		sqlite3_close(db);
+		return -EIO;
 	}
+	*out = db;
+	return 0;
+}
+
+int
+store_open(struct store **out, const char *path)
+{
+	struct store *st = calloc(1, sizeof(*st));
+	int rc = -ENOMEM;
+
+	if (!st || !(st->path = strdup(path)))
+		goto err_free;
+	rc = store_db_open(path, "store", store_schema, &st->db);
+	if (rc)
+		goto err_free;
 	*out = st;
 	return 0;
 
-err_close:
-	sqlite3_close(st->db);
 err_free:
 	if (st)
 		free(st->path);

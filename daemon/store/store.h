@@ -15,6 +15,18 @@
 
 struct pin;
 struct store;
+struct sqlite3;
+
+/* Every database of ours: WAL journal, and a commit is on disk before it returns. */
+#define STORE_PRAGMAS "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+enum { STORE_BUSY_TIMEOUT_MS = 2000 };
+
+/*
+ * Opens (creating, mode 0600) the SQLite database at path with our pragmas and the given schema;
+ * shared by the agent's store and the server's accounts so both get the same durability and the
+ * same care with file locks. who names the caller in log lines. 0 or -errno.
+ */
+int store_db_open(const char *path, const char *who, const char *schema, struct sqlite3 **out);
 
 /* *out freed with store_close(). 0, or -errno with a log line naming the file and the reason. */
 int store_open(struct store **out, const char *path);

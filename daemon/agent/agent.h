@@ -129,6 +129,7 @@ struct link {
 	struct tls_conn *tls;
 	bool is_client;
 	bool closing;
+	bool busy; /* its I/O handler is running: link_close() leaves the free to it */
 	enum link_state state;
 	struct keypair *pending; /* keys derived, waiting for the peer's HELLO */
 	struct sockaddr_storage remote;

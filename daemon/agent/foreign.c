@@ -255,8 +255,8 @@ foreign_fetch(struct fdomain *fd)
 		return;
 	if (!fd->anchored)
 		fd->state = FD_FETCHING;
-	cafetch_start(&fd->fetch, fd->a->loop, fd->domain, fd->a->cfg.identity, foreign_on_fetched,
-		      fd);
+	cafetch_start(&fd->fetch, fd->a->loop, fd->domain, fd->a->cfg.identity, fd->a->cfg.key_path,
+		      fd->a->cfg.cert_path, foreign_on_fetched, fd);
 }
 
 /* After a restart: a cached CA that matches the pin is trusted before the server answers. */

@@ -216,10 +216,12 @@ home_on_established(struct stream *s)
 	m.u.hello.role = CTL_ROLE_AGENT;
 	/* Fits: our certificate names this identity, and certificate names are <= 63 bytes. */
 	snprintf(m.u.hello.name, sizeof(m.u.hello.name), "%.*s", CTL_STR_MAX, h->a->cfg.identity);
-	home_send(h, &m);
+	if (!home_send(h, &m))
+		return; /* the stream closed (a refused certificate, say): home_on_closed ran */
 	m = (struct ctlmsg){ .type = CTL_CRL_REQ };
 	snprintf(m.u.req.domain, sizeof(m.u.req.domain), "%s", home_domain(h));
-	home_send(h, &m);
+	if (!home_send(h, &m))
+		return;
 	h->state = HOME_UP;
 	h->backoff_ms = 0;
 	log_info("home: connected to %s (%s)", h->server_name, h->addr);

@@ -342,7 +342,7 @@ link_parse(struct link *l)
 		}
 		if (l->rlen - off < RECORD_HDR_LEN + h.len)
 			break;
-		alive = link_on_record(l, &h, l->rbuf + off + RECORD_HDR_LEN);
+		alive = link_on_record(l, &h, l->rbuf + off + RECORD_HDR_LEN) && !l->closing;
 		off += RECORD_HDR_LEN + h.len;
 	}
 	if (alive && off) {
@@ -378,25 +378,41 @@ link_read(struct link *l)
 }
 
 static void
+link_free(struct link *l)
+{
+	free(l->wbuf);
+	free(l);
+}
+
+/*
+ * While this runs, link_close() does not free the link (the handler and what it calls, the peer
+ * state machine included, may close it, e.g. on a failed write, and still hold the pointer);
+ * the free happens here on the way out.
+ */
+static void
 link_on_io(struct ev_io *io, uint32_t revents)
 {
 	struct link *l = container_of(io, struct link, io);
 
+	l->busy = true;
 	switch (l->state) {
 	case LINK_CONNECTING:
 		link_on_connected(l);
-		return;
+		break;
 	case LINK_HANDSHAKE:
 		link_handshake(l);
-		return;
+		break;
 	case LINK_HELLO:
 	case LINK_UP:
 		if ((revents & EV_WRITE) && !link_flush(l))
-			return;
+			break;
 		if (revents & EV_READ)
 			link_read(l);
-		return;
+		break;
 	}
+	l->busy = false;
+	if (l->closing)
+		link_free(l);
 }
 
 static void
@@ -439,8 +455,8 @@ link_close(struct link *l)
 		else
 			peer_on_link_closed(l->peer, l);
 	}
-	free(l->wbuf);
-	free(l);
+	if (!l->busy)
+		link_free(l);
 }
 
 void

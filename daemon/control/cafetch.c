@@ -147,6 +147,7 @@ static const struct stream_ops cafetch_ops = {
 
 int
 cafetch_start(struct cafetch **out, struct ev_loop *loop, const char *domain, const char *self,
+	      const char *key, const char *cert,
 	      void (*done)(void *arg, const struct cafetch_result *r), void *arg)
 {
 	struct discover_result found[DISCOVER_MAX];
@@ -161,7 +162,7 @@ cafetch_start(struct cafetch **out, struct ev_loop *loop, const char *domain, co
 	snprintf(f->domain, sizeof(f->domain), "%s", domain);
 	snprintf(f->self, sizeof(f->self), "%s", self);
 	n = discover_server(domain, found, DISCOVER_MAX, f->error, sizeof(f->error));
-	if (n <= 0 || tls_ctx_new_flags(&f->tls, NULL, NULL, NULL, TLS_CTX_NO_VERIFY)) {
+	if (n <= 0 || tls_ctx_new_flags(&f->tls, key, cert, NULL, TLS_CTX_NO_VERIFY)) {
 		if (n > 0)
 			snprintf(f->error, sizeof(f->error), "cannot set up TLS");
 		cafetch_finish(f);

@@ -31,10 +31,13 @@ struct cafetch_result {
 
 /*
  * Starts a fetch; done runs exactly once (possibly before cafetch_start returns, on an
- * immediate failure) and the fetch is freed after it. self names us in HELLO. *out, if not
- * NULL, is set while the fetch runs (cleared before done runs) so the owner can cancel it.
+ * immediate failure) and the fetch is freed after it. self names us in HELLO; key and cert,
+ * if given, are presented so the other domain's server knows who asks (it verifies them once it
+ * has pinned our domain's CA), else we connect anonymously. *out, if not NULL, is set while the
+ * fetch runs (cleared before done runs) so the owner can cancel it.
  */
 int cafetch_start(struct cafetch **out, struct ev_loop *loop, const char *domain, const char *self,
+		  const char *key, const char *cert,
 		  void (*done)(void *arg, const struct cafetch_result *r), void *arg);
 /* Cancels a running fetch; done does not run. */
 void cafetch_cancel(struct cafetch *f);

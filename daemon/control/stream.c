@@ -37,6 +37,7 @@ struct stream {
 	int fd;
 	bool is_client;
 	bool closed;
+	unsigned in_callback; /* > 0 while an owner's callback runs: freeing waits for it */
 	enum stream_state state;
 	struct ev_io io;
 	struct ev_timer deadline;
@@ -136,6 +137,11 @@ stream_connect(struct stream **out, struct ev_loop *loop, struct tls_ctx *ctx,
 	return stream_new(out, loop, ctx, fd, true, expected, to, ops, arg);
 }
 
+/*
+ * Closing from inside one of the owner's callbacks (a failed send in on_established, say) must
+ * not free the stream under the code that called back: the free then waits until the callback
+ * has returned (stream_callback_done). on_closed still runs at once, exactly once.
+ */
 void
 stream_close(struct stream *s, const char *why)
 {
@@ -146,7 +152,24 @@ stream_close(struct stream *s, const char *why)
 	ev_timer_stop(s->loop, &s->deadline);
 	if (s->ops->on_closed)
 		s->ops->on_closed(s, why);
+	if (!s->in_callback)
+		stream_free(s);
+}
+
+static void
+stream_callback_begin(struct stream *s)
+{
+	s->in_callback++;
+}
+
+/* True if the stream is still open; if it was closed during the callback, frees it. */
+static bool
+stream_callback_done(struct stream *s)
+{
+	if (--s->in_callback || !s->closed)
+		return !s->closed;
 	stream_free(s);
+	return false;
 }
 
 static void
@@ -274,7 +297,9 @@ stream_parse(struct stream *s)
 			}
 			break;
 		}
-		if (!s->ops->on_record(s, h.type, s->rbuf + off + RECORD_HDR_LEN, h.len))
+		stream_callback_begin(s);
+		s->ops->on_record(s, h.type, s->rbuf + off + RECORD_HDR_LEN, h.len);
+		if (!stream_callback_done(s))
 			return false;
 		off += RECORD_HDR_LEN + h.len;
 	}
@@ -330,10 +355,14 @@ stream_handshake(struct stream *s)
 	s->state = STREAM_OPEN;
 	ev_timer_stop(s->loop, &s->deadline);
 	stream_set_events(s, 0);
-	if (s->ops->on_established)
+	if (s->ops->on_established) {
+		stream_callback_begin(s);
 		s->ops->on_established(s);
+		if (!stream_callback_done(s))
+			return;
+	}
 	/* Records may have arrived with the handshake's last flight. */
-	if (!s->closed && tls_conn_has_pending(s->tls))
+	if (tls_conn_has_pending(s->tls))
 		stream_read(s);
 }
 

@@ -7,7 +7,9 @@
  * The owner gives three callbacks. on_established runs once the handshake verified the peer (the
  * peer may have presented no certificate if the TLS context allows that). on_record runs for each
  * complete record; it returns false if it closed the stream. on_closed runs exactly once, with a
- * reason, after which the stream is freed.
+ * reason, after which the stream is freed -- but never while one of the other two callbacks is
+ * still running: a callback may close its stream (or have it closed by a failed send) and keep
+ * using the pointer until it returns.
  *
  * Bounds: a record body larger than STREAM_RECORD_MAX closes the stream; the output buffer is
  * STREAM_WBUF_SIZE (a send that does not fit returns false); a stream not established within its

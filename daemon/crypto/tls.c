@@ -58,9 +58,11 @@ struct tls_conn {
 	WOLFSSL *ssl;
 	struct tls_ctx *ctx;
 	bool is_client;
-	bool done;                       /* handshake complete and peer verified */
-	bool failed;                     /* the callback refused the peer: err says why */
-	bool has_peer;                   /* false if an optional client certificate was absent */
+	bool done;         /* handshake complete and peer verified */
+	bool failed;       /* the callback refused the peer: err says why */
+	bool has_peer;     /* false if an optional client certificate was absent */
+	uint8_t *deferred; /* a foreign client certificate for the caller to judge */
+	size_t deferred_len;
 	char expected[IDENTITY_STR_MAX]; /* "" when any trusted identity will do */
 	struct cert_info peer;
 	char err[TLS_ERR_MAX];
@@ -190,7 +192,8 @@ tls_ctx_new_flags(struct tls_ctx **out, const char *key_path, const char *cert_p
 	int err;
 
 	pthread_once(&tls_once, tls_wolfssl_init);
-	if (flags & ~(unsigned)(TLS_CTX_PEER_CERT_OPTIONAL | TLS_CTX_NO_VERIFY))
+	if (flags &
+	    ~(unsigned)(TLS_CTX_PEER_CERT_OPTIONAL | TLS_CTX_NO_VERIFY | TLS_CTX_DEFER_FOREIGN))
 		return -EINVAL;
 	ctx = calloc(1, sizeof(*ctx));
 	if (ctx == NULL)
@@ -329,6 +332,37 @@ verify_error_words(int err)
 }
 
 /*
+ * A client certificate of a domain we have no anchor for, on a server that defers those: keep
+ * it for the caller (who pins the domain's CA first) instead of refusing the handshake.
+ */
+static bool
+conn_defer_foreign(struct tls_conn *c, const uint8_t *der, size_t len)
+{
+	struct cert_info info;
+	struct identity id;
+	size_t anchor_len;
+
+	if (c->is_client || !(c->ctx->flags & TLS_CTX_DEFER_FOREIGN) || c->deferred ||
+	    cert_info_from_der(der, len, &info) < 0 || info.is_ca ||
+	    identity_parse(info.subject, IDENTITY_PURPOSE_FORBIDDEN, &id, NULL) < 0 ||
+	    cert_trust_anchor_der(c->ctx->trust, id.domain, &anchor_len) != NULL)
+		return false;
+	c->deferred = malloc(len);
+	if (c->deferred == NULL)
+		return false;
+	memcpy(c->deferred, der, len);
+	c->deferred_len = len;
+	return true;
+}
+
+const uint8_t *
+tls_conn_deferred_cert(const struct tls_conn *c, size_t *len)
+{
+	*len = c->deferred_len;
+	return c->deferred;
+}
+
+/*
  * Called by wolfSSL for each certificate of the peer's chain (WOLFSSL_ALWAYS_VERIFY_CB), with
  * preverify its own verdict. We decide on the leaf only; returning 0 aborts the handshake with
  * an alert to the peer.
@@ -352,6 +386,8 @@ verify_cb(int preverify, WOLFSSL_X509_STORE_CTX *store)
 	if ((der == NULL || len <= 0) && !c->is_client &&
 	    (c->ctx->flags & TLS_CTX_PEER_CERT_OPTIONAL))
 		return 1; /* an enrolling client without a certificate: conn_verify_final decides */
+	if (der != NULL && len > 0 && conn_defer_foreign(c, der, (size_t)len))
+		return 1;
 	if (der == NULL || len <= 0) {
 		snprintf(c->err, sizeof(c->err), "peer sent no usable certificate");
 		c->failed = true;
@@ -381,9 +417,12 @@ conn_verify_final(struct tls_conn *c)
 	const uint8_t *der;
 	int len;
 
+	/* A foreign certificate: the caller judges it (tls_conn_deferred_cert). */
+	if (c->deferred != NULL)
+		return 0;
+	/* First contact: the caller verifies what it fetches, and sends nothing. */
 	if (c->is_client && (c->ctx->flags & TLS_CTX_NO_VERIFY))
-		return 0; /* first contact: the caller verifies what it fetches, and sends nothing
-			   */
+		return 0;
 
 	if (chain == NULL || wolfSSL_get_chain_count(chain) < 1) {
 		if (!c->is_client && (c->ctx->flags & TLS_CTX_PEER_CERT_OPTIONAL))
@@ -451,6 +490,7 @@ tls_conn_free(struct tls_conn *c)
 	if (c == NULL)
 		return;
 	wolfSSL_free(c->ssl);
+	free(c->deferred);
 	crypto_wipe(c, sizeof(*c));
 	free(c);
 }

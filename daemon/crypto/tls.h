@@ -37,6 +37,13 @@ enum tls_ctx_flags {
 	 * to verify a second connection (`vertex register`). Never for sending anything secret.
 	 */
 	TLS_CTX_NO_VERIFY = 1 << 1,
+	/*
+	 * Server side: a client certificate naming a domain we hold no CA for is not refused
+	 * during the handshake. The connection comes up with tls_conn_peer() NULL, and
+	 * tls_conn_deferred_cert() gives the certificate: the caller must pin that domain's CA
+	 * and verify it (cert_trust_verify) before trusting anything from the connection.
+	 */
+	TLS_CTX_DEFER_FOREIGN = 1 << 2,
 };
 
 /*
@@ -75,6 +82,8 @@ int tls_conn_new(struct tls_conn **out, struct tls_ctx *ctx, int fd, bool is_cli
 void tls_conn_free(struct tls_conn *c);
 
 int tls_conn_handshake(struct tls_conn *c, uint32_t *want);
+/* A client certificate whose verification was deferred (TLS_CTX_DEFER_FOREIGN), or NULL. */
+const uint8_t *tls_conn_deferred_cert(const struct tls_conn *c, size_t *len);
 /* After the handshake: the verified peer certificate (NULL if an optional one was absent). */
 const struct cert_info *tls_conn_peer(const struct tls_conn *c);
 int tls_conn_export(struct tls_conn *c, const char *label, uint8_t *out, size_t len);

@@ -1,12 +1,23 @@
 // SPDX-License-Identifier: MIT
 /*
- * The server as a notary for other domains (DESIGN §3): "what CA do you see for b.example.com?"
+ * Other domains, seen from a server (DESIGN §3): the notary, and certificates of other domains.
  *
- * The answer comes from, in order: our own CA (our domain); our pin of that domain (the store's
- * pins table, kept in server.db next to the accounts); or a fetch from that domain's server,
- * which we then pin, so every later answer is backed by what we saw first. Queries for a domain
- * being fetched wait for that one fetch (at most FEDERATION_MAX_PENDING queries in all); the
- * fetch is bounded by CAFETCH_TIMEOUT_MS and answers "unreachable" when it fails.
+ * Notary: "what CA do you see for b.example.com?" is answered from our own CA (our domain), our
+ * pin of that domain, or a first fetch from that domain's server, which we then pin, so every
+ * later answer is backed by what we saw first.
+ *
+ * Certificates of other domains: TLS defers a client certificate of a domain we hold no CA for
+ * (TLS_CTX_DEFER_FOREIGN). We then fetch and pin that domain's CA and revocation list (or check
+ * them against our pin), make the CA a trust anchor, and verify the certificate: signed by the
+ * CA of the domain it names, valid, not revoked. Until then the connection gets only what any
+ * anonymous client gets. From then on TLS verifies that domain's certificates itself, with its
+ * list, so a revoked agent of another domain is refused at the handshake.
+ *
+ * Every pinned domain is an anchor (restored at start from the pins and their cached CAs), and
+ * its list is re-fetched every FEDERATION_REFRESH_MS.
+ *
+ * Bounds: FEDERATION_MAX_PENDING waiting queries, one fetch per domain at a time
+ * (CAFETCH_TIMEOUT_MS each).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -18,17 +29,33 @@
 #include "control/stream.h"
 #include "core/log.h"
 #include "crypto/cert.h"
+#include "crypto/crl.h"
 #include "crypto/csr.h"
+#include "crypto/tls.h"
 #include "proto/ctlmsg.h"
 #include "server/server.h"
 #include "store/store.h"
 #include "trust/pins.h"
 
-enum { FEDERATION_MAX_PENDING = 256 };
+enum {
+	FEDERATION_MAX_PENDING = 256,
+	FEDERATION_MAX_DOMAINS = 1024,
+	FEDERATION_REFRESH_MS = 30000,
+	FEDERATION_CACHE_KEY_MAX = IDENTITY_DOMAIN_MAX + 4,
+};
+
+enum federation_kind { FED_NOTARY, FED_FOREIGN_CERT };
 
 struct federation_query {
 	struct sconn *c;
+	enum federation_kind kind;
 	char domain[IDENTITY_DOMAIN_MAX + 1];
+};
+
+struct federation_domain {
+	char name[IDENTITY_DOMAIN_MAX + 1];
+	struct cafetch *fetch; /* running, or NULL */
+	bool anchored;
 };
 
 struct federation {
@@ -36,9 +63,24 @@ struct federation {
 	struct store *pins;
 	struct federation_query pending[FEDERATION_MAX_PENDING];
 	size_t npending;
-	char fetching[FEDERATION_MAX_PENDING][IDENTITY_DOMAIN_MAX + 1];
-	struct cafetch *fetches[FEDERATION_MAX_PENDING];
+	struct federation_domain domains[FEDERATION_MAX_DOMAINS];
+	size_t ndomains;
+	struct ev_timer refresh;
+	char key[PATH_MAX], cert[PATH_MAX]; /* presented to other domains' servers */
+	char self[IDENTITY_STR_MAX + 8];
 };
+
+static struct federation_domain *
+federation_domain(struct federation *f, const char *name, bool create)
+{
+	for (size_t i = 0; i < f->ndomains; i++)
+		if (!strcmp(f->domains[i].name, name))
+			return &f->domains[i];
+	if (!create || f->ndomains == FEDERATION_MAX_DOMAINS)
+		return NULL;
+	snprintf(f->domains[f->ndomains].name, sizeof(f->domains[0].name), "%s", name);
+	return &f->domains[f->ndomains++];
+}
 
 static void
 federation_answer(struct sconn *c, const char *domain, uint8_t status, const uint8_t *fpr,
@@ -55,69 +97,159 @@ federation_answer(struct sconn *c, const char *domain, uint8_t status, const uin
 	stream_send_msg(c->s, &m);
 }
 
-/* Answers every query waiting for domain, and forgets them. */
+/* A deferred certificate of another domain, once that domain's CA is (or is not) an anchor. */
+static void
+federation_judge(struct sconn *c, bool anchored)
+{
+	struct server *srv = c->srv;
+	const uint8_t *der;
+	struct cert_info ci;
+	const char *why = "its domain's CA could not be pinned";
+	size_t len;
+
+	der = tls_conn_deferred_cert(stream_tls(c->s), &len);
+	if (!der)
+		return;
+	if (anchored && !cert_trust_verify(srv->trust, der, len, time(NULL), &ci, &why)) {
+		snprintf(c->peer, sizeof(c->peer), "%s", ci.subject);
+		memcpy(c->fpr, ci.fpr, sizeof(c->fpr));
+		log_info("%s (%s): certificate of another domain verified against its pinned CA",
+			 c->peer, c->addr);
+		return;
+	}
+	sconn_send_error(c, CTL_ERR_DENIED, "certificate refused: %s", why);
+	stream_close(c->s, "certificate of another domain refused");
+}
+
+/* Answers or judges everything waiting for domain, and forgets it. */
 static void
 federation_settle(struct federation *f, const char *domain, uint8_t status, const uint8_t *fpr,
-		  int64_t first_seen)
+		  int64_t first_seen, bool anchored)
 {
-	size_t keep = 0;
+	struct federation_query done[FEDERATION_MAX_PENDING];
+	size_t keep = 0, ndone = 0;
 
+	/* Judging may close connections, which edits the pending list: collect first. */
 	for (size_t i = 0; i < f->npending; i++) {
-		if (strcmp(f->pending[i].domain, domain)) {
+		if (strcmp(f->pending[i].domain, domain))
 			f->pending[keep++] = f->pending[i];
-			continue;
-		}
-		federation_answer(f->pending[i].c, domain, status, fpr, first_seen);
+		else
+			done[ndone++] = f->pending[i];
 	}
 	f->npending = keep;
+	for (size_t i = 0; i < ndone; i++) {
+		if (done[i].kind == FED_NOTARY)
+			federation_answer(done[i].c, domain, status, fpr, first_seen);
+		else
+			federation_judge(done[i].c, anchored);
+	}
+}
+
+/* Verifies a domain's list against its (anchored) CA and applies it. */
+static void
+federation_apply_crl(struct federation *f, const struct cert_info *ca, const uint8_t *buf,
+		     size_t len)
+{
+	struct crl list = { 0 };
+	const char *why;
+
+	if (crl_decode_verify(buf, len, ca->pubkey, &list, &why)) {
+		log_warnx("federation: refusing a revocation list of %s: %s", ca->subject, why);
+		return;
+	}
+	if (!strcmp(list.domain, ca->subject) && !cert_trust_set_crl(f->srv->trust, &list))
+		log_info("federation: revocation list #%llu of %s: %zu certificate(s) revoked",
+			 (unsigned long long)list.number, list.domain, list.count);
+	crl_free(&list);
+}
+
+/* Makes a pinned CA an anchor of our TLS and our trust, cached for restarts. */
+static int
+federation_anchor(struct federation *f, struct federation_domain *d, const uint8_t *der, size_t len)
+{
+	char key[FEDERATION_CACHE_KEY_MAX];
+	int err;
+
+	if (d->anchored)
+		return 0;
+	if ((err = cert_trust_add_der(f->srv->trust, d->name, der, len)) ||
+	    (err = tls_ctx_add_anchor(f->srv->tls, der, len)))
+		return err;
+	snprintf(key, sizeof(key), "ca:%s", d->name);
+	store_meta_set(f->pins, key, der, len);
+	d->anchored = true;
+	return 0;
 }
 
 static void
 federation_on_fetched(void *arg, const struct cafetch_result *r)
 {
 	struct federation *f = arg;
+	struct federation_domain *d = federation_domain(f, r->domain, false);
 	struct cert_info ci;
 	struct pin pin = { 0 };
-	char fpr[64];
+	char fpr[64], was[64];
+	bool pinned;
 
-	for (size_t i = 0; i < FEDERATION_MAX_PENDING; i++)
-		if (!strcmp(f->fetching[i], r->domain))
-			f->fetching[i][0] = '\0';
+	if (!d)
+		return;
 	if (!r->ca || cert_info_from_der(r->ca, r->ca_len, &ci) || !ci.is_ca ||
 	    strcmp(ci.subject, r->domain)) {
-		log_warnx("notary: cannot get the CA of %s: %s", r->domain,
+		log_warnx("federation: cannot get the CA of %s: %s", r->domain,
 			  r->ca ? "not a CA of that name" : r->error);
-		federation_settle(f, r->domain, CTL_NOTARY_UNREACHABLE, NULL, 0);
+		federation_settle(f, r->domain, CTL_NOTARY_UNREACHABLE, NULL, 0, d->anchored);
 		return;
 	}
-	snprintf(pin.domain, sizeof(pin.domain), "%s", r->domain);
-	memcpy(pin.fpr, ci.fpr, CERT_FPR_LEN);
-	pin.first_seen = time(NULL);
-	snprintf(pin.how, sizeof(pin.how), "first use: fetched by this server for a notary query");
-	store_pin_put(f->pins, &pin);
 	cert_fpr_format(ci.fpr, fpr, sizeof(fpr));
-	log_info("notary: pinned the CA of %s: %s (first use)", r->domain, fpr);
-	federation_settle(f, r->domain, CTL_NOTARY_KNOWN, pin.fpr, pin.first_seen);
+	pinned = !store_pin_get(f->pins, r->domain, &pin);
+	if (pinned && memcmp(pin.fpr, ci.fpr, CERT_FPR_LEN)) {
+		cert_fpr_format(pin.fpr, was, sizeof(was));
+		log_warnx("federation: %s now offers CA %s, but %s is pinned; refused", r->domain,
+			  fpr, was);
+		federation_settle(f, r->domain, CTL_NOTARY_KNOWN, pin.fpr, pin.first_seen,
+				  d->anchored);
+		return;
+	}
+	if (!pinned) {
+		snprintf(pin.domain, sizeof(pin.domain), "%s", r->domain);
+		memcpy(pin.fpr, ci.fpr, CERT_FPR_LEN);
+		pin.first_seen = time(NULL);
+		snprintf(pin.how, sizeof(pin.how), "first use: fetched by this server");
+		store_pin_put(f->pins, &pin);
+		log_info("federation: pinned the CA of %s: %s (first use)", r->domain, fpr);
+	}
+	if (federation_anchor(f, d, r->ca, r->ca_len))
+		log_warnx("federation: cannot use the CA of %s as an anchor", r->domain);
+	else if (r->crl)
+		federation_apply_crl(f, &ci, r->crl, r->crl_len);
+	federation_settle(f, r->domain, CTL_NOTARY_KNOWN, pin.fpr, pin.first_seen, d->anchored);
 }
 
-/* Starts a fetch for domain unless one runs; false if no slot is free. */
+/* Starts a fetch for domain unless one runs; false if it cannot. */
 static bool
 federation_fetch(struct federation *f, const char *domain)
 {
-	char self[IDENTITY_STR_MAX + 8];
-	size_t free_slot = FEDERATION_MAX_PENDING;
+	struct federation_domain *d = federation_domain(f, domain, true);
 
-	for (size_t i = 0; i < FEDERATION_MAX_PENDING; i++) {
-		if (!strcmp(f->fetching[i], domain))
-			return true;
-		if (!f->fetching[i][0] && free_slot == FEDERATION_MAX_PENDING)
-			free_slot = i;
-	}
-	if (free_slot == FEDERATION_MAX_PENDING)
+	if (!d)
 		return false;
-	snprintf(f->fetching[free_slot], sizeof(f->fetching[free_slot]), "%s", domain);
-	snprintf(self, sizeof(self), "server@%s", f->srv->domain);
-	cafetch_start(&f->fetches[free_slot], f->srv->loop, domain, self, federation_on_fetched, f);
+	if (!d->fetch)
+		cafetch_start(&d->fetch, f->srv->loop, domain, f->self, f->key, f->cert,
+			      federation_on_fetched, f);
+	return true;
+}
+
+/* Queues c for domain's fetch; false if the queue is full. */
+static bool
+federation_wait(struct federation *f, struct sconn *c, enum federation_kind kind,
+		const char *domain)
+{
+	if (f->npending == FEDERATION_MAX_PENDING || !federation_fetch(f, domain))
+		return false;
+	f->pending[f->npending].c = c;
+	f->pending[f->npending].kind = kind;
+	snprintf(f->pending[f->npending].domain, sizeof(f->pending[0].domain), "%s", domain);
+	f->npending++;
 	return true;
 }
 
@@ -146,13 +278,29 @@ federation_notary(struct sconn *c, const char *domain)
 		federation_answer(c, domain, CTL_NOTARY_KNOWN, pin.fpr, pin.first_seen);
 		return;
 	}
-	if (f->npending == FEDERATION_MAX_PENDING || !federation_fetch(f, domain)) {
+	if (!federation_wait(f, c, FED_NOTARY, domain))
 		federation_answer(c, domain, CTL_NOTARY_UNREACHABLE, NULL, 0);
+}
+
+void
+federation_foreign_cert(struct sconn *c)
+{
+	struct federation *f = c->srv->federation;
+	struct identity id;
+	struct cert_info ci;
+	const uint8_t *der;
+	size_t len;
+
+	der = tls_conn_deferred_cert(stream_tls(c->s), &len);
+	if (!der || cert_info_from_der(der, len, &ci) ||
+	    identity_parse(ci.subject, IDENTITY_PURPOSE_FORBIDDEN, &id, NULL)) {
+		stream_close(c->s, "unusable certificate");
 		return;
 	}
-	f->pending[f->npending].c = c;
-	snprintf(f->pending[f->npending].domain, sizeof(f->pending[0].domain), "%s", domain);
-	f->npending++;
+	log_debug(LOG_CTL, "%s presents a certificate of %s: pinning that domain's CA first",
+		  c->addr, id.domain);
+	if (!federation_wait(f, c, FED_FOREIGN_CERT, id.domain))
+		federation_judge(c, false);
 }
 
 void
@@ -168,8 +316,41 @@ federation_forget(struct server *srv, struct sconn *c)
 		f->npending = keep;
 }
 
+/* Re-fetches every anchored domain (its list may have changed; its CA must not have). */
+static void
+federation_on_refresh(struct ev_timer *t)
+{
+	struct federation *f = container_of(t, struct federation, refresh);
+
+	for (size_t i = 0; i < f->ndomains; i++)
+		if (f->domains[i].anchored)
+			federation_fetch(f, f->domains[i].name);
+	ev_timer_start(f->srv->loop, t, FEDERATION_REFRESH_MS, federation_on_refresh);
+}
+
+/* At start: every pin whose cached CA matches is an anchor again. */
+static int
+federation_restore_one(const struct pin *pin, void *arg)
+{
+	struct federation *f = arg;
+	char key[FEDERATION_CACHE_KEY_MAX];
+	uint8_t der[CERT_DER_MAX];
+	struct federation_domain *d;
+	struct cert_info ci;
+	size_t len;
+
+	snprintf(key, sizeof(key), "ca:%s", pin->domain);
+	if (store_meta_get(f->pins, key, der, sizeof(der), &len) ||
+	    cert_info_from_der(der, len, &ci) || memcmp(ci.fpr, pin->fpr, CERT_FPR_LEN) ||
+	    !(d = federation_domain(f, pin->domain, true)))
+		return 0;
+	if (federation_anchor(f, d, der, len) == 0)
+		federation_fetch(f, pin->domain); /* for its current list */
+	return 0;
+}
+
 int
-federation_open(struct server *srv, const char *db_path)
+federation_open(struct server *srv, const char *db_path, const char *key, const char *cert)
 {
 	struct federation *f = calloc(1, sizeof(*f));
 	int err;
@@ -177,12 +358,17 @@ federation_open(struct server *srv, const char *db_path)
 	if (!f)
 		return -ENOMEM;
 	f->srv = srv;
+	snprintf(f->key, sizeof(f->key), "%s", key);
+	snprintf(f->cert, sizeof(f->cert), "%s", cert);
+	snprintf(f->self, sizeof(f->self), "server@%s", srv->domain);
 	err = store_open(&f->pins, db_path);
 	if (err) {
 		free(f);
 		return err;
 	}
 	srv->federation = f;
+	store_pin_each(f->pins, federation_restore_one, f);
+	ev_timer_start(srv->loop, &f->refresh, FEDERATION_REFRESH_MS, federation_on_refresh);
 	return 0;
 }
 
@@ -193,9 +379,9 @@ federation_close(struct server *srv)
 
 	if (!f)
 		return;
-	for (size_t i = 0; i < FEDERATION_MAX_PENDING; i++)
-		if (f->fetching[i][0])
-			cafetch_cancel(f->fetches[i]);
+	ev_timer_stop(srv->loop, &f->refresh);
+	for (size_t i = 0; i < f->ndomains; i++)
+		cafetch_cancel(f->domains[i].fetch);
 	store_close(f->pins);
 	free(f);
 	srv->federation = NULL;

@@ -57,12 +57,21 @@ serve_on_established(struct stream *s)
 	const struct cert_info *ci = tls_conn_peer(stream_tls(s));
 
 	if (ci) {
+		const char *at = strchr(ci->subject, '@');
+
 		snprintf(c->peer, sizeof(c->peer), "%s", ci->subject);
 		memcpy(c->fpr, ci->fpr, sizeof(c->fpr));
+		if (at && strcmp(at + 1, c->srv->domain))
+			log_info(
+			    "%s (%s): certificate of another domain verified against its pinned "
+			    "CA",
+			    c->peer, c->addr);
 	}
 	log_debug(LOG_CTL, "connection from %s established (%s)", c->addr,
 		  c->peer[0] ? c->peer : "no certificate");
 	stream_set_deadline(s, SERVER_IDLE_MS);
+	if (!ci && tls_conn_deferred_cert(stream_tls(s), &(size_t){ 0 }))
+		federation_foreign_cert(c); /* may close s */
 }
 
 static bool
@@ -322,12 +331,12 @@ serve_load(struct server *srv)
 	if ((err = cert_trust_new(&srv->trust)) ||
 	    (err = cert_trust_add(srv->trust, srv->domain, ca_crt)))
 		return err;
-	if ((err =
-		 tls_ctx_new_flags(&srv->tls, key, crt, srv->trust, TLS_CTX_PEER_CERT_OPTIONAL))) {
+	if ((err = tls_ctx_new_flags(&srv->tls, key, crt, srv->trust,
+				     TLS_CTX_PEER_CERT_OPTIONAL | TLS_CTX_DEFER_FOREIGN))) {
 		log_warnx("cannot load the server's key %s and certificate %s", key, crt);
 		return err;
 	}
-	if ((err = accounts_open(&srv->acc, db)) || (err = federation_open(srv, db)))
+	if ((err = accounts_open(&srv->acc, db)) || (err = federation_open(srv, db, key, crt)))
 		return err;
 	if ((err = ratelimit_new(&srv->rl_user, SERVE_RATELIMIT_KEYS, SERVER_ENROL_RATE_USER,
 				 SERVER_ENROL_BURST_USER)) ||

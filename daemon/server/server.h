@@ -8,7 +8,8 @@
  *   enrol.c          enrolment and renewal: rate limits, secrets, CSR checks, issuing
  *   revocation.c     the domain's signed revocation list: built from the store, republished
  *                    when an administrator revokes someone
- *   federation.c     the notary: what CA this server sees for other domains (pinned)
+ *   federation.c     other domains: their CAs pinned and anchored (with their revocation
+ *                    lists), the notary, certificates of other domains' agents and servers
  *
  * The state directory holds ca.key, ca.crt (the domain CA), server.key, server.crt (the server's
  * own identity, server@DOMAIN) and server.db (accounts.h). Keys are mode 0600.
@@ -118,9 +119,12 @@ void enrol_handle(struct sconn *c, const struct ctlmsg *m);
 void enrol_handle_renew(struct sconn *c, const struct ctlmsg *m);
 
 /* federation.c */
-int federation_open(struct server *srv, const char *db_path);
+/* key and cert: what this server presents to other domains' servers (server@DOMAIN). */
+int federation_open(struct server *srv, const char *db_path, const char *key, const char *cert);
 void federation_close(struct server *srv);
 void federation_notary(struct sconn *c, const char *domain);
+/* The client presented a certificate of another domain (deferred by TLS): judge it. */
+void federation_foreign_cert(struct sconn *c);
 /* The connection is going away: drop its pending queries. */
 void federation_forget(struct server *srv, struct sconn *c);
 

@@ -19,7 +19,9 @@
 #    disagreement, both fingerprints named); alice (pinned) refuses the new CA (both named)
 #    and keeps talking to the real bob.
 # 3. alice is revoked in domain a: bob's agent, in domain b, drops her session within the
-#    foreign-list refresh interval (30 s) plus a margin.
+#    foreign-list refresh interval (30 s) plus a margin, and b's server refuses her too.
+# Throughout, each server verifies the other domain's agents and the other server against the
+# CA it pinned (servers authenticate each other the same way agents do).
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib_domains.sh"
 source "$(dirname "$0")/lib_servers.sh"
@@ -51,8 +53,13 @@ pass "alice@$DOMAIN_A and bob@$DOMAIN_B reach each other with no configured CA f
 grep -q "first use; agreed: $DOMAIN_A" "$VTX_TMP/alice.log" ||
 	fail "alice did not pin b's CA with a's agreement: $(grep -i "$DOMAIN_B" "$VTX_TMP/alice.log" | tail -3)"
 grep -q "first use; agreed: $DOMAIN_B" "$VTX_TMP/bob.log" || fail "bob did not pin a's CA with b's agreement"
-grep -q "notary: pinned the CA of $DOMAIN_B: $CA_B" "$VTX_TMP/srva.log" || fail "server a did not pin b's CA"
+grep -q "federation: pinned the CA of $DOMAIN_B: $CA_B" "$VTX_TMP/srva.log" || fail "server a did not pin b's CA"
 pass "each pinned the other domain's CA after its home server (the notary) agreed; a pinned $CA_B"
+wait_until 40 grep -q "alice@$DOMAIN_A (.*): certificate of another domain verified" "$VTX_TMP/srvb.log" ||
+	fail "b's server never verified alice's certificate: $(grep -i federation "$VTX_TMP/srvb.log" | tail -3)"
+grep -q "server@$DOMAIN_B (.*): certificate of another domain verified" "$VTX_TMP/srva.log" ||
+	fail "a's server never verified b's server: $(grep -i federation "$VTX_TMP/srva.log" | tail -3)"
+pass "each server verified the other domain's certificates (agents and the other server) against its pin"
 
 say "2. an impostor takes over b's server address"
 server_stop srvb
@@ -69,6 +76,7 @@ if wait_until 5 peer_is_up dave; then
 fi
 pass "no session for dave"
 vtx_stop alice
+[[ $VTX_LAST_RC -eq 0 ]] || fail "vertexd alice exited with status $VTX_LAST_RC (it crashed?)"
 vtx_start "$(ns_for alice)" alice
 wait_until 30 grep -q "its server now offers CA $IMPOSTOR, but $CA_B is pinned" "$VTX_TMP/alice.log" ||
 	fail "alice did not refuse the changed CA: $(grep -i "$DOMAIN_B" "$VTX_TMP/alice.log" | tail -3)"
@@ -76,6 +84,11 @@ pass "alice (pinned) refuses the changed CA, naming both fingerprints"
 wait_until 30 peer_is_up alice || fail "alice lost the real bob"
 wait_until 10 qn alice ping -c 1 -W 1 "$OVL4_PEER" || fail "no overlay ping alice -> bob after the restart"
 pass "alice still talks to the real bob (his certificate chains to the pinned CA)"
+server_stop srvb
+pp mv "$VTX_TMP/srvb" "$VTX_TMP/srvb.impostor"
+pp mv "$VTX_TMP/srvb.real" "$VTX_TMP/srvb"
+server_start srvb
+pass "the real b server is back"
 
 say "3. alice is revoked in a: bob, in b, drops her"
 t0=$(date +%s)
@@ -86,8 +99,14 @@ pass "bob dropped alice's session $(($(date +%s) - t0)) s after the revoke (refr
 if qn bob ping -c 2 -W 1 "$OVL4_PEER" >/dev/null 2>&1; then
 	fail "bob still reaches alice"
 fi
+wait_until 70 grep -q "certificate revoked by $DOMAIN_A" "$VTX_TMP/srvb.log" ||
+	fail "b's server did not refuse the revoked alice: $(tail -5 "$VTX_TMP/srvb.log")"
+pass "b's server refuses alice: $(grep -m1 "certificate revoked by $DOMAIN_A" "$VTX_TMP/srvb.log" | cut -d' ' -f3-)"
 
-for n in alice bob dave; do vtx_stop "$n"; done
+for n in alice bob dave; do
+	vtx_stop "$n"
+	[[ $VTX_LAST_RC -eq 0 ]] || fail "vertexd $n exited with status $VTX_LAST_RC (it crashed?)"
+done
 server_stop srva
 server_stop srvb
 pass "$VTX_SCENARIO"

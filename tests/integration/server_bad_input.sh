@@ -83,5 +83,6 @@ wait_until 70 home_up || fail "alice did not reconnect after the restart"
 pass "both accounts with their certificates are there; alice reconnected"
 
 vtx_stop alice
+[[ $VTX_LAST_RC -eq 0 ]] || fail "vertexd alice exited with status $VTX_LAST_RC (it crashed?)"
 server_stop srva
 pass "$VTX_SCENARIO"

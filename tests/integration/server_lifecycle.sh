@@ -107,6 +107,8 @@ wait_until 40 grep -q "handshake with carol@$DOMAIN_A.*failed: .*revoked" "$VTX_
 pass "carol's new handshakes refused: $(grep "handshake with carol@$DOMAIN_A.*revoked" "$VTX_TMP/alice.log" | tail -1 | cut -d' ' -f3-)"
 
 vtx_stop alice
+[[ $VTX_LAST_RC -eq 0 ]] || fail "vertexd alice exited with status $VTX_LAST_RC (it crashed?)"
 vtx_stop carol
+[[ $VTX_LAST_RC -eq 0 ]] || fail "vertexd carol exited with status $VTX_LAST_RC (it crashed?)"
 server_stop srva
 pass "$VTX_SCENARIO"

@@ -105,8 +105,8 @@ csr_new(const char *key_path, const char *identity, uint8_t *der, size_t cap)
 /* --- checking a request ---------------------------------------------------------------- */
 
 /*
- * Reads one DER element with the given tag; val and vlen get its contents. Definite, minimal lengths
- * only (DER), at most two length bytes (a CSR is under CSR_DER_MAX).
+ * Reads one DER element with the given tag; val and vlen get its contents. Definite, minimal
+ * lengths only (DER), at most two length bytes (a CSR is under CSR_DER_MAX).
  */
 static bool
 der_get(struct rbuf *r, uint8_t tag, const uint8_t **val, size_t *vlen)

@@ -15,7 +15,7 @@
 # 2. Time of a first contact with a server: `vertex register` end to end (CA fetch + enrolment,
 #    two TLS connections) BENCH_REGISTERS times (default 5), and BENCH_CA_RTT (default 100)
 #    sequential HELLO + CA_REQ round trips on fresh connections. The cross-domain first contact
-#    with a notary query cannot be measured yet: federation is not built.
+#    with a notary query is measured by bench_first_contact.sh.
 # 3. Idle control connections: one agent is enrolled; idle_agents opens BENCH_AGENTS connections
 #    with its certificate (default 1000; BENCH_AGENTS=10000 is the target), HELLO, then one
 #    CTL_PING per 30 s each, held BENCH_HOLD seconds (default 35: every agent pings once). The
@@ -247,7 +247,7 @@ report()
 	echo "   1 source address:      ${R[enrol_limited]:-n/a}"
 	echo
 	echo "2. first contact with a server (same domain; the cross-domain first contact with a"
-	echo "   notary query is NOT measurable yet: federation and the notary are not built)"
+	echo "   notary query: see tests/bench/bench_first_contact.sh)"
 	echo "   vertex register end to end (2 TLS connections): median ${R[register_med]:-n/a} ms" \
 		"(runs: ${R[register]:-n/a} ms)"
 	echo "   HELLO + CA_REQ on a fresh TLS connection: ${R[ca]:-n/a}"

@@ -66,6 +66,7 @@ struct foreign {
 };
 
 static void foreign_fetch(struct fdomain *fd);
+static void foreign_decide(struct fdomain *fd, const struct pin_notary_answer *answers, size_t n);
 
 static void
 foreign_on_timer(struct ev_timer *t)
@@ -153,7 +154,8 @@ foreign_install(struct fdomain *fd)
 	}
 }
 
-void
+/* Decides about the fetched CA with the notaries' answers: pin, trust, or refuse. */
+static void
 foreign_decide(struct fdomain *fd, const struct pin_notary_answer *answers, size_t n)
 {
 	struct agent *a = fd->a;

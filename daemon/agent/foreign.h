@@ -12,8 +12,6 @@
 #include <stdio.h>
 
 struct agent;
-struct fdomain;
-struct pin_notary_answer;
 
 enum {
 	FOREIGN_REFRESH_MS =
@@ -30,8 +28,6 @@ int foreign_reevaluate(struct agent *a, const char *domain);
 /* The home server's notary answer about domain (CTL_NOTARY), routed here by home.c. */
 void foreign_on_notary(struct agent *a, const char *notary, const char *domain, uint8_t status,
 		       const uint8_t fpr[32]);
-/* Decides about a domain's fetched CA with the notaries' answers (internal to foreign.c). */
-void foreign_decide(struct fdomain *fd, const struct pin_notary_answer *answers, size_t n);
 /* "domain D" then "domain_state pinned|fetching|refused|..." and "domain_reason ..." lines. */
 void foreign_status(const struct agent *a, FILE *f);
 

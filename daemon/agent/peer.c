@@ -294,7 +294,13 @@ peer_on_tx(struct peer *p, struct keypair *kp)
 	const struct config *c = &p->agent->cfg;
 
 	p->last_tx_ms = ev_now_ms(p->agent->loop);
-	if (kp->is_initiator && kp->send_counter == c->rekey_after_packets) {
+	/*
+	 * >=, not ==: keepalives also advance the counter and may step over the threshold. Once
+	 * per keypair: if that dial fails, the rekey timer retries with backoff.
+	 */
+	if (kp->is_initiator && !kp->rekey_requested &&
+	    kp->send_counter >= c->rekey_after_packets) {
+		kp->rekey_requested = true;
 		log_debug(LOG_HANDSHAKE, "peer %s: %llu frames sent, rekeying", p->cfg->identity,
 			  (unsigned long long)kp->send_counter);
 		peer_schedule_connect(p, 0);

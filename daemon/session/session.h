@@ -38,8 +38,9 @@ struct keypair {
 	uint64_t send_counter;
 	struct replay_window replay;
 	uint64_t created_ms;
-	bool is_initiator; /* we were the TLS client */
-	void *owner;       /* the peer, for the receive path */
+	bool is_initiator;    /* we were the TLS client */
+	bool rekey_requested; /* the send counter passed rekey-after-packets */
+	void *owner;          /* the peer, for the receive path */
 	struct keypair *index_next;
 };
 

@@ -156,6 +156,38 @@ stage_integration()
 	done
 }
 
+# sanitizer_reports DIR: passes if no sanitizer wrote a report into DIR (else prints them).
+sanitizer_reports()
+{
+	local f found=0
+	for f in "$1"/*; do
+		[[ -e $f ]] || continue
+		found=1
+		echo "--- $f"
+		cat "$f"
+	done
+	[[ $found -eq 0 ]] && echo "no sanitizer reports"
+	return "$found"
+}
+
+# A few scenarios again with the ASan+UBSan build of every program (daemons, CLI, tools):
+# memory errors, undefined behaviour and leaks on real traffic and real shutdowns, which the
+# unit tests alone do not exercise. Every report goes to a file, so one from any process fails.
+stage_integration_asan()
+{
+	local t dir=$REPO/$BUILD_ASAN/sanitizer-reports
+	stage "integration under ASan+UBSan ($BUILD_ASAN): selected scenarios"
+	rm -rf "$dir"
+	mkdir -p "$dir"
+	for t in overlay_basic bad_input udp_blocked federation server_bad_input; do
+		check "asan-it:$t" env VERTEX_BUILD_DIR="$BUILD_ASAN" \
+			ASAN_OPTIONS="detect_leaks=1:log_path=$dir/asan" \
+			UBSAN_OPTIONS="print_stacktrace=1:log_path=$dir/ubsan" \
+			timeout --kill-after=10 900 bash "tests/integration/$t.sh"
+	done
+	check asan-reports sanitizer_reports "$dir"
+}
+
 summary()
 {
 	local f
@@ -194,4 +226,5 @@ check asan-build cmake_build "$BUILD_ASAN" -DVERTEX_SANITIZE=ON && {
 }
 stage_fuzz
 stage_integration
+[[ " ${FAILED[*]} " == *" asan-build "* ]] || stage_integration_asan
 summary

@@ -200,7 +200,8 @@ link_send_record(struct link *l, uint16_t type, const void *body, size_t len)
 	if (l->closing || l->wlen + RECORD_HDR_LEN + len > LINK_WBUF_SIZE)
 		return false;
 	record_hdr_encode(l->wbuf + l->wlen, &h);
-	memcpy(l->wbuf + l->wlen + RECORD_HDR_LEN, body, len);
+	if (len)
+		memcpy(l->wbuf + l->wlen + RECORD_HDR_LEN, body, len);
 	l->wlen += RECORD_HDR_LEN + len;
 	return link_flush(l);
 }

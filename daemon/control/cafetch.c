@@ -66,18 +66,20 @@ static void
 cafetch_on_established(struct stream *s)
 {
 	struct cafetch *f = stream_arg(s);
-	struct ctlmsg m = { .type = CTL_HELLO };
+	struct ctlmsg hello = { .type = CTL_HELLO }, ca = { .type = CTL_CA_REQ }, crl;
 
-	m.u.hello.version = CTL_VERSION;
-	m.u.hello.role = CTL_ROLE_AGENT;
-	snprintf(m.u.hello.name, sizeof(m.u.hello.name), "%s", f->self);
-	stream_send_msg(s, &m);
-	m = (struct ctlmsg){ .type = CTL_CA_REQ };
-	snprintf(m.u.req.domain, sizeof(m.u.req.domain), "%s", f->domain);
-	stream_send_msg(s, &m);
-	m.type = CTL_CRL_REQ;
-	stream_send_msg(s, &m);
-	stream_set_deadline(s, CAFETCH_TIMEOUT_MS);
+	/*
+	 * Everything is built before the first send: a failed send closes the stream, and
+	 * cafetch_on_closed frees f, so nothing may touch f after one.
+	 */
+	hello.u.hello.version = CTL_VERSION;
+	hello.u.hello.role = CTL_ROLE_AGENT;
+	snprintf(hello.u.hello.name, sizeof(hello.u.hello.name), "%s", f->self);
+	snprintf(ca.u.req.domain, sizeof(ca.u.req.domain), "%s", f->domain);
+	crl = ca;
+	crl.type = CTL_CRL_REQ;
+	if (stream_send_msg(s, &hello) && stream_send_msg(s, &ca) && stream_send_msg(s, &crl))
+		stream_set_deadline(s, CAFETCH_TIMEOUT_MS);
 }
 
 static uint8_t *

@@ -55,7 +55,7 @@ enrol_issue(struct sconn *c, const struct identity *id, const uint8_t pubkey[CER
 	cert_fpr_format(ci.fpr, fpr, sizeof(fpr));
 	cert_time_format(na, until, sizeof(until));
 	log_info("%s %s from %s: certificate %s valid until %s", how, name, c->host, fpr, until);
-	return stream_send_msg(c->s, &m);
+	return sconn_send(c, &m);
 }
 
 /* Rate limits, per source address and per account; false (and an error sent) if exceeded. */

@@ -94,7 +94,7 @@ federation_answer(struct sconn *c, const char *domain, uint8_t status, const uin
 		memcpy(m.u.notary.fpr, fpr, CTL_FPR_LEN);
 		m.u.notary.first_seen = first_seen;
 	}
-	stream_send_msg(c->s, &m);
+	sconn_send(c, &m);
 }
 
 /* A deferred certificate of another domain, once that domain's CA is (or is not) an anchor. */
@@ -107,6 +107,8 @@ federation_judge(struct sconn *c, bool anchored)
 	const char *why = "its domain's CA could not be pinned";
 	size_t len;
 
+	if (c->closed)
+		return;
 	der = tls_conn_deferred_cert(stream_tls(c->s), &len);
 	if (!der)
 		return;
@@ -118,7 +120,7 @@ federation_judge(struct sconn *c, bool anchored)
 		return;
 	}
 	sconn_send_error(c, CTL_ERR_DENIED, "certificate refused: %s", why);
-	stream_close(c->s, "certificate of another domain refused");
+	sconn_close(c, "certificate of another domain refused");
 }
 
 /* Answers or judges everything waiting for domain, and forgets it. */
@@ -294,7 +296,7 @@ federation_foreign_cert(struct sconn *c)
 	der = tls_conn_deferred_cert(stream_tls(c->s), &len);
 	if (!der || cert_info_from_der(der, len, &ci) ||
 	    identity_parse(ci.subject, IDENTITY_PURPOSE_FORBIDDEN, &id, NULL)) {
-		stream_close(c->s, "unusable certificate");
+		sconn_close(c, "unusable certificate");
 		return;
 	}
 	log_debug(LOG_CTL, "%s presents a certificate of %s: pinning that domain's CA first",

@@ -41,10 +41,10 @@ revocation_push(struct server *srv, const struct crl *list)
 			continue;
 		if (crl_is_revoked(list, c->fpr)) {
 			log_info("%s (%s): certificate revoked, disconnecting", c->peer, c->addr);
-			stream_close(c->s, "certificate revoked");
+			sconn_close(c, "certificate revoked");
 			continue;
 		}
-		stream_send_msg(c->s, &m);
+		sconn_send(c, &m);
 	}
 }
 

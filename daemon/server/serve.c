@@ -34,6 +34,19 @@
 
 enum { SERVE_ACCEPT_PER_TURN = 64, SERVE_RATELIMIT_KEYS = 65536 };
 
+bool
+sconn_send(struct sconn *c, const struct ctlmsg *m)
+{
+	return !c->closed && stream_send_msg(c->s, m);
+}
+
+void
+sconn_close(struct sconn *c, const char *why)
+{
+	if (!c->closed)
+		stream_close(c->s, why);
+}
+
 void
 sconn_send_error(struct sconn *c, uint16_t code, const char *fmt, ...)
 {
@@ -47,7 +60,7 @@ sconn_send_error(struct sconn *c, uint16_t code, const char *fmt, ...)
 	c->srv->refused++;
 	log_info("refused %s from %s: %s (%s)", c->peer[0] ? c->peer : "a client", c->addr,
 		 m.u.error.message, ctlmsg_error_name(code));
-	stream_send_msg(c->s, &m);
+	sconn_send(c, &m);
 }
 
 static void
@@ -88,7 +101,7 @@ serve_hello(struct sconn *c, const struct ctlmsg *m)
 	r.u.hello.version = CTL_VERSION;
 	r.u.hello.role = CTL_ROLE_SERVER;
 	snprintf(r.u.hello.name, sizeof(r.u.hello.name), "%s", c->srv->domain);
-	return stream_send_msg(c->s, &r);
+	return sconn_send(c, &r);
 }
 
 static void
@@ -103,7 +116,7 @@ serve_ca(struct sconn *c, const struct ctlmsg *m)
 	}
 	snprintf(r.u.ca.domain, sizeof(r.u.ca.domain), "%s", c->srv->domain);
 	r.u.ca.ca = cert_ca_der(c->srv->ca, &r.u.ca.ca_len);
-	stream_send_msg(c->s, &r);
+	sconn_send(c, &r);
 }
 
 static void
@@ -118,7 +131,7 @@ serve_crl(struct sconn *c, const struct ctlmsg *m)
 	}
 	r.u.crl.crl = c->srv->crl;
 	r.u.crl.crl_len = c->srv->crl_len;
-	stream_send_msg(c->s, &r);
+	sconn_send(c, &r);
 }
 
 /* Dispatches one decoded message; false if the connection must close. */
@@ -153,7 +166,7 @@ serve_dispatch(struct sconn *c, const struct ctlmsg *m)
 		return true;
 	case CTL_PING:
 		r = (struct ctlmsg){ .type = CTL_PONG, .u.ping.nonce = m->u.ping.nonce };
-		return stream_send_msg(c->s, &r);
+		return sconn_send(c, &r);
 	case CTL_HELLO:
 		sconn_send_error(c, CTL_ERR_PROTOCOL, "HELLO sent twice");
 		return false;
@@ -207,7 +220,11 @@ serve_on_closed(struct stream *s, const char *why)
 	}
 	srv->nconns--;
 	federation_forget(srv, c);
-	free(c);
+	/* Others may still hold c in this turn (see sconn_send): free it when the turn ends. */
+	c->closed = true;
+	c->s = NULL;
+	c->next = srv->dead;
+	srv->dead = c;
 }
 
 static const struct stream_ops serve_ops = {
@@ -347,6 +364,19 @@ serve_load(struct server *srv)
 }
 
 static void
+serve_before_sleep(void *arg)
+{
+	struct server *srv = arg;
+
+	while (srv->dead) {
+		struct sconn *c = srv->dead;
+
+		srv->dead = c->next;
+		free(c);
+	}
+}
+
+static void
 serve_on_signal(int signo, void *arg)
 {
 	struct server *srv = arg;
@@ -360,6 +390,7 @@ serve_free(struct server *srv)
 {
 	while (srv->conns)
 		stream_close(srv->conns->s, "server shutting down");
+	serve_before_sleep(srv);
 	if (srv->loop) {
 		ev_timer_stop(srv->loop, &srv->revocation_timer);
 		ev_timer_stop(srv->loop, &srv->accept_pause);
@@ -393,6 +424,7 @@ serve_run(struct server *srv)
 		return err;
 	}
 	revocation_start(srv);
+	ev_set_before_sleep(srv->loop, serve_before_sleep, srv);
 	log_info("serving %s on tcp port %u; issuing certificates valid %u s", srv->domain,
 		 srv->opts.port, srv->opts.cert_seconds);
 	err = ev_run(srv->loop);

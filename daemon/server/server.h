@@ -76,6 +76,7 @@ struct server {
 	struct ev_timer accept_pause;
 	struct sconn *conns;
 	unsigned nconns;
+	struct sconn *dead; /* closed this turn, freed before the loop sleeps */
 
 	/* The current signed revocation list, pushed to agents when it changes. */
 	uint8_t *crl;
@@ -100,6 +101,7 @@ struct sconn {
 	char host[64];               /* the remote address alone: the rate-limit key */
 	uint8_t fpr[32];             /* the verified certificate's fingerprint */
 	bool hello;                  /* CTL_HELLO received */
+	bool closed;                 /* its stream is gone; freed at the end of the loop turn */
 };
 
 /* vertex-server.c helpers shared by the verbs */
@@ -111,6 +113,13 @@ int admin_main(const struct server_opts *o, int argc, char **argv);
 
 /* serve.c */
 int serve_run(struct server *srv);
+/*
+ * Sending and closing go through these: a connection may be closed by anything (a failed send
+ * on it, a revocation), and code that still holds it, even in another callback, must find it
+ * merely dead, not freed. A dead connection ignores sends; it is freed when the turn ends.
+ */
+bool sconn_send(struct sconn *c, const struct ctlmsg *m);
+void sconn_close(struct sconn *c, const char *why);
 void sconn_send_error(struct sconn *c, uint16_t code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

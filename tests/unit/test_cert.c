@@ -19,24 +19,18 @@
 #include <cmocka.h>
 
 #include "crypto/cert.h"
+#include "pki.h"
 
 #define DAY 86400
 
 struct fx {
-	char dir[64];
-	int64_t now;
-	struct cert_trust *trust;
+	struct test_pki pki;
 };
 
 static char *
 fx_path(const struct fx *f, const char *name)
 {
-	static char buf[8][128];
-	static int i;
-	char *p = buf[i++ % 8];
-
-	snprintf(p, sizeof(buf[0]), "%s/%s", f->dir, name);
-	return p;
+	return test_pki_path(&f->pki, name);
 }
 
 /* Two domain CAs (a.example.com, b.example.com) and a key for bob, all trusted. */
@@ -46,17 +40,8 @@ setup(void **state)
 	struct fx *f = calloc(1, sizeof(*f));
 
 	assert_non_null(f);
-	snprintf(f->dir, sizeof(f->dir), "/tmp/vtx-test-cert-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	f->now = (int64_t)time(NULL);
-	assert_int_equal(
-	    cert_ca_init("a.example.com", 10, fx_path(f, "a.key"), fx_path(f, "a.crt")), 0);
-	assert_int_equal(
-	    cert_ca_init("b.example.com", 10, fx_path(f, "b.key"), fx_path(f, "b.crt")), 0);
+	test_pki_setup(&f->pki, "cert");
 	assert_int_equal(cert_key_new(fx_path(f, "bob.key"), fx_path(f, "bob.pub")), 0);
-	assert_int_equal(cert_trust_new(&f->trust), 0);
-	assert_int_equal(cert_trust_add(f->trust, "a.example.com", fx_path(f, "a.crt")), 0);
-	assert_int_equal(cert_trust_add(f->trust, "b.example.com", fx_path(f, "b.crt")), 0);
 	*state = f;
 	return 0;
 }
@@ -65,11 +50,8 @@ static int
 teardown(void **state)
 {
 	struct fx *f = *state;
-	char cmd[128];
 
-	cert_trust_free(f->trust);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-	assert_int_equal(system(cmd), 0);
+	test_pki_teardown(&f->pki);
 	free(f);
 	return 0;
 }
@@ -95,7 +77,7 @@ verify(struct fx *f, const char *name, int64_t now, const char **why)
 
 	n = cert_load_der(fx_path(f, name), der, sizeof(der));
 	assert_true(n > 0);
-	return cert_trust_verify(f->trust, der, (size_t)n, now, &info, why);
+	return cert_trust_verify(f->pki.trust, der, (size_t)n, now, &info, why);
 }
 
 static void
@@ -133,8 +115,9 @@ test_cert_ca_init_parse(void **state)
 	assert_string_equal(ca.subject, "a.example.com");
 	assert_string_equal(ca.issuer, "a.example.com");
 	assert_true(ca.is_ca);
-	assert_true(ca.not_before <= f->now && ca.not_before >= f->now - 120);
-	assert_true(ca.not_after >= f->now + 10 * DAY - 5 && ca.not_after <= f->now + 10 * DAY + 5);
+	assert_true(ca.not_before <= f->pki.now && ca.not_before >= f->pki.now - 120);
+	assert_true(ca.not_after >= f->pki.now + 10 * DAY - 5 &&
+		    ca.not_after <= f->pki.now + 10 * DAY + 5);
 }
 
 static void
@@ -157,10 +140,11 @@ test_cert_sign_wrong_domain(void **state)
 {
 	struct fx *f = *state;
 
-	assert_int_equal(sign(f, "a", "bob@b.example.com", f->now, f->now + DAY, "x.crt"), -EINVAL);
-	assert_non_null(strstr(cert_strerror(), "cannot sign for bob@b.example.com"));
-	assert_int_equal(sign(f, "b", "bob@b.example.com/ssh", f->now, f->now + DAY, "x.crt"),
+	assert_int_equal(sign(f, "a", "bob@b.example.com", f->pki.now, f->pki.now + DAY, "x.crt"),
 			 -EINVAL);
+	assert_non_null(strstr(cert_strerror(), "cannot sign for bob@b.example.com"));
+	assert_int_equal(
+	    sign(f, "b", "bob@b.example.com/ssh", f->pki.now, f->pki.now + DAY, "x.crt"), -EINVAL);
 	assert_int_equal(access(fx_path(f, "x.crt"), F_OK), -1);
 }
 
@@ -173,15 +157,17 @@ test_cert_trust_verify_ok(void **state)
 	const char *why = NULL;
 	int n;
 
-	assert_int_equal(sign(f, "b", "bob@b.example.com", f->now - 60, f->now + DAY, "ok.crt"), 0);
+	assert_int_equal(
+	    sign(f, "b", "bob@b.example.com", f->pki.now - 60, f->pki.now + DAY, "ok.crt"), 0);
 	n = cert_load_der(fx_path(f, "ok.crt"), der, sizeof(der));
 	assert_true(n > 0);
-	assert_int_equal(cert_trust_verify(f->trust, der, (size_t)n, f->now, &info, &why), 0);
+	assert_int_equal(cert_trust_verify(f->pki.trust, der, (size_t)n, f->pki.now, &info, &why),
+			 0);
 	assert_string_equal(info.subject, "bob@b.example.com");
 	/* The public key in the certificate is bob's: same as in a certificate over bob.key. */
 	struct cert_info again;
 	assert_int_equal(cert_sign(fx_path(f, "b.key"), fx_path(f, "b.crt"), fx_path(f, "bob.key"),
-				   "bob@b.example.com", f->now, f->now + DAY,
+				   "bob@b.example.com", f->pki.now, f->pki.now + DAY,
 				   fx_path(f, "ok2.crt")),
 			 0);
 	assert_int_equal(cert_info_from_file(fx_path(f, "ok2.crt"), &again), 0);
@@ -199,11 +185,12 @@ test_cert_trust_verify_expired(void **state)
 	int n;
 
 	assert_int_equal(sign(f, "b", "bob@b.example.com", 1577836800, 1577923200, "old.crt"), 0);
-	assert_int_equal(verify(f, "old.crt", f->now, &why), -EACCES);
+	assert_int_equal(verify(f, "old.crt", f->pki.now, &why), -EACCES);
 	assert_string_equal(why, "certificate expired");
 	n = cert_load_der(fx_path(f, "old.crt"), der, sizeof(der));
-	assert_int_equal(cert_trust_check(f->trust, der, (size_t)n, f->now, NULL, msg, sizeof(msg)),
-			 -EACCES);
+	assert_int_equal(
+	    cert_trust_check(f->pki.trust, der, (size_t)n, f->pki.now, NULL, msg, sizeof(msg)),
+	    -EACCES);
 	assert_string_equal(msg, "certificate expired at 2020-01-02T00:00:00Z");
 	/* ...and it was fine back then: time is the caller's. */
 	assert_int_equal(verify(f, "old.crt", 1577880000, &why), 0);
@@ -216,10 +203,11 @@ test_cert_trust_verify_not_yet_valid(void **state)
 	const char *why;
 
 	assert_int_equal(
-	    sign(f, "b", "bob@b.example.com", f->now + DAY, f->now + 2 * DAY, "new.crt"), 0);
-	assert_int_equal(verify(f, "new.crt", f->now, &why), -EACCES);
+	    sign(f, "b", "bob@b.example.com", f->pki.now + DAY, f->pki.now + 2 * DAY, "new.crt"),
+	    0);
+	assert_int_equal(verify(f, "new.crt", f->pki.now, &why), -EACCES);
 	assert_string_equal(why, "certificate is not valid yet");
-	assert_int_equal(verify(f, "new.crt", f->now + DAY + 1, &why), 0);
+	assert_int_equal(verify(f, "new.crt", f->pki.now + DAY + 1, &why), 0);
 }
 
 static void
@@ -238,14 +226,15 @@ test_cert_trust_verify_other_domains_ca(void **state)
 	assert_int_equal(
 	    cert_ca_init("b.example.com", 10, fx_path(f, "evil.key"), fx_path(f, "evil.crt")), 0);
 	assert_int_equal(cert_sign(fx_path(f, "evil.key"), fx_path(f, "evil.crt"),
-				   fx_path(f, "bob.pub"), "bob@b.example.com", f->now - 60,
-				   f->now + DAY, fx_path(f, "imp.crt")),
+				   fx_path(f, "bob.pub"), "bob@b.example.com", f->pki.now - 60,
+				   f->pki.now + DAY, fx_path(f, "imp.crt")),
 			 0);
-	assert_int_equal(verify(f, "imp.crt", f->now, &why), -EACCES);
+	assert_int_equal(verify(f, "imp.crt", f->pki.now, &why), -EACCES);
 	assert_string_equal(why, "certificate is not signed by the CA of its domain");
 	n = cert_load_der(fx_path(f, "imp.crt"), der, sizeof(der));
-	assert_int_equal(cert_trust_check(f->trust, der, (size_t)n, f->now, NULL, msg, sizeof(msg)),
-			 -EACCES);
+	assert_int_equal(
+	    cert_trust_check(f->pki.trust, der, (size_t)n, f->pki.now, NULL, msg, sizeof(msg)),
+	    -EACCES);
 	assert_string_equal(msg, "certificate of bob@b.example.com (issued by b.example.com) is "
 				 "not signed by the CA of b.example.com");
 }
@@ -265,19 +254,19 @@ test_cert_trust_verify_cn_names_other_domain(void **state)
 	assert_int_equal(
 	    cert_ca_init("b.example.com", 10, fx_path(f, "tmp.key"), fx_path(f, "tmp.crt")), 0);
 	assert_int_equal(cert_sign(fx_path(f, "a.key"), fx_path(f, "tmp.crt"),
-				   fx_path(f, "bob.pub"), "bob@b.example.com", f->now - 60,
-				   f->now + DAY, fx_path(f, "cross.crt")),
+				   fx_path(f, "bob.pub"), "bob@b.example.com", f->pki.now - 60,
+				   f->pki.now + DAY, fx_path(f, "cross.crt")),
 			 0);
-	assert_int_equal(verify(f, "cross.crt", f->now, &why), -EACCES);
+	assert_int_equal(verify(f, "cross.crt", f->pki.now, &why), -EACCES);
 	assert_string_equal(why, "certificate is not signed by the CA of its domain");
 	/* And a certificate for a domain nobody trusts. */
 	assert_int_equal(cert_ca_init("evil.example", 10, fx_path(f, "e.key"), fx_path(f, "e.crt")),
 			 0);
 	assert_int_equal(cert_sign(fx_path(f, "e.key"), fx_path(f, "e.crt"), fx_path(f, "bob.pub"),
-				   "mallory@evil.example", f->now - 60, f->now + DAY,
+				   "mallory@evil.example", f->pki.now - 60, f->pki.now + DAY,
 				   fx_path(f, "m.crt")),
 			 0);
-	assert_int_equal(verify(f, "m.crt", f->now, &why), -EACCES);
+	assert_int_equal(verify(f, "m.crt", f->pki.now, &why), -EACCES);
 	assert_string_equal(why, "no trusted CA for the certificate's domain");
 }
 
@@ -287,7 +276,7 @@ test_cert_trust_verify_ca_as_peer(void **state)
 	struct fx *f = *state;
 	const char *why;
 
-	assert_int_equal(verify(f, "a.crt", f->now, &why), -EACCES);
+	assert_int_equal(verify(f, "a.crt", f->pki.now, &why), -EACCES);
 	assert_string_equal(why, "a CA certificate was presented as a peer certificate");
 }
 
@@ -303,20 +292,24 @@ test_cert_trust_verify_garbage(void **state)
 
 	for (size_t i = 0; i < sizeof(junk); i++)
 		junk[i] = (uint8_t)(i * 37 + 11);
-	assert_int_equal(cert_trust_verify(f->trust, junk, sizeof(junk), f->now, &info, &why),
-			 -EACCES);
+	assert_int_equal(
+	    cert_trust_verify(f->pki.trust, junk, sizeof(junk), f->pki.now, &info, &why), -EACCES);
 	assert_string_equal(why, "certificate does not parse as an Ed25519 X.509 certificate");
-	assert_int_equal(cert_trust_verify(f->trust, junk, 0, f->now, &info, &why), -EACCES);
+	assert_int_equal(cert_trust_verify(f->pki.trust, junk, 0, f->pki.now, &info, &why),
+			 -EACCES);
 	/* A valid certificate with one flipped bit in the signature. */
-	assert_int_equal(sign(f, "b", "bob@b.example.com", f->now - 60, f->now + DAY, "f.crt"), 0);
+	assert_int_equal(
+	    sign(f, "b", "bob@b.example.com", f->pki.now - 60, f->pki.now + DAY, "f.crt"), 0);
 	n = cert_load_der(fx_path(f, "f.crt"), der, sizeof(der));
 	der[n - 5] ^= 0x01;
-	assert_int_equal(cert_trust_verify(f->trust, der, (size_t)n, f->now, &info, &why), -EACCES);
+	assert_int_equal(cert_trust_verify(f->pki.trust, der, (size_t)n, f->pki.now, &info, &why),
+			 -EACCES);
 	/* Every truncation is refused without crashing. */
 	n = cert_load_der(fx_path(f, "f.crt"), der, sizeof(der));
 	for (int len = 0; len < n; len++)
-		assert_int_equal(cert_trust_verify(f->trust, der, (size_t)len, f->now, &info, &why),
-				 -EACCES);
+		assert_int_equal(
+		    cert_trust_verify(f->pki.trust, der, (size_t)len, f->pki.now, &info, &why),
+		    -EACCES);
 }
 
 static void
@@ -325,15 +318,19 @@ test_cert_trust_add_refuses(void **state)
 	struct fx *f = *state;
 
 	/* The CA named a.example.com cannot be the anchor of c.example.com. */
-	assert_int_equal(cert_trust_add(f->trust, "c.example.com", fx_path(f, "a.crt")), -EINVAL);
+	assert_int_equal(cert_trust_add(f->pki.trust, "c.example.com", fx_path(f, "a.crt")),
+			 -EINVAL);
 	assert_non_null(
 	    strstr(cert_strerror(), "the CA is named a.example.com, not c.example.com"));
-	assert_int_equal(cert_trust_add(f->trust, "a.example.com", fx_path(f, "a.crt")), -EEXIST);
-	assert_int_equal(sign(f, "b", "bob@b.example.com", f->now - 60, f->now + DAY, "l.crt"), 0);
-	assert_int_equal(cert_trust_add(f->trust, "b.example.org", fx_path(f, "l.crt")), -EINVAL);
-	assert_int_equal(cert_trust_add(f->trust, "x.example.com", fx_path(f, "nope.crt")),
+	assert_int_equal(cert_trust_add(f->pki.trust, "a.example.com", fx_path(f, "a.crt")),
+			 -EEXIST);
+	assert_int_equal(
+	    sign(f, "b", "bob@b.example.com", f->pki.now - 60, f->pki.now + DAY, "l.crt"), 0);
+	assert_int_equal(cert_trust_add(f->pki.trust, "b.example.org", fx_path(f, "l.crt")),
+			 -EINVAL);
+	assert_int_equal(cert_trust_add(f->pki.trust, "x.example.com", fx_path(f, "nope.crt")),
 			 -ENOENT);
-	assert_int_equal(cert_trust_count(f->trust), 2);
+	assert_int_equal(cert_trust_count(f->pki.trust), 2);
 }
 
 static void

@@ -18,17 +18,16 @@
 #include <cmocka.h>
 
 #include "crypto/cert.h"
+#include "pki.h"
 #include "crypto/crl.h"
 #include "crypto/csr.h"
 
 #define DAY 86400
 
 struct fx {
-	char dir[64];
-	int64_t now;
+	struct test_pki pki;
 	struct cert_ca *ca_a, *ca_b;
 	uint8_t pub_a[CERT_PUBKEY_LEN], pub_b[CERT_PUBKEY_LEN];
-	struct cert_trust *trust;
 	uint8_t bob[CERT_DER_MAX], carol[CERT_DER_MAX];
 	size_t bob_len, carol_len;
 };
@@ -36,12 +35,7 @@ struct fx {
 static char *
 fx_path(const struct fx *f, const char *name)
 {
-	static char buf[8][128];
-	static int i;
-	char *p = buf[i++ % 8];
-
-	snprintf(p, sizeof(buf[0]), "%s/%s", f->dir, name);
-	return p;
+	return test_pki_path(&f->pki, name);
 }
 
 /* A certificate for identity over a fresh key, issued by ca. */
@@ -58,7 +52,7 @@ fx_issue(struct fx *f, struct cert_ca *ca, const char *user, const char *identit
 	n = csr_new(fx_path(f, key), identity, csr, sizeof(csr));
 	assert_true(n > 0);
 	assert_int_equal(csr_verify(csr, (size_t)n, id, pub, &why), 0);
-	n = cert_ca_issue(ca, pub, id, f->now - 60, f->now + DAY, der, CERT_DER_MAX);
+	n = cert_ca_issue(ca, pub, id, f->pki.now - 60, f->pki.now + DAY, der, CERT_DER_MAX);
 	assert_true(n > 0);
 	return (size_t)n;
 }
@@ -70,22 +64,13 @@ setup(void **state)
 	struct cert_info info;
 
 	assert_non_null(f);
-	snprintf(f->dir, sizeof(f->dir), "/tmp/vtx-test-crl-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	f->now = (int64_t)time(NULL);
-	assert_int_equal(
-	    cert_ca_init("a.example.com", 10, fx_path(f, "a.key"), fx_path(f, "a.crt")), 0);
-	assert_int_equal(
-	    cert_ca_init("b.example.com", 10, fx_path(f, "b.key"), fx_path(f, "b.crt")), 0);
+	test_pki_setup(&f->pki, "crl");
 	assert_int_equal(cert_ca_load(&f->ca_a, fx_path(f, "a.key"), fx_path(f, "a.crt")), 0);
 	assert_int_equal(cert_ca_load(&f->ca_b, fx_path(f, "b.key"), fx_path(f, "b.crt")), 0);
 	assert_int_equal(cert_info_from_file(fx_path(f, "a.crt"), &info), 0);
 	memcpy(f->pub_a, info.pubkey, CERT_PUBKEY_LEN);
 	assert_int_equal(cert_info_from_file(fx_path(f, "b.crt"), &info), 0);
 	memcpy(f->pub_b, info.pubkey, CERT_PUBKEY_LEN);
-	assert_int_equal(cert_trust_new(&f->trust), 0);
-	assert_int_equal(cert_trust_add(f->trust, "a.example.com", fx_path(f, "a.crt")), 0);
-	assert_int_equal(cert_trust_add(f->trust, "b.example.com", fx_path(f, "b.crt")), 0);
 	f->bob_len = fx_issue(f, f->ca_b, "bob", "bob@b.example.com", f->bob);
 	f->carol_len = fx_issue(f, f->ca_b, "carol", "carol@b.example.com", f->carol);
 	*state = f;
@@ -96,13 +81,10 @@ static int
 teardown(void **state)
 {
 	struct fx *f = *state;
-	char cmd[128];
 
-	cert_trust_free(f->trust);
 	cert_ca_free(f->ca_a);
 	cert_ca_free(f->ca_b);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-	assert_int_equal(system(cmd), 0);
+	test_pki_teardown(&f->pki);
 	free(f);
 	return 0;
 }
@@ -120,7 +102,7 @@ fpr_of(const uint8_t *der, size_t len, uint8_t fpr[CERT_FPR_LEN])
 static uint8_t *
 sign_list(struct fx *f, uint64_t number, uint8_t (*fprs)[CERT_FPR_LEN], size_t count, size_t *len)
 {
-	struct crl c = { .number = number, .issued = f->now, .next_update = f->now + DAY };
+	struct crl c = { .number = number, .issued = f->pki.now, .next_update = f->pki.now + DAY };
 	uint8_t *buf = NULL;
 
 	snprintf(c.domain, sizeof(c.domain), "b.example.com");
@@ -152,8 +134,8 @@ test_crl_encode_decode_round_trip(void **state)
 	assert_int_equal(crl_decode_verify(buf, len, f->pub_b, &out, &why), 0);
 	assert_string_equal(out.domain, "b.example.com");
 	assert_int_equal(out.number, 42);
-	assert_int_equal(out.issued, f->now);
-	assert_int_equal(out.next_update, f->now + DAY);
+	assert_int_equal(out.issued, f->pki.now);
+	assert_int_equal(out.next_update, f->pki.now + DAY);
 	assert_int_equal(out.count, 3);
 	/* Sorted on the wire. */
 	assert_int_equal(out.revoked[0][0], 0x11);
@@ -305,24 +287,25 @@ test_cert_trust_set_crl_refuses_revoked(void **state)
 	uint8_t *buf;
 	size_t len;
 
-	assert_int_equal(cert_trust_verify(f->trust, f->bob, f->bob_len, f->now, &info, &why), 0);
+	assert_int_equal(
+	    cert_trust_verify(f->pki.trust, f->bob, f->bob_len, f->pki.now, &info, &why), 0);
 	fpr_of(f->bob, f->bob_len, fprs[0]);
 	buf = sign_list(f, 5, fprs, 1, &len);
 	assert_int_equal(crl_decode_verify(buf, len, f->pub_b, &out, &why), 0);
-	assert_int_equal(cert_trust_set_crl(f->trust, &out), 0);
+	assert_int_equal(cert_trust_set_crl(f->pki.trust, &out), 0);
 	crl_free(&out); /* the trust store keeps its own copy */
 	free(buf);
 
-	assert_int_equal(cert_trust_verify(f->trust, f->bob, f->bob_len, f->now, &info, &why),
-			 -EACCES);
+	assert_int_equal(
+	    cert_trust_verify(f->pki.trust, f->bob, f->bob_len, f->pki.now, &info, &why), -EACCES);
 	assert_string_equal(why, "certificate revoked by b.example.com (list #5)");
 	assert_int_equal(
-	    cert_trust_check(f->trust, f->bob, f->bob_len, f->now, &info, msg, sizeof(msg)),
+	    cert_trust_check(f->pki.trust, f->bob, f->bob_len, f->pki.now, &info, msg, sizeof(msg)),
 	    -EACCES);
 	assert_string_equal(msg, "certificate revoked by b.example.com (list #5)");
 	/* Carol, of the same domain, is not on the list. */
-	assert_int_equal(cert_trust_verify(f->trust, f->carol, f->carol_len, f->now, &info, &why),
-			 0);
+	assert_int_equal(
+	    cert_trust_verify(f->pki.trust, f->carol, f->carol_len, f->pki.now, &info, &why), 0);
 	assert_string_equal(info.subject, "carol@b.example.com");
 }
 
@@ -343,13 +326,14 @@ test_cert_trust_set_crl_newest_wins(void **state)
 	assert_int_equal(crl_decode_verify(b5, n5, f->pub_b, &l5, &why), 0);
 	assert_int_equal(crl_decode_verify(b3, n3, f->pub_b, &l3, &why), 0);
 	assert_int_equal(crl_decode_verify(b6, n6, f->pub_b, &l6, &why), 0);
-	assert_int_equal(cert_trust_set_crl(f->trust, &l5), 0);
-	assert_int_equal(cert_trust_set_crl(f->trust, &l3), -EALREADY);
-	assert_int_equal(cert_trust_set_crl(f->trust, &l5), -EALREADY);
-	assert_int_equal(cert_trust_verify(f->trust, f->bob, f->bob_len, f->now, NULL, &why),
-			 -EACCES);
-	assert_int_equal(cert_trust_set_crl(f->trust, &l6), 0);
-	assert_int_equal(cert_trust_verify(f->trust, f->bob, f->bob_len, f->now, NULL, &why), 0);
+	assert_int_equal(cert_trust_set_crl(f->pki.trust, &l5), 0);
+	assert_int_equal(cert_trust_set_crl(f->pki.trust, &l3), -EALREADY);
+	assert_int_equal(cert_trust_set_crl(f->pki.trust, &l5), -EALREADY);
+	assert_int_equal(
+	    cert_trust_verify(f->pki.trust, f->bob, f->bob_len, f->pki.now, NULL, &why), -EACCES);
+	assert_int_equal(cert_trust_set_crl(f->pki.trust, &l6), 0);
+	assert_int_equal(
+	    cert_trust_verify(f->pki.trust, f->bob, f->bob_len, f->pki.now, NULL, &why), 0);
 	crl_free(&l5);
 	crl_free(&l3);
 	crl_free(&l6);
@@ -365,7 +349,7 @@ test_cert_trust_set_crl_no_anchor(void **state)
 	struct crl c = { .number = 1 };
 
 	snprintf(c.domain, sizeof(c.domain), "c.example.com");
-	assert_int_equal(cert_trust_set_crl(f->trust, &c), -ENOENT);
+	assert_int_equal(cert_trust_set_crl(f->pki.trust, &c), -ENOENT);
 }
 
 /* DER anchors: added, replaced, handed out; a new CA key drops the old CA's list. */
@@ -390,7 +374,7 @@ test_cert_trust_add_der_replaces(void **state)
 	assert_memory_equal(cert_trust_anchor_der(t, "b.example.com", &len), der, dlen);
 	assert_int_equal(len, dlen);
 	assert_null(cert_trust_anchor_der(t, "a.example.com", &len));
-	assert_int_equal(cert_trust_verify(t, f->bob, f->bob_len, f->now, NULL, &why), 0);
+	assert_int_equal(cert_trust_verify(t, f->bob, f->bob_len, f->pki.now, NULL, &why), 0);
 	fpr_of(f->bob, f->bob_len, fprs[0]);
 	buf = sign_list(f, 2, fprs, 1, &len);
 	assert_int_equal(crl_decode_verify(buf, len, f->pub_b, &l, &why), 0);
@@ -398,7 +382,7 @@ test_cert_trust_add_der_replaces(void **state)
 	/* The same CA again keeps its list. */
 	assert_int_equal(cert_trust_add_der(t, "b.example.com", der, dlen), 0);
 	assert_int_equal(cert_trust_count(t), 1);
-	assert_int_equal(cert_trust_verify(t, f->bob, f->bob_len, f->now, NULL, &why), -EACCES);
+	assert_int_equal(cert_trust_verify(t, f->bob, f->bob_len, f->pki.now, NULL, &why), -EACCES);
 	/* Another CA for b.example.com replaces it: bob no longer verifies (other key), and the
 	 * old list is gone, so number 2 is accepted again from the new CA. */
 	assert_int_equal(
@@ -407,7 +391,7 @@ test_cert_trust_add_der_replaces(void **state)
 	der = cert_ca_der(b2, &dlen);
 	assert_int_equal(cert_trust_add_der(t, "b.example.com", der, dlen), 0);
 	assert_int_equal(cert_trust_count(t), 1);
-	assert_int_equal(cert_trust_verify(t, f->bob, f->bob_len, f->now, NULL, &why), -EACCES);
+	assert_int_equal(cert_trust_verify(t, f->bob, f->bob_len, f->pki.now, NULL, &why), -EACCES);
 	assert_string_equal(why, "certificate is not signed by the CA of its domain");
 	assert_int_equal(cert_trust_set_crl(t, &l), 0);
 	/* Garbage and a user certificate are not anchors. */

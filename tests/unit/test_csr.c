@@ -17,26 +17,20 @@
 #include <cmocka.h>
 
 #include "crypto/cert.h"
+#include "pki.h"
 #include "crypto/csr.h"
 
 #define DAY 86400
 
 struct fx {
-	char dir[64];
-	int64_t now;
-	struct cert_trust *trust;
+	struct test_pki pki;
 	struct cert_ca *ca; /* b.example.com */
 };
 
 static char *
 fx_path(const struct fx *f, const char *name)
 {
-	static char buf[8][128];
-	static int i;
-	char *p = buf[i++ % 8];
-
-	snprintf(p, sizeof(buf[0]), "%s/%s", f->dir, name);
-	return p;
+	return test_pki_path(&f->pki, name);
 }
 
 static int
@@ -45,17 +39,8 @@ setup(void **state)
 	struct fx *f = calloc(1, sizeof(*f));
 
 	assert_non_null(f);
-	snprintf(f->dir, sizeof(f->dir), "/tmp/vtx-test-csr-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	f->now = (int64_t)time(NULL);
-	assert_int_equal(
-	    cert_ca_init("a.example.com", 10, fx_path(f, "a.key"), fx_path(f, "a.crt")), 0);
-	assert_int_equal(
-	    cert_ca_init("b.example.com", 10, fx_path(f, "b.key"), fx_path(f, "b.crt")), 0);
+	test_pki_setup(&f->pki, "csr");
 	assert_int_equal(cert_key_new(fx_path(f, "bob.key"), NULL), 0);
-	assert_int_equal(cert_trust_new(&f->trust), 0);
-	assert_int_equal(cert_trust_add(f->trust, "a.example.com", fx_path(f, "a.crt")), 0);
-	assert_int_equal(cert_trust_add(f->trust, "b.example.com", fx_path(f, "b.crt")), 0);
 	assert_int_equal(cert_ca_load(&f->ca, fx_path(f, "b.key"), fx_path(f, "b.crt")), 0);
 	*state = f;
 	return 0;
@@ -65,12 +50,9 @@ static int
 teardown(void **state)
 {
 	struct fx *f = *state;
-	char cmd[128];
 
 	cert_ca_free(f->ca);
-	cert_trust_free(f->trust);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-	assert_int_equal(system(cmd), 0);
+	test_pki_teardown(&f->pki);
 	free(f);
 	return 0;
 }
@@ -262,7 +244,7 @@ test_cert_ca_issue_verifies(void **state)
 	char id[IDENTITY_STR_MAX];
 	struct cert_info info;
 	const char *why = NULL;
-	int64_t nb = f->now - 60, na = f->now + 7 * DAY;
+	int64_t nb = f->pki.now - 60, na = f->pki.now + 7 * DAY;
 	size_t ca_len;
 	int n;
 
@@ -273,7 +255,8 @@ test_cert_ca_issue_verifies(void **state)
 	assert_int_equal(csr_verify(csr, (size_t)n, id, pub, &why), 0);
 	n = cert_ca_issue(f->ca, pub, id, nb, na, der, sizeof(der));
 	assert_true(n > 0);
-	assert_int_equal(cert_trust_verify(f->trust, der, (size_t)n, f->now, &info, &why), 0);
+	assert_int_equal(cert_trust_verify(f->pki.trust, der, (size_t)n, f->pki.now, &info, &why),
+			 0);
 	assert_string_equal(info.subject, "bob@b.example.com");
 	assert_string_equal(info.issuer, "b.example.com");
 	assert_int_equal(info.not_before, nb);
@@ -281,7 +264,8 @@ test_cert_ca_issue_verifies(void **state)
 	assert_false(info.is_ca);
 	assert_memory_equal(info.pubkey, pub, sizeof(pub));
 	/* And it is refused outside the dates it was issued for. */
-	assert_int_equal(cert_trust_verify(f->trust, der, (size_t)n, na + 1, &info, &why), -EACCES);
+	assert_int_equal(cert_trust_verify(f->pki.trust, der, (size_t)n, na + 1, &info, &why),
+			 -EACCES);
 	assert_string_equal(why, "certificate expired");
 }
 
@@ -296,16 +280,16 @@ test_cert_ca_issue_other_domain(void **state)
 
 	n = make_csr(f, "bob@a.example.com", csr);
 	assert_int_equal(csr_verify(csr, n, id, pub, &why), 0);
-	assert_int_equal(cert_ca_issue(f->ca, pub, id, f->now, f->now + DAY, der, sizeof(der)),
-			 -EINVAL);
+	assert_int_equal(
+	    cert_ca_issue(f->ca, pub, id, f->pki.now, f->pki.now + DAY, der, sizeof(der)), -EINVAL);
 	assert_non_null(strstr(cert_strerror(), "cannot sign for bob@a.example.com"));
-	assert_int_equal(cert_ca_issue(f->ca, pub, "bob@b.example.com/ssh", f->now, f->now + DAY,
-				       der, sizeof(der)),
+	assert_int_equal(cert_ca_issue(f->ca, pub, "bob@b.example.com/ssh", f->pki.now,
+				       f->pki.now + DAY, der, sizeof(der)),
 			 -EINVAL);
 	/* Backwards dates are refused too. */
-	assert_int_equal(
-	    cert_ca_issue(f->ca, pub, "bob@b.example.com", f->now, f->now - 1, der, sizeof(der)),
-	    -EINVAL);
+	assert_int_equal(cert_ca_issue(f->ca, pub, "bob@b.example.com", f->pki.now, f->pki.now - 1,
+				       der, sizeof(der)),
+			 -EINVAL);
 }
 
 static void

@@ -21,6 +21,7 @@
 
 #include "core/ev.h"
 #include "crypto/cert.h"
+#include "pki.h"
 #include "crypto/tls.h"
 
 #define DAY 86400
@@ -28,19 +29,13 @@
 static const char LABEL[] = "EXPORTER-vertex-data-v1";
 
 struct fx {
-	char dir[64];
-	struct cert_trust *trust;
+	struct test_pki pki;
 };
 
 static char *
 fx_path(const struct fx *f, const char *name)
 {
-	static char buf[8][128];
-	static int i;
-	char *p = buf[i++ % 8];
-
-	snprintf(p, sizeof(buf[0]), "%s/%s", f->dir, name);
-	return p;
+	return test_pki_path(&f->pki, name);
 }
 
 /* user.key + user.crt for user@domain, signed by the CA file prefix ca, valid [nb, na]. */
@@ -68,12 +63,7 @@ setup(void **state)
 	int64_t now = (int64_t)time(NULL);
 
 	assert_non_null(f);
-	snprintf(f->dir, sizeof(f->dir), "/tmp/vtx-test-tls-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	assert_int_equal(
-	    cert_ca_init("a.example.com", 10, fx_path(f, "a.key"), fx_path(f, "a.crt")), 0);
-	assert_int_equal(
-	    cert_ca_init("b.example.com", 10, fx_path(f, "b.key"), fx_path(f, "b.crt")), 0);
+	test_pki_setup(&f->pki, "tls");
 	assert_int_equal(cert_ca_init("evil.example", 10, fx_path(f, "e.key"), fx_path(f, "e.crt")),
 			 0);
 	fx_user(f, "a", "alice", "a.example.com", "alice.crt", now - 60, now + DAY);
@@ -81,9 +71,6 @@ setup(void **state)
 	fx_user(f, "b", "bob", "b.example.com", "bob-old.crt", 1577836800, 1577923200);
 	fx_user(f, "b", "carol", "b.example.com", "carol.crt", now - 60, now + DAY);
 	fx_user(f, "e", "mallory", "evil.example", "mallory.crt", now - 60, now + DAY);
-	assert_int_equal(cert_trust_new(&f->trust), 0);
-	assert_int_equal(cert_trust_add(f->trust, "a.example.com", fx_path(f, "a.crt")), 0);
-	assert_int_equal(cert_trust_add(f->trust, "b.example.com", fx_path(f, "b.crt")), 0);
 	*state = f;
 	return 0;
 }
@@ -92,11 +79,8 @@ static int
 teardown(void **state)
 {
 	struct fx *f = *state;
-	char cmd[128];
 
-	cert_trust_free(f->trust);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-	assert_int_equal(system(cmd), 0);
+	test_pki_teardown(&f->pki);
 	free(f);
 	return 0;
 }
@@ -116,7 +100,7 @@ side_open(struct fx *f, struct side *s, const char *user, const char *crt, int f
 	char key[32];
 
 	snprintf(key, sizeof(key), "%s.key", user);
-	assert_int_equal(tls_ctx_new(&s->ctx, fx_path(f, key), fx_path(f, crt), f->trust), 0);
+	assert_int_equal(tls_ctx_new(&s->ctx, fx_path(f, key), fx_path(f, crt), f->pki.trust), 0);
 	assert_int_equal(fcntl(fd, F_SETFL, O_NONBLOCK), 0);
 	assert_int_equal(tls_conn_new(&s->conn, s->ctx, fd, is_client, expected), 0);
 	s->fd = fd;
@@ -351,12 +335,13 @@ test_tls_ctx_new_no_cert_optional_server(void **state)
 	char buf[16];
 	uint32_t want;
 
-	assert_int_equal(tls_ctx_new(&cctx, NULL, NULL, f->trust), 0);
+	assert_int_equal(tls_ctx_new(&cctx, NULL, NULL, f->pki.trust), 0);
 	assert_string_equal(tls_ctx_identity(cctx), "");
 	/* Half a key pair is an error; and a ctx without a certificate cannot serve. */
-	assert_int_equal(tls_ctx_new(&unused, fx_path(f, "bob.key"), NULL, f->trust), -EINVAL);
+	assert_int_equal(tls_ctx_new(&unused, fx_path(f, "bob.key"), NULL, f->pki.trust), -EINVAL);
 	assert_int_equal(tls_conn_new(&c.conn, cctx, 0, false, NULL), -EINVAL);
-	pair_ctx(&c, cctx, &s, ctx_for(f, "bob", "bob.crt", f->trust, TLS_CTX_PEER_CERT_OPTIONAL));
+	pair_ctx(&c, cctx, &s,
+		 ctx_for(f, "bob", "bob.crt", f->pki.trust, TLS_CTX_PEER_CERT_OPTIONAL));
 	assert_int_equal(c.rc, 0);
 	assert_int_equal(s.rc, 0);
 	assert_null(tls_conn_peer(s.conn));
@@ -376,23 +361,23 @@ test_tls_ctx_new_optional_server_checks_given_cert(void **state)
 	struct fx *f = *state;
 	struct side c, s;
 
-	pair_ctx(&c, ctx_for(f, "alice", "alice.crt", f->trust, 0), &s,
-		 ctx_for(f, "bob", "bob.crt", f->trust, TLS_CTX_PEER_CERT_OPTIONAL));
+	pair_ctx(&c, ctx_for(f, "alice", "alice.crt", f->pki.trust, 0), &s,
+		 ctx_for(f, "bob", "bob.crt", f->pki.trust, TLS_CTX_PEER_CERT_OPTIONAL));
 	assert_int_equal(s.rc, 0);
 	assert_string_equal(tls_conn_peer(s.conn)->subject, "alice@a.example.com");
 	side_close(&c);
 	side_close(&s);
 
-	pair_ctx(&c, ctx_for(f, "mallory", "mallory.crt", f->trust, 0), &s,
-		 ctx_for(f, "bob", "bob.crt", f->trust, TLS_CTX_PEER_CERT_OPTIONAL));
+	pair_ctx(&c, ctx_for(f, "mallory", "mallory.crt", f->pki.trust, 0), &s,
+		 ctx_for(f, "bob", "bob.crt", f->pki.trust, TLS_CTX_PEER_CERT_OPTIONAL));
 	assert_int_equal(s.rc, -EACCES);
 	assert_string_equal(tls_conn_error(s.conn), "no trusted CA for domain evil.example");
 	assert_null(tls_conn_peer(s.conn));
 	side_close(&c);
 	side_close(&s);
 
-	pair_ctx(&c, ctx_for(f, "bob", "bob-old.crt", f->trust, 0), &s,
-		 ctx_for(f, "alice", "alice.crt", f->trust, TLS_CTX_PEER_CERT_OPTIONAL));
+	pair_ctx(&c, ctx_for(f, "bob", "bob-old.crt", f->pki.trust, 0), &s,
+		 ctx_for(f, "alice", "alice.crt", f->pki.trust, TLS_CTX_PEER_CERT_OPTIONAL));
 	assert_int_equal(s.rc, -EACCES);
 	assert_string_equal(tls_conn_error(s.conn), "certificate expired at 2020-01-02T00:00:00Z");
 	side_close(&c);
@@ -408,8 +393,8 @@ test_tls_ctx_new_no_cert_refused(void **state)
 	struct side c, s;
 	char buf[16];
 
-	assert_int_equal(tls_ctx_new(&cctx, NULL, NULL, f->trust), 0);
-	pair_ctx(&c, cctx, &s, ctx_for(f, "bob", "bob.crt", f->trust, 0));
+	assert_int_equal(tls_ctx_new(&cctx, NULL, NULL, f->pki.trust), 0);
+	pair_ctx(&c, cctx, &s, ctx_for(f, "bob", "bob.crt", f->pki.trust, 0));
 	assert_int_not_equal(s.rc, 0);
 	assert_null(tls_conn_peer(s.conn));
 	assert_string_equal(tls_conn_error(s.conn),
@@ -438,7 +423,7 @@ test_tls_ctx_add_anchor(void **state)
 	assert_true(n > 0);
 
 	sctx = ctx_for(f, "bob", "bob.crt", t, 0);
-	pair_ctx(&c, ctx_for(f, "alice", "alice.crt", f->trust, 0), &s, sctx);
+	pair_ctx(&c, ctx_for(f, "alice", "alice.crt", f->pki.trust, 0), &s, sctx);
 	assert_int_equal(s.rc, -EACCES);
 	assert_string_equal(tls_conn_error(s.conn), "no trusted CA for domain a.example.com");
 	tls_conn_free(c.conn);
@@ -449,7 +434,7 @@ test_tls_ctx_add_anchor(void **state)
 
 	/* Pinned in the trust store but not yet in TLS: wolfSSL finds no signer. */
 	assert_int_equal(cert_trust_add_der(t, "a.example.com", der, (size_t)n), 0);
-	pair_ctx(&c, ctx_for(f, "alice", "alice.crt", f->trust, 0), &s, sctx);
+	pair_ctx(&c, ctx_for(f, "alice", "alice.crt", f->pki.trust, 0), &s, sctx);
 	assert_int_equal(s.rc, -EACCES);
 	assert_string_equal(tls_conn_error(s.conn), "certificate is not signed by any trusted CA");
 	tls_conn_free(c.conn);
@@ -460,7 +445,7 @@ test_tls_ctx_add_anchor(void **state)
 
 	assert_int_equal(tls_ctx_add_anchor(sctx, der, (size_t)n), 0);
 	assert_int_equal(tls_ctx_add_anchor(sctx, der, 0), -EINVAL);
-	pair_ctx(&c, ctx_for(f, "alice", "alice.crt", f->trust, 0), &s, sctx);
+	pair_ctx(&c, ctx_for(f, "alice", "alice.crt", f->pki.trust, 0), &s, sctx);
 	assert_int_equal(c.rc, 0);
 	assert_int_equal(s.rc, 0);
 	assert_string_equal(tls_conn_peer(s.conn)->subject, "alice@a.example.com");
@@ -469,7 +454,7 @@ test_tls_ctx_add_anchor(void **state)
 	tls_conn_free(s.conn);
 	close(s.fd);
 	assert_int_equal(tls_ctx_reload(sctx, fx_path(f, "carol.key"), fx_path(f, "carol.crt")), 0);
-	pair_ctx(&c, ctx_for(f, "alice", "alice.crt", f->trust, 0), &s, sctx);
+	pair_ctx(&c, ctx_for(f, "alice", "alice.crt", f->pki.trust, 0), &s, sctx);
 	assert_int_equal(s.rc, 0);
 	assert_string_equal(tls_conn_peer(c.conn)->subject, "carol@b.example.com");
 	side_close(&c);
@@ -486,12 +471,12 @@ test_tls_ctx_reload(void **state)
 	struct side c, s, c2, s2;
 	int sv[2];
 
-	assert_int_equal(tls_ctx_new(&cctx, NULL, NULL, f->trust), 0);
+	assert_int_equal(tls_ctx_new(&cctx, NULL, NULL, f->pki.trust), 0);
 	/* A handshake begun before the reload... */
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 	side_open_ctx(&c, cctx, sv[0], true, NULL);
-	side_open_ctx(&s, ctx_for(f, "bob", "bob.crt", f->trust, TLS_CTX_PEER_CERT_OPTIONAL), sv[1],
-		      false, NULL);
+	side_open_ctx(&s, ctx_for(f, "bob", "bob.crt", f->pki.trust, TLS_CTX_PEER_CERT_OPTIONAL),
+		      sv[1], false, NULL);
 	{
 		uint32_t want;
 
@@ -515,7 +500,7 @@ test_tls_ctx_reload(void **state)
 	c2.fd = sv[0];
 	c2.rc = -EAGAIN;
 	c2.ctx = NULL;
-	side_open_ctx(&s2, ctx_for(f, "bob", "bob.crt", f->trust, 0), sv[1], false, NULL);
+	side_open_ctx(&s2, ctx_for(f, "bob", "bob.crt", f->pki.trust, 0), sv[1], false, NULL);
 	drive(&c2, &s2);
 	assert_int_equal(c2.rc, 0);
 	assert_int_equal(s2.rc, 0);

@@ -94,7 +94,6 @@ struct peer {
 	const struct config_peer *cfg;
 	uint32_t index; /* overlay address index; see pool.h */
 	struct xlate_map map;
-	bool have_self; /* map.peer_self* known from a HELLO */
 
 	struct keypair *current, *previous; /* owned */
 	struct link *link;                  /* the newest link that completed HELLO */
@@ -196,13 +195,12 @@ int peer_table_init(struct agent *a);
 void peer_table_free(struct agent *a);
 struct peer *peer_by_identity(struct agent *a, const char *identity);
 struct peer *peer_by_dst(struct agent *a, const uint8_t *pkt, size_t len);
-void peer_start(struct peer *p);
 void peer_need_session(struct peer *p);
 void peer_on_link_failed(struct peer *p, struct link *l);
 void peer_on_link_closed(struct peer *p, struct link *l);
 int peer_on_hello(struct peer *p, struct link *l, struct keypair *kp, const struct hello *h);
 void peer_on_close_record(struct peer *p);
-void peer_on_rx(struct peer *p, const struct sockaddr_storage *from, struct keypair *kp);
+void peer_on_rx(struct peer *p, const struct sockaddr_storage *from);
 void peer_on_tx(struct peer *p, struct keypair *kp);
 /* UDP carries frames both ways lately; otherwise frames go over the link if there is one. */
 bool peer_udp_is_alive(const struct peer *p);
@@ -227,7 +225,7 @@ int dataplane_start(struct agent *a);
 void dataplane_flush(struct agent *a);
 void dataplane_send_keepalive(struct peer *p);
 /* A frame that arrived in a FRAME record on a link. */
-void dataplane_on_stream_frame(struct agent *a, struct link *l, const uint8_t *frame, size_t len);
+void dataplane_on_stream_frame(struct agent *a, const uint8_t *frame, size_t len);
 
 /* underlay.c */
 int underlay_open(struct agent *a);

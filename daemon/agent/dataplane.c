@@ -245,7 +245,7 @@ dataplane_receive(struct agent *a, struct pkt *p, const struct sockaddr_storage 
 							 : "authentication failed");
 		goto out;
 	}
-	peer_on_rx(peer, from, kp);
+	peer_on_rx(peer, from);
 	if (!p->len)
 		goto out; /* keepalive */
 	x = xlate_inbound(pkt_data(p), p->len, &peer->map);
@@ -398,11 +398,10 @@ dataplane_on_udp(struct ev_io *io, uint32_t revents)
 }
 
 void
-dataplane_on_stream_frame(struct agent *a, struct link *l, const uint8_t *frame, size_t len)
+dataplane_on_stream_frame(struct agent *a, const uint8_t *frame, size_t len)
 {
 	struct pkt *p;
 
-	(void)l;
 	if (len > FRAME_MAX_LEN || len > PKT_BUF_SIZE - PKT_HEADROOM) {
 		agent_count_drop(a, AGENT_DROP_MALFORMED, "oversized frame record");
 		return;

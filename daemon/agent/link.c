@@ -309,7 +309,7 @@ link_on_record(struct link *l, const struct record_hdr *h, const uint8_t *body)
 		return true;
 	case RECORD_FRAME:
 		if (l->state == LINK_UP)
-			dataplane_on_stream_frame(l->agent, l, body, h->len);
+			dataplane_on_stream_frame(l->agent, body, h->len);
 		return true;
 	case RECORD_CLOSE:
 		log_info("peer %s closed the session (shutting down)", link_who(l));

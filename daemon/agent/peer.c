@@ -191,7 +191,6 @@ peer_on_hello(struct peer *p, struct link *l, struct keypair *kp, const struct h
 
 	memcpy(p->map.peer_self4, h->addr4, 4);
 	memcpy(p->map.peer_self6, h->addr6, 16);
-	p->have_self = true;
 	kp->remote_index = h->receiver;
 
 	peer_drop_keypair(p, &p->previous);
@@ -269,11 +268,10 @@ peer_on_revocation(struct agent *a, const struct crl *list)
 }
 
 void
-peer_on_rx(struct peer *p, const struct sockaddr_storage *from, struct keypair *kp)
+peer_on_rx(struct peer *p, const struct sockaddr_storage *from)
 {
 	uint64_t now = ev_now_ms(p->agent->loop);
 
-	(void)kp;
 	p->last_rx_ms = now;
 	if (!from)
 		return;
@@ -409,12 +407,6 @@ peer_table_free(struct agent *a)
 	free(a->peer_by_index);
 	a->peers = NULL;
 	a->peer_by_index = NULL;
-}
-
-void
-peer_start(struct peer *p)
-{
-	peer_need_session(p);
 }
 
 struct peer *

@@ -176,7 +176,7 @@ vertexd_start(struct agent *a)
 		return err;
 	}
 	for (size_t i = 0; i < a->npeers; i++)
-		peer_start(&a->peers[i]);
+		peer_need_session(&a->peers[i]);
 	if ((err = home_start(a)))
 		return err;
 	return foreign_start(a);

@@ -11,6 +11,7 @@
  *   privs.c      dropping privileges once start-up is done
  *   home.c       the connection to the home server: renewal, revocation lists, notary
  *   foreign.c    other domains: their CAs (pinned, cross-checked) and revocation lists
+ *   notaries.c   asking the servers and peers we trust about a new domain; answering peers
  *
  * Everything runs on one event loop in one thread; no locks.
  */
@@ -36,6 +37,7 @@ struct crl;
 struct ctl;
 struct foreign;
 struct home;
+struct notary_round;
 struct netlink;
 struct pkt;
 struct pkt_pool;
@@ -167,8 +169,9 @@ struct agent {
 	struct ev_timer accept_pause;
 
 	struct ctl *ctl;
-	struct home *home;       /* NULL without a home server */
-	struct foreign *foreign; /* other domains' CAs and lists */
+	struct home *home;           /* NULL without a home server */
+	struct foreign *foreign;     /* other domains' CAs and lists */
+	struct notary_round *rounds; /* notary rounds running (notaries.h) */
 	uint64_t drops[AGENT_DROP_COUNT];
 	struct log_ratelimit drop_rl;
 

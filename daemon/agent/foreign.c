@@ -4,14 +4,15 @@
  *
  * Per domain (struct fdomain), states:
  *   FETCHING     asking the domain's server for its CA and list (cafetch.c)
- *   ASKING       a new CA, no pin yet: waiting for the home server's notary answer
+ *   ASKING       a new CA, no pin yet: a notary round runs (notaries.h: the home server, the
+ *                servers of the other trusted domains, the peers with a session)
  *   TRUSTED      the CA is an anchor: handshakes with the domain's agents can succeed
  *   REFUSED      the CA contradicts the pin or a notary: no handshake with that domain
  *   UNREACHABLE  never fetched (the domain's server cannot be reached)
  * Timer (one per domain):
- *   while FETCHING nothing; after a fetch: re-fetch after FOREIGN_REFRESH_MS (lists stay fresh,
- *   a changed CA is noticed), or after a backoff (FOREIGN_RETRY_*) if it failed; while ASKING:
- *   give up waiting for the notary after FOREIGN_NOTARY_MS and decide with "unreachable".
+ *   while FETCHING or ASKING nothing (the fetch and the round are bounded themselves); after a
+ *   fetch: re-fetch after FOREIGN_REFRESH_MS (lists stay fresh, a changed CA is noticed), or
+ *   after a backoff (FOREIGN_RETRY_*) if it failed.
  *
  * A pinned CA is also cached in the store (meta "ca:DOMAIN"), so after a restart the domain is
  * trusted at once, before its server answers again; the cache is used only if it matches the pin.
@@ -23,6 +24,7 @@
 
 #include "agent/agent.h"
 #include "agent/foreign.h"
+#include "agent/notaries.h"
 #include "control/cafetch.h"
 #include "crypto/cert.h"
 #include "crypto/crl.h"
@@ -34,7 +36,6 @@
 enum {
 	FOREIGN_RETRY_MIN_MS = 2000,
 	FOREIGN_RETRY_MAX_MS = 60000,
-	FOREIGN_NOTARY_MS = 10000,
 	FOREIGN_CACHE_KEY_MAX = IDENTITY_DOMAIN_MAX + 4,
 };
 
@@ -48,6 +49,7 @@ struct fdomain {
 	enum fd_state state;
 	char reason[512];
 	struct cafetch *fetch;
+	struct notary_round *round; /* while ASKING */
 	struct ev_timer timer;
 	unsigned backoff_ms;
 	/* The CA as fetched (the candidate while ASKING), and the one that is an anchor. */
@@ -71,17 +73,7 @@ static void foreign_decide(struct fdomain *fd, const struct pin_notary_answer *a
 static void
 foreign_on_timer(struct ev_timer *t)
 {
-	struct fdomain *fd = container_of(t, struct fdomain, timer);
-
-	if (fd->state == FD_ASKING) {
-		struct pin_notary_answer none = { .status = PIN_NOTARY_UNREACHABLE };
-
-		snprintf(none.notary, sizeof(none.notary), "%s",
-			 strchr(fd->a->cfg.identity, '@') + 1);
-		foreign_decide(fd, &none, 1);
-		return;
-	}
-	foreign_fetch(fd);
+	foreign_fetch(container_of(t, struct fdomain, timer));
 }
 
 static void
@@ -184,22 +176,29 @@ foreign_decide(struct fdomain *fd, const struct pin_notary_answer *answers, size
 	}
 }
 
-/* A CA arrived; decide at once if a pin exists, else ask the notary first. */
+static void
+foreign_on_round(void *arg, const struct pin_notary_answer *answers, size_t n)
+{
+	foreign_decide(arg, answers, n);
+}
+
+/* A CA arrived; decide at once if a pin exists, else ask the notaries first. */
 static void
 foreign_on_candidate(struct fdomain *fd)
 {
 	struct agent *a = fd->a;
 	struct pin existing;
 
-	if (!store_pin_get(a->store, fd->domain, &existing) || !a->cfg.server.enabled) {
+	if (!store_pin_get(a->store, fd->domain, &existing)) {
 		foreign_decide(fd, NULL, 0);
 		return;
 	}
 	fd->state = FD_ASKING;
-	snprintf(fd->reason, sizeof(fd->reason), "asking the home server about the CA of %s",
+	snprintf(fd->reason, sizeof(fd->reason), "asking the notaries about the CA of %s",
 		 fd->domain);
-	home_ask_notary(a, fd->domain); /* if the home link is down, the timer decides */
-	foreign_arm(fd, FOREIGN_NOTARY_MS);
+	ev_timer_stop(a->loop, &fd->timer);
+	if (notaries_round_start(&fd->round, a, fd->domain, foreign_on_round, fd))
+		foreign_decide(fd, NULL, 0); /* out of memory: as if no one could be asked */
 }
 
 static void
@@ -325,6 +324,7 @@ foreign_stop(struct agent *a)
 	for (size_t i = 0; i < f->n; i++) {
 		ev_timer_stop(a->loop, &f->d[i].timer);
 		cafetch_cancel(f->d[i].fetch);
+		notaries_round_cancel(f->d[i].round);
 		free(f->d[i].crl_pending);
 	}
 	free(f);
@@ -342,23 +342,6 @@ foreign_find(const struct agent *a, const char *domain)
 	return NULL;
 }
 
-void
-foreign_on_notary(struct agent *a, const char *notary, const char *domain, uint8_t status,
-		  const uint8_t fpr[CERT_FPR_LEN])
-{
-	struct fdomain *fd = foreign_find(a, domain);
-	struct pin_notary_answer ans = { 0 };
-
-	if (!fd || fd->state != FD_ASKING)
-		return;
-	snprintf(ans.notary, sizeof(ans.notary), "%s", notary);
-	ans.status = status == CTL_NOTARY_KNOWN     ? PIN_NOTARY_KNOWN
-		     : status == CTL_NOTARY_UNKNOWN ? PIN_NOTARY_UNKNOWN
-						    : PIN_NOTARY_UNREACHABLE;
-	memcpy(ans.fpr, fpr, CERT_FPR_LEN);
-	foreign_decide(fd, &ans, 1);
-}
-
 int
 foreign_reevaluate(struct agent *a, const char *domain)
 {
@@ -367,6 +350,7 @@ foreign_reevaluate(struct agent *a, const char *domain)
 	if (!fd)
 		return -ENOENT;
 	ev_timer_stop(a->loop, &fd->timer);
+	notaries_round_cancel(fd->round);
 	fd->anchored = false;
 	fd->backoff_ms = 0;
 	foreign_fetch(fd);

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Other domains (DESIGN §3): for every peer whose domain has no configured CA, the agent fetches
- * that domain's CA from the domain's own server, asks its home server (the notary) what it sees
- * for the domain, decides with pin_decide() (trust/pins.h: TOFU, Persistence of Pseudonym), and
- * only then trusts the CA for handshakes. It also keeps those domains' revocation lists fresh.
+ * that domain's CA from the domain's own server, asks its notaries (notaries.h: the home server,
+ * the other trusted servers, its peers) what they see for the domain, decides with pin_decide()
+ * (trust/pins.h: TOFU, Persistence of Pseudonym), and only then trusts the CA for handshakes. It
+ * also keeps those domains' revocation lists fresh.
  */
 #ifndef VERTEX_FOREIGN_H
 #define VERTEX_FOREIGN_H
@@ -25,9 +26,6 @@ void foreign_stop(struct agent *a);
  * -ENOENT if no peer is in that domain (the pin is kept for later).
  */
 int foreign_reevaluate(struct agent *a, const char *domain);
-/* The home server's notary answer about domain (CTL_NOTARY), routed here by home.c. */
-void foreign_on_notary(struct agent *a, const char *notary, const char *domain, uint8_t status,
-		       const uint8_t fpr[32]);
 /* "domain D" then "domain_state pinned|fetching|refused|..." and "domain_reason ..." lines. */
 void foreign_status(const struct agent *a, FILE *f);
 

@@ -23,7 +23,7 @@
 #include <time.h>
 
 #include "agent/agent.h"
-#include "agent/foreign.h"
+#include "agent/notaries.h"
 #include "control/discover.h"
 #include "control/stream.h"
 #include "crypto/aead.h"
@@ -252,8 +252,7 @@ home_on_record(struct stream *s, uint16_t type, const uint8_t *body, size_t len)
 		home_on_crl(h, &m);
 		break;
 	case CTL_NOTARY:
-		foreign_on_notary(h->a, home_domain(h), m.u.notary.domain, m.u.notary.status,
-				  m.u.notary.fpr);
+		notaries_on_answer(h->a, home_domain(h), &m);
 		break;
 	case CTL_ERROR:
 		log_warnx("home: %s says: %s (%s)", h->server_name, m.u.error.message,

@@ -24,8 +24,10 @@
 #include <unistd.h>
 
 #include "agent/agent.h"
+#include "agent/notaries.h"
 #include "core/pkt.h"
 #include "crypto/tls.h"
+#include "proto/ctlmsg.h"
 
 enum { LINK_ACCEPT_PER_TURN = 16, LINK_RECORDS_PER_TURN = 128, LINK_WRITE_CHUNK = 16384 };
 
@@ -317,6 +319,11 @@ link_on_record(struct link *l, const struct record_hdr *h, const uint8_t *body)
 			peer_on_close_record(l->peer);
 		link_close(l);
 		return false;
+	case CTL_NOTARY_REQ:
+	case CTL_NOTARY:
+		if (l->state == LINK_UP)
+			notaries_on_peer_record(l, h->type, body, h->len);
+		return true;
 	default:
 		return true; /* unknown types are skipped: the protocol can grow */
 	}

@@ -6,8 +6,9 @@
  * are, not by where they came from: the CA by its pin and the notaries (trust/pins.h), the list
  * by the CA's signature. Nothing secret is ever sent on it.
  *
- * One fetch is one connection: HELLO, CA_REQ, CRL_REQ, then the callback with what arrived (the
- * list may be missing: servers without one answer with an error), bounded by CAFETCH_TIMEOUT_MS.
+ * One fetch is one unverified ctlquery (ctlquery.h): HELLO, CA_REQ, CRL_REQ, then the callback
+ * with what arrived (the list may be missing: servers without one answer with an error), bounded
+ * by CAFETCH_TIMEOUT_MS.
  */
 #ifndef VERTEX_CAFETCH_H
 #define VERTEX_CAFETCH_H

@@ -145,6 +145,8 @@ ctl_notary_is_valid(uint8_t status, const uint8_t fpr[CTL_FPR_LEN], int64_t firs
 {
 	if (status == CTL_NOTARY_KNOWN)
 		return true;
+	if (status == CTL_NOTARY_DISPUTED)
+		return first_seen == 0;
 	if (status != CTL_NOTARY_UNKNOWN && status != CTL_NOTARY_UNREACHABLE)
 		return false;
 	return ctl_fpr_is_zero(fpr) && first_seen == 0;

@@ -18,8 +18,9 @@
  *   CTL_CA_REQ      domain str8                        (what CA does this server use / see?)
  *   CTL_CA          domain str8 | ca blob16
  *   CTL_NOTARY_REQ  domain str8
- *   CTL_NOTARY      domain str8 | status u8 (1 known, 2 unknown, 3 unreachable) | fpr 32 bytes
- *                   (zero unless known) | first_seen i64 (unix seconds, 0 unless known)
+ *   CTL_NOTARY      domain str8 | status u8 (1 known, 2 unknown, 3 unreachable, 4 disputed)
+ *                   | fpr 32 bytes (what it saw when known or disputed, else zero)
+ *                   | first_seen i64 (unix seconds when known, else 0)
  *   CTL_CRL_REQ     domain str8
  *   CTL_CRL         crl blob16                         (crypto/crl.h wire format)
  *   CTL_PING        nonce u64                          (keepalive; answered by CTL_PONG)
@@ -59,7 +60,12 @@ enum {
 
 enum ctl_role { CTL_ROLE_AGENT = 1, CTL_ROLE_SERVER = 2 };
 enum ctl_enrol_method { CTL_ENROL_INVITE = 1, CTL_ENROL_PASSWORD = 2 };
-enum ctl_notary_status { CTL_NOTARY_KNOWN = 1, CTL_NOTARY_UNKNOWN = 2, CTL_NOTARY_UNREACHABLE = 3 };
+enum ctl_notary_status {
+	CTL_NOTARY_KNOWN = 1,
+	CTL_NOTARY_UNKNOWN = 2,
+	CTL_NOTARY_UNREACHABLE = 3,
+	CTL_NOTARY_DISPUTED = 4, /* it saw fpr at first use, but another notary disagreed */
+};
 
 /* Error codes in CTL_ERROR; the message says the rest in words. */
 enum ctl_error_code {

@@ -2,9 +2,14 @@
 /*
  * Other domains, seen from a server (DESIGN §3): the notary, and certificates of other domains.
  *
- * Notary: "what CA do you see for b.example.com?" is answered from our own CA (our domain), our
- * pin of that domain, or a first fetch from that domain's server, which we then pin, so every
- * later answer is backed by what we saw first.
+ * Notary: "what CA do you see for b.example.com?" is answered from our own CA (our domain) or our
+ * pin of that domain. Only for agents of our own domain do we go further: a first fetch from that
+ * domain's server, cross-checked with the servers of the other domains we have pinned (their
+ * notary answers, over connections verified against their pinned CAs), then pinned -- or, if one
+ * of them disagrees, not pinned and answered as DISPUTED. Everyone else who presents a
+ * certificate gets an answer from what we already know (UNKNOWN otherwise), and anonymous clients
+ * get none: answering strangers by fetching would let anyone make us connect anywhere, and two
+ * servers cross-checking the same new domain would each wait for the other.
  *
  * Certificates of other domains: TLS defers a client certificate of a domain we hold no CA for
  * (TLS_CTX_DEFER_FOREIGN). We then fetch and pin that domain's CA and revocation list (or check
@@ -17,7 +22,8 @@
  * its list is re-fetched every FEDERATION_REFRESH_MS.
  *
  * Bounds: FEDERATION_MAX_PENDING waiting queries, one fetch per domain at a time
- * (CAFETCH_TIMEOUT_MS each).
+ * (CAFETCH_TIMEOUT_MS each), then at most FEDERATION_NOTARIES cross-check questions
+ * (NOTARY_TIMEOUT_MS each, asked at once).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -26,6 +32,7 @@
 #include <time.h>
 
 #include "control/cafetch.h"
+#include "control/notary.h"
 #include "control/stream.h"
 #include "core/log.h"
 #include "crypto/cert.h"
@@ -42,6 +49,7 @@ enum {
 	FEDERATION_MAX_DOMAINS = 1024,
 	FEDERATION_REFRESH_MS = 30000,
 	FEDERATION_CACHE_KEY_MAX = IDENTITY_DOMAIN_MAX + 4,
+	FEDERATION_NOTARIES = 8,
 };
 
 enum federation_kind { FED_NOTARY, FED_FOREIGN_CERT };
@@ -52,10 +60,29 @@ struct federation_query {
 	char domain[IDENTITY_DOMAIN_MAX + 1];
 };
 
+struct federation_check;
+
 struct federation_domain {
 	char name[IDENTITY_DOMAIN_MAX + 1];
-	struct cafetch *fetch; /* running, or NULL */
+	struct cafetch *fetch;          /* running, or NULL */
+	struct federation_check *check; /* a first use being cross-checked, or NULL */
 	bool anchored;
+};
+
+/* A first use being cross-checked: the CA as fetched, and the other servers' answers. */
+struct federation_check {
+	struct federation *f;
+	struct federation_domain *d; /* stable: domains[] never moves */
+	uint8_t ca[CERT_DER_MAX];
+	size_t ca_len;
+	uint8_t *crl;
+	size_t crl_len;
+	uint8_t fpr[CERT_FPR_LEN];
+	struct pin_notary_answer answers[FEDERATION_NOTARIES];
+	struct notary_query *asks[FEDERATION_NOTARIES];
+	bool answered[FEDERATION_NOTARIES];
+	size_t n, nanswered;
+	bool starting; /* answers may arrive while the questions are being sent */
 };
 
 struct federation {
@@ -90,10 +117,10 @@ federation_answer(struct sconn *c, const char *domain, uint8_t status, const uin
 
 	snprintf(m.u.notary.domain, sizeof(m.u.notary.domain), "%s", domain);
 	m.u.notary.status = status;
-	if (status == CTL_NOTARY_KNOWN) {
+	if (status == CTL_NOTARY_KNOWN || status == CTL_NOTARY_DISPUTED)
 		memcpy(m.u.notary.fpr, fpr, CTL_FPR_LEN);
+	if (status == CTL_NOTARY_KNOWN)
 		m.u.notary.first_seen = first_seen;
-	}
 	sconn_send(c, &m);
 }
 
@@ -184,6 +211,118 @@ federation_anchor(struct federation *f, struct federation_domain *d, const uint8
 }
 
 static void
+federation_check_free(struct federation_check *k)
+{
+	for (size_t i = 0; i < k->n; i++)
+		notary_cancel(k->asks[i]);
+	free(k->crl);
+	free(k);
+}
+
+/* All answers are in: pin and anchor the CA, or refuse it; then settle everything waiting. */
+static void
+federation_check_decide(struct federation_check *k)
+{
+	struct federation *f = k->f;
+	struct federation_domain *d = k->d;
+	struct cert_info ci;
+	struct pin pin;
+	char msg[1024];
+	enum pin_verdict v =
+	    pin_decide(d->name, k->fpr, NULL, k->answers, k->n, time(NULL), &pin, msg, sizeof(msg));
+
+	d->check = NULL;
+	if (v != PIN_NEW) {
+		log_warnx("federation: not pinning: %s", msg);
+		federation_settle(f, d->name, CTL_NOTARY_DISPUTED, k->fpr, 0, d->anchored);
+		federation_check_free(k);
+		return;
+	}
+	store_pin_put(f->pins, &pin);
+	cert_fpr_format(k->fpr, msg, sizeof(msg));
+	log_info("federation: pinned the CA of %s: %s (%s)", d->name, msg, pin.how);
+	if (federation_anchor(f, d, k->ca, k->ca_len))
+		log_warnx("federation: cannot use the CA of %s as an anchor", d->name);
+	else if (k->crl && !cert_info_from_der(k->ca, k->ca_len, &ci))
+		federation_apply_crl(f, &ci, k->crl, k->crl_len);
+	federation_settle(f, d->name, CTL_NOTARY_KNOWN, pin.fpr, pin.first_seen, d->anchored);
+	federation_check_free(k);
+}
+
+static void
+federation_check_on_answer(void *arg, const struct pin_notary_answer *a)
+{
+	struct federation_check *k = arg;
+	char said[128];
+
+	for (size_t i = 0; i < k->n; i++) {
+		if (k->answered[i] || strcmp(k->answers[i].notary, a->notary))
+			continue;
+		k->answers[i] = *a;
+		k->answered[i] = true;
+		k->nanswered++;
+		pin_answer_format(a, said, sizeof(said));
+		log_info("federation: %s: notary %s %s", k->d->name, a->notary, said);
+		break;
+	}
+	if (!k->starting && k->nanswered == k->n)
+		federation_check_decide(k);
+}
+
+/*
+ * A CA fetched for a domain we have no pin for: ask the servers of the domains we have pinned
+ * what they see, then decide (federation_check_decide).
+ */
+static void
+federation_check_start(struct federation *f, struct federation_domain *d,
+		       const struct cafetch_result *r, const struct cert_info *ci)
+{
+	struct federation_check *k = calloc(1, sizeof(*k));
+
+	if (!k || r->ca_len > sizeof(k->ca)) {
+		free(k);
+		log_warnx("federation: cannot cross-check the CA of %s: out of memory", d->name);
+		federation_settle(f, d->name, CTL_NOTARY_UNREACHABLE, NULL, 0, d->anchored);
+		return;
+	}
+	k->f = f;
+	k->d = d;
+	memcpy(k->ca, r->ca, r->ca_len);
+	k->ca_len = r->ca_len;
+	memcpy(k->fpr, ci->fpr, CERT_FPR_LEN);
+	if (r->crl && (k->crl = malloc(r->crl_len))) {
+		memcpy(k->crl, r->crl, r->crl_len);
+		k->crl_len = r->crl_len;
+	}
+	d->check = k;
+	for (size_t i = 0; i < f->ndomains && k->n < FEDERATION_NOTARIES; i++)
+		if (f->domains[i].anchored && &f->domains[i] != d)
+			snprintf(k->answers[k->n++].notary, sizeof(k->answers[0].notary), "%s",
+				 f->domains[i].name);
+	log_debug(LOG_CTL, "federation: first use of %s: asking %zu other server(s)", d->name,
+		  k->n);
+	k->starting = true;
+	for (size_t i = 0; i < k->n; i++) {
+		struct notary_ask_spec spec = {
+			.server = k->answers[i].notary,
+			.domain = d->name,
+			.self = f->self,
+			.role = CTL_ROLE_SERVER,
+			.tls = f->srv->tls,
+		};
+
+		k->answers[i].status = PIN_NOTARY_UNREACHABLE;
+		if (notary_ask(&k->asks[i], f->srv->loop, &spec, federation_check_on_answer, k)) {
+			k->answered[i] = true;
+			k->nanswered++;
+		}
+	}
+	k->starting = false;
+	if (k->nanswered == k->n)
+		federation_check_decide(k);
+}
+
+static void
 federation_on_fetched(void *arg, const struct cafetch_result *r)
 {
 	struct federation *f = arg;
@@ -191,7 +330,6 @@ federation_on_fetched(void *arg, const struct cafetch_result *r)
 	struct cert_info ci;
 	struct pin pin = { 0 };
 	char fpr[64], was[64];
-	bool pinned;
 
 	if (!d)
 		return;
@@ -202,23 +340,18 @@ federation_on_fetched(void *arg, const struct cafetch_result *r)
 		federation_settle(f, r->domain, CTL_NOTARY_UNREACHABLE, NULL, 0, d->anchored);
 		return;
 	}
-	cert_fpr_format(ci.fpr, fpr, sizeof(fpr));
-	pinned = !store_pin_get(f->pins, r->domain, &pin);
-	if (pinned && memcmp(pin.fpr, ci.fpr, CERT_FPR_LEN)) {
+	if (store_pin_get(f->pins, r->domain, &pin)) {
+		federation_check_start(f, d, r, &ci);
+		return;
+	}
+	if (memcmp(pin.fpr, ci.fpr, CERT_FPR_LEN)) {
+		cert_fpr_format(ci.fpr, fpr, sizeof(fpr));
 		cert_fpr_format(pin.fpr, was, sizeof(was));
 		log_warnx("federation: %s now offers CA %s, but %s is pinned; refused", r->domain,
 			  fpr, was);
 		federation_settle(f, r->domain, CTL_NOTARY_KNOWN, pin.fpr, pin.first_seen,
 				  d->anchored);
 		return;
-	}
-	if (!pinned) {
-		snprintf(pin.domain, sizeof(pin.domain), "%s", r->domain);
-		memcpy(pin.fpr, ci.fpr, CERT_FPR_LEN);
-		pin.first_seen = time(NULL);
-		snprintf(pin.how, sizeof(pin.how), "first use: fetched by this server");
-		store_pin_put(f->pins, &pin);
-		log_info("federation: pinned the CA of %s: %s (first use)", r->domain, fpr);
 	}
 	if (federation_anchor(f, d, r->ca, r->ca_len))
 		log_warnx("federation: cannot use the CA of %s as an anchor", r->domain);
@@ -235,7 +368,7 @@ federation_fetch(struct federation *f, const char *domain)
 
 	if (!d)
 		return false;
-	if (!d->fetch)
+	if (!d->fetch && !d->check) /* a running check settles everything waiting too */
 		cafetch_start(&d->fetch, f->srv->loop, domain, f->self, f->key, f->cert,
 			      federation_on_fetched, f);
 	return true;
@@ -255,6 +388,15 @@ federation_wait(struct federation *f, struct sconn *c, enum federation_kind kind
 	return true;
 }
 
+/* The client proved it is one of our own domain's agents (or servers). */
+static bool
+federation_is_own(const struct sconn *c)
+{
+	const char *at = strchr(c->peer, '@');
+
+	return at && !strcmp(at + 1, c->srv->domain);
+}
+
 void
 federation_notary(struct sconn *c, const char *domain)
 {
@@ -269,6 +411,10 @@ federation_notary(struct sconn *c, const char *domain)
 		sconn_send_error(c, CTL_ERR_PROTOCOL, "'%s' is not a domain: %s", domain, why);
 		return;
 	}
+	if (!c->peer[0] && !tls_conn_deferred_cert(stream_tls(c->s), &len)) {
+		sconn_send_error(c, CTL_ERR_DENIED, "notary answers need a certificate");
+		return;
+	}
 	if (!strcmp(domain, srv->domain)) {
 		const uint8_t *der = cert_ca_der(srv->ca, &len);
 
@@ -278,6 +424,10 @@ federation_notary(struct sconn *c, const char *domain)
 	}
 	if (!store_pin_get(f->pins, domain, &pin)) {
 		federation_answer(c, domain, CTL_NOTARY_KNOWN, pin.fpr, pin.first_seen);
+		return;
+	}
+	if (!federation_is_own(c)) {
+		federation_answer(c, domain, CTL_NOTARY_UNKNOWN, NULL, 0);
 		return;
 	}
 	if (!federation_wait(f, c, FED_NOTARY, domain))
@@ -382,8 +532,11 @@ federation_close(struct server *srv)
 	if (!f)
 		return;
 	ev_timer_stop(srv->loop, &f->refresh);
-	for (size_t i = 0; i < f->ndomains; i++)
+	for (size_t i = 0; i < f->ndomains; i++) {
 		cafetch_cancel(f->domains[i].fetch);
+		if (f->domains[i].check)
+			federation_check_free(f->domains[i].check);
+	}
 	store_close(f->pins);
 	free(f);
 	srv->federation = NULL;

@@ -6,6 +6,8 @@
  * proved in the TLS handshake:
  *   no certificate (an agent enrolling):  ENROL, CA_REQ, CRL_REQ, PING
  *   a certificate of this domain:          RENEW, CA_REQ, CRL_REQ, NOTARY_REQ, PING
+ *   a certificate of another domain:       CA_REQ, CRL_REQ, NOTARY_REQ (answered only from what
+ *                                          we know: federation.c), PING
  * Unknown record types are skipped. A malformed message gets a CTL_ERROR and the connection is
  * closed. Timer: each connection's stream deadline, re-armed on every record, closes it after
  * SERVER_IDLE_MS of silence (agents ping more often than that).

@@ -94,6 +94,7 @@ pin_describe_new(const char *domain, const uint8_t fpr[PIN_FPR_LEN],
 		pin_text_add(&t, "; no notary asked");
 }
 
+/* The first notary that knows another fingerprint, else the first that reports a dispute. */
 static const struct pin_notary_answer *
 pin_find_disagreement(const uint8_t fpr[PIN_FPR_LEN], const struct pin_notary_answer *answers,
 		      size_t n)
@@ -101,6 +102,9 @@ pin_find_disagreement(const uint8_t fpr[PIN_FPR_LEN], const struct pin_notary_an
 	for (size_t i = 0; i < n; i++)
 		if (answers[i].status == PIN_NOTARY_KNOWN &&
 		    memcmp(answers[i].fpr, fpr, PIN_FPR_LEN) != 0)
+			return &answers[i];
+	for (size_t i = 0; i < n; i++)
+		if (answers[i].status == PIN_NOTARY_DISPUTED)
 			return &answers[i];
 	return NULL;
 }
@@ -144,8 +148,15 @@ pin_decide(const char *domain, const uint8_t fpr[PIN_FPR_LEN], const struct pin 
 	bad = pin_find_disagreement(fpr, answers, nanswers);
 	if (bad) {
 		cert_fpr_format(bad->fpr, theirs, sizeof(theirs));
-		pin_text_add(&m, "%s: notary %.*s sees CA %s, but %s was presented; refused",
-			     domain, PIN_NOTARY_NAME_MAX, bad->notary, theirs, seen);
+		if (bad->status == PIN_NOTARY_DISPUTED)
+			pin_text_add(&m,
+				     "%s: notary %.*s reports the domain disputed (it was shown CA "
+				     "%s and one of its notaries disagreed); %s refused",
+				     domain, PIN_NOTARY_NAME_MAX, bad->notary, theirs, seen);
+		else
+			pin_text_add(&m,
+				     "%s: notary %.*s sees CA %s, but %s was presented; refused",
+				     domain, PIN_NOTARY_NAME_MAX, bad->notary, theirs, seen);
 		return PIN_NOTARY_DISAGREE;
 	}
 	snprintf(p.domain, sizeof(p.domain), "%s", domain);
@@ -171,4 +182,26 @@ pin_verdict_name(enum pin_verdict v)
 		return "notary-disagree";
 	}
 	return "?";
+}
+
+void
+pin_answer_format(const struct pin_notary_answer *a, char *buf, size_t len)
+{
+	char fpr[PIN_FPR_STR + 1];
+
+	cert_fpr_format(a->fpr, fpr, sizeof(fpr));
+	switch (a->status) {
+	case PIN_NOTARY_KNOWN:
+		snprintf(buf, len, "sees CA %s", fpr);
+		return;
+	case PIN_NOTARY_UNKNOWN:
+		snprintf(buf, len, "does not know the domain");
+		return;
+	case PIN_NOTARY_DISPUTED:
+		snprintf(buf, len, "reports the domain disputed (shown CA %s)", fpr);
+		return;
+	case PIN_NOTARY_UNREACHABLE:
+		break;
+	}
+	snprintf(buf, len, "did not answer");
 }

@@ -8,8 +8,9 @@
  *   a pin exists:  the fingerprint matches -> MATCH; differs -> MISMATCH (a hard failure until
  *                  the user re-pins deliberately; the message names the domain and both prints)
  *   no pin yet:    ask notaries (the home server, other trusted servers and peers) what they see;
- *                  any notary that knows the domain under another fingerprint -> NOTARY_DISAGREE
- *                  (refused, reported); otherwise NEW (pin it, recording who agreed)
+ *                  any notary that knows the domain under another fingerprint, or that reports
+ *                  the domain as disputed -> NOTARY_DISAGREE (refused, reported); otherwise NEW
+ *                  (pin it, recording who agreed)
  *
  * Pins live in the SQLite store (store/store.h: store_pin_*).
  */
@@ -31,13 +32,23 @@ struct pin {
 				  user" */
 };
 
-enum pin_notary_status { PIN_NOTARY_KNOWN, PIN_NOTARY_UNKNOWN, PIN_NOTARY_UNREACHABLE };
+/*
+ * DISPUTED: the notary itself saw fpr at its own first use but could not pin it because one of
+ * its notaries disagreed; it blocks a first use like a disagreement does (something is wrong
+ * with the domain right now, wherever the fault is).
+ */
+enum pin_notary_status {
+	PIN_NOTARY_KNOWN,
+	PIN_NOTARY_UNKNOWN,
+	PIN_NOTARY_UNREACHABLE,
+	PIN_NOTARY_DISPUTED,
+};
 
 struct pin_notary_answer {
 	char notary[PIN_NOTARY_NAME_MAX +
 		    1]; /* who answered: a server's domain or a peer identity */
 	enum pin_notary_status status;
-	uint8_t fpr[PIN_FPR_LEN]; /* when KNOWN */
+	uint8_t fpr[PIN_FPR_LEN]; /* when KNOWN or DISPUTED */
 };
 
 enum pin_verdict {
@@ -57,5 +68,8 @@ enum pin_verdict pin_decide(const char *domain, const uint8_t fpr[PIN_FPR_LEN],
 			    size_t nanswers, int64_t now, struct pin *new_pin, char *msg,
 			    size_t msglen);
 const char *pin_verdict_name(enum pin_verdict v);
+/* What one notary said, for logs: "sees CA X", "does not know the domain", "did not answer",
+ * "reports the domain disputed (shown CA X)". */
+void pin_answer_format(const struct pin_notary_answer *a, char *buf, size_t len);
 
 #endif

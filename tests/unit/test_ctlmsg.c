@@ -69,6 +69,14 @@ static const struct ctl_kat kats[] = {
 	  "00 1b 00 00 00 08  0102030405060708" },
 	{ { .type = CTL_PONG, .u.ping = { 0x0102030405060708 } },
 	  "00 1c 00 00 00 08  0102030405060708" },
+	{ { .type = CTL_NOTARY,
+	    .u.notary = { "c.example.com",
+			  CTL_NOTARY_DISPUTED,
+			  { 31, 30, 29, 28, 27, 26, 25, 24, 23, 22, 21, 20, 19, 18, 17, 16,
+			    15, 14, 13, 12, 11, 10, 9,  8,  7,  6,  5,  4,  3,  2,  1,  0 },
+			  0 } },
+	  "00 18 00 00 00 37  0d 632e6578616d706c652e636f6d 04"
+	  " 1f1e1d1c1b1a191817161514131211100f0e0d0c0b0a09080706050403020100 0000000000000000" },
 };
 
 enum { KAT_COUNT = sizeof(kats) / sizeof(kats[0]), KAT_MAX = 128 };
@@ -278,14 +286,14 @@ static void
 rand_notary(struct ctlmsg *m)
 {
 	rand_str(m->u.notary.domain);
-	m->u.notary.status = (uint8_t)(1 + random() % 3);
+	m->u.notary.status = (uint8_t)(1 + random() % 4);
 	memset(m->u.notary.fpr, 0, CTL_FPR_LEN);
 	m->u.notary.first_seen = 0;
-	if (m->u.notary.status == CTL_NOTARY_KNOWN) {
+	if (m->u.notary.status == CTL_NOTARY_KNOWN || m->u.notary.status == CTL_NOTARY_DISPUTED)
 		for (size_t i = 0; i < CTL_FPR_LEN; i++)
 			m->u.notary.fpr[i] = (uint8_t)random();
+	if (m->u.notary.status == CTL_NOTARY_KNOWN)
 		m->u.notary.first_seen = (int64_t)rand_u64();
-	}
 }
 
 static void
@@ -574,10 +582,12 @@ test_ctlmsg_decode_rejects_bad_enum(void **state)
 	assert_false(decode_patched(1, 18, 3));
 	/* NOTARY status (14) */
 	assert_false(decode_patched(8, 14, 0));
-	assert_false(decode_patched(8, 14, 4));
+	assert_false(decode_patched(8, 14, 5));
+	assert_false(decode_patched(8, 14, CTL_NOTARY_DISPUTED)); /* a first sighting */
 	assert_true(decode_patched(9, 14, CTL_NOTARY_UNREACHABLE));
+	assert_true(decode_patched(9, 14, CTL_NOTARY_DISPUTED));
 	assert_false(decode_patched(9, 14, 0));
-	assert_false(decode_patched(9, 14, 4));
+	assert_false(decode_patched(9, 14, 5));
 	/* a known status needs no particular fingerprint */
 	assert_true(decode_patched(9, 14, CTL_NOTARY_KNOWN));
 }
@@ -676,7 +686,7 @@ test_ctlmsg_encode_einval(void **state)
 	m.u.enrol.method = 3;
 	assert_int_equal(ctlmsg_encode(&m, out, sizeof(out)), -EINVAL);
 	m = kats[8].m;
-	m.u.notary.status = 4;
+	m.u.notary.status = 5;
 	assert_int_equal(ctlmsg_encode(&m, out, sizeof(out)), -EINVAL);
 	/* unknown status with a fingerprint, or with a first sighting */
 	m = kats[8].m;

@@ -46,6 +46,10 @@ struct pin_case {
 	{                                                                                          \
 		who, PIN_NOTARY_UNREACHABLE, FP_NONE                                               \
 	}
+#define DISPUTED(who, f)                                                                           \
+	{                                                                                          \
+		who, PIN_NOTARY_DISPUTED, f                                                        \
+	}
 
 /* The presented fingerprint is always A. */
 static const struct pin_case cases[] = {
@@ -140,6 +144,23 @@ static const struct pin_case cases[] = {
 	  4,
 	  PIN_NOTARY_DISAGREE,
 	  { "e.example.com", "%B", "%A" },
+	  NULL },
+	/* A notary with a dispute of its own blocks, even if what it was shown matches ours. */
+	{ "agree + disputed",
+	  FP_NONE,
+	  { KNOWN("a.example.com", FP_A), DISPUTED("c.example.com", FP_A) },
+	  2,
+	  PIN_NOTARY_DISAGREE,
+	  { "b.example.com", "notary c.example.com reports the domain disputed", "shown CA %A",
+	    "%A refused" },
+	  NULL },
+	/* A plain disagreement is the better explanation, so it is named first. */
+	{ "disputed + disagree",
+	  FP_NONE,
+	  { DISPUTED("a.example.com", FP_C), KNOWN("c.example.com", FP_B) },
+	  2,
+	  PIN_NOTARY_DISAGREE,
+	  { "notary c.example.com sees CA %B", "but %A was presented" },
 	  NULL },
 	{ "pinned, matches", FP_A, {}, 0, PIN_MATCH, { "b.example.com", "%A", "matches" }, NULL },
 	/* With a pin, notaries are not consulted: a disagreeing one changes nothing. */
@@ -271,9 +292,10 @@ test_pin_decide_fingerprint_format(void **state)
 }
 
 /*
- * Every combination of 0..3 answers, each KNOWN same, KNOWN different, UNKNOWN or UNREACHABLE,
- * against the rule: any KNOWN-different -> DISAGREE naming the first such notary; else NEW whose
- * how names exactly the agreeing notaries, or says no notary knew, and lists the unreachable.
+ * Every combination of 0..3 answers, each KNOWN same, KNOWN different, UNKNOWN, UNREACHABLE or
+ * DISPUTED, against the rule: any KNOWN-different -> DISAGREE naming the first such notary; else
+ * any DISPUTED -> DISAGREE naming the first of those; else NEW whose how names exactly the
+ * agreeing notaries, or says no notary knew, and lists the unreachable.
  */
 static void
 check_combination(const int *kinds, size_t n)
@@ -284,18 +306,21 @@ check_combination(const int *kinds, size_t n)
 	struct pin out;
 	uint8_t fpr[PIN_FPR_LEN];
 	char msg[1024], want[128];
-	int first_bad = -1, agreed = 0, unknown = 0;
+	int first_bad = -1, first_disputed = -1, agreed = 0, unknown = 0;
 
 	fp_bytes(FP_A, fpr);
 	memset(in, 0, sizeof(in));
 	for (size_t i = 0; i < n; i++) {
 		static const struct ans proto[] = { KNOWN(NULL, FP_A), KNOWN(NULL, FP_B),
-						    UNKNOWN(NULL), UNREACH(NULL) };
+						    UNKNOWN(NULL), UNREACH(NULL),
+						    DISPUTED(NULL, FP_A) };
 
 		in[i] = proto[kinds[i]];
 		in[i].notary = names[i];
 		if (kinds[i] == 1 && first_bad < 0)
 			first_bad = (int)i;
+		if (kinds[i] == 4 && first_disputed < 0)
+			first_disputed = (int)i;
 		agreed += kinds[i] == 0;
 		unknown += kinds[i] == 2;
 	}
@@ -305,6 +330,14 @@ check_combination(const int *kinds, size_t n)
 		    pin_decide("b.example.com", fpr, NULL, answers, n, 5, &out, msg, sizeof(msg)),
 		    PIN_NOTARY_DISAGREE);
 		snprintf(want, sizeof(want), "notary %s sees", names[first_bad]);
+		assert_non_null(strstr(msg, want));
+		return;
+	}
+	if (first_disputed >= 0) {
+		assert_int_equal(
+		    pin_decide("b.example.com", fpr, NULL, answers, n, 5, &out, msg, sizeof(msg)),
+		    PIN_NOTARY_DISAGREE);
+		snprintf(want, sizeof(want), "notary %s reports", names[first_disputed]);
 		assert_non_null(strstr(msg, want));
 		return;
 	}
@@ -337,12 +370,12 @@ test_pin_decide_every_combination(void **state)
 		size_t total = 1;
 
 		for (size_t i = 0; i < n; i++)
-			total *= 4;
+			total *= 5;
 		for (size_t c = 0; c < total; c++) {
 			size_t x = c;
 
-			for (size_t i = 0; i < n; i++, x /= 4)
-				kinds[i] = (int)(x % 4);
+			for (size_t i = 0; i < n; i++, x /= 5)
+				kinds[i] = (int)(x % 5);
 			check_combination(kinds, n);
 		}
 	}

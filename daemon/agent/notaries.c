@@ -1,0 +1,288 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The agent's notary rounds, and its answers to peers. See notaries.h.
+ *
+ * A round is a fixed table of the notaries asked (NOTARIES_MAX slots), each pre-filled as
+ * "did not answer"; an answer fills the slot whose notary has that name and has not answered
+ * yet, so a late or repeated answer cannot count twice, and one from someone not asked is
+ * ignored. Rounds sit on agent->rounds so that answers arriving on the home connection or on a
+ * peer link find theirs (by domain, then by notary name).
+ */
+#include "agent/notaries.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/agent.h"
+#include "control/notary.h"
+#include "crypto/cert.h"
+#include "proto/ctlmsg.h"
+#include "store/store.h"
+
+struct notary_round {
+	struct agent *a;
+	struct notary_round *next; /* agent->rounds */
+	struct notary_round **owner;
+	char domain[IDENTITY_DOMAIN_MAX + 1];
+	void (*done)(void *arg, const struct pin_notary_answer *answers, size_t n);
+	void *arg;
+	struct ev_timer timer;
+	struct pin_notary_answer answers[NOTARIES_MAX];
+	struct notary_query *asks[NOTARIES_MAX]; /* server slots only */
+	bool answered[NOTARIES_MAX];
+	size_t n, nanswered, nservers;
+	bool starting; /* answers may arrive while the questions go out */
+};
+
+static const char *
+domain_of(const char *identity)
+{
+	const char *at = strchr(identity, '@');
+
+	return at ? at + 1 : identity;
+}
+
+static void
+round_unlink(struct notary_round *r)
+{
+	for (struct notary_round **pp = &r->a->rounds; *pp; pp = &(*pp)->next) {
+		if (*pp == r) {
+			*pp = r->next;
+			return;
+		}
+	}
+}
+
+static void
+round_free(struct notary_round *r)
+{
+	ev_timer_stop(r->a->loop, &r->timer);
+	for (size_t i = 0; i < r->n; i++)
+		notary_cancel(r->asks[i]);
+	round_unlink(r);
+	free(r);
+}
+
+static void
+round_finish(struct notary_round *r)
+{
+	if (r->owner)
+		*r->owner = NULL;
+	r->owner = NULL;
+	/* Unlinked first: done may start another round for the same domain. */
+	round_unlink(r);
+	r->done(r->arg, r->answers, r->n);
+	round_free(r);
+}
+
+static void
+round_on_timeout(struct ev_timer *t)
+{
+	struct notary_round *r = container_of(t, struct notary_round, timer);
+
+	log_info("%s: %zu of %zu notaries answered within %u s; the others count as unreachable",
+		 r->domain, r->nanswered, r->n, NOTARIES_ROUND_MS / 1000);
+	round_finish(r);
+}
+
+/* Records one answer (ignored unless its notary was asked and has not answered). */
+static void
+round_record(struct notary_round *r, const struct pin_notary_answer *ans)
+{
+	char said[128];
+
+	for (size_t i = 0; i < r->n; i++) {
+		if (r->answered[i] || strcmp(r->answers[i].notary, ans->notary))
+			continue;
+		r->answers[i] = *ans;
+		r->answered[i] = true;
+		r->nanswered++;
+		pin_answer_format(ans, said, sizeof(said));
+		log_info("%s: notary %s %s", r->domain, ans->notary, said);
+		if (!r->starting && r->nanswered == r->n)
+			round_finish(r);
+		return;
+	}
+}
+
+static void
+round_on_server_answer(void *arg, const struct pin_notary_answer *ans)
+{
+	round_record(arg, ans);
+}
+
+/* A slot for notary who; NULL if the table is full. */
+static struct pin_notary_answer *
+round_slot(struct notary_round *r, const char *who)
+{
+	struct pin_notary_answer *s;
+
+	if (r->n == NOTARIES_MAX)
+		return NULL;
+	s = &r->answers[r->n++];
+	snprintf(s->notary, sizeof(s->notary), "%.*s", PIN_NOTARY_NAME_MAX, who);
+	s->status = PIN_NOTARY_UNREACHABLE;
+	return s;
+}
+
+/* cert_trust_each: the server of every other domain we hold a CA for. */
+static void
+round_add_server(const char *domain, const char *ca_path, const uint8_t *der, size_t len, void *arg)
+{
+	struct notary_round *r = arg;
+	const char *own = domain_of(r->a->cfg.identity);
+
+	if (strcmp(domain, own) && strcmp(domain, r->domain) &&
+	    r->nservers < NOTARIES_SERVERS_MAX && round_slot(r, domain))
+		r->nservers++;
+}
+
+static bool
+round_send(struct link *l, const struct ctlmsg *m)
+{
+	uint8_t body[512];
+	int n = ctlmsg_encode(m, body, sizeof(body));
+
+	return n >= 0 && link_send_record(l, m->type, body, (size_t)n);
+}
+
+int
+notaries_round_start(struct notary_round **out, struct agent *a, const char *domain,
+		     void (*done)(void *arg, const struct pin_notary_answer *answers, size_t n),
+		     void *arg)
+{
+	struct notary_round *r = calloc(1, sizeof(*r));
+	struct ctlmsg req = { .type = CTL_NOTARY_REQ };
+	size_t first_server, first_peer, npeers = 0;
+
+	if (!r)
+		return -ENOMEM;
+	r->a = a;
+	r->done = done;
+	r->arg = arg;
+	snprintf(r->domain, sizeof(r->domain), "%s", domain);
+	snprintf(req.u.req.domain, sizeof(req.u.req.domain), "%s", domain);
+
+	/* The table first (home, servers, peers), then the questions. */
+	if (a->cfg.server.enabled)
+		round_slot(r, domain_of(a->cfg.identity));
+	first_server = r->n;
+	cert_trust_each(a->trust, round_add_server, r);
+	first_peer = r->n;
+	for (size_t i = 0; i < a->npeers && npeers < NOTARIES_PEERS_MAX; i++) {
+		const struct peer *p = &a->peers[i];
+
+		if (p->link && p->link->state == LINK_UP &&
+		    strcmp(domain_of(p->cfg->identity), domain) && round_slot(r, p->cfg->identity))
+			npeers++;
+	}
+
+	r->next = a->rounds;
+	a->rounds = r;
+	r->owner = out;
+	if (out)
+		*out = r;
+	ev_timer_start(a->loop, &r->timer, NOTARIES_ROUND_MS, round_on_timeout);
+	log_info("%s: asking %zu notaries (home server %s, %zu other server(s), %zu peer(s))",
+		 domain, r->n, first_server ? "yes" : "no", first_peer - first_server, npeers);
+	r->starting = true;
+	for (size_t i = 0; i < r->n; i++) {
+		bool asked;
+
+		if (i < first_server) {
+			asked = home_ask_notary(a, domain);
+		} else if (i < first_peer) {
+			struct notary_ask_spec spec = {
+				.server = r->answers[i].notary,
+				.domain = domain,
+				.self = a->cfg.identity,
+				.role = CTL_ROLE_AGENT,
+				.tls = a->tls,
+			};
+
+			asked = !notary_ask(&r->asks[i], a->loop, &spec, round_on_server_answer, r);
+		} else {
+			struct peer *p = peer_by_identity(a, r->answers[i].notary);
+
+			asked = p && p->link && round_send(p->link, &req);
+		}
+		if (!asked && !r->answered[i]) {
+			r->answered[i] = true;
+			r->nanswered++;
+		}
+	}
+	r->starting = false;
+	if (r->nanswered == r->n)
+		round_finish(r);
+	return 0;
+}
+
+void
+notaries_round_cancel(struct notary_round *r)
+{
+	if (!r)
+		return;
+	if (r->owner)
+		*r->owner = NULL;
+	round_free(r);
+}
+
+void
+notaries_on_answer(struct agent *a, const char *who, const struct ctlmsg *m)
+{
+	struct pin_notary_answer ans;
+
+	for (struct notary_round *r = a->rounds; r; r = r->next) {
+		if (!strcmp(r->domain, m->u.notary.domain)) {
+			notary_answer_from_msg(m, who, r->domain, &ans);
+			round_record(r, &ans);
+			return;
+		}
+	}
+}
+
+/* What we trust for domain, as a CTL_NOTARY answer. */
+static void
+notaries_view(struct agent *a, const char *domain, struct ctlmsg *m)
+{
+	struct cert_info ci;
+	struct pin pin;
+	const uint8_t *der;
+	size_t len;
+	bool pinned = !store_pin_get(a->store, domain, &pin);
+
+	*m = (struct ctlmsg){ .type = CTL_NOTARY };
+	snprintf(m->u.notary.domain, sizeof(m->u.notary.domain), "%s", domain);
+	m->u.notary.status = CTL_NOTARY_UNKNOWN;
+	der = cert_trust_anchor_der(a->trust, domain, &len);
+	if (der && !cert_info_from_der(der, len, &ci)) {
+		m->u.notary.status = CTL_NOTARY_KNOWN;
+		memcpy(m->u.notary.fpr, ci.fpr, CTL_FPR_LEN);
+		m->u.notary.first_seen = pinned ? pin.first_seen : ci.not_before;
+	} else if (pinned) {
+		m->u.notary.status = CTL_NOTARY_KNOWN;
+		memcpy(m->u.notary.fpr, pin.fpr, CTL_FPR_LEN);
+		m->u.notary.first_seen = pin.first_seen;
+	}
+}
+
+void
+notaries_on_peer_record(struct link *l, uint16_t type, const uint8_t *body, size_t len)
+{
+	struct ctlmsg m, answer;
+
+	if (!ctlmsg_decode(type, body, len, &m)) {
+		peer_count_drop(l->peer, PEER_DROP_MALFORMED,
+				"malformed notary message on the link");
+		return;
+	}
+	if (type == CTL_NOTARY) {
+		notaries_on_answer(l->agent, l->peer->cfg->identity, &m);
+		return;
+	}
+	notaries_view(l->agent, m.u.req.domain, &answer);
+	log_debug(LOG_HANDSHAKE, "peer %s asks what we see for %s: %s", l->peer->cfg->identity,
+		  m.u.req.domain, answer.u.notary.status == CTL_NOTARY_KNOWN ? "known" : "unknown");
+	round_send(l, &answer);
+}

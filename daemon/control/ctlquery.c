@@ -1,0 +1,182 @@
+// SPDX-License-Identifier: MIT
+/*
+ * One short exchange with a domain's server. See ctlquery.h.
+ */
+#include "control/ctlquery.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "control/discover.h"
+#include "control/stream.h"
+#include "core/ev.h"
+#include "crypto/tls.h"
+
+struct ctlquery {
+	struct ctlquery **owner;
+	struct tls_ctx *own_tls; /* unverified queries only */
+	struct stream *s;
+	void (*done)(void *arg, const struct ctlquery_result *r);
+	void *arg;
+	bool cancelled;
+	unsigned timeout_ms;
+	char domain[CTL_STR_MAX + 1];
+	struct ctlmsg reqs[CTLQUERY_MAX];
+	size_t nreqs;
+	/* Answers decode in place from copies of their bodies, which must live as long. */
+	struct ctlmsg answers[CTLQUERY_MAX];
+	uint8_t *bodies[CTLQUERY_MAX];
+	size_t nanswers;
+	char error[512];
+};
+
+static void
+ctlquery_free(struct ctlquery *q)
+{
+	if (q->owner)
+		*q->owner = NULL;
+	tls_ctx_free(q->own_tls);
+	for (size_t i = 0; i < q->nanswers; i++)
+		free(q->bodies[i]);
+	free(q);
+}
+
+/* Reports (unless cancelled) and frees. */
+static void
+ctlquery_finish(struct ctlquery *q)
+{
+	struct ctlquery_result r = {
+		.domain = q->domain,
+		.answers = q->answers,
+		.nanswers = q->nanswers,
+		.error = q->error[0] ? q->error : "no answer",
+	};
+
+	if (q->owner)
+		*q->owner = NULL;
+	q->owner = NULL;
+	if (!q->cancelled)
+		q->done(q->arg, &r);
+	ctlquery_free(q);
+}
+
+static void
+ctlquery_on_established(struct stream *s)
+{
+	struct ctlquery *q = stream_arg(s);
+
+	/* A failed send closes the stream; on_closed (which frees q) runs after we return. */
+	for (size_t i = 0; i < q->nreqs + 1; i++) {
+		if (!stream_send_msg(s, &q->reqs[i]))
+			return;
+	}
+	stream_set_deadline(s, q->timeout_ms);
+}
+
+static bool
+ctlquery_on_record(struct stream *s, uint16_t type, const uint8_t *body, size_t len)
+{
+	struct ctlquery *q = stream_arg(s);
+	uint8_t *copy;
+
+	if (!ctlmsg_is_known(type) || type == CTL_HELLO)
+		return true; /* the server's HELLO, or something newer: not an answer */
+	copy = malloc(len ? len : 1);
+	if (!copy) {
+		snprintf(q->error, sizeof(q->error), "out of memory");
+		stream_close(s, q->error);
+		return false;
+	}
+	memcpy(copy, body, len);
+	if (!ctlmsg_decode(type, copy, len, &q->answers[q->nanswers])) {
+		free(copy);
+		snprintf(q->error, sizeof(q->error), "the server sent a malformed %s message",
+			 ctlmsg_type_name(type));
+		stream_close(s, q->error);
+		return false;
+	}
+	q->bodies[q->nanswers++] = copy;
+	if (q->nanswers == q->nreqs) {
+		stream_close(s, "done");
+		return false;
+	}
+	return true;
+}
+
+static void
+ctlquery_on_closed(struct stream *s, const char *why)
+{
+	struct ctlquery *q = stream_arg(s);
+
+	if (q->nanswers < q->nreqs && !q->error[0])
+		snprintf(q->error, sizeof(q->error), "%s", why);
+	ctlquery_finish(q);
+}
+
+static const struct stream_ops ctlquery_ops = {
+	.on_established = ctlquery_on_established,
+	.on_record = ctlquery_on_record,
+	.on_closed = ctlquery_on_closed,
+};
+
+int
+ctlquery_start(struct ctlquery **out, struct ev_loop *loop, const struct ctlquery_spec *spec,
+	       void (*done)(void *arg, const struct ctlquery_result *r), void *arg)
+{
+	struct discover_result found[DISCOVER_MAX];
+	struct ctlquery *q;
+	struct tls_ctx *tls = spec->tls;
+	char expected[CTL_STR_MAX + 8];
+	int n, err;
+
+	if (spec->nreqs == 0 || spec->nreqs > CTLQUERY_MAX)
+		return -EINVAL;
+	if (!(q = calloc(1, sizeof(*q))))
+		return -ENOMEM;
+	q->done = done;
+	q->arg = arg;
+	q->timeout_ms = spec->timeout_ms ? spec->timeout_ms : CTLQUERY_TIMEOUT_MS;
+	snprintf(q->domain, sizeof(q->domain), "%s", spec->domain);
+	/* reqs[0] is our HELLO, then the caller's requests. */
+	q->reqs[0] = (struct ctlmsg){ .type = CTL_HELLO };
+	q->reqs[0].u.hello.version = CTL_VERSION;
+	q->reqs[0].u.hello.role = spec->role ? spec->role : CTL_ROLE_AGENT;
+	snprintf(q->reqs[0].u.hello.name, sizeof(q->reqs[0].u.hello.name), "%s", spec->self);
+	memcpy(&q->reqs[1], spec->reqs, spec->nreqs * sizeof(*spec->reqs));
+	q->nreqs = spec->nreqs;
+	snprintf(expected, sizeof(expected), "server@%s", spec->domain);
+
+	n = discover_server(spec->domain, found, DISCOVER_MAX, q->error, sizeof(q->error));
+	if (n > 0 && !tls &&
+	    tls_ctx_new_flags(&q->own_tls, spec->key, spec->cert, NULL, TLS_CTX_NO_VERIFY)) {
+		snprintf(q->error, sizeof(q->error), "cannot set up TLS");
+		n = 0;
+	}
+	if (n <= 0) {
+		ctlquery_finish(q);
+		return 0;
+	}
+	err = stream_connect(&q->s, loop, tls ? tls : q->own_tls, &found[0].addr,
+			     tls ? expected : NULL, &ctlquery_ops, q);
+	if (err) {
+		snprintf(q->error, sizeof(q->error), "cannot connect to %s: %s", found[0].host,
+			 strerror(-err));
+		ctlquery_finish(q);
+		return 0;
+	}
+	q->owner = out;
+	if (out)
+		*out = q;
+	return 0;
+}
+
+void
+ctlquery_cancel(struct ctlquery *q)
+{
+	if (!q)
+		return;
+	q->cancelled = true;
+	stream_close(q->s, "cancelled");
+}

@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 #
-# A two-domain lab for the scenarios of servers and federation (issue 3), sourced after lib.sh.
+# A two- or three-domain lab for the scenarios of servers and federation (issue 3), sourced after
+# lib.sh.
 # Everything sits on one "public" LAN, 198.18.0.0/24: a bridge inside a switch namespace, one
 # veth port per member namespace. A DNS namespace runs dnsmasq, authoritative for example.com:
 #
@@ -17,6 +18,8 @@
 #   vx.a.example.com            A   198.18.0.10                   through SRV;
 #   b.example.com               A   198.18.0.20                   b.example.com has no SRV: the
 #                                                                 A/AAAA fallback on port 4801.
+#   c.example.com               A   198.18.0.30                   the same; its server's namespace
+#                                                                 (srvc) is made by domain_c_up.
 #   Any other name under example.com is NXDOMAIN (dnsmasq --local), nothing is forwarded.
 #
 # Every member namespace (not sw, not dns) gets /etc/netns/NS/resolv.conf naming 198.18.0.53
@@ -28,6 +31,9 @@
 #   ns_for NAME            the namespace of a short name (sw, dns, srva, srvb, alice, bob, ...)
 #   in_ns NAME CMD...      run CMD there, echoed;  qn NAME CMD...  the same, quiet
 #   domain_node_add NAME ADDR   one more member on the LAN (e.g. carol 198.18.0.103)
+#   domain_c_up            the third domain's server namespace, srvc
+#   domain_hosts NAME [ADDR HOST]...  NAME's /etc/hosts (what it resolves before asking DNS), for
+#                          a man in the middle on one side of the network; none: just localhost
 #   dns_stop / dns_start   stop or (re)start dnsmasq
 #
 # shellcheck disable=SC2034
@@ -35,11 +41,13 @@
 DNS_IP=198.18.0.53
 SRVA_IP=198.18.0.10
 SRVB_IP=198.18.0.20
+SRVC_IP=198.18.0.30
 ALICE_IP=198.18.0.101
 BOB_IP=198.18.0.102
 LAN_PREFIX=24
 DOMAIN_A=a.example.com
 DOMAIN_B=b.example.com
+DOMAIN_C=c.example.com
 SRVA_HOST=vx.$DOMAIN_A
 SERVER_PORT=4801
 
@@ -128,6 +136,29 @@ domain_node_add()
 	in_ns "$name" ip addr add "$addr/$LAN_PREFIX" dev eth0
 }
 
+# domain_hosts NAME [ADDR HOST]...: NAME's own hosts file, consulted before DNS (nsswitch
+# "files dns"). Rewritten in place, so a running process sees the change at its next lookup.
+domain_hosts()
+{
+	local name=$1 file
+	file=/etc/netns/$(ns_for "$name")/hosts
+	shift
+	{
+		printf '127.0.0.1 localhost\n::1 localhost\n'
+		while (($# >= 2)); do
+			printf '%s %s\n' "$1" "$2"
+			shift 2
+		done
+	} >"$file"
+	pretty "$name" "hosts: $(grep -v localhost "$file" | tr '\n' ' ')"
+}
+
+domain_c_up()
+{
+	domain_node_add srvc "$SRVC_IP"
+	wait_until 10 qn srvc ping -c 1 -W 1 "$DNS_IP" || fail "srvc cannot reach the DNS server"
+}
+
 # dns_start: dnsmasq in the dns namespace, answering only from the records below.
 dns_start()
 {
@@ -140,6 +171,7 @@ dns_start()
 		--srv-host="_vertex._tcp.$DOMAIN_A,$SRVA_HOST,$SERVER_PORT,0,0" \
 		--host-record="$SRVA_HOST,$SRVA_IP" \
 		--host-record="$DOMAIN_B,$SRVB_IP" \
+		--host-record="$DOMAIN_C,$SRVC_IP" \
 		>>"$VTX_TMP/dnsmasq.log" 2>&1 &
 	VTX_DNS_PID=$!
 	track_pid "$VTX_DNS_PID"

@@ -9,9 +9,9 @@
 #   server_admin NODE VERB...        an administrative verb on NODE's state directory
 #   enrolled NODE NAME IDENTITY      user add + invite + vertex register from NODE's namespace:
 #                                    $VTX_TMP/NAME.{key,crt,ca}
-#   lab_agent_config NAME IDENTITY POOL6 PEER-IDENTITY PEER-ADDR
+#   lab_agent_config NAME IDENTITY POOL6 PEER-IDENTITY PEER-ADDR [PEER-IDENTITY PEER-ADDR]...
 #                                    $VTX_TMP/NAME.conf: its own domain's CA, `server auto`,
-#                                    one static peer at PEER-ADDR:4800
+#                                    static peers at PEER-ADDR:4800
 #   lab_agent_start NODE NAME        vertexd in NODE's namespace (through lib.sh's vtx_start)
 #
 # shellcheck disable=SC2034
@@ -70,7 +70,8 @@ enrolled()
 
 lab_agent_config()
 {
-	local name=$1 id=$2 pool6=$3 peer=$4 peer_addr=$5
+	local name=$1 id=$2 pool6=$3
+	shift 3
 	{
 		printf 'identity   %s\n' "$id"
 		printf 'key        %s\n' "$VTX_TMP/$name.key"
@@ -83,7 +84,10 @@ lab_agent_config()
 		printf 'rekey-after-seconds %s\n' "${VTX_REKEY_SEC:-120}"
 		printf 'keepalive-seconds 5\n'
 		printf 'server     auto\n'
-		printf 'peer %s {\n    endpoint %s:4800\n}\n' "$peer" "$peer_addr"
+		while (($# >= 2)); do
+			printf 'peer %s {\n    endpoint %s:4800\n}\n' "$1" "$2"
+			shift 2
+		done
 	} >"$VTX_TMP/$name.conf"
 }
 
@@ -93,4 +97,4 @@ lab_agent_start()
 }
 
 # Which lab node serves which domain.
-declare -A SERVER_OF=([$DOMAIN_A]=srva [$DOMAIN_B]=srvb)
+declare -A SERVER_OF=([$DOMAIN_A]=srva [$DOMAIN_B]=srvb [$DOMAIN_C]=srvc)

@@ -43,9 +43,17 @@ struct tls_anchor {
 	size_t len;
 };
 
+/* A domain hosted by the same server: a client naming it (SNI) is served by ctx instead. */
+struct tls_hosted {
+	char name[IDENTITY_DOMAIN_MAX + 1];
+	struct tls_ctx *ctx; /* borrowed */
+};
+
 struct tls_ctx {
 	WOLFSSL_CTX *client;
-	WOLFSSL_CTX *server;            /* NULL without a certificate of our own */
+	WOLFSSL_CTX *server;       /* NULL without a certificate of our own */
+	struct tls_hosted *hosted; /* tls_ctx_add_hosted's */
+	size_t n_hosted;
 	const struct cert_trust *trust; /* borrowed */
 	unsigned flags;
 	struct cert_info self;    /* all zero without a certificate */
@@ -183,6 +191,60 @@ ctx_sides_new(const struct tls_ctx *ctx, const char *key_path, const char *cert_
 	return err;
 }
 
+/*
+ * The client's server name (SNI), on a server context with hosted domains: a hosted name moves
+ * the connection to that domain's context, its certificate, anchors and trust. Any other name,
+ * or none, stays with the context the connection was made with (its default domain).
+ */
+static int
+ctx_on_server_name(WOLFSSL *ssl, int *alert, void *arg)
+{
+	struct tls_ctx *ctx = arg;
+	struct tls_conn *c = wolfSSL_get_ex_data(ssl, 0);
+	const char *name = wolfSSL_get_servername(ssl, WOLFSSL_SNI_HOST_NAME);
+
+	(void)alert;
+	if (c == NULL || name == NULL)
+		return 0;
+	for (size_t i = 0; i < ctx->n_hosted; i++) {
+		struct tls_ctx *alt = ctx->hosted[i].ctx;
+
+		if (strcmp(name, ctx->hosted[i].name) || alt->server == NULL)
+			continue;
+		if (wolfSSL_set_SSL_CTX(ssl, alt->server) == NULL)
+			return 0;
+		c->ctx = alt;
+		break;
+	}
+	return 0;
+}
+
+static void
+ctx_watch_server_name(struct tls_ctx *ctx)
+{
+	if (ctx->server == NULL)
+		return;
+	wolfSSL_CTX_set_servername_callback(ctx->server, ctx_on_server_name);
+	wolfSSL_CTX_set_servername_arg(ctx->server, ctx);
+}
+
+int
+tls_ctx_add_hosted(struct tls_ctx *ctx, const char *name, struct tls_ctx *alt)
+{
+	struct tls_hosted *grown;
+
+	if (ctx->server == NULL || alt->server == NULL || strlen(name) > IDENTITY_DOMAIN_MAX ||
+	    (alt->flags != ctx->flags))
+		return -EINVAL;
+	grown = realloc(ctx->hosted, (ctx->n_hosted + 1) * sizeof(*grown));
+	if (grown == NULL)
+		return -ENOMEM;
+	ctx->hosted = grown;
+	snprintf(grown[ctx->n_hosted].name, sizeof(grown[0].name), "%s", name);
+	grown[ctx->n_hosted++].ctx = alt;
+	return 0;
+}
+
 /* Ownership: *out is the caller's, freed with tls_ctx_free(); trust is borrowed. */
 int
 tls_ctx_new_flags(struct tls_ctx **out, const char *key_path, const char *cert_path,
@@ -203,6 +265,7 @@ tls_ctx_new_flags(struct tls_ctx **out, const char *key_path, const char *cert_p
 	err = ctx_sides_new(ctx, key_path, cert_path, &ctx->client, &ctx->server, &ctx->self);
 	if (err < 0)
 		goto err_free;
+	ctx_watch_server_name(ctx);
 	*out = ctx;
 	return 0;
 
@@ -237,6 +300,7 @@ tls_ctx_reload(struct tls_ctx *ctx, const char *key_path, const char *cert_path)
 	ctx->client = client;
 	ctx->server = server;
 	ctx->self = self;
+	ctx_watch_server_name(ctx);
 	return 0;
 }
 
@@ -275,6 +339,7 @@ tls_ctx_free(struct tls_ctx *ctx)
 	for (size_t i = 0; i < ctx->n_extra; i++)
 		free(ctx->extra[i].der);
 	free(ctx->extra);
+	free(ctx->hosted);
 	free(ctx);
 }
 
@@ -482,6 +547,25 @@ tls_conn_new(struct tls_conn **out, struct tls_ctx *ctx, int fd, bool is_client,
 err_free:
 	tls_conn_free(c);
 	return err;
+}
+
+int
+tls_conn_set_server_name(struct tls_conn *c, const char *name)
+{
+	size_t len = strlen(name);
+
+	if (!c->is_client || len == 0 || len > IDENTITY_DOMAIN_MAX)
+		return -EINVAL;
+	return wolfSSL_UseSNI(c->ssl, WOLFSSL_SNI_HOST_NAME, name, (unsigned short)len) ==
+		       WOLFSSL_SUCCESS
+		   ? 0
+		   : -EINVAL;
+}
+
+struct tls_ctx *
+tls_conn_ctx(const struct tls_conn *c)
+{
+	return c->ctx;
 }
 
 void

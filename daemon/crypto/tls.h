@@ -67,6 +67,12 @@ int tls_ctx_reload(struct tls_ctx *ctx, const char *key_path, const char *cert_p
  * store must hold it too (cert_trust_add_der): that is what decides. Kept across reloads.
  */
 int tls_ctx_add_anchor(struct tls_ctx *ctx, const uint8_t *der, size_t len);
+/*
+ * Server side, several domains in one listener: a client whose TLS server name (SNI) is name is
+ * served with alt instead (its certificate, anchors, trust); any other client stays with ctx.
+ * alt is borrowed and must outlive ctx; both need certificates and the same flags.
+ */
+int tls_ctx_add_hosted(struct tls_ctx *ctx, const char *name, struct tls_ctx *alt);
 /* The identity in our own certificate, "" without one. */
 const char *tls_ctx_identity(const struct tls_ctx *ctx);
 /* Our own certificate's details (validity, fingerprint). */
@@ -80,6 +86,11 @@ const struct cert_info *tls_ctx_cert(const struct tls_ctx *ctx);
 int tls_conn_new(struct tls_conn **out, struct tls_ctx *ctx, int fd, bool is_client,
 		 const char *expected);
 void tls_conn_free(struct tls_conn *c);
+/* Client side, before the handshake: the domain whose server we want (sent as SNI). */
+int tls_conn_set_server_name(struct tls_conn *c, const char *name);
+/* The context the connection ended up with: another than it was made with if a server
+ * connection's client named a hosted domain (tls_ctx_add_hosted). */
+struct tls_ctx *tls_conn_ctx(const struct tls_conn *c);
 
 int tls_conn_handshake(struct tls_conn *c, uint32_t *want);
 /* A client certificate whose verification was deferred (TLS_CTX_DEFER_FOREIGN), or NULL. */

@@ -462,6 +462,91 @@ test_tls_ctx_add_anchor(void **state)
 	cert_trust_free(t);
 }
 
+/* Connects cctx (sending server name sni, if any, and expecting expected) to sctx. */
+static void
+pair_named(struct side *c, struct tls_ctx *cctx, const char *sni, const char *expected,
+	   struct side *s, struct tls_ctx *sctx)
+{
+	int sv[2];
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	side_open_ctx(c, cctx, sv[0], true, expected);
+	side_open_ctx(s, sctx, sv[1], false, NULL);
+	if (sni)
+		assert_int_equal(tls_conn_set_server_name(c->conn, sni), 0);
+	drive(c, s);
+}
+
+static void
+pair_free(struct side *c, struct side *s)
+{
+	tls_conn_free(c->conn);
+	tls_conn_free(s->conn);
+	close(c->fd);
+	close(s->fd);
+}
+
+/*
+ * Two domains behind one listener: the client's server name picks the certificate and the
+ * trust of the hosted domain; no name, or another one, gets the default domain.
+ */
+static void
+test_tls_ctx_hosted(void **state)
+{
+	struct fx *f = *state;
+	struct cert_trust *ta, *tb;
+	struct tls_ctx *sa, *sb, *client, *anon;
+	struct side c, s;
+	int64_t now = (int64_t)time(NULL);
+
+	fx_user(f, "a", "server", "a.example.com", "srv-a.crt", now - 60, now + DAY);
+	assert_int_equal(rename(fx_path(f, "server.key"), fx_path(f, "srva.key")), 0);
+	fx_user(f, "b", "server", "b.example.com", "srv-b.crt", now - 60, now + DAY);
+	assert_int_equal(rename(fx_path(f, "server.key"), fx_path(f, "srvb.key")), 0);
+	assert_int_equal(cert_trust_new(&ta), 0);
+	assert_int_equal(cert_trust_add(ta, "a.example.com", fx_path(f, "a.crt")), 0);
+	assert_int_equal(cert_trust_new(&tb), 0);
+	assert_int_equal(cert_trust_add(tb, "b.example.com", fx_path(f, "b.crt")), 0);
+	sa = ctx_for(f, "srva", "srv-a.crt", ta, 0);
+	sb = ctx_for(f, "srvb", "srv-b.crt", tb, 0);
+	client = ctx_for(f, "carol", "carol.crt", f->pki.trust, 0);
+	assert_int_equal(tls_ctx_add_hosted(sa, "b.example.com", sb), 0);
+	assert_int_equal(tls_ctx_new(&anon, NULL, NULL, f->pki.trust), 0);
+	assert_int_equal(tls_ctx_add_hosted(sa, "c.example.com", anon), -EINVAL); /* no cert */
+	tls_ctx_free(anon);
+
+	/* Named: b's certificate, and b's trust verifies carol@b (a's alone would refuse her). */
+	pair_named(&c, client, "b.example.com", "server@b.example.com", &s, sa);
+	assert_int_equal(c.rc, 0);
+	assert_int_equal(s.rc, 0);
+	assert_ptr_equal(tls_conn_ctx(s.conn), sb);
+	assert_string_equal(tls_conn_peer(c.conn)->subject, "server@b.example.com");
+	assert_string_equal(tls_conn_peer(s.conn)->subject, "carol@b.example.com");
+	pair_free(&c, &s);
+
+	/* Not named: the default domain, which is not who this client expects. */
+	pair_named(&c, client, NULL, "server@b.example.com", &s, sa);
+	assert_int_not_equal(c.rc, 0);
+	assert_string_equal(tls_conn_error(c.conn),
+			    "peer certificate names server@a.example.com, expected "
+			    "server@b.example.com");
+	assert_ptr_equal(tls_conn_ctx(s.conn), sa);
+	pair_free(&c, &s);
+
+	/* An unknown name: the default domain too. */
+	pair_named(&c, client, "x.example.com", "server@a.example.com", &s, sa);
+	assert_int_equal(c.rc, 0);
+	assert_ptr_equal(tls_conn_ctx(s.conn), sa);
+	assert_int_equal(tls_conn_set_server_name(s.conn, "b.example.com"), -EINVAL);
+	pair_free(&c, &s);
+
+	tls_ctx_free(client);
+	tls_ctx_free(sa);
+	tls_ctx_free(sb);
+	cert_trust_free(ta);
+	cert_trust_free(tb);
+}
+
 /* After enrolment: a ctx without a certificate switches to one; live connections carry on. */
 static void
 test_tls_ctx_reload(void **state)
@@ -527,6 +612,7 @@ main(void)
 		cmocka_unit_test(test_tls_ctx_new_no_cert_refused),
 		cmocka_unit_test(test_tls_ctx_add_anchor),
 		cmocka_unit_test(test_tls_ctx_reload),
+		cmocka_unit_test(test_tls_ctx_hosted),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -309,7 +309,8 @@ home_connect(struct home *h)
 	}
 	config_endpoint_format(&to, h->addr, sizeof(h->addr));
 	h->state = HOME_CONNECTING;
-	err = stream_connect(&h->s, a->loop, a->tls, &to, h->server_name, &home_ops, h);
+	err = stream_connect(&h->s, a->loop, a->tls, &to, home_domain(h), h->server_name, &home_ops,
+			     h);
 	if (err) {
 		log_warnx("home: cannot connect to %s: %s", h->addr, strerror(-err));
 		h->s = NULL;

@@ -158,7 +158,7 @@ ctlquery_start(struct ctlquery **out, struct ev_loop *loop, const struct ctlquer
 		ctlquery_finish(q);
 		return 0;
 	}
-	err = stream_connect(&q->s, loop, tls ? tls : q->own_tls, &found[0].addr,
+	err = stream_connect(&q->s, loop, tls ? tls : q->own_tls, &found[0].addr, spec->domain,
 			     tls ? expected : NULL, &ctlquery_ops, q);
 	if (err) {
 		snprintf(q->error, sizeof(q->error), "cannot connect to %s: %s", found[0].host,

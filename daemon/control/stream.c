@@ -34,6 +34,7 @@ struct stream {
 	const struct stream_ops *ops;
 	void *arg;
 	char *expected;
+	char *server_name; /* client: sent as SNI */
 	int fd;
 	bool is_client;
 	bool closed;
@@ -70,6 +71,7 @@ stream_free(struct stream *s)
 	if (s->fd >= 0)
 		close(s->fd);
 	free(s->expected);
+	free(s->server_name);
 	free(s->rbuf);
 	free(s->wbuf);
 	free(s);
@@ -119,22 +121,34 @@ stream_new(struct stream **out, struct ev_loop *loop, struct tls_ctx *ctx, int f
 
 int
 stream_connect(struct stream **out, struct ev_loop *loop, struct tls_ctx *ctx,
-	       const struct sockaddr_storage *to, const char *expected,
+	       const struct sockaddr_storage *to, const char *server_name, const char *expected,
 	       const struct stream_ops *ops, void *arg)
 {
 	socklen_t sl =
 	    to->ss_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
 	int fd = socket(to->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	struct stream *s;
+	int err;
 
 	if (fd < 0)
 		return -errno;
 	if (connect(fd, (const struct sockaddr *)to, sl) < 0 && errno != EINPROGRESS) {
-		int err = -errno;
-
+		err = -errno;
 		close(fd);
 		return err;
 	}
-	return stream_new(out, loop, ctx, fd, true, expected, to, ops, arg);
+	err = stream_new(&s, loop, ctx, fd, true, expected, to, ops, arg);
+	if (err)
+		return err;
+	/* Nothing has run yet (TLS starts once connected), so a failure here undoes quietly. */
+	if (server_name && !(s->server_name = strdup(server_name))) {
+		ev_io_stop(loop, &s->io);
+		ev_timer_stop(loop, &s->deadline);
+		stream_free(s);
+		return -ENOMEM;
+	}
+	*out = s;
+	return 0;
 }
 
 /*
@@ -377,7 +391,8 @@ stream_on_connected(struct stream *s)
 		stream_close(s, strerror(err));
 		return;
 	}
-	if (tls_conn_new(&s->tls, s->ctx, s->fd, true, s->expected)) {
+	if (tls_conn_new(&s->tls, s->ctx, s->fd, true, s->expected) ||
+	    (s->server_name && tls_conn_set_server_name(s->tls, s->server_name))) {
 		stream_close(s, "cannot create TLS state");
 		return;
 	}

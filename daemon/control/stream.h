@@ -46,9 +46,12 @@ struct stream_ops {
 int stream_new(struct stream **out, struct ev_loop *loop, struct tls_ctx *ctx, int fd,
 	       bool is_client, const char *expected, const struct sockaddr_storage *remote,
 	       const struct stream_ops *ops, void *arg);
-/* Dials to and starts a client stream. */
+/*
+ * Dials to and starts a client stream. server_name (or NULL) is the domain whose server we want,
+ * sent as the TLS server name so that a server hosting several domains answers as that one.
+ */
 int stream_connect(struct stream **out, struct ev_loop *loop, struct tls_ctx *ctx,
-		   const struct sockaddr_storage *to, const char *expected,
+		   const struct sockaddr_storage *to, const char *server_name, const char *expected,
 		   const struct stream_ops *ops, void *arg);
 
 bool stream_send(struct stream *s, uint16_t type, const void *body, size_t len);

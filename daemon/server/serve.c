@@ -65,12 +65,45 @@ sconn_send_error(struct sconn *c, uint16_t code, const char *fmt, ...)
 	sconn_send(c, &m);
 }
 
+/* The next domain served by the process of primary p after s (p first), NULL after the last. */
+static struct server *
+serve_next_domain(const struct server *p, const struct server *s)
+{
+	return s == p ? p->hosted : s->next_hosted;
+}
+
+/*
+ * The client named a hosted domain (SNI) and TLS answered as that domain: from now on the
+ * connection is that domain's.
+ */
+static void
+serve_rehome(struct sconn *c, const struct tls_ctx *tls)
+{
+	struct server *p = c->srv->primary, *to = p;
+	struct sconn **pp;
+
+	while (to && to->tls != tls)
+		to = serve_next_domain(p, to);
+	if (!to || to == c->srv)
+		return;
+	for (pp = &c->srv->conns; *pp; pp = &(*pp)->next) {
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+	}
+	c->srv = to;
+	c->next = to->conns;
+	to->conns = c;
+}
+
 static void
 serve_on_established(struct stream *s)
 {
 	struct sconn *c = stream_arg(s);
 	const struct cert_info *ci = tls_conn_peer(stream_tls(s));
 
+	serve_rehome(c, tls_conn_ctx(stream_tls(s)));
 	if (ci) {
 		const char *at = strchr(ci->subject, '@');
 
@@ -220,7 +253,7 @@ serve_on_closed(struct stream *s, const char *why)
 			break;
 		}
 	}
-	srv->nconns--;
+	srv->primary->nconns--;
 	federation_forget(srv, c);
 	/* Others may still hold c in this turn (see sconn_send): free it when the turn ends. */
 	c->closed = true;
@@ -368,13 +401,15 @@ serve_load(struct server *srv)
 static void
 serve_before_sleep(void *arg)
 {
-	struct server *srv = arg;
+	struct server *p = arg;
 
-	while (srv->dead) {
-		struct sconn *c = srv->dead;
+	for (struct server *srv = p; srv; srv = serve_next_domain(p, srv)) {
+		while (srv->dead) {
+			struct sconn *c = srv->dead;
 
-		srv->dead = c->next;
-		free(c);
+			srv->dead = c->next;
+			free(c);
+		}
 	}
 }
 
@@ -387,12 +422,10 @@ serve_on_signal(int signo, void *arg)
 	ev_loop_break(srv->loop);
 }
 
+/* One domain's state; the loop and listener are the primary's, freed with it. */
 static void
-serve_free(struct server *srv)
+serve_free_domain(struct server *srv)
 {
-	while (srv->conns)
-		stream_close(srv->conns->s, "server shutting down");
-	serve_before_sleep(srv);
 	if (srv->loop) {
 		ev_timer_stop(srv->loop, &srv->revocation_timer);
 		ev_timer_stop(srv->loop, &srv->accept_pause);
@@ -407,32 +440,98 @@ serve_free(struct server *srv)
 	cert_trust_free(srv->trust);
 	cert_ca_free(srv->ca);
 	free(srv->crl);
-	ev_loop_free(srv->loop);
+}
+
+/* Every connection first (any may use any domain's TLS), then each domain, the loop last. */
+static void
+serve_free(struct server *p)
+{
+	struct server *h;
+
+	for (struct server *srv = p; srv; srv = serve_next_domain(p, srv))
+		while (srv->conns)
+			stream_close(srv->conns->s, "server shutting down");
+	serve_before_sleep(p);
+	serve_free_domain(p); /* its TLS context refers to the hosted ones: it goes first */
+	while ((h = p->hosted)) {
+		p->hosted = h->next_hosted;
+		serve_free_domain(h);
+		free(h);
+	}
+	ev_loop_free(p->loop);
+}
+
+/* Loads the domain in dir as one hosted by p, answering to its name in TLS. */
+static int
+serve_host_domain(struct server *p, const char *dir, struct server ***tail)
+{
+	struct server *h = calloc(1, sizeof(*h));
+	int err;
+
+	if (!h)
+		return -ENOMEM;
+	h->opts = p->opts;
+	h->opts.nalso = 0;
+	if (snprintf(h->opts.dir, sizeof(h->opts.dir), "%s", dir) >= (int)sizeof(h->opts.dir)) {
+		free(h);
+		return -ENAMETOOLONG;
+	}
+	h->primary = p;
+	h->loop = p->loop;
+	h->listen_fd = -1;
+	**tail = h; /* listed at once, so that serve_free frees it whatever happens next */
+	*tail = &h->next_hosted;
+	if ((err = serve_load(h)) || (err = revocation_publish(h)))
+		return err;
+	for (struct server *s = p; s; s = serve_next_domain(p, s)) {
+		if (s != h && !strcmp(s->domain, h->domain)) {
+			log_warnx("%s and %s both hold the domain %s", s->opts.dir, dir, h->domain);
+			return -EEXIST;
+		}
+	}
+	return tls_ctx_add_hosted(p->tls, h->domain, h->tls);
 }
 
 int
-serve_run(struct server *srv)
+serve_run(struct server *p)
 {
+	struct server **tail = &p->hosted;
+	char names[512] = "";
+	size_t off = 0;
 	int err;
 
 	signal(SIGPIPE, SIG_IGN);
-	srv->listen_fd = -1;
-	if ((err = ev_loop_new(&srv->loop)) || (err = serve_load(srv)) ||
-	    (err = revocation_publish(srv)) || (err = serve_listen(srv)) ||
-	    (err = ev_signal_add(srv->loop, SIGTERM, serve_on_signal, srv)) ||
-	    (err = ev_signal_add(srv->loop, SIGINT, serve_on_signal, srv))) {
-		log_warnx("start-up failed: %s", strerror(-err));
-		serve_free(srv);
-		return err;
+	p->primary = p;
+	p->listen_fd = -1;
+	if ((err = ev_loop_new(&p->loop)) || (err = serve_load(p)) || (err = revocation_publish(p)))
+		goto fail;
+	for (unsigned i = 0; i < p->opts.nalso; i++)
+		if ((err = serve_host_domain(p, p->opts.also[i], &tail)))
+			goto fail;
+	if ((err = serve_listen(p)) ||
+	    (err = ev_signal_add(p->loop, SIGTERM, serve_on_signal, p)) ||
+	    (err = ev_signal_add(p->loop, SIGINT, serve_on_signal, p)))
+		goto fail;
+	for (struct server *srv = p; srv; srv = serve_next_domain(p, srv)) {
+		revocation_start(srv);
+		if (off < sizeof(names))
+			off += (size_t)snprintf(names + off, sizeof(names) - off, "%s%s",
+						off ? ", " : "", srv->domain);
 	}
-	revocation_start(srv);
-	ev_set_before_sleep(srv->loop, serve_before_sleep, srv);
-	log_info("serving %s on tcp port %u; issuing certificates valid %u s", srv->domain,
-		 srv->opts.port, srv->opts.cert_seconds);
-	err = ev_run(srv->loop);
-	log_info("stopped: %llu enrolled, %llu renewed, %llu refused",
-		 (unsigned long long)srv->enrolled, (unsigned long long)srv->renewed,
-		 (unsigned long long)srv->refused);
-	serve_free(srv);
+	ev_set_before_sleep(p->loop, serve_before_sleep, p);
+	log_info("serving %s on tcp port %u; issuing certificates valid %u s", names, p->opts.port,
+		 p->opts.cert_seconds);
+	err = ev_run(p->loop);
+	for (struct server *srv = p; srv; srv = serve_next_domain(p, srv))
+		log_info("stopped: %llu enrolled, %llu renewed, %llu refused%s%s",
+			 (unsigned long long)srv->enrolled, (unsigned long long)srv->renewed,
+			 (unsigned long long)srv->refused, p->hosted ? " in " : "",
+			 p->hosted ? srv->domain : "");
+	serve_free(p);
+	return err;
+
+fail:
+	log_warnx("start-up failed: %s", strerror(-err));
+	serve_free(p);
 	return err;
 }

@@ -54,17 +54,30 @@ enum {
 #define SERVER_CERT    "server.crt"
 #define SERVER_DB      "server.db"
 
+enum { SERVER_MAX_HOSTED = 15 }; /* other domains one process may serve (run --also) */
+
 struct server_opts {
 	char dir[PATH_MAX];
 	uint16_t port;
-	unsigned cert_seconds; /* validity of the certificates it issues */
+	unsigned cert_seconds;               /* validity of the certificates it issues */
+	const char *also[SERVER_MAX_HOSTED]; /* state directories of the other domains served */
+	unsigned nalso;
 };
 
 struct sconn;
 
+/*
+ * One domain being served. A process serves one (the primary, whose state directory is -D) or
+ * several: the others are hosted, listed from the primary, and share its event loop and
+ * listener; a client names the domain it wants in TLS (SNI), and its connection moves to that
+ * domain's server once the handshake is done. Everything else is per domain.
+ */
 struct server {
 	struct server_opts opts;
 	char domain[IDENTITY_DOMAIN_MAX + 1];
+	struct server *primary;     /* owns the loop, the listener, the connection count */
+	struct server *hosted;      /* primary only: the other domains */
+	struct server *next_hosted; /* in the primary's list */
 	struct ev_loop *loop;
 	struct cert_ca *ca;
 	struct cert_trust *trust;
@@ -75,7 +88,7 @@ struct server {
 	struct ev_io listen_io;
 	struct ev_timer accept_pause;
 	struct sconn *conns;
-	unsigned nconns;
+	unsigned nconns;    /* primary: of every domain served */
 	struct sconn *dead; /* closed this turn, freed before the loop sleeps */
 
 	/* The current signed revocation list, pushed to agents when it changes. */

@@ -16,17 +16,21 @@
 static const char server_usage[] =
     "Usage: vertex-server [-D DIR] VERB [ARGS...]\n"
     "\n"
-    "The Vertex server of one domain: its certificate authority, accounts, enrolment and\n"
+    "The Vertex server of a domain: its certificate authority, accounts, enrolment and\n"
     "revocation list. Agents of the domain register with it and keep a connection to it.\n"
+    "One process can serve several domains (run --also), each with its own state directory.\n"
     "\n"
     "Verbs:\n"
     "  init --domain DOMAIN [--days N]   make the state directory: domain CA (valid N days,\n"
     "                                    default 3650), the server's own key and certificate\n"
     "                                    (server@DOMAIN), an empty account store\n"
-    "  run [--port N] [--cert-validity DURATION] [-d CATEGORIES]\n"
+    "  run [--port N] [--cert-validity DURATION] [--also DIR]... [-d CATEGORIES]\n"
     "                                    serve agents on TCP port N (default 4801), issuing\n"
     "                                    certificates valid for DURATION (default 7d; units\n"
-    "                                    s, m, h, d), which agents renew at two thirds\n"
+    "                                    s, m, h, d), which agents renew at two thirds;\n"
+    "                                    --also serves the domain of another state directory\n"
+    "                                    too (up to 15), picked by the TLS server name the\n"
+    "                                    client sends; clients that send none get -D's\n"
     "  user add USER [--password-stdin]  add an account, optionally with a password read\n"
     "                                    from standard input (stored only as a scrypt hash)\n"
     "  user del USER                     delete an account (its certificates are revoked)\n"
@@ -36,7 +40,8 @@ static const char server_usage[] =
     "  revoke USER                       revoke USER and every certificate issued to it\n"
     "\n"
     "Options:\n"
-    "  -D, --dir DIR   state directory (default /var/lib/vertex-server)\n"
+    "  -D, --dir DIR   state directory (default /var/lib/vertex-server); administrative\n"
+    "                  verbs work on one domain's directory at a time\n"
     "  -h, --help      show this help\n"
     "\n"
     "Exit status: 0 on success, 1 on failure, 2 on a usage error.\n";
@@ -127,6 +132,7 @@ server_cmd_run(struct server_opts *o, int argc, char **argv)
 		{ "port", required_argument, NULL, 'p' },
 		{ "cert-validity", required_argument, NULL, 'c' },
 		{ "debug", required_argument, NULL, 'd' },
+		{ "also", required_argument, NULL, 'a' },
 		{ NULL, 0, NULL, 0 },
 	};
 	static struct server srv;
@@ -148,6 +154,14 @@ server_cmd_run(struct server_opts *o, int argc, char **argv)
 		case 'd':
 			if (log_set_debug(optarg))
 				goto usage;
+			break;
+		case 'a':
+			if (o->nalso == SERVER_MAX_HOSTED) {
+				fprintf(stderr, "vertex-server: at most %d --also directories\n",
+					SERVER_MAX_HOSTED);
+				return 2;
+			}
+			o->also[o->nalso++] = optarg;
 			break;
 		default:
 			goto usage;

@@ -44,7 +44,8 @@ server_start()
 	pid=$!
 	track_pid "$pid"
 	VTX_SERVER_PID[$node]=$pid
-	ip=$(qn "$node" ip -4 -o addr show dev eth0 | awk '{ sub(/\/.*/, "", $4); print $4 }')
+	# The first address only (a node may have more, e.g. a server hosting a second domain).
+	ip=$(qn "$node" ip -4 -o addr show dev eth0 | awk '{ sub(/\/.*/, "", $4); print $4; exit }')
 	wait_until 10 qn "$node" bash -c "exec 3<>/dev/tcp/$ip/$SERVER_PORT" ||
 		fail "vertex-server in $node does not listen: $(tail -3 "$VTX_TMP/$node.log")"
 	pass "vertex-server $node running (PID $pid)"

@@ -272,7 +272,7 @@ reg_next(struct reg *r)
 		reg_fail(r, "%s", "cannot set up TLS");
 		return;
 	}
-	err = stream_connect(&s, r->loop, r->tls, &r->server,
+	err = stream_connect(&s, r->loop, r->tls, &r->server, r->id.domain,
 			     r->phase == PHASE_ENROL ? r->server_name : NULL, &reg_ops, r);
 	if (err)
 		reg_fail(r, "cannot connect: %s", strerror(-err));

@@ -111,7 +111,7 @@ main(int argc, char **argv)
 	for (int i = 0; i < count; i++) {
 		struct stream *s;
 
-		if (stream_connect(&s, p.loop, tls, &to, NULL, &probe_ops, &p)) {
+		if (stream_connect(&s, p.loop, tls, &to, NULL, NULL, &probe_ops, &p)) {
 			printf("closed: cannot connect\n");
 			return 1;
 		}

@@ -123,7 +123,7 @@ main(int argc, char **argv)
 	p.renew.type = CTL_RENEW;
 	p.renew.u.renew.csr = csr;
 	p.renew.u.renew.csr_len = (size_t)n;
-	if (stream_connect(&s, p.loop, tls, &to, server, &probe_ops, &p)) {
+	if (stream_connect(&s, p.loop, tls, &to, NULL, server, &probe_ops, &p)) {
 		printf("closed: cannot connect\n");
 		rc = 1;
 		goto out;

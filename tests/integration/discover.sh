@@ -3,8 +3,9 @@
 #
 # Finding a domain's server (control/discover.c) against a real DNS server: from alice's
 # namespace, a.example.com is found through its SRV record, b.example.com through the fallback
-# to its own A record on port 4801, c.example.com is a clear error; and with the DNS server
-# stopped, or silently dropping queries, discovery fails within 5 s instead of hanging.
+# to its own A record on port 4801, d.example.com (no record at all) is a clear error; and with
+# the DNS server stopped, or silently dropping queries, discovery fails within 5 s instead of
+# hanging.
 #
 #                        dns 198.18.0.53 (dnsmasq)
 #                                 |
@@ -65,7 +66,7 @@ grep -q "query\[SRV\] _vertex._tcp.$DOMAIN_B from $ALICE_IP" "$VTX_TMP/dnsmasq.l
 pass "dnsmasq saw the SRV queries from alice"
 
 # Negative: a domain with neither SRV nor address.
-probe_fails alice c.example.com 5 "no SRV record and no address for c.example.com"
+probe_fails alice d.example.com 5 "no SRV record and no address for d.example.com"
 
 # No hang when the DNS server drops queries silently (no ICMP answer either).
 in_ns dns nft add table inet vtxd_drop

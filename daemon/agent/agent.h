@@ -13,7 +13,8 @@
  *   foreign.c    other domains: their CAs (pinned, cross-checked) and revocation lists
  *   notaries.c   asking the servers and peers we trust about a new domain; answering peers
  *
- * Everything runs on one event loop in one thread; no locks.
+ * Everything runs on one event loop in one thread; no locks. (DNS lookups run on threads of their
+ * own, control/resolve.h, and share nothing with the loop but their own request.)
  */
 #ifndef VERTEX_AGENT_H
 #define VERTEX_AGENT_H

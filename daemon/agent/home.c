@@ -24,7 +24,7 @@
 
 #include "agent/agent.h"
 #include "agent/notaries.h"
-#include "control/discover.h"
+#include "control/resolve.h"
 #include "control/stream.h"
 #include "crypto/aead.h"
 #include "crypto/cert.h"
@@ -45,6 +45,7 @@ enum home_state { HOME_DOWN, HOME_CONNECTING, HOME_UP };
 struct home {
 	struct agent *a;
 	struct stream *s;
+	struct resolve *resolve; /* while its server is being looked up (DNS, off the loop) */
 	enum home_state state;
 	unsigned backoff_ms;
 	char server_name[IDENTITY_STR_MAX + 8]; /* server@DOMAIN */
@@ -289,31 +290,51 @@ static const struct stream_ops home_ops = {
 };
 
 static void
-home_connect(struct home *h)
+home_connect_to(struct home *h, const struct sockaddr_storage *to)
 {
 	struct agent *a = h->a;
-	struct discover_result found[DISCOVER_MAX];
-	struct sockaddr_storage to = a->cfg.server.addr;
-	char why[256];
 	int err;
 
-	if (a->cfg.server.discover) {
-		int n = discover_server(home_domain(h), found, DISCOVER_MAX, why, sizeof(why));
-
-		if (n <= 0) {
-			log_warnx("home: cannot find the server of %s: %s", home_domain(h), why);
-			home_schedule_retry(h);
-			return;
-		}
-		to = found[0].addr;
-	}
-	config_endpoint_format(&to, h->addr, sizeof(h->addr));
+	config_endpoint_format(to, h->addr, sizeof(h->addr));
 	h->state = HOME_CONNECTING;
-	err = stream_connect(&h->s, a->loop, a->tls, &to, home_domain(h), h->server_name, &home_ops,
+	err = stream_connect(&h->s, a->loop, a->tls, to, home_domain(h), h->server_name, &home_ops,
 			     h);
 	if (err) {
 		log_warnx("home: cannot connect to %s: %s", h->addr, strerror(-err));
 		h->s = NULL;
+		h->state = HOME_DOWN;
+		home_schedule_retry(h);
+	}
+}
+
+static void
+home_on_resolved(void *arg, const struct discover_result *found, int n, const char *why)
+{
+	struct home *h = arg;
+
+	if (n <= 0) {
+		log_warnx("home: cannot find the server of %s: %s", home_domain(h), why);
+		h->state = HOME_DOWN;
+		home_schedule_retry(h);
+		return;
+	}
+	home_connect_to(h, &found[0].addr);
+}
+
+static void
+home_connect(struct home *h)
+{
+	int err;
+
+	if (!h->a->cfg.server.discover) {
+		home_connect_to(h, &h->a->cfg.server.addr);
+		return;
+	}
+	h->state = HOME_CONNECTING;
+	err = resolve_start(&h->resolve, h->a->loop, home_domain(h), home_on_resolved, h);
+	if (err) {
+		log_warnx("home: cannot look up the server of %s: %s", home_domain(h),
+			  strerror(-err));
 		h->state = HOME_DOWN;
 		home_schedule_retry(h);
 	}
@@ -359,6 +380,7 @@ home_stop(struct agent *a)
 	ev_timer_stop(a->loop, &h->ping_timer);
 	ev_timer_stop(a->loop, &h->renew_timer);
 	h->stopping = true;
+	resolve_cancel(h->resolve);
 	if (h->s)
 		stream_close(h->s, "agent shutting down");
 	ev_timer_stop(a->loop, &h->retry_timer);

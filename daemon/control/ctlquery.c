@@ -9,14 +9,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "control/discover.h"
+#include "control/resolve.h"
 #include "control/stream.h"
 #include "core/ev.h"
 #include "crypto/tls.h"
 
 struct ctlquery {
 	struct ctlquery **owner;
-	struct tls_ctx *own_tls; /* unverified queries only */
+	struct ev_loop *loop;
+	struct tls_ctx *tls;            /* the caller's (verified) or own_tls */
+	struct tls_ctx *own_tls;        /* unverified queries only */
+	char expected[CTL_STR_MAX + 8]; /* server@DOMAIN when verified, else "" */
+	struct resolve *resolve;        /* while the server is being looked up */
 	struct stream *s;
 	void (*done)(void *arg, const struct ctlquery_result *r);
 	void *arg;
@@ -121,20 +125,39 @@ static const struct stream_ops ctlquery_ops = {
 	.on_closed = ctlquery_on_closed,
 };
 
+/* The server's addresses are known (or not): connect, or report why not. */
+static void
+ctlquery_on_resolved(void *arg, const struct discover_result *found, int n, const char *why)
+{
+	struct ctlquery *q = arg;
+	int err;
+
+	if (n <= 0) {
+		snprintf(q->error, sizeof(q->error), "%s", why);
+		ctlquery_finish(q);
+		return;
+	}
+	err = stream_connect(&q->s, q->loop, q->tls, &found[0].addr, q->domain,
+			     q->expected[0] ? q->expected : NULL, &ctlquery_ops, q);
+	if (err) {
+		snprintf(q->error, sizeof(q->error), "cannot connect to %s: %s", found[0].host,
+			 strerror(-err));
+		ctlquery_finish(q);
+	}
+}
+
 int
 ctlquery_start(struct ctlquery **out, struct ev_loop *loop, const struct ctlquery_spec *spec,
 	       void (*done)(void *arg, const struct ctlquery_result *r), void *arg)
 {
-	struct discover_result found[DISCOVER_MAX];
 	struct ctlquery *q;
-	struct tls_ctx *tls = spec->tls;
-	char expected[CTL_STR_MAX + 8];
-	int n, err;
+	int err;
 
 	if (spec->nreqs == 0 || spec->nreqs > CTLQUERY_MAX)
 		return -EINVAL;
 	if (!(q = calloc(1, sizeof(*q))))
 		return -ENOMEM;
+	q->loop = loop;
 	q->done = done;
 	q->arg = arg;
 	q->timeout_ms = spec->timeout_ms ? spec->timeout_ms : CTLQUERY_TIMEOUT_MS;
@@ -146,29 +169,25 @@ ctlquery_start(struct ctlquery **out, struct ev_loop *loop, const struct ctlquer
 	snprintf(q->reqs[0].u.hello.name, sizeof(q->reqs[0].u.hello.name), "%s", spec->self);
 	memcpy(&q->reqs[1], spec->reqs, spec->nreqs * sizeof(*spec->reqs));
 	q->nreqs = spec->nreqs;
-	snprintf(expected, sizeof(expected), "server@%s", spec->domain);
-
-	n = discover_server(spec->domain, found, DISCOVER_MAX, q->error, sizeof(q->error));
-	if (n > 0 && !tls &&
-	    tls_ctx_new_flags(&q->own_tls, spec->key, spec->cert, NULL, TLS_CTX_NO_VERIFY)) {
-		snprintf(q->error, sizeof(q->error), "cannot set up TLS");
-		n = 0;
-	}
-	if (n <= 0) {
-		ctlquery_finish(q);
-		return 0;
-	}
-	err = stream_connect(&q->s, loop, tls ? tls : q->own_tls, &found[0].addr, spec->domain,
-			     tls ? expected : NULL, &ctlquery_ops, q);
-	if (err) {
-		snprintf(q->error, sizeof(q->error), "cannot connect to %s: %s", found[0].host,
-			 strerror(-err));
-		ctlquery_finish(q);
-		return 0;
-	}
 	q->owner = out;
 	if (out)
 		*out = q;
+	q->tls = spec->tls;
+	if (q->tls) {
+		snprintf(q->expected, sizeof(q->expected), "server@%s", spec->domain);
+	} else if (tls_ctx_new_flags(&q->own_tls, spec->key, spec->cert, NULL, TLS_CTX_NO_VERIFY)) {
+		snprintf(q->error, sizeof(q->error), "cannot set up TLS");
+		ctlquery_finish(q);
+		return 0;
+	} else {
+		q->tls = q->own_tls;
+	}
+	err = resolve_start(&q->resolve, loop, spec->domain, ctlquery_on_resolved, q);
+	if (err) {
+		snprintf(q->error, sizeof(q->error), "cannot look up the server of %s: %s",
+			 spec->domain, strerror(-err));
+		ctlquery_finish(q);
+	}
 	return 0;
 }
 
@@ -178,5 +197,10 @@ ctlquery_cancel(struct ctlquery *q)
 	if (!q)
 		return;
 	q->cancelled = true;
+	if (q->resolve) { /* no stream yet: nothing else will finish it */
+		resolve_cancel(q->resolve);
+		ctlquery_finish(q);
+		return;
+	}
 	stream_close(q->s, "cancelled");
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * One short exchange with a domain's server: find it (DNS, discover.h), connect, HELLO, send a
+ * One short exchange with a domain's server: find it (DNS, off the loop: resolve.h), connect
+ * (naming the domain in TLS, for servers of several domains), HELLO, send a
  * few requests, take one answer per request (the answer, or a CTL_ERROR refusing it; the server
  * answers in order), close, and report. Bounded by CTLQUERY_TIMEOUT_MS from the connect.
  *

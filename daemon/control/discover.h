@@ -5,8 +5,9 @@
  * addresses; if there is no SRV record, DOMAIN's own A/AAAA on VERTEX_SERVER_PORT. A static
  * override in the configuration skips all of this.
  *
- * Resolution is blocking, bounded (2 s per query, one attempt) and rare (connect and reconnect),
- * so it runs on the event loop for now; a resolver thread is the upgrade path.
+ * Resolution is blocking and bounded (2 s per query, one attempt). The daemons call it through
+ * resolve.h, on a thread of its own, so their event loops never wait for DNS; `vertex register`
+ * and the test probes call it directly.
  */
 #ifndef VERTEX_DISCOVER_H
 #define VERTEX_DISCOVER_H

@@ -5,7 +5,9 @@
 # namespace, a.example.com is found through its SRV record, b.example.com through the fallback
 # to its own A record on port 4801, d.example.com (no record at all) is a clear error; and with
 # the DNS server stopped, or silently dropping queries, discovery fails within 5 s instead of
-# hanging.
+# hanging. The daemons look up on a thread (control/resolve.c): the same answers come back on
+# the event loop, which keeps running while a slow lookup waits (discover_probe --async counts
+# the ticks of a 20 ms timer during the lookup).
 #
 #                        dns 198.18.0.53 (dnsmasq)
 #                                 |
@@ -53,11 +55,38 @@ probe_fails()
 	pass "$name: $domain fails in $took ms: $out"
 }
 
+# probe_async_expect NAME DOMAIN WANT: the same through resolve.c, on the event loop.
+probe_async_expect()
+{
+	local name=$1 domain=$2 want=$3 out
+	out=$(qn "$name" "$PROBE" --async "$domain" 2>/dev/null) ||
+		fail "async discover $domain from $name failed"
+	[[ $out == "$want" ]] || fail "async discover $domain from $name: got '$out', want '$want'"
+	pass "$name: $domain -> $out (looked up on a thread)"
+}
+
+# probe_async_slow NAME DOMAIN WHY: a lookup that fails slowly (the DNS drops queries) must not
+# stop the event loop: its 20 ms timer ticks at least half as often as it would if idle.
+probe_async_slow()
+{
+	local name=$1 domain=$2 why=$3 out rc=0 ticks ms
+	out=$(qn "$name" timeout 30 "$PROBE" --async "$domain" 2>&1) || rc=$?
+	[[ $rc -eq 1 && $out == *"$why"* ]] || fail "async discover $domain: exit $rc: $out"
+	read -r ticks ms < <(sed -n 's/^loop: \([0-9]*\) ticks in \([0-9]*\) ms$/\1 \2/p' <<<"$out")
+	[[ -n $ticks && -n $ms ]] || fail "async discover $domain: no tick count in '$out'"
+	((ms >= 1000)) || fail "async discover $domain took only $ms ms: the DNS was not slow?"
+	((ticks * 20 * 2 >= ms)) ||
+		fail "the event loop stalled during the lookup: $ticks ticks of 20 ms in $ms ms"
+	pass "$name: a $ms ms failed lookup of $domain; the loop ticked $ticks times meanwhile"
+}
+
 # SRV: the target's name, address, the SRV port, priority and weight.
 probe_expect alice "$DOMAIN_A" "$SRVA_HOST $SRVA_IP $SERVER_PORT 0 0"
 # No SRV for b: the domain's own A record on the default port.
 probe_expect alice "$DOMAIN_B" "$DOMAIN_B $SRVB_IP $SERVER_PORT 0 0"
 probe_expect bob "$DOMAIN_A" "$SRVA_HOST $SRVA_IP $SERVER_PORT 0 0"
+probe_async_expect alice "$DOMAIN_A" "$SRVA_HOST $SRVA_IP $SERVER_PORT 0 0"
+probe_async_expect alice "$DOMAIN_B" "$DOMAIN_B $SRVB_IP $SERVER_PORT 0 0"
 # The lookups really went to the lab's DNS server, the SRV query first.
 grep -q "query\[SRV\] _vertex._tcp.$DOMAIN_A from $ALICE_IP" "$VTX_TMP/dnsmasq.log" ||
 	fail "dnsmasq never saw alice's SRV query for $DOMAIN_A"
@@ -74,6 +103,7 @@ in_ns dns nft add chain inet vtxd_drop input '{ type filter hook input priority 
 in_ns dns nft add rule inet vtxd_drop input udp dport 53 drop
 in_ns dns nft add rule inet vtxd_drop input tcp dport 53 drop
 probe_fails alice "$DOMAIN_A" 5 "no answer from DNS for _vertex._tcp.$DOMAIN_A"
+probe_async_slow alice "$DOMAIN_A" "no answer from DNS for _vertex._tcp.$DOMAIN_A"
 in_ns dns nft delete table inet vtxd_drop
 probe_expect alice "$DOMAIN_A" "$SRVA_HOST $SRVA_IP $SERVER_PORT 0 0"
 

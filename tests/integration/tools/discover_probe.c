@@ -1,18 +1,30 @@
 // SPDX-License-Identifier: MIT
 /*
- * discover_probe DOMAIN: runs discover_server() for DOMAIN, as an agent would to find its
- * domain's vertex-server, and prints one line per result in the order to try them:
+ * discover_probe [--async] DOMAIN: runs discover_server() for DOMAIN, as an agent would to find
+ * its domain's vertex-server, and prints one line per result in the order to try them:
  *
  *     HOST ADDR PORT PRIORITY WEIGHT        e.g. "vx.a.example.com 198.18.0.10 4801 0 0"
  *
  * On failure it prints the reason to standard error and exits 1 (2 for a usage error). The
  * discovery scenario runs it inside an agent's namespace, whose resolv.conf names the lab's DNS.
+ *
+ * --async looks up the way the daemons do (resolve.h: on a thread, the result back on the event
+ * loop) while a PROBE_TICK_MS timer ticks on the loop, and then also prints to standard error
+ *
+ *     loop: TICKS ticks in MS ms
+ *
+ * so the scenario can check that the loop kept running during a slow lookup.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "control/discover.h"
+#include "control/resolve.h"
+#include "core/ev.h"
+
+enum { PROBE_TICK_MS = 20 };
 
 static int
 discover_probe_print(const struct discover_result *r)
@@ -32,18 +44,9 @@ discover_probe_print(const struct discover_result *r)
 	return 0;
 }
 
-int
-main(int argc, char **argv)
+static int
+discover_probe_report(const struct discover_result *res, int n, const char *why)
 {
-	struct discover_result res[DISCOVER_MAX];
-	char why[512];
-	int n;
-
-	if (argc != 2) {
-		fprintf(stderr, "usage: discover_probe DOMAIN\n");
-		return 2;
-	}
-	n = discover_server(argv[1], res, DISCOVER_MAX, why, sizeof(why));
 	if (n < 0) {
 		fprintf(stderr, "discover_probe: %s\n", why);
 		return 1;
@@ -55,4 +58,69 @@ main(int argc, char **argv)
 		}
 	}
 	return 0;
+}
+
+struct probe_async {
+	struct ev_loop *loop;
+	struct ev_timer tick;
+	unsigned ticks;
+	int rc;
+};
+
+static void
+probe_on_tick(struct ev_timer *t)
+{
+	struct probe_async *p = container_of(t, struct probe_async, tick);
+
+	p->ticks++;
+	ev_timer_start(p->loop, t, PROBE_TICK_MS, probe_on_tick);
+}
+
+static void
+probe_on_resolved(void *arg, const struct discover_result *res, int n, const char *why)
+{
+	struct probe_async *p = arg;
+
+	p->rc = discover_probe_report(res, n, why);
+	ev_loop_break(p->loop);
+}
+
+static int
+discover_probe_async(const char *domain)
+{
+	struct probe_async p = { .rc = 1 };
+	uint64_t start;
+	int err;
+
+	if (ev_loop_new(&p.loop))
+		return 1;
+	start = ev_now_ms(p.loop);
+	ev_timer_start(p.loop, &p.tick, PROBE_TICK_MS, probe_on_tick);
+	err = resolve_start(NULL, p.loop, domain, probe_on_resolved, &p);
+	if (err) {
+		fprintf(stderr, "discover_probe: cannot start the lookup: %s\n", strerror(-err));
+	} else {
+		ev_run(p.loop);
+		fprintf(stderr, "loop: %u ticks in %llu ms\n", p.ticks,
+			(unsigned long long)(ev_now_ms(p.loop) - start));
+	}
+	ev_timer_stop(p.loop, &p.tick);
+	ev_loop_free(p.loop);
+	return err ? 1 : p.rc;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct discover_result res[DISCOVER_MAX];
+	char why[512];
+
+	if (argc == 3 && !strcmp(argv[1], "--async"))
+		return discover_probe_async(argv[2]);
+	if (argc != 2) {
+		fprintf(stderr, "usage: discover_probe [--async] DOMAIN\n");
+		return 2;
+	}
+	return discover_probe_report(
+	    res, discover_server(argv[1], res, DISCOVER_MAX, why, sizeof(why)), why);
 }

@@ -57,8 +57,6 @@ enum {
 	LINK_HANDSHAKE_TIMEOUT_MS = 10000,
 	AGENT_MAX_LINKS = 1024,      /* TCP+TLS links at once, handshaking or up */
 	AGENT_ACCEPT_PAUSE_MS = 500, /* after running out of descriptors */
-	LINK_WBUF_SIZE = 256 * 1024, /* beyond this, FRAME records are dropped, never queued */
-	LINK_RBUF_SIZE = RECORD_HDR_LEN + 4096,
 	PEER_CONNECT_BACKOFF_MIN_MS = 500,
 	PEER_CONNECT_BACKOFF_MAX_MS = 30000,
 	PEER_DEFER_MS = 2000,      /* how long the higher identity lets the lower one dial first */
@@ -119,25 +117,20 @@ struct peer {
 	struct ev_timer rekey_timer;
 };
 
-enum link_state { LINK_CONNECTING, LINK_HANDSHAKE, LINK_HELLO, LINK_UP };
+enum link_state { LINK_OPENING, LINK_HELLO, LINK_UP };
 
+/* A peer link: a record stream (control/stream.h) and the session it sets up (link.c). */
 struct link {
 	struct agent *agent;
 	struct peer *peer; /* known at once when dialing; after the handshake when accepted */
 	struct link *next; /* agent->links */
-	int fd;
-	struct ev_io io;
-	struct ev_timer deadline;
-	struct tls_conn *tls;
+	struct stream *s;  /* NULL once the stream has closed */
 	bool is_client;
-	bool closing;
-	bool busy; /* its I/O handler is running: link_close() leaves the free to it */
+	bool closing;  /* detached from the agent and the peer; freed when nothing holds it */
+	unsigned busy; /* one of its stream callbacks is running: the free waits */
 	enum link_state state;
 	struct keypair *pending; /* keys derived, waiting for the peer's HELLO */
 	struct sockaddr_storage remote;
-	size_t rlen, wlen;
-	uint8_t rbuf[LINK_RBUF_SIZE];
-	uint8_t *wbuf; /* LINK_WBUF_SIZE */
 };
 
 struct agent {

@@ -28,6 +28,7 @@
 #include <time.h>
 
 #include "agent/agent.h"
+#include "control/stream.h"
 #include "crypto/aead.h"
 #include "crypto/crl.h"
 #include "crypto/tls.h"
@@ -196,7 +197,7 @@ peer_on_hello(struct peer *p, struct link *l, struct keypair *kp, const struct h
 	peer_drop_keypair(p, &p->previous);
 	p->previous = p->current;
 	p->current = kp;
-	memcpy(p->cert_fpr, tls_conn_peer(l->tls)->fpr, sizeof(p->cert_fpr));
+	memcpy(p->cert_fpr, tls_conn_peer(stream_tls(l->s))->fpr, sizeof(p->cert_fpr));
 	if (p->link && p->link != l)
 		link_close(p->link);
 	p->link = l;

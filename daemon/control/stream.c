@@ -38,6 +38,7 @@ struct stream {
 	int fd;
 	bool is_client;
 	bool closed;
+	bool bulk;            /* stream_set_bulk: buffers stay allocated */
 	unsigned in_callback; /* > 0 while an owner's callback runs: freeing waits for it */
 	enum stream_state state;
 	struct ev_io io;
@@ -212,9 +213,11 @@ stream_flush(struct stream *s)
 		memmove(s->wbuf, s->wbuf + n, s->wlen - (size_t)n);
 		s->wlen -= (size_t)n;
 	}
-	free(s->wbuf);
-	s->wbuf = NULL;
-	s->wcap = 0;
+	if (!s->bulk) {
+		free(s->wbuf);
+		s->wbuf = NULL;
+		s->wcap = 0;
+	}
 	stream_set_events(s, 0);
 	return true;
 }
@@ -319,7 +322,7 @@ stream_parse(struct stream *s)
 	}
 	memmove(s->rbuf, s->rbuf + off, s->rlen - off);
 	s->rlen -= off;
-	if (s->rcap > STREAM_RBUF_MIN && s->rlen <= STREAM_RBUF_MIN)
+	if (!s->bulk && s->rcap > STREAM_RBUF_MIN && s->rlen <= STREAM_RBUF_MIN)
 		stream_rbuf_resize(s, STREAM_RBUF_MIN);
 	return true;
 }
@@ -443,6 +446,20 @@ const struct sockaddr_storage *
 stream_remote(const struct stream *s)
 {
 	return &s->remote;
+}
+
+void
+stream_set_bulk(struct stream *s)
+{
+	s->bulk = true;
+}
+
+const char *
+stream_phase(const struct stream *s)
+{
+	static const char *const names[] = { "connect", "handshake", "session" };
+
+	return names[s->state];
 }
 
 void

@@ -66,5 +66,12 @@ struct tls_conn *stream_tls(const struct stream *s);
 const struct sockaddr_storage *stream_remote(const struct stream *s);
 /* Closes the stream with "timed out" after ms unless re-armed; 0 disarms. */
 void stream_set_deadline(struct stream *s, uint64_t ms);
+/*
+ * For a stream that carries traffic rather than the odd message (a peer link's FRAME records):
+ * its buffers, once grown, stay allocated instead of being freed or shrunk after each burst.
+ */
+void stream_set_bulk(struct stream *s);
+/* "connect", "handshake" or "session": where the stream is (for logs, e.g. in on_closed). */
+const char *stream_phase(const struct stream *s);
 
 #endif

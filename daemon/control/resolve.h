@@ -2,12 +2,11 @@
 /*
  * Finding a domain's server (discover.h) off the event loop. A DNS lookup can take seconds (a
  * slow or dead resolver: 2 s per query, and discovery makes several), and an agent's event loop
- * also moves its data packets, so the lookup runs on a thread of its own and the result comes
- * back to the loop through an eventfd. Nothing else runs on those threads: the callback is
- * always on the loop.
+ * also moves its data packets, so the lookup runs on a thread of its own (core/offload.h) and
+ * the callback always runs on the loop.
  *
- * Bounds: RESOLVE_MAX_THREADS lookups at once per process (one more fails at once, "too many
- * lookups at once"); each lookup is as bounded as discover_server() itself.
+ * Bounds: OFFLOAD_MAX_THREADS jobs at once per process (one more fails at once with -EAGAIN);
+ * each lookup is as bounded as discover_server() itself.
  */
 #ifndef VERTEX_RESOLVE_H
 #define VERTEX_RESOLVE_H
@@ -18,8 +17,6 @@
 
 struct ev_loop;
 struct resolve;
-
-enum { RESOLVE_MAX_THREADS = 32 };
 
 /*
  * Looks up domain's server. done runs exactly once, on the loop, never before resolve_start
@@ -32,7 +29,5 @@ int resolve_start(struct resolve **out, struct ev_loop *loop, const char *domain
 		  void *arg);
 /* Cancels: done does not run. The thread finishes its lookup on its own. NULL is ignored. */
 void resolve_cancel(struct resolve *r);
-/* Lookups whose threads are still running (for tests and shutdown logs). */
-unsigned resolve_running(void);
 
 #endif

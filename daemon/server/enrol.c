@@ -7,15 +7,23 @@
  * for passwords is the expensive one), and only then is anything issued or an invite consumed.
  * Every refusal gets a CTL_ERROR saying why and a log line; a wrong code, a wrong password and
  * an unknown user get the same answer, so probing does not reveal which accounts exist.
+ *
+ * The password check (scrypt, about 0.1 s of CPU and 16 MiB) runs off the event loop
+ * (core/offload.h), so a flood of password attempts does not stall the server's other clients;
+ * at most SERVER_PASSWORD_JOBS run at once per domain (more are told to retry), one per
+ * connection, and a connection that closes meanwhile cancels its own.
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "control/stream.h"
 #include "core/log.h"
+#include "core/offload.h"
 #include "core/ratelimit.h"
+#include "crypto/aead.h"
 #include "crypto/cert.h"
 #include "crypto/csr.h"
 #include "crypto/password.h"
@@ -100,19 +108,103 @@ enrol_csr_ok(struct sconn *c, const uint8_t *csr, size_t len, const char *want,
 	return true;
 }
 
-/* The account's secret: an unused invite, or its password. */
+/* A password being checked on a thread, for one connection. */
+struct enrol_job {
+	struct sconn *c;
+	struct identity id;
+	uint8_t pubkey[CERT_PUBKEY_LEN];
+	char secret[CTL_STR_MAX + 1];
+	char hash[PASSWORD_HASH_MAX];
+	bool ok;
+};
+
+static void
+enrol_job_work(void *arg)
+{
+	struct enrol_job *j = arg;
+
+	j->ok = j->hash[0] && password_verify(j->secret, j->hash);
+}
+
+static void
+enrol_job_free(void *arg)
+{
+	struct enrol_job *j = arg;
+
+	crypto_wipe(j, sizeof(*j));
+	free(j);
+}
+
+/* Back on the loop (the connection is still open: closing it cancels the job). */
+static void
+enrol_job_done(void *arg)
+{
+	struct enrol_job *j = arg;
+	struct sconn *c = j->c;
+	struct server *srv = c->srv;
+	struct account ac;
+
+	srv->password_jobs--;
+	if (!j->ok) {
+		sconn_send_error(c, CTL_ERR_DENIED, "no such user or wrong password");
+		return;
+	}
+	/* Revoked or deleted while the password was being checked? */
+	if (accounts_user_get(srv->acc, j->id.user, &ac) || ac.revoked) {
+		sconn_send_error(c, CTL_ERR_REVOKED, "%s@%s is revoked or deleted", j->id.user,
+				 j->id.domain);
+		return;
+	}
+	if (enrol_issue(c, &j->id, j->pubkey, "enrolled (password)"))
+		srv->enrolled++;
+}
+
+/* Starts checking the password of ac; the answer goes out when the check is done. */
+static void
+enrol_password_start(struct sconn *c, const struct identity *id,
+		     const uint8_t pubkey[CERT_PUBKEY_LEN], const struct account *ac,
+		     const char *secret)
+{
+	struct server *srv = c->srv;
+	struct enrol_job *j;
+
+	if (c->job) {
+		sconn_send_error(c, CTL_ERR_RATE, "a password is already being checked here");
+		return;
+	}
+	if (srv->password_jobs >= SERVER_PASSWORD_JOBS || !(j = calloc(1, sizeof(*j)))) {
+		sconn_send_error(c, CTL_ERR_RATE, "busy checking other passwords; try again");
+		return;
+	}
+	j->c = c;
+	j->id = *id;
+	memcpy(j->pubkey, pubkey, CERT_PUBKEY_LEN);
+	snprintf(j->secret, sizeof(j->secret), "%s", secret);
+	snprintf(j->hash, sizeof(j->hash), "%s", ac->password_hash);
+	if (offload_start(&c->job, srv->loop, enrol_job_work, enrol_job_done, enrol_job_free, j)) {
+		enrol_job_free(j);
+		sconn_send_error(c, CTL_ERR_RATE, "busy checking other passwords; try again");
+		return;
+	}
+	srv->password_jobs++;
+}
+
+void
+enrol_cancel(struct sconn *c)
+{
+	if (!c->job)
+		return;
+	offload_cancel(c->job);
+	c->srv->password_jobs--;
+}
+
+/* The account's invite code: unused and unexpired, consumed if so. */
 static bool
-enrol_secret_ok(struct sconn *c, const struct ctlmsg *m, const struct account *ac)
+enrol_invite_ok(struct sconn *c, const struct ctlmsg *m, const struct account *ac)
 {
 	uint8_t digest[SECRET_DIGEST_LEN];
 	int err;
 
-	if (m->u.enrol.method == CTL_ENROL_PASSWORD) {
-		if (ac->password_hash[0] && password_verify(m->u.enrol.secret, ac->password_hash))
-			return true;
-		sconn_send_error(c, CTL_ERR_DENIED, "no such user or wrong password");
-		return false;
-	}
 	if (secret_digest(m->u.enrol.secret, digest)) {
 		sconn_send_error(c, CTL_ERR_DENIED, "no such user or wrong invite code");
 		return false;
@@ -166,11 +258,11 @@ enrol_handle(struct sconn *c, const struct ctlmsg *m)
 		sconn_send_error(c, CTL_ERR_REVOKED, "%s is revoked", name);
 		return;
 	}
-	if (!enrol_secret_ok(c, m, &ac))
+	if (m->u.enrol.method == CTL_ENROL_PASSWORD) {
+		enrol_password_start(c, &id, pubkey, &ac, m->u.enrol.secret);
 		return;
-	if (enrol_issue(c, &id, pubkey,
-			m->u.enrol.method == CTL_ENROL_PASSWORD ? "enrolled (password)"
-								: "enrolled (invite)"))
+	}
+	if (enrol_invite_ok(c, m, &ac) && enrol_issue(c, &id, pubkey, "enrolled (invite)"))
 		srv->enrolled++;
 }
 

@@ -255,6 +255,7 @@ serve_on_closed(struct stream *s, const char *why)
 	}
 	srv->primary->nconns--;
 	federation_forget(srv, c);
+	enrol_cancel(c);
 	/* Others may still hold c in this turn (see sconn_send): free it when the turn ends. */
 	c->closed = true;
 	c->s = NULL;

@@ -30,6 +30,7 @@ struct cert_ca;
 struct cert_trust;
 struct ctlmsg;
 struct federation;
+struct offload;
 struct ratelimit;
 struct stream;
 struct tls_ctx;
@@ -43,6 +44,7 @@ enum {
 	SERVER_REVOCATION_POLL_MS = 2000, /* how often the store is checked for new revocations */
 	SERVER_ENROL_BURST_USER = 5,      /* attempts per account before the rate applies */
 	SERVER_ENROL_BURST_SOURCE = 20,   /* attempts per source address */
+	SERVER_PASSWORD_JOBS = 2,         /* password checks (scrypt) at once, per domain */
 };
 #define SERVER_ENROL_RATE_USER   (1.0 / 30) /* then one attempt per 30 s per account */
 #define SERVER_ENROL_RATE_SOURCE (1.0 / 5)  /* and one per 5 s per source address */
@@ -100,6 +102,7 @@ struct server {
 
 	struct federation *federation;
 
+	unsigned password_jobs; /* running (enrol.c) */
 	uint64_t enrolled, renewed, refused;
 	struct log_ratelimit refusal_rl;
 };
@@ -115,6 +118,7 @@ struct sconn {
 	uint8_t fpr[32];             /* the verified certificate's fingerprint */
 	bool hello;                  /* CTL_HELLO received */
 	bool closed;                 /* its stream is gone; freed at the end of the loop turn */
+	struct offload *job;         /* a password being checked for it (enrol.c), or NULL */
 };
 
 /* vertex-server.c helpers shared by the verbs */
@@ -139,6 +143,8 @@ void sconn_send_error(struct sconn *c, uint16_t code, const char *fmt, ...)
 /* enrol.c */
 void enrol_handle(struct sconn *c, const struct ctlmsg *m);
 void enrol_handle_renew(struct sconn *c, const struct ctlmsg *m);
+/* The connection is closing: its password check, if one runs, is abandoned. */
+void enrol_cancel(struct sconn *c);
 
 /* federation.c */
 /* key and cert: what this server presents to other domains' servers (server@DOMAIN). */

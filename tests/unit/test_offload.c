@@ -1,0 +1,170 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Blocking work off the loop (core/offload.h): done runs on the loop's thread after work, with
+ * what work wrote; a cancelled job never calls done and frees its argument exactly once, after
+ * the thread is done with it; jobs beyond OFFLOAD_MAX_THREADS are refused, not queued.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/ev.h"
+#include "core/offload.h"
+
+struct job {
+	struct ev_loop *loop;
+	atomic_bool release; /* work waits for this */
+	pthread_t worker, finisher;
+	int value;
+	int done_calls;
+	atomic_int *freed;
+};
+
+static void
+job_work(void *arg)
+{
+	struct job *j = arg;
+
+	/* Bounded: at most 5 s, so a broken test cannot hang. */
+	for (int i = 0; i < 5000 && !atomic_load(&j->release); i++)
+		usleep(1000);
+	j->worker = pthread_self();
+	j->value = 42;
+}
+
+static void
+job_done(void *arg)
+{
+	struct job *j = arg;
+
+	j->finisher = pthread_self();
+	j->done_calls++;
+	ev_loop_break(j->loop);
+}
+
+static void
+job_free(void *arg)
+{
+	struct job *j = arg;
+
+	atomic_fetch_add(j->freed, 1);
+}
+
+static void
+on_timeout(struct ev_timer *t)
+{
+	(void)t;
+	fail_msg("the job never finished");
+}
+
+static void
+test_offload_runs_then_done_on_loop(void **state)
+{
+	struct ev_loop *loop;
+	struct ev_timer guard = { 0 };
+	atomic_int freed = 0;
+	struct job j = { .freed = &freed };
+	struct offload *o = NULL;
+
+	(void)state;
+	assert_int_equal(ev_loop_new(&loop), 0);
+	j.loop = loop;
+	atomic_store(&j.release, true);
+	assert_int_equal(offload_start(&o, loop, job_work, job_done, job_free, &j), 0);
+	assert_non_null(o);
+	assert_int_equal(j.done_calls, 0); /* never before offload_start returns */
+	ev_timer_start(loop, &guard, 5000, on_timeout);
+	assert_int_equal(ev_run(loop), 0);
+	ev_timer_stop(loop, &guard);
+	assert_null(o); /* cleared before done */
+	assert_int_equal(j.done_calls, 1);
+	assert_int_equal(j.value, 42);
+	assert_true(pthread_equal(j.finisher, pthread_self()));
+	assert_false(pthread_equal(j.worker, pthread_self()));
+	/* Both holders let go: the argument was freed exactly once. */
+	for (int i = 0; i < 1000 && atomic_load(&freed) == 0; i++)
+		usleep(1000);
+	assert_int_equal(atomic_load(&freed), 1);
+	ev_loop_free(loop);
+}
+
+static void
+test_offload_cancel(void **state)
+{
+	struct ev_loop *loop;
+	atomic_int freed = 0;
+	struct job *j = calloc(1, sizeof(*j));
+	struct offload *o = NULL;
+
+	(void)state;
+	assert_non_null(j);
+	assert_int_equal(ev_loop_new(&loop), 0);
+	j->loop = loop;
+	j->freed = &freed;
+	assert_int_equal(offload_start(&o, loop, job_work, job_done, job_free, j), 0);
+	offload_cancel(o);
+	assert_null(o);
+	assert_int_equal(atomic_load(&freed), 0); /* the thread still holds it */
+	atomic_store(&j->release, true);
+	for (int i = 0; i < 5000 && atomic_load(&freed) == 0; i++)
+		usleep(1000);
+	assert_int_equal(atomic_load(&freed), 1);
+	assert_int_equal(j->done_calls, 0);
+	assert_int_equal(j->value, 42); /* the work itself ran to its end */
+	free(j);
+	ev_loop_free(loop);
+}
+
+static void
+test_offload_bounded(void **state)
+{
+	struct ev_loop *loop;
+	atomic_int freed = 0;
+	static struct job jobs[OFFLOAD_MAX_THREADS + 1];
+	struct offload *o[OFFLOAD_MAX_THREADS + 1] = { 0 };
+
+	(void)state;
+	assert_int_equal(ev_loop_new(&loop), 0);
+	for (int i = 0; i < OFFLOAD_MAX_THREADS; i++) {
+		jobs[i] = (struct job){ .loop = loop, .freed = &freed };
+		assert_int_equal(offload_start(&o[i], loop, job_work, job_done, job_free, &jobs[i]),
+				 0);
+	}
+	assert_int_equal(offload_running(), OFFLOAD_MAX_THREADS);
+	jobs[OFFLOAD_MAX_THREADS] = (struct job){ .loop = loop, .freed = &freed };
+	assert_int_equal(offload_start(&o[OFFLOAD_MAX_THREADS], loop, job_work, job_done, job_free,
+				       &jobs[OFFLOAD_MAX_THREADS]),
+			 -EAGAIN);
+	assert_null(o[OFFLOAD_MAX_THREADS]);
+	for (int i = 0; i < OFFLOAD_MAX_THREADS; i++) {
+		offload_cancel(o[i]);
+		atomic_store(&jobs[i].release, true);
+	}
+	for (int i = 0; i < 5000 && atomic_load(&freed) < OFFLOAD_MAX_THREADS; i++)
+		usleep(1000);
+	assert_int_equal(atomic_load(&freed), OFFLOAD_MAX_THREADS);
+	for (int i = 0; i < 1000 && offload_running(); i++)
+		usleep(1000);
+	assert_int_equal(offload_running(), 0);
+	ev_loop_free(loop);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_offload_runs_then_done_on_loop),
+		cmocka_unit_test(test_offload_cancel),
+		cmocka_unit_test(test_offload_bounded),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

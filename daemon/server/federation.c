@@ -19,7 +19,8 @@
  * list, so a revoked agent of another domain is refused at the handshake.
  *
  * Every pinned domain is an anchor (restored at start from the pins and their cached CAs), and
- * its list is re-fetched every FEDERATION_REFRESH_MS.
+ * its list is re-fetched every FEDERATION_REFRESH_MS. A first use is cross-checked before it is
+ * pinned: crosscheck.c.
  *
  * Bounds: FEDERATION_MAX_PENDING waiting queries, one fetch per domain at a time
  * (CAFETCH_TIMEOUT_MS each), then at most FEDERATION_NOTARIES cross-check questions
@@ -32,7 +33,6 @@
 #include <time.h>
 
 #include "control/cafetch.h"
-#include "control/notary.h"
 #include "control/stream.h"
 #include "core/log.h"
 #include "crypto/cert.h"
@@ -40,62 +40,10 @@
 #include "crypto/csr.h"
 #include "crypto/tls.h"
 #include "proto/ctlmsg.h"
+#include "server/federation_int.h"
 #include "server/server.h"
 #include "store/store.h"
 #include "trust/pins.h"
-
-enum {
-	FEDERATION_MAX_PENDING = 256,
-	FEDERATION_MAX_DOMAINS = 1024,
-	FEDERATION_REFRESH_MS = 30000,
-	FEDERATION_CACHE_KEY_MAX = IDENTITY_DOMAIN_MAX + 4,
-	FEDERATION_NOTARIES = 8,
-};
-
-enum federation_kind { FED_NOTARY, FED_FOREIGN_CERT };
-
-struct federation_query {
-	struct sconn *c;
-	enum federation_kind kind;
-	char domain[IDENTITY_DOMAIN_MAX + 1];
-};
-
-struct federation_check;
-
-struct federation_domain {
-	char name[IDENTITY_DOMAIN_MAX + 1];
-	struct cafetch *fetch;          /* running, or NULL */
-	struct federation_check *check; /* a first use being cross-checked, or NULL */
-	bool anchored;
-};
-
-/* A first use being cross-checked: the CA as fetched, and the other servers' answers. */
-struct federation_check {
-	struct federation *f;
-	struct federation_domain *d; /* stable: domains[] never moves */
-	uint8_t ca[CERT_DER_MAX];
-	size_t ca_len;
-	uint8_t *crl;
-	size_t crl_len;
-	uint8_t fpr[CERT_FPR_LEN];
-	struct pin_notary_answer answers[FEDERATION_NOTARIES];
-	struct notary_query *asks[FEDERATION_NOTARIES];
-	bool answered[FEDERATION_NOTARIES];
-	size_t n, nanswered;
-	bool starting; /* answers may arrive while the questions are being sent */
-};
-
-struct federation {
-	struct server *srv;
-	struct store *pins;
-	struct federation_query pending[FEDERATION_MAX_PENDING];
-	size_t npending;
-	struct federation_domain domains[FEDERATION_MAX_DOMAINS];
-	size_t ndomains;
-	struct ev_timer refresh;
-	char key[PATH_MAX], cert[PATH_MAX]; /* presented to other domains' servers */
-	char self[IDENTITY_STR_MAX + 8];
-};
 
 static struct federation_domain *
 federation_domain(struct federation *f, const char *name, bool create)
@@ -151,7 +99,7 @@ federation_judge(struct sconn *c, bool anchored)
 }
 
 /* Answers or judges everything waiting for domain, and forgets it. */
-static void
+void
 federation_settle(struct federation *f, const char *domain, uint8_t status, const uint8_t *fpr,
 		  int64_t first_seen, bool anchored)
 {
@@ -175,7 +123,7 @@ federation_settle(struct federation *f, const char *domain, uint8_t status, cons
 }
 
 /* Verifies a domain's list against its (anchored) CA and applies it. */
-static void
+void
 federation_apply_crl(struct federation *f, const struct cert_info *ca, const uint8_t *buf,
 		     size_t len)
 {
@@ -193,7 +141,7 @@ federation_apply_crl(struct federation *f, const struct cert_info *ca, const uin
 }
 
 /* Makes a pinned CA an anchor of our TLS and our trust, cached for restarts. */
-static int
+int
 federation_anchor(struct federation *f, struct federation_domain *d, const uint8_t *der, size_t len)
 {
 	char key[FEDERATION_CACHE_KEY_MAX];
@@ -208,118 +156,6 @@ federation_anchor(struct federation *f, struct federation_domain *d, const uint8
 	store_meta_set(f->pins, key, der, len);
 	d->anchored = true;
 	return 0;
-}
-
-static void
-federation_check_free(struct federation_check *k)
-{
-	for (size_t i = 0; i < k->n; i++)
-		notary_cancel(k->asks[i]);
-	free(k->crl);
-	free(k);
-}
-
-/* All answers are in: pin and anchor the CA, or refuse it; then settle everything waiting. */
-static void
-federation_check_decide(struct federation_check *k)
-{
-	struct federation *f = k->f;
-	struct federation_domain *d = k->d;
-	struct cert_info ci;
-	struct pin pin;
-	char msg[1024];
-	enum pin_verdict v =
-	    pin_decide(d->name, k->fpr, NULL, k->answers, k->n, time(NULL), &pin, msg, sizeof(msg));
-
-	d->check = NULL;
-	if (v != PIN_NEW) {
-		log_warnx("federation: not pinning: %s", msg);
-		federation_settle(f, d->name, CTL_NOTARY_DISPUTED, k->fpr, 0, d->anchored);
-		federation_check_free(k);
-		return;
-	}
-	store_pin_put(f->pins, &pin);
-	cert_fpr_format(k->fpr, msg, sizeof(msg));
-	log_info("federation: pinned the CA of %s: %s (%s)", d->name, msg, pin.how);
-	if (federation_anchor(f, d, k->ca, k->ca_len))
-		log_warnx("federation: cannot use the CA of %s as an anchor", d->name);
-	else if (k->crl && !cert_info_from_der(k->ca, k->ca_len, &ci))
-		federation_apply_crl(f, &ci, k->crl, k->crl_len);
-	federation_settle(f, d->name, CTL_NOTARY_KNOWN, pin.fpr, pin.first_seen, d->anchored);
-	federation_check_free(k);
-}
-
-static void
-federation_check_on_answer(void *arg, const struct pin_notary_answer *a)
-{
-	struct federation_check *k = arg;
-	char said[128];
-
-	for (size_t i = 0; i < k->n; i++) {
-		if (k->answered[i] || strcmp(k->answers[i].notary, a->notary))
-			continue;
-		k->answers[i] = *a;
-		k->answered[i] = true;
-		k->nanswered++;
-		pin_answer_format(a, said, sizeof(said));
-		log_info("federation: %s: notary %s %s", k->d->name, a->notary, said);
-		break;
-	}
-	if (!k->starting && k->nanswered == k->n)
-		federation_check_decide(k);
-}
-
-/*
- * A CA fetched for a domain we have no pin for: ask the servers of the domains we have pinned
- * what they see, then decide (federation_check_decide).
- */
-static void
-federation_check_start(struct federation *f, struct federation_domain *d,
-		       const struct cafetch_result *r, const struct cert_info *ci)
-{
-	struct federation_check *k = calloc(1, sizeof(*k));
-
-	if (!k || r->ca_len > sizeof(k->ca)) {
-		free(k);
-		log_warnx("federation: cannot cross-check the CA of %s: out of memory", d->name);
-		federation_settle(f, d->name, CTL_NOTARY_UNREACHABLE, NULL, 0, d->anchored);
-		return;
-	}
-	k->f = f;
-	k->d = d;
-	memcpy(k->ca, r->ca, r->ca_len);
-	k->ca_len = r->ca_len;
-	memcpy(k->fpr, ci->fpr, CERT_FPR_LEN);
-	if (r->crl && (k->crl = malloc(r->crl_len))) {
-		memcpy(k->crl, r->crl, r->crl_len);
-		k->crl_len = r->crl_len;
-	}
-	d->check = k;
-	for (size_t i = 0; i < f->ndomains && k->n < FEDERATION_NOTARIES; i++)
-		if (f->domains[i].anchored && &f->domains[i] != d)
-			snprintf(k->answers[k->n++].notary, sizeof(k->answers[0].notary), "%s",
-				 f->domains[i].name);
-	log_debug(LOG_CTL, "federation: first use of %s: asking %zu other server(s)", d->name,
-		  k->n);
-	k->starting = true;
-	for (size_t i = 0; i < k->n; i++) {
-		struct notary_ask_spec spec = {
-			.server = k->answers[i].notary,
-			.domain = d->name,
-			.self = f->self,
-			.role = CTL_ROLE_SERVER,
-			.tls = f->srv->tls,
-		};
-
-		k->answers[i].status = PIN_NOTARY_UNREACHABLE;
-		if (notary_ask(&k->asks[i], f->srv->loop, &spec, federation_check_on_answer, k)) {
-			k->answered[i] = true;
-			k->nanswered++;
-		}
-	}
-	k->starting = false;
-	if (k->nanswered == k->n)
-		federation_check_decide(k);
 }
 
 static void
@@ -341,7 +177,7 @@ federation_on_fetched(void *arg, const struct cafetch_result *r)
 		return;
 	}
 	if (store_pin_get(f->pins, r->domain, &pin)) {
-		federation_check_start(f, d, r, &ci);
+		crosscheck_start(f, d, r, &ci);
 		return;
 	}
 	if (memcmp(pin.fpr, ci.fpr, CERT_FPR_LEN)) {
@@ -535,7 +371,7 @@ federation_close(struct server *srv)
 	for (size_t i = 0; i < f->ndomains; i++) {
 		cafetch_cancel(f->domains[i].fetch);
 		if (f->domains[i].check)
-			federation_check_free(f->domains[i].check);
+			crosscheck_free(f->domains[i].check);
 	}
 	store_close(f->pins);
 	free(f);

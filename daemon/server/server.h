@@ -10,6 +10,8 @@
  *                    when an administrator revokes someone
  *   federation.c     other domains: their CAs pinned and anchored (with their revocation
  *                    lists), the notary, certificates of other domains' agents and servers
+ *   crosscheck.c     a first use of another domain's CA, cross-checked with the servers of
+ *                    the domains already pinned, before federation.c pins it
  *
  * The state directory holds ca.key, ca.crt (the domain CA), server.key, server.crt (the server's
  * own identity, server@DOMAIN) and server.db (accounts.h). Keys are mode 0600.

@@ -1,0 +1,149 @@
+// SPDX-License-Identifier: MIT
+/*
+ * A server's own first use of another domain's CA, cross-checked (DESIGN §3: servers are
+ * "pinned, cross-checked" like agents): before pinning, ask the servers of every other domain
+ * we have pinned (at most FEDERATION_NOTARIES, at once, each over a connection verified against
+ * that domain's pinned CA: control/notary.h) what they see, and decide with pin_decide(). Those
+ * servers answer from what they already know, so two servers meeting the same new domain never
+ * wait for each other.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "control/cafetch.h"
+#include "control/notary.h"
+#include "core/log.h"
+#include "proto/ctlmsg.h"
+#include "server/federation_int.h"
+#include "server/server.h"
+#include "store/store.h"
+
+/* A first use being cross-checked: the CA as fetched, and the other servers' answers. */
+struct federation_check {
+	struct federation *f;
+	struct federation_domain *d; /* stable: domains[] never moves */
+	uint8_t ca[CERT_DER_MAX];
+	size_t ca_len;
+	uint8_t *crl;
+	size_t crl_len;
+	uint8_t fpr[CERT_FPR_LEN];
+	struct pin_notary_answer answers[FEDERATION_NOTARIES];
+	struct notary_query *asks[FEDERATION_NOTARIES];
+	bool answered[FEDERATION_NOTARIES];
+	size_t n, nanswered;
+	bool starting; /* answers may arrive while the questions are being sent */
+};
+
+void
+crosscheck_free(struct federation_check *k)
+{
+	for (size_t i = 0; i < k->n; i++)
+		notary_cancel(k->asks[i]);
+	free(k->crl);
+	free(k);
+}
+
+/* All answers are in: pin and anchor the CA, or refuse it; then settle everything waiting. */
+static void
+crosscheck_decide(struct federation_check *k)
+{
+	struct federation *f = k->f;
+	struct federation_domain *d = k->d;
+	struct cert_info ci;
+	struct pin pin;
+	char msg[1024];
+	enum pin_verdict v =
+	    pin_decide(d->name, k->fpr, NULL, k->answers, k->n, time(NULL), &pin, msg, sizeof(msg));
+
+	d->check = NULL;
+	if (v != PIN_NEW) {
+		log_warnx("federation: not pinning: %s", msg);
+		federation_settle(f, d->name, CTL_NOTARY_DISPUTED, k->fpr, 0, d->anchored);
+		crosscheck_free(k);
+		return;
+	}
+	store_pin_put(f->pins, &pin);
+	cert_fpr_format(k->fpr, msg, sizeof(msg));
+	log_info("federation: pinned the CA of %s: %s (%s)", d->name, msg, pin.how);
+	if (federation_anchor(f, d, k->ca, k->ca_len))
+		log_warnx("federation: cannot use the CA of %s as an anchor", d->name);
+	else if (k->crl && !cert_info_from_der(k->ca, k->ca_len, &ci))
+		federation_apply_crl(f, &ci, k->crl, k->crl_len);
+	federation_settle(f, d->name, CTL_NOTARY_KNOWN, pin.fpr, pin.first_seen, d->anchored);
+	crosscheck_free(k);
+}
+
+static void
+crosscheck_on_answer(void *arg, const struct pin_notary_answer *a)
+{
+	struct federation_check *k = arg;
+	char said[128];
+
+	for (size_t i = 0; i < k->n; i++) {
+		if (k->answered[i] || strcmp(k->answers[i].notary, a->notary))
+			continue;
+		k->answers[i] = *a;
+		k->answered[i] = true;
+		k->nanswered++;
+		pin_answer_format(a, said, sizeof(said));
+		log_info("federation: %s: notary %s %s", k->d->name, a->notary, said);
+		break;
+	}
+	if (!k->starting && k->nanswered == k->n)
+		crosscheck_decide(k);
+}
+
+/*
+ * A CA fetched for a domain we have no pin for: ask the servers of the domains we have pinned
+ * what they see, then decide (federation_check_decide).
+ */
+void
+crosscheck_start(struct federation *f, struct federation_domain *d, const struct cafetch_result *r,
+		 const struct cert_info *ci)
+{
+	struct federation_check *k = calloc(1, sizeof(*k));
+
+	if (!k || r->ca_len > sizeof(k->ca)) {
+		free(k);
+		log_warnx("federation: cannot cross-check the CA of %s: out of memory", d->name);
+		federation_settle(f, d->name, CTL_NOTARY_UNREACHABLE, NULL, 0, d->anchored);
+		return;
+	}
+	k->f = f;
+	k->d = d;
+	memcpy(k->ca, r->ca, r->ca_len);
+	k->ca_len = r->ca_len;
+	memcpy(k->fpr, ci->fpr, CERT_FPR_LEN);
+	if (r->crl && (k->crl = malloc(r->crl_len))) {
+		memcpy(k->crl, r->crl, r->crl_len);
+		k->crl_len = r->crl_len;
+	}
+	d->check = k;
+	for (size_t i = 0; i < f->ndomains && k->n < FEDERATION_NOTARIES; i++)
+		if (f->domains[i].anchored && &f->domains[i] != d)
+			snprintf(k->answers[k->n++].notary, sizeof(k->answers[0].notary), "%s",
+				 f->domains[i].name);
+	log_debug(LOG_CTL, "federation: first use of %s: asking %zu other server(s)", d->name,
+		  k->n);
+	k->starting = true;
+	for (size_t i = 0; i < k->n; i++) {
+		struct notary_ask_spec spec = {
+			.server = k->answers[i].notary,
+			.domain = d->name,
+			.self = f->self,
+			.role = CTL_ROLE_SERVER,
+			.tls = f->srv->tls,
+		};
+
+		k->answers[i].status = PIN_NOTARY_UNREACHABLE;
+		if (notary_ask(&k->asks[i], f->srv->loop, &spec, crosscheck_on_answer, k)) {
+			k->answered[i] = true;
+			k->nanswered++;
+		}
+	}
+	k->starting = false;
+	if (k->nanswered == k->n)
+		crosscheck_decide(k);
+}

@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Inside the server's federation (federation.c): its state, shared with crosscheck.c, which
+ * cross-checks a first use of another domain's CA before federation.c pins it. Not for other
+ * modules: they use server.h's federation_* verbs.
+ */
+#ifndef VERTEX_FEDERATION_INT_H
+#define VERTEX_FEDERATION_INT_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/ev.h"
+#include "crypto/cert.h"
+#include "trust/identity.h"
+#include "trust/pins.h"
+
+struct cafetch;
+struct cafetch_result;
+struct notary_query;
+struct sconn;
+struct server;
+struct store;
+
+enum {
+	FEDERATION_MAX_PENDING = 256,
+	FEDERATION_MAX_DOMAINS = 1024,
+	FEDERATION_REFRESH_MS = 30000,
+	FEDERATION_CACHE_KEY_MAX = IDENTITY_DOMAIN_MAX + 4,
+	FEDERATION_NOTARIES = 8,
+};
+
+enum federation_kind { FED_NOTARY, FED_FOREIGN_CERT };
+
+struct federation_query {
+	struct sconn *c;
+	enum federation_kind kind;
+	char domain[IDENTITY_DOMAIN_MAX + 1];
+};
+
+struct federation_check;
+
+struct federation_domain {
+	char name[IDENTITY_DOMAIN_MAX + 1];
+	struct cafetch *fetch;          /* running, or NULL */
+	struct federation_check *check; /* a first use being cross-checked, or NULL */
+	bool anchored;
+};
+
+struct federation {
+	struct server *srv;
+	struct store *pins;
+	struct federation_query pending[FEDERATION_MAX_PENDING];
+	size_t npending;
+	struct federation_domain domains[FEDERATION_MAX_DOMAINS];
+	size_t ndomains;
+	struct ev_timer refresh;
+	char key[PATH_MAX], cert[PATH_MAX]; /* presented to other domains' servers */
+	char self[IDENTITY_STR_MAX + 8];
+};
+
+/* federation.c, for crosscheck.c */
+void federation_settle(struct federation *f, const char *domain, uint8_t status, const uint8_t *fpr,
+		       int64_t first_seen, bool anchored);
+int federation_anchor(struct federation *f, struct federation_domain *d, const uint8_t *der,
+		      size_t len);
+void federation_apply_crl(struct federation *f, const struct cert_info *ca, const uint8_t *buf,
+			  size_t len);
+
+/*
+ * crosscheck.c: a CA fetched for d (r, described by ci), no pin yet. Asks the servers of the
+ * other anchored domains what they see, then pins and anchors it and settles everything waiting
+ * for d as KNOWN, or, if one disagrees, settles it as DISPUTED without pinning. d->check is set
+ * while it runs.
+ */
+void crosscheck_start(struct federation *f, struct federation_domain *d,
+		      const struct cafetch_result *r, const struct cert_info *ci);
+void crosscheck_free(struct federation_check *k);
+
+#endif

@@ -357,6 +357,27 @@ foreign_reevaluate(struct agent *a, const char *domain)
 	return 0;
 }
 
+/*
+ * The revocation list held for the domain. A list past its next_update still applies (refusing
+ * every certificate of a domain whose server is unreachable would make a server outage a
+ * network outage); it is shown as stale, so a user can see that revocations may be missing.
+ */
+static void
+foreign_status_crl(const struct agent *a, const struct fdomain *fd, FILE *f)
+{
+	uint64_t number;
+	int64_t next;
+	char when[32];
+
+	if (!fd->anchored || cert_trust_crl_info(a->trust, fd->domain, &number, &next))
+		return;
+	cert_time_format(next, when, sizeof(when));
+	fprintf(f, "domain_crl #%llu, next update %s\n", (unsigned long long)number, when);
+	if (time(NULL) > next)
+		fprintf(f, "domain_crl_stale since %s; still applied, newer revocations unknown\n",
+			when);
+}
+
 void
 foreign_status(const struct agent *a, FILE *f)
 {
@@ -371,6 +392,7 @@ foreign_status(const struct agent *a, FILE *f)
 			cert_fpr_format(fd->fpr, fpr, sizeof(fpr));
 			fprintf(f, "domain_ca %s\n", fpr);
 		}
+		foreign_status_crl(a, fd, f);
 		if (fd->reason[0])
 			fprintf(f, "domain_reason %s\n", fd->reason);
 	}

@@ -260,6 +260,19 @@ cert_trust_set_crl(struct cert_trust *t, const struct crl *c)
 	return 0;
 }
 
+int
+cert_trust_crl_info(const struct cert_trust *t, const char *domain, uint64_t *number,
+		    int64_t *next_update)
+{
+	const struct cert_anchor *a = trust_find(t, domain);
+
+	if (a == NULL || !a->has_crl)
+		return -ENOENT;
+	*number = a->crl.number;
+	*next_update = a->crl.next_update;
+	return 0;
+}
+
 /* Why a peer certificate was refused; each has a static and a detailed wording. */
 enum trust_reason {
 	TRUST_OK,

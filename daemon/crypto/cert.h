@@ -97,6 +97,9 @@ void cert_trust_each(const struct cert_trust *t,
  * whether stale means refuse is the caller's policy.
  */
 int cert_trust_set_crl(struct cert_trust *t, const struct crl *c);
+/* The number and next_update of the list held for domain; -ENOENT if it has none. */
+int cert_trust_crl_info(const struct cert_trust *t, const char *domain, uint64_t *number,
+			int64_t *next_update);
 /*
  * Verifies a peer certificate (DER) at time now: signed by the anchor of the domain it names,
  * within validity, not revoked by its domain's list, not a CA, CN a valid user@domain. Fills

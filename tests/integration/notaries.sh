@@ -160,6 +160,13 @@ pass "alice pinned $CA_C: $agreed"
 grep -qF "federation: pinned the CA of $DOMAIN_C: $CA_C (first use; agreed: $DOMAIN_B)" "$VTX_TMP/srva.log" ||
 	fail "a's server did not pin c after its cross-check: $(grep federation "$VTX_TMP/srva.log" | tail -5)"
 pass "a's server pinned c's CA after b's server agreed"
+crl_shown()
+{
+	vtx_ctl alice trust list | grep -A6 -xF "domain $DOMAIN_C" | grep -q "crl *#1, next update"
+}
+wait_until 10 crl_shown ||
+	fail "vertex trust does not show c's revocation list: $(vtx_ctl alice trust list)"
+pass "vertex trust shows c's revocation list: $(vtx_ctl alice trust list | grep -A6 -xF "domain $DOMAIN_C" | grep crl | xargs)"
 wait_until 40 peer_up_with alice "carol@$DOMAIN_C" || fail "alice never sees carol up"
 carol4=$(overlay_of alice "carol@$DOMAIN_C")
 wait_until 10 qn alice ping -c 1 -W 1 "$carol4" || fail "no overlay ping alice -> carol ($carol4)"

@@ -316,6 +316,8 @@ test_cert_trust_set_crl_newest_wins(void **state)
 	uint8_t fprs[1][CERT_FPR_LEN];
 	struct crl l5, l3, l6;
 	const char *why;
+	uint64_t number;
+	int64_t next;
 	uint8_t *b5, *b3, *b6;
 	size_t n5, n3, n6;
 
@@ -326,9 +328,16 @@ test_cert_trust_set_crl_newest_wins(void **state)
 	assert_int_equal(crl_decode_verify(b5, n5, f->pub_b, &l5, &why), 0);
 	assert_int_equal(crl_decode_verify(b3, n3, f->pub_b, &l3, &why), 0);
 	assert_int_equal(crl_decode_verify(b6, n6, f->pub_b, &l6, &why), 0);
+	assert_int_equal(cert_trust_crl_info(f->pki.trust, "b.example.com", &number, &next),
+			 -ENOENT);
 	assert_int_equal(cert_trust_set_crl(f->pki.trust, &l5), 0);
 	assert_int_equal(cert_trust_set_crl(f->pki.trust, &l3), -EALREADY);
 	assert_int_equal(cert_trust_set_crl(f->pki.trust, &l5), -EALREADY);
+	assert_int_equal(cert_trust_crl_info(f->pki.trust, "b.example.com", &number, &next), 0);
+	assert_int_equal(number, 5);
+	assert_int_equal(next, l5.next_update);
+	assert_int_equal(cert_trust_crl_info(f->pki.trust, "x.example.com", &number, &next),
+			 -ENOENT);
 	assert_int_equal(
 	    cert_trust_verify(f->pki.trust, f->bob, f->bob_len, f->pki.now, NULL, &why), -EACCES);
 	assert_int_equal(cert_trust_set_crl(f->pki.trust, &l6), 0);

@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: MIT
 #
 # The whole test suite, as CI runs it (.ci/run): dependencies, formatting, the -Werror build and
-# its unit tests, an ASan+UBSan build and its unit tests, every fuzz target briefly, and every
-# network-namespace scenario. Each stage is headed "==== stage ====" and its lines prefixed with
+# its unit tests, an ASan+UBSan build and its unit tests, a ThreadSanitizer build of the code
+# that runs on threads (core/offload.c and its users) with its tests, every fuzz target briefly,
+# and every network-namespace scenario. Each stage is headed "==== stage ====" and its lines prefixed with
 # "[stage]". Every check counts once as passed, failed or skipped; the last line is
 # "N passed, N failed[, N skipped]" and the exit status is non-zero if anything failed.
 #
@@ -17,6 +18,7 @@ REPO=$(pwd)
 BUILD=${VERTEX_BUILD_DIR:-build}
 BUILD_ASAN=$BUILD-asan
 BUILD_FUZZ=$BUILD-fuzz
+BUILD_TSAN=$BUILD-tsan
 FUZZ_SECONDS=${FUZZ_SECONDS:-20}
 JOBS=${JOBS:-$(nproc)}
 export VERTEX_BUILD_DIR=$BUILD
@@ -188,6 +190,21 @@ stage_integration_asan()
 	check asan-reports sanitizer_reports "$dir"
 }
 
+# Threads are few (offload jobs: DNS lookups, password checks); TSan checks them where they
+# run: the offload unit test, and the threaded lookups of the discovery scenario (the probe's
+# --async mode), any report failing the check (halt_on_error).
+stage_tsan()
+{
+	stage "ThreadSanitizer ($BUILD_TSAN): offload jobs"
+	mkdir -p "$BUILD_TSAN"
+	check tsan-build bash -c "cmake -S '$REPO' -B '$BUILD_TSAN' -DVERTEX_WERROR=ON \
+		-DVERTEX_TSAN=ON -DCMAKE_C_COMPILER=clang >'$BUILD_TSAN/configure.log' 2>&1 &&
+		cmake --build '$BUILD_TSAN' -j $JOBS --target test_offload discover_probe" || return
+	check tsan:test_offload env TSAN_OPTIONS=halt_on_error=1 "$BUILD_TSAN/test_offload"
+	check tsan-it:discover env TSAN_OPTIONS=halt_on_error=1 VERTEX_BUILD_DIR="$BUILD_TSAN" \
+		bash "$REPO/tests/integration/discover.sh"
+}
+
 summary()
 {
 	local f
@@ -224,6 +241,7 @@ check asan-build cmake_build "$BUILD_ASAN" -DVERTEX_SANITIZE=ON && {
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 		unit_tests "$BUILD_ASAN" asan
 }
+stage_tsan
 stage_fuzz
 stage_integration
 [[ " ${FAILED[*]} " == *" asan-build "* ]] || stage_integration_asan

@@ -4,6 +4,7 @@
  *
  *   vertex-server.c  the command line: run, init, user, invite, revoke
  *   admin.c          the administrative verbs (they work on the state directory directly)
+ *   run.c            the daemon's start and stop: each domain loaded (one or several), the loop
  *   serve.c          the daemon: TLS listener, connections, HELLO, dispatch, keepalives
  *   enrol.c          enrolment and renewal: rate limits, secrets, CSR checks, issuing
  *   revocation.c     the domain's signed revocation list: built from the store, republished
@@ -46,7 +47,10 @@ enum {
 	SERVER_REVOCATION_POLL_MS = 2000, /* how often the store is checked for new revocations */
 	SERVER_ENROL_BURST_USER = 5,      /* attempts per account before the rate applies */
 	SERVER_ENROL_BURST_SOURCE = 20,   /* attempts per source address */
-	SERVER_PASSWORD_JOBS = 2,         /* password checks (scrypt) at once, per domain */
+	SERVER_PASSWORD_JOBS = 2,
+	SERVER_RATELIMIT_KEYS = 65536,
+	/* sources and accounts the enrolment limits track */ /* password checks (scrypt) at once,
+								 per domain */
 };
 #define SERVER_ENROL_RATE_USER   (1.0 / 30) /* then one attempt per 30 s per account */
 #define SERVER_ENROL_RATE_SOURCE (1.0 / 5)  /* and one per 5 s per source address */
@@ -130,8 +134,19 @@ int server_path(const struct server_opts *o, const char *name, char *out, size_t
 int admin_init(const char *dir, const char *domain, unsigned ca_days);
 int admin_main(const struct server_opts *o, int argc, char **argv);
 
-/* serve.c */
+/* The next domain served by the process of primary p after s (p first), NULL after the last. */
+static inline struct server *
+server_next_domain(const struct server *p, const struct server *s)
+{
+	return s == p ? p->hosted : s->next_hosted;
+}
+
+/* run.c: loads every domain, listens, runs until SIGTERM/SIGINT, frees; 0 or -errno. */
 int serve_run(struct server *srv);
+
+/* serve.c */
+/* The primary's listener on opts.port (IPv6, dual-stack), accepting for every domain. */
+int serve_listen(struct server *srv);
 /*
  * Sending and closing go through these: a connection may be closed by anything (a failed send
  * on it, a revocation), and code that still holds it, even in another callback, must find it

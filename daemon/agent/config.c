@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
- * vertexd's configuration file (config.h): a strict streaming line parser, the normalised
- * printer, and the checks a complete agent config needs.
+ * vertexd's configuration file (config.h): a strict streaming line parser and the checks a
+ * complete agent config needs. The normalised printer and the comparison are in
+ * config_print.c, endpoint addresses in config_endpoint.c.
  *
  * The parser walks the buffer one line at a time and keeps only a little state between lines:
  * which single-valued keywords it has seen and the peer block that is open. Every error names
@@ -11,8 +12,6 @@
  * something nobody asked for. Tokens are separated by blanks and cannot be quoted, so paths
  * cannot contain blanks or '#'.
  *
- * config_print() writes every setting, defaults included, in a fixed order, so its output parses
- * back to an equal struct config (the test suite and the fuzzer check this).
  */
 #include "agent/config.h"
 
@@ -105,8 +104,7 @@ config_err(struct config_parser *p, const char *kw, const char *fmt, ...)
 	return -EINVAL;
 }
 
-/* Strict decimal: digits only, no sign, no blanks. -ERANGE when it does not fit. */
-static int
+int
 config_parse_u64(const char *s, uint64_t *v)
 {
 	uint64_t x = 0;
@@ -384,22 +382,6 @@ config_on_peer(struct config_parser *p, char **argv)
 	strcpy(p->peer->identity, name);
 	p->peer_line = p->line;
 	return 0;
-}
-
-static bool
-config_endpoint_equal(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
-{
-	const struct sockaddr_in *a4 = (const void *)a, *b4 = (const void *)b;
-	const struct sockaddr_in6 *a6 = (const void *)a, *b6 = (const void *)b;
-
-	if (a->ss_family != b->ss_family)
-		return false;
-	if (a->ss_family == AF_INET)
-		return a4->sin_port == b4->sin_port && a4->sin_addr.s_addr == b4->sin_addr.s_addr;
-	if (a->ss_family == AF_INET6)
-		return a6->sin6_port == b6->sin6_port &&
-		       memcmp(&a6->sin6_addr, &b6->sin6_addr, sizeof(a6->sin6_addr)) == 0;
-	return true;
 }
 
 static int
@@ -706,116 +688,6 @@ config_validate(const struct config *c, char *err, size_t errlen)
 	return 0;
 }
 
-static void
-config_print_prefix(FILE *out, const char *kw, const struct config_prefix *px)
-{
-	char buf[INET6_ADDRSTRLEN];
-
-	if (!px->family) {
-		fprintf(out, "# %s not set: a random ULA /48 is chosen at first start\n", kw);
-		return;
-	}
-	inet_ntop(px->family, px->addr, buf, sizeof(buf));
-	fprintf(out, "%-20s %s/%u\n", kw, buf, px->len);
-}
-
-static void
-config_print_peer(FILE *out, const struct config_peer *peer)
-{
-	char ep[INET6_ADDRSTRLEN + 16];
-
-	fprintf(out, "\npeer %s {\n", peer->identity);
-	for (size_t i = 0; i < peer->nendpoints; i++) {
-		config_endpoint_format(&peer->endpoints[i], ep, sizeof(ep));
-		fprintf(out, "\tendpoint %s\n", ep);
-	}
-	fprintf(out, "}\n");
-}
-
-/* Empty paths and identity are left out: they are "not set", which no value can spell. */
-int
-config_print(const struct config *c, FILE *out)
-{
-	if (c->identity[0])
-		fprintf(out, "%-20s %s\n", "identity", c->identity);
-	if (c->key_path[0])
-		fprintf(out, "%-20s %s\n", "key", c->key_path);
-	if (c->cert_path[0])
-		fprintf(out, "%-20s %s\n", "cert", c->cert_path);
-	for (size_t i = 0; i < c->ncas; i++)
-		fprintf(out, "%-20s %s %s\n", "ca", c->cas[i].domain, c->cas[i].path);
-	fprintf(out, "%-20s %s\n", "interface", c->interface);
-	fprintf(out, "%-20s %u\n", "port", c->port);
-	config_print_prefix(out, "pool4", &c->pool4);
-	config_print_prefix(out, "pool6", &c->pool6);
-	fprintf(out, "%-20s %s\n", "state", c->state_path);
-	fprintf(out, "%-20s %s\n", "control", c->control_path);
-	fprintf(out, "%-20s %u\n", "mtu", c->mtu);
-	fprintf(out, "%-20s %u\n", "rekey-after-seconds", c->rekey_after_sec);
-	fprintf(out, "%-20s %" PRIu64 "\n", "rekey-after-packets", c->rekey_after_packets);
-	fprintf(out, "%-20s %u\n", "keepalive-seconds", c->keepalive_sec);
-	if (c->server.enabled && c->server.discover) {
-		fprintf(out, "%-20s auto\n", "server");
-	} else if (c->server.enabled) {
-		char ep[64];
-
-		config_endpoint_format(&c->server.addr, ep, sizeof(ep));
-		fprintf(out, "%-20s %s\n", "server", ep);
-	}
-	for (size_t i = 0; i < c->npeers; i++)
-		config_print_peer(out, &c->peers[i]);
-	return ferror(out) ? -EIO : 0;
-}
-
-static bool
-config_prefix_equal(const struct config_prefix *a, const struct config_prefix *b)
-{
-	return a->family == b->family && a->len == b->len &&
-	       memcmp(a->addr, b->addr, sizeof(a->addr)) == 0;
-}
-
-static bool
-config_peer_equal(const struct config_peer *a, const struct config_peer *b)
-{
-	if (strcmp(a->identity, b->identity) != 0 || a->nendpoints != b->nendpoints)
-		return false;
-	for (size_t i = 0; i < a->nendpoints; i++) {
-		if (!config_endpoint_equal(&a->endpoints[i], &b->endpoints[i]))
-			return false;
-	}
-	return true;
-}
-
-bool
-config_equal(const struct config *a, const struct config *b)
-{
-	if (strcmp(a->identity, b->identity) || strcmp(a->key_path, b->key_path) ||
-	    strcmp(a->cert_path, b->cert_path) || strcmp(a->interface, b->interface) ||
-	    strcmp(a->state_path, b->state_path) || strcmp(a->control_path, b->control_path))
-		return false;
-	if (a->port != b->port || a->mtu != b->mtu || a->rekey_after_sec != b->rekey_after_sec ||
-	    a->rekey_after_packets != b->rekey_after_packets ||
-	    a->keepalive_sec != b->keepalive_sec || a->ncas != b->ncas || a->npeers != b->npeers)
-		return false;
-	if (!config_prefix_equal(&a->pool4, &b->pool4) ||
-	    !config_prefix_equal(&a->pool6, &b->pool6))
-		return false;
-	if (a->server.enabled != b->server.enabled || a->server.discover != b->server.discover ||
-	    (a->server.enabled && !a->server.discover &&
-	     !config_endpoint_equal(&a->server.addr, &b->server.addr)))
-		return false;
-	for (size_t i = 0; i < a->ncas; i++) {
-		if (strcmp(a->cas[i].domain, b->cas[i].domain) ||
-		    strcmp(a->cas[i].path, b->cas[i].path))
-			return false;
-	}
-	for (size_t i = 0; i < a->npeers; i++) {
-		if (!config_peer_equal(&a->peers[i], &b->peers[i]))
-			return false;
-	}
-	return true;
-}
-
 void
 config_free(struct config *c)
 {
@@ -824,72 +696,4 @@ config_free(struct config *c)
 	free(c->peers);
 	c->peers = NULL;
 	c->npeers = 0;
-}
-
-static int
-config_endpoint_port(const char *s, uint16_t *port)
-{
-	uint64_t v;
-
-	if (config_parse_u64(s, &v) < 0 || v < 1 || v > 65535)
-		return -EINVAL;
-	*port = htons((uint16_t)v);
-	return 0;
-}
-
-/* Numeric only: resolving names is the caller's business, never the config parser's. */
-int
-config_endpoint_parse(const char *s, struct sockaddr_storage *out)
-{
-	struct sockaddr_in *sin = (struct sockaddr_in *)out;
-	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)out;
-	char host[INET6_ADDRSTRLEN];
-	const char *end, *port;
-
-	memset(out, 0, sizeof(*out));
-	if (s[0] == '[') {
-		end = strchr(s, ']');
-		if (!end || end[1] != ':' || (size_t)(end - s - 1) >= sizeof(host))
-			return -EINVAL;
-		memcpy(host, s + 1, (size_t)(end - s - 1));
-		host[end - s - 1] = '\0';
-		port = end + 2;
-		sin6->sin6_family = AF_INET6;
-		if (inet_pton(AF_INET6, host, &sin6->sin6_addr) != 1)
-			goto err;
-		if (config_endpoint_port(port, &sin6->sin6_port) < 0)
-			goto err;
-		return 0;
-	}
-	end = strchr(s, ':');
-	if (!end || (size_t)(end - s) >= sizeof(host))
-		return -EINVAL;
-	memcpy(host, s, (size_t)(end - s));
-	host[end - s] = '\0';
-	sin->sin_family = AF_INET;
-	if (inet_pton(AF_INET, host, &sin->sin_addr) != 1 ||
-	    config_endpoint_port(end + 1, &sin->sin_port) < 0)
-		goto err;
-	return 0;
-err:
-	memset(out, 0, sizeof(*out));
-	return -EINVAL;
-}
-
-void
-config_endpoint_format(const struct sockaddr_storage *ss, char *buf, size_t len)
-{
-	const struct sockaddr_in *sin = (const void *)ss;
-	const struct sockaddr_in6 *sin6 = (const void *)ss;
-	char host[INET6_ADDRSTRLEN];
-
-	if (ss->ss_family == AF_INET) {
-		inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
-		snprintf(buf, len, "%s:%u", host, ntohs(sin->sin_port));
-	} else if (ss->ss_family == AF_INET6) {
-		inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
-		snprintf(buf, len, "[%s]:%u", host, ntohs(sin6->sin6_port));
-	} else {
-		snprintf(buf, len, "(no address)");
-	}
 }

@@ -182,6 +182,52 @@ bad_option(const char *verb, char **argv)
 	return usage_error(verb, "unknown option or missing value in '%s'", argv[optind - 1]);
 }
 
+enum { OPT_CONTINUE = -1 };
+
+/*
+ * Runs getopt_long over opts, storing each option's value (optarg, or "" for a flag) in
+ * v[its letter]. Returns OPT_CONTINUE with optind at the first operand, or an exit status:
+ * help printed (--help, -h), or a usage error for an unknown option or a missing value.
+ */
+static int
+collect_options(int argc, char **argv, const struct option *opts, const char *verb,
+		const char *help, const char *v[128])
+{
+	int ch;
+
+	getopt_reset();
+	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if (ch == 'h') {
+			fputs(help, stdout);
+			return EXIT_OK;
+		}
+		if (ch == '?' || ch == ':' || ch < 0 || ch >= 128)
+			return bad_option(verb, argv);
+		v[ch] = optarg ? optarg : "";
+	}
+	return OPT_CONTINUE;
+}
+
+struct subverb {
+	const char *name;
+	int (*run)(int argc, char **argv);
+};
+
+/* `vertex NOUN VERB ...`: runs the sub-verb named by argv[1], or shows help. */
+static int
+dispatch(int argc, char **argv, const struct subverb *verbs, size_t n, const char *help)
+{
+	for (size_t i = 0; argc >= 2 && i < n; i++)
+		if (strcmp(argv[1], verbs[i].name) == 0)
+			return verbs[i].run(argc - 1, argv + 1);
+	if (argc >= 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
+		fputs(help, stdout);
+		return EXIT_OK;
+	}
+	fputs(help, stderr);
+	return EXIT_USAGE;
+}
+
 static int
 ca_init(int argc, char **argv)
 {
@@ -192,42 +238,25 @@ ca_init(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *key = NULL, *cert = NULL;
+	const char *v[128] = { NULL }; /* option values by their letter */
 	unsigned days = CA_DEFAULT_DAYS;
-	int ch;
+	int rc = collect_options(argc, argv, opts, "ca init", CA_INIT_HELP, v);
 
-	getopt_reset();
-	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'k':
-			key = optarg;
-			break;
-		case 'c':
-			cert = optarg;
-			break;
-		case 'd':
-			if (!parse_days(optarg, &days))
-				return usage_error("ca init",
-						   "--days wants a whole number 1..36500, not '%s'",
-						   optarg);
-			break;
-		case 'h':
-			fputs(CA_INIT_HELP, stdout);
-			return EXIT_OK;
-		default:
-			return bad_option("ca init", argv);
-		}
-	}
+	if (rc != OPT_CONTINUE)
+		return rc;
+	if (v['d'] && !parse_days(v['d'], &days))
+		return usage_error("ca init", "--days wants a whole number 1..36500, not '%s'",
+				   v['d']);
 	if (optind + 1 != argc)
 		return usage_error("ca init", "%s", "wants exactly one DOMAIN");
-	if (key == NULL || cert == NULL)
+	if (v['k'] == NULL || v['c'] == NULL)
 		return usage_error("ca init", "%s", "--key and --cert are required");
-	if (access(cert, F_OK) == 0) {
+	if (access(v['c'], F_OK) == 0) {
 		fprintf(stderr, "vertex ca init: %s: already exists; refusing to overwrite\n",
-			cert);
+			v['c']);
 		return EXIT_FAIL;
 	}
-	if (cert_ca_init(argv[optind], days, key, cert) < 0)
+	if (cert_ca_init(argv[optind], days, v['k'], v['c']) < 0)
 		return fail("ca init");
 	return EXIT_OK;
 }
@@ -278,18 +307,10 @@ ca_sign(int argc, char **argv)
 	};
 	const char *v[128] = { NULL }; /* option values by their letter */
 	int64_t nb, na;
-	int ch, err;
+	int err = collect_options(argc, argv, opts, "ca sign", CA_SIGN_HELP, v);
 
-	getopt_reset();
-	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		if (ch == 'h') {
-			fputs(CA_SIGN_HELP, stdout);
-			return EXIT_OK;
-		}
-		if (ch == '?' || ch == ':' || ch >= 128)
-			return bad_option("ca sign", argv);
-		v[ch] = optarg;
-	}
+	if (err != OPT_CONTINUE)
+		return err;
 	if (optind != argc)
 		return usage_error("ca sign", "unexpected argument '%s'", argv[optind]);
 	if (!v['K'] || !v['C'] || !v['p'] || !v['i'] || !v['o'])
@@ -306,16 +327,9 @@ ca_sign(int argc, char **argv)
 int
 cmd_ca(int argc, char **argv)
 {
-	if (argc >= 2 && strcmp(argv[1], "init") == 0)
-		return ca_init(argc - 1, argv + 1);
-	if (argc >= 2 && strcmp(argv[1], "sign") == 0)
-		return ca_sign(argc - 1, argv + 1);
-	if (argc >= 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
-		fputs(CA_HELP, stdout);
-		return EXIT_OK;
-	}
-	fputs(CA_HELP, stderr);
-	return EXIT_USAGE;
+	static const struct subverb verbs[] = { { "init", ca_init }, { "sign", ca_sign } };
+
+	return dispatch(argc, argv, verbs, 2, CA_HELP);
 }
 
 static int
@@ -327,30 +341,16 @@ key_new(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *key = NULL, *pub = NULL;
-	int ch;
+	const char *v[128] = { NULL };
+	int rc = collect_options(argc, argv, opts, "key new", KEY_NEW_HELP, v);
 
-	getopt_reset();
-	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'k':
-			key = optarg;
-			break;
-		case 'p':
-			pub = optarg;
-			break;
-		case 'h':
-			fputs(KEY_NEW_HELP, stdout);
-			return EXIT_OK;
-		default:
-			return bad_option("key new", argv);
-		}
-	}
+	if (rc != OPT_CONTINUE)
+		return rc;
 	if (optind != argc)
 		return usage_error("key new", "unexpected argument '%s'", argv[optind]);
-	if (key == NULL)
+	if (v['k'] == NULL)
 		return usage_error("key new", "%s", "--key is required");
-	if (cert_key_new(key, pub) < 0)
+	if (cert_key_new(v['k'], v['p']) < 0)
 		return fail("key new");
 	return EXIT_OK;
 }
@@ -358,14 +358,9 @@ key_new(int argc, char **argv)
 int
 cmd_key(int argc, char **argv)
 {
-	if (argc >= 2 && strcmp(argv[1], "new") == 0)
-		return key_new(argc - 1, argv + 1);
-	if (argc >= 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
-		fputs(KEY_NEW_HELP, stdout);
-		return EXIT_OK;
-	}
-	fputs(KEY_NEW_HELP, stderr);
-	return EXIT_USAGE;
+	static const struct subverb verbs[] = { { "new", key_new } };
+
+	return dispatch(argc, argv, verbs, 1, KEY_NEW_HELP);
 }
 
 /* A JSON string; certificate names are untrusted, so everything unusual is escaped. */
@@ -446,30 +441,19 @@ cert_show(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	const char *v[128] = { NULL };
 	struct cert_info ci;
-	bool json = false;
 	char fpr[64];
-	int ch;
+	int rc = collect_options(argc, argv, opts, "cert show", CERT_SHOW_HELP, v);
 
-	getopt_reset();
-	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'j':
-			json = true;
-			break;
-		case 'h':
-			fputs(CERT_SHOW_HELP, stdout);
-			return EXIT_OK;
-		default:
-			return bad_option("cert show", argv);
-		}
-	}
+	if (rc != OPT_CONTINUE)
+		return rc;
 	if (optind + 1 != argc)
 		return usage_error("cert show", "%s", "wants exactly one FILE");
 	if (cert_info_from_file(argv[optind], &ci) < 0)
 		return fail("cert show");
 	cert_fpr_format(ci.fpr, fpr, sizeof(fpr));
-	if (json)
+	if (v['j'])
 		show_json(&ci, fpr, (int64_t)time(NULL));
 	else
 		show_text(&ci, fpr, (int64_t)time(NULL));
@@ -479,12 +463,7 @@ cert_show(int argc, char **argv)
 int
 cmd_cert(int argc, char **argv)
 {
-	if (argc >= 2 && strcmp(argv[1], "show") == 0)
-		return cert_show(argc - 1, argv + 1);
-	if (argc >= 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
-		fputs(CERT_SHOW_HELP, stdout);
-		return EXIT_OK;
-	}
-	fputs(CERT_SHOW_HELP, stderr);
-	return EXIT_USAGE;
+	static const struct subverb verbs[] = { { "show", cert_show } };
+
+	return dispatch(argc, argv, verbs, 1, CERT_SHOW_HELP);
 }

@@ -84,8 +84,8 @@ revocation_publish(struct server *srv)
 	if ((err = cert_info_from_der(ca_der, ca_len, &ca)) ||
 	    (err = crl_decode_verify(buf, len, ca.pubkey, &applied, &why)) ||
 	    (err = cert_trust_set_crl(srv->trust, &applied))) {
-		log_warnx("revocation list #%llu does not apply: %s", (unsigned long long)number,
-			  err == -EINVAL ? why : strerror(-err));
+		log_warnx("%s: revocation list #%llu does not apply: %s", srv->domain,
+			  (unsigned long long)number, err == -EINVAL ? why : strerror(-err));
 		free(buf);
 		crl_free(&applied);
 		return err;
@@ -95,8 +95,8 @@ revocation_publish(struct server *srv)
 	srv->crl_len = len;
 	srv->crl_issued = now;
 	if (number != srv->crl_number || !number)
-		log_info("published revocation list #%llu: %zu certificate(s) revoked",
-			 (unsigned long long)number, applied.count);
+		log_info("%s: published revocation list #%llu: %zu certificate(s) revoked",
+			 srv->domain, (unsigned long long)number, applied.count);
 	srv->crl_number = number;
 	revocation_push(srv, &applied);
 	crl_free(&applied);

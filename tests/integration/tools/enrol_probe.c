@@ -21,66 +21,12 @@
 #include "crypto/csr.h"
 #include "crypto/tls.h"
 #include "proto/ctlmsg.h"
-
-struct probe {
-	struct ev_loop *loop;
-	struct ctlmsg enrol;
-	int last_ok;
-};
-
-static void
-probe_on_established(struct stream *s)
-{
-	struct probe *p = stream_arg(s);
-	struct ctlmsg hello = { .type = CTL_HELLO };
-
-	hello.u.hello.version = CTL_VERSION;
-	hello.u.hello.role = CTL_ROLE_AGENT;
-	snprintf(hello.u.hello.name, sizeof(hello.u.hello.name), "%s", p->enrol.u.enrol.identity);
-	stream_send_msg(s, &hello);
-	stream_send_msg(s, &p->enrol);
-	stream_set_deadline(s, 10000); /* bounded: an answer or "idle for too long" */
-}
-
-static bool
-probe_on_record(struct stream *s, uint16_t type, const uint8_t *body, size_t len)
-{
-	struct probe *p = stream_arg(s);
-	struct cert_info ci;
-	struct ctlmsg m;
-
-	if ((type != CTL_CERT && type != CTL_ERROR) || !ctlmsg_decode(type, body, len, &m))
-		return true;
-	if (type == CTL_CERT && !cert_info_from_der(m.u.cert.cert, m.u.cert.cert_len, &ci)) {
-		printf("cert %s\n", ci.subject);
-		p->last_ok = 1;
-	} else if (type == CTL_ERROR) {
-		printf("error %s: %s\n", ctlmsg_error_name(m.u.error.code), m.u.error.message);
-		p->last_ok = 0;
-	}
-	stream_close(s, "answered");
-	return false;
-}
-
-static void
-probe_on_closed(struct stream *s, const char *why)
-{
-	struct probe *p = stream_arg(s);
-
-	if (strcmp(why, "answered")) {
-		printf("closed: %s\n", why);
-		p->last_ok = 0;
-	}
-	ev_loop_break(p->loop);
-}
-
-static const struct stream_ops probe_ops = { probe_on_established, probe_on_record,
-					     probe_on_closed };
+#include "probe_exchange.h"
 
 int
 main(int argc, char **argv)
 {
-	static struct probe p;
+	static struct probe_exchange p;
 	static uint8_t csr[CSR_DER_MAX];
 	struct sockaddr_storage to;
 	struct tls_ctx *tls;
@@ -101,13 +47,13 @@ main(int argc, char **argv)
 		fprintf(stderr, "enrol_probe: setup failed: %s\n", cert_strerror());
 		return 2;
 	}
-	p.enrol.type = CTL_ENROL;
-	snprintf(p.enrol.u.enrol.identity, sizeof(p.enrol.u.enrol.identity), "%s", argv[2]);
-	p.enrol.u.enrol.method =
-	    !strcmp(argv[5], "password") ? CTL_ENROL_PASSWORD : CTL_ENROL_INVITE;
-	snprintf(p.enrol.u.enrol.secret, sizeof(p.enrol.u.enrol.secret), "%s", argv[6]);
-	p.enrol.u.enrol.csr = csr;
-	p.enrol.u.enrol.csr_len = (size_t)n;
+	p.req.type = CTL_ENROL;
+	snprintf(p.name, sizeof(p.name), "%s", argv[2]);
+	snprintf(p.req.u.enrol.identity, sizeof(p.req.u.enrol.identity), "%s", argv[2]);
+	p.req.u.enrol.method = !strcmp(argv[5], "password") ? CTL_ENROL_PASSWORD : CTL_ENROL_INVITE;
+	snprintf(p.req.u.enrol.secret, sizeof(p.req.u.enrol.secret), "%s", argv[6]);
+	p.req.u.enrol.csr = csr;
+	p.req.u.enrol.csr_len = (size_t)n;
 	for (int i = 0; i < count; i++) {
 		struct stream *s;
 
@@ -120,5 +66,5 @@ main(int argc, char **argv)
 	}
 	tls_ctx_free(tls);
 	ev_loop_free(p.loop);
-	return p.last_ok ? 0 : 1;
+	return p.ok ? 0 : 1;
 }

@@ -20,60 +20,7 @@
 #include "crypto/csr.h"
 #include "crypto/tls.h"
 #include "proto/ctlmsg.h"
-
-struct probe {
-	struct ev_loop *loop;
-	struct ctlmsg renew;
-	char name[CTL_STR_MAX + 1];
-	int ok;
-};
-
-static void
-probe_on_established(struct stream *s)
-{
-	struct probe *p = stream_arg(s);
-	struct ctlmsg hello = { .type = CTL_HELLO };
-
-	hello.u.hello.version = CTL_VERSION;
-	hello.u.hello.role = CTL_ROLE_AGENT;
-	snprintf(hello.u.hello.name, sizeof(hello.u.hello.name), "%s", p->name);
-	stream_send_msg(s, &hello);
-	stream_send_msg(s, &p->renew);
-	stream_set_deadline(s, 10000); /* bounded: an answer or "timed out" */
-}
-
-/* The server's HELLO comes first and is skipped; CERT or ERROR is the answer. */
-static bool
-probe_on_record(struct stream *s, uint16_t type, const uint8_t *body, size_t len)
-{
-	struct probe *p = stream_arg(s);
-	struct cert_info ci;
-	struct ctlmsg m;
-
-	if ((type != CTL_CERT && type != CTL_ERROR) || !ctlmsg_decode(type, body, len, &m))
-		return true;
-	if (type == CTL_CERT && !cert_info_from_der(m.u.cert.cert, m.u.cert.cert_len, &ci)) {
-		printf("cert %s\n", ci.subject);
-		p->ok = 1;
-	} else if (type == CTL_ERROR) {
-		printf("error %s: %s\n", ctlmsg_error_name(m.u.error.code), m.u.error.message);
-	}
-	stream_close(s, "answered");
-	return false;
-}
-
-static void
-probe_on_closed(struct stream *s, const char *why)
-{
-	struct probe *p = stream_arg(s);
-
-	if (strcmp(why, "answered"))
-		printf("closed: %s\n", why);
-	ev_loop_break(p->loop);
-}
-
-static const struct stream_ops probe_ops = { probe_on_established, probe_on_record,
-					     probe_on_closed };
+#include "probe_exchange.h"
 
 /* Our trust store (only DOMAIN's CA) and a context with the agent's key and certificate. */
 static int
@@ -95,7 +42,7 @@ probe_tls(const char *key, const char *cert, const char *domain, const char *ca,
 int
 main(int argc, char **argv)
 {
-	static struct probe p;
+	static struct probe_exchange p;
 	static uint8_t csr[CSR_DER_MAX];
 	char server[IDENTITY_STR_MAX];
 	struct sockaddr_storage to;
@@ -120,9 +67,9 @@ main(int argc, char **argv)
 	if (probe_tls(argv[2], argv[3], argv[4], argv[5], &trust, &tls))
 		goto out;
 	snprintf(p.name, sizeof(p.name), "%s", tls_ctx_identity(tls));
-	p.renew.type = CTL_RENEW;
-	p.renew.u.renew.csr = csr;
-	p.renew.u.renew.csr_len = (size_t)n;
+	p.req.type = CTL_RENEW;
+	p.req.u.renew.csr = csr;
+	p.req.u.renew.csr_len = (size_t)n;
 	if (stream_connect(&s, p.loop, tls, &to, NULL, server, &probe_ops, &p)) {
 		printf("closed: cannot connect\n");
 		rc = 1;

@@ -28,6 +28,7 @@
 #include "agent/config.h"
 #include "core/ev.h"
 #include "core/log.h"
+#include "core/ratelimit.h"
 #include "overlay/pool.h"
 #include "overlay/xlate.h"
 #include "proto/record.h"
@@ -72,6 +73,7 @@ enum peer_drop {
 	PEER_DROP_BAD_SOURCE,
 	PEER_DROP_MALFORMED,
 	PEER_DROP_NO_SESSION,
+	PEER_DROP_RATE_LIMITED, /* a control question over the peer's rate (notary requests) */
 	PEER_DROP_COUNT,
 };
 
@@ -111,6 +113,7 @@ struct peer {
 	uint8_t cert_fpr[32];   /* the certificate of the current session, for revocation */
 	uint64_t handshakes;
 	struct peer_stats stats;
+	struct ratelimit_bucket notary_rl; /* the notary questions it may ask us (notaries.c) */
 
 	struct ev_timer connect_timer;
 	struct ev_timer keepalive_timer;

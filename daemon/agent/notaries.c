@@ -281,6 +281,10 @@ notaries_on_peer_record(struct link *l, uint16_t type, const uint8_t *body, size
 		notaries_on_answer(l->agent, l->peer->cfg->identity, &m);
 		return;
 	}
+	if (!ratelimit_bucket_take(&l->peer->notary_rl, ev_now_ms(l->agent->loop))) {
+		peer_count_drop(l->peer, PEER_DROP_RATE_LIMITED, "notary question over the rate");
+		return;
+	}
 	notaries_view(l->agent, m.u.req.domain, &answer);
 	log_debug(LOG_HANDSHAKE, "peer %s asks what we see for %s: %s", l->peer->cfg->identity,
 		  m.u.req.domain, answer.u.notary.status == CTL_NOTARY_KNOWN ? "known" : "unknown");

@@ -12,7 +12,7 @@
  *
  * The other side too: a peer's CTL_NOTARY_REQ is answered from what this agent trusts (the CA
  * it holds for the domain: its own, configured, or pinned), else UNKNOWN. Peers never make it
- * fetch anything.
+ * fetch anything, and their questions are rate-limited (NOTARIES_PEER_RATE).
  */
 #ifndef VERTEX_NOTARIES_H
 #define VERTEX_NOTARIES_H
@@ -32,6 +32,11 @@ enum {
 	NOTARIES_SERVERS_MAX = 8,
 	NOTARIES_PEERS_MAX = 8,
 	NOTARIES_MAX = 1 + NOTARIES_SERVERS_MAX + NOTARIES_PEERS_MAX,
+	/* Questions a peer may ask us: a round asks each peer once per new domain, so a burst of
+	 * 16 then one a second is ample for honest peers and bounds the store reads of a noisy
+	 * one; the rest are dropped and counted (rate_limited). */
+	NOTARIES_PEER_BURST = 16,
+	NOTARIES_PEER_RATE = 1,
 };
 
 /*

@@ -28,6 +28,7 @@
 #include <time.h>
 
 #include "agent/agent.h"
+#include "agent/notaries.h"
 #include "control/stream.h"
 #include "crypto/aead.h"
 #include "crypto/crl.h"
@@ -36,7 +37,7 @@
 
 static const char *const peer_state_names[] = { "down", "connecting", "up" };
 static const char *const peer_drop_names[PEER_DROP_COUNT] = {
-	"replay", "auth", "bad_source", "malformed", "no_session",
+	"replay", "auth", "bad_source", "malformed", "no_session", "rate_limited",
 };
 static const char *const agent_drop_names[AGENT_DROP_COUNT] = {
 	"unknown_receiver",
@@ -70,7 +71,7 @@ peer_count_drop(struct peer *p, enum peer_drop d, const char *detail)
 
 	p->stats.drops[d]++;
 	if (log_ratelimit_ok(&a->drop_rl, ev_now_ms(a->loop)))
-		log_warnx("peer %s: dropped a frame (%s)%s%s", p->cfg->identity, peer_drop_names[d],
+		log_warnx("peer %s: dropped (%s)%s%s", p->cfg->identity, peer_drop_names[d],
 			  detail ? ": " : "", detail ? detail : "");
 }
 
@@ -363,7 +364,8 @@ peer_init_one(struct agent *a, struct peer *p, const struct config_peer *cp)
 	memcpy(p->map.own6, a->own6, 16);
 	if (cp->nendpoints)
 		p->endpoint = cp->endpoints[0];
-	return 0;
+	return ratelimit_bucket_init(&p->notary_rl, NOTARIES_PEER_RATE, NOTARIES_PEER_BURST,
+				     ev_now_ms(a->loop));
 }
 
 int

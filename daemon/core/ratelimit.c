@@ -40,15 +40,72 @@ struct ratelimit {
 	uint64_t burst; /* nano-tokens, >= one token */
 };
 
+/* Bounds keep every product below 2^64: burst * 1e9 and rate * 1e6. */
+static bool
+rl_params(double rate_per_sec, double burst, uint64_t *rate, uint64_t *nburst)
+{
+	if (!(rate_per_sec > 0) || !(rate_per_sec <= 1e9) || !(burst >= 1) || !(burst <= 1e9))
+		return false;
+	*rate = (uint64_t)(rate_per_sec * 1e6 + 0.5);
+	if (*rate == 0)
+		*rate = 1;
+	*nburst = (uint64_t)(burst * 1e9 + 0.5);
+	return true;
+}
+
+/* Tokens at now_ms of a bucket that held tokens at last_ms. A clock that went backwards earns
+ * nothing. */
+static uint64_t
+rl_tokens_at(uint64_t tokens, uint64_t last_ms, uint64_t rate, uint64_t burst, uint64_t now_ms)
+{
+	uint64_t elapsed = now_ms > last_ms ? now_ms - last_ms : 0;
+	uint64_t missing = burst - tokens;
+
+	/* Compare before multiplying, so a long idle time cannot overflow. */
+	if (elapsed >= (missing + rate - 1) / rate)
+		return burst;
+	return tokens + elapsed * rate;
+}
+
+/* Brings a bucket up to date and spends a token if it has one. */
+static bool
+rl_take(uint64_t *tokens, uint64_t *last_ms, uint64_t rate, uint64_t burst, uint64_t now_ms)
+{
+	*tokens = rl_tokens_at(*tokens, *last_ms, rate, burst, now_ms);
+	if (now_ms > *last_ms)
+		*last_ms = now_ms;
+	if (*tokens < RL_ONE_TOKEN)
+		return false;
+	*tokens -= RL_ONE_TOKEN;
+	return true;
+}
+
+int
+ratelimit_bucket_init(struct ratelimit_bucket *b, double rate_per_sec, double burst,
+		      uint64_t now_ms)
+{
+	if (!rl_params(rate_per_sec, burst, &b->rate, &b->burst))
+		return -EINVAL;
+	b->tokens = b->burst;
+	b->last_ms = now_ms;
+	return 0;
+}
+
+bool
+ratelimit_bucket_take(struct ratelimit_bucket *b, uint64_t now_ms)
+{
+	return rl_take(&b->tokens, &b->last_ms, b->rate, b->burst, now_ms);
+}
+
 int
 ratelimit_new(struct ratelimit **out, size_t max_keys, double rate_per_sec, double burst)
 {
 	struct ratelimit *rl;
+	uint64_t rate, nburst;
 	size_t nb = 1;
 
-	/* Bounds keep every product below 2^64: burst * 1e9 and rate * 1e6. */
-	if (max_keys == 0 || max_keys > INT32_MAX / 2 || !(rate_per_sec > 0) ||
-	    !(rate_per_sec <= 1e9) || !(burst >= 1) || !(burst <= 1e9))
+	if (max_keys == 0 || max_keys > INT32_MAX / 2 ||
+	    !rl_params(rate_per_sec, burst, &rate, &nburst))
 		return -EINVAL;
 	while (nb < max_keys * 2)
 		nb <<= 1;
@@ -66,10 +123,8 @@ ratelimit_new(struct ratelimit **out, size_t max_keys, double rate_per_sec, doub
 	rl->nbuckets = nb;
 	rl->max_keys = max_keys;
 	rl->mru = rl->lru = RL_NONE;
-	rl->rate = (uint64_t)(rate_per_sec * 1e6 + 0.5);
-	if (rl->rate == 0)
-		rl->rate = 1;
-	rl->burst = (uint64_t)(burst * 1e9 + 0.5);
+	rl->rate = rate;
+	rl->burst = nburst;
 	*out = rl;
 	return 0;
 }
@@ -183,19 +238,6 @@ rl_insert(struct ratelimit *rl, const char *key, size_t bucket, uint64_t now_ms)
 	return i;
 }
 
-/* e's tokens at now_ms. A clock that went backwards earns nothing. */
-static uint64_t
-rl_tokens_at(const struct ratelimit *rl, const struct rl_entry *e, uint64_t now_ms)
-{
-	uint64_t elapsed = now_ms > e->last_ms ? now_ms - e->last_ms : 0;
-	uint64_t missing = rl->burst - e->tokens;
-
-	/* Compare before multiplying, so a long idle time cannot overflow. */
-	if (elapsed >= (missing + rl->rate - 1) / rl->rate)
-		return rl->burst;
-	return e->tokens + elapsed * rl->rate;
-}
-
 bool
 ratelimit_allow(struct ratelimit *rl, const char *key, uint64_t now_ms)
 {
@@ -210,13 +252,7 @@ ratelimit_allow(struct ratelimit *rl, const char *key, uint64_t now_ms)
 		rl_lru_push_front(rl, i);
 	}
 	e = &rl->entries[i];
-	e->tokens = rl_tokens_at(rl, e, now_ms);
-	if (now_ms > e->last_ms)
-		e->last_ms = now_ms;
-	if (e->tokens < RL_ONE_TOKEN)
-		return false;
-	e->tokens -= RL_ONE_TOKEN;
-	return true;
+	return rl_take(&e->tokens, &e->last_ms, rl->rate, rl->burst, now_ms);
 }
 
 uint64_t
@@ -227,7 +263,8 @@ ratelimit_wait_ms(const struct ratelimit *rl, const char *key, uint64_t now_ms)
 
 	if (i == RL_NONE)
 		return 0; /* an unknown key starts with a full bucket */
-	t = rl_tokens_at(rl, &rl->entries[i], now_ms);
+	t = rl_tokens_at(rl->entries[i].tokens, rl->entries[i].last_ms, rl->rate, rl->burst,
+			 now_ms);
 	if (t >= RL_ONE_TOKEN)
 		return 0;
 	return (RL_ONE_TOKEN - t + rl->rate - 1) / rl->rate;

@@ -24,6 +24,8 @@
 #    fetched again every 30 s) all notaries agree on the real CA: alice pins it (the pin names
 #    who agreed), a's server pins it after its own cross-check, and alice reaches carol (who
 #    now has alice among her peers).
+# 5. A peer that floods bob with notary questions gets the first 16 answered; the rest are
+#    dropped and counted (rate_limited).
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib_domains.sh"
 source "$(dirname "$0")/lib_servers.sh"
@@ -32,7 +34,7 @@ SRVX_IP=198.18.0.33
 CAROL_IP=198.18.0.103
 
 vtx_require python3
-[[ -x $VERTEX_SERVER ]] || fail "missing $VERTEX_SERVER"
+[[ -x $VERTEX_SERVER && -x $VTX_BUILD/notary_flood ]] || fail "missing $VERTEX_SERVER or $VTX_BUILD/notary_flood"
 domains_up
 domain_c_up
 domain_node_add carol "$CAROL_IP"
@@ -172,7 +174,25 @@ carol4=$(overlay_of alice "carol@$DOMAIN_C")
 wait_until 10 qn alice ping -c 1 -W 1 "$carol4" || fail "no overlay ping alice -> carol ($carol4)"
 pass "alice reaches carol@$DOMAIN_C over the overlay ($carol4)"
 
-for n in alice bob carol; do
+say "5. a peer that asks too many notary questions"
+# carol's agent stops; a tool with her key dials bob, completes a session and asks 40 questions
+# at once. bob answers the first NOTARIES_PEER_BURST (16; one more may have been earned by the
+# time they are read) and drops the rest, counted.
+vtx_stop carol
+[[ $VTX_LAST_RC -eq 0 ]] || fail "vertexd carol exited with status $VTX_LAST_RC (it crashed?)"
+out=$(qn carol "$VTX_BUILD/notary_flood" "$BOB_IP:4800" "$VTX_TMP/carol.key" "$VTX_TMP/carol.crt" \
+	"bob@$DOMAIN_B" "$VTX_TMP/bob.ca" "$DOMAIN_C" 40) || fail "notary_flood: $out"
+answered=$(sed -n 's/^answered \([0-9]*\) of 40$/\1/p' <<<"$out")
+[[ -n $answered ]] && ((answered >= 16 && answered <= 17)) ||
+	fail "bob answered '$out' to 40 notary questions at once, expected 16 (or 17)"
+dropped=$(vtx_ctl bob peers --json |
+	jq -er --arg id "carol@$DOMAIN_C" '.peers[] | select(.identity == $id) | .drops.rate_limited')
+[[ $dropped -eq $((40 - answered)) ]] || fail "bob counted $dropped rate-limited drops, expected $((40 - answered))"
+grep -q "peer carol@$DOMAIN_C: dropped (rate_limited): notary question over the rate" "$VTX_TMP/bob.log" ||
+	fail "bob did not log the rate-limited questions"
+pass "bob answered $answered of 40 notary questions and counted $dropped drops (rate_limited)"
+
+for n in alice bob; do
 	vtx_stop "$n"
 	[[ $VTX_LAST_RC -eq 0 ]] || fail "vertexd $n exited with status $VTX_LAST_RC (it crashed?)"
 done

@@ -2,7 +2,7 @@
 /*
  * Token buckets: burst then refusal, exact refill over injected time, wait_ms, LRU eviction when
  * the table is full, and thousands of seeded random operations against a naive reference (an
- * array of keys with last-use stamps, searched linearly).
+ * array of keys with last-use stamps, searched linearly); the lone bucket against the table.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -270,6 +270,50 @@ test_ratelimit_allow_matches_reference(void **state)
 	run_reference(5, 7, 1.0 / 3, 2);
 }
 
+static void
+test_ratelimit_bucket_burst_refill_and_bad_parameters(void **state)
+{
+	struct ratelimit_bucket b;
+
+	(void)state;
+	assert_int_equal(ratelimit_bucket_init(&b, 0, 1, 0), -EINVAL);
+	assert_int_equal(ratelimit_bucket_init(&b, 1, 0.5, 0), -EINVAL);
+	assert_int_equal(ratelimit_bucket_init(&b, 2, 3, 1000), 0);
+	for (int i = 0; i < 3; i++)
+		assert_true(ratelimit_bucket_take(&b, 1000));
+	assert_false(ratelimit_bucket_take(&b, 1000));
+	assert_false(ratelimit_bucket_take(&b, 1499)); /* 2/s: a token every 500 ms */
+	assert_true(ratelimit_bucket_take(&b, 1500));
+	assert_false(ratelimit_bucket_take(&b, 1500));
+	assert_false(ratelimit_bucket_take(&b, 900)); /* the clock went back: nothing earned */
+	assert_true(ratelimit_bucket_take(&b, 1000000)); /* a long idle time refills to the burst */
+	assert_true(ratelimit_bucket_take(&b, 1000000));
+	assert_true(ratelimit_bucket_take(&b, 1000000));
+	assert_false(ratelimit_bucket_take(&b, 1000000));
+}
+
+/* A lone bucket and a table's bucket for one key are the same arithmetic. */
+static void
+test_ratelimit_bucket_matches_table(void **state)
+{
+	struct ratelimit_bucket b;
+	struct ratelimit *rl;
+	uint64_t now = 5000;
+
+	(void)state;
+	srandom(7);
+	assert_int_equal(ratelimit_new(&rl, 1, 0.7, 4), 0);
+	assert_int_equal(ratelimit_bucket_init(&b, 0.7, 4, now), 0);
+	assert_true(ratelimit_allow(rl, "k", now)); /* the key starts its bucket here */
+	assert_true(ratelimit_bucket_take(&b, now));
+	for (int op = 0; op < 5000; op++) {
+		if (random() % 3 == 0)
+			now += (uint64_t)(random() % 2500);
+		assert_int_equal(ratelimit_bucket_take(&b, now), ratelimit_allow(rl, "k", now));
+	}
+	ratelimit_free(rl);
+}
+
 int
 main(void)
 {
@@ -282,6 +326,8 @@ main(void)
 		cmocka_unit_test(test_ratelimit_allow_evicts_least_recently_used),
 		cmocka_unit_test(test_ratelimit_allow_cuts_long_keys),
 		cmocka_unit_test(test_ratelimit_allow_matches_reference),
+		cmocka_unit_test(test_ratelimit_bucket_burst_refill_and_bad_parameters),
+		cmocka_unit_test(test_ratelimit_bucket_matches_table),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

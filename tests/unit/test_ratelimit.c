@@ -285,7 +285,7 @@ test_ratelimit_bucket_burst_refill_and_bad_parameters(void **state)
 	assert_false(ratelimit_bucket_take(&b, 1499)); /* 2/s: a token every 500 ms */
 	assert_true(ratelimit_bucket_take(&b, 1500));
 	assert_false(ratelimit_bucket_take(&b, 1500));
-	assert_false(ratelimit_bucket_take(&b, 900)); /* the clock went back: nothing earned */
+	assert_false(ratelimit_bucket_take(&b, 900));    /* the clock went back: nothing earned */
 	assert_true(ratelimit_bucket_take(&b, 1000000)); /* a long idle time refills to the burst */
 	assert_true(ratelimit_bucket_take(&b, 1000000));
 	assert_true(ratelimit_bucket_take(&b, 1000000));

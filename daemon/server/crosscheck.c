@@ -59,16 +59,16 @@ crosscheck_decide(struct federation_check *k)
 
 	d->check = NULL;
 	if (v != PIN_NEW) {
-		log_warnx("federation: not pinning: %s", msg);
+		fed_warn(f, "not pinning: %s", msg);
 		federation_settle(f, d->name, CTL_NOTARY_DISPUTED, k->fpr, 0, d->anchored);
 		crosscheck_free(k);
 		return;
 	}
 	store_pin_put(f->pins, &pin);
 	cert_fpr_format(k->fpr, msg, sizeof(msg));
-	log_info("federation: pinned the CA of %s: %s (%s)", d->name, msg, pin.how);
+	fed_info(f, "pinned the CA of %s: %s (%s)", d->name, msg, pin.how);
 	if (federation_anchor(f, d, k->ca, k->ca_len))
-		log_warnx("federation: cannot use the CA of %s as an anchor", d->name);
+		fed_warn(f, "cannot use the CA of %s as an anchor", d->name);
 	else if (k->crl && !cert_info_from_der(k->ca, k->ca_len, &ci))
 		federation_apply_crl(f, &ci, k->crl, k->crl_len);
 	federation_settle(f, d->name, CTL_NOTARY_KNOWN, pin.fpr, pin.first_seen, d->anchored);
@@ -88,7 +88,7 @@ crosscheck_on_answer(void *arg, const struct pin_notary_answer *a)
 		k->answered[i] = true;
 		k->nanswered++;
 		pin_answer_format(a, said, sizeof(said));
-		log_info("federation: %s: notary %s %s", k->d->name, a->notary, said);
+		fed_info(k->f, "%s: notary %s %s", k->d->name, a->notary, said);
 		break;
 	}
 	if (!k->starting && k->nanswered == k->n)
@@ -107,7 +107,7 @@ crosscheck_start(struct federation *f, struct federation_domain *d, const struct
 
 	if (!k || r->ca_len > sizeof(k->ca)) {
 		free(k);
-		log_warnx("federation: cannot cross-check the CA of %s: out of memory", d->name);
+		fed_warn(f, "cannot cross-check the CA of %s: out of memory", d->name);
 		federation_settle(f, d->name, CTL_NOTARY_UNREACHABLE, NULL, 0, d->anchored);
 		return;
 	}
@@ -125,8 +125,7 @@ crosscheck_start(struct federation *f, struct federation_domain *d, const struct
 		if (f->domains[i].anchored && &f->domains[i] != d)
 			snprintf(k->answers[k->n++].notary, sizeof(k->answers[0].notary), "%s",
 				 f->domains[i].name);
-	log_debug(LOG_CTL, "federation: first use of %s: asking %zu other server(s)", d->name,
-		  k->n);
+	fed_debug(f, "first use of %s: asking %zu other server(s)", d->name, k->n);
 	k->starting = true;
 	for (size_t i = 0; i < k->n; i++) {
 		struct notary_ask_spec spec = {

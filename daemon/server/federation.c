@@ -131,11 +131,11 @@ federation_apply_crl(struct federation *f, const struct cert_info *ca, const uin
 	const char *why;
 
 	if (crl_decode_verify(buf, len, ca->pubkey, &list, &why)) {
-		log_warnx("federation: refusing a revocation list of %s: %s", ca->subject, why);
+		fed_warn(f, "refusing a revocation list of %s: %s", ca->subject, why);
 		return;
 	}
 	if (!strcmp(list.domain, ca->subject) && !cert_trust_set_crl(f->srv->trust, &list))
-		log_info("federation: revocation list #%llu of %s: %zu certificate(s) revoked",
+		fed_info(f, "revocation list #%llu of %s: %zu certificate(s) revoked",
 			 (unsigned long long)list.number, list.domain, list.count);
 	crl_free(&list);
 }
@@ -171,8 +171,8 @@ federation_on_fetched(void *arg, const struct cafetch_result *r)
 		return;
 	if (!r->ca || cert_info_from_der(r->ca, r->ca_len, &ci) || !ci.is_ca ||
 	    strcmp(ci.subject, r->domain)) {
-		log_warnx("federation: cannot get the CA of %s: %s", r->domain,
-			  r->ca ? "not a CA of that name" : r->error);
+		fed_warn(f, "cannot get the CA of %s: %s", r->domain,
+			 r->ca ? "not a CA of that name" : r->error);
 		federation_settle(f, r->domain, CTL_NOTARY_UNREACHABLE, NULL, 0, d->anchored);
 		return;
 	}
@@ -183,14 +183,13 @@ federation_on_fetched(void *arg, const struct cafetch_result *r)
 	if (memcmp(pin.fpr, ci.fpr, CERT_FPR_LEN)) {
 		cert_fpr_format(ci.fpr, fpr, sizeof(fpr));
 		cert_fpr_format(pin.fpr, was, sizeof(was));
-		log_warnx("federation: %s now offers CA %s, but %s is pinned; refused", r->domain,
-			  fpr, was);
+		fed_warn(f, "%s now offers CA %s, but %s is pinned; refused", r->domain, fpr, was);
 		federation_settle(f, r->domain, CTL_NOTARY_KNOWN, pin.fpr, pin.first_seen,
 				  d->anchored);
 		return;
 	}
 	if (federation_anchor(f, d, r->ca, r->ca_len))
-		log_warnx("federation: cannot use the CA of %s as an anchor", r->domain);
+		fed_warn(f, "cannot use the CA of %s as an anchor", r->domain);
 	else if (r->crl)
 		federation_apply_crl(f, &ci, r->crl, r->crl_len);
 	federation_settle(f, r->domain, CTL_NOTARY_KNOWN, pin.fpr, pin.first_seen, d->anchored);

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "core/ev.h"
+#include "core/log.h"
 #include "crypto/cert.h"
 #include "trust/identity.h"
 #include "trust/pins.h"
@@ -60,6 +61,15 @@ struct federation {
 	char key[PATH_MAX], cert[PATH_MAX]; /* presented to other domains' servers */
 	char self[IDENTITY_STR_MAX + 8];
 };
+
+/*
+ * Federation log lines name the domain they speak for ("federation of a.example.com: ..."):
+ * one process may serve several (run --also), and they share a log.
+ */
+#define fed_info(f, fmt, ...) log_info("federation of %s: " fmt, (f)->srv->domain, __VA_ARGS__)
+#define fed_warn(f, fmt, ...) log_warnx("federation of %s: " fmt, (f)->srv->domain, __VA_ARGS__)
+#define fed_debug(f, fmt, ...)                                                                     \
+	log_debug(LOG_CTL, "federation of %s: " fmt, (f)->srv->domain, __VA_ARGS__)
 
 /* federation.c, for crosscheck.c */
 void federation_settle(struct federation *f, const char *domain, uint8_t status, const uint8_t *fpr,

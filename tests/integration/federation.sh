@@ -53,7 +53,7 @@ pass "alice@$DOMAIN_A and bob@$DOMAIN_B reach each other with no configured CA f
 grep -q "first use; agreed: $DOMAIN_A" "$VTX_TMP/alice.log" ||
 	fail "alice did not pin b's CA with a's agreement: $(grep -i "$DOMAIN_B" "$VTX_TMP/alice.log" | tail -3)"
 grep -q "first use; agreed: $DOMAIN_B" "$VTX_TMP/bob.log" || fail "bob did not pin a's CA with b's agreement"
-grep -q "federation: pinned the CA of $DOMAIN_B: $CA_B" "$VTX_TMP/srva.log" || fail "server a did not pin b's CA"
+grep -q "federation of $DOMAIN_A: pinned the CA of $DOMAIN_B: $CA_B" "$VTX_TMP/srva.log" || fail "server a did not pin b's CA"
 pass "each pinned the other domain's CA after its home server (the notary) agreed; a pinned $CA_B"
 wait_until 40 grep -q "alice@$DOMAIN_A (.*): certificate of another domain verified" "$VTX_TMP/srvb.log" ||
 	fail "b's server never verified alice's certificate: $(grep -i federation "$VTX_TMP/srvb.log" | tail -3)"

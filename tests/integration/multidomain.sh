@@ -68,7 +68,7 @@ wait_until 40 peer_is_up alice || fail "alice never sees carol up: $(tail -8 "$V
 wait_until 20 peer_is_up carol || fail "carol never sees alice up"
 grep -q "$DOMAIN_C: pinned CA $CA_C" "$VTX_TMP/alice.log" || fail "alice did not pin c's CA"
 grep -q "$DOMAIN_A: pinned CA $CA_A" "$VTX_TMP/carol.log" || fail "carol did not pin a's CA"
-grep -q "federation: pinned the CA of $DOMAIN_C: $CA_C" "$VTX_TMP/srva.log" ||
+grep -q "federation of $DOMAIN_A: pinned the CA of $DOMAIN_C: $CA_C" "$VTX_TMP/srva.log" ||
 	fail "a's side of the server did not pin c: $(grep federation "$VTX_TMP/srva.log" | tail -3)"
 carol4=$(peer_json alice .overlay4)
 wait_until 10 qn alice ping -c 1 -W 1 "$carol4" || fail "no overlay ping alice -> carol"

@@ -93,14 +93,14 @@ say "1. bob@b and carol@c meet"
 lab_agent_start bob bob
 lab_agent_start carol carol
 wait_until 40 peer_up_with bob "carol@$DOMAIN_C" || fail "bob never sees carol up: $(tail -5 "$VTX_TMP/bob.log")"
-grep -q "federation: pinned the CA of $DOMAIN_C: $CA_C" "$VTX_TMP/srvb.log" ||
+grep -q "federation of $DOMAIN_B: pinned the CA of $DOMAIN_C: $CA_C" "$VTX_TMP/srvb.log" ||
 	fail "b's server did not pin c's CA: $(grep federation "$VTX_TMP/srvb.log" | tail -3)"
 pass "bob and b's server pinned c's CA $CA_C"
 
 say "2. alice@a meets bob@b"
 lab_agent_start alice alice
 wait_until 40 peer_up_with alice "bob@$DOMAIN_B" || fail "alice never sees bob up: $(tail -5 "$VTX_TMP/alice.log")"
-grep -q "federation: pinned the CA of $DOMAIN_B: $CA_B" "$VTX_TMP/srva.log" || fail "a's server did not pin b's CA"
+grep -q "federation of $DOMAIN_A: pinned the CA of $DOMAIN_B: $CA_B" "$VTX_TMP/srva.log" || fail "a's server did not pin b's CA"
 pass "alice and a's server pinned b's CA"
 
 say "3. a man in the middle on alice's side sends c.example.com to an impostor"
@@ -125,7 +125,7 @@ grep -qF "$DOMAIN_C: notary bob@$DOMAIN_B sees CA $CA_C" "$VTX_TMP/alice.log" ||
 pass "bob@$DOMAIN_B, a peer, answered as a notary with the real CA"
 grep -qF "$DOMAIN_C: notary $DOMAIN_A reports the domain disputed (shown CA $IMPOSTOR)" "$VTX_TMP/alice.log" ||
 	fail "a's server did not report the dispute: $(grep -i "notary $DOMAIN_A" "$VTX_TMP/alice.log" | tail -3)"
-grep -qF "federation: not pinning: $DOMAIN_C: notary $DOMAIN_B sees CA $CA_C, but $IMPOSTOR was presented" "$VTX_TMP/srva.log" ||
+grep -qF "federation of $DOMAIN_A: not pinning: $DOMAIN_C: notary $DOMAIN_B sees CA $CA_C, but $IMPOSTOR was presented" "$VTX_TMP/srva.log" ||
 	fail "a's server did not cross-check its first use: $(grep federation "$VTX_TMP/srva.log" | tail -5)"
 pass "a's server, fooled too, cross-checked with b's server, did not pin, and reported the dispute"
 # Pins print as a bare domain line; the domains being worked on as "domain D" and indented facts.
@@ -159,7 +159,7 @@ agreed="first use; agreed: $DOMAIN_A, $DOMAIN_B, bob@$DOMAIN_B"
 wait_until 50 grep -qF "$DOMAIN_C: pinned CA $CA_C ($agreed)" "$VTX_TMP/alice.log" ||
 	fail "alice did not pin c's real CA with all notaries agreeing: $(grep -i "$DOMAIN_C" "$VTX_TMP/alice.log" | tail -8)"
 pass "alice pinned $CA_C: $agreed"
-grep -qF "federation: pinned the CA of $DOMAIN_C: $CA_C (first use; agreed: $DOMAIN_B)" "$VTX_TMP/srva.log" ||
+grep -qF "federation of $DOMAIN_A: pinned the CA of $DOMAIN_C: $CA_C (first use; agreed: $DOMAIN_B)" "$VTX_TMP/srva.log" ||
 	fail "a's server did not pin c after its cross-check: $(grep federation "$VTX_TMP/srva.log" | tail -5)"
 pass "a's server pinned c's CA after b's server agreed"
 crl_shown()

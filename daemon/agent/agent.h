@@ -7,7 +7,8 @@
  *   link.c       a TCP+TLS connection to a peer: connect/accept, handshake, HELLO, records
  *   dataplane.c  the packet path: TUN -> seal -> UDP (batched), UDP/link -> open -> xlate -> TUN
  *   underlay.c   the UDP and TCP sockets on the underlay
- *   ctl.c        the control socket the vertex CLI talks to
+ *   ctl.c        the control socket the vertex CLI talks to (clients, bounds, SO_PEERCRED)
+ *   ctl_verbs.c  what it answers: status, peers, trust list|show|forget|pin
  *   privs.c      dropping privileges once start-up is done
  *   home.c       the connection to the home server: renewal, revocation lists, notary
  *   foreign.c    other domains: their CAs (pinned, cross-checked) and revocation lists

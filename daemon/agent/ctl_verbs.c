@@ -1,0 +1,345 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The control socket's verbs (ctl_verbs.h): a request line is split into words, matched
+ * against the table of verbs (with its argument count and whether only root may use it), and
+ * answered with facts gathered from the agent. The CLI owns presentation (text or --json); the
+ * daemon only gathers data (STYLE §23). Arguments are checked (identity grammar,
+ * cert_fpr_parse) before anything is looked up or changed.
+ */
+#include "agent/ctl_verbs.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "agent/agent.h"
+#include "agent/foreign.h"
+#include "crypto/cert.h"
+#include "store/store.h"
+#include "trust/pins.h"
+
+enum {
+	CTL_MAX_WORDS = 8, /* more than any verb takes, so a surplus is reported as such */
+	CTL_FPR_STR_MAX = 64,
+};
+
+static void
+ctl_fmt_addr(int family, const void *addr, char *buf, size_t len)
+{
+	if (!inet_ntop(family, addr, buf, (socklen_t)len))
+		snprintf(buf, len, "?");
+}
+
+static void
+ctl_status(struct agent *a, FILE *f)
+{
+	char a4[INET_ADDRSTRLEN], a6[INET6_ADDRSTRLEN];
+	size_t up = 0;
+
+	for (size_t i = 0; i < a->npeers; i++)
+		up += a->peers[i].state == PEER_UP;
+	ctl_fmt_addr(AF_INET, a->own4, a4, sizeof(a4));
+	ctl_fmt_addr(AF_INET6, a->own6, a6, sizeof(a6));
+	fprintf(f, "identity %s\ninterface %s\nmtu %u\noverlay4 %s\noverlay6 %s\nport %u\n",
+		a->cfg.identity, a->cfg.interface, a->mtu, a4, a6, a->cfg.port);
+	fprintf(f, "peers %zu\npeers_up %zu\n", a->npeers, up);
+	for (int d = 0; d < AGENT_DROP_COUNT; d++)
+		fprintf(f, "drop.%s %llu\n", agent_drop_name(d), (unsigned long long)a->drops[d]);
+	home_status(a, f);
+}
+
+static void
+ctl_peer(struct peer *p, FILE *f)
+{
+	char a4[INET_ADDRSTRLEN], a6[INET6_ADDRSTRLEN], ep[64];
+	const struct peer_stats *s = &p->stats;
+
+	ctl_fmt_addr(AF_INET, p->map.peer_view4, a4, sizeof(a4));
+	ctl_fmt_addr(AF_INET6, p->map.peer_view6, a6, sizeof(a6));
+	underlay_format(&p->endpoint, ep, sizeof(ep));
+	fprintf(f, "peer %s\noverlay4 %s\noverlay6 %s\nendpoint %s\nstate %s\n", p->cfg->identity,
+		a4, a6, ep, peer_state_name(p->state));
+	fprintf(f, "path %s\n",
+		p->state != PEER_UP    ? "none"
+		: peer_udp_is_alive(p) ? "udp"
+		: p->link              ? "tcp"
+				       : "udp");
+	fprintf(f, "last_handshake %lld\nhandshakes %llu\n", (long long)p->last_handshake,
+		(unsigned long long)p->handshakes);
+	fprintf(f, "rx_bytes %llu\ntx_bytes %llu\nrx_packets %llu\ntx_packets %llu\n",
+		(unsigned long long)s->rx_bytes, (unsigned long long)s->tx_bytes,
+		(unsigned long long)s->rx_packets, (unsigned long long)s->tx_packets);
+	for (int d = 0; d < PEER_DROP_COUNT; d++)
+		fprintf(f, "drop.%s %llu\n", peer_drop_name(d), (unsigned long long)s->drops[d]);
+}
+
+static void
+ctl_peers(struct agent *a, FILE *f)
+{
+	for (size_t i = 0; i < a->npeers; i++)
+		ctl_peer(&a->peers[i], f);
+}
+
+/* --- trust: the pins of other domains' CAs (trust/pins.h) --- */
+
+static int
+ctl_pin_print(const struct pin *p, void *arg)
+{
+	char fpr[CTL_FPR_STR_MAX];
+
+	cert_fpr_format(p->fpr, fpr, sizeof(fpr));
+	fprintf(arg, "pin %s\nfingerprint %s\nfirst_seen %lld\nhow %s\n", p->domain, fpr,
+		(long long)p->first_seen, p->how);
+	return 0;
+}
+
+/*
+ * foreign_status() describes every tracked domain; for one domain only the block that starts
+ * with "domain DOMAIN" (up to the next "domain " line) is kept.
+ */
+static void
+ctl_foreign_status(struct agent *a, const char *domain, FILE *f)
+{
+	char *buf = NULL, *line, *nl;
+	size_t len = 0, dlen = domain ? strlen(domain) : 0;
+	FILE *m = open_memstream(&buf, &len);
+	bool keep = !domain;
+
+	if (!m)
+		return;
+	foreign_status(a, m);
+	if (fclose(m)) {
+		free(buf);
+		return;
+	}
+	for (line = buf; (nl = strchr(line, '\n')); line = nl + 1) {
+		if (domain && !strncmp(line, "domain ", 7))
+			keep = (size_t)(nl - line) == 7 + dlen && !strncmp(line + 7, domain, dlen);
+		if (keep)
+			fwrite(line, 1, (size_t)(nl - line) + 1, f);
+	}
+	free(buf);
+}
+
+/* Checks and lower-cases a domain argument into out; false with the error written to f. */
+static bool
+ctl_arg_domain(const char *arg, char out[IDENTITY_DOMAIN_MAX + 1], FILE *f)
+{
+	size_t n = strlen(arg);
+	const char *why = "longer than 253 characters";
+
+	/* The argument is not echoed: it may hold bytes a terminal would interpret. */
+	if (n <= IDENTITY_DOMAIN_MAX) {
+		for (size_t i = 0; i <= n; i++)
+			out[i] =
+			    (char)(arg[i] >= 'A' && arg[i] <= 'Z' ? arg[i] - 'A' + 'a' : arg[i]);
+		if (identity_domain_is_valid(out, &why))
+			return true;
+	}
+	fprintf(f, "error invalid domain: %s\n", why);
+	return false;
+}
+
+static void
+ctl_trust_list(struct agent *a, char **arg, FILE *f)
+{
+	(void)arg;
+	if (store_pin_each(a->store, ctl_pin_print, f)) {
+		fputs("error cannot read the pins from the state store\n", f);
+		return;
+	}
+	ctl_foreign_status(a, NULL, f);
+}
+
+static void
+ctl_trust_show(struct agent *a, char **arg, FILE *f)
+{
+	char domain[IDENTITY_DOMAIN_MAX + 1];
+	struct pin p;
+	int err;
+
+	if (!ctl_arg_domain(arg[0], domain, f))
+		return;
+	err = store_pin_get(a->store, domain, &p);
+	if (err == -ENOENT) {
+		fprintf(f, "error no pin for %s\n", domain);
+		return;
+	}
+	if (err) {
+		fprintf(f, "error cannot read the pin for %s: %s\n", domain, strerror(-err));
+		return;
+	}
+	ctl_pin_print(&p, f);
+	ctl_foreign_status(a, domain, f);
+}
+
+/* After a pin changes, the foreign-domain module decides again; -ENOENT (no peer there) is fine. */
+static void
+ctl_trust_reevaluate(struct agent *a, const char *domain)
+{
+	int err = foreign_reevaluate(a, domain);
+
+	if (err && err != -ENOENT)
+		log_warnx("trust: re-evaluating %s after a pin change: %s", domain, strerror(-err));
+}
+
+static void
+ctl_trust_forget(struct agent *a, char **arg, FILE *f)
+{
+	char domain[IDENTITY_DOMAIN_MAX + 1];
+	int err;
+
+	if (!ctl_arg_domain(arg[0], domain, f))
+		return;
+	err = store_pin_delete(a->store, domain);
+	if (err == -ENOENT) {
+		fprintf(f, "error no pin for %s\n", domain);
+		return;
+	}
+	if (err) {
+		fprintf(f, "error cannot delete the pin for %s: %s\n", domain, strerror(-err));
+		return;
+	}
+	log_info("trust: the user forgot the pin of %s", domain);
+	ctl_trust_reevaluate(a, domain);
+	fprintf(f, "forgot %s\n", domain);
+}
+
+static void
+ctl_trust_pin(struct agent *a, char **arg, FILE *f)
+{
+	struct pin p = { .first_seen = time(NULL) };
+	char fpr[CTL_FPR_STR_MAX];
+	int err;
+
+	if (!ctl_arg_domain(arg[0], p.domain, f))
+		return;
+	if (cert_fpr_parse(arg[1], p.fpr)) {
+		fputs("error invalid fingerprint: expected SHA256: and 43 base64 characters, as "
+		      "vertex cert show prints it\n",
+		      f);
+		return;
+	}
+	snprintf(p.how, sizeof(p.how), "pinned by the user");
+	err = store_pin_put(a->store, &p);
+	if (err) {
+		fprintf(f, "error cannot store the pin for %s: %s\n", p.domain, strerror(-err));
+		return;
+	}
+	cert_fpr_format(p.fpr, fpr, sizeof(fpr));
+	log_info("trust: the user pinned %s to %s", p.domain, fpr);
+	ctl_trust_reevaluate(a, p.domain);
+	fprintf(f, "pinned %s\n", p.domain);
+}
+
+struct ctl_verb {
+	const char *word[2];                              /* the verb: one or two words */
+	size_t nargs;                                     /* arguments after the verb */
+	bool root_only;                                   /* changes trust: root alone */
+	void (*fn)(struct agent *a, char **arg, FILE *f); /* facts, or one error line */
+};
+
+static void
+ctl_status_verb(struct agent *a, char **arg, FILE *f)
+{
+	(void)arg;
+	ctl_status(a, f);
+}
+
+static void
+ctl_peers_verb(struct agent *a, char **arg, FILE *f)
+{
+	(void)arg;
+	ctl_peers(a, f);
+}
+
+static const struct ctl_verb ctl_verbs[] = {
+	{ { "status", NULL }, 0, false, ctl_status_verb },
+	{ { "peers", NULL }, 0, false, ctl_peers_verb },
+	{ { "trust", "list" }, 0, false, ctl_trust_list },
+	{ { "trust", "show" }, 1, false, ctl_trust_show },
+	{ { "trust", "forget" }, 1, true, ctl_trust_forget },
+	{ { "trust", "pin" }, 2, true, ctl_trust_pin },
+};
+
+/* Splits line in place at single spaces; -1 for an empty word (leading, trailing, double). */
+static int
+ctl_split(char *line, char **word, size_t max)
+{
+	size_t n = 0;
+
+	for (char *w = line;; w++) {
+		char *sp = strchr(w, ' ');
+
+		if (n == max)
+			return -1;
+		word[n++] = w;
+		if (sp)
+			*sp = '\0';
+		if (!*w)
+			return -1;
+		if (!sp)
+			return (int)n;
+		w = sp;
+	}
+}
+
+static const struct ctl_verb *
+ctl_verb_find(char **word, size_t n, FILE *f)
+{
+	for (size_t i = 0; i < sizeof(ctl_verbs) / sizeof(ctl_verbs[0]); i++) {
+		const struct ctl_verb *v = &ctl_verbs[i];
+		size_t nw = v->word[1] ? 2 : 1;
+
+		if (strcmp(word[0], v->word[0]) ||
+		    (nw == 2 && (n < 2 || strcmp(word[1], v->word[1]))))
+			continue;
+		if (n - nw != v->nargs) {
+			fprintf(f, "error %s%s%s takes %zu argument%s\n", v->word[0],
+				nw == 2 ? " " : "", nw == 2 ? v->word[1] : "", v->nargs,
+				v->nargs == 1 ? "" : "s");
+			return NULL;
+		}
+		return v;
+	}
+	fputs("error unknown request (expected status, peers, trust list, trust show, trust "
+	      "forget or trust pin)\n",
+	      f);
+	return NULL;
+}
+
+char *
+ctl_respond(struct agent *a, uid_t uid, char *line, size_t *len)
+{
+	char *buf = NULL, *word[CTL_MAX_WORDS];
+	const struct ctl_verb *v = NULL;
+	FILE *f = open_memstream(&buf, len);
+	int n;
+
+	if (!f)
+		return NULL;
+	n = ctl_split(line, word, CTL_MAX_WORDS);
+	if (n < 0)
+		fputs("error malformed request (words separated by single spaces)\n", f);
+	else
+		v = ctl_verb_find(word, (size_t)n, f);
+	if (v && v->root_only && uid != 0) {
+		fputs("error permission denied: only root may change pins\n", f);
+		v = NULL;
+	}
+	if (v) {
+		v->fn(a, word + (v->word[1] ? 2 : 1), f);
+		fflush(f);
+		if (strncmp(buf, "error ", 6))
+			fputs("end\n", f);
+	}
+	if (fclose(f)) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}

@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What the control socket (ctl.c) answers. The protocol is one request line, one response:
+ *
+ *   request:   WORD (" " WORD)* "\n"      words separated by single spaces:
+ *              status | peers | trust list | trust show DOMAIN | trust forget DOMAIN |
+ *              trust pin DOMAIN SHA256:BASE64
+ *   response:  ("KEY" " " "VALUE" "\n")* "end\n"     or    "error" " " MESSAGE "\n"
+ *
+ * A response is a flat list of facts; "peer IDENTITY" starts the facts about one peer, "pin
+ * DOMAIN" those about one pin (fingerprint, first_seen, how: the rest of the line, spaces and
+ * all), "domain DOMAIN" the foreign-domain state (foreign.h). Verbs that change trust (trust
+ * forget, trust pin) are for root alone, since a daemon running unprivileged must not let its
+ * own user re-pin a CA.
+ */
+#ifndef VERTEX_CTL_VERBS_H
+#define VERTEX_CTL_VERBS_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+struct agent;
+
+/*
+ * Builds the response to one request line (split in place) from a caller with uid; returns a
+ * malloc'd buffer the caller frees (NULL if out of memory), *len its length. A verb writes its
+ * facts or a single error line; "end" is added only after facts.
+ */
+char *ctl_respond(struct agent *a, uid_t uid, char *line, size_t *len);
+
+#endif

@@ -26,6 +26,7 @@ enum {
 	CTL_MAX_WORDS = 8, /* more than any verb takes, so a surplus is reported as such */
 	CTL_FPR_STR_MAX = 64,
 };
+_Static_assert(CTL_MAX_WORDS >= 2 + CTL_ARGS_MAX, "a request of the longest verb fits");
 
 static void
 ctl_fmt_addr(int family, const void *addr, char *buf, size_t len)
@@ -312,27 +313,45 @@ ctl_verb_find(char **word, size_t n, FILE *f)
 	return NULL;
 }
 
+int
+ctl_request_parse(char *line, uid_t uid, struct ctl_request *req, FILE *err)
+{
+	char *word[CTL_MAX_WORDS];
+	const struct ctl_verb *v;
+	int n = ctl_split(line, word, CTL_MAX_WORDS);
+	size_t nw;
+
+	if (n < 0) {
+		fputs("error malformed request (words separated by single spaces)\n", err);
+		return -1;
+	}
+	v = ctl_verb_find(word, (size_t)n, err);
+	if (!v)
+		return -1;
+	if (v->root_only && uid != 0) {
+		fputs("error permission denied: only root may change pins\n", err);
+		return -1;
+	}
+	nw = v->word[1] ? 2 : 1;
+	req->verb = v;
+	req->nargs = v->nargs;
+	req->root_only = v->root_only;
+	for (size_t i = 0; i < v->nargs && i < CTL_ARGS_MAX; i++)
+		req->arg[i] = word[nw + i];
+	return 0;
+}
+
 char *
 ctl_respond(struct agent *a, uid_t uid, char *line, size_t *len)
 {
-	char *buf = NULL, *word[CTL_MAX_WORDS];
-	const struct ctl_verb *v = NULL;
+	struct ctl_request req;
+	char *buf = NULL;
 	FILE *f = open_memstream(&buf, len);
-	int n;
 
 	if (!f)
 		return NULL;
-	n = ctl_split(line, word, CTL_MAX_WORDS);
-	if (n < 0)
-		fputs("error malformed request (words separated by single spaces)\n", f);
-	else
-		v = ctl_verb_find(word, (size_t)n, f);
-	if (v && v->root_only && uid != 0) {
-		fputs("error permission denied: only root may change pins\n", f);
-		v = NULL;
-	}
-	if (v) {
-		v->fn(a, word + (v->word[1] ? 2 : 1), f);
+	if (ctl_request_parse(line, uid, &req, f) == 0) {
+		req.verb->fn(a, req.arg, f);
 		fflush(f);
 		if (strncmp(buf, "error ", 6))
 			fputs("end\n", f);

@@ -16,10 +16,30 @@
 #ifndef VERTEX_CTL_VERBS_H
 #define VERTEX_CTL_VERBS_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 struct agent;
+struct ctl_verb;
+
+enum { CTL_ARGS_MAX = 2 }; /* the most any verb takes (trust pin DOMAIN FPR) */
+
+/* A request line, parsed: its verb and arguments (pointing into the line). */
+struct ctl_request {
+	const struct ctl_verb *verb;
+	bool root_only; /* the verb changes trust */
+	size_t nargs;   /* exactly what the verb takes */
+	char *arg[CTL_ARGS_MAX];
+};
+
+/*
+ * Splits line in place and finds its verb, for a caller with uid. 0; or -1 with one error line
+ * ("error ...") written to err: malformed, unknown, the wrong number of arguments, or a verb
+ * for root alone. The arguments' own syntax is each verb's to check.
+ */
+int ctl_request_parse(char *line, uid_t uid, struct ctl_request *req, FILE *err);
 
 /*
  * Builds the response to one request line (split in place) from a caller with uid; returns a

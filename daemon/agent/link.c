@@ -230,8 +230,13 @@ link_on_established(struct stream *s)
 	memcpy(h.addr4, a->own4, 4);
 	memcpy(h.addr6, a->own6, 16);
 	hello_encode(body, &h);
-	log_debug(LOG_HANDSHAKE, "handshake with %s done, sending HELLO (index %08x)", link_who(l),
-		  kp->local_index);
+	if (log_debug_enabled(LOG_HANDSHAKE)) {
+		char params[96];
+
+		tls_conn_describe(tls, params, sizeof(params));
+		log_debug(LOG_HANDSHAKE, "handshake with %s done (%s), sending HELLO (index %08x)",
+			  link_who(l), params, kp->local_index);
+	}
 	link_send_record(l, RECORD_HELLO, body, sizeof(body));
 }
 

@@ -176,6 +176,10 @@ test_tls_conn_handshake_mutual(void **state)
 	assert_string_equal(tls_conn_peer(s.conn)->subject, "alice@a.example.com");
 	assert_string_equal(tls_ctx_identity(c.ctx), "alice@a.example.com");
 	assert_memory_equal(tls_conn_peer(s.conn)->fpr, tls_ctx_cert(c.ctx)->fpr, CERT_FPR_LEN);
+	tls_conn_describe(c.conn, buf, sizeof(buf));
+	assert_string_equal(buf, "TLSv1.3 TLS13-CHACHA20-POLY1305-SHA256 X25519");
+	tls_conn_describe(s.conn, buf, sizeof(buf));
+	assert_string_equal(buf, "TLSv1.3 TLS13-CHACHA20-POLY1305-SHA256 X25519");
 
 	assert_int_equal(tls_conn_export(c.conn, LABEL, kc, sizeof(kc)), 0);
 	assert_int_equal(tls_conn_export(s.conn, LABEL, ks, sizeof(ks)), 0);

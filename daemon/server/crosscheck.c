@@ -62,6 +62,7 @@ crosscheck_decide(struct federation_check *k)
 		fed_warn(f, "not pinning: %s", msg);
 		federation_settle(f, d->name, CTL_NOTARY_DISPUTED, k->fpr, 0, d->anchored);
 		crosscheck_free(k);
+		federation_release(d);
 		return;
 	}
 	store_pin_put(f->pins, &pin);
@@ -73,6 +74,7 @@ crosscheck_decide(struct federation_check *k)
 		federation_apply_crl(f, &ci, k->crl, k->crl_len);
 	federation_settle(f, d->name, CTL_NOTARY_KNOWN, pin.fpr, pin.first_seen, d->anchored);
 	crosscheck_free(k);
+	federation_release(d);
 }
 
 static void
@@ -109,6 +111,7 @@ crosscheck_start(struct federation *f, struct federation_domain *d, const struct
 		free(k);
 		fed_warn(f, "cannot cross-check the CA of %s: out of memory", d->name);
 		federation_settle(f, d->name, CTL_NOTARY_UNREACHABLE, NULL, 0, d->anchored);
+		federation_release(d);
 		return;
 	}
 	k->f = f;

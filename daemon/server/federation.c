@@ -24,7 +24,8 @@
  *
  * Bounds: FEDERATION_MAX_PENDING waiting queries, one fetch per domain at a time
  * (CAFETCH_TIMEOUT_MS each), then at most FEDERATION_NOTARIES cross-check questions
- * (NOTARY_TIMEOUT_MS each, asked at once).
+ * (NOTARY_TIMEOUT_MS each, asked at once). First contacts are limited at once and per source
+ * address, and a failed one leaves nothing behind (FEDERATION_FIRST_MAX).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -35,6 +36,7 @@
 #include "control/cafetch.h"
 #include "control/stream.h"
 #include "core/log.h"
+#include "core/ratelimit.h"
 #include "crypto/cert.h"
 #include "crypto/crl.h"
 #include "crypto/csr.h"
@@ -48,13 +50,43 @@
 static struct federation_domain *
 federation_domain(struct federation *f, const char *name, bool create)
 {
-	for (size_t i = 0; i < f->ndomains; i++)
+	struct federation_domain *free_slot = NULL;
+
+	for (size_t i = 0; i < f->ndomains; i++) {
 		if (!strcmp(f->domains[i].name, name))
 			return &f->domains[i];
-	if (!create || f->ndomains == FEDERATION_MAX_DOMAINS)
+		if (!f->domains[i].name[0] && !free_slot)
+			free_slot = &f->domains[i];
+	}
+	if (!create)
 		return NULL;
-	snprintf(f->domains[f->ndomains].name, sizeof(f->domains[0].name), "%s", name);
-	return &f->domains[f->ndomains++];
+	if (!free_slot && f->ndomains < FEDERATION_MAX_DOMAINS)
+		free_slot = &f->domains[f->ndomains++];
+	if (free_slot) {
+		memset(free_slot, 0, sizeof(*free_slot));
+		snprintf(free_slot->name, sizeof(free_slot->name), "%s", name);
+	}
+	return free_slot;
+}
+
+void
+federation_release(struct federation_domain *d)
+{
+	if (!d->anchored && !d->fetch && !d->check)
+		d->name[0] = '\0';
+}
+
+/* Domains in the table, and those of them having their first contact. */
+static void
+federation_count(const struct federation *f, size_t *known, size_t *first)
+{
+	*known = *first = 0;
+	for (size_t i = 0; i < f->ndomains; i++) {
+		const struct federation_domain *d = &f->domains[i];
+
+		*known += d->name[0] != '\0';
+		*first += d->name[0] && !d->anchored && (d->fetch || d->check);
+	}
 }
 
 static void
@@ -73,13 +105,14 @@ federation_answer(struct sconn *c, const char *domain, uint8_t status, const uin
 }
 
 /* A deferred certificate of another domain, once that domain's CA is (or is not) an anchor. */
+/* refusal: why the domain's CA is not an anchor, if we know better than "could not be pinned". */
 static void
-federation_judge(struct sconn *c, bool anchored)
+federation_judge(struct sconn *c, bool anchored, const char *refusal)
 {
 	struct server *srv = c->srv;
 	const uint8_t *der;
 	struct cert_info ci;
-	const char *why = "its domain's CA could not be pinned";
+	const char *why = refusal ? refusal : "its domain's CA could not be pinned";
 	size_t len;
 
 	if (c->closed)
@@ -118,7 +151,7 @@ federation_settle(struct federation *f, const char *domain, uint8_t status, cons
 		if (done[i].kind == FED_NOTARY)
 			federation_answer(done[i].c, domain, status, fpr, first_seen);
 		else
-			federation_judge(done[i].c, anchored);
+			federation_judge(done[i].c, anchored, NULL);
 	}
 }
 
@@ -174,10 +207,11 @@ federation_on_fetched(void *arg, const struct cafetch_result *r)
 		fed_warn(f, "cannot get the CA of %s: %s", r->domain,
 			 r->ca ? "not a CA of that name" : r->error);
 		federation_settle(f, r->domain, CTL_NOTARY_UNREACHABLE, NULL, 0, d->anchored);
+		federation_release(d);
 		return;
 	}
 	if (store_pin_get(f->pins, r->domain, &pin)) {
-		crosscheck_start(f, d, r, &ci);
+		crosscheck_start(f, d, r, &ci); /* it settles and releases d */
 		return;
 	}
 	if (memcmp(pin.fpr, ci.fpr, CERT_FPR_LEN)) {
@@ -186,6 +220,7 @@ federation_on_fetched(void *arg, const struct cafetch_result *r)
 		fed_warn(f, "%s now offers CA %s, but %s is pinned; refused", r->domain, fpr, was);
 		federation_settle(f, r->domain, CTL_NOTARY_KNOWN, pin.fpr, pin.first_seen,
 				  d->anchored);
+		federation_release(d);
 		return;
 	}
 	if (federation_anchor(f, d, r->ca, r->ca_len))
@@ -193,34 +228,87 @@ federation_on_fetched(void *arg, const struct cafetch_result *r)
 	else if (r->crl)
 		federation_apply_crl(f, &ci, r->crl, r->crl_len);
 	federation_settle(f, r->domain, CTL_NOTARY_KNOWN, pin.fpr, pin.first_seen, d->anchored);
+	federation_release(d);
 }
 
-/* Starts a fetch for domain unless one runs; false if it cannot. */
-static bool
-federation_fetch(struct federation *f, const char *domain)
+/*
+ * May source (an address; NULL: our own refresh) start a first contact with a domain now?
+ * NULL if so, else why not, in buf.
+ */
+static const char *
+federation_first_refusal(struct federation *f, const char *source, char *buf, size_t len)
 {
-	struct federation_domain *d = federation_domain(f, domain, true);
+	uint64_t now = ev_now_ms(f->srv->loop);
+	size_t known, first;
 
-	if (!d)
-		return false;
+	federation_count(f, &known, &first);
+	if (first >= FEDERATION_FIRST_MAX) {
+		snprintf(buf, len, "too many first contacts with other domains at once (%d)",
+			 FEDERATION_FIRST_MAX);
+		return buf;
+	}
+	if (known == FEDERATION_MAX_DOMAINS) {
+		snprintf(buf, len, "no room for another domain (%d)", FEDERATION_MAX_DOMAINS);
+		return buf;
+	}
+	if (source && !ratelimit_allow(f->rl_first, source, now)) {
+		snprintf(buf, len, "too many first contacts from %s; try again in %llu s", source,
+			 (unsigned long long)ratelimit_wait_ms(f->rl_first, source, now) / 1000 +
+			     1);
+		return buf;
+	}
+	return NULL;
+}
+
+/*
+ * Starts a fetch for domain unless one runs. NULL, or why it cannot (in buf); source is who
+ * asked, for the limits on first contacts.
+ */
+static const char *
+federation_fetch(struct federation *f, const char *domain, const char *source, char *buf,
+		 size_t len)
+{
+	struct federation_domain *d = federation_domain(f, domain, false);
+	const char *why;
+	size_t known, first;
+
+	if (!d) {
+		if ((why = federation_first_refusal(f, source, buf, len))) {
+			if (log_ratelimit_ok(&f->srv->refusal_rl, ev_now_ms(f->srv->loop)))
+				fed_warn(f, "no first contact with %s: %s", domain, why);
+			return why;
+		}
+		d = federation_domain(f, domain, true);
+		federation_count(f, &known, &first);
+		fed_info(f,
+			 "first contact with %s (asked from %s): fetching its CA; %zu other "
+			 "first contact(s) running, %zu domain(s) known",
+			 domain, source ? source : "here", first, known);
+	}
 	if (!d->fetch && !d->check) /* a running check settles everything waiting too */
 		cafetch_start(&d->fetch, f->srv->loop, domain, f->self, f->key, f->cert,
 			      federation_on_fetched, f);
-	return true;
+	return NULL;
 }
 
-/* Queues c for domain's fetch; false if the queue is full. */
-static bool
+/* Queues c for domain's fetch. NULL, or why it cannot (in buf). */
+static const char *
 federation_wait(struct federation *f, struct sconn *c, enum federation_kind kind,
-		const char *domain)
+		const char *domain, char *buf, size_t len)
 {
-	if (f->npending == FEDERATION_MAX_PENDING || !federation_fetch(f, domain))
-		return false;
+	const char *why;
+
+	if (f->npending == FEDERATION_MAX_PENDING) {
+		snprintf(buf, len, "too many queries waiting (%d)", FEDERATION_MAX_PENDING);
+		return buf;
+	}
+	if ((why = federation_fetch(f, domain, c->host, buf, len)))
+		return why;
 	f->pending[f->npending].c = c;
 	f->pending[f->npending].kind = kind;
 	snprintf(f->pending[f->npending].domain, sizeof(f->pending[0].domain), "%s", domain);
 	f->npending++;
-	return true;
+	return NULL;
 }
 
 /* The client proved it is one of our own domain's agents (or servers). */
@@ -241,6 +329,7 @@ federation_notary(struct sconn *c, const char *domain)
 	struct pin pin;
 	size_t len;
 	const char *why;
+	char refusal[128];
 
 	if (!identity_domain_is_valid(domain, &why)) {
 		sconn_send_error(c, CTL_ERR_PROTOCOL, "'%s' is not a domain: %s", domain, why);
@@ -265,7 +354,7 @@ federation_notary(struct sconn *c, const char *domain)
 		federation_answer(c, domain, CTL_NOTARY_UNKNOWN, NULL, 0);
 		return;
 	}
-	if (!federation_wait(f, c, FED_NOTARY, domain))
+	if (federation_wait(f, c, FED_NOTARY, domain, refusal, sizeof(refusal)))
 		federation_answer(c, domain, CTL_NOTARY_UNREACHABLE, NULL, 0);
 }
 
@@ -277,6 +366,8 @@ federation_foreign_cert(struct sconn *c)
 	struct cert_info ci;
 	const uint8_t *der;
 	size_t len;
+	const char *why;
+	char refusal[128];
 
 	der = tls_conn_deferred_cert(stream_tls(c->s), &len);
 	if (!der || cert_info_from_der(der, len, &ci) ||
@@ -286,8 +377,9 @@ federation_foreign_cert(struct sconn *c)
 	}
 	log_debug(LOG_CTL, "%s presents a certificate of %s: pinning that domain's CA first",
 		  c->addr, id.domain);
-	if (!federation_wait(f, c, FED_FOREIGN_CERT, id.domain))
-		federation_judge(c, false);
+	why = federation_wait(f, c, FED_FOREIGN_CERT, id.domain, refusal, sizeof(refusal));
+	if (why)
+		federation_judge(c, false, why);
 }
 
 void
@@ -308,10 +400,11 @@ static void
 federation_on_refresh(struct ev_timer *t)
 {
 	struct federation *f = container_of(t, struct federation, refresh);
+	char why[128];
 
 	for (size_t i = 0; i < f->ndomains; i++)
 		if (f->domains[i].anchored)
-			federation_fetch(f, f->domains[i].name);
+			federation_fetch(f, f->domains[i].name, NULL, why, sizeof(why));
 	ev_timer_start(f->srv->loop, t, FEDERATION_REFRESH_MS, federation_on_refresh);
 }
 
@@ -325,6 +418,7 @@ federation_restore_one(const struct pin *pin, void *arg)
 	struct federation_domain *d;
 	struct cert_info ci;
 	size_t len;
+	char why[128];
 
 	snprintf(key, sizeof(key), "ca:%s", pin->domain);
 	if (store_meta_get(f->pins, key, der, sizeof(der), &len) ||
@@ -332,7 +426,7 @@ federation_restore_one(const struct pin *pin, void *arg)
 	    !(d = federation_domain(f, pin->domain, true)))
 		return 0;
 	if (federation_anchor(f, d, der, len) == 0)
-		federation_fetch(f, pin->domain); /* for its current list */
+		federation_fetch(f, pin->domain, NULL, why, sizeof(why)); /* its current list */
 	return 0;
 }
 
@@ -348,8 +442,12 @@ federation_open(struct server *srv, const char *db_path, const char *key, const 
 	snprintf(f->key, sizeof(f->key), "%s", key);
 	snprintf(f->cert, sizeof(f->cert), "%s", cert);
 	snprintf(f->self, sizeof(f->self), "server@%s", srv->domain);
-	err = store_open(&f->pins, db_path);
+	err = ratelimit_new(&f->rl_first, FEDERATION_FIRST_KEYS, 1.0 / FEDERATION_FIRST_EVERY_S,
+			    FEDERATION_FIRST_BURST);
+	if (!err)
+		err = store_open(&f->pins, db_path);
 	if (err) {
+		ratelimit_free(f->rl_first);
 		free(f);
 		return err;
 	}
@@ -373,6 +471,7 @@ federation_close(struct server *srv)
 			crosscheck_free(f->domains[i].check);
 	}
 	store_close(f->pins);
+	ratelimit_free(f->rl_first);
 	free(f);
 	srv->federation = NULL;
 }

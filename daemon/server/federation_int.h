@@ -21,6 +21,7 @@
 struct cafetch;
 struct cafetch_result;
 struct notary_query;
+struct ratelimit;
 struct sconn;
 struct server;
 struct store;
@@ -31,6 +32,17 @@ enum {
 	FEDERATION_REFRESH_MS = 30000,
 	FEDERATION_CACHE_KEY_MAX = IDENTITY_DOMAIN_MAX + 4,
 	FEDERATION_NOTARIES = 8,
+	/*
+	 * First contacts (a fetch or cross-check for a domain not pinned yet) cost us a DNS lookup
+	 * and outbound connections, and anyone can cause one by presenting a certificate that names
+	 * some domain. So: at most FEDERATION_FIRST_MAX at once, and per source address a burst of
+	 * FEDERATION_FIRST_BURST, then one per FEDERATION_FIRST_EVERY_S seconds. A domain that
+	 * fails its first contact is forgotten, so junk domains cannot fill the table.
+	 */
+	FEDERATION_FIRST_MAX = 32,
+	FEDERATION_FIRST_BURST = 10,
+	FEDERATION_FIRST_EVERY_S = 10,
+	FEDERATION_FIRST_KEYS = 4096,
 };
 
 enum federation_kind { FED_NOTARY, FED_FOREIGN_CERT };
@@ -43,6 +55,8 @@ struct federation_query {
 
 struct federation_check;
 
+/* A slot of the domain table; an empty name is a free slot (slots never move: crosscheck.c
+ * holds a pointer to its domain). */
 struct federation_domain {
 	char name[IDENTITY_DOMAIN_MAX + 1];
 	struct cafetch *fetch;          /* running, or NULL */
@@ -56,7 +70,8 @@ struct federation {
 	struct federation_query pending[FEDERATION_MAX_PENDING];
 	size_t npending;
 	struct federation_domain domains[FEDERATION_MAX_DOMAINS];
-	size_t ndomains;
+	size_t ndomains;            /* slots ever used; some may be free again */
+	struct ratelimit *rl_first; /* first contacts per source address */
 	struct ev_timer refresh;
 	char key[PATH_MAX], cert[PATH_MAX]; /* presented to other domains' servers */
 	char self[IDENTITY_STR_MAX + 8];
@@ -78,6 +93,8 @@ int federation_anchor(struct federation *f, struct federation_domain *d, const u
 		      size_t len);
 void federation_apply_crl(struct federation *f, const struct cert_info *ca, const uint8_t *buf,
 			  size_t len);
+/* Frees d's slot if it is neither anchored nor being fetched or cross-checked. */
+void federation_release(struct federation_domain *d);
 
 /*
  * crosscheck.c: a CA fetched for d (r, described by ci), no pin yet. Asks the servers of the

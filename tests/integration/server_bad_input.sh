@@ -1,8 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 #
-# A domain's server under bad input: garbage, junk records inside valid TLS, and a crowd of
-# silent connections. It says what it dropped and why, keeps serving everyone else (a connected
+# A domain's server under bad input: garbage, junk records inside valid TLS, a crowd of silent
+# connections, and a flood of certificates naming domains that do not exist. It says what it dropped and why, keeps serving everyone else (a connected
 # agent stays connected, a new user enrols meanwhile), and loses nothing it stored.
 #
 #                                 dns  198.18.0.53
@@ -72,6 +72,47 @@ pass "the silent connections were closed at the handshake deadline; $(server_con
 home_up || fail "alice lost her server"
 pass "alice stayed connected throughout"
 wait "$crowd" 2>/dev/null || true
+
+say "a flood of first contacts: certificates naming 25 domains that do not exist"
+# Presenting a certificate of another domain makes the server fetch that domain's CA (a DNS
+# lookup, outbound connections): from one address, 10 at once, then one per 10 s. A domain whose
+# first contact failed is forgotten, so junk domains cannot fill the server's domain table.
+qn bob "$VERTEX" key new --key "$VTX_TMP/junk.key" --pub "$VTX_TMP/junk.pub" >/dev/null
+for i in $(seq 25); do
+	"$VERTEX" ca init "junk$i.example.com" --key "$VTX_TMP/junk$i.cakey" \
+		--cert "$VTX_TMP/junk$i.ca" --days 1 >/dev/null
+	"$VERTEX" ca sign --ca-key "$VTX_TMP/junk$i.cakey" --ca-cert "$VTX_TMP/junk$i.ca" \
+		--pub "$VTX_TMP/junk.pub" --identity "x@junk$i.example.com" \
+		--out "$VTX_TMP/junk$i.crt" >/dev/null
+done
+junk() # junk NODE I: present x@junkI.example.com's certificate from NODE; prints the answer
+{
+	qn "$1" "$VTX_BUILD/foreign_probe" "$SRVA_IP:$SERVER_PORT" "$VTX_TMP/junk.key" \
+		"$VTX_TMP/junk$2.crt" "$DOMAIN_A" "$VTX_TMP/alice.ca" || true
+}
+unpinned=0 limited=0
+for i in $(seq 24); do
+	out=$(junk bob "$i")
+	case $out in
+	"error denied: certificate refused: its domain's CA could not be pinned") ((++unpinned)) ;;
+	"error denied: certificate refused: too many first contacts from $BOB_IP; try again in "*) ((++limited)) ;;
+	*) fail "junk certificate $i got: $out" ;;
+	esac
+done
+((unpinned >= 10 && unpinned <= 11 && unpinned + limited == 24)) ||
+	fail "from one address: $unpinned first contacts tried, $limited refused (expected 10, or 11 if slow)"
+pass "from $BOB_IP: $unpinned first contacts tried (each domain: no such name), $limited refused by the limit"
+first="fetching its CA; 0 other first contact(s) running, 1 domain(s) known"
+[[ $(grep -c "first contact with junk[0-9]*.example.com (asked from $BOB_IP): $first" "$VTX_TMP/srva.log") -eq $unpinned ]] ||
+	fail "the failed domains were not forgotten: $(grep 'first contact with' "$VTX_TMP/srva.log" | tail -3)"
+pass "each failed domain was forgotten: every first contact began with 1 domain known"
+out=$(junk carol 25)
+[[ $out == "error denied: certificate refused: its domain's CA could not be pinned" ]] ||
+	fail "from another address the first contact was not tried: $out"
+log_has "first contact with junk25.example.com (asked from 198.18.0.103)" ||
+	fail "no first contact from carol's address in the log"
+pass "another address still gets its first contact tried"
+home_up || fail "alice lost her server during the flood"
 
 say "nothing stored was lost: restart and look"
 server_stop srva

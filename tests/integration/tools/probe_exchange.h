@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * One request to a vertex-server and its answer, printed, for the test probes (enrol_probe,
- * renew_probe): HELLO naming `name`, then `req`; the server's HELLO is skipped and the first
- * CERT or ERROR is the answer, printed as one line, "cert SUBJECT" or "error NAME: MESSAGE"
- * ("closed: WHY" if none came). Bounded: 10 s after the handshake. Header-only: each probe is
- * its own program.
+ * renew_probe, foreign_probe): HELLO naming `name`, then `req` (none if its type is 0); the
+ * server's HELLO is skipped and the first CERT or ERROR is the answer, printed as one line,
+ * "cert SUBJECT" or "error NAME: MESSAGE" ("closed: WHY" if none came). Bounded: 10 s after the
+ * handshake. Header-only: each probe is its own program.
  */
 #ifndef VERTEX_PROBE_EXCHANGE_H
 #define VERTEX_PROBE_EXCHANGE_H
@@ -16,6 +16,7 @@
 #include "control/stream.h"
 #include "core/ev.h"
 #include "crypto/cert.h"
+#include "crypto/tls.h"
 #include "proto/ctlmsg.h"
 
 struct probe_exchange {
@@ -35,7 +36,8 @@ probe_on_established(struct stream *s)
 	hello.u.hello.role = CTL_ROLE_AGENT;
 	snprintf(hello.u.hello.name, sizeof(hello.u.hello.name), "%s", p->name);
 	stream_send_msg(s, &hello);
-	stream_send_msg(s, &p->req);
+	if (p->req.type)
+		stream_send_msg(s, &p->req);
 	stream_set_deadline(s, 10000); /* bounded: an answer or "idle for too long" */
 }
 
@@ -73,5 +75,22 @@ probe_on_closed(struct stream *s, const char *why)
 
 static const struct stream_ops probe_ops = { probe_on_established, probe_on_record,
 					     probe_on_closed };
+
+/* A trust store holding only DOMAIN's CA (ca), and a context with our key and certificate. */
+static inline int
+probe_tls(const char *prog, const char *key, const char *cert, const char *domain, const char *ca,
+	  struct cert_trust **trust, struct tls_ctx **tls)
+{
+	if (cert_trust_new(trust) || cert_trust_add(*trust, domain, ca)) {
+		fprintf(stderr, "%s: %s: not the CA of %s\n", prog, ca, domain);
+		return -1;
+	}
+	if (tls_ctx_new(tls, key, cert, *trust)) {
+		fprintf(stderr, "%s: cannot load %s and %s: %s\n", prog, key, cert,
+			cert_strerror());
+		return -1;
+	}
+	return 0;
+}
 
 #endif

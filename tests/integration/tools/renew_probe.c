@@ -22,23 +22,6 @@
 #include "proto/ctlmsg.h"
 #include "probe_exchange.h"
 
-/* Our trust store (only DOMAIN's CA) and a context with the agent's key and certificate. */
-static int
-probe_tls(const char *key, const char *cert, const char *domain, const char *ca,
-	  struct cert_trust **trust, struct tls_ctx **tls)
-{
-	if (cert_trust_new(trust) || cert_trust_add(*trust, domain, ca)) {
-		fprintf(stderr, "renew_probe: %s: not the CA of %s\n", ca, domain);
-		return -1;
-	}
-	if (tls_ctx_new(tls, key, cert, *trust)) {
-		fprintf(stderr, "renew_probe: cannot load %s and %s: %s\n", key, cert,
-			cert_strerror());
-		return -1;
-	}
-	return 0;
-}
-
 int
 main(int argc, char **argv)
 {
@@ -64,7 +47,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "renew_probe: setup failed: %s\n", cert_strerror());
 		goto out;
 	}
-	if (probe_tls(argv[2], argv[3], argv[4], argv[5], &trust, &tls))
+	if (probe_tls("renew_probe", argv[2], argv[3], argv[4], argv[5], &trust, &tls))
 		goto out;
 	snprintf(p.name, sizeof(p.name), "%s", tls_ctx_identity(tls));
 	p.req.type = CTL_RENEW;

@@ -302,13 +302,14 @@ federation_wait(struct federation *f, struct sconn *c, enum federation_kind kind
 		snprintf(buf, len, "too many queries waiting (%d)", FEDERATION_MAX_PENDING);
 		return buf;
 	}
-	if ((why = federation_fetch(f, domain, c->host, buf, len)))
-		return why;
+	/* Queued first: a fetch that fails at once settles (and so removes) it before returning. */
 	f->pending[f->npending].c = c;
 	f->pending[f->npending].kind = kind;
 	snprintf(f->pending[f->npending].domain, sizeof(f->pending[0].domain), "%s", domain);
 	f->npending++;
-	return NULL;
+	if ((why = federation_fetch(f, domain, c->host, buf, len)))
+		f->npending--; /* refused before anything ran: still the last entry */
+	return why;
 }
 
 /* The client proved it is one of our own domain's agents (or servers). */

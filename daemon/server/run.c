@@ -13,6 +13,7 @@
 
 #include "control/stream.h"
 #include "core/log.h"
+#include "core/addrcount.h"
 #include "core/ratelimit.h"
 #include "crypto/cert.h"
 #include "crypto/csr.h"
@@ -92,6 +93,7 @@ serve_free_domain(struct server *srv)
 	if (srv->listen_fd > 0)
 		close(srv->listen_fd);
 	federation_close(srv);
+	addrcount_free(srv->prehello);
 	ratelimit_free(srv->rl_user);
 	ratelimit_free(srv->rl_source);
 	accounts_close(srv->acc);

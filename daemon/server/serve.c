@@ -11,6 +11,9 @@
  * Unknown record types are skipped. A malformed message gets a CTL_ERROR and the connection is
  * closed. Timer: each connection's stream deadline, re-armed on every record, closes it after
  * SERVER_IDLE_MS of silence (agents ping more often than that).
+ *
+ * Bounds: SERVER_MAX_CONNS connections, of which at most SERVER_PREHELLO_PER_SOURCE from one
+ * network before they say HELLO (each also closed at the handshake deadline, stream.h).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -23,6 +26,7 @@
 #include <unistd.h>
 
 #include "control/stream.h"
+#include "core/addrcount.h"
 #include "core/log.h"
 #include "crypto/cert.h"
 #include "crypto/csr.h"
@@ -43,6 +47,15 @@ sconn_close(struct sconn *c, const char *why)
 {
 	if (!c->closed)
 		stream_close(c->s, why);
+}
+
+/* c said HELLO, or is gone: it no longer counts against its network's limit. */
+static void
+sconn_uncount(struct sconn *c)
+{
+	if (c->prehello)
+		addrcount_dec(c->srv->primary->prehello, &c->from);
+	c->prehello = false;
 }
 
 void
@@ -122,6 +135,7 @@ serve_hello(struct sconn *c, const struct ctlmsg *m)
 		return false;
 	}
 	c->hello = true;
+	sconn_uncount(c);
 	r.u.hello.version = CTL_VERSION;
 	r.u.hello.role = CTL_ROLE_SERVER;
 	snprintf(r.u.hello.name, sizeof(r.u.hello.name), "%s", c->srv->domain);
@@ -243,6 +257,7 @@ serve_on_closed(struct stream *s, const char *why)
 		}
 	}
 	srv->primary->nconns--;
+	sconn_uncount(c);
 	federation_forget(srv, c);
 	enrol_cancel(c);
 	/* Others may still hold c in this turn (see sconn_send): free it when the turn ends. */
@@ -295,6 +310,23 @@ serve_host(const struct sockaddr_storage *ss, char *buf, size_t len)
 			  (socklen_t)len);
 }
 
+/* Closes an accepted connection at once, saying why in a rate-limited log line. */
+static void __attribute__((format(printf, 4, 5)))
+serve_refuse(struct server *srv, int fd, const struct sockaddr_storage *from, const char *fmt, ...)
+{
+	char host[64], why[128];
+	va_list ap;
+
+	close(fd);
+	if (!log_ratelimit_ok(&srv->refusal_rl, ev_now_ms(srv->loop)))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	serve_host(from, host, sizeof(host));
+	log_warnx("refused a connection from %s: %s", host, why);
+}
+
 static void
 serve_on_accept(struct ev_io *io, uint32_t revents)
 {
@@ -305,6 +337,7 @@ serve_on_accept(struct ev_io *io, uint32_t revents)
 		struct sockaddr_storage from;
 		socklen_t fl = sizeof(from);
 		struct sconn *c;
+		uint32_t n;
 		int fd = accept4(srv->listen_fd, (struct sockaddr *)&from, &fl,
 				 SOCK_NONBLOCK | SOCK_CLOEXEC);
 
@@ -315,14 +348,28 @@ serve_on_accept(struct ev_io *io, uint32_t revents)
 			return;
 		}
 		if (srv->nconns >= SERVER_MAX_CONNS || !(c = calloc(1, sizeof(*c)))) {
-			close(fd);
+			serve_refuse(srv, fd, &from, "at the limit of %u connections",
+				     SERVER_MAX_CONNS);
+			continue;
+		}
+		n = addrcount_inc(srv->prehello, &from);
+		if (n == 0 || n > SERVER_PREHELLO_PER_SOURCE) {
+			if (n)
+				addrcount_dec(srv->prehello, &from);
+			free(c);
+			serve_refuse(srv, fd, &from,
+				     "%d connections from its network have not said HELLO yet",
+				     SERVER_PREHELLO_PER_SOURCE);
 			continue;
 		}
 		c->srv = srv;
+		c->from = from;
+		c->prehello = true;
 		serve_host(&from, c->host, sizeof(c->host));
 		snprintf(c->addr, sizeof(c->addr), strchr(c->host, ':') ? "[%s]:%u" : "%s:%u",
 			 c->host, ntohs(((struct sockaddr_in6 *)&from)->sin6_port));
 		if (stream_new(&c->s, srv->loop, srv->tls, fd, false, NULL, &from, &serve_ops, c)) {
+			addrcount_dec(srv->prehello, &from);
 			free(c);
 			continue;
 		}
@@ -336,8 +383,10 @@ int
 serve_listen(struct server *srv)
 {
 	struct sockaddr_in6 sa = { .sin6_family = AF_INET6, .sin6_port = htons(srv->opts.port) };
-	int one = 1, zero = 0;
+	int one = 1, zero = 0, err;
 
+	if ((err = addrcount_new(&srv->prehello, SERVER_MAX_CONNS)))
+		return err;
 	srv->listen_fd = socket(AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (srv->listen_fd < 0)
 		return -errno;

@@ -23,6 +23,7 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "core/ev.h"
 #include "core/log.h"
@@ -33,6 +34,7 @@ struct cert_ca;
 struct cert_trust;
 struct ctlmsg;
 struct federation;
+struct addrcount;
 struct offload;
 struct ratelimit;
 struct stream;
@@ -47,10 +49,14 @@ enum {
 	SERVER_REVOCATION_POLL_MS = 2000, /* how often the store is checked for new revocations */
 	SERVER_ENROL_BURST_USER = 5,      /* attempts per account before the rate applies */
 	SERVER_ENROL_BURST_SOURCE = 20,   /* attempts per source address */
-	SERVER_PASSWORD_JOBS = 2,
-	SERVER_RATELIMIT_KEYS = 65536,
-	/* sources and accounts the enrolment limits track */ /* password checks (scrypt) at once,
-								 per domain */
+	SERVER_PASSWORD_JOBS = 2,         /* password checks (scrypt) at once, per domain */
+	SERVER_RATELIMIT_KEYS = 65536,    /* sources and accounts the enrolment limits track */
+	/*
+	 * Connections from one network (an IPv4 address, an IPv6 /64) that have not said HELLO
+	 * yet: a handshake takes milliseconds, so only a crowd of silent or slow clients comes
+	 * near this, and one source cannot take the SERVER_MAX_CONNS places from everyone else.
+	 */
+	SERVER_PREHELLO_PER_SOURCE = 64,
 };
 #define SERVER_ENROL_RATE_USER   (1.0 / 30) /* then one attempt per 30 s per account */
 #define SERVER_ENROL_RATE_SOURCE (1.0 / 5)  /* and one per 5 s per source address */
@@ -96,8 +102,9 @@ struct server {
 	struct ev_io listen_io;
 	struct ev_timer accept_pause;
 	struct sconn *conns;
-	unsigned nconns;    /* primary: of every domain served */
-	struct sconn *dead; /* closed this turn, freed before the loop sleeps */
+	unsigned nconns;            /* primary: of every domain served */
+	struct addrcount *prehello; /* primary: connections before HELLO, per source network */
+	struct sconn *dead;         /* closed this turn, freed before the loop sleeps */
 
 	/* The current signed revocation list, pushed to agents when it changes. */
 	uint8_t *crl;
@@ -118,13 +125,15 @@ struct sconn {
 	struct server *srv;
 	struct stream *s;
 	struct sconn *next;
-	char peer[IDENTITY_STR_MAX]; /* the verified certificate's identity, "" if none */
-	char addr[64];               /* the remote address and port, for logs */
-	char host[64];               /* the remote address alone: the rate-limit key */
-	uint8_t fpr[32];             /* the verified certificate's fingerprint */
-	bool hello;                  /* CTL_HELLO received */
-	bool closed;                 /* its stream is gone; freed at the end of the loop turn */
-	struct offload *job;         /* a password being checked for it (enrol.c), or NULL */
+	char peer[IDENTITY_STR_MAX];  /* the verified certificate's identity, "" if none */
+	char addr[64];                /* the remote address and port, for logs */
+	char host[64];                /* the remote address alone: the rate-limit key */
+	uint8_t fpr[32];              /* the verified certificate's fingerprint */
+	struct sockaddr_storage from; /* the remote address, counted in prehello until HELLO */
+	bool prehello;                /* counted there */
+	bool hello;                   /* CTL_HELLO received */
+	bool closed;                  /* its stream is gone; freed at the end of the loop turn */
+	struct offload *job;          /* a password being checked for it (enrol.c), or NULL */
 };
 
 /* vertex-server.c helpers shared by the verbs */

@@ -57,8 +57,9 @@ enum {
 	AGENT_GRO_BUF_SIZE = 65536,
 	AGENT_PKT_POOL = 4 * AGENT_BATCH + 256,
 	LINK_HANDSHAKE_TIMEOUT_MS = 10000,
-	AGENT_MAX_LINKS = 1024,      /* TCP+TLS links at once, handshaking or up */
-	AGENT_ACCEPT_PAUSE_MS = 500, /* after running out of descriptors */
+	AGENT_MAX_LINKS = 1024,        /* TCP+TLS links at once, handshaking or up */
+	AGENT_INBOUND_PER_SOURCE = 16, /* links from one network not up yet (see link_accept) */
+	AGENT_ACCEPT_PAUSE_MS = 500,   /* after running out of descriptors */
 	PEER_CONNECT_BACKOFF_MIN_MS = 500,
 	PEER_CONNECT_BACKOFF_MAX_MS = 30000,
 	PEER_DEFER_MS = 2000,      /* how long the higher identity lets the lower one dial first */
@@ -83,6 +84,7 @@ enum agent_drop {
 	AGENT_DROP_MALFORMED,
 	AGENT_DROP_NO_BUFFER,
 	AGENT_DROP_NO_ROUTE,
+	AGENT_DROP_LINK_REFUSED, /* an incoming TCP connection closed at once (link_accept) */
 	AGENT_DROP_COUNT,
 };
 
@@ -92,6 +94,7 @@ struct peer_stats {
 };
 
 struct link;
+struct addrcount;
 
 struct peer {
 	struct agent *agent;
@@ -135,6 +138,7 @@ struct link {
 	enum link_state state;
 	struct keypair *pending; /* keys derived, waiting for the peer's HELLO */
 	struct sockaddr_storage remote;
+	bool inbound_counted; /* accepted and not up yet: counted in agent->inbound */
 };
 
 struct agent {
@@ -164,6 +168,7 @@ struct agent {
 	size_t peer_by_index_len;
 	struct link *links;
 	size_t nlinks;
+	struct addrcount *inbound; /* accepted links not up yet, per source network */
 	struct ev_timer accept_pause;
 
 	struct ctl *ctl;

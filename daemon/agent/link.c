@@ -29,6 +29,7 @@
 #include "agent/agent.h"
 #include "agent/notaries.h"
 #include "control/stream.h"
+#include "core/addrcount.h"
 #include "crypto/tls.h"
 #include "proto/ctlmsg.h"
 
@@ -50,6 +51,15 @@ link_release(struct link *l)
 		free(l);
 }
 
+/* An accepted link that came up, or is gone, no longer counts against its network. */
+static void
+link_uncount(struct link *l)
+{
+	if (l->inbound_counted)
+		addrcount_dec(l->agent->inbound, &l->remote);
+	l->inbound_counted = false;
+}
+
 /* Takes l out of the agent and tells the peer; the stream may still be closing. */
 static void
 link_detach(struct link *l)
@@ -60,6 +70,7 @@ link_detach(struct link *l)
 	if (l->closing)
 		return;
 	l->closing = true;
+	link_uncount(l);
 	for (struct link **pp = &a->links; *pp; pp = &(*pp)->next) {
 		if (*pp == l) {
 			*pp = l->next;
@@ -160,6 +171,8 @@ link_accept(struct agent *a)
 	for (int i = 0; i < LINK_ACCEPT_PER_TURN; i++) {
 		struct sockaddr_storage from;
 		socklen_t fl = sizeof(from);
+		struct link *l;
+		uint32_t n;
 		int fd =
 		    accept4(a->tcp_fd, (struct sockaddr *)&from, &fl, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
@@ -175,10 +188,26 @@ link_accept(struct agent *a)
 			/* Handshakes in progress are bounded: more wait for a slot in the kernel's
 			 * queue, or are refused by it. */
 			close(fd);
-			agent_count_drop(a, AGENT_DROP_NO_BUFFER, "too many links in progress");
+			agent_count_drop(a, AGENT_DROP_LINK_REFUSED, "too many links in progress");
 			continue;
 		}
-		link_new(a, fd, false, NULL, &from);
+		/*
+		 * And one network cannot hold them all: a handshake takes milliseconds, so only
+		 * a crowd of silent or slow connections reaches AGENT_INBOUND_PER_SOURCE.
+		 */
+		n = addrcount_inc(a->inbound, &from);
+		if (n == 0 || n > AGENT_INBOUND_PER_SOURCE) {
+			if (n)
+				addrcount_dec(a->inbound, &from);
+			close(fd);
+			agent_count_drop(a, AGENT_DROP_LINK_REFUSED,
+					 "too many links in progress from one network");
+			continue;
+		}
+		if ((l = link_new(a, fd, false, NULL, &from)))
+			l->inbound_counted = true;
+		else
+			addrcount_dec(a->inbound, &from);
 	}
 }
 
@@ -258,6 +287,7 @@ link_on_record(struct link *l, uint16_t type, const uint8_t *body, size_t len)
 		}
 		l->pending = NULL; /* the peer owns the keypair now */
 		l->state = LINK_UP;
+		link_uncount(l);
 		stream_set_deadline(l->s, 0);
 		return true;
 	case RECORD_FRAME:

@@ -40,10 +40,7 @@ static const char *const peer_drop_names[PEER_DROP_COUNT] = {
 	"replay", "auth", "bad_source", "malformed", "no_session", "rate_limited",
 };
 static const char *const agent_drop_names[AGENT_DROP_COUNT] = {
-	"unknown_receiver",
-	"malformed",
-	"no_buffer",
-	"no_route",
+	"unknown_receiver", "malformed", "no_buffer", "no_route", "link_refused",
 };
 
 const char *

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "agent/agent.h"
+#include "core/addrcount.h"
 
 enum { UNDERLAY_SOCKBUF = 4 << 20, UNDERLAY_BACKLOG = 64 };
 
@@ -100,6 +101,8 @@ underlay_open(struct agent *a)
 	setsockopt(a->udp_fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
 	underlay_offloads(a);
 
+	if (addrcount_new(&a->inbound, AGENT_MAX_LINKS))
+		return -ENOMEM;
 	a->tcp_fd = underlay_socket(a, SOCK_STREAM);
 	if (a->tcp_fd < 0) {
 		errno = -a->tcp_fd;
@@ -121,6 +124,8 @@ underlay_close(struct agent *a)
 		close(a->tcp_fd);
 		a->tcp_fd = -1;
 	}
+	addrcount_free(a->inbound);
+	a->inbound = NULL;
 	if (a->udp_fd >= 0) {
 		ev_io_stop(a->loop, &a->udp_io);
 		close(a->udp_fd);

@@ -126,7 +126,8 @@ cmd_status(int argc, char **argv)
 	    "addresses, the underlay port, how many peers are configured and up, and the\n"
 	    "packets it dropped before finding a peer, by reason (unknown_receiver: a frame\n"
 	    "for no session; malformed: a bad frame header; no_buffer: packet pool exhausted;\n"
-	    "no_route: a packet on the interface for an address no peer has).\n"
+	    "no_route: a packet on the interface for an address no peer has; link_refused:\n"
+	    "an incoming connection on the peer port closed at once, too many in progress).\n"
 	    "\n"
 	    "  --json   one JSON object, for scripts\n";
 	struct ctlclient_facts f;
@@ -159,7 +160,8 @@ cmd_peers(int argc, char **argv)
 	    "and packets each way, and frames dropped, by reason (replay: a counter seen\n"
 	    "before; auth: failed authentication; bad_source: an inner source address that is\n"
 	    "not the peer's; malformed: an inner packet that is not valid IP; no_session: a\n"
-	    "packet for the peer while no session was up).\n"
+	    "packet for the peer while no session was up; rate_limited: a notary question\n"
+	    "beyond the peer's rate).\n"
 	    "\n"
 	    "  --json   {\"peers\": [ ... ]}, for scripts\n";
 	struct ctlclient_facts f;

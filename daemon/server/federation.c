@@ -104,8 +104,10 @@ federation_answer(struct sconn *c, const char *domain, uint8_t status, const uin
 	sconn_send(c, &m);
 }
 
-/* A deferred certificate of another domain, once that domain's CA is (or is not) an anchor. */
-/* refusal: why the domain's CA is not an anchor, if we know better than "could not be pinned". */
+/*
+ * A deferred certificate of another domain, once that domain's CA is (or is not) an anchor;
+ * refusal says why it is not, when we know better than "could not be pinned".
+ */
 static void
 federation_judge(struct sconn *c, bool anchored, const char *refusal)
 {

@@ -4,7 +4,7 @@
 # vertex-server benchmark (not a test: it prints figures, see docs/performance.md, "Server").
 #
 #     srv  eth0 198.18.0.10/24  ----------  eth0 198.18.0.2/24, 198.18.0.3/24     cli
-#     vertex-server a.example.com            + 198.18.0.128 .. .255 (128 source addresses)
+#     vertex-server a.example.com            + 198.18.0.100 .. .227 (128 source addresses)
 #     (ulimit -n 65536)                      enrol_load, idle_agents, vertex register
 #
 # 1. Enrolments per second: BENCH_USERS users (default 300) get an invite each (admin verbs, one
@@ -37,7 +37,7 @@ DOMAIN=a.example.com
 SRV_IP=198.18.0.10
 CLI_IP=198.18.0.2 # vertex register and the idle agents' enrolment
 ONE_IP=198.18.0.3 # the rate-limited enrolment run, so that CLI_IP keeps its attempts
-SRC_BASE=198.18.0.128
+SRC_BASE=198.18.0.100 # .100 .. .227: not .255, the /24's broadcast address (see lab_up)
 NSRC=128
 PORT=4801
 SERVER=$VTX_BUILD/vertex-server
@@ -93,16 +93,18 @@ lab_up()
 	ip -n "$NSS" addr add "$SRV_IP/24" dev eth0
 	ip -n "$NSC" addr add "$CLI_IP/24" dev eth0
 	ip -n "$NSC" addr add "$ONE_IP/24" dev eth0
+	# The sources stop short of .255: a reply to the subnet's broadcast address goes out as a
+	# link-layer broadcast, which TCP ignores, so a connection from it never completes.
 	for ((i = 0; i < NSRC; i++)); do
-		echo "addr add 198.18.0.$((128 + i))/24 dev eth0"
+		echo "addr add 198.18.0.$((100 + i))/24 dev eth0"
 	done | ip -n "$NSC" -b -
 	ip -n "$NSS" link set eth0 up
 	ip -n "$NSC" link set eth0 up
 	wait_until 10 ip netns exec "$NSC" ping -c 1 -W 1 "$SRV_IP" || return 1
-	# The server learns every source address's neighbour entry now, not during the timing:
-	# 128 addresses resolving at once under load lost a few SYN-ACKs (10 s stalls).
+	# The server learns every source address's neighbour entry now, so that address resolution
+	# is not part of the timing.
 	for ((i = 0; i < NSRC; i++)); do
-		ip netns exec "$NSC" ping -c 1 -W 1 -I "198.18.0.$((128 + i))" "$SRV_IP" >/dev/null &
+		ip netns exec "$NSC" ping -c 1 -W 1 -I "198.18.0.$((100 + i))" "$SRV_IP" >/dev/null &
 	done
 	wait
 }

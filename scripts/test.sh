@@ -1,12 +1,13 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 #
-# The whole test suite, as CI runs it (.ci/run): dependencies, formatting, the -Werror build and
-# its unit tests, an ASan+UBSan build and its unit tests, a ThreadSanitizer build of the code
-# that runs on threads (core/offload.c and its users) with its tests, every fuzz target briefly,
-# and every network-namespace scenario. Each stage is headed "==== stage ====" and its lines prefixed with
-# "[stage]". Every check counts once as passed, failed or skipped; the last line is
-# "N passed, N failed[, N skipped]" and the exit status is non-zero if anything failed.
+# The whole test suite, as CI runs it (.ci/run): dependencies, formatting (clang-format) and
+# shellcheck, the -Werror build and its unit tests, an ASan+UBSan build and its unit tests, a
+# ThreadSanitizer build of the code that runs on threads (core/offload.c and its users) with its
+# tests, every fuzz target briefly, and every network-namespace scenario. Each stage is headed
+# "==== stage ====" and its lines prefixed with "[stage]". Every check counts once as passed,
+# failed or skipped; the last line is "N passed, N failed[, N skipped]" and the exit status is
+# non-zero if anything failed.
 #
 # Environment: VERTEX_BUILD_DIR (default "build"; the sanitizer and fuzz builds go to
 # <dir>-asan and <dir>-fuzz), FUZZ_SECONDS (default 20 per target), VERTEX_SKIP_DEPS=1 to skip
@@ -85,6 +86,16 @@ format_check()
 		printf '  %s\n' "${bad[@]}"
 		return 1
 	fi
+}
+
+# Every shell script in the tree, at shellcheck's warning level (its style notes are not
+# enforced; the scripts follow its source-path directives).
+shell_check()
+{
+	local files
+	mapfile -t files < <(git ls-files -co --exclude-standard -- '*.sh' .ci/run)
+	echo "${#files[@]} scripts checked"
+	shellcheck -x -P SCRIPTDIR -S warning "${files[@]}"
 }
 
 # cmake_build DIR CMAKE-ARGS...: configure and build everything in DIR.
@@ -230,6 +241,8 @@ summary()
 stage_deps
 stage "format (clang-format --dry-run -Werror)"
 check format format_check
+stage "shell scripts (shellcheck -S warning)"
+check shellcheck shell_check
 stage "build ($BUILD, -DVERTEX_WERROR=ON)"
 check build cmake_build "$BUILD" && {
 	stage "unit tests ($BUILD)"

@@ -274,16 +274,16 @@ int
 accounts_user_del(struct accounts *a, const char *user, int64_t now)
 {
 	int64_t revoked;
-	int rc = acc_begin(a);
+	int n = 0, rc = acc_begin(a);
 
 	if (rc)
 		return rc;
 	if ((rc = acc_user_state(a, user, &revoked)) < 0 ||
-	    (rc = acc_revoke_certs(a, user, now)) < 0 ||
+	    (rc = n = acc_revoke_certs(a, user, now)) < 0 ||
 	    (rc = acc_exec(a, "user del", "DELETE FROM invites WHERE user = ?", "t", user)) < 0 ||
 	    (rc = acc_exec(a, "user del", "DELETE FROM users WHERE name = ?", "t", user)) < 0)
 		return acc_end(a, rc);
-	return acc_end(a, 0);
+	return acc_end(a, n);
 }
 
 static const char acc_user_select[] =

@@ -36,7 +36,10 @@ void accounts_close(struct accounts *a);
 /* 0, -EEXIST, -EINVAL (bad or reserved name). password_hash may be NULL. */
 int accounts_user_add(struct accounts *a, const char *user, const char *password_hash, int64_t now);
 int accounts_user_set_password(struct accounts *a, const char *user, const char *password_hash);
-/* Deletes the user and its invites; its issued certificates are revoked first. 0 or -ENOENT. */
+/*
+ * Deletes the user and its invites; its issued certificates are revoked first. Returns how many
+ * were revoked, or -ENOENT.
+ */
 int accounts_user_del(struct accounts *a, const char *user, int64_t now);
 int accounts_user_get(struct accounts *a, const char *user, struct account *out);
 int accounts_user_each(struct accounts *a, int (*fn)(const struct account *, void *), void *arg);

@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
- * The administrative verbs. They open the state directory themselves, so they work whether or
- * not the daemon runs; every change is one committed transaction (accounts.c).
+ * The administrative verbs user, invite and revoke, and the work of init (whose options are
+ * parsed in vertex-server.c). Each verb parses and checks all its arguments first (a usage
+ * error touches nothing), then opens the state directory itself, so they work whether or not
+ * the daemon runs; every change is one committed transaction (accounts.c). Their help texts
+ * live here, next to the parsing they describe.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -163,6 +166,13 @@ admin_invite(struct accounts *acc, const char *user, unsigned hours)
 		fprintf(stderr, "vertex-server: no user %s (add it with 'user add')\n", user);
 		return -ENOENT;
 	}
+	if (ac.revoked) {
+		fprintf(stderr,
+			"vertex-server: %s is revoked and gets no invites (to let the person back, "
+			"'user del' the account and 'user add' it anew)\n",
+			user);
+		return -EPERM;
+	}
 	if ((err = invite_code_new(code)) || (err = secret_digest(code, digest)) ||
 	    (err = accounts_invite_add(acc, user, digest, time(NULL) + (int64_t)hours * 3600)))
 		return err;
@@ -188,50 +198,224 @@ admin_revoke(struct accounts *acc, const char *user)
 	return 0;
 }
 
-/* "user add|del|list", "invite new", "revoke": argv[0] is the verb. */
-int
-admin_main(const struct server_opts *o, int argc, char **argv)
+const char admin_user_help[] =
+    "Usage: vertex-server [-D DIR] user add USER [--password-stdin]\n"
+    "       vertex-server [-D DIR] user del USER\n"
+    "       vertex-server [-D DIR] user list [--json]\n"
+    "\n"
+    "The domain's accounts. USER is the part before the '@' of USER@DOMAIN: 1 to 64 of\n"
+    "a-z, 0-9, '.', '_' and '-' (lower case only: a name means one account); 'server' is\n"
+    "reserved for the server's own certificate.\n"
+    "\n"
+    "  add   creates the account. With --password-stdin, the first line of standard input\n"
+    "        is its password (stored only as a salted scrypt hash) and the user can enrol\n"
+    "        with it; without, the user enrols with an invite ('invite new').\n"
+    "  del   deletes the account and its invites, and revokes every certificate issued to\n"
+    "        it; the name can be added again later, as a new account.\n"
+    "  list  one line per account: name, 'password' or '-', 'active' or 'REVOKED', and how\n"
+    "        many certificates it was issued; --json prints {\"users\":[{\"user\", \"password\",\n"
+    "        \"created\", \"revoked\", \"certificates\"}...]}, times in Unix seconds, 0 if never.\n"
+    "\n"
+    "Exit status: 0 on success, 1 on failure (no such user, already exists...), 2 on a\n"
+    "usage error.\n";
+
+const char admin_invite_help[] =
+    "Usage: vertex-server [-D DIR] invite new USER [--hours N]\n"
+    "\n"
+    "Prints a one-time invite code for the existing account USER, valid N hours (default\n"
+    "72, at most 8760). The user enrols with it once:\n"
+    "    vertex register USER@DOMAIN --invite CODE --key ... --cert ... --ca ...\n"
+    "Only the code's SHA-256 digest is stored, so it is shown this once; give it to the user\n"
+    "over a channel you trust. Each call makes a new code; earlier ones stay valid until used,\n"
+    "expired, or the account is revoked or deleted.\n"
+    "\n"
+    "Exit status: 0 on success, 1 on failure, 2 on a usage error.\n";
+
+const char admin_revoke_help[] =
+    "Usage: vertex-server [-D DIR] revoke USER\n"
+    "\n"
+    "Revokes the account USER and every certificate issued to it, and drops its unused\n"
+    "invites; a revoked account cannot enrol again. A running server notices within 2 s,\n"
+    "signs a new revocation list, pushes it to its agents and closes USER's connections;\n"
+    "agents close their sessions with USER's agents. Servers and agents of other domains\n"
+    "fetch the list every 30 s. To let the person back, delete the account and add it anew.\n"
+    "\n"
+    "Exit status: 0 on success, 1 on failure (no such user...), 2 on a usage error.\n";
+
+/* The account name of a verb's arguments, checked before the store is opened. */
+static int
+admin_check_user(const char *verb, const char *user)
+{
+	const char *why = "too long";
+	char id[IDENTITY_STR_MAX];
+	struct identity parsed;
+
+	if (strlen(user) > IDENTITY_USER_MAX)
+		why = "longer than 64 characters";
+	else if (snprintf(id, sizeof(id), "%s@example.com", user) >= (int)sizeof(id) ||
+		 identity_parse(id, IDENTITY_PURPOSE_FORBIDDEN, &parsed, &why))
+		; /* why says what is wrong */
+	else if (strcmp(parsed.user, user))
+		why = "upper-case letters (names are lower case)";
+	else if (!strcmp(user, ACCOUNTS_SERVER_USER))
+		why = "reserved for the server's own certificate";
+	else
+		return 0;
+	return server_usage_error(verb, "'%s' is not a user name: %s", user, why);
+}
+
+/* Runs fn on the opened store: the exit status is 0 if it returns >= 0, else 1. */
+static int
+admin_with_store(const struct server_opts *o, int (*fn)(struct accounts *, const void *),
+		 const void *arg)
 {
 	struct accounts *acc;
-	int err = -EINVAL;
-	bool usage = false;
+	int err;
 
 	if (admin_open(o, &acc))
 		return 1;
-	if (!strcmp(argv[0], "user") && argc >= 3 && !strcmp(argv[1], "add"))
-		err = argc == 3 || (argc == 4 && !strcmp(argv[3], "--password-stdin"))
-			  ? admin_user_add(acc, argv[2], argc == 4)
-			  : (usage = true, -EINVAL);
-	else if (!strcmp(argv[0], "user") && argc == 3 && !strcmp(argv[1], "del"))
-		err = accounts_user_del(acc, argv[2], time(NULL));
-	else if (!strcmp(argv[0], "user") && argc >= 2 && !strcmp(argv[1], "list")) {
-		struct admin_list l = { .json = argc == 3 && !strcmp(argv[2], "--json"),
-					.first = true };
-
-		printf("%s", l.json ? "{\"users\":[" : "");
-		err = accounts_user_each(acc, admin_list_one, &l);
-		printf("%s", l.json ? "]}\n" : "");
-	} else if (!strcmp(argv[0], "invite") && argc >= 3 && !strcmp(argv[1], "new")) {
-		unsigned hours = ADMIN_INVITE_DEFAULT_HOURS;
-
-		if (argc == 5 && !strcmp(argv[3], "--hours"))
-			hours = (unsigned)strtoul(argv[4], NULL, 10);
-		if (argc != 3 && (argc != 5 || !hours || hours > 24 * 365))
-			usage = true;
-		else
-			err = admin_invite(acc, argv[2], hours);
-	} else if (!strcmp(argv[0], "revoke") && argc == 2) {
-		err = admin_revoke(acc, argv[1]);
-	} else {
-		usage = true;
-	}
+	err = fn(acc, arg);
 	accounts_close(acc);
-	if (usage) {
-		fprintf(stderr,
-			"vertex-server: unknown verb or arguments (see vertex-server --help)\n");
-		return 2;
+	return err < 0 ? 1 : 0;
+}
+
+struct admin_args {
+	const char *user;
+	bool flag;      /* user add: --password-stdin; user list: --json */
+	unsigned hours; /* invite new */
+};
+
+static int
+admin_do_user_add(struct accounts *acc, const void *arg)
+{
+	const struct admin_args *a = arg;
+
+	return admin_user_add(acc, a->user, a->flag);
+}
+
+static int
+admin_do_user_del(struct accounts *acc, const void *arg)
+{
+	const struct admin_args *a = arg;
+	int n = accounts_user_del(acc, a->user, time(NULL));
+
+	if (n == -ENOENT)
+		fprintf(stderr, "vertex-server: no user %s\n", a->user);
+	else if (n >= 0)
+		printf("deleted %s; %d certificate(s) revoked\n", a->user, n);
+	return n;
+}
+
+static int
+admin_do_user_list(struct accounts *acc, const void *arg)
+{
+	const struct admin_args *a = arg;
+	struct admin_list l = { .json = a->flag, .first = true };
+	int err;
+
+	printf("%s", l.json ? "{\"users\":[" : "");
+	err = accounts_user_each(acc, admin_list_one, &l);
+	printf("%s", l.json ? "]}\n" : "");
+	return err;
+}
+
+static int
+admin_do_invite(struct accounts *acc, const void *arg)
+{
+	const struct admin_args *a = arg;
+
+	return admin_invite(acc, a->user, a->hours);
+}
+
+static int
+admin_do_revoke(struct accounts *acc, const void *arg)
+{
+	const struct admin_args *a = arg;
+
+	return admin_revoke(acc, a->user);
+}
+
+/*
+ * Parses "SUB [USER] [--FLAG [VALUE]]" for the verb: argv[0] is SUB (or the verb itself for
+ * revoke). The one option, if any, is named by opt; a USER is wanted if want_user.
+ */
+static int
+admin_parse(const char *verb, int argc, char **argv, bool want_user, const struct option *opt,
+	    struct admin_args *a)
+{
+	struct option opts[2] = { { 0 } };
+	int c;
+
+	if (opt)
+		opts[0] = *opt;
+	optind = 1;
+	while ((c = server_getopt(verb, argc, argv, "", opts)) != -1) {
+		if (c == '?')
+			return 2;
+		if (c == 'H' && server_parse_uint(optarg, 24 * 365, &a->hours))
+			return server_usage_error(verb, "--hours wants 1 to 8760, not '%s'",
+						  optarg);
+		a->flag = true;
 	}
-	if (err == -ENOENT && !strcmp(argv[0], "user"))
-		fprintf(stderr, "vertex-server: no user %s\n", argv[2]);
-	return err ? 1 : 0;
+	if (want_user && optind == argc)
+		return server_usage_error(verb, "needs a USER");
+	if (want_user)
+		a->user = argv[optind++];
+	if (optind != argc)
+		return server_usage_error(verb, "unexpected argument '%s'", argv[optind]);
+	return want_user ? admin_check_user(verb, a->user) : 0;
+}
+
+int
+admin_cmd_user(struct server_opts *o, int argc, char **argv)
+{
+	static const struct option password = { "password-stdin", no_argument, NULL, 'P' };
+	static const struct option json = { "json", no_argument, NULL, 'J' };
+	struct admin_args a = { 0 };
+	const char *sub = argc > 1 ? argv[1] : "";
+	int err;
+
+	if (!strcmp(sub, "add")) {
+		if ((err = admin_parse("user add", argc - 1, argv + 1, true, &password, &a)))
+			return err;
+		return admin_with_store(o, admin_do_user_add, &a);
+	}
+	if (!strcmp(sub, "del")) {
+		if ((err = admin_parse("user del", argc - 1, argv + 1, true, NULL, &a)))
+			return err;
+		return admin_with_store(o, admin_do_user_del, &a);
+	}
+	if (!strcmp(sub, "list")) {
+		if ((err = admin_parse("user list", argc - 1, argv + 1, false, &json, &a)))
+			return err;
+		return admin_with_store(o, admin_do_user_list, &a);
+	}
+	return server_usage_error(
+	    "user",
+	    argc > 1 ? "unknown sub-verb '%s': add, del or list" : "needs add, del or list%s", sub);
+}
+
+int
+admin_cmd_invite(struct server_opts *o, int argc, char **argv)
+{
+	static const struct option hours = { "hours", required_argument, NULL, 'H' };
+	struct admin_args a = { .hours = ADMIN_INVITE_DEFAULT_HOURS };
+	int err;
+
+	if (argc < 2 || strcmp(argv[1], "new"))
+		return server_usage_error("invite", "the verb is 'invite new USER'");
+	if ((err = admin_parse("invite new", argc - 1, argv + 1, true, &hours, &a)))
+		return err;
+	return admin_with_store(o, admin_do_invite, &a);
+}
+
+int
+admin_cmd_revoke(struct server_opts *o, int argc, char **argv)
+{
+	struct admin_args a = { 0 };
+	int err;
+
+	if ((err = admin_parse("revoke", argc, argv, true, NULL, &a)))
+		return err;
+	return admin_with_store(o, admin_do_revoke, &a);
 }

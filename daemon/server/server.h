@@ -137,11 +137,23 @@ struct sconn {
 };
 
 /* vertex-server.c helpers shared by the verbs */
+struct option;
 int server_path(const struct server_opts *o, const char *name, char *out, size_t len);
+/* A whole number from 1 to max. */
+int server_parse_uint(const char *s, unsigned max, unsigned *out);
+/* Prints "vertex-server VERB: WHY (see 'vertex-server VERB --help')"; returns 2. */
+int server_usage_error(const char *verb, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* getopt_long that reports a bad option itself (then returns '?'). */
+int server_getopt(const char *verb, int argc, char **argv, const char *shortopts,
+		  const struct option *opts);
 
-/* admin.c */
+/* admin.c: init, and the verbs user, invite and revoke (argv[0] is the verb) */
 int admin_init(const char *dir, const char *domain, unsigned ca_days);
-int admin_main(const struct server_opts *o, int argc, char **argv);
+int admin_cmd_user(struct server_opts *o, int argc, char **argv);
+int admin_cmd_invite(struct server_opts *o, int argc, char **argv);
+int admin_cmd_revoke(struct server_opts *o, int argc, char **argv);
+extern const char admin_user_help[], admin_invite_help[], admin_revoke_help[];
 
 /* The next domain served by the process of primary p after s (p first), NULL after the last. */
 static inline struct server *

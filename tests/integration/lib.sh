@@ -108,6 +108,27 @@ skip()
 
 # --- running commands ---------------------------------------------------------------------------
 
+# expect_rc RC CMD...: run CMD, which must exit with RC; its standard error ends up in $ERR,
+# its standard output in $OUT.
+expect_rc()
+{
+	local want=$1 rc=0 errf
+	shift
+	pretty host "$* (expect exit $want)"
+	errf=$(mktemp)
+	OUT=$("$@" 2>"$errf") || rc=$?
+	ERR=$(<"$errf")
+	rm -f "$errf"
+	[[ $rc -eq $want ]] || fail "$*: exit $rc, want $want ($ERR)"
+	say "  -> exit $rc: $ERR"
+}
+
+# expect_err PATTERN: the last expect_rc printed a message containing PATTERN.
+expect_err()
+{
+	[[ $ERR == *"$1"* ]] || fail "message '$ERR' lacks '$1'"
+}
+
 pp()
 {
 	pretty host "$*"

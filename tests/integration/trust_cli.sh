@@ -24,23 +24,6 @@ FOREIGN=b.example.com
 FPR=SHA256:$(head -c 32 /dev/urandom | base64 -w0 | tr -d =)
 [[ ${#FPR} -eq 50 ]] || fail "test fingerprint $FPR is not 7 + 43 characters"
 
-# expect_rc RC CMD...: run CMD, which must exit with RC; its stderr ends up in $ERR.
-expect_rc()
-{
-	local want=$1 rc=0
-	shift
-	pretty host "$* (expect exit $want)"
-	ERR=$("$@" 2>&1 >/dev/null) || rc=$?
-	[[ $rc -eq $want ]] || fail "$*: exit $rc, want $want ($ERR)"
-	say "  -> exit $rc: $ERR"
-}
-
-# expect_err PATTERN: the last expect_rc printed a message containing PATTERN.
-expect_err()
-{
-	[[ $ERR == *"$1"* ]] || fail "message '$ERR' lacks '$1'"
-}
-
 # raw REQUEST: send one request line to vertexd, bypassing the CLI's checks; prints the answer.
 raw()
 {

@@ -43,7 +43,7 @@ vertex_usage(FILE *out)
 	fputs("\n"
 	      "Options:\n"
 	      "  -s, --socket PATH  vertexd's control socket (default /run/vertex/vertexd.sock)\n"
-	      "  -h, --help         show this help; 'vertex COMMAND --help' shows a command's\n"
+	      "  -h, --help         show this help; 'vertex COMMAND --help' shows a command's own\n"
 	      "\n"
 	      "Exit status: 0 on success, 1 on failure, 2 on a usage error.\n",
 	      out);

@@ -1,13 +1,13 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 #
-# The whole test suite, as CI runs it (.ci/run): dependencies, formatting (clang-format) and
-# shellcheck, the -Werror build and its unit tests, an ASan+UBSan build and its unit tests, a
-# ThreadSanitizer build of the code that runs on threads (core/offload.c and its users) with its
-# tests, every fuzz target briefly, and every network-namespace scenario. Each stage is headed
-# "==== stage ====" and its lines prefixed with "[stage]". Every check counts once as passed,
-# failed or skipped; the last line is "N passed, N failed[, N skipped]" and the exit status is
-# non-zero if anything failed.
+# The whole test suite, as CI runs it (.ci/run): dependencies, formatting (clang-format), a
+# lint of the shell scripts (ShellCheck), the -Werror build and its unit tests, an ASan+UBSan
+# build and its unit tests, a ThreadSanitizer build of the code that runs on threads
+# (core/offload.c and its users) with its tests, every fuzz target briefly, and every
+# network-namespace scenario. Each stage is headed "==== stage ====" and its lines prefixed
+# with "[stage]". Every check counts once as passed, failed or skipped; the last line is
+# "N passed, N failed[, N skipped]" and the exit status is non-zero if anything failed.
 #
 # Environment: VERTEX_BUILD_DIR (default "build"; the sanitizer and fuzz builds go to
 # <dir>-asan and <dir>-fuzz), FUZZ_SECONDS (default 20 per target), VERTEX_SKIP_DEPS=1 to skip

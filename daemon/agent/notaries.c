@@ -147,13 +147,49 @@ round_send(struct link *l, const struct ctlmsg *m)
 	return n >= 0 && link_send_record(l, m->type, body, (size_t)n);
 }
 
+/* Sends every question; a notary that cannot be asked counts as answered (it stays unreachable). */
+static void
+round_ask_all(struct notary_round *r, size_t first_server, size_t first_peer)
+{
+	struct agent *a = r->a;
+	struct ctlmsg req = { .type = CTL_NOTARY_REQ };
+
+	snprintf(req.u.req.domain, sizeof(req.u.req.domain), "%s", r->domain);
+	r->starting = true;
+	for (size_t i = 0; i < r->n; i++) {
+		bool asked;
+
+		if (i < first_server) {
+			asked = home_ask_notary(a, r->domain);
+		} else if (i < first_peer) {
+			struct notary_ask_spec spec = {
+				.server = r->answers[i].notary,
+				.domain = r->domain,
+				.self = a->cfg.identity,
+				.role = CTL_ROLE_AGENT,
+				.tls = a->tls,
+			};
+
+			asked = !notary_ask(&r->asks[i], a->loop, &spec, round_on_server_answer, r);
+		} else {
+			struct peer *p = peer_by_identity(a, r->answers[i].notary);
+
+			asked = p && p->link && round_send(p->link, &req);
+		}
+		if (!asked && !r->answered[i]) {
+			r->answered[i] = true;
+			r->nanswered++;
+		}
+	}
+	r->starting = false;
+}
+
 int
 notaries_round_start(struct notary_round **out, struct agent *a, const char *domain,
 		     void (*done)(void *arg, const struct pin_notary_answer *answers, size_t n),
 		     void *arg)
 {
 	struct notary_round *r = calloc(1, sizeof(*r));
-	struct ctlmsg req = { .type = CTL_NOTARY_REQ };
 	size_t first_server, first_peer, npeers = 0;
 
 	if (!r)
@@ -162,7 +198,6 @@ notaries_round_start(struct notary_round **out, struct agent *a, const char *dom
 	r->done = done;
 	r->arg = arg;
 	snprintf(r->domain, sizeof(r->domain), "%s", domain);
-	snprintf(req.u.req.domain, sizeof(req.u.req.domain), "%s", domain);
 
 	/* The table first (home, servers, peers), then the questions. */
 	if (a->cfg.server.enabled)
@@ -186,33 +221,7 @@ notaries_round_start(struct notary_round **out, struct agent *a, const char *dom
 	ev_timer_start(a->loop, &r->timer, NOTARIES_ROUND_MS, round_on_timeout);
 	log_info("%s: asking %zu notaries (home server %s, %zu other server(s), %zu peer(s))",
 		 domain, r->n, first_server ? "yes" : "no", first_peer - first_server, npeers);
-	r->starting = true;
-	for (size_t i = 0; i < r->n; i++) {
-		bool asked;
-
-		if (i < first_server) {
-			asked = home_ask_notary(a, domain);
-		} else if (i < first_peer) {
-			struct notary_ask_spec spec = {
-				.server = r->answers[i].notary,
-				.domain = domain,
-				.self = a->cfg.identity,
-				.role = CTL_ROLE_AGENT,
-				.tls = a->tls,
-			};
-
-			asked = !notary_ask(&r->asks[i], a->loop, &spec, round_on_server_answer, r);
-		} else {
-			struct peer *p = peer_by_identity(a, r->answers[i].notary);
-
-			asked = p && p->link && round_send(p->link, &req);
-		}
-		if (!asked && !r->answered[i]) {
-			r->answered[i] = true;
-			r->nanswered++;
-		}
-	}
-	r->starting = false;
+	round_ask_all(r, first_server, first_peer);
 	if (r->nanswered == r->n)
 		round_finish(r);
 	return 0;

@@ -264,53 +264,30 @@ admin_check_user(const char *verb, const char *user)
 	return server_usage_error(verb, "'%s' is not a user name: %s", user, why);
 }
 
-/* Runs fn on the opened store: the exit status is 0 if it returns >= 0, else 1. */
+/* The verb's exit status once it is done with the store: 0 if err >= 0, else 1. */
 static int
-admin_with_store(const struct server_opts *o, int (*fn)(struct accounts *, const void *),
-		 const void *arg)
+admin_done(struct accounts *acc, int err)
 {
-	struct accounts *acc;
-	int err;
-
-	if (admin_open(o, &acc))
-		return 1;
-	err = fn(acc, arg);
 	accounts_close(acc);
 	return err < 0 ? 1 : 0;
 }
 
-struct admin_args {
-	const char *user;
-	bool flag;      /* user add: --password-stdin; user list: --json */
-	unsigned hours; /* invite new */
-};
-
 static int
-admin_do_user_add(struct accounts *acc, const void *arg)
+admin_user_del(struct accounts *acc, const char *user)
 {
-	const struct admin_args *a = arg;
-
-	return admin_user_add(acc, a->user, a->flag);
-}
-
-static int
-admin_do_user_del(struct accounts *acc, const void *arg)
-{
-	const struct admin_args *a = arg;
-	int n = accounts_user_del(acc, a->user, time(NULL));
+	int n = accounts_user_del(acc, user, time(NULL));
 
 	if (n == -ENOENT)
-		fprintf(stderr, "vertex-server: no user %s\n", a->user);
+		fprintf(stderr, "vertex-server: no user %s\n", user);
 	else if (n >= 0)
-		printf("deleted %s; %d certificate(s) revoked\n", a->user, n);
+		printf("deleted %s; %d certificate(s) revoked\n", user, n);
 	return n;
 }
 
 static int
-admin_do_user_list(struct accounts *acc, const void *arg)
+admin_user_list(struct accounts *acc, bool json)
 {
-	const struct admin_args *a = arg;
-	struct admin_list l = { .json = a->flag, .first = true };
+	struct admin_list l = { .json = json, .first = true };
 	int err;
 
 	printf("%s", l.json ? "{\"users\":[" : "");
@@ -319,21 +296,11 @@ admin_do_user_list(struct accounts *acc, const void *arg)
 	return err;
 }
 
-static int
-admin_do_invite(struct accounts *acc, const void *arg)
-{
-	const struct admin_args *a = arg;
-
-	return admin_invite(acc, a->user, a->hours);
-}
-
-static int
-admin_do_revoke(struct accounts *acc, const void *arg)
-{
-	const struct admin_args *a = arg;
-
-	return admin_revoke(acc, a->user);
-}
+struct admin_args {
+	const char *user;
+	bool flag;      /* user add: --password-stdin; user list: --json */
+	unsigned hours; /* invite new */
+};
 
 /*
  * Parses "SUB [USER] [--FLAG [VALUE]]" for the verb: argv[0] is SUB (or the verb itself for
@@ -372,27 +339,33 @@ admin_cmd_user(struct server_opts *o, int argc, char **argv)
 	static const struct option password = { "password-stdin", no_argument, NULL, 'P' };
 	static const struct option json = { "json", no_argument, NULL, 'J' };
 	struct admin_args a = { 0 };
-	const char *sub = argc > 1 ? argv[1] : "";
+	struct accounts *acc;
 	int err;
 
-	if (!strcmp(sub, "add")) {
+	if (argc < 2)
+		return server_usage_error("user", "needs add, del or list");
+	if (!strcmp(argv[1], "add")) {
 		if ((err = admin_parse("user add", argc - 1, argv + 1, true, &password, &a)))
 			return err;
-		return admin_with_store(o, admin_do_user_add, &a);
+		if (admin_open(o, &acc))
+			return 1;
+		return admin_done(acc, admin_user_add(acc, a.user, a.flag));
 	}
-	if (!strcmp(sub, "del")) {
+	if (!strcmp(argv[1], "del")) {
 		if ((err = admin_parse("user del", argc - 1, argv + 1, true, NULL, &a)))
 			return err;
-		return admin_with_store(o, admin_do_user_del, &a);
+		if (admin_open(o, &acc))
+			return 1;
+		return admin_done(acc, admin_user_del(acc, a.user));
 	}
-	if (!strcmp(sub, "list")) {
+	if (!strcmp(argv[1], "list")) {
 		if ((err = admin_parse("user list", argc - 1, argv + 1, false, &json, &a)))
 			return err;
-		return admin_with_store(o, admin_do_user_list, &a);
+		if (admin_open(o, &acc))
+			return 1;
+		return admin_done(acc, admin_user_list(acc, a.flag));
 	}
-	return server_usage_error(
-	    "user",
-	    argc > 1 ? "unknown sub-verb '%s': add, del or list" : "needs add, del or list%s", sub);
+	return server_usage_error("user", "unknown sub-verb '%s': add, del or list", argv[1]);
 }
 
 int
@@ -400,22 +373,28 @@ admin_cmd_invite(struct server_opts *o, int argc, char **argv)
 {
 	static const struct option hours = { "hours", required_argument, NULL, 'H' };
 	struct admin_args a = { .hours = ADMIN_INVITE_DEFAULT_HOURS };
+	struct accounts *acc;
 	int err;
 
 	if (argc < 2 || strcmp(argv[1], "new"))
 		return server_usage_error("invite", "the verb is 'invite new USER'");
 	if ((err = admin_parse("invite new", argc - 1, argv + 1, true, &hours, &a)))
 		return err;
-	return admin_with_store(o, admin_do_invite, &a);
+	if (admin_open(o, &acc))
+		return 1;
+	return admin_done(acc, admin_invite(acc, a.user, a.hours));
 }
 
 int
 admin_cmd_revoke(struct server_opts *o, int argc, char **argv)
 {
 	struct admin_args a = { 0 };
+	struct accounts *acc;
 	int err;
 
 	if ((err = admin_parse("revoke", argc, argv, true, NULL, &a)))
 		return err;
-	return admin_with_store(o, admin_do_revoke, &a);
+	if (admin_open(o, &acc))
+		return 1;
+	return admin_done(acc, admin_revoke(acc, a.user));
 }

@@ -35,8 +35,11 @@ serve_load(struct server *srv)
 	    server_path(o, SERVER_DB, db, sizeof(db)))
 		return -ENAMETOOLONG;
 	if ((err = cert_ca_load(&srv->ca, ca_key, ca_crt))) {
-		log_warnx("cannot load the domain CA from %s: %s (run 'vertex-server -D %s init')",
-			  o->dir, cert_strerror(), o->dir);
+		if (access(ca_key, F_OK) < 0)
+			log_warnx("no domain CA in %s (make one with 'vertex-server -D %s init')",
+				  o->dir, o->dir);
+		else /* init would refuse to replace it: the files need a human */
+			log_warnx("cannot load the domain CA from %s: %s", o->dir, cert_strerror());
 		return err;
 	}
 	snprintf(srv->domain, sizeof(srv->domain), "%s", cert_ca_domain(srv->ca));

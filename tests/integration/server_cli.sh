@@ -6,7 +6,8 @@
 # and what is wrong, *before* the state directory is touched (a refused init creates nothing, a
 # refused user add leaves the store as it was); refusals of the store itself (a user that exists
 # or does not, a revoked account, a second init) exit 1 and say why; init makes its files with
-# the modes promised; the verbs' outputs are exact (user list, --json, invite codes, del).
+# the modes promised; the verbs' outputs are exact (user list, --json, invite codes, del); and
+# run stops at start-up on a missing CA, a damaged store or key, saying which.
 #
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -163,5 +164,27 @@ expect_err "no user alice"
 expect_rc 0 vs user list --json
 jq -e '[.users[].user] == ["dave"]' <<<"$OUT" >/dev/null || fail "after del: $OUT"
 pass "revoke, user del and their refusals"
+
+# run fails before it listens here, but inside a network namespace of its own all the same.
+say "run: a missing or damaged state directory stops it at start-up, named, and is left as it was"
+expect_rc 1 unshare -n "$SERVER" -D "$VTX_TMP/none" run
+expect_err "no domain CA in $VTX_TMP/none (make one with 'vertex-server -D $VTX_TMP/none init')"
+cp "$D/server.db" "$VTX_TMP/server.db.good"
+head -c 8192 /dev/urandom >"$D/server.db"
+db_sum=$(sha256sum <"$D/server.db")
+expect_rc 1 unshare -n "$SERVER" -D "$D" run
+expect_err "accounts $D/server.db: schema: file is not a database"
+expect_err "start-up failed"
+[[ $(sha256sum <"$D/server.db") == "$db_sum" ]] || fail "run changed the damaged store"
+cp "$VTX_TMP/server.db.good" "$D/server.db"
+cp "$D/ca.key" "$VTX_TMP/ca.key.good"
+echo "not a key" >"$D/ca.key"
+expect_rc 1 unshare -n "$SERVER" -D "$D" run
+expect_err "cannot load the domain CA from $D: $D/ca.key: not a PEM private key"
+[[ $ERR != *"init"* ]] || fail "the error suggests init, which would refuse an existing CA: $ERR"
+cp "$VTX_TMP/ca.key.good" "$D/ca.key"
+expect_rc 0 vs user list --json
+jq -e '[.users[].user] == ["dave"]' <<<"$OUT" >/dev/null || fail "the restored store: $OUT"
+pass "run refuses a missing CA, a damaged store and a damaged CA key, each named"
 
 pass "$VTX_SCENARIO"

@@ -195,6 +195,22 @@ cert_trust_add_der(struct cert_trust *t, const char *domain, const uint8_t *der,
 	return trust_put(t, name, der, len, NULL);
 }
 
+int
+cert_trust_remove(struct cert_trust *t, const char *domain)
+{
+	char name[IDENTITY_DOMAIN_MAX + 1];
+	struct cert_anchor *a;
+	int err = cert_domain_canon(domain, name);
+
+	if (err < 0)
+		return err;
+	if ((a = trust_find(t, name)) == NULL)
+		return -ENOENT;
+	anchor_clear(a);
+	*a = t->anchors[--t->count]; /* the last one fills the hole; order does not matter */
+	return 0;
+}
+
 const uint8_t *
 cert_trust_anchor_der(const struct cert_trust *t, const char *domain, size_t *len)
 {

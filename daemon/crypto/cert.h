@@ -80,7 +80,15 @@ int cert_trust_add(struct cert_trust *t, const char *domain, const char *ca_path
  * for domain is replaced. A replacement with another key drops the domain's revocation list.
  */
 int cert_trust_add_der(struct cert_trust *t, const char *domain, const uint8_t *der, size_t len);
-/* The DER of domain's anchor (borrowed: valid until it is replaced or t is freed), or NULL. */
+/*
+ * Drops domain's anchor and its revocation list: its certificates are no longer trusted (a pin
+ * the administrator forgot). 0, or -ENOENT if it had none.
+ */
+int cert_trust_remove(struct cert_trust *t, const char *domain);
+/*
+ * The DER of domain's anchor (borrowed: valid until an anchor is replaced or removed, or t is
+ * freed), or NULL.
+ */
 const uint8_t *cert_trust_anchor_der(const struct cert_trust *t, const char *domain, size_t *len);
 size_t cert_trust_count(const struct cert_trust *t);
 /* Calls fn for every anchor: its PEM path (NULL if it was added as DER) and its DER, so the TLS

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
  * The administrative verbs user, invite and revoke, and the work of init (whose options are
- * parsed in vertex-server.c). Each verb parses and checks all its arguments first (a usage
- * error touches nothing), then opens the state directory itself, so they work whether or not
- * the daemon runs; every change is one committed transaction (accounts.c). Their help texts
- * live here, next to the parsing they describe.
+ * parsed in vertex-server.c); trust is in admin_trust.c. Each verb parses and checks all its
+ * arguments first (a usage error touches nothing), then opens the state directory itself, so they
+ * work whether or not the daemon runs; every change is one committed transaction (accounts.c).
+ * Their help texts live here, next to the parsing they describe.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -73,19 +73,26 @@ admin_init(const char *dir, const char *domain, unsigned ca_days)
 	return 0;
 }
 
-static int
-admin_open(const struct server_opts *o, struct accounts **acc)
+int
+admin_db_path(const struct server_opts *o, char *db, size_t len)
 {
-	char db[PATH_MAX];
-
-	if (server_path(o, SERVER_DB, db, sizeof(db)) || access(db, F_OK) < 0) {
+	if (server_path(o, SERVER_DB, db, len) || access(db, F_OK) < 0) {
 		fprintf(stderr,
 			"vertex-server: no account store in %s (run 'vertex-server -D %s init' "
 			"first)\n",
 			o->dir, o->dir);
 		return -ENOENT;
 	}
-	return accounts_open(acc, db);
+	return 0;
+}
+
+static int
+admin_open(const struct server_opts *o, struct accounts **acc)
+{
+	char db[PATH_MAX];
+	int err = admin_db_path(o, db, sizeof(db));
+
+	return err ? err : accounts_open(acc, db);
 }
 
 /* Reads one line (the password) from standard input, without its newline. */

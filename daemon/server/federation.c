@@ -411,6 +411,75 @@ federation_on_refresh(struct ev_timer *t)
 	ev_timer_start(f->srv->loop, t, FEDERATION_REFRESH_MS, federation_on_refresh);
 }
 
+/* The administrators' change counter of the pins (SERVER_PINS_SERIAL); 0 if never changed. */
+static uint64_t
+federation_pins_serial(struct federation *f)
+{
+	uint64_t serial;
+	size_t len;
+
+	if (store_meta_get(f->pins, SERVER_PINS_SERIAL, &serial, sizeof(serial), &len) ||
+	    len != sizeof(serial))
+		return 0;
+	return serial;
+}
+
+/* Closes the connections authenticated by a certificate of domain. */
+static void
+federation_close_domain(struct server *srv, const char *domain)
+{
+	struct sconn *next;
+
+	for (struct sconn *c = srv->conns; c; c = next) {
+		const char *at = strchr(c->peer, '@');
+
+		next = c->next;
+		if (at && !strcmp(at + 1, domain))
+			sconn_close(c, "the pin of its domain changed");
+	}
+}
+
+/* d stays an anchor only if the store still pins the very CA it anchors. */
+static void
+federation_recheck(struct federation *f, struct federation_domain *d)
+{
+	struct server *srv = f->srv;
+	const uint8_t *der;
+	struct cert_info ci;
+	struct pin pin;
+	char fpr[64];
+	size_t len;
+
+	der = cert_trust_anchor_der(srv->trust, d->name, &len);
+	if (!der || cert_info_from_der(der, len, &ci))
+		return;
+	if (!store_pin_get(f->pins, d->name, &pin) && !memcmp(pin.fpr, ci.fpr, CERT_FPR_LEN))
+		return;
+	cert_fpr_format(ci.fpr, fpr, sizeof(fpr));
+	cert_trust_remove(srv->trust, d->name);
+	d->anchored = false;
+	fed_info(f,
+		 "the administrator changed the pin of %s: its CA %s is no longer trusted; the "
+		 "next contact checks the domain against the pin anew",
+		 d->name, fpr);
+	federation_close_domain(srv, d->name);
+	federation_release(d);
+}
+
+void
+federation_pins_poll(struct server *srv)
+{
+	struct federation *f = srv->federation;
+	uint64_t serial;
+
+	if (!f || (serial = federation_pins_serial(f)) == f->pins_serial)
+		return;
+	f->pins_serial = serial;
+	for (size_t i = 0; i < f->ndomains; i++)
+		if (f->domains[i].anchored)
+			federation_recheck(f, &f->domains[i]);
+}
+
 /* At start: every pin whose cached CA matches is an anchor again. */
 static int
 federation_restore_one(const struct pin *pin, void *arg)
@@ -455,6 +524,7 @@ federation_open(struct server *srv, const char *db_path, const char *key, const 
 		return err;
 	}
 	srv->federation = f;
+	f->pins_serial = federation_pins_serial(f);
 	store_pin_each(f->pins, federation_restore_one, f);
 	ev_timer_start(srv->loop, &f->refresh, FEDERATION_REFRESH_MS, federation_on_refresh);
 	return 0;

@@ -75,6 +75,7 @@ struct federation {
 	struct ev_timer refresh;
 	char key[PATH_MAX], cert[PATH_MAX]; /* presented to other domains' servers */
 	char self[IDENTITY_STR_MAX + 8];
+	uint64_t pins_serial; /* SERVER_PINS_SERIAL as last seen */
 };
 
 /*

@@ -109,6 +109,7 @@ revocation_on_timer(struct ev_timer *t)
 	struct server *srv = container_of(t, struct server, revocation_timer);
 
 	revocation_publish(srv);
+	federation_pins_poll(srv); /* the same poll of the store serves both */
 	ev_timer_start(srv->loop, t, SERVER_REVOCATION_POLL_MS, revocation_on_timer);
 }
 

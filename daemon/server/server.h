@@ -67,6 +67,11 @@ enum {
 #define SERVER_KEY     "server.key"
 #define SERVER_CERT    "server.crt"
 #define SERVER_DB      "server.db"
+/*
+ * A counter in the store's meta table, bumped by `vertex-server trust pin|forget`: the running
+ * server sees it change within SERVER_REVOCATION_POLL_MS and re-reads the pins it relies on.
+ */
+#define SERVER_PINS_SERIAL "pins_serial"
 
 enum { SERVER_MAX_HOSTED = 15 }; /* other domains one process may serve (run --also) */
 
@@ -154,6 +159,12 @@ int admin_cmd_user(struct server_opts *o, int argc, char **argv);
 int admin_cmd_invite(struct server_opts *o, int argc, char **argv);
 int admin_cmd_revoke(struct server_opts *o, int argc, char **argv);
 extern const char admin_user_help[], admin_invite_help[], admin_revoke_help[];
+/* The store's path in o->dir, if it exists (else says so, and -ENOENT). */
+int admin_db_path(const struct server_opts *o, char *db, size_t len);
+
+/* admin_trust.c: the verb trust (list, show, forget, pin) */
+int admin_cmd_trust(struct server_opts *o, int argc, char **argv);
+extern const char admin_trust_help[];
 
 /* The next domain served by the process of primary p after s (p first), NULL after the last. */
 static inline struct server *
@@ -193,6 +204,11 @@ void federation_notary(struct sconn *c, const char *domain);
 void federation_foreign_cert(struct sconn *c);
 /* The connection is going away: drop its pending queries. */
 void federation_forget(struct server *srv, struct sconn *c);
+/*
+ * Polled with the revocation list: if the administrator changed pins, every domain whose pin
+ * is gone or names another CA stops being trusted until its next contact is checked anew.
+ */
+void federation_pins_poll(struct server *srv);
 
 /* revocation.c */
 int revocation_publish(struct server *srv);

@@ -41,6 +41,8 @@ static const char server_usage[] =
     "  invite new USER [--hours N]       print a one-time invite code for USER, valid N hours\n"
     "                                    (default 72); only its hash is stored\n"
     "  revoke USER                       revoke USER and every certificate issued to it\n"
+    "  trust list|show|forget|pin        the CAs pinned for other domains; re-pin one that\n"
+    "                                    really replaced its CA\n"
     "  help [VERB]                       this help, or a verb's\n"
     "\n"
     "Options:\n"
@@ -283,6 +285,7 @@ static const struct server_verb server_verbs[] = {
 	{ "user", admin_cmd_user, admin_user_help },
 	{ "invite", admin_cmd_invite, admin_invite_help },
 	{ "revoke", admin_cmd_revoke, admin_revoke_help },
+	{ "trust", admin_cmd_trust, admin_trust_help },
 	{ "help", server_cmd_help, server_help_help },
 };
 

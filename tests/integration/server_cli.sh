@@ -165,6 +165,45 @@ expect_rc 0 vs user list --json
 jq -e '[.users[].user] == ["dave"]' <<<"$OUT" >/dev/null || fail "after del: $OUT"
 pass "revoke, user del and their refusals"
 
+say "trust: the pins of other domains, listed, re-pinned and forgotten by the administrator"
+expect_rc 0 vs trust list --json
+[[ $OUT == '{"pins":[]}' ]] || fail "a fresh server has pins: $OUT"
+OTHER=$(head -c 32 /dev/urandom | base64 -w0 | tr -d =)
+OTHER=SHA256:$OTHER
+expect_rc 2 vs trust
+expect_err "vertex-server trust: needs list, show, forget or pin"
+expect_rc 2 vs trust frob
+expect_err "unknown sub-verb 'frob'"
+expect_rc 2 vs trust show
+expect_err "vertex-server trust show: takes 1 argument(s), not 0"
+expect_rc 2 vs trust show bad_domain
+expect_err "not a domain"
+expect_rc 2 vs trust pin b.example.com
+expect_rc 2 vs trust pin b.example.com "${OTHER%?}"
+expect_err "not a fingerprint"
+expect_rc 2 vs trust pin A.Example.COM "$OTHER"
+expect_err "a.example.com is this server's own domain"
+expect_rc 2 vs trust forget b.example.com --json
+expect_err "unknown option '--json'"
+expect_rc 1 vs trust show b.example.com
+expect_err "no pin for b.example.com"
+expect_rc 1 vs trust forget b.example.com
+expect_err "no pin for b.example.com"
+expect_rc 0 vs trust pin B.Example.com "$OTHER"
+[[ $OUT == "pinned b.example.com to $OTHER; a running server applies this within 2 s" ]] ||
+	fail "trust pin printed: $OUT"
+expect_rc 0 vs trust show b.example.com --json
+jq -e --arg f "$OTHER" '.pins == [{"domain": "b.example.com", "fingerprint": $f,
+	"first_seen": .pins[0].first_seen, "how": "pinned by the administrator"}] and
+	(.pins[0].first_seen | . > 1700000000)' <<<"$OUT" >/dev/null || fail "trust show --json: $OUT"
+expect_rc 0 vs trust list
+[[ $OUT == "b.example.com"$'\n'"  fingerprint  $OTHER"* ]] || fail "trust list: $OUT"
+expect_rc 0 vs trust forget b.example.com
+[[ $OUT == "forgot the pin of b.example.com:"* ]] || fail "trust forget printed: $OUT"
+expect_rc 0 vs trust list --json
+[[ $OUT == '{"pins":[]}' ]] || fail "the forgotten pin is still listed: $OUT"
+pass "trust list, show, pin and forget, and their refusals"
+
 # run fails before it listens here, but inside a network namespace of its own all the same.
 say "run: a missing or damaged state directory stops it at start-up, named, and is left as it was"
 expect_rc 1 unshare -n "$SERVER" -D "$VTX_TMP/none" run

@@ -312,6 +312,38 @@ test_cert_trust_verify_garbage(void **state)
 		    -EACCES);
 }
 
+/* A forgotten anchor: its domain's certificates are refused, the other domains' are not. */
+static void
+test_cert_trust_remove(void **state)
+{
+	struct fx *f = *state;
+	const char *why;
+	size_t len;
+
+	assert_int_equal(
+	    sign(f, "b", "bob@b.example.com", f->pki.now - 60, f->pki.now + DAY, "bob.crt"), 0);
+	assert_int_equal(
+	    sign(f, "a", "alice@a.example.com", f->pki.now - 60, f->pki.now + DAY, "alice.crt"), 0);
+	assert_int_equal(verify(f, "bob.crt", f->pki.now, &why), 0);
+	assert_int_equal(cert_trust_remove(f->pki.trust, "B.Example.COM"), 0);
+	assert_null(cert_trust_anchor_der(f->pki.trust, "b.example.com", &len));
+	assert_int_equal(cert_trust_count(f->pki.trust), 1);
+	assert_int_equal(verify(f, "bob.crt", f->pki.now, &why), -EACCES);
+	assert_int_equal(verify(f, "alice.crt", f->pki.now, &why), 0);
+	assert_int_equal(cert_trust_remove(f->pki.trust, "b.example.com"), -ENOENT);
+	assert_int_equal(cert_trust_remove(f->pki.trust, "not a domain"), -EINVAL);
+	/* And it can come back, under another CA (a rotation the administrator re-pinned). */
+	assert_int_equal(
+	    cert_ca_init("b.example.com", 10, fx_path(f, "b2.key"), fx_path(f, "b2.crt")), 0);
+	assert_int_equal(cert_trust_add(f->pki.trust, "b.example.com", fx_path(f, "b2.crt")), 0);
+	assert_int_equal(verify(f, "bob.crt", f->pki.now, &why), -EACCES);
+	assert_int_equal(cert_sign(fx_path(f, "b2.key"), fx_path(f, "b2.crt"),
+				   fx_path(f, "bob.pub"), "bob@b.example.com", f->pki.now - 60,
+				   f->pki.now + DAY, fx_path(f, "bob2.crt")),
+			 0);
+	assert_int_equal(verify(f, "bob2.crt", f->pki.now, &why), 0);
+}
+
 static void
 test_cert_trust_add_refuses(void **state)
 {
@@ -371,6 +403,7 @@ main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_cert_trust_verify_ca_as_peer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cert_trust_verify_garbage, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cert_trust_remove, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cert_trust_add_refuses, setup, teardown),
 		cmocka_unit_test(test_cert_fpr_format_known),
 	};

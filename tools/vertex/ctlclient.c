@@ -16,6 +16,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "core/json.h"
 #include "ctlclient.h"
 
 enum {
@@ -205,23 +206,6 @@ ctlclient_group_end(const struct ctlclient_facts *f, size_t from, const char *ke
 
 /* --- JSON --- */
 
-void
-ctlclient_json_string(const char *s)
-{
-	putchar('"');
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\')
-			printf("\\%c", c);
-		else if (c < 0x20)
-			printf("\\u%04x", c);
-		else
-			putchar(c);
-	}
-	putchar('"');
-}
-
 static bool
 ctlclient_is_number(const char *s)
 {
@@ -239,7 +223,7 @@ ctlclient_json_value(const char *v)
 	if (ctlclient_is_number(v))
 		fputs(v, stdout);
 	else
-		ctlclient_json_string(v);
+		json_put_string(v, stdout);
 }
 
 void
@@ -257,7 +241,7 @@ ctlclient_json_object(const struct ctlclient_facts *f, size_t from, size_t to,
 		if (rename_from && !strcmp(key, rename_from))
 			key = rename_to;
 		printf("%s", first ? "" : ",");
-		ctlclient_json_string(key);
+		json_put_string(key, stdout);
 		putchar(':');
 		ctlclient_json_value(f->v[i].value);
 		first = false;
@@ -266,7 +250,7 @@ ctlclient_json_object(const struct ctlclient_facts *f, size_t from, size_t to,
 		if (strncmp(f->v[i].key, "drop.", 5))
 			continue;
 		printf("%s", drops ? "," : first ? "\"drops\":{" : ",\"drops\":{");
-		ctlclient_json_string(f->v[i].key + 5);
+		json_put_string(f->v[i].key + 5, stdout);
 		putchar(':');
 		ctlclient_json_value(f->v[i].value);
 		drops = true;

@@ -38,7 +38,6 @@ const char *ctlclient_fact(const struct ctlclient_facts *f, size_t from, size_t 
 /* The end of the group starting at from: the next fact named key after from, or f->n. */
 size_t ctlclient_group_end(const struct ctlclient_facts *f, size_t from, const char *key);
 
-void ctlclient_json_string(const char *s);
 /*
  * Prints facts [from, to) to stdout as one JSON object. A key named rename_from is shown as
  * rename_to (both may be NULL); keys "drop.X" are grouped into a "drops" object; values made

@@ -225,6 +225,11 @@ federation_on_fetched(void *arg, const struct cafetch_result *r)
 		federation_release(d);
 		return;
 	}
+	if (!d->anchored) {
+		cert_fpr_format(pin.fpr, fpr, sizeof(fpr));
+		fed_info(f, "the CA of %s matches its pin %s (%s): trusted", r->domain, fpr,
+			 pin.how);
+	}
 	if (federation_anchor(f, d, r->ca, r->ca_len))
 		fed_warn(f, "cannot use the CA of %s as an anchor", r->domain);
 	else if (r->crl)
@@ -271,6 +276,7 @@ federation_fetch(struct federation *f, const char *domain, const char *source, c
 		 size_t len)
 {
 	struct federation_domain *d = federation_domain(f, domain, false);
+	struct pin pin;
 	const char *why;
 	size_t known, first;
 
@@ -283,8 +289,10 @@ federation_fetch(struct federation *f, const char *domain, const char *source, c
 		d = federation_domain(f, domain, true);
 		federation_count(f, &known, &first);
 		fed_info(f,
-			 "first contact with %s (asked from %s): fetching its CA; %zu other "
-			 "first contact(s) running, %zu domain(s) known",
+			 "%s with %s (asked from %s): fetching its CA; %zu other first "
+			 "contact(s) running, %zu domain(s) known",
+			 store_pin_get(f->pins, domain, &pin) ? "first contact"
+							      : "contact (pinned, not trusted yet)",
 			 domain, source ? source : "here", first, known);
 	}
 	if (!d->fetch && !d->check) /* a running check settles everything waiting too */

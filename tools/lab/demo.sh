@@ -95,6 +95,9 @@ in_ns alice "$VERTEX" -s "$VTX_TMP/alice.sock" status
 in_ns alice "$VERTEX" -s "$VTX_TMP/alice.sock" peers
 in_ns alice "$VERTEX" -s "$VTX_TMP/alice.sock" trust list
 
+step "What a's server pinned when alice asked it about b (the notary): vertex-server trust list."
+pp server_admin srva trust list
+
 step "Stopping everything; the agents remove vtx0 and their routes."
 vtx_stop alice
 vtx_stop bob

@@ -130,17 +130,11 @@ ctl_foreign_status(struct agent *a, const char *domain, FILE *f)
 static bool
 ctl_arg_domain(const char *arg, char out[IDENTITY_DOMAIN_MAX + 1], FILE *f)
 {
-	size_t n = strlen(arg);
-	const char *why = "longer than 253 characters";
+	const char *why;
 
 	/* The argument is not echoed: it may hold bytes a terminal would interpret. */
-	if (n <= IDENTITY_DOMAIN_MAX) {
-		for (size_t i = 0; i <= n; i++)
-			out[i] =
-			    (char)(arg[i] >= 'A' && arg[i] <= 'Z' ? arg[i] - 'A' + 'a' : arg[i]);
-		if (identity_domain_is_valid(out, &why))
-			return true;
-	}
+	if (identity_domain_canon(arg, out, &why))
+		return true;
 	fprintf(f, "error invalid domain: %s\n", why);
 	return false;
 }

@@ -23,7 +23,6 @@
 #include <wolfssl/wolfcrypt/hash.h>
 #include <wolfssl/wolfcrypt/random.h>
 
-#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
@@ -149,13 +148,9 @@ int
 cert_domain_canon(const char *domain, char out[IDENTITY_DOMAIN_MAX + 1])
 {
 	const char *why;
-	size_t i;
 
-	if (!identity_domain_is_valid(domain, &why))
+	if (!identity_domain_canon(domain, out, &why))
 		return cert_fail(-EINVAL, "%s: %s", domain, why);
-	for (i = 0; domain[i] != '\0' && i < IDENTITY_DOMAIN_MAX; i++)
-		out[i] = (char)tolower((unsigned char)domain[i]);
-	out[i] = '\0';
 	return 0;
 }
 

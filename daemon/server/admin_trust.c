@@ -85,16 +85,10 @@ trust_print_pin(const struct pin *p, void *arg)
 static int
 trust_domain_arg(const char *verb, const char *arg, char out[IDENTITY_DOMAIN_MAX + 1])
 {
-	const char *why = "longer than 253 characters";
-	size_t n = strlen(arg);
+	const char *why;
 
-	if (n <= IDENTITY_DOMAIN_MAX) {
-		for (size_t i = 0; i <= n; i++)
-			out[i] =
-			    (char)(arg[i] >= 'A' && arg[i] <= 'Z' ? arg[i] - 'A' + 'a' : arg[i]);
-		if (identity_domain_is_valid(out, &why))
-			return 0;
-	}
+	if (identity_domain_canon(arg, out, &why))
+		return 0;
 	return server_usage_error(verb, "not a domain: %s", why);
 }
 
@@ -115,13 +109,8 @@ trust_own_domain(const struct server_opts *o, char out[IDENTITY_DOMAIN_MAX + 1])
 static int
 trust_bump_serial(struct store *st)
 {
-	uint64_t serial = 0;
-	size_t len;
+	uint64_t serial = federation_pins_serial(st) + 1;
 
-	if (store_meta_get(st, SERVER_PINS_SERIAL, &serial, sizeof(serial), &len) ||
-	    len != sizeof(serial))
-		serial = 0;
-	serial++;
 	return store_meta_set(st, SERVER_PINS_SERIAL, &serial, sizeof(serial));
 }
 

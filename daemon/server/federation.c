@@ -419,14 +419,13 @@ federation_on_refresh(struct ev_timer *t)
 	ev_timer_start(f->srv->loop, t, FEDERATION_REFRESH_MS, federation_on_refresh);
 }
 
-/* The administrators' change counter of the pins (SERVER_PINS_SERIAL); 0 if never changed. */
-static uint64_t
-federation_pins_serial(struct federation *f)
+uint64_t
+federation_pins_serial(struct store *pins)
 {
 	uint64_t serial;
 	size_t len;
 
-	if (store_meta_get(f->pins, SERVER_PINS_SERIAL, &serial, sizeof(serial), &len) ||
+	if (store_meta_get(pins, SERVER_PINS_SERIAL, &serial, sizeof(serial), &len) ||
 	    len != sizeof(serial))
 		return 0;
 	return serial;
@@ -480,7 +479,7 @@ federation_pins_poll(struct server *srv)
 	struct federation *f = srv->federation;
 	uint64_t serial;
 
-	if (!f || (serial = federation_pins_serial(f)) == f->pins_serial)
+	if (!f || (serial = federation_pins_serial(f->pins)) == f->pins_serial)
 		return;
 	f->pins_serial = serial;
 	for (size_t i = 0; i < f->ndomains; i++)
@@ -532,7 +531,7 @@ federation_open(struct server *srv, const char *db_path, const char *key, const 
 		return err;
 	}
 	srv->federation = f;
-	f->pins_serial = federation_pins_serial(f);
+	f->pins_serial = federation_pins_serial(f->pins);
 	store_pin_each(f->pins, federation_restore_one, f);
 	ev_timer_start(srv->loop, &f->refresh, FEDERATION_REFRESH_MS, federation_on_refresh);
 	return 0;

@@ -38,6 +38,7 @@ struct addrcount;
 struct offload;
 struct ratelimit;
 struct stream;
+struct store;
 struct tls_ctx;
 
 enum {
@@ -209,6 +210,8 @@ void federation_forget(struct server *srv, struct sconn *c);
  * is gone or names another CA stops being trusted until its next contact is checked anew.
  */
 void federation_pins_poll(struct server *srv);
+/* The administrators' change counter of the pins in a store (SERVER_PINS_SERIAL); 0: never. */
+uint64_t federation_pins_serial(struct store *pins);
 
 /* revocation.c */
 int revocation_publish(struct server *srv);

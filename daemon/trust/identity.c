@@ -176,6 +176,15 @@ identity_copy_folded(char *dst, const char *src, size_t n)
 	dst[n] = '\0';
 }
 
+bool
+identity_domain_canon(const char *domain, char out[IDENTITY_DOMAIN_MAX + 1], const char **why)
+{
+	if (!identity_domain_is_valid(domain, why))
+		return false;
+	identity_copy_folded(out, domain, strlen(domain)); /* valid: at most 253 bytes */
+	return true;
+}
+
 int
 identity_parse(const char *s, unsigned flags, struct identity *out, const char **why)
 {

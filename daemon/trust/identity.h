@@ -41,6 +41,11 @@ enum identity_flags {
  */
 int identity_parse(const char *s, unsigned flags, struct identity *out, const char **why);
 bool identity_domain_is_valid(const char *domain, const char **why);
+/*
+ * The canonical (lower-case) form of domain into out, if it is a valid domain; else false with
+ * *why set as by identity_domain_is_valid.
+ */
+bool identity_domain_canon(const char *domain, char out[IDENTITY_DOMAIN_MAX + 1], const char **why);
 
 /* Writes "user@domain" or "user@domain/purpose"; returns 0 or -ENOSPC. */
 int identity_format(const struct identity *id, char *buf, size_t len);

@@ -188,6 +188,25 @@ test_identity_domain_is_valid_cases(void **state)
 }
 
 static void
+test_identity_domain_canon_cases(void **state)
+{
+	char out[IDENTITY_DOMAIN_MAX + 1], long_name[IDENTITY_DOMAIN_MAX + 8];
+	const char *why = NULL;
+
+	(void)state;
+	assert_true(identity_domain_canon("B.Example.COM", out, &why));
+	assert_string_equal(out, "b.example.com");
+	assert_false(identity_domain_canon("bad_domain.example.com", out, &why));
+	assert_non_null(why);
+	memset(long_name, 'a', sizeof(long_name) - 1);
+	long_name[sizeof(long_name) - 1] = '\0';
+	long_name[100] = '.';
+	why = NULL;
+	assert_false(identity_domain_canon(long_name, out, &why));
+	assert_non_null(strstr(why, "longer than 253"));
+}
+
+static void
 test_identity_format_round_trip(void **state)
 {
 	for (size_t i = 0; i < sizeof(valid_cases) / sizeof(valid_cases[0]); i++) {
@@ -252,6 +271,7 @@ main(void)
 		cmocka_unit_test(test_identity_parse_domain_total_length),
 		cmocka_unit_test(test_identity_parse_flags),
 		cmocka_unit_test(test_identity_domain_is_valid_cases),
+		cmocka_unit_test(test_identity_domain_canon_cases),
 		cmocka_unit_test(test_identity_format_round_trip),
 		cmocka_unit_test(test_identity_format_nospace),
 		cmocka_unit_test(test_identity_format_max_length),

@@ -2,6 +2,11 @@
 /*
  * Logging to stderr with a program-name prefix and a timestamp from the realtime clock (for
  * humans; the event loop uses monotonic time).
+ *
+ * Every message is one line of printable ASCII: whatever a message carries (a certificate's
+ * name, a server's error text, a path) goes through log_escape() on its way out, so bytes from
+ * the network can neither start a forged line nor send a terminal escape sequence. Escaping is
+ * done here, once, rather than by every caller that logs an untrusted string.
  */
 #include "log.h"
 
@@ -72,10 +77,40 @@ log_set_quiet(bool quiet)
 	log_quiet = quiet;
 }
 
+size_t
+log_escape(const char *in, char *out, size_t cap)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0;
+
+	if (!cap)
+		return 0;
+	for (const unsigned char *p = (const unsigned char *)in; *p; p++) {
+		bool plain = *p >= 0x20 && *p < 0x7f && *p != '\\';
+		size_t need = plain ? 1 : *p == '\\' ? 2 : 4;
+
+		if (o + need >= cap)
+			break; /* whole escapes only: never half of one */
+		if (plain) {
+			out[o++] = (char)*p;
+		} else if (*p == '\\') {
+			out[o++] = '\\';
+			out[o++] = '\\';
+		} else {
+			out[o++] = '\\';
+			out[o++] = 'x';
+			out[o++] = hex[*p >> 4];
+			out[o++] = hex[*p & 15];
+		}
+	}
+	out[o] = '\0';
+	return o;
+}
+
 static void
 log_vprint(const char *level, const char *err, const char *fmt, va_list ap)
 {
-	char line[1024];
+	char msg[1024], line[1024 * 4 + 128], safe_err[256];
 	struct timespec ts;
 	struct tm tm;
 	int n;
@@ -86,11 +121,14 @@ log_vprint(const char *level, const char *err, const char *fmt, va_list ap)
 		     tm.tm_sec, ts.tv_nsec / 1000000, log_progname, level);
 	if (n < 0 || (size_t)n >= sizeof(line))
 		n = 0;
-	vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
-	if (err)
-		fprintf(stderr, "%s: %s\n", line, err);
-	else
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	log_escape(msg, line + n, sizeof(line) - (size_t)n);
+	if (err) {
+		log_escape(err, safe_err, sizeof(safe_err));
+		fprintf(stderr, "%s: %s\n", line, safe_err);
+	} else {
 		fprintf(stderr, "%s\n", line);
+	}
 }
 
 #define LOG_BODY(level, err)                                                                       \

@@ -11,6 +11,7 @@
 #define VERTEX_LOG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 enum log_cat {
@@ -45,6 +46,13 @@ void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_debug_cat(enum log_cat cat, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 __attribute__((noreturn)) void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 __attribute__((noreturn)) void fatalx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * Copies in to out (cap bytes with the NUL) with every byte outside printable ASCII written as
+ * \\xNN and a backslash as two, so the result is one unambiguous line; stops before an escape
+ * that would not fit. Returns the length written. Every log line goes through it.
+ */
+size_t log_escape(const char *in, char *out, size_t cap);
 
 /* True when a message may be printed now; counts what it suppresses and reports the count. */
 bool log_ratelimit_ok(struct log_ratelimit *rl, uint64_t now_ms);

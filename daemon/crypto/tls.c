@@ -435,6 +435,33 @@ tls_conn_deferred_cert(const struct tls_conn *c, size_t *len)
 }
 
 /*
+ * A CA certificate in the peer's chain, above its leaf. Our profile has no intermediates (a leaf
+ * is signed directly by its domain's anchor), and wolfSSL adds every chain CA that verifies to
+ * the context's certificate manager for good, so anyone holding a trusted CA key could grow us
+ * by a fresh intermediate per handshake. Refusing it here keeps it out (wolfSSL adds a chain CA
+ * only if the verify callback accepted it); the anchor itself, sent along, is harmless. The
+ * reason is kept only if the leaf's own check does not give a better one.
+ */
+static bool
+conn_check_chain_ca(struct tls_conn *c, const uint8_t *der, int len)
+{
+	struct cert_info info;
+	const uint8_t *anchor;
+	size_t anchor_len = 0;
+
+	if (der != NULL && len > 0 && cert_info_from_der(der, (size_t)len, &info) == 0 &&
+	    (anchor = cert_trust_anchor_der(c->ctx->trust, info.subject, &anchor_len)) != NULL &&
+	    anchor_len == (size_t)len && memcmp(anchor, der, anchor_len) == 0)
+		return true;
+	if (!c->failed)
+		snprintf(c->err, sizeof(c->err),
+			 "peer's chain carries a CA certificate that is not the anchor of its "
+			 "domain: certificates must be signed directly by their domain's CA");
+	c->failed = true;
+	return false;
+}
+
+/*
  * Called by wolfSSL for each certificate of the peer's chain (WOLFSSL_ALWAYS_VERIFY_CB), with
  * preverify its own verdict. We decide on the leaf only; returning 0 aborts the handshake with
  * an alert to the peer.
@@ -451,10 +478,10 @@ verify_cb(int preverify, WOLFSSL_X509_STORE_CTX *store)
 
 	if (c == NULL)
 		return 0;
-	if (wolfSSL_X509_STORE_CTX_get_error_depth(store) != 0)
-		return preverify;
 	x = wolfSSL_X509_STORE_CTX_get_current_cert(store);
 	der = x != NULL ? wolfSSL_X509_get_der(x, &len) : NULL;
+	if (wolfSSL_X509_STORE_CTX_get_error_depth(store) != 0)
+		return conn_check_chain_ca(c, der, len) ? preverify : 0;
 	if ((der == NULL || len <= 0) && !c->is_client &&
 	    (c->ctx->flags & TLS_CTX_PEER_CERT_OPTIONAL))
 		return 1; /* an enrolling client without a certificate: conn_verify_final decides */

@@ -216,6 +216,8 @@ const char *agent_drop_name(enum agent_drop d);
 void peer_count_drop(struct peer *p, enum peer_drop d, const char *detail);
 /* Closes the sessions of peers whose certificate the list revokes. */
 void peer_on_revocation(struct agent *a, const struct crl *list);
+/* The CA of domain is no longer trusted (its pin changed): closes its peers' sessions and links. */
+void peer_on_distrust(struct agent *a, const char *domain, const char *why);
 void agent_count_drop(struct agent *a, enum agent_drop d, const char *detail);
 
 /* link.c */

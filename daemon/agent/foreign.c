@@ -342,16 +342,41 @@ foreign_find(const struct agent *a, const char *domain)
 	return NULL;
 }
 
+/*
+ * The anchored CA is no longer what the store pins (the user re-pinned or forgot the domain):
+ * stop trusting it now, for new handshakes and for the sessions it vouched for. The next fetch
+ * decides anew, against the new pin or on first use.
+ */
+static void
+foreign_distrust(struct fdomain *fd)
+{
+	struct agent *a = fd->a;
+	char fpr[64];
+
+	cert_fpr_format(fd->anchored_fpr, fpr, sizeof(fpr));
+	cert_trust_remove(a->trust, fd->domain);
+	fd->anchored = false;
+	fd->state = FD_FETCHING;
+	snprintf(fd->reason, sizeof(fd->reason),
+		 "%s: the pin changed; its CA %s is no longer trusted, deciding again", fd->domain,
+		 fpr);
+	log_info("%s", fd->reason);
+	peer_on_distrust(a, fd->domain, "the pin of its domain changed");
+}
+
 int
 foreign_reevaluate(struct agent *a, const char *domain)
 {
 	struct fdomain *fd = foreign_find(a, domain);
+	struct pin pin;
 
 	if (!fd)
 		return -ENOENT;
 	ev_timer_stop(a->loop, &fd->timer);
 	notaries_round_cancel(fd->round);
-	fd->anchored = false;
+	if (fd->anchored && (store_pin_get(a->store, domain, &pin) ||
+			     memcmp(pin.fpr, fd->anchored_fpr, CERT_FPR_LEN)))
+		foreign_distrust(fd);
 	fd->backoff_ms = 0;
 	foreign_fetch(fd);
 	return 0;

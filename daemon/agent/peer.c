@@ -242,6 +242,27 @@ peer_on_close_record(struct peer *p)
 	peer_schedule_connect(p, PEER_CONNECT_BACKOFF_MIN_MS + PEER_DEFER_MS);
 }
 
+/*
+ * Ends p's session at once because what vouched for it no longer does (a revocation, a changed
+ * pin): keys dropped, link closed. New handshakes are refused by the same trust; keep trying
+ * slowly in case that changes (a new certificate, a re-pin).
+ */
+static void
+peer_close_untrusted(struct peer *p)
+{
+	struct agent *a = p->agent;
+
+	peer_drop_keypair(p, &p->previous);
+	peer_drop_keypair(p, &p->current);
+	p->state = PEER_DOWN;
+	ev_timer_stop(a->loop, &p->rekey_timer);
+	ev_timer_stop(a->loop, &p->keepalive_timer);
+	if (p->link)
+		link_close(p->link);
+	p->backoff_ms = PEER_CONNECT_BACKOFF_MAX_MS / 2;
+	peer_schedule_connect(p, p->backoff_ms);
+}
+
 void
 peer_on_revocation(struct agent *a, const struct crl *list)
 {
@@ -252,17 +273,29 @@ peer_on_revocation(struct agent *a, const struct crl *list)
 			continue;
 		log_warnx("peer %s: certificate revoked by %s (list #%llu); session closed",
 			  p->cfg->identity, list->domain, (unsigned long long)list->number);
-		peer_drop_keypair(p, &p->previous);
-		peer_drop_keypair(p, &p->current);
-		p->state = PEER_DOWN;
-		ev_timer_stop(a->loop, &p->rekey_timer);
-		ev_timer_stop(a->loop, &p->keepalive_timer);
-		if (p->link)
-			link_close(p->link);
-		/* New handshakes are refused by the same list; keep trying slowly in case of a
-		 * new certificate. */
-		p->backoff_ms = PEER_CONNECT_BACKOFF_MAX_MS / 2;
-		peer_schedule_connect(p, p->backoff_ms);
+		peer_close_untrusted(p);
+	}
+}
+
+void
+peer_on_distrust(struct agent *a, const char *domain, const char *why)
+{
+	for (size_t i = 0; i < a->npeers; i++) {
+		struct peer *p = &a->peers[i];
+
+		if (strcmp(identity_domain_of(p->cfg->identity), domain))
+			continue;
+		if (p->current || p->link)
+			log_warnx("peer %s: %s; session closed", p->cfg->identity, why);
+		peer_close_untrusted(p);
+	}
+	/* And the links still handshaking with them, which may have been verified already. */
+	for (struct link *l = a->links, *next; l; l = next) {
+		next = l->next;
+		if (l->peer && !strcmp(identity_domain_of(l->peer->cfg->identity), domain)) {
+			link_close(l);
+			next = a->links; /* closing may have changed the list: start over */
+		}
 	}
 }
 

@@ -232,3 +232,11 @@ identity_equal(const struct identity *a, const struct identity *b)
 	return strcmp(a->user, b->user) == 0 && strcmp(a->domain, b->domain) == 0 &&
 	       strcmp(a->purpose, b->purpose) == 0;
 }
+
+const char *
+identity_domain_of(const char *identity)
+{
+	const char *at = strchr(identity, '@');
+
+	return at ? at + 1 : NULL;
+}

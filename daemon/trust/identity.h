@@ -47,6 +47,13 @@ bool identity_domain_is_valid(const char *domain, const char **why);
  */
 bool identity_domain_canon(const char *domain, char out[IDENTITY_DOMAIN_MAX + 1], const char **why);
 
+/*
+ * The domain part of an identity that has already been checked (a certificate's name, a
+ * configured peer): what follows its '@', borrowed from identity; NULL if there is no '@'.
+ * For text not yet checked, identity_parse() is the way.
+ */
+const char *identity_domain_of(const char *identity);
+
 /* Writes "user@domain" or "user@domain/purpose"; returns 0 or -ENOSPC. */
 int identity_format(const struct identity *id, char *buf, size_t len);
 bool identity_equal(const struct identity *a, const struct identity *b);

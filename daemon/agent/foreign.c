@@ -16,6 +16,11 @@
  *
  * A pinned CA is also cached in the store (meta "ca:DOMAIN"), so after a restart the domain is
  * trusted at once, before its server answers again; the cache is used only if it matches the pin.
+ * Its revocation list is kept there too (crlkeep.h) and applies again at once.
+ *
+ * A domain whose CA the configuration names (a `ca` line) is tracked too, for its revocation
+ * list only: it is TRUSTED from the start, never pinned or asked about, and a CA its server
+ * offers that differs from the configured one is reported, never used.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -23,6 +28,7 @@
 #include <time.h>
 
 #include "agent/agent.h"
+#include "agent/crlkeep.h"
 #include "agent/foreign.h"
 #include "agent/notaries.h"
 #include "control/cafetch.h"
@@ -57,6 +63,7 @@ struct fdomain {
 	size_t ca_len;
 	uint8_t fpr[CERT_FPR_LEN];
 	bool anchored;
+	bool configured; /* the CA is the configuration's: only the list is fetched */
 	uint8_t anchored_fpr[CERT_FPR_LEN];
 	uint8_t *crl_pending; /* a list fetched before the CA was decided on */
 	size_t crl_pending_len;
@@ -91,26 +98,11 @@ foreign_retry(struct fdomain *fd)
 	foreign_arm(fd, fd->backoff_ms);
 }
 
-/* Verifies a list against the anchored CA and applies it (closing revoked peers' sessions). */
+/* A list from the domain's server: verified against its anchor, applied and kept (crlkeep.h). */
 static void
 foreign_apply_crl(struct fdomain *fd, const uint8_t *buf, size_t len)
 {
-	struct agent *a = fd->a;
-	struct cert_info ca;
-	struct crl list = { 0 };
-	const char *why;
-
-	if (cert_info_from_der(fd->ca, fd->ca_len, &ca) ||
-	    crl_decode_verify(buf, len, ca.pubkey, &list, &why)) {
-		log_warnx("%s: refusing a revocation list: %s", fd->domain, why);
-		return;
-	}
-	if (!strcmp(list.domain, fd->domain) && !cert_trust_set_crl(a->trust, &list)) {
-		log_info("%s: revocation list #%llu: %zu certificate(s) revoked", fd->domain,
-			 (unsigned long long)list.number, list.count);
-		peer_on_revocation(a, &list);
-	}
-	crl_free(&list);
+	crlkeep_apply(fd->a, fd->domain, buf, len, "its server");
 }
 
 /* Makes the candidate CA an anchor, and lets the domain's peers try again at once. */
@@ -131,6 +123,7 @@ foreign_install(struct fdomain *fd)
 	fd->anchored = true;
 	memcpy(fd->anchored_fpr, fd->fpr, CERT_FPR_LEN);
 	fd->state = FD_TRUSTED;
+	crlkeep_restore(a, fd->domain); /* the list kept from before, if it is this CA's */
 	if (fd->crl_pending) {
 		foreign_apply_crl(fd, fd->crl_pending, fd->crl_pending_len);
 		free(fd->crl_pending);
@@ -139,7 +132,7 @@ foreign_install(struct fdomain *fd)
 	for (size_t i = 0; i < a->npeers; i++) {
 		struct peer *p = &a->peers[i];
 
-		if (!strcmp(strchr(p->cfg->identity, '@') + 1, fd->domain) && !p->current) {
+		if (!strcmp(identity_domain_of(p->cfg->identity), fd->domain) && !p->current) {
 			p->backoff_ms = 0;
 			peer_need_session(p);
 		}
@@ -201,6 +194,30 @@ foreign_on_candidate(struct fdomain *fd)
 		foreign_decide(fd, NULL, 0); /* out of memory: as if no one could be asked */
 }
 
+/* A domain of a `ca` line: the configured CA stays; the list is what we came for. */
+static void
+foreign_on_fetched_configured(struct fdomain *fd, const struct cafetch_result *r,
+			      const struct cert_info *ci)
+{
+	char fpr[64], was[64];
+
+	if (memcmp(ci->fpr, fd->anchored_fpr, CERT_FPR_LEN)) {
+		cert_fpr_format(ci->fpr, fpr, sizeof(fpr));
+		cert_fpr_format(fd->anchored_fpr, was, sizeof(was));
+		snprintf(fd->reason, sizeof(fd->reason),
+			 "%s: its server offers CA %s, but the configuration names %s; only lists "
+			 "signed by the configured CA are used",
+			 fd->domain, fpr, was);
+		log_warnx("%s", fd->reason);
+	} else {
+		snprintf(fd->reason, sizeof(fd->reason), "%s: CA from the configuration",
+			 fd->domain);
+	}
+	if (r->crl)
+		foreign_apply_crl(fd, r->crl, r->crl_len);
+	foreign_arm(fd, FOREIGN_REFRESH_MS);
+}
+
 static void
 foreign_on_fetched(void *arg, const struct cafetch_result *r)
 {
@@ -219,6 +236,10 @@ foreign_on_fetched(void *arg, const struct cafetch_result *r)
 		return;
 	}
 	fd->backoff_ms = 0;
+	if (fd->configured) {
+		foreign_on_fetched_configured(fd, r, &ci);
+		return;
+	}
 	if (fd->anchored && !memcmp(ci.fpr, fd->anchored_fpr, CERT_FPR_LEN)) {
 		fd->state = FD_TRUSTED;
 		if (r->crl)
@@ -279,6 +300,25 @@ foreign_from_cache(struct fdomain *fd)
 		 pin.how);
 }
 
+/* A domain whose CA a `ca` line names: trusted as configured, tracked for its list. */
+static void
+foreign_configured(struct fdomain *fd)
+{
+	struct cert_info ci;
+	const uint8_t *der = cert_trust_anchor_der(fd->a->trust, fd->domain, &fd->ca_len);
+
+	if (!der || fd->ca_len > sizeof(fd->ca) || cert_info_from_der(der, fd->ca_len, &ci)) {
+		fd->ca_len = 0;
+		return;
+	}
+	memcpy(fd->ca, der, fd->ca_len);
+	memcpy(fd->fpr, ci.fpr, CERT_FPR_LEN);
+	memcpy(fd->anchored_fpr, ci.fpr, CERT_FPR_LEN);
+	fd->configured = fd->anchored = true;
+	fd->state = FD_TRUSTED;
+	snprintf(fd->reason, sizeof(fd->reason), "%s: CA from the configuration", fd->domain);
+}
+
 static bool
 foreign_has_ca(const struct agent *a, const char *domain)
 {
@@ -291,24 +331,28 @@ foreign_has_ca(const struct agent *a, const char *domain)
 int
 foreign_start(struct agent *a)
 {
-	const char *own = strchr(a->cfg.identity, '@') + 1;
+	const char *own = identity_domain_of(a->cfg.identity);
 	struct foreign *f = calloc(1, sizeof(*f) + a->npeers * sizeof(struct fdomain));
 
 	if (!f)
 		return -ENOMEM;
 	a->foreign = f;
 	for (size_t i = 0; i < a->npeers; i++) {
-		const char *d = strchr(a->peers[i].cfg->identity, '@') + 1;
+		const char *d = identity_domain_of(a->peers[i].cfg->identity);
+		struct fdomain *fd = &f->d[f->n];
 		bool seen = false;
 
 		for (size_t j = 0; j < f->n; j++)
 			seen |= !strcmp(f->d[j].domain, d);
-		if (seen || !strcmp(d, own) || foreign_has_ca(a, d))
+		if (seen || !strcmp(d, own))
 			continue;
-		f->d[f->n].a = a;
-		snprintf(f->d[f->n].domain, sizeof(f->d[f->n].domain), "%s", d);
-		foreign_from_cache(&f->d[f->n]);
-		foreign_fetch(&f->d[f->n]);
+		fd->a = a;
+		snprintf(fd->domain, sizeof(fd->domain), "%s", d);
+		if (foreign_has_ca(a, d))
+			foreign_configured(fd);
+		else
+			foreign_from_cache(fd);
+		foreign_fetch(fd);
 		f->n++;
 	}
 	return 0;
@@ -370,7 +414,7 @@ foreign_reevaluate(struct agent *a, const char *domain)
 	struct fdomain *fd = foreign_find(a, domain);
 	struct pin pin;
 
-	if (!fd)
+	if (!fd || fd->configured)
 		return -ENOENT;
 	ev_timer_stop(a->loop, &fd->timer);
 	notaries_round_cancel(fd->round);

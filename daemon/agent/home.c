@@ -3,7 +3,9 @@
  * The agent's connection to its home server (the server of its own domain), when the config
  * names one (`server auto` or `server ADDRESS:PORT`). Over it the agent renews its certificate
  * (authenticated by the current certificate, never a password) and receives its domain's
- * revocation list, which is applied to every handshake and to the sessions already up.
+ * revocation list, which is applied to every handshake and to the sessions already up. The
+ * server sends a list's first chunk when it publishes one (and on request at connect); a list
+ * longer than a chunk is pulled the rest of the way, one chunk at a time (crlpull.h).
  *
  * States: DOWN (waiting to retry), CONNECTING, UP.
  * Timers:
@@ -23,7 +25,9 @@
 #include <time.h>
 
 #include "agent/agent.h"
+#include "agent/crlkeep.h"
 #include "agent/notaries.h"
+#include "control/crlpull.h"
 #include "control/resolve.h"
 #include "control/stream.h"
 #include "crypto/aead.h"
@@ -53,7 +57,7 @@ struct home {
 	uint64_t ping_nonce;
 	bool renew_due;
 	bool stopping;
-	uint64_t crl_number;
+	struct crl_pull crl_pull; /* a list arriving in chunks */
 	int64_t last_renewal;
 	struct ev_timer retry_timer, ping_timer, renew_timer;
 };
@@ -63,7 +67,7 @@ static const char *const home_state_names[] = { "down", "connecting", "up" };
 static const char *
 home_domain(const struct home *h)
 {
-	return strchr(h->a->cfg.identity, '@') + 1;
+	return identity_domain_of(h->a->cfg.identity);
 }
 
 static void home_connect(struct home *h);
@@ -166,33 +170,45 @@ home_on_cert(struct home *h, const struct ctlmsg *m)
 	home_schedule_renewal(h);
 }
 
-/* A revocation list for our domain: verified against our domain's CA, then applied. */
+static bool
+home_ask_crl(struct home *h, uint32_t offset)
+{
+	struct ctlmsg m = { .type = CTL_CRL_REQ };
+
+	snprintf(m.u.crl_req.domain, sizeof(m.u.crl_req.domain), "%s", home_domain(h));
+	m.u.crl_req.offset = offset;
+	return home_send(h, &m);
+}
+
+/*
+ * A chunk of our domain's revocation list. A first chunk of a list no newer than ours is
+ * ignored (every push and every reconnect sends one); otherwise chunks are gathered until the
+ * list is whole, then it is verified against our domain's CA and applied (crlkeep.h).
+ */
 static void
 home_on_crl(struct home *h, const struct ctlmsg *m)
 {
 	struct agent *a = h->a;
-	const uint8_t *ca_der;
-	struct cert_info ca;
-	struct crl list = { 0 };
-	const char *why;
-	size_t ca_len;
 
-	ca_der = cert_trust_anchor_der(a->trust, home_domain(h), &ca_len);
-	if (!ca_der || cert_info_from_der(ca_der, ca_len, &ca) ||
-	    crl_decode_verify(m->u.crl.crl, m->u.crl.crl_len, ca.pubkey, &list, &why)) {
-		log_warnx("home: refusing a revocation list: %s", ca_der ? why : "no CA for it");
+	if (m->u.crl.offset == 0 &&
+	    !cert_trust_crl_is_newer(a->trust, home_domain(h), m->u.crl.number, m->u.crl.issued))
 		return;
-	}
-	if (strcmp(list.domain, home_domain(h)) || cert_trust_set_crl(a->trust, &list)) {
-		crl_free(&list);
+	switch (crl_pull_on_chunk(&h->crl_pull, m)) {
+	case CRL_PULL_MORE:
+		home_ask_crl(h, h->crl_pull.have);
 		return;
+	case CRL_PULL_RESTART:
+		log_debug(LOG_CTL, "home: the revocation list changed while we fetched it");
+		home_ask_crl(h, 0);
+		return;
+	case CRL_PULL_BAD:
+		log_warnx("home: refusing a revocation list chunk for %s", m->u.crl.domain);
+		return;
+	case CRL_PULL_DONE:
+		break;
 	}
-	if (list.number != h->crl_number)
-		log_info("home: revocation list #%llu of %s: %zu certificate(s) revoked",
-			 (unsigned long long)list.number, list.domain, list.count);
-	h->crl_number = list.number;
-	peer_on_revocation(a, &list);
-	crl_free(&list);
+	crlkeep_apply(a, home_domain(h), h->crl_pull.buf, h->crl_pull.total, h->addr);
+	crl_pull_reset(&h->crl_pull);
 }
 
 static void
@@ -219,9 +235,8 @@ home_on_established(struct stream *s)
 	snprintf(m.u.hello.name, sizeof(m.u.hello.name), "%.*s", CTL_STR_MAX, h->a->cfg.identity);
 	if (!home_send(h, &m))
 		return; /* the stream closed (a refused certificate, say): home_on_closed ran */
-	m = (struct ctlmsg){ .type = CTL_CRL_REQ };
-	snprintf(m.u.req.domain, sizeof(m.u.req.domain), "%s", home_domain(h));
-	if (!home_send(h, &m))
+	crl_pull_reset(&h->crl_pull); /* a pull the last connection left half done */
+	if (!home_ask_crl(h, 0))
 		return;
 	h->state = HOME_UP;
 	h->backoff_ms = 0;
@@ -363,6 +378,7 @@ home_start(struct agent *a)
 	if (!h)
 		return -ENOMEM;
 	h->a = a;
+	crl_pull_init(&h->crl_pull, identity_domain_of(a->cfg.identity));
 	snprintf(h->server_name, sizeof(h->server_name), "server@%s", home_domain(h));
 	a->home = h;
 	home_schedule_renewal(h);
@@ -384,6 +400,7 @@ home_stop(struct agent *a)
 	if (h->s)
 		stream_close(h->s, "agent shutting down");
 	ev_timer_stop(a->loop, &h->retry_timer);
+	crl_pull_reset(&h->crl_pull);
 	free(h);
 	a->home = NULL;
 }
@@ -393,12 +410,16 @@ home_status(const struct agent *a, FILE *f)
 {
 	const struct home *h = a->home;
 	const struct cert_info *ci = tls_ctx_cert(a->tls);
+	uint64_t number = 0;
+	int64_t next;
 
 	fprintf(f, "cert_not_after %lld\n", (long long)ci->not_after);
 	if (!h)
 		return;
+	/* The list held, however it came (the server, or the store at start). */
+	cert_trust_crl_info(a->trust, home_domain(h), &number, &next);
 	fprintf(f, "server %s\nserver_address %s\nserver_state %s\ncrl_number %llu\n",
 		h->server_name, h->addr[0] ? h->addr : "-", home_state_names[h->state],
-		(unsigned long long)h->crl_number);
+		(unsigned long long)number);
 	fprintf(f, "last_renewal %lld\n", (long long)h->last_renewal);
 }

@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "agent/agent.h"
+#include "agent/crlkeep.h"
 #include "agent/foreign.h"
 #include "core/pkt.h"
 #include "crypto/aead.h"
@@ -109,6 +110,9 @@ vertexd_identity(struct agent *a)
 	}
 	if (err)
 		return err;
+	/* The lists kept from the last run apply before any server answers (crlkeep.h). */
+	for (size_t i = 0; i < a->cfg.ncas; i++)
+		crlkeep_restore(a, a->cfg.cas[i].domain);
 	err = tls_ctx_new(&a->tls, a->cfg.key_path, a->cfg.cert_path, a->trust);
 	if (err) {
 		log_warnx("cannot load key %s and certificate %s", a->cfg.key_path,

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "control/crlpull.h"
 #include "control/ctlquery.h"
 
 struct cafetch {
@@ -16,7 +17,40 @@ struct cafetch {
 	struct cafetch **owner;
 	void (*done)(void *arg, const struct cafetch_result *r);
 	void *arg;
+	struct crl_pull pull; /* the list, chunk by chunk (ctlquery's follow-ups) */
+	bool crl_done;        /* pull.buf holds the whole list */
 };
+
+/* The list arrives in chunks: ask for the next one until it is whole. */
+static bool
+cafetch_follow(void *arg, const struct ctlmsg *answer, struct ctlmsg *next)
+{
+	struct cafetch *f = arg;
+
+	if (answer->type != CTL_CRL)
+		return false; /* an error: no list */
+	switch (crl_pull_on_chunk(&f->pull, answer)) {
+	case CRL_PULL_DONE:
+		f->crl_done = true;
+		return false;
+	case CRL_PULL_BAD:
+		return false;
+	case CRL_PULL_MORE:
+	case CRL_PULL_RESTART:
+		break;
+	}
+	*next = (struct ctlmsg){ .type = CTL_CRL_REQ };
+	snprintf(next->u.crl_req.domain, sizeof(next->u.crl_req.domain), "%s", f->pull.domain);
+	next->u.crl_req.offset = f->pull.have;
+	return true;
+}
+
+static void
+cafetch_free(struct cafetch *f)
+{
+	crl_pull_reset(&f->pull);
+	free(f);
+}
 
 static void
 cafetch_on_done(void *arg, const struct ctlquery_result *q)
@@ -24,7 +58,6 @@ cafetch_on_done(void *arg, const struct ctlquery_result *q)
 	struct cafetch *f = arg;
 	struct cafetch_result r = { .domain = q->domain, .error = q->error };
 	const struct ctlmsg *ca = q->nanswers > 0 ? &q->answers[0] : NULL;
-	const struct ctlmsg *crl = q->nanswers > 1 ? &q->answers[1] : NULL;
 	char why[512];
 
 	if (ca && ca->type == CTL_CA && !strcmp(ca->u.ca.domain, q->domain)) {
@@ -40,14 +73,14 @@ cafetch_on_done(void *arg, const struct ctlquery_result *q)
 				 ctlmsg_type_name(ca->type));
 		r.error = why;
 	}
-	if (crl && crl->type == CTL_CRL) { /* a server without a list answers with an error */
-		r.crl = crl->u.crl.crl;
-		r.crl_len = crl->u.crl.crl_len;
+	if (f->crl_done) { /* a server without a list answers with an error */
+		r.crl = f->pull.buf;
+		r.crl_len = f->pull.total;
 	}
 	if (f->owner)
 		*f->owner = NULL;
 	f->done(f->arg, &r);
-	free(f);
+	cafetch_free(f);
 }
 
 int
@@ -64,6 +97,7 @@ cafetch_start(struct cafetch **out, struct ev_loop *loop, const char *domain, co
 		.reqs = reqs,
 		.nreqs = 2,
 		.timeout_ms = CAFETCH_TIMEOUT_MS,
+		.follow = cafetch_follow,
 	};
 	struct cafetch *f = calloc(1, sizeof(*f));
 	int err;
@@ -73,7 +107,8 @@ cafetch_start(struct cafetch **out, struct ev_loop *loop, const char *domain, co
 	f->done = done;
 	f->arg = arg;
 	snprintf(reqs[0].u.req.domain, sizeof(reqs[0].u.req.domain), "%s", domain);
-	snprintf(reqs[1].u.req.domain, sizeof(reqs[1].u.req.domain), "%s", domain);
+	snprintf(reqs[1].u.crl_req.domain, sizeof(reqs[1].u.crl_req.domain), "%s", domain);
+	crl_pull_init(&f->pull, domain);
 	/* Set before starting: done may run (and free f) before ctlquery_start returns. */
 	f->owner = out;
 	if (out)
@@ -82,7 +117,7 @@ cafetch_start(struct cafetch **out, struct ev_loop *loop, const char *domain, co
 	if (err) {
 		if (out)
 			*out = NULL;
-		free(f);
+		cafetch_free(f);
 	}
 	return err;
 }
@@ -95,5 +130,5 @@ cafetch_cancel(struct cafetch *f)
 	if (f->owner)
 		*f->owner = NULL;
 	ctlquery_cancel(f->q); /* done does not run, so f is ours to free */
-	free(f);
+	cafetch_free(f);
 }

@@ -6,9 +6,10 @@
  * are, not by where they came from: the CA by its pin and the notaries (trust/pins.h), the list
  * by the CA's signature. Nothing secret is ever sent on it.
  *
- * One fetch is one unverified ctlquery (ctlquery.h): HELLO, CA_REQ, CRL_REQ, then the callback
- * with what arrived (the list may be missing: servers without one answer with an error), bounded
- * by CAFETCH_TIMEOUT_MS.
+ * One fetch is one unverified ctlquery (ctlquery.h): HELLO, CA_REQ, CRL_REQ and, for a list
+ * larger than one chunk, a CRL_REQ for each further chunk (crlpull.h), then the callback with
+ * what arrived: the CA, and the list if it came whole (it may be missing: servers without one
+ * answer with an error). Bounded by CAFETCH_TIMEOUT_MS per answer, and ctlquery's follow-ups.
  */
 #ifndef VERTEX_CAFETCH_H
 #define VERTEX_CAFETCH_H

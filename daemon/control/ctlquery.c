@@ -23,7 +23,9 @@ struct ctlquery {
 	struct resolve *resolve;        /* while the server is being looked up */
 	struct stream *s;
 	void (*done)(void *arg, const struct ctlquery_result *r);
+	bool (*follow)(void *arg, const struct ctlmsg *answer, struct ctlmsg *next);
 	void *arg;
+	unsigned nfollow;
 	bool cancelled;
 	unsigned timeout_ms;
 	char domain[CTL_STR_MAX + 1];
@@ -42,7 +44,7 @@ ctlquery_free(struct ctlquery *q)
 	if (q->owner)
 		*q->owner = NULL;
 	tls_ctx_free(q->own_tls);
-	for (size_t i = 0; i < q->nanswers; i++)
+	for (size_t i = 0; i < CTLQUERY_MAX; i++) /* a followed-up slot holds one uncounted */
 		free(q->bodies[i]);
 	free(q);
 }
@@ -79,6 +81,34 @@ ctlquery_on_established(struct stream *s)
 	stream_set_deadline(s, q->timeout_ms);
 }
 
+/*
+ * An answer to the last request, decoded from copy into its slot: the caller may follow it up.
+ * Returns false if the stream closed. When a follow-up was sent, the slot keeps copy for now
+ * (bodies[nanswers] == copy, freed when the next answer replaces it) and is not counted yet.
+ */
+static bool
+ctlquery_follow(struct ctlquery *q, struct stream *s, uint8_t *copy)
+{
+	struct ctlmsg next;
+
+	free(q->bodies[q->nanswers]); /* the answer this one follows up, if any */
+	q->bodies[q->nanswers] = NULL;
+	if (!q->follow(q->arg, &q->answers[q->nanswers], &next))
+		return true;
+	if (++q->nfollow > CTLQUERY_FOLLOW_MAX) {
+		free(copy);
+		snprintf(q->error, sizeof(q->error), "more than %d follow-ups",
+			 CTLQUERY_FOLLOW_MAX);
+		stream_close(s, q->error);
+		return false;
+	}
+	q->bodies[q->nanswers] = copy;
+	if (!stream_send_msg(s, &next))
+		return false; /* on_closed ran (and freed the slot's copy with q) */
+	stream_set_deadline(s, q->timeout_ms);
+	return true;
+}
+
 static bool
 ctlquery_on_record(struct stream *s, uint16_t type, const uint8_t *body, size_t len)
 {
@@ -101,6 +131,10 @@ ctlquery_on_record(struct stream *s, uint16_t type, const uint8_t *body, size_t 
 		stream_close(s, q->error);
 		return false;
 	}
+	if (q->nanswers + 1 == q->nreqs && q->follow && !ctlquery_follow(q, s, copy))
+		return false;
+	if (q->bodies[q->nanswers] == copy)
+		return true; /* followed up: the next answer takes this one's place */
 	q->bodies[q->nanswers++] = copy;
 	if (q->nanswers == q->nreqs) {
 		stream_close(s, "done");
@@ -159,6 +193,7 @@ ctlquery_start(struct ctlquery **out, struct ev_loop *loop, const struct ctlquer
 		return -ENOMEM;
 	q->loop = loop;
 	q->done = done;
+	q->follow = spec->follow;
 	q->arg = arg;
 	q->timeout_ms = spec->timeout_ms ? spec->timeout_ms : CTLQUERY_TIMEOUT_MS;
 	snprintf(q->domain, sizeof(q->domain), "%s", spec->domain);

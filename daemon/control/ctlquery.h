@@ -17,6 +17,7 @@
 #ifndef VERTEX_CTLQUERY_H
 #define VERTEX_CTLQUERY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -26,7 +27,12 @@ struct ev_loop;
 struct tls_ctx;
 struct ctlquery;
 
-enum { CTLQUERY_MAX = 4, CTLQUERY_TIMEOUT_MS = 10000 };
+enum {
+	CTLQUERY_MAX = 4,
+	CTLQUERY_TIMEOUT_MS = 10000,
+	/* Follow-ups of the last request (a revocation list pulled in chunks: 129 at most). */
+	CTLQUERY_FOLLOW_MAX = 160,
+};
 
 struct ctlquery_spec {
 	const char *domain;     /* whose server to ask */
@@ -36,7 +42,15 @@ struct ctlquery_spec {
 	const char *key, *cert; /* unverified only: presented if given, else anonymous */
 	const struct ctlmsg *reqs;
 	size_t nreqs;        /* 1..CTLQUERY_MAX */
-	unsigned timeout_ms; /* 0: CTLQUERY_TIMEOUT_MS */
+	unsigned timeout_ms; /* 0: CTLQUERY_TIMEOUT_MS, for the whole exchange and again for
+				each follow-up */
+	/*
+	 * Optional: an answer to the last request may be followed up on the same connection. It
+	 * is called (with the arg given to ctlquery_start) for each answer to the last request;
+	 * returning true with *next filled sends next, and the answer to next takes the last
+	 * answer's place. At most CTLQUERY_FOLLOW_MAX times; then the exchange ends with an error.
+	 */
+	bool (*follow)(void *arg, const struct ctlmsg *answer, struct ctlmsg *next);
 };
 
 struct ctlquery_result {

@@ -287,6 +287,17 @@ stream_send_msg(struct stream *s, const struct ctlmsg *m)
 	return stream_send(s, m->type, body, (size_t)n);
 }
 
+/* The room the bytes left in rbuf need: the whole record they start, once its header is in. */
+static size_t
+stream_pending_need(const struct stream *s)
+{
+	struct record_hdr h;
+
+	if (s->rlen >= RECORD_HDR_LEN && record_hdr_decode(s->rbuf, s->rlen, &h))
+		return RECORD_HDR_LEN + h.len;
+	return s->rlen;
+}
+
 /* Hands complete records to the owner; false if the stream closed. */
 static bool
 stream_parse(struct stream *s)
@@ -322,7 +333,9 @@ stream_parse(struct stream *s)
 	}
 	memmove(s->rbuf, s->rbuf + off, s->rlen - off);
 	s->rlen -= off;
-	if (!s->bulk && s->rcap > STREAM_RBUF_MIN && s->rlen <= STREAM_RBUF_MIN)
+	/* Back to the minimum, unless what is left is the start of a record that needs more
+	 * (shrinking under it left no room to read the rest: a read of zero bytes). */
+	if (!s->bulk && s->rcap > STREAM_RBUF_MIN && stream_pending_need(s) <= STREAM_RBUF_MIN)
 		stream_rbuf_resize(s, STREAM_RBUF_MIN);
 	return true;
 }

@@ -249,6 +249,26 @@ anchor_fpr_cmp(const void *a, const void *b)
 	return memcmp(a, b, CERT_FPR_LEN);
 }
 
+/*
+ * Older, or the same list again, is not newer: a replay cannot un-revoke. The same number
+ * re-signed later is the same list made fresh again (a new next_update), and is newer.
+ */
+static bool
+anchor_crl_is_newer(const struct cert_anchor *a, uint64_t number, int64_t issued)
+{
+	return !a->has_crl || number > a->crl.number ||
+	       (number == a->crl.number && issued > a->crl.issued);
+}
+
+bool
+cert_trust_crl_is_newer(const struct cert_trust *t, const char *domain, uint64_t number,
+			int64_t issued)
+{
+	const struct cert_anchor *a = trust_find(t, domain);
+
+	return a != NULL && anchor_crl_is_newer(a, number, issued);
+}
+
 int
 cert_trust_set_crl(struct cert_trust *t, const struct crl *c)
 {
@@ -257,7 +277,7 @@ cert_trust_set_crl(struct cert_trust *t, const struct crl *c)
 
 	if (a == NULL)
 		return cert_fail(-ENOENT, "%s: no trusted CA for this revocation list", c->domain);
-	if (a->has_crl && a->crl.number >= c->number)
+	if (!anchor_crl_is_newer(a, c->number, c->issued))
 		return -EALREADY;
 	if (c->count > CRL_MAX_ENTRIES)
 		return cert_fail(-EINVAL, "%s: revocation list too long", c->domain);
@@ -274,6 +294,32 @@ cert_trust_set_crl(struct cert_trust *t, const struct crl *c)
 	a->crl.revoked = copy;
 	a->has_crl = true;
 	return 0;
+}
+
+/* Ownership: on success *out is a decoded copy the caller frees with crl_free. */
+int
+cert_trust_apply_crl(struct cert_trust *t, const char *domain, const uint8_t *buf, size_t len,
+		     struct crl *out, const char **why)
+{
+	struct cert_anchor *a = trust_find(t, domain);
+	int err;
+
+	memset(out, 0, sizeof(*out));
+	*why = "no trusted CA for its domain";
+	if (a == NULL)
+		return -ENOENT;
+	if (crl_decode_verify(buf, len, a->pubkey, out, why) < 0)
+		return -EINVAL;
+	if (strcmp(out->domain, domain) != 0) {
+		*why = "the list is for another domain";
+		crl_free(out);
+		return -EINVAL;
+	}
+	err = cert_trust_set_crl(t, out);
+	*why = err == -EALREADY ? "not newer than the list held" : cert_strerror();
+	if (err < 0)
+		crl_free(out);
+	return err;
 }
 
 int

@@ -105,6 +105,20 @@ void cert_trust_each(const struct cert_trust *t,
  * whether stale means refuse is the caller's policy.
  */
 int cert_trust_set_crl(struct cert_trust *t, const struct crl *c);
+/*
+ * Verifies a signed list (crypto/crl.h format) against the anchor of domain, checks that it is
+ * domain's, and keeps it (cert_trust_set_crl). 0 with *out the decoded list (the caller frees
+ * it with crl_free); -ENOENT (no anchor), -EINVAL (does not verify, or another domain's) or
+ * -EALREADY (not newer than the list held), with *why a static reason and *out empty.
+ */
+int cert_trust_apply_crl(struct cert_trust *t, const char *domain, const uint8_t *buf, size_t len,
+			 struct crl *out, const char **why);
+/*
+ * Would a list of domain numbered number, issued at issued, replace the one held (the rule of
+ * cert_trust_set_crl)? False if domain has no anchor. For skipping a transfer early.
+ */
+bool cert_trust_crl_is_newer(const struct cert_trust *t, const char *domain, uint64_t number,
+			     int64_t issued);
 /* The number and next_update of the list held for domain; -ENOENT if it has none. */
 int cert_trust_crl_info(const struct cert_trust *t, const char *domain, uint64_t *number,
 			int64_t *next_update);

@@ -17,6 +17,7 @@
 #include "crypto/cert_internal.h"
 #include "crypto/crl.h"
 #include "crypto/csr.h"
+#include "proto/ctlmsg.h"
 
 enum {
 	CRL_VERSION = 1,
@@ -24,6 +25,9 @@ enum {
 	/* magic, version, domain length, number, issued, next_update, count */
 	CRL_FIXED_LEN = CRL_MAGIC_LEN + 1 + 1 + 8 + 8 + 8 + 4,
 };
+
+/* A whole list must be expressible in the control channel's chunks (proto/ctlmsg.h). */
+_Static_assert((long)CRL_WIRE_MAX <= (long)CTL_CRL_TOTAL_MAX, "every list fits CTL_CRL's total");
 
 static const uint8_t CRL_MAGIC[CRL_MAGIC_LEN] = { 'V', 'C', 'R', 'L' };
 

@@ -8,7 +8,8 @@
  *   | count u32 | count x fingerprint (32 bytes, SHA-256 of the certificate DER, sorted)
  *   | signature (64 bytes, Ed25519 by the domain CA over every byte before it)
  *
- * A verifier keeps the list with the highest number it has seen per domain; a list past
+ * A verifier keeps the newest list it has seen per domain: the highest number, and for the same
+ * number the latest issued (a server re-signs an unchanged list to keep it fresh). A list past
  * next_update is stale (the caller decides whether stale means refuse).
  */
 #ifndef VERTEX_CRL_H
@@ -22,7 +23,13 @@
 
 struct cert_ca;
 
-enum { CRL_MAX_ENTRIES = 65536 };
+enum {
+	CRL_MAX_ENTRIES = 65536,
+	/* The largest signed list: magic, version, the longest domain, the fixed fields, every
+	 * entry, the signature (2,097,503 bytes). It travels in chunks (proto/ctlmsg.h CTL_CRL). */
+	CRL_WIRE_MAX =
+	    4 + 1 + 1 + IDENTITY_DOMAIN_MAX + 8 + 8 + 8 + 4 + CRL_MAX_ENTRIES * CERT_FPR_LEN + 64,
+};
 
 struct crl {
 	char domain[IDENTITY_DOMAIN_MAX + 1];

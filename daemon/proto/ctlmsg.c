@@ -46,8 +46,8 @@ static const uint32_t ctl_body_max[CTL_TYPE_LAST - CTL_TYPE_FIRST + 1] = {
 	[CTL_CA - CTL_TYPE_FIRST] = CTL_STR_WIRE_MAX + CTL_BLOB_WIRE_MAX,
 	[CTL_NOTARY_REQ - CTL_TYPE_FIRST] = CTL_STR_WIRE_MAX,
 	[CTL_NOTARY - CTL_TYPE_FIRST] = CTL_STR_WIRE_MAX + 1 + CTL_FPR_LEN + 8,
-	[CTL_CRL_REQ - CTL_TYPE_FIRST] = CTL_STR_WIRE_MAX,
-	[CTL_CRL - CTL_TYPE_FIRST] = CTL_BLOB_WIRE_MAX,
+	[CTL_CRL_REQ - CTL_TYPE_FIRST] = CTL_STR_WIRE_MAX + 4,
+	[CTL_CRL - CTL_TYPE_FIRST] = CTL_STR_WIRE_MAX + 8 + 8 + 4 + 4 + CTL_BLOB_WIRE_MAX,
 	[CTL_PING - CTL_TYPE_FIRST] = 8,
 	[CTL_PONG - CTL_TYPE_FIRST] = 8,
 };
@@ -208,6 +208,28 @@ ctl_decode_notary(struct rbuf *r, struct ctlmsg *m)
 	return ctl_notary_is_valid(m->u.notary.status, m->u.notary.fpr, m->u.notary.first_seen);
 }
 
+/* A chunk lies inside its list, and the list has a size a list can have. */
+static bool
+ctl_crl_is_valid(uint32_t total, uint32_t offset, size_t chunk_len)
+{
+	return total >= 1 && total <= CTL_CRL_TOTAL_MAX && offset < total && chunk_len >= 1 &&
+	       chunk_len <= total - offset;
+}
+
+static bool
+ctl_decode_crl(struct rbuf *r, struct ctlmsg *m)
+{
+	uint64_t issued;
+
+	if (!ctl_get_str(r, m->u.crl.domain) || !rbuf_get_u64(r, &m->u.crl.number) ||
+	    !rbuf_get_u64(r, &issued) || !rbuf_get_u32(r, &m->u.crl.total) ||
+	    !rbuf_get_u32(r, &m->u.crl.offset) ||
+	    !ctl_get_blob(r, &m->u.crl.chunk, &m->u.crl.chunk_len))
+		return false;
+	m->u.crl.issued = (int64_t)issued;
+	return ctl_crl_is_valid(m->u.crl.total, m->u.crl.offset, m->u.crl.chunk_len);
+}
+
 static bool
 ctl_decode_fields(struct rbuf *r, struct ctlmsg *m)
 {
@@ -225,15 +247,16 @@ ctl_decode_fields(struct rbuf *r, struct ctlmsg *m)
 		return rbuf_get_u16(r, &m->u.error.code) && ctl_get_str(r, m->u.error.message);
 	case CTL_CA_REQ:
 	case CTL_NOTARY_REQ:
-	case CTL_CRL_REQ:
 		return ctl_get_str(r, m->u.req.domain);
+	case CTL_CRL_REQ:
+		return ctl_get_str(r, m->u.crl_req.domain) && rbuf_get_u32(r, &m->u.crl_req.offset);
 	case CTL_CA:
 		return ctl_get_str(r, m->u.ca.domain) &&
 		       ctl_get_blob(r, &m->u.ca.ca, &m->u.ca.ca_len);
 	case CTL_NOTARY:
 		return ctl_decode_notary(r, m);
 	case CTL_CRL:
-		return ctl_get_blob(r, &m->u.crl.crl, &m->u.crl.crl_len);
+		return ctl_decode_crl(r, m);
 	case CTL_PING:
 	case CTL_PONG:
 		return rbuf_get_u64(r, &m->u.ping.nonce);
@@ -341,8 +364,11 @@ ctl_encode_fields(struct ctl_writer *cw, const struct ctlmsg *m)
 		break;
 	case CTL_CA_REQ:
 	case CTL_NOTARY_REQ:
-	case CTL_CRL_REQ:
 		ctl_put_str(cw, m->u.req.domain);
+		break;
+	case CTL_CRL_REQ:
+		ctl_put_str(cw, m->u.crl_req.domain);
+		wbuf_put_u32(&cw->w, m->u.crl_req.offset);
 		break;
 	case CTL_CA:
 		ctl_put_str(cw, m->u.ca.domain);
@@ -352,7 +378,14 @@ ctl_encode_fields(struct ctl_writer *cw, const struct ctlmsg *m)
 		ctl_encode_notary(cw, m);
 		break;
 	case CTL_CRL:
-		ctl_put_blob(cw, m->u.crl.crl, m->u.crl.crl_len);
+		ctl_check(cw,
+			  ctl_crl_is_valid(m->u.crl.total, m->u.crl.offset, m->u.crl.chunk_len));
+		ctl_put_str(cw, m->u.crl.domain);
+		wbuf_put_u64(&cw->w, m->u.crl.number);
+		wbuf_put_u64(&cw->w, (uint64_t)m->u.crl.issued);
+		wbuf_put_u32(&cw->w, m->u.crl.total);
+		wbuf_put_u32(&cw->w, m->u.crl.offset);
+		ctl_put_blob(cw, m->u.crl.chunk, m->u.crl.chunk_len);
 		break;
 	case CTL_PING:
 	case CTL_PONG:

@@ -21,8 +21,12 @@
  *   CTL_NOTARY      domain str8 | status u8 (1 known, 2 unknown, 3 unreachable, 4 disputed)
  *                   | fpr 32 bytes (what it saw when known or disputed, else zero)
  *                   | first_seen i64 (unix seconds when known, else 0)
- *   CTL_CRL_REQ     domain str8
- *   CTL_CRL         crl blob16                         (crypto/crl.h wire format)
+ *   CTL_CRL_REQ     domain str8 | offset u32           (the current list, from byte offset)
+ *   CTL_CRL         domain str8 | number u64 | issued i64 | total u32 | offset u32
+ *                   | chunk blob16                     (bytes [offset, offset + chunk length)
+ *                                                      of the signed list, crypto/crl.h, which
+ *                                                      is total bytes long; number and issued
+ *                                                      name the list, as in its signed header)
  *   CTL_PING        nonce u64                          (keepalive; answered by CTL_PONG)
  *   CTL_PONG        nonce u64
  */
@@ -56,6 +60,9 @@ enum {
 	CTL_STR_MAX = 255,
 	CTL_BLOB_MAX = 16384, /* certificates and CRLs; a CRL of ~500 revocations */
 	CTL_FPR_LEN = 32,
+	/* A signed revocation list travels in CTL_CRL chunks of at most CTL_BLOB_MAX bytes; this
+	 * is the largest whole list (crypto/crl.h CRL_WIRE_MAX, asserted there). */
+	CTL_CRL_TOTAL_MAX = 2097503,
 };
 
 enum ctl_role { CTL_ROLE_AGENT = 1, CTL_ROLE_SERVER = 2 };
@@ -108,7 +115,11 @@ struct ctlmsg {
 		} error;
 		struct {
 			char domain[CTL_STR_MAX + 1];
-		} req; /* CA_REQ, NOTARY_REQ, CRL_REQ */
+		} req; /* CA_REQ, NOTARY_REQ */
+		struct {
+			char domain[CTL_STR_MAX + 1];
+			uint32_t offset;
+		} crl_req;
 		struct {
 			char domain[CTL_STR_MAX + 1];
 			const uint8_t *ca;
@@ -121,8 +132,13 @@ struct ctlmsg {
 			int64_t first_seen;
 		} notary;
 		struct {
-			const uint8_t *crl;
-			size_t crl_len;
+			char domain[CTL_STR_MAX + 1];
+			uint64_t number;
+			int64_t issued;
+			uint32_t total,
+			    offset;           /* 1 <= total <= CTL_CRL_TOTAL_MAX, offset < total */
+			const uint8_t *chunk; /* 1..CTL_BLOB_MAX bytes, within total */
+			size_t chunk_len;
 		} crl;
 		struct {
 			uint64_t nonce;

@@ -425,6 +425,75 @@ accounts_cert_record(struct accounts *a, const char *user, const uint8_t fpr[32]
 	return acc_end(a, rc < 0 ? rc : 0);
 }
 
+/* How many certificates of user are not expired at now, revoked ones included. */
+static int
+acc_unexpired(struct accounts *a, const char *user, int64_t now, unsigned *n)
+{
+	sqlite3_stmt *s;
+	int rc = acc_prepare(a, "unexpired",
+			     "SELECT count(*) FROM certs WHERE user = ? AND "
+			     "not_after > ?",
+			     &s, "ti", user, now);
+
+	if (rc)
+		return rc;
+	if (sqlite3_step(s) == SQLITE_ROW)
+		*n = (unsigned)sqlite3_column_int64(s, 0);
+	else
+		rc = acc_fail(a, "unexpired");
+	sqlite3_finalize(s);
+	return rc;
+}
+
+/*
+ * Revokes user's unexpired certificates but fpr and the newest other one, bumping the CRL
+ * number if there were any. Returns how many, or -errno.
+ */
+static int
+acc_supersede(struct accounts *a, const char *user, const uint8_t fpr[32], int64_t now)
+{
+	int n =
+	    acc_exec(a, "supersede",
+		     "UPDATE certs SET revoked_at = ? WHERE user = ? AND revoked_at IS NULL AND "
+		     "not_after > ? AND fpr != ? AND fpr NOT IN (SELECT fpr FROM certs WHERE "
+		     "user = ? AND fpr != ? ORDER BY not_before DESC, rowid DESC LIMIT 1)",
+		     "itibtb", now, user, now, fpr, user, fpr);
+
+	if (n > 0 && acc_exec(a, "crl number",
+			      "UPDATE meta SET value = value + 1 WHERE key = 'crl_number'", "") < 0)
+		return -EIO;
+	return n;
+}
+
+int
+accounts_cert_issue(struct accounts *a, const char *user, const uint8_t fpr[32], int64_t not_before,
+		    int64_t not_after, int64_t now, unsigned max_unexpired)
+{
+	unsigned have = 0;
+	int64_t revoked;
+	int rc;
+
+	if (not_after <= not_before)
+		return -EINVAL;
+	if ((rc = acc_begin(a)))
+		return rc;
+	rc = acc_user_state(a, user, &revoked);
+	if (rc == 0 && revoked)
+		rc = -EPERM;
+	if (rc == 0)
+		rc = acc_unexpired(a, user, now, &have);
+	if (rc == 0 && have >= max_unexpired)
+		rc = -EDQUOT;
+	if (rc == 0)
+		rc = acc_exec(a, "cert record",
+			      "INSERT INTO certs (fpr, user, not_before, not_after) "
+			      "VALUES (?, ?, ?, ?)",
+			      "btii", fpr, user, not_before, not_after);
+	if (rc >= 0)
+		rc = acc_supersede(a, user, fpr, now);
+	return acc_end(a, rc);
+}
+
 /*
  * Marks the account revoked (keeping the first revocation time), revokes its certificates,
  * drops its unused invites, and always bumps the CRL number.

@@ -56,6 +56,17 @@ int accounts_invite_consume(struct accounts *a, const char *user,
 
 int accounts_cert_record(struct accounts *a, const char *user, const uint8_t fpr[32],
 			 int64_t not_before, int64_t not_after);
+/*
+ * The issuing of a certificate, in one transaction: refused with -EDQUOT if user already has
+ * max_unexpired certificates not expired at now (revoked or not: each may be on the revocation
+ * list until it expires, so this bounds what one account adds to it), else recorded; then its
+ * older certificates are superseded -- every unexpired one but this and the newest before it
+ * (whose sessions rekey onto the new one within minutes) is revoked, bumping the CRL number if
+ * there were any. Returns how many were superseded; -ENOENT, -EPERM (revoked), -EEXIST,
+ * -EINVAL as accounts_cert_record.
+ */
+int accounts_cert_issue(struct accounts *a, const char *user, const uint8_t fpr[32],
+			int64_t not_before, int64_t not_after, int64_t now, unsigned max_unexpired);
 /* Revokes the account and every certificate issued to it; bumps the CRL number. Returns the
  * number of certificates revoked, or -ENOENT. */
 int accounts_revoke_user(struct accounts *a, const char *user, int64_t now);

@@ -47,16 +47,27 @@ enrol_issue(struct sconn *c, const struct identity *id, const uint8_t pubkey[CER
 	int64_t now = time(NULL),
 		skew = life / 4 < SERVER_CERT_SKEW_SEC ? life / 4 : SERVER_CERT_SKEW_SEC;
 	int64_t nb = now - skew, na = now + life;
-	int n;
+	int n, superseded = -EIO;
 
 	identity_format(id, name, sizeof(name));
 	n = cert_ca_issue(srv->ca, pubkey, name, nb, na, der, sizeof(der));
-	if (n < 0 || cert_info_from_der(der, (size_t)n, &ci) ||
-	    accounts_cert_record(srv->acc, id->user, ci.fpr, nb, na)) {
+	if (n >= 0 && !cert_info_from_der(der, (size_t)n, &ci))
+		superseded = accounts_cert_issue(srv->acc, id->user, ci.fpr, nb, na, now,
+						 SERVER_CERTS_PER_ACCOUNT);
+	if (superseded == -EDQUOT) {
+		sconn_send_error(c, CTL_ERR_RATE,
+				 "%s already has %d certificates that have not expired; no more "
+				 "until one does",
+				 name, SERVER_CERTS_PER_ACCOUNT);
+		return false;
+	}
+	if (superseded < 0) {
 		/* An unrecorded certificate could never be revoked: do not hand it out. */
 		sconn_send_error(c, CTL_ERR_INTERNAL, "could not issue a certificate for %s", name);
 		return false;
 	}
+	if (superseded > 0)
+		log_info("%s: %d older certificate(s) superseded (revoked)", name, superseded);
 	m.u.cert.cert = der;
 	m.u.cert.cert_len = (size_t)n;
 	m.u.cert.ca = cert_ca_der(srv->ca, &m.u.cert.ca_len);

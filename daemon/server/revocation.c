@@ -26,15 +26,15 @@
 
 enum { REVOCATION_VALID_SEC = 86400 };
 
-/* Sends the list to agents, and closes the connections of those it revokes. */
+/*
+ * Tells agents of the new list by sending its first chunk (a list of up to ~500 revocations is
+ * one chunk; agents pull the rest, crlpull.h), and closes the connections of those it revokes.
+ */
 static void
 revocation_push(struct server *srv, const struct crl *list)
 {
-	struct ctlmsg m = { .type = CTL_CRL };
 	struct sconn *c, *next;
 
-	m.u.crl.crl = srv->crl;
-	m.u.crl.crl_len = srv->crl_len;
 	for (c = srv->conns; c; c = next) {
 		next = c->next;
 		if (!c->hello || !c->peer[0])
@@ -44,7 +44,7 @@ revocation_push(struct server *srv, const struct crl *list)
 			sconn_close(c, "certificate revoked");
 			continue;
 		}
-		sconn_send(c, &m);
+		serve_send_crl_chunk(c, 0);
 	}
 }
 
@@ -78,8 +78,16 @@ revocation_publish(struct server *srv)
 	list.revoked = fprs;
 	err = crl_encode_signed(srv->ca, &list, &buf, &len);
 	free(fprs);
-	if (err)
+	if (err) {
+		/* Said once per list number: the poll would say it every 2 s. */
+		if (number != srv->crl_unpublished)
+			log_warnx("%s: cannot publish revocation list #%llu (%zu revoked "
+				  "certificates): %s; list #%llu stays in force",
+				  srv->domain, (unsigned long long)number, count, cert_strerror(),
+				  (unsigned long long)srv->crl_number);
+		srv->crl_unpublished = number;
 		return err;
+	}
 	/* Apply exactly what agents will see: decode and verify our own output. */
 	if ((err = cert_info_from_der(ca_der, ca_len, &ca)) ||
 	    (err = crl_decode_verify(buf, len, ca.pubkey, &applied, &why)) ||

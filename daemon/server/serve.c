@@ -157,19 +157,43 @@ serve_ca(struct sconn *c, const struct ctlmsg *m)
 	sconn_send(c, &r);
 }
 
+/* One chunk of the current list, from offset (crlpull.h: clients pull the rest). */
+bool
+serve_send_crl_chunk(struct sconn *c, uint32_t offset)
+{
+	struct server *srv = c->srv;
+	struct ctlmsg r = { .type = CTL_CRL };
+	size_t n = srv->crl_len - offset;
+
+	snprintf(r.u.crl.domain, sizeof(r.u.crl.domain), "%s", srv->domain);
+	r.u.crl.number = srv->crl_number;
+	r.u.crl.issued = srv->crl_issued;
+	r.u.crl.total = (uint32_t)srv->crl_len;
+	r.u.crl.offset = offset;
+	r.u.crl.chunk = srv->crl + offset;
+	r.u.crl.chunk_len = n < CTL_BLOB_MAX ? n : CTL_BLOB_MAX;
+	return sconn_send(c, &r);
+}
+
 static void
 serve_crl(struct sconn *c, const struct ctlmsg *m)
 {
-	struct ctlmsg r = { .type = CTL_CRL };
+	struct server *srv = c->srv;
 
-	if (strcmp(m->u.req.domain, c->srv->domain) || !c->srv->crl) {
+	if (strcmp(m->u.crl_req.domain, srv->domain) || !srv->crl) {
 		sconn_send_error(c, CTL_ERR_UNKNOWN, "no revocation list for %s here",
-				 m->u.req.domain);
+				 m->u.crl_req.domain);
 		return;
 	}
-	r.u.crl.crl = c->srv->crl;
-	r.u.crl.crl_len = c->srv->crl_len;
-	sconn_send(c, &r);
+	if (m->u.crl_req.offset >= srv->crl_len) {
+		/* A client that asks past the end had a longer list before: it starts again. */
+		sconn_send_error(c, CTL_ERR_PROTOCOL,
+				 "revocation list #%llu of %s is %zu bytes; nothing at offset %u",
+				 (unsigned long long)srv->crl_number, srv->domain, srv->crl_len,
+				 m->u.crl_req.offset);
+		return;
+	}
+	serve_send_crl_chunk(c, m->u.crl_req.offset);
 }
 
 /* Dispatches one decoded message; false if the connection must close. */

@@ -58,6 +58,13 @@ enum {
 	 * near this, and one source cannot take the SERVER_MAX_CONNS places from everyone else.
 	 */
 	SERVER_PREHELLO_PER_SOURCE = 64,
+	/*
+	 * Certificates one account may hold that have not expired, revoked ones included
+	 * (enrolments and renewals alike): each can sit on the revocation list until it expires,
+	 * so this bounds what one user can add to the list (accounts_cert_issue). An agent renews
+	 * at two thirds of a lifetime, so it holds at most two; the rest is room for re-enrolling.
+	 */
+	SERVER_CERTS_PER_ACCOUNT = 6,
 };
 #define SERVER_ENROL_RATE_USER   (1.0 / 30) /* then one attempt per 30 s per account */
 #define SERVER_ENROL_RATE_SOURCE (1.0 / 5)  /* and one per 5 s per source address */
@@ -117,6 +124,7 @@ struct server {
 	size_t crl_len;
 	uint64_t crl_number;
 	int64_t crl_issued;
+	uint64_t crl_unpublished; /* a list number that could not be signed (said once) */
 	struct ev_timer revocation_timer;
 
 	struct federation *federation;
@@ -189,6 +197,8 @@ bool sconn_send(struct sconn *c, const struct ctlmsg *m);
 void sconn_close(struct sconn *c, const char *why);
 void sconn_send_error(struct sconn *c, uint16_t code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* Sends the chunk of the current revocation list at offset (< srv->crl_len). */
+bool serve_send_crl_chunk(struct sconn *c, uint32_t offset);
 
 /* enrol.c */
 void enrol_handle(struct sconn *c, const struct ctlmsg *m);

@@ -415,6 +415,62 @@ test_accounts_file_holds_no_secret_text(void **state)
 	}
 }
 
+/* Issuing: each new certificate supersedes all but itself and the one before; an account holds
+ * at most max unexpired certificates (revoked ones count), so it adds at most that many to the
+ * revocation list; expired ones free their place. */
+static void
+test_accounts_cert_issue_supersedes_and_caps(void **state)
+{
+	struct accounts *a = open_fresh();
+	uint8_t f[8][32], (*fprs)[32];
+	size_t count;
+	uint64_t n0, n1;
+	int64_t now = 1000000;
+
+	(void)state;
+	for (int i = 0; i < 8; i++)
+		fill(f[i], (uint8_t)(0x10 + i));
+	assert_int_equal(accounts_user_add(a, "mallory", NULL, now), 0);
+	assert_int_equal(accounts_revoked(a, now, &fprs, &count, &n0), 0);
+	/* the first two: nothing superseded, the list unchanged */
+	assert_int_equal(accounts_cert_issue(a, "mallory", f[0], now, now + 100, now, 4), 0);
+	assert_int_equal(accounts_cert_issue(a, "mallory", f[1], now + 1, now + 101, now + 1, 4),
+			 0);
+	assert_int_equal(accounts_revoked(a, now + 1, &fprs, &count, &n1), 0);
+	assert_int_equal(count, 0);
+	assert_true(n1 == n0);
+	/* the third supersedes the first */
+	assert_int_equal(accounts_cert_issue(a, "mallory", f[2], now + 2, now + 102, now + 2, 4),
+			 1);
+	assert_int_equal(accounts_revoked(a, now + 2, &fprs, &count, &n1), 0);
+	assert_int_equal(count, 1);
+	assert_memory_equal(fprs[0], f[0], 32);
+	assert_true(n1 == n0 + 1);
+	free(fprs);
+	assert_int_equal(accounts_cert_issue(a, "mallory", f[3], now + 3, now + 103, now + 3, 4),
+			 1);
+	/* four unexpired (two of them revoked): the cap of 4 is reached */
+	assert_int_equal(accounts_cert_issue(a, "mallory", f[4], now + 4, now + 104, now + 4, 4),
+			 -EDQUOT);
+	assert_int_equal(accounts_revoked(a, now + 4, &fprs, &count, &n1), 0);
+	assert_int_equal(count, 2); /* f[0], f[1]; f[4] was never recorded */
+	free(fprs);
+	/* once the first has expired there is room for one more */
+	assert_int_equal(
+	    accounts_cert_issue(a, "mallory", f[4], now + 100, now + 200, now + 100, 4), 1);
+	assert_int_equal(
+	    accounts_cert_issue(a, "mallory", f[5], now + 100, now + 200, now + 100, 4), -EDQUOT);
+	/* revoking the account lists exactly its unexpired certificates */
+	assert_true(accounts_revoke_user(a, "mallory", now + 100) >= 0);
+	assert_int_equal(accounts_revoked(a, now + 100, &fprs, &count, &n1), 0);
+	assert_int_equal(count, 4); /* f[1]..f[4] */
+	free(fprs);
+	assert_int_equal(
+	    accounts_cert_issue(a, "mallory", f[6], now + 100, now + 200, now + 100, 9), -EPERM);
+	assert_int_equal(accounts_cert_issue(a, "nobody", f[7], now, now + 100, now, 9), -ENOENT);
+	accounts_close(a);
+}
+
 int
 main(void)
 {
@@ -429,6 +485,7 @@ main(void)
 		cmocka_unit_test(test_accounts_user_del_revokes_certs),
 		cmocka_unit_test(test_accounts_state_persists_across_reopen),
 		cmocka_unit_test(test_accounts_file_holds_no_secret_text),
+		cmocka_unit_test(test_accounts_cert_issue_supersedes_and_caps),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

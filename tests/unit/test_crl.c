@@ -351,6 +351,58 @@ test_cert_trust_set_crl_newest_wins(void **state)
 	free(b6);
 }
 
+/* The same number re-signed later (a server keeping its list fresh) replaces it; a replay of
+ * the earlier signing does not. cert_trust_crl_is_newer says the same beforehand. */
+static void
+test_cert_trust_apply_crl_refreshed(void **state)
+{
+	struct fx *f = *state;
+	struct crl out;
+	const char *why;
+	uint8_t *early, *late, *older;
+	size_t ne, nl, no;
+	int64_t now = f->pki.now;
+
+	early = sign_list(f, 5, NULL, 0, &ne);
+	f->pki.now = now + 3600;
+	late = sign_list(f, 5, NULL, 0, &nl);
+	older = sign_list(f, 4, NULL, 0, &no);
+	f->pki.now = now;
+	assert_true(cert_trust_crl_is_newer(f->pki.trust, "b.example.com", 5, now));
+	assert_false(cert_trust_crl_is_newer(f->pki.trust, "x.example.com", 5, now));
+	assert_int_equal(cert_trust_apply_crl(f->pki.trust, "b.example.com", early, ne, &out, &why),
+			 0);
+	assert_int_equal(out.number, 5);
+	crl_free(&out);
+	assert_false(cert_trust_crl_is_newer(f->pki.trust, "b.example.com", 5, now));
+	assert_true(cert_trust_crl_is_newer(f->pki.trust, "b.example.com", 5, now + 3600));
+	assert_int_equal(cert_trust_apply_crl(f->pki.trust, "b.example.com", early, ne, &out, &why),
+			 -EALREADY);
+	assert_int_equal(cert_trust_apply_crl(f->pki.trust, "b.example.com", late, nl, &out, &why),
+			 0);
+	assert_true(out.issued == now + 3600);
+	crl_free(&out);
+	assert_int_equal(cert_trust_apply_crl(f->pki.trust, "b.example.com", early, ne, &out, &why),
+			 -EALREADY);
+	assert_int_equal(cert_trust_apply_crl(f->pki.trust, "b.example.com", older, no, &out, &why),
+			 -EALREADY);
+	assert_string_equal(why, "not newer than the list held");
+	/* Someone else's list, or no anchor for the domain asked. */
+	assert_int_equal(cert_trust_apply_crl(f->pki.trust, "a.example.com", late, nl, &out, &why),
+			 cert_trust_anchor_der(f->pki.trust, "a.example.com", &(size_t){ 0 })
+			     ? -EINVAL
+			     : -ENOENT);
+	assert_int_equal(cert_trust_apply_crl(f->pki.trust, "x.example.com", late, nl, &out, &why),
+			 -ENOENT);
+	late[nl - 1] ^= 1;
+	assert_int_equal(cert_trust_apply_crl(f->pki.trust, "b.example.com", late, nl, &out, &why),
+			 -EINVAL);
+	assert_string_equal(why, "revocation list signature does not verify against the CA");
+	free(early);
+	free(late);
+	free(older);
+}
+
 static void
 test_cert_trust_set_crl_no_anchor(void **state)
 {
@@ -425,6 +477,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_cert_trust_set_crl_refuses_revoked, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_cert_trust_set_crl_newest_wins, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_cert_trust_apply_crl_refreshed, setup,
 						teardown),
 		cmocka_unit_test(test_cert_trust_set_crl_no_anchor),
 		cmocka_unit_test(test_cert_trust_add_der_replaces),

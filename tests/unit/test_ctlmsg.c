@@ -62,9 +62,11 @@ static const struct ctl_kat kats[] = {
 	{ { .type = CTL_NOTARY, .u.notary = { "c.example.com", CTL_NOTARY_UNKNOWN, { 0 }, 0 } },
 	  "00 18 00 00 00 37  0d 632e6578616d706c652e636f6d 02"
 	  " 0000000000000000000000000000000000000000000000000000000000000000 0000000000000000" },
-	{ { .type = CTL_CRL_REQ, .u.req = { "b.example.com" } },
-	  "00 19 00 00 00 0e  0d 622e6578616d706c652e636f6d" },
-	{ { .type = CTL_CRL, .u.crl = { crl_kat, 3 } }, "00 1a 00 00 00 05  0003 010203" },
+	{ { .type = CTL_CRL_REQ, .u.crl_req = { "b.example.com", 0x4000 } },
+	  "00 19 00 00 00 12  0d 622e6578616d706c652e636f6d 00004000" },
+	{ { .type = CTL_CRL, .u.crl = { "b.example.com", 5, 1700000000, 3, 0, crl_kat, 3 } },
+	  "00 1a 00 00 00 2b  0d 622e6578616d706c652e636f6d 0000000000000005 000000006553f100"
+	  " 00000003 00000000 0003 010203" },
 	{ { .type = CTL_PING, .u.ping = { 0x0102030405060708 } },
 	  "00 1b 00 00 00 08  0102030405060708" },
 	{ { .type = CTL_PONG, .u.ping = { 0x0102030405060708 } },
@@ -180,8 +182,11 @@ assert_ctlmsg_equal(const struct ctlmsg *a, const struct ctlmsg *b)
 		break;
 	case CTL_CA_REQ:
 	case CTL_NOTARY_REQ:
-	case CTL_CRL_REQ:
 		assert_string_equal(a->u.req.domain, b->u.req.domain);
+		break;
+	case CTL_CRL_REQ:
+		assert_string_equal(a->u.crl_req.domain, b->u.crl_req.domain);
+		assert_int_equal(a->u.crl_req.offset, b->u.crl_req.offset);
 		break;
 	case CTL_CA:
 		assert_string_equal(a->u.ca.domain, b->u.ca.domain);
@@ -194,7 +199,13 @@ assert_ctlmsg_equal(const struct ctlmsg *a, const struct ctlmsg *b)
 		assert_true(a->u.notary.first_seen == b->u.notary.first_seen);
 		break;
 	case CTL_CRL:
-		assert_blob_equal(a->u.crl.crl, a->u.crl.crl_len, b->u.crl.crl, b->u.crl.crl_len);
+		assert_string_equal(a->u.crl.domain, b->u.crl.domain);
+		assert_true(a->u.crl.number == b->u.crl.number);
+		assert_true(a->u.crl.issued == b->u.crl.issued);
+		assert_int_equal(a->u.crl.total, b->u.crl.total);
+		assert_int_equal(a->u.crl.offset, b->u.crl.offset);
+		assert_blob_equal(a->u.crl.chunk, a->u.crl.chunk_len, b->u.crl.chunk,
+				  b->u.crl.chunk_len);
 		break;
 	case CTL_PING:
 	case CTL_PONG:
@@ -282,6 +293,22 @@ rand_u64(void)
 	return (uint64_t)random() << 33 ^ (uint64_t)random() << 11 ^ (uint64_t)random();
 }
 
+/* A valid chunk: 1..CTL_BLOB_MAX bytes inside a list of 1..CTL_CRL_TOTAL_MAX bytes. */
+static void
+rand_crl(struct ctlmsg *m)
+{
+	do
+		rand_blob(&m->u.crl.chunk, &m->u.crl.chunk_len);
+	while (m->u.crl.chunk_len == 0);
+	rand_str(m->u.crl.domain);
+	m->u.crl.number = rand_u64();
+	m->u.crl.issued = (int64_t)rand_u64();
+	m->u.crl.offset = (uint32_t)(random() % (CTL_CRL_TOTAL_MAX - m->u.crl.chunk_len + 1));
+	m->u.crl.total =
+	    m->u.crl.offset + (uint32_t)m->u.crl.chunk_len +
+	    (uint32_t)(random() % (CTL_CRL_TOTAL_MAX - m->u.crl.offset - m->u.crl.chunk_len + 1));
+}
+
 static void
 rand_notary(struct ctlmsg *m)
 {
@@ -326,8 +353,11 @@ rand_msg(struct ctlmsg *m)
 		break;
 	case CTL_CA_REQ:
 	case CTL_NOTARY_REQ:
-	case CTL_CRL_REQ:
 		rand_str(m->u.req.domain);
+		break;
+	case CTL_CRL_REQ:
+		rand_str(m->u.crl_req.domain);
+		m->u.crl_req.offset = (uint32_t)rand_u64();
 		break;
 	case CTL_CA:
 		rand_str(m->u.ca.domain);
@@ -337,7 +367,7 @@ rand_msg(struct ctlmsg *m)
 		rand_notary(m);
 		break;
 	case CTL_CRL:
-		rand_blob(&m->u.crl.crl, &m->u.crl.crl_len);
+		rand_crl(m);
 		break;
 	default: /* PING, PONG */
 		m->u.ping.nonce = rand_u64();
@@ -366,11 +396,13 @@ ref_len(const struct ctlmsg *m)
 	case CTL_NOTARY:
 		return 1 + strlen(m->u.notary.domain) + 1 + 32 + 8;
 	case CTL_CRL:
-		return 2 + m->u.crl.crl_len;
+		return 1 + strlen(m->u.crl.domain) + 8 + 8 + 4 + 4 + 2 + m->u.crl.chunk_len;
+	case CTL_CRL_REQ:
+		return 1 + strlen(m->u.crl_req.domain) + 4;
 	case CTL_PING:
 	case CTL_PONG:
 		return 8;
-	default: /* the three requests */
+	default: /* CA_REQ, NOTARY_REQ */
 		return 1 + strlen(m->u.req.domain);
 	}
 }
@@ -430,17 +462,24 @@ test_ctlmsg_body_max_matches_schema(void **state)
 			m.u.cert.cert_len = m.u.cert.ca_len = CTL_BLOB_MAX;
 			break;
 		case CTL_RENEW:
-		case CTL_CRL:
-			m.u.renew.csr = blob_pool; /* same layout as crl */
+			m.u.renew.csr = blob_pool;
 			m.u.renew.csr_len = CTL_BLOB_MAX;
+			break;
+		case CTL_CRL:
+			memcpy(m.u.crl.domain, s, sizeof(s));
+			m.u.crl.chunk = blob_pool;
+			m.u.crl.chunk_len = CTL_BLOB_MAX;
+			m.u.crl.total = CTL_CRL_TOTAL_MAX;
 			break;
 		case CTL_ERROR:
 			memcpy(m.u.error.message, s, sizeof(s));
 			break;
 		case CTL_CA_REQ:
 		case CTL_NOTARY_REQ:
-		case CTL_CRL_REQ:
 			memcpy(m.u.req.domain, s, sizeof(s));
+			break;
+		case CTL_CRL_REQ:
+			memcpy(m.u.crl_req.domain, s, sizeof(s));
 			break;
 		case CTL_CA:
 			memcpy(m.u.ca.domain, s, sizeof(s));
@@ -509,10 +548,50 @@ test_ctlmsg_decode_rejects_overlong(void **state)
 	memset(big, 0, sizeof(big));
 	big[0] = (uint8_t)((CTL_BLOB_MAX + 1) >> 8);
 	big[1] = (uint8_t)(CTL_BLOB_MAX + 1);
-	assert_false(decode_try(CTL_CRL, big, sizeof(big)));
+	assert_false(decode_try(CTL_RENEW, big, sizeof(big)));
 	big[0] = (uint8_t)(CTL_BLOB_MAX >> 8);
 	big[1] = (uint8_t)CTL_BLOB_MAX;
-	assert_true(decode_try(CTL_CRL, big, sizeof(big) - 1));
+	assert_true(decode_try(CTL_RENEW, big, sizeof(big) - 1));
+}
+
+/* A CRL chunk must lie inside a list of a size a list can have (KAT 11: total 3, offset 0). */
+static void
+test_ctlmsg_decode_rejects_crl_outside(void **state)
+{
+	static const struct {
+		uint32_t total, offset;
+		bool ok;
+	} cases[] = {
+		{ 3, 0, true },
+		{ 4, 1, true },
+		{ 2, 0, false }, /* chunk past the end */
+		{ 3, 1, false },
+		{ 0, 0, false },
+		{ 3, 3, false },          /* offset at the end */
+		{ 0xffffffff, 0, false }, /* over CTL_CRL_TOTAL_MAX */
+		{ CTL_CRL_TOTAL_MAX, CTL_CRL_TOTAL_MAX - 3, true },
+		{ CTL_CRL_TOTAL_MAX + 1, 0, false },
+	};
+	uint8_t body[KAT_MAX], out[KAT_MAX];
+	size_t n = kat_body(11, body);
+	struct ctlmsg m;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		/* total at body offset 30, offset at 34 */
+		for (int b = 0; b < 4; b++) {
+			body[30 + b] = (uint8_t)(cases[i].total >> (24 - 8 * b));
+			body[34 + b] = (uint8_t)(cases[i].offset >> (24 - 8 * b));
+		}
+		assert_int_equal(decode_try(CTL_CRL, body, n), cases[i].ok);
+		m = kats[11].m;
+		m.u.crl.total = cases[i].total;
+		m.u.crl.offset = cases[i].offset;
+		assert_int_equal(ctlmsg_encode(&m, out, sizeof(out)) > 0, cases[i].ok);
+	}
+	/* an empty chunk */
+	m = kats[11].m;
+	m.u.crl.chunk_len = 0;
+	assert_int_equal(ctlmsg_encode(&m, out, sizeof(out)), -EINVAL);
 }
 
 /* String fields of the KATs: which kat, first and last body offset of the characters. */
@@ -671,9 +750,9 @@ test_ctlmsg_encode_einval(void **state)
 	m.u.error.message[0] = (char)0xc3;
 	assert_int_equal(ctlmsg_encode(&m, out, sizeof(out)), -EINVAL);
 	/* blob too long */
-	m = kats[11].m;
-	m.u.crl.crl = blob_pool;
-	m.u.crl.crl_len = CTL_BLOB_MAX + 1;
+	m = kats[3].m;
+	m.u.renew.csr = blob_pool;
+	m.u.renew.csr_len = CTL_BLOB_MAX + 1;
 	assert_int_equal(ctlmsg_encode(&m, out, sizeof(out)), -EINVAL);
 	/* enums */
 	m = kats[0].m;
@@ -739,6 +818,7 @@ main(void)
 		cmocka_unit_test(test_ctlmsg_decode_rejects_truncated),
 		cmocka_unit_test(test_ctlmsg_decode_rejects_trailing),
 		cmocka_unit_test(test_ctlmsg_decode_rejects_overlong),
+		cmocka_unit_test(test_ctlmsg_decode_rejects_crl_outside),
 		cmocka_unit_test(test_ctlmsg_decode_rejects_unprintable),
 		cmocka_unit_test(test_ctlmsg_decode_rejects_bad_enum),
 		cmocka_unit_test(test_ctlmsg_decode_rejects_notary_fpr),

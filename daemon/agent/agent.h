@@ -252,8 +252,8 @@ void home_status(const struct agent *a, FILE *f);
 /* Asks the home server what CA it sees for domain; false if not connected. */
 bool home_ask_notary(struct agent *a, const char *domain);
 
-/* privs.c: keep only CAP_NET_ADMIN, set no_new_privs. 0 or -errno. */
-int privs_drop(void);
+/* privs.c: keep only CAP_NET_ADMIN, become c->user if set, set no_new_privs. 0 or -errno. */
+int privs_drop(const struct config *c);
 
 /* ctl.c */
 int ctl_open(struct agent *a);

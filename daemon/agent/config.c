@@ -57,6 +57,7 @@ enum config_seen {
 	SEEN_REKEY_PACKETS = 1u << 11,
 	SEEN_KEEPALIVE = 1u << 12,
 	SEEN_SERVER = 1u << 13,
+	SEEN_USER = 1u << 14,
 };
 
 struct config_parser {
@@ -231,6 +232,27 @@ config_on_interface(struct config_parser *p, char **argv)
 					  "a-z, 0-9, '.', '_' and '-'");
 	}
 	strcpy(p->c->interface, s);
+	return 0;
+}
+
+/* A portable user name (POSIX's portable file name characters, not starting with '-'). */
+static int
+config_on_user(struct config_parser *p, char **argv)
+{
+	const char *s = argv[1];
+
+	if (strlen(s) > CONFIG_USER_MAX)
+		return config_err(p, argv[0], "name longer than %d characters", CONFIG_USER_MAX);
+	if (s[0] == '-')
+		return config_err(p, argv[0], "a user name cannot start with '-'");
+	for (const char *q = s; *q; q++) {
+		if (!config_ifname_char_ok(*q))
+			return config_err(
+			    p, argv[0],
+			    "name contains a character other than A-Z, a-z, 0-9, '.', "
+			    "'_' and '-'");
+	}
+	strcpy(p->c->user, s);
 	return 0;
 }
 
@@ -438,6 +460,7 @@ static const struct config_keyword config_keywords[] = {
 	{ "pool6", 1, SEEN_POOL6, false, "X::/LEN", config_on_pool6 },
 	{ "state", 1, SEEN_STATE, false, "PATH", config_on_state },
 	{ "control", 1, SEEN_CONTROL, false, "PATH", config_on_control },
+	{ "user", 1, SEEN_USER, false, "NAME", config_on_user },
 	{ "mtu", 1, SEEN_MTU, false, "BYTES", config_on_mtu },
 	{ "rekey-after-seconds", 1, SEEN_REKEY_SEC, false, "SECONDS", config_on_rekey_sec },
 	{ "rekey-after-packets", 1, SEEN_REKEY_PACKETS, false, "COUNT", config_on_rekey_packets },

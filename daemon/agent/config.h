@@ -13,6 +13,7 @@
  *   pool6       fd00:1234:5678::/48       # default: a random ULA /48 chosen at first start
  *   state       /var/lib/vertex/vertexd.db
  *   control     /run/vertex/vertexd.sock
+ *   user        vertex                    # run as this user after start-up (with CAP_NET_ADMIN)
  *   mtu         1420                      # default derived from the framing overhead
  *   rekey-after-seconds  120
  *   rekey-after-packets  1000000000
@@ -50,6 +51,7 @@ enum {
 	CONFIG_DEFAULT_MTU = 1420, /* 1500 - IPv6 (40) - UDP (8) - frame overhead (32) */
 	CONFIG_DEFAULT_REKEY_SEC = 120,
 	CONFIG_DEFAULT_KEEPALIVE_SEC = 10,
+	CONFIG_USER_MAX = 32,
 	CONFIG_MIN_MTU = 1280,
 	CONFIG_MAX_MTU = 1500 + 512, /* bounded by PKT_DATA_MAX */
 };
@@ -91,6 +93,7 @@ struct config {
 	struct config_prefix pool6; /* family 0 when not configured: the store picks a ULA */
 	char state_path[PATH_MAX];
 	char control_path[PATH_MAX];
+	char user[CONFIG_USER_MAX + 1]; /* "" : stay root (with CAP_NET_ADMIN only) */
 	unsigned mtu;
 	unsigned rekey_after_sec;
 	uint64_t rekey_after_packets;

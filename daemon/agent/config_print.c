@@ -56,6 +56,8 @@ config_print(const struct config *c, FILE *out)
 	config_print_prefix(out, "pool6", &c->pool6);
 	fprintf(out, "%-20s %s\n", "state", c->state_path);
 	fprintf(out, "%-20s %s\n", "control", c->control_path);
+	if (c->user[0])
+		fprintf(out, "%-20s %s\n", "user", c->user);
 	fprintf(out, "%-20s %u\n", "mtu", c->mtu);
 	fprintf(out, "%-20s %u\n", "rekey-after-seconds", c->rekey_after_sec);
 	fprintf(out, "%-20s %" PRIu64 "\n", "rekey-after-packets", c->rekey_after_packets);
@@ -97,7 +99,8 @@ config_equal(const struct config *a, const struct config *b)
 {
 	if (strcmp(a->identity, b->identity) || strcmp(a->key_path, b->key_path) ||
 	    strcmp(a->cert_path, b->cert_path) || strcmp(a->interface, b->interface) ||
-	    strcmp(a->state_path, b->state_path) || strcmp(a->control_path, b->control_path))
+	    strcmp(a->state_path, b->state_path) || strcmp(a->control_path, b->control_path) ||
+	    strcmp(a->user, b->user))
 		return false;
 	if (a->port != b->port || a->mtu != b->mtu || a->rekey_after_sec != b->rekey_after_sec ||
 	    a->rekey_after_packets != b->rekey_after_packets ||

@@ -175,7 +175,7 @@ vertexd_start(struct agent *a)
 	if ((err = ev_signal_add(a->loop, SIGTERM, vertexd_on_signal, a)) ||
 	    (err = ev_signal_add(a->loop, SIGINT, vertexd_on_signal, a)))
 		return err;
-	if ((err = privs_drop())) {
+	if ((err = privs_drop(&a->cfg))) {
 		log_warnx("cannot drop privileges: %s", strerror(-err));
 		return err;
 	}

@@ -34,6 +34,7 @@ static const char example[] =
     "pool6       fd00:1234:5678::/48\n"
     "state       /tmp/vertexd.db\n"
     "control     /tmp/vertexd.sock\n"
+    "user        vertex\n"
     "\tmtu 1400\n"
     "rekey-after-seconds  300\n"
     "rekey-after-packets  5000\n"
@@ -216,6 +217,10 @@ static const struct bad_case bad_cases[] = {
 	{ "interface vtx0123456789abcd\n", "interface: name longer than 15 characters" },
 	{ "interface vtx/0\n", "interface: name contains a character" },
 	{ "interface ..\n", "interface: .. is not a valid interface name" },
+	{ "user -vertex\n", "user: a user name cannot start with '-'" },
+	{ "user ve:rtex\n", "user: name contains a character other than" },
+	{ "user abcdefghijklmnopqrstuvwxyz0123456\n", "user: name longer than 32 characters" },
+	{ "user a\nuser b\n", "vertexd.conf:2: user: given more than once" },
 	{ "pool4 100.64.0.0\n", "pool4: 100.64.0.0 is not an IPv4 prefix" },
 	{ "pool4 fd00::/48\n", "pool4: fd00::/48 is not an IPv4 prefix" },
 	{ "pool4 100.64.0.0/7\n", "pool4: prefix length 7 is out of range 8..30" },

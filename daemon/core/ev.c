@@ -42,6 +42,10 @@ struct ev_loop {
 	/* Events of the turn being dispatched, so ev_io_stop() can cancel pending ones. */
 	struct epoll_event *pending;
 	int npending;
+
+	/* Where time comes from: the monotonic clock, or a test's (ev_loop_set_clock). */
+	uint64_t (*clock)(void *arg);
+	void *clock_arg;
 };
 
 uint64_t
@@ -51,6 +55,20 @@ ev_clock_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static uint64_t
+ev_loop_clock(const struct ev_loop *loop)
+{
+	return loop->clock ? loop->clock(loop->clock_arg) : ev_clock_ms();
+}
+
+void
+ev_loop_set_clock(struct ev_loop *loop, uint64_t (*clock)(void *arg), void *arg)
+{
+	loop->clock = clock;
+	loop->clock_arg = arg;
+	loop->now_ms = ev_loop_clock(loop);
 }
 
 int
@@ -239,18 +257,19 @@ ev_run_timers(struct ev_loop *loop)
 	}
 }
 
+/* How long epoll may wait: until the next timer, at most max_ms (-1: no limit but 60 s). */
 static int
-ev_next_timeout(const struct ev_loop *loop)
+ev_next_timeout(const struct ev_loop *loop, int max_ms)
 {
-	uint64_t now = ev_clock_ms();
+	uint64_t now = ev_loop_clock(loop);
 	uint64_t when;
+	int wait;
 
 	if (!loop->heap_len)
-		return -1;
+		return max_ms;
 	when = loop->heap[1]->when_ms;
-	if (when <= now)
-		return 0;
-	return when - now > 60000 ? 60000 : (int)(when - now);
+	wait = when <= now ? 0 : when - now > 60000 ? 60000 : (int)(when - now);
+	return max_ms >= 0 && max_ms < wait ? max_ms : wait;
 }
 
 /* --- signals --- */
@@ -310,36 +329,43 @@ ev_loop_break(struct ev_loop *loop)
 }
 
 int
-ev_run(struct ev_loop *loop)
+ev_run_once(struct ev_loop *loop, int max_wait_ms)
 {
 	struct epoll_event events[EV_MAX_EVENTS];
+	int n;
+
+	if (loop->before_sleep)
+		loop->before_sleep(loop->before_sleep_arg);
+	n = epoll_wait(loop->epfd, events, EV_MAX_EVENTS, ev_next_timeout(loop, max_wait_ms));
+	if (n < 0 && errno != EINTR)
+		return -errno;
+	loop->now_ms = ev_loop_clock(loop);
+	loop->pending = events;
+	loop->npending = n > 0 ? n : 0;
+	for (int i = 0; i < n && !loop->stop; i++) {
+		struct ev_io *io = events[i].data.ptr;
+		uint32_t re = 0;
+
+		if (!io)
+			continue;
+		if (events[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP))
+			re |= EV_READ;
+		if (events[i].events & (EPOLLOUT | EPOLLERR | EPOLLHUP))
+			re |= EV_WRITE;
+		io->on_ready(io, re & (io->events | EV_READ));
+	}
+	loop->npending = 0;
+	ev_run_timers(loop);
+	return 0;
+}
+
+int
+ev_run(struct ev_loop *loop)
+{
+	int err = 0;
 
 	loop->stop = false;
-	while (!loop->stop) {
-		int n;
-
-		if (loop->before_sleep)
-			loop->before_sleep(loop->before_sleep_arg);
-		n = epoll_wait(loop->epfd, events, EV_MAX_EVENTS, ev_next_timeout(loop));
-		if (n < 0 && errno != EINTR)
-			return -errno;
-		loop->now_ms = ev_clock_ms();
-		loop->pending = events;
-		loop->npending = n > 0 ? n : 0;
-		for (int i = 0; i < n && !loop->stop; i++) {
-			struct ev_io *io = events[i].data.ptr;
-			uint32_t re = 0;
-
-			if (!io)
-				continue;
-			if (events[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP))
-				re |= EV_READ;
-			if (events[i].events & (EPOLLOUT | EPOLLERR | EPOLLHUP))
-				re |= EV_WRITE;
-			io->on_ready(io, re & (io->events | EV_READ));
-		}
-		loop->npending = 0;
-		ev_run_timers(loop);
-	}
-	return 0;
+	while (!loop->stop && !err)
+		err = ev_run_once(loop, -1);
+	return err;
 }

@@ -9,7 +9,7 @@
  * handled, to flush batched output (sendmmsg, TUN writes).
  *
  * ev_now_ms() is the time cached at the start of the turn: cheap, and the same for every
- * event of one turn.
+ * event of one turn. Tests may give the loop a clock of their own (ev_loop_set_clock).
  */
 #ifndef VERTEX_EV_H
 #define VERTEX_EV_H
@@ -64,6 +64,18 @@ void ev_set_before_sleep(struct ev_loop *loop, void (*before_sleep)(void *arg), 
 
 /* Runs until ev_loop_break(). Returns 0, or -errno if epoll itself fails. */
 int ev_run(struct ev_loop *loop);
+/*
+ * One turn: the before-sleep hook, a wait for I/O of at most max_wait_ms (-1: until the next
+ * timer), the ready watchers, then the timers that are due. 0 or -errno. For tests that step a
+ * loop, and for a caller that has other work between turns.
+ */
+int ev_run_once(struct ev_loop *loop, int max_wait_ms);
+/*
+ * Takes the time from clock(arg) (milliseconds, never decreasing) instead of the monotonic
+ * clock: unit tests drive time themselves and step the loop with ev_run_once(loop, 0), so a
+ * state machine's timers fire in milliseconds of real time, deterministically.
+ */
+void ev_loop_set_clock(struct ev_loop *loop, uint64_t (*clock)(void *arg), void *arg);
 void ev_loop_break(struct ev_loop *loop);
 
 #endif

@@ -165,6 +165,55 @@ test_ev_signal_add_delivers_through_loop(void **state)
 	ev_loop_free(loop);
 }
 
+static uint64_t fake_now;
+
+static uint64_t
+fake_clock(void *arg)
+{
+	(void)arg;
+	return fake_now;
+}
+
+static int fired_at[4];
+
+static void
+on_fake_fire(struct ev_timer *t)
+{
+	struct ttimer *tt = container_of(t, struct ttimer, t);
+
+	fired_at[tt->fired++ % 4] = (int)fake_now;
+}
+
+/* With a clock of the test's own, timers fire when it says so, not when real time passes. */
+static void
+test_ev_loop_set_clock_drives_timers(void **state)
+{
+	struct ev_loop *loop;
+	struct ttimer a = { 0 }, b = { 0 };
+
+	(void)state;
+	fake_now = 1000000;
+	assert_int_equal(ev_loop_new(&loop), 0);
+	ev_loop_set_clock(loop, fake_clock, NULL);
+	assert_true(ev_now_ms(loop) == 1000000);
+	assert_int_equal(ev_timer_start(loop, &a.t, 5000, on_fake_fire), 0);
+	assert_int_equal(ev_timer_start(loop, &b.t, 120000, on_fake_fire), 0);
+	for (int step = 0; step < 49; step++) {
+		fake_now += 100;
+		assert_int_equal(ev_run_once(loop, 0), 0);
+	}
+	assert_int_equal(a.fired, 0); /* 4.9 s of fake time */
+	fake_now += 100;
+	assert_int_equal(ev_run_once(loop, 0), 0);
+	assert_int_equal(a.fired, 1);
+	assert_int_equal(fired_at[0], 1005000);
+	fake_now += 115000;
+	assert_int_equal(ev_run_once(loop, 0), 0);
+	assert_int_equal(b.fired, 1);
+	assert_true(ev_now_ms(loop) == 1120000);
+	ev_loop_free(loop);
+}
+
 int
 main(void)
 {
@@ -172,6 +221,7 @@ main(void)
 		cmocka_unit_test(test_ev_timer_heap_matches_reference),
 		cmocka_unit_test(test_ev_io_stop_cancels_pending_event),
 		cmocka_unit_test(test_ev_signal_add_delivers_through_loop),
+		cmocka_unit_test(test_ev_loop_set_clock_drives_timers),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -235,6 +235,9 @@ foreign_on_fetched(void *arg, const struct cafetch_result *r)
 		foreign_retry(fd);
 		return;
 	}
+	/* Failures were said, each time: so is the end of them. */
+	if (fd->backoff_ms)
+		log_info("%s: its server answers again", fd->domain);
 	fd->backoff_ms = 0;
 	if (fd->configured) {
 		foreign_on_fetched_configured(fd, r, &ci);

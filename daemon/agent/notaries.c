@@ -2,11 +2,10 @@
 /*
  * The agent's notary rounds, and its answers to peers. See notaries.h.
  *
- * A round is a fixed table of the notaries asked (NOTARIES_MAX slots), each pre-filled as
- * "did not answer"; an answer fills the slot whose notary has that name and has not answered
- * yet, so a late or repeated answer cannot count twice, and one from someone not asked is
- * ignored. Rounds sit on agent->rounds so that answers arriving on the home connection or on a
- * peer link find theirs (by domain, then by notary name).
+ * A round's answers are a tally (trust/tally.h, shared with the server's cross-check): one slot
+ * per notary asked, so a late, repeated or unasked answer cannot count. Rounds sit on
+ * agent->rounds so that answers arriving on the home connection or on a peer link find theirs
+ * (by domain, then by notary name).
  */
 #include "agent/notaries.h"
 
@@ -19,6 +18,9 @@
 #include "crypto/cert.h"
 #include "proto/ctlmsg.h"
 #include "store/store.h"
+#include "trust/tally.h"
+
+_Static_assert((int)NOTARIES_MAX == (int)TALLY_MAX, "a round's tally holds every notary it asks");
 
 struct notary_round {
 	struct agent *a;
@@ -28,20 +30,11 @@ struct notary_round {
 	void (*done)(void *arg, const struct pin_notary_answer *answers, size_t n);
 	void *arg;
 	struct ev_timer timer;
-	struct pin_notary_answer answers[NOTARIES_MAX];
+	struct tally tally;
 	struct notary_query *asks[NOTARIES_MAX]; /* server slots only */
-	bool answered[NOTARIES_MAX];
-	size_t n, nanswered, nservers;
+	size_t nservers;
 	bool starting; /* answers may arrive while the questions go out */
 };
-
-static const char *
-domain_of(const char *identity)
-{
-	const char *at = strchr(identity, '@');
-
-	return at ? at + 1 : identity;
-}
 
 static void
 round_unlink(struct notary_round *r)
@@ -58,7 +51,7 @@ static void
 round_free(struct notary_round *r)
 {
 	ev_timer_stop(r->a->loop, &r->timer);
-	for (size_t i = 0; i < r->n; i++)
+	for (size_t i = 0; i < r->tally.n; i++)
 		notary_cancel(r->asks[i]);
 	round_unlink(r);
 	free(r);
@@ -72,7 +65,7 @@ round_finish(struct notary_round *r)
 	r->owner = NULL;
 	/* Unlinked first: done may start another round for the same domain. */
 	round_unlink(r);
-	r->done(r->arg, r->answers, r->n);
+	r->done(r->arg, r->tally.answers, r->tally.n);
 	round_free(r);
 }
 
@@ -82,7 +75,7 @@ round_on_timeout(struct ev_timer *t)
 	struct notary_round *r = container_of(t, struct notary_round, timer);
 
 	log_info("%s: %zu of %zu notaries answered within %u s; the others count as unreachable",
-		 r->domain, r->nanswered, r->n, NOTARIES_ROUND_MS / 1000);
+		 r->domain, r->tally.nanswered, r->tally.n, NOTARIES_ROUND_MS / 1000);
 	round_finish(r);
 }
 
@@ -92,18 +85,12 @@ round_record(struct notary_round *r, const struct pin_notary_answer *ans)
 {
 	char said[128];
 
-	for (size_t i = 0; i < r->n; i++) {
-		if (r->answered[i] || strcmp(r->answers[i].notary, ans->notary))
-			continue;
-		r->answers[i] = *ans;
-		r->answered[i] = true;
-		r->nanswered++;
-		pin_answer_format(ans, said, sizeof(said));
-		log_info("%s: notary %s %s", r->domain, ans->notary, said);
-		if (!r->starting && r->nanswered == r->n)
-			round_finish(r);
+	if (!tally_record(&r->tally, ans))
 		return;
-	}
+	pin_answer_format(ans, said, sizeof(said));
+	log_info("%s: notary %s %s", r->domain, ans->notary, said);
+	if (!r->starting && tally_is_complete(&r->tally))
+		round_finish(r);
 }
 
 static void
@@ -112,29 +99,15 @@ round_on_server_answer(void *arg, const struct pin_notary_answer *ans)
 	round_record(arg, ans);
 }
 
-/* A slot for notary who; NULL if the table is full. */
-static struct pin_notary_answer *
-round_slot(struct notary_round *r, const char *who)
-{
-	struct pin_notary_answer *s;
-
-	if (r->n == NOTARIES_MAX)
-		return NULL;
-	s = &r->answers[r->n++];
-	snprintf(s->notary, sizeof(s->notary), "%.*s", PIN_NOTARY_NAME_MAX, who);
-	s->status = PIN_NOTARY_UNREACHABLE;
-	return s;
-}
-
 /* cert_trust_each: the server of every other domain we hold a CA for. */
 static void
 round_add_server(const char *domain, const char *ca_path, const uint8_t *der, size_t len, void *arg)
 {
 	struct notary_round *r = arg;
-	const char *own = domain_of(r->a->cfg.identity);
+	const char *own = identity_domain_of(r->a->cfg.identity);
 
 	if (strcmp(domain, own) && strcmp(domain, r->domain) &&
-	    r->nservers < NOTARIES_SERVERS_MAX && round_slot(r, domain))
+	    r->nservers < NOTARIES_SERVERS_MAX && tally_add(&r->tally, domain) >= 0)
 		r->nservers++;
 }
 
@@ -156,14 +129,14 @@ round_ask_all(struct notary_round *r, size_t first_server, size_t first_peer)
 
 	snprintf(req.u.req.domain, sizeof(req.u.req.domain), "%s", r->domain);
 	r->starting = true;
-	for (size_t i = 0; i < r->n; i++) {
+	for (size_t i = 0; i < r->tally.n; i++) {
 		bool asked;
 
 		if (i < first_server) {
 			asked = home_ask_notary(a, r->domain);
 		} else if (i < first_peer) {
 			struct notary_ask_spec spec = {
-				.server = r->answers[i].notary,
+				.server = r->tally.answers[i].notary,
 				.domain = r->domain,
 				.self = a->cfg.identity,
 				.role = CTL_ROLE_AGENT,
@@ -172,14 +145,12 @@ round_ask_all(struct notary_round *r, size_t first_server, size_t first_peer)
 
 			asked = !notary_ask(&r->asks[i], a->loop, &spec, round_on_server_answer, r);
 		} else {
-			struct peer *p = peer_by_identity(a, r->answers[i].notary);
+			struct peer *p = peer_by_identity(a, r->tally.answers[i].notary);
 
 			asked = p && p->link && round_send(p->link, &req);
 		}
-		if (!asked && !r->answered[i]) {
-			r->answered[i] = true;
-			r->nanswered++;
-		}
+		if (!asked)
+			tally_skip(&r->tally, i);
 	}
 	r->starting = false;
 }
@@ -200,16 +171,18 @@ notaries_round_start(struct notary_round **out, struct agent *a, const char *dom
 	snprintf(r->domain, sizeof(r->domain), "%s", domain);
 
 	/* The table first (home, servers, peers), then the questions. */
+	tally_init(&r->tally);
 	if (a->cfg.server.enabled)
-		round_slot(r, domain_of(a->cfg.identity));
-	first_server = r->n;
+		tally_add(&r->tally, identity_domain_of(a->cfg.identity));
+	first_server = r->tally.n;
 	cert_trust_each(a->trust, round_add_server, r);
-	first_peer = r->n;
+	first_peer = r->tally.n;
 	for (size_t i = 0; i < a->npeers && npeers < NOTARIES_PEERS_MAX; i++) {
 		const struct peer *p = &a->peers[i];
 
 		if (p->link && p->link->state == LINK_UP &&
-		    strcmp(domain_of(p->cfg->identity), domain) && round_slot(r, p->cfg->identity))
+		    strcmp(identity_domain_of(p->cfg->identity), domain) &&
+		    tally_add(&r->tally, p->cfg->identity) >= 0)
 			npeers++;
 	}
 
@@ -220,9 +193,10 @@ notaries_round_start(struct notary_round **out, struct agent *a, const char *dom
 		*out = r;
 	ev_timer_start(a->loop, &r->timer, NOTARIES_ROUND_MS, round_on_timeout);
 	log_info("%s: asking %zu notaries (home server %s, %zu other server(s), %zu peer(s))",
-		 domain, r->n, first_server ? "yes" : "no", first_peer - first_server, npeers);
+		 domain, r->tally.n, first_server ? "yes" : "no", first_peer - first_server,
+		 npeers);
 	round_ask_all(r, first_server, first_peer);
-	if (r->nanswered == r->n)
+	if (tally_is_complete(&r->tally))
 		round_finish(r);
 	return 0;
 }

@@ -31,7 +31,7 @@ enum {
 	NOTARIES_ROUND_MS = 10000,
 	NOTARIES_SERVERS_MAX = 8,
 	NOTARIES_PEERS_MAX = 8,
-	NOTARIES_MAX = 1 + NOTARIES_SERVERS_MAX + NOTARIES_PEERS_MAX,
+	NOTARIES_MAX = 1 + NOTARIES_SERVERS_MAX + NOTARIES_PEERS_MAX, /* TALLY_MAX */
 	/* Questions a peer may ask us: a round asks each peer once per new domain, so a burst of
 	 * 16 then one a second is ample for honest peers and bounds the store reads of a noisy
 	 * one; the rest are dropped and counted (rate_limited). */

@@ -19,6 +19,9 @@
 #include "server/federation_int.h"
 #include "server/server.h"
 #include "store/store.h"
+#include "trust/tally.h"
+
+_Static_assert((int)FEDERATION_NOTARIES <= (int)TALLY_MAX, "a cross-check's tally holds every server");
 
 /* A first use being cross-checked: the CA as fetched, and the other servers' answers. */
 struct federation_check {
@@ -29,17 +32,15 @@ struct federation_check {
 	uint8_t *crl;
 	size_t crl_len;
 	uint8_t fpr[CERT_FPR_LEN];
-	struct pin_notary_answer answers[FEDERATION_NOTARIES];
+	struct tally tally; /* at most FEDERATION_NOTARIES */
 	struct notary_query *asks[FEDERATION_NOTARIES];
-	bool answered[FEDERATION_NOTARIES];
-	size_t n, nanswered;
 	bool starting; /* answers may arrive while the questions are being sent */
 };
 
 void
 crosscheck_free(struct federation_check *k)
 {
-	for (size_t i = 0; i < k->n; i++)
+	for (size_t i = 0; i < k->tally.n; i++)
 		notary_cancel(k->asks[i]);
 	free(k->crl);
 	free(k);
@@ -54,8 +55,8 @@ crosscheck_decide(struct federation_check *k)
 	struct cert_info ci;
 	struct pin pin;
 	char msg[1024];
-	enum pin_verdict v =
-	    pin_decide(d->name, k->fpr, NULL, k->answers, k->n, time(NULL), &pin, msg, sizeof(msg));
+	enum pin_verdict v = pin_decide(d->name, k->fpr, NULL, k->tally.answers, k->tally.n,
+					time(NULL), &pin, msg, sizeof(msg));
 
 	d->check = NULL;
 	if (v != PIN_NEW) {
@@ -83,17 +84,11 @@ crosscheck_on_answer(void *arg, const struct pin_notary_answer *a)
 	struct federation_check *k = arg;
 	char said[128];
 
-	for (size_t i = 0; i < k->n; i++) {
-		if (k->answered[i] || strcmp(k->answers[i].notary, a->notary))
-			continue;
-		k->answers[i] = *a;
-		k->answered[i] = true;
-		k->nanswered++;
+	if (tally_record(&k->tally, a)) {
 		pin_answer_format(a, said, sizeof(said));
 		fed_info(k->f, "%s: notary %s %s", k->d->name, a->notary, said);
-		break;
 	}
-	if (!k->starting && k->nanswered == k->n)
+	if (!k->starting && tally_is_complete(&k->tally))
 		crosscheck_decide(k);
 }
 
@@ -124,28 +119,25 @@ crosscheck_start(struct federation *f, struct federation_domain *d, const struct
 		k->crl_len = r->crl_len;
 	}
 	d->check = k;
-	for (size_t i = 0; i < f->ndomains && k->n < FEDERATION_NOTARIES; i++)
+	tally_init(&k->tally);
+	for (size_t i = 0; i < f->ndomains && k->tally.n < FEDERATION_NOTARIES; i++)
 		if (f->domains[i].anchored && &f->domains[i] != d)
-			snprintf(k->answers[k->n++].notary, sizeof(k->answers[0].notary), "%s",
-				 f->domains[i].name);
-	fed_debug(f, "first use of %s: asking %zu other server(s)", d->name, k->n);
+			tally_add(&k->tally, f->domains[i].name);
+	fed_debug(f, "first use of %s: asking %zu other server(s)", d->name, k->tally.n);
 	k->starting = true;
-	for (size_t i = 0; i < k->n; i++) {
+	for (size_t i = 0; i < k->tally.n; i++) {
 		struct notary_ask_spec spec = {
-			.server = k->answers[i].notary,
+			.server = k->tally.answers[i].notary,
 			.domain = d->name,
 			.self = f->self,
 			.role = CTL_ROLE_SERVER,
 			.tls = f->srv->tls,
 		};
 
-		k->answers[i].status = PIN_NOTARY_UNREACHABLE;
-		if (notary_ask(&k->asks[i], f->srv->loop, &spec, crosscheck_on_answer, k)) {
-			k->answered[i] = true;
-			k->nanswered++;
-		}
+		if (notary_ask(&k->asks[i], f->srv->loop, &spec, crosscheck_on_answer, k))
+			tally_skip(&k->tally, i);
 	}
 	k->starting = false;
-	if (k->nanswered == k->n)
+	if (tally_is_complete(&k->tally))
 		crosscheck_decide(k);
 }

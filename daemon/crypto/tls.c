@@ -70,6 +70,8 @@ struct tls_ctx {
 struct tls_conn {
 	WOLFSSL *ssl;
 	struct tls_ctx *ctx;
+	struct tls_io io; /* where the bytes go: a socket, or any byte transport */
+	int fd;           /* for tls_conn_new's socket io; -1 otherwise */
 	bool is_client;
 	bool done;         /* handshake complete and peer verified */
 	bool failed;       /* the callback refused the peer: err says why */
@@ -541,12 +543,78 @@ conn_verify_final(struct tls_conn *c)
 	return 0;
 }
 
+/* --- I/O ------------------------------------------------------------------------------ */
+
+/*
+ * wolfSSL reads and writes through these, never through a descriptor of its own: the bytes
+ * come from whatever transport the caller gives (a TCP socket today; a relay or a punched path
+ * later). The return codes mean what wolfSSL's own socket I/O would have returned, so its
+ * errors, and ours in conn_io_error, read the same whichever transport is underneath.
+ */
+static int
+conn_io_code(ssize_t n, bool reading)
+{
+	if (n > 0)
+		return n > INT32_MAX ? INT32_MAX : (int)n;
+	if (n == 0)
+		return reading ? WOLFSSL_CBIO_ERR_CONN_CLOSE : WOLFSSL_CBIO_ERR_WANT_WRITE;
+	switch (n) {
+	case -EAGAIN:
+		return reading ? WOLFSSL_CBIO_ERR_WANT_READ : WOLFSSL_CBIO_ERR_WANT_WRITE;
+	case -EINTR:
+		return WOLFSSL_CBIO_ERR_ISR;
+	case -ECONNRESET:
+		return WOLFSSL_CBIO_ERR_CONN_RST;
+	case -EPIPE:
+		return WOLFSSL_CBIO_ERR_CONN_CLOSE;
+	default:
+		return WOLFSSL_CBIO_ERR_GENERAL;
+	}
+}
+
+static int
+conn_io_recv(WOLFSSL *ssl, char *buf, int sz, void *arg)
+{
+	struct tls_conn *c = arg;
+
+	(void)ssl;
+	return conn_io_code(c->io.recv(c->io.arg, buf, (size_t)sz), true);
+}
+
+static int
+conn_io_send(WOLFSSL *ssl, char *buf, int sz, void *arg)
+{
+	struct tls_conn *c = arg;
+
+	(void)ssl;
+	return conn_io_code(c->io.send(c->io.arg, buf, (size_t)sz), false);
+}
+
+/* The io of tls_conn_new: a connected socket, never raising SIGPIPE. */
+static ssize_t
+conn_fd_recv(void *arg, void *buf, size_t len)
+{
+	struct tls_conn *c = arg;
+	ssize_t n = recv(c->fd, buf, len, 0);
+
+	return n < 0 ? -errno : n;
+}
+
+static ssize_t
+conn_fd_send(void *arg, const void *buf, size_t len)
+{
+	struct tls_conn *c = arg;
+	ssize_t n = send(c->fd, buf, len, MSG_NOSIGNAL);
+
+	return n < 0 ? -errno : n;
+}
+
 /* --- connections ----------------------------------------------------------------------- */
 
-/* Ownership: *out is the caller's, freed with tls_conn_free(); fd and ctx are borrowed. */
+/* Ownership: *out is the caller's, freed with tls_conn_free(); io's arg and ctx are borrowed. */
 int
-tls_conn_new(struct tls_conn **out, struct tls_ctx *ctx, int fd, bool is_client,
-	     const char *expected)
+tls_conn_new_io(struct tls_conn **out, struct tls_ctx *ctx, const struct tls_io *io, bool is_client,
+		const char *expected)
 {
 	struct tls_conn *c;
 	struct identity id;
@@ -556,6 +624,8 @@ tls_conn_new(struct tls_conn **out, struct tls_ctx *ctx, int fd, bool is_client,
 	if (c == NULL)
 		return -ENOMEM;
 	c->ctx = ctx;
+	c->io = *io;
+	c->fd = -1;
 	c->is_client = is_client;
 	if (expected != NULL) {
 		err = identity_parse(expected, IDENTITY_PURPOSE_FORBIDDEN, &id, NULL);
@@ -570,16 +640,32 @@ tls_conn_new(struct tls_conn **out, struct tls_ctx *ctx, int fd, bool is_client,
 	if (c->ssl == NULL)
 		goto err_free;
 	err = -EINVAL;
-	if (wolfSSL_set_fd(c->ssl, fd) != WOLFSSL_SUCCESS ||
-	    wolfSSL_set_ex_data(c->ssl, 0, c) != WOLFSSL_SUCCESS)
+	if (wolfSSL_set_ex_data(c->ssl, 0, c) != WOLFSSL_SUCCESS)
 		goto err_free;
-	/* A peer that vanishes must cost an error return, not a SIGPIPE. */
-	wolfSSL_SetIOWriteFlags(c->ssl, MSG_NOSIGNAL);
+	wolfSSL_SSLSetIORecv(c->ssl, conn_io_recv);
+	wolfSSL_SSLSetIOSend(c->ssl, conn_io_send);
+	wolfSSL_SetIOReadCtx(c->ssl, c);
+	wolfSSL_SetIOWriteCtx(c->ssl, c);
 	*out = c;
 	return 0;
 
 err_free:
 	tls_conn_free(c);
+	return err;
+}
+
+/* Ownership: as tls_conn_new_io; fd is borrowed. */
+int
+tls_conn_new(struct tls_conn **out, struct tls_ctx *ctx, int fd, bool is_client,
+	     const char *expected)
+{
+	struct tls_io io = { .recv = conn_fd_recv, .send = conn_fd_send };
+	int err = tls_conn_new_io(out, ctx, &io, is_client, expected);
+
+	if (err == 0) {
+		(*out)->fd = fd;
+		(*out)->io.arg = *out;
+	}
 	return err;
 }
 

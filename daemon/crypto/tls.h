@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Mutual TLS 1.3 between agents (DESIGN §4.2), non-blocking over a connected TCP socket the
- * caller owns, driven from the event loop.
+ * Mutual TLS 1.3 between agents (DESIGN §4.2), non-blocking over any byte transport the caller
+ * owns (struct tls_io; a connected TCP socket with tls_conn_new), driven from the event loop.
  *
  * Both sides present their certificate; the peer's is checked with cert_trust_verify() (its
  * domain's CA, validity) and, when the caller names the identity it expects, that the
@@ -80,10 +80,25 @@ const char *tls_ctx_identity(const struct tls_ctx *ctx);
 const struct cert_info *tls_ctx_cert(const struct tls_ctx *ctx);
 
 /*
- * A connection on fd (borrowed: the caller closes it after tls_conn_free()). expected is the
- * identity the peer must prove ("bob@b.example.com"), or NULL to accept any trusted identity
- * (the responder learns who it is from tls_conn_peer()).
+ * Where a connection's bytes go: any reliable byte transport. recv returns a count, 0 at the
+ * end of the stream, -EAGAIN if nothing is there yet; send returns how many bytes it took (at
+ * least one), or -EAGAIN if it can take none now; both -errno on failure. A TLS operation that
+ * meets -EAGAIN returns -EAGAIN with *want set, and is called again once the transport can go
+ * on.
  */
+struct tls_io {
+	ssize_t (*recv)(void *arg, void *buf, size_t len);
+	ssize_t (*send)(void *arg, const void *buf, size_t len);
+	void *arg;
+};
+
+/*
+ * A connection over io. expected is the identity the peer must prove ("bob@b.example.com"), or
+ * NULL to accept any trusted identity (the responder learns who it is from tls_conn_peer()).
+ */
+int tls_conn_new_io(struct tls_conn **out, struct tls_ctx *ctx, const struct tls_io *io,
+		    bool is_client, const char *expected);
+/* The same over a connected socket fd (borrowed: the caller closes it after tls_conn_free()). */
 int tls_conn_new(struct tls_conn **out, struct tls_ctx *ctx, int fd, bool is_client,
 		 const char *expected);
 void tls_conn_free(struct tls_conn *c);

@@ -42,6 +42,7 @@ enum {
 	HOME_RETRY_MAX_MS = 60000,
 	HOME_PING_MS = 30000,
 	HOME_RENEW_MIN_MS = 5000,
+	HOME_NOTARY_QUEUE = 8, /* notary questions held while the connection comes up */
 };
 
 enum home_state { HOME_DOWN, HOME_CONNECTING, HOME_UP };
@@ -57,7 +58,9 @@ struct home {
 	uint64_t ping_nonce;
 	bool renew_due;
 	bool stopping;
-	struct crl_pull crl_pull; /* a list arriving in chunks */
+	struct crl_pull crl_pull;                                /* a list arriving in chunks */
+	char queued[HOME_NOTARY_QUEUE][IDENTITY_DOMAIN_MAX + 1]; /* notary questions for when up */
+	size_t nqueued;
 	int64_t last_renewal;
 	struct ev_timer retry_timer, ping_timer, renew_timer;
 };
@@ -95,6 +98,15 @@ static bool
 home_send(struct home *h, const struct ctlmsg *m)
 {
 	return h->s && stream_send_msg(h->s, m);
+}
+
+static bool
+home_send_notary_req(struct home *h, const char *domain)
+{
+	struct ctlmsg m = { .type = CTL_NOTARY_REQ };
+
+	snprintf(m.u.req.domain, sizeof(m.u.req.domain), "%s", domain);
+	return home_send(h, &m);
 }
 
 static void
@@ -245,6 +257,10 @@ home_on_established(struct stream *s)
 	ev_timer_start(h->a->loop, &h->ping_timer, HOME_PING_MS, home_on_ping_timer);
 	if (h->renew_due)
 		home_send_renew(h);
+	for (size_t i = 0; i < h->nqueued; i++)
+		if (!home_send_notary_req(h, h->queued[i]))
+			break;
+	h->nqueued = 0;
 }
 
 static bool
@@ -294,6 +310,7 @@ home_on_closed(struct stream *s, const char *why)
 		log_warnx("home: cannot connect to %s (%s): %s", h->server_name, h->addr, why);
 	h->s = NULL;
 	h->state = HOME_DOWN;
+	h->nqueued = 0; /* their rounds end by their own timers */
 	ev_timer_stop(h->a->loop, &h->ping_timer);
 	home_schedule_retry(h);
 }
@@ -355,16 +372,25 @@ home_connect(struct home *h)
 	}
 }
 
+/*
+ * While the connection is still coming up (at start, a domain's CA is often fetched before the
+ * home server answers), a question waits for it: the round that asks is bounded by its own
+ * timer, and counting the home server as unreachable for being a moment late would pin on
+ * first use without its word.
+ */
 bool
 home_ask_notary(struct agent *a, const char *domain)
 {
 	struct home *h = a->home;
-	struct ctlmsg m = { .type = CTL_NOTARY_REQ };
 
-	if (!h || h->state != HOME_UP)
+	if (!h)
 		return false;
-	snprintf(m.u.req.domain, sizeof(m.u.req.domain), "%s", domain);
-	return home_send(h, &m);
+	if (h->state == HOME_UP)
+		return home_send_notary_req(h, domain);
+	if (h->state != HOME_CONNECTING || h->nqueued == HOME_NOTARY_QUEUE)
+		return false;
+	snprintf(h->queued[h->nqueued++], sizeof(h->queued[0]), "%s", domain);
+	return true;
 }
 
 int

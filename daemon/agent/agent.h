@@ -27,6 +27,7 @@
 #include <sys/uio.h>
 
 #include "agent/config.h"
+#include "core/sockaddr.h"
 #include "core/ev.h"
 #include "core/log.h"
 #include "core/ratelimit.h"
@@ -238,13 +239,6 @@ void dataplane_on_stream_frame(struct agent *a, const uint8_t *frame, size_t len
 /* underlay.c */
 int underlay_open(struct agent *a);
 void underlay_close(struct agent *a);
-/* Socket address usable with our UDP/TCP sockets (v4 mapped into v6 on a dual-stack socket). */
-socklen_t underlay_sockaddr(const struct agent *a, const struct sockaddr_storage *in,
-			    struct sockaddr_storage *out);
-/* "198.18.0.2:4800" with mapped addresses shown as IPv4. */
-void underlay_format(const struct sockaddr_storage *ss, char *buf, size_t len);
-bool underlay_same(const struct sockaddr_storage *a, const struct sockaddr_storage *b);
-
 /* home.c: the connection to the home server (renewal, revocation lists). */
 int home_start(struct agent *a);
 void home_stop(struct agent *a);

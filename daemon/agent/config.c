@@ -2,7 +2,7 @@
 /*
  * vertexd's configuration file (config.h): a strict streaming line parser and the checks a
  * complete agent config needs. The normalised printer and the comparison are in
- * config_print.c, endpoint addresses in config_endpoint.c.
+ * config_print.c; endpoint addresses are core/sockaddr.h's.
  *
  * The parser walks the buffer one line at a time and keeps only a little state between lines:
  * which single-valued keywords it has seen and the peer block that is open. Every error names
@@ -412,13 +412,13 @@ config_on_endpoint(struct config_parser *p, char **argv)
 	struct config_peer *peer = p->peer;
 	struct sockaddr_storage ss;
 
-	if (config_endpoint_parse(argv[1], &ss) < 0)
+	if (sockaddr_parse(argv[1], &ss) < 0)
 		return config_err(p, argv[0],
 				  "%s is not a numeric a.b.c.d:PORT or [IPv6]:PORT endpoint "
 				  "(port 1..65535)",
 				  argv[1]);
 	for (size_t i = 0; i < peer->nendpoints; i++) {
-		if (config_endpoint_equal(&peer->endpoints[i], &ss))
+		if (sockaddr_equal(&peer->endpoints[i], &ss))
 			return config_err(p, argv[0], "duplicate endpoint %s", argv[1]);
 	}
 	if (peer->nendpoints == CONFIG_MAX_ENDPOINTS)
@@ -435,7 +435,7 @@ config_on_server(struct config_parser *p, char **argv)
 
 	srv->enabled = true;
 	srv->discover = !strcmp(argv[1], "auto");
-	if (!srv->discover && config_endpoint_parse(argv[1], &srv->addr) < 0)
+	if (!srv->discover && sockaddr_parse(argv[1], &srv->addr) < 0)
 		return config_err(p, argv[0],
 				  "%s is neither 'auto' nor a numeric a.b.c.d:PORT or [IPv6]:PORT",
 				  argv[1]);

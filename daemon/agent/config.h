@@ -41,6 +41,7 @@
 #include <stdio.h>
 #include <sys/socket.h>
 
+#include "core/sockaddr.h"
 #include "trust/identity.h"
 
 enum {
@@ -121,10 +122,5 @@ void config_free(struct config *c);
 
 /* Strict decimal: digits only, no sign, no blanks. 0, -EINVAL, or -ERANGE if it does not fit. */
 int config_parse_u64(const char *s, uint64_t *v);
-/* "198.18.0.2:4800", "[fd00::2]:4800" <-> sockaddr; used by the CLI and logs too. */
-int config_endpoint_parse(const char *s, struct sockaddr_storage *out);
-void config_endpoint_format(const struct sockaddr_storage *ss, char *buf, size_t len);
-/* Same family, address and port. */
-bool config_endpoint_equal(const struct sockaddr_storage *a, const struct sockaddr_storage *b);
 
 #endif

@@ -32,7 +32,7 @@ config_print_peer(FILE *out, const struct config_peer *peer)
 
 	fprintf(out, "\npeer %s {\n", peer->identity);
 	for (size_t i = 0; i < peer->nendpoints; i++) {
-		config_endpoint_format(&peer->endpoints[i], ep, sizeof(ep));
+		sockaddr_format(&peer->endpoints[i], ep, sizeof(ep));
 		fprintf(out, "\tendpoint %s\n", ep);
 	}
 	fprintf(out, "}\n");
@@ -67,7 +67,7 @@ config_print(const struct config *c, FILE *out)
 	} else if (c->server.enabled) {
 		char ep[64];
 
-		config_endpoint_format(&c->server.addr, ep, sizeof(ep));
+		sockaddr_format(&c->server.addr, ep, sizeof(ep));
 		fprintf(out, "%-20s %s\n", "server", ep);
 	}
 	for (size_t i = 0; i < c->npeers; i++)
@@ -88,7 +88,7 @@ config_peer_equal(const struct config_peer *a, const struct config_peer *b)
 	if (strcmp(a->identity, b->identity) != 0 || a->nendpoints != b->nendpoints)
 		return false;
 	for (size_t i = 0; i < a->nendpoints; i++) {
-		if (!config_endpoint_equal(&a->endpoints[i], &b->endpoints[i]))
+		if (!sockaddr_equal(&a->endpoints[i], &b->endpoints[i]))
 			return false;
 	}
 	return true;
@@ -111,7 +111,7 @@ config_equal(const struct config *a, const struct config *b)
 		return false;
 	if (a->server.enabled != b->server.enabled || a->server.discover != b->server.discover ||
 	    (a->server.enabled && !a->server.discover &&
-	     !config_endpoint_equal(&a->server.addr, &b->server.addr)))
+	     !sockaddr_equal(&a->server.addr, &b->server.addr)))
 		return false;
 	for (size_t i = 0; i < a->ncas; i++) {
 		if (strcmp(a->cas[i].domain, b->cas[i].domain) ||

@@ -61,7 +61,7 @@ ctl_peer(struct peer *p, FILE *f)
 
 	ctl_fmt_addr(AF_INET, p->map.peer_view4, a4, sizeof(a4));
 	ctl_fmt_addr(AF_INET6, p->map.peer_view6, a6, sizeof(a6));
-	underlay_format(&p->endpoint, ep, sizeof(ep));
+	sockaddr_show(&p->endpoint, ep, sizeof(ep));
 	fprintf(f, "peer %s\noverlay4 %s\noverlay6 %s\nendpoint %s\nstate %s\n", p->cfg->identity,
 		a4, a6, ep, peer_state_name(p->state));
 	fprintf(f, "path %s\n",

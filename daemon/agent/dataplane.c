@@ -127,7 +127,7 @@ dataplane_queue_udp(struct agent *a, const struct sockaddr_storage *to, struct p
 		dataplane_flush(a);
 	i = a->ntx++;
 	a->tx_pkts[i] = p;
-	a->tx_addrlen[i] = underlay_sockaddr(a, to, &a->tx_addr[i]);
+	a->tx_addrlen[i] = sockaddr_for_family(a->underlay_family, to, &a->tx_addr[i]);
 }
 
 /* Sends a sealed frame on the best path we have for the peer; takes ownership of p. */

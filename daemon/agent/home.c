@@ -327,7 +327,7 @@ home_connect_to(struct home *h, const struct sockaddr_storage *to)
 	struct agent *a = h->a;
 	int err;
 
-	config_endpoint_format(to, h->addr, sizeof(h->addr));
+	sockaddr_format(to, h->addr, sizeof(h->addr));
 	h->state = HOME_CONNECTING;
 	err = stream_connect(&h->s, a->loop, a->tls, to, home_domain(h), h->server_name, &home_ops,
 			     h);

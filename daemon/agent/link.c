@@ -97,7 +97,7 @@ link_fail(struct link *l, const char *what, const char *why)
 {
 	char addr[64];
 
-	underlay_format(&l->remote, addr, sizeof(addr));
+	sockaddr_show(&l->remote, addr, sizeof(addr));
 	log_warnx("%s with %s (%s) failed: %s", what, link_who(l), addr, why);
 	link_close(l);
 }
@@ -134,7 +134,7 @@ int
 link_dial(struct agent *a, struct peer *p, const struct sockaddr_storage *to)
 {
 	struct sockaddr_storage sa;
-	socklen_t sl = underlay_sockaddr(a, to, &sa);
+	socklen_t sl = sockaddr_for_family(a->underlay_family, to, &sa);
 	int fd = socket(a->underlay_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 
 	if (fd < 0)
@@ -352,7 +352,7 @@ link_cb_closed(struct stream *s, const char *why)
 		}
 		if (!strncmp(why, "handshake failed: ", 18))
 			why += 18;
-		underlay_format(&l->remote, addr, sizeof(addr));
+		sockaddr_show(&l->remote, addr, sizeof(addr));
 		if (l->state == LINK_UP)
 			log_info("session link with %s (%s) ended: %s", link_who(l), addr, why);
 		else

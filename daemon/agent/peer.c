@@ -109,7 +109,7 @@ peer_on_connect_timer(struct ev_timer *t)
 	if (!p->cfg->nendpoints || p->dialing)
 		return;
 	to = &p->cfg->endpoints[p->next_endpoint++ % p->cfg->nendpoints];
-	underlay_format(to, addr, sizeof(addr));
+	sockaddr_show(to, addr, sizeof(addr));
 	log_debug(LOG_PEER, "peer %s: dialing %s", p->cfg->identity, addr);
 	err = link_dial(p->agent, p, to);
 	if (err) {
@@ -211,7 +211,7 @@ peer_on_hello(struct peer *p, struct link *l, struct keypair *kp, const struct h
 	if (!p->last_rx_ms)
 		p->last_rx_ms = ev_now_ms(a->loop);
 
-	underlay_format(&l->remote, addr, sizeof(addr));
+	sockaddr_show(&l->remote, addr, sizeof(addr));
 	log_info("peer %s (%s): session up, handshake #%llu, %s", p->cfg->identity, addr,
 		 (unsigned long long)p->handshakes, l->is_client ? "we dialed" : "they dialed");
 
@@ -308,11 +308,11 @@ peer_on_rx(struct peer *p, const struct sockaddr_storage *from)
 	if (!from)
 		return;
 	p->last_udp_rx_ms = now;
-	if (!underlay_same(from, &p->endpoint)) {
+	if (!sockaddr_same(from, &p->endpoint)) {
 		char was[64], is[64];
 
-		underlay_format(&p->endpoint, was, sizeof(was));
-		underlay_format(from, is, sizeof(is));
+		sockaddr_show(&p->endpoint, was, sizeof(was));
+		sockaddr_show(from, is, sizeof(is));
 		log_info("peer %s: endpoint %s -> %s", p->cfg->identity, was, is);
 		p->endpoint = *from;
 	}

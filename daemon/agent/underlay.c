@@ -2,8 +2,8 @@
 /*
  * The underlay sockets: one UDP socket for data frames and one TCP listener for handshakes, both
  * on the configured port. Both are dual-stack IPv6 sockets when the host has IPv6, so one
- * descriptor serves IPv4 and IPv6 peers; IPv4 addresses then appear v4-mapped, and this file is
- * where they are mapped and unmapped.
+ * descriptor serves IPv4 and IPv6 peers; IPv4 addresses then appear v4-mapped (core/sockaddr.h
+ * maps and unmaps them).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -131,80 +131,4 @@ underlay_close(struct agent *a)
 		close(a->udp_fd);
 		a->udp_fd = -1;
 	}
-}
-
-socklen_t
-underlay_sockaddr(const struct agent *a, const struct sockaddr_storage *in,
-		  struct sockaddr_storage *out)
-{
-	if (in->ss_family == AF_INET && a->underlay_family == AF_INET6) {
-		const struct sockaddr_in *s4 = (const struct sockaddr_in *)in;
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)out;
-
-		memset(s6, 0, sizeof(*s6));
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = s4->sin_port;
-		s6->sin6_addr.s6_addr[10] = 0xff;
-		s6->sin6_addr.s6_addr[11] = 0xff;
-		memcpy(&s6->sin6_addr.s6_addr[12], &s4->sin_addr, 4);
-		return sizeof(*s6);
-	}
-	memcpy(out, in, sizeof(*out));
-	return in->ss_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
-}
-
-/* Turns a v4-mapped IPv6 address back into a plain IPv4 one. */
-static void
-underlay_unmap(const struct sockaddr_storage *in, struct sockaddr_storage *out)
-{
-	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)in;
-
-	memcpy(out, in, sizeof(*out));
-	if (in->ss_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)out;
-		in_port_t port = s6->sin6_port;
-		struct in_addr v4;
-
-		memcpy(&v4, &s6->sin6_addr.s6_addr[12], 4);
-		memset(out, 0, sizeof(*out));
-		s4->sin_family = AF_INET;
-		s4->sin_port = port;
-		s4->sin_addr = v4;
-	}
-}
-
-void
-underlay_format(const struct sockaddr_storage *ss, char *buf, size_t len)
-{
-	struct sockaddr_storage u;
-
-	if (!ss->ss_family) {
-		snprintf(buf, len, "(none)");
-		return;
-	}
-	underlay_unmap(ss, &u);
-	config_endpoint_format(&u, buf, len);
-}
-
-bool
-underlay_same(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
-{
-	struct sockaddr_storage ua, ub;
-
-	underlay_unmap(a, &ua);
-	underlay_unmap(b, &ub);
-	if (ua.ss_family != ub.ss_family)
-		return false;
-	if (ua.ss_family == AF_INET) {
-		const struct sockaddr_in *x = (void *)&ua, *y = (void *)&ub;
-
-		return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
-	}
-	if (ua.ss_family == AF_INET6) {
-		const struct sockaddr_in6 *x = (void *)&ua, *y = (void *)&ub;
-
-		return x->sin6_port == y->sin6_port &&
-		       !memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr));
-	}
-	return false;
 }

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "agent/config.h"
+#include "core/sockaddr.h"
 #include "control/discover.h"
 #include "control/stream.h"
 #include "core/ev.h"
@@ -286,7 +287,7 @@ reg_find_server(struct reg *r, const char *override)
 	int n;
 
 	if (override) {
-		if (config_endpoint_parse(override, &r->server)) {
+		if (sockaddr_parse(override, &r->server)) {
 			fprintf(stderr, "vertex register: --server %s: expected ADDRESS:PORT\n",
 				override);
 			return -EINVAL;
@@ -300,7 +301,7 @@ reg_find_server(struct reg *r, const char *override)
 		}
 		r->server = found[0].addr;
 	}
-	config_endpoint_format(&r->server, r->server_addr, sizeof(r->server_addr));
+	sockaddr_format(&r->server, r->server_addr, sizeof(r->server_addr));
 	return 0;
 }
 

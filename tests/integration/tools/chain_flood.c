@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "agent/config.h"
+#include "core/sockaddr.h"
 
 enum { FLOOD_DER_MAX = 2048, FLOOD_DEPTH_MAX = 16 };
 
@@ -182,8 +183,8 @@ main(int argc, char **argv)
 	int ca_len, count, depth = argc > 6 ? atoi(argv[6]) : 8, refused = 0;
 	WC_RNG rng;
 
-	if (argc < 6 || argc > 7 || config_endpoint_parse(argv[1], &to) ||
-	    (count = atoi(argv[5])) <= 0 || depth < 0 || depth > FLOOD_DEPTH_MAX) {
+	if (argc < 6 || argc > 7 || sockaddr_parse(argv[1], &to) || (count = atoi(argv[5])) <= 0 ||
+	    depth < 0 || depth > FLOOD_DEPTH_MAX) {
 		fprintf(stderr, "usage: chain_flood ADDR:PORT CA-KEY CA-CERT DOMAIN COUNT "
 				"[DEPTH]\n");
 		return 2;

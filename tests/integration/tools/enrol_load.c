@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "agent/config.h"
+#include "core/sockaddr.h"
 #include "control/stream.h"
 #include "core/ev.h"
 #include "core/log.h"
@@ -281,7 +282,7 @@ main(int argc, char **argv)
 	int conc = 0, base;
 	uint64_t t0;
 
-	if (argc < 5 || config_endpoint_parse(argv[1], &l.to) || l.to.ss_family != AF_INET)
+	if (argc < 5 || sockaddr_parse(argv[1], &l.to) || l.to.ss_family != AF_INET)
 		return usage();
 	log_init("enrol_load");
 	log_set_quiet(true);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "agent/config.h"
+#include "core/sockaddr.h"
 #include "control/stream.h"
 #include "core/ev.h"
 #include "core/log.h"
@@ -32,7 +33,7 @@ main(int argc, char **argv)
 	struct tls_ctx *tls;
 	int n, count = argc == 8 ? atoi(argv[7]) : 1;
 
-	if (argc < 7 || argc > 8 || config_endpoint_parse(argv[1], &to) || count < 1) {
+	if (argc < 7 || argc > 8 || sockaddr_parse(argv[1], &to) || count < 1) {
 		fprintf(stderr, "usage: enrol_probe ADDR:PORT IDENTITY CSR-IDENTITY KEY "
 				"(invite|password) SECRET [COUNT]\n");
 		return 2;

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "agent/config.h"
+#include "core/sockaddr.h"
 #include "control/stream.h"
 #include "core/ev.h"
 #include "core/log.h"
@@ -31,7 +32,7 @@ main(int argc, char **argv)
 	struct stream *s;
 	int rc = 2;
 
-	if (argc != 6 || config_endpoint_parse(argv[1], &to)) {
+	if (argc != 6 || sockaddr_parse(argv[1], &to)) {
 		fprintf(stderr, "usage: foreign_probe ADDR:PORT KEY CERT DOMAIN CA-CERT\n");
 		return 2;
 	}

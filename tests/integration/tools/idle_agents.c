@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "agent/config.h"
+#include "core/sockaddr.h"
 #include "control/stream.h"
 #include "core/ev.h"
 #include "core/log.h"
@@ -255,7 +256,7 @@ main(int argc, char **argv)
 	struct cert_info ci;
 	int i = 7, err;
 
-	if (argc < 7 || config_endpoint_parse(argv[1], &d.to) || d.to.ss_family != AF_INET ||
+	if (argc < 7 || sockaddr_parse(argv[1], &d.to) || d.to.ss_family != AF_INET ||
 	    (d.count = (unsigned)atoi(argv[6])) < 1) {
 		fprintf(stderr, "usage: idle_agents ADDR:PORT DOMAIN CA KEY CERT COUNT "
 				"[SRC-ADDR NSRC] [STEP...]\n");

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "agent/config.h"
+#include "core/sockaddr.h"
 #include "control/stream.h"
 #include "core/ev.h"
 #include "core/log.h"
@@ -97,7 +98,7 @@ main(int argc, char **argv)
 	const char *at;
 	int rc = 2;
 
-	if (argc != 8 || config_endpoint_parse(argv[1], &to) || !(at = strchr(argv[4], '@'))) {
+	if (argc != 8 || sockaddr_parse(argv[1], &to) || !(at = strchr(argv[4], '@'))) {
 		fprintf(stderr, "usage: notary_flood ADDR:PORT KEY CERT PEER-IDENTITY CA-CERT "
 				"DOMAIN COUNT\n");
 		return 2;

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "agent/config.h"
+#include "core/sockaddr.h"
 #include "control/stream.h"
 #include "core/ev.h"
 #include "core/log.h"
@@ -34,7 +35,7 @@ main(int argc, char **argv)
 	struct stream *s;
 	int n, rc = 2;
 
-	if (argc != 7 || config_endpoint_parse(argv[1], &to)) {
+	if (argc != 7 || sockaddr_parse(argv[1], &to)) {
 		fprintf(stderr, "usage: renew_probe ADDR:PORT KEY CERT DOMAIN CA-CERT "
 				"CSR-IDENTITY\n");
 		return 2;

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 
 #include "agent/agent.h"
+#include "peer/peer.h"
 #include "crypto/cert.h"
 #include "crypto/crl.h"
 #include "store/store.h"
@@ -43,7 +44,8 @@ crlkeep_take(struct agent *a, const char *domain, const uint8_t *buf, size_t len
 	if (persist && store_meta_set(a->store, key, buf, len))
 		log_warnx("%s: cannot keep revocation list #%llu in the state store", domain,
 			  (unsigned long long)list.number);
-	peer_on_revocation(a, &list);
+	if (a->peers) /* none yet while lists are restored at start */
+		peer_on_revocation(a->peers, &list);
 	crl_free(&list);
 	return 0;
 }

@@ -18,6 +18,8 @@
 
 #include "agent/agent.h"
 #include "agent/foreign.h"
+#include "dataplane/dataplane.h"
+#include "peer/peer.h"
 #include "crypto/cert.h"
 #include "store/store.h"
 #include "trust/pins.h"
@@ -36,39 +38,49 @@ ctl_fmt_addr(int family, const void *addr, char *buf, size_t len)
 }
 
 static void
+ctl_count_up(struct peer *p, void *arg)
+{
+	*(size_t *)arg += p->state == PEER_UP;
+}
+
+static void
 ctl_status(struct agent *a, FILE *f)
 {
 	char a4[INET_ADDRSTRLEN], a6[INET6_ADDRSTRLEN];
 	size_t up = 0;
 
-	for (size_t i = 0; i < a->npeers; i++)
-		up += a->peers[i].state == PEER_UP;
+	peer_foreach(a->peers, ctl_count_up, &up);
 	ctl_fmt_addr(AF_INET, a->own4, a4, sizeof(a4));
 	ctl_fmt_addr(AF_INET6, a->own6, a6, sizeof(a6));
 	fprintf(f, "identity %s\ninterface %s\nmtu %u\noverlay4 %s\noverlay6 %s\nport %u\n",
 		a->cfg.identity, a->cfg.interface, a->mtu, a4, a6, a->cfg.port);
-	fprintf(f, "peers %zu\npeers_up %zu\n", a->npeers, up);
-	for (int d = 0; d < AGENT_DROP_COUNT; d++)
-		fprintf(f, "drop.%s %llu\n", agent_drop_name(d), (unsigned long long)a->drops[d]);
+	fprintf(f, "peers %zu\npeers_up %zu\n", peer_count(a->peers), up);
+	for (int d = 0; d < DATAPLANE_DROP_COUNT; d++)
+		fprintf(f, "drop.%s %llu\n", dataplane_drop_name(d),
+			(unsigned long long)dataplane_drops(a->dp, d));
+	fprintf(f, "drop.link_refused %llu\n", (unsigned long long)a->link_refused);
 	home_status(a, f);
 }
 
 static void
-ctl_peer(struct peer *p, FILE *f)
+ctl_peer(struct peer *p, void *arg)
 {
+	FILE *f = arg;
+	bool udp_alive =
+	    path_set_udp_is_alive(&p->paths, ev_now_ms(peer_loop(p)), peer_dead_after_ms(p));
 	char a4[INET_ADDRSTRLEN], a6[INET6_ADDRSTRLEN], ep[64];
 	const struct peer_stats *s = &p->stats;
 
 	ctl_fmt_addr(AF_INET, p->map.peer_view4, a4, sizeof(a4));
 	ctl_fmt_addr(AF_INET6, p->map.peer_view6, a6, sizeof(a6));
-	sockaddr_show(&p->endpoint, ep, sizeof(ep));
-	fprintf(f, "peer %s\noverlay4 %s\noverlay6 %s\nendpoint %s\nstate %s\n", p->cfg->identity,
-		a4, a6, ep, peer_state_name(p->state));
+	sockaddr_show(&p->paths.endpoint, ep, sizeof(ep));
+	fprintf(f, "peer %s\noverlay4 %s\noverlay6 %s\nendpoint %s\nstate %s\n", p->identity, a4,
+		a6, ep, peer_state_name(p->state));
 	fprintf(f, "path %s\n",
-		p->state != PEER_UP    ? "none"
-		: peer_udp_is_alive(p) ? "udp"
-		: p->link              ? "tcp"
-				       : "udp");
+		p->state != PEER_UP ? "none"
+		: udp_alive         ? "udp"
+		: p->paths.stream   ? "tcp"
+				    : "udp");
 	fprintf(f, "last_handshake %lld\nhandshakes %llu\n", (long long)p->last_handshake,
 		(unsigned long long)p->handshakes);
 	fprintf(f, "rx_bytes %llu\ntx_bytes %llu\nrx_packets %llu\ntx_packets %llu\n",
@@ -81,8 +93,7 @@ ctl_peer(struct peer *p, FILE *f)
 static void
 ctl_peers(struct agent *a, FILE *f)
 {
-	for (size_t i = 0; i < a->npeers; i++)
-		ctl_peer(&a->peers[i], f);
+	peer_foreach(a->peers, ctl_peer, f);
 }
 
 /* --- trust: the pins of other domains' CAs (trust/pins.h) --- */

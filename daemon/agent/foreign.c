@@ -31,6 +31,7 @@
 #include "agent/crlkeep.h"
 #include "agent/foreign.h"
 #include "agent/notaries.h"
+#include "peer/peer.h"
 #include "control/cafetch.h"
 #include "crypto/cert.h"
 #include "crypto/crl.h"
@@ -70,7 +71,7 @@ struct fdomain {
 };
 
 struct foreign {
-	size_t n;
+	size_t n, cap;
 	struct fdomain d[];
 };
 
@@ -129,14 +130,7 @@ foreign_install(struct fdomain *fd)
 		free(fd->crl_pending);
 		fd->crl_pending = NULL;
 	}
-	for (size_t i = 0; i < a->npeers; i++) {
-		struct peer *p = &a->peers[i];
-
-		if (!strcmp(identity_domain_of(p->cfg->identity), fd->domain) && !p->current) {
-			p->backoff_ms = 0;
-			peer_need_session(p);
-		}
-	}
+	peer_on_trust(a->peers, fd->domain);
 }
 
 /* Decides about the fetched CA with the notaries' answers: pin, trust, or refuse. */
@@ -331,33 +325,41 @@ foreign_has_ca(const struct agent *a, const char *domain)
 	return false;
 }
 
+/* peer_foreach: the domain of every peer, once, but our own. */
+static void
+foreign_track_peer(struct peer *p, void *arg)
+{
+	struct agent *a = arg;
+	struct foreign *f = a->foreign;
+	const char *d = identity_domain_of(p->identity);
+	struct fdomain *fd = &f->d[f->n];
+
+	if (!strcmp(d, identity_domain_of(a->cfg.identity)) || f->n == f->cap)
+		return;
+	for (size_t j = 0; j < f->n; j++)
+		if (!strcmp(f->d[j].domain, d))
+			return;
+	fd->a = a;
+	snprintf(fd->domain, sizeof(fd->domain), "%s", d);
+	if (foreign_has_ca(a, d))
+		foreign_configured(fd);
+	else
+		foreign_from_cache(fd);
+	foreign_fetch(fd);
+	f->n++;
+}
+
 int
 foreign_start(struct agent *a)
 {
-	const char *own = identity_domain_of(a->cfg.identity);
-	struct foreign *f = calloc(1, sizeof(*f) + a->npeers * sizeof(struct fdomain));
+	size_t cap = peer_count(a->peers);
+	struct foreign *f = calloc(1, sizeof(*f) + cap * sizeof(struct fdomain));
 
 	if (!f)
 		return -ENOMEM;
+	f->cap = cap;
 	a->foreign = f;
-	for (size_t i = 0; i < a->npeers; i++) {
-		const char *d = identity_domain_of(a->peers[i].cfg->identity);
-		struct fdomain *fd = &f->d[f->n];
-		bool seen = false;
-
-		for (size_t j = 0; j < f->n; j++)
-			seen |= !strcmp(f->d[j].domain, d);
-		if (seen || !strcmp(d, own))
-			continue;
-		fd->a = a;
-		snprintf(fd->domain, sizeof(fd->domain), "%s", d);
-		if (foreign_has_ca(a, d))
-			foreign_configured(fd);
-		else
-			foreign_from_cache(fd);
-		foreign_fetch(fd);
-		f->n++;
-	}
+	peer_foreach(a->peers, foreign_track_peer, a);
 	return 0;
 }
 
@@ -408,7 +410,7 @@ foreign_distrust(struct fdomain *fd)
 		 "%s: the pin changed; its CA %s is no longer trusted, deciding again", fd->domain,
 		 fpr);
 	log_info("%s", fd->reason);
-	peer_on_distrust(a, fd->domain, "the pin of its domain changed");
+	peer_on_distrust(a->peers, fd->domain, "the pin of its domain changed");
 }
 
 int

@@ -12,8 +12,8 @@
  *            stays open to carry FRAME records when UDP does not get through, to be told CLOSE
  *            when the peer shuts down, and for notary questions (notaries.c)
  *
- * A link never decides about the peer's session itself: it reports to peer.c
- * (peer_on_hello, peer_on_link_failed, peer_on_link_closed, peer_on_close_record).
+ * A link never decides about the peer's session itself: it reports to the peer's state machine
+ * (peer/peer.h: peer_on_session, peer_on_dial_failed, peer_on_link_gone, peer_on_close).
  *
  * Lifetime: link_close() (or the stream closing by itself) detaches the link from the agent and
  * the peer at once; the memory goes when the stream is gone and none of the link's own stream
@@ -30,17 +30,19 @@
 #include "agent/notaries.h"
 #include "control/stream.h"
 #include "core/addrcount.h"
+#include "crypto/aead.h"
 #include "crypto/tls.h"
+#include "dataplane/dataplane.h"
+#include "peer/peer.h"
 #include "proto/ctlmsg.h"
-
-enum { LINK_ACCEPT_PER_TURN = 16 };
+#include "session/session.h"
 
 static const struct stream_ops link_ops;
 
-static const char *
+const char *
 link_who(const struct link *l)
 {
-	return l->peer ? l->peer->cfg->identity : "unknown peer";
+	return l->peer ? l->peer->identity : "unknown peer";
 }
 
 /* Frees l once nothing holds it: its stream is gone and no callback of it runs. */
@@ -86,9 +88,9 @@ link_detach(struct link *l)
 	}
 	if (l->peer) {
 		if (failed_dial)
-			peer_on_link_failed(l->peer, l);
+			peer_on_dial_failed(l->peer);
 		else
-			peer_on_link_closed(l->peer, l);
+			peer_on_link_gone(l->peer, l, l->is_client);
 	}
 }
 
@@ -118,7 +120,7 @@ link_new(struct agent *a, int fd, bool is_client, struct peer *p,
 	l->is_client = is_client;
 	l->remote = *remote;
 	l->state = LINK_OPENING;
-	if (stream_new(&l->s, a->loop, a->tls, fd, is_client, is_client ? p->cfg->identity : NULL,
+	if (stream_new(&l->s, a->loop, a->tls, fd, is_client, is_client ? p->identity : NULL,
 		       remote, &link_ops, l)) {
 		free(l);
 		return NULL;
@@ -148,67 +150,43 @@ link_dial(struct agent *a, struct peer *p, const struct sockaddr_storage *to)
 	return link_new(a, fd, true, p, to) ? 0 : -ENOMEM;
 }
 
+/* A connection refused at once: counted, and said (rate-limited). */
 static void
-link_on_resume(struct ev_timer *t)
+link_refuse(struct agent *a, int fd, const char *why)
 {
-	struct agent *a = container_of(t, struct agent, accept_pause);
-
-	ev_io_set_events(a->loop, &a->tcp_io, EV_READ);
-}
-
-/* Out of descriptors: the listening socket stays readable, so stop watching it a moment. */
-static void
-link_pause_accepting(struct agent *a)
-{
-	log_warn("accept (pausing new links for %d ms)", AGENT_ACCEPT_PAUSE_MS);
-	ev_io_set_events(a->loop, &a->tcp_io, 0);
-	ev_timer_start(a->loop, &a->accept_pause, AGENT_ACCEPT_PAUSE_MS, link_on_resume);
+	close(fd);
+	a->link_refused++;
+	if (log_ratelimit_ok(&a->link_rl, ev_now_ms(a->loop)))
+		log_debug(LOG_DATA, "dropped a packet (link_refused): %s", why);
 }
 
 void
-link_accept(struct agent *a)
+link_accept(struct agent *a, int fd, const struct sockaddr_storage *from)
 {
-	for (int i = 0; i < LINK_ACCEPT_PER_TURN; i++) {
-		struct sockaddr_storage from;
-		socklen_t fl = sizeof(from);
-		struct link *l;
-		uint32_t n;
-		int fd =
-		    accept4(a->tcp_fd, (struct sockaddr *)&from, &fl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	struct link *l;
+	uint32_t n;
 
-		if (fd < 0) {
-			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
-			    errno == ENOMEM)
-				link_pause_accepting(a);
-			else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
-				log_warn("accept");
-			return;
-		}
-		if (a->nlinks >= AGENT_MAX_LINKS) {
-			/* Handshakes in progress are bounded: more wait for a slot in the kernel's
-			 * queue, or are refused by it. */
-			close(fd);
-			agent_count_drop(a, AGENT_DROP_LINK_REFUSED, "too many links in progress");
-			continue;
-		}
-		/*
-		 * And one network cannot hold them all: a handshake takes milliseconds, so only
-		 * a crowd of silent or slow connections reaches AGENT_INBOUND_PER_SOURCE.
-		 */
-		n = addrcount_inc(a->inbound, &from);
-		if (n == 0 || n > AGENT_INBOUND_PER_SOURCE) {
-			if (n)
-				addrcount_dec(a->inbound, &from);
-			close(fd);
-			agent_count_drop(a, AGENT_DROP_LINK_REFUSED,
-					 "too many links in progress from one network");
-			continue;
-		}
-		if ((l = link_new(a, fd, false, NULL, &from)))
-			l->inbound_counted = true;
-		else
-			addrcount_dec(a->inbound, &from);
+	if (a->nlinks >= AGENT_MAX_LINKS) {
+		/* Handshakes in progress are bounded: more wait for a slot in the kernel's queue,
+		 * or are refused by it. */
+		link_refuse(a, fd, "too many links in progress");
+		return;
 	}
+	/*
+	 * And one network cannot hold them all: a handshake takes milliseconds, so only a crowd
+	 * of silent or slow connections reaches AGENT_INBOUND_PER_SOURCE.
+	 */
+	n = addrcount_inc(a->inbound, from);
+	if (n == 0 || n > AGENT_INBOUND_PER_SOURCE) {
+		if (n)
+			addrcount_dec(a->inbound, from);
+		link_refuse(a, fd, "too many links in progress from one network");
+		return;
+	}
+	if ((l = link_new(a, fd, false, NULL, from)))
+		l->inbound_counted = true;
+	else
+		addrcount_dec(a->inbound, from);
 }
 
 bool
@@ -230,7 +208,7 @@ link_on_established(struct stream *s)
 	struct keypair *kp;
 
 	if (!l->peer) {
-		l->peer = peer_by_identity(a, ci->subject);
+		l->peer = peer_find(a->peers, ci->subject);
 		if (!l->peer) {
 			link_fail(l, "handshake",
 				  "certificate is valid but names no configured peer");
@@ -270,34 +248,44 @@ link_on_established(struct stream *s)
 }
 
 /* Handles one complete record; false if the link was closed. */
+/* The peer's HELLO: the session is up; the peer takes the keys. */
+static bool
+link_on_hello(struct link *l, const uint8_t *body, size_t len)
+{
+	struct keypair *kp = l->pending;
+	struct link *old;
+	struct hello hello;
+
+	if (l->state != LINK_HELLO || !hello_decode(body, len, &hello)) {
+		link_fail(l, "session", "unexpected or malformed HELLO");
+		return false;
+	}
+	kp->remote_index = hello.receiver;
+	l->pending = NULL; /* the peer owns the keypair now */
+	l->state = LINK_UP;
+	link_uncount(l);
+	stream_set_deadline(l->s, 0);
+	old = peer_on_session(l->peer, l, kp, l->is_client, &l->remote,
+			      tls_conn_peer(stream_tls(l->s))->fpr, hello.addr4, hello.addr6);
+	if (old)
+		link_close(old);
+	return !l->closing;
+}
+
 static bool
 link_on_record(struct link *l, uint16_t type, const uint8_t *body, size_t len)
 {
-	struct hello hello;
-
 	switch (type) {
 	case RECORD_HELLO:
-		if (l->state != LINK_HELLO || !hello_decode(body, len, &hello)) {
-			link_fail(l, "session", "unexpected or malformed HELLO");
-			return false;
-		}
-		if (peer_on_hello(l->peer, l, l->pending, &hello)) {
-			link_fail(l, "session", "HELLO refused");
-			return false;
-		}
-		l->pending = NULL; /* the peer owns the keypair now */
-		l->state = LINK_UP;
-		link_uncount(l);
-		stream_set_deadline(l->s, 0);
-		return true;
+		return link_on_hello(l, body, len);
 	case RECORD_FRAME:
 		if (l->state == LINK_UP)
-			dataplane_on_stream_frame(l->agent, body, len);
+			dataplane_on_stream_frame(l->agent->dp, body, len);
 		return true;
 	case RECORD_CLOSE:
 		log_info("peer %s closed the session (shutting down)", link_who(l));
 		if (l->state == LINK_UP)
-			peer_on_close_record(l->peer);
+			peer_on_close(l->peer);
 		link_close(l);
 		return false;
 	case CTL_NOTARY_REQ:
@@ -378,6 +366,18 @@ link_close(struct link *l)
 		stream_close(l->s, "closed"); /* runs link_cb_closed, which may free l */
 	else
 		link_release(l);
+}
+
+void
+link_close_peer(struct agent *a, struct peer *p)
+{
+	for (struct link *l = a->links, *next; l; l = next) {
+		next = l->next;
+		if (l->peer == p) {
+			link_close(l);
+			next = a->links; /* closing may have changed the list: start over */
+		}
+	}
 }
 
 void

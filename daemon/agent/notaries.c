@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "agent/agent.h"
+#include "peer/peer.h"
 #include "control/notary.h"
 #include "crypto/cert.h"
 #include "proto/ctlmsg.h"
@@ -32,7 +33,7 @@ struct notary_round {
 	struct ev_timer timer;
 	struct tally tally;
 	struct notary_query *asks[NOTARIES_MAX]; /* server slots only */
-	size_t nservers;
+	size_t nservers, npeers;
 	bool starting; /* answers may arrive while the questions go out */
 };
 
@@ -120,6 +121,19 @@ round_send(struct link *l, const struct ctlmsg *m)
 	return n >= 0 && link_send_record(l, m->type, body, (size_t)n);
 }
 
+/* peer_foreach: every peer of another domain with a session up, at most NOTARIES_PEERS_MAX. */
+static void
+round_add_peer(struct peer *p, void *arg)
+{
+	struct notary_round *r = arg;
+
+	if (r->npeers < NOTARIES_PEERS_MAX && p->paths.stream &&
+	    p->paths.stream->state == LINK_UP &&
+	    strcmp(identity_domain_of(p->identity), r->domain) &&
+	    tally_add(&r->tally, p->identity) >= 0)
+		r->npeers++;
+}
+
 /* Sends every question; a notary that cannot be asked counts as answered (it stays unreachable). */
 static void
 round_ask_all(struct notary_round *r, size_t first_server, size_t first_peer)
@@ -145,9 +159,9 @@ round_ask_all(struct notary_round *r, size_t first_server, size_t first_peer)
 
 			asked = !notary_ask(&r->asks[i], a->loop, &spec, round_on_server_answer, r);
 		} else {
-			struct peer *p = peer_by_identity(a, r->tally.answers[i].notary);
+			struct peer *p = peer_find(a->peers, r->tally.answers[i].notary);
 
-			asked = p && p->link && round_send(p->link, &req);
+			asked = p && p->paths.stream && round_send(p->paths.stream, &req);
 		}
 		if (!asked)
 			tally_skip(&r->tally, i);
@@ -161,7 +175,7 @@ notaries_round_start(struct notary_round **out, struct agent *a, const char *dom
 		     void *arg)
 {
 	struct notary_round *r = calloc(1, sizeof(*r));
-	size_t first_server, first_peer, npeers = 0;
+	size_t first_server, first_peer, npeers;
 
 	if (!r)
 		return -ENOMEM;
@@ -177,14 +191,8 @@ notaries_round_start(struct notary_round **out, struct agent *a, const char *dom
 	first_server = r->tally.n;
 	cert_trust_each(a->trust, round_add_server, r);
 	first_peer = r->tally.n;
-	for (size_t i = 0; i < a->npeers && npeers < NOTARIES_PEERS_MAX; i++) {
-		const struct peer *p = &a->peers[i];
-
-		if (p->link && p->link->state == LINK_UP &&
-		    strcmp(identity_domain_of(p->cfg->identity), domain) &&
-		    tally_add(&r->tally, p->cfg->identity) >= 0)
-			npeers++;
-	}
+	peer_foreach(a->peers, round_add_peer, r);
+	npeers = r->tally.n - first_peer;
 
 	r->next = a->rounds;
 	a->rounds = r;
@@ -261,7 +269,7 @@ notaries_on_peer_record(struct link *l, uint16_t type, const uint8_t *body, size
 		return;
 	}
 	if (type == CTL_NOTARY) {
-		notaries_on_answer(l->agent, l->peer->cfg->identity, &m);
+		notaries_on_answer(l->agent, l->peer->identity, &m);
 		return;
 	}
 	if (!ratelimit_bucket_take(&l->peer->notary_rl, ev_now_ms(l->agent->loop))) {
@@ -269,7 +277,7 @@ notaries_on_peer_record(struct link *l, uint16_t type, const uint8_t *body, size
 		return;
 	}
 	notaries_view(l->agent, m.u.req.domain, &answer);
-	log_debug(LOG_HANDSHAKE, "peer %s asks what we see for %s: %s", l->peer->cfg->identity,
+	log_debug(LOG_HANDSHAKE, "peer %s asks what we see for %s: %s", l->peer->identity,
 		  m.u.req.domain, answer.u.notary.status == CTL_NOTARY_KNOWN ? "known" : "unknown");
 	round_send(l, &answer);
 }

@@ -17,7 +17,15 @@
 #include "agent/agent.h"
 #include "agent/crlkeep.h"
 #include "agent/foreign.h"
+#include "agent/notaries.h"
+#include "core/addrcount.h"
+#include "core/listener.h"
 #include "core/pkt.h"
+#include "dataplane/dataplane.h"
+#include "dataplane/tundev.h"
+#include "path/udp.h"
+#include "peer/peer.h"
+#include "session/session.h"
 #include "crypto/aead.h"
 #include "crypto/tls.h"
 #include "kernel-iface/netlink.h"
@@ -160,6 +168,175 @@ vertexd_kernel(struct agent *a)
 	return err;
 }
 
+/* --- what the modules ask for, wired to who does it ------------------------------------ */
+
+static int
+vertexd_dial(void *arg, struct peer *p, const struct sockaddr_storage *to)
+{
+	return link_dial(arg, p, to);
+}
+
+static void
+vertexd_send_keepalive(void *arg, struct peer *p)
+{
+	struct agent *a = arg;
+
+	dataplane_send_keepalive(a->dp, p);
+}
+
+static void
+vertexd_close_links(void *arg, struct peer *p)
+{
+	link_close_peer(arg, p);
+}
+
+static const struct peer_ops vertexd_peer_ops = {
+	.dial = vertexd_dial,
+	.send_keepalive = vertexd_send_keepalive,
+	.close_links = vertexd_close_links,
+};
+
+static void
+vertexd_on_udp_frame(void *arg, struct pkt *p, const struct sockaddr_storage *from)
+{
+	struct agent *a = arg;
+
+	dataplane_on_udp(a->dp, p, from);
+}
+
+static void
+vertexd_on_udp_drop(void *arg, enum path_udp_drop why, const char *detail)
+{
+	struct agent *a = arg;
+
+	dataplane_count_drop(a->dp,
+			     why == PATH_UDP_DROP_NO_BUFFER ? DATAPLANE_DROP_NO_BUFFER
+							    : DATAPLANE_DROP_MALFORMED,
+			     detail);
+}
+
+static const struct path_udp_ops vertexd_udp_ops = {
+	.on_frame = vertexd_on_udp_frame,
+	.on_drop = vertexd_on_udp_drop,
+};
+
+static bool
+vertexd_send_stream(void *arg, struct link *l, const uint8_t *frame, size_t len)
+{
+	(void)arg;
+	return link_send_record(l, RECORD_FRAME, frame, len);
+}
+
+static const struct dataplane_ops vertexd_dataplane_ops = {
+	.send_stream = vertexd_send_stream,
+};
+
+static void
+vertexd_on_accept(void *arg, int fd, const struct sockaddr_storage *from)
+{
+	link_accept(arg, fd, from);
+}
+
+static const struct listener_ops vertexd_listener_ops = {
+	.on_accept = vertexd_on_accept,
+};
+
+/* The before-sleep hook: what a turn queued goes out in one batch. */
+static void
+vertexd_before_sleep(void *arg)
+{
+	struct agent *a = arg;
+
+	path_udp_flush(a->udp);
+}
+
+/* --- start and stop --------------------------------------------------------------------- */
+
+/* The configured peers, each at its stable overlay index (store/store.h). */
+static int
+vertexd_peers(struct agent *a)
+{
+	struct peer_params params = {
+		.self = a->cfg.identity,
+		.keepalive_sec = a->cfg.keepalive_sec,
+		.rekey_after_sec = a->cfg.rekey_after_sec,
+		.rekey_after_packets = a->cfg.rekey_after_packets,
+		.notary_rate = NOTARIES_PEER_RATE,
+		.notary_burst = NOTARIES_PEER_BURST,
+	};
+	int err = peer_table_new(&a->peers, a->loop, a->index, &params, &vertexd_peer_ops, a);
+
+	for (size_t i = 0; !err && i < a->cfg.npeers; i++) {
+		const struct config_peer *cp = &a->cfg.peers[i];
+		struct xlate_map map = { 0 };
+		struct peer *p;
+		uint32_t index;
+
+		if ((err = store_peer_index(a->store, cp->identity, POOL_FIRST_PEER_INDEX, &index)))
+			break;
+		if (index > a->pool.max_index) {
+			log_warnx("peer %s: overlay pool is full (index %u)", cp->identity, index);
+			return -ENOSPC;
+		}
+		pool_addr4(&a->pool, index, map.peer_view4);
+		pool_addr6(&a->pool, index, map.peer_view6);
+		memcpy(map.own4, a->own4, 4);
+		memcpy(map.own6, a->own6, 16);
+		err = peer_add(a->peers, cp->identity, index, &map, cp->endpoints, cp->nendpoints,
+			       &p);
+	}
+	return err;
+}
+
+/* The underlay: the UDP path's socket and the peer port's TCP listener. */
+static int
+vertexd_underlay(struct agent *a)
+{
+	int fd, err;
+
+	a->underlay_family = path_underlay_family();
+	if ((err = path_udp_open(&a->udp, a->loop, a->pkts, a->underlay_family, a->cfg.port,
+				 &vertexd_udp_ops, a)))
+		return err;
+	if ((err = addrcount_new(&a->inbound, AGENT_MAX_LINKS)))
+		return err;
+	fd = path_socket_bind(a->underlay_family, SOCK_STREAM, a->cfg.port);
+	if (fd < 0) {
+		errno = -fd;
+		log_warn("tcp port %u", a->cfg.port);
+		return fd;
+	}
+	err = listener_new(&a->tcp, a->loop, fd, 64, AGENT_ACCEPT_PER_TURN, AGENT_ACCEPT_PAUSE_MS,
+			   &vertexd_listener_ops, a);
+	if (err) {
+		errno = -err;
+		log_warn("listen on tcp port %u", a->cfg.port);
+	}
+	return err;
+}
+
+static int
+vertexd_dataplane(struct agent *a)
+{
+	struct pktdev dev;
+	int err;
+
+	tundev_pktdev(a->tun, &dev);
+	if ((err = dataplane_new(&a->dp, a->loop, a->pkts, &a->pool, a->index, a->peers, a->udp,
+				 &dev, &vertexd_dataplane_ops, a)) ||
+	    (err = tundev_new(&a->tundev, a->loop, a->tun, a->pkts, a->dp, a->udp)))
+		return err;
+	ev_set_before_sleep(a->loop, vertexd_before_sleep, a);
+	return 0;
+}
+
+static void
+vertexd_need_session(struct peer *p, void *arg)
+{
+	(void)arg;
+	peer_need_session(p);
+}
+
 static int
 vertexd_start(struct agent *a)
 {
@@ -167,10 +344,10 @@ vertexd_start(struct agent *a)
 
 	if ((err = ev_loop_new(&a->loop)) || (err = vertexd_addressing(a)) ||
 	    (err = vertexd_identity(a)) || (err = pkt_pool_new(&a->pkts, AGENT_PKT_POOL)) ||
-	    (err = session_index_new(&a->index)) || (err = peer_table_init(a)))
+	    (err = session_index_new(&a->index)) || (err = vertexd_peers(a)))
 		return err;
-	if ((err = vertexd_kernel(a)) || (err = underlay_open(a)) || (err = dataplane_start(a)) ||
-	    (err = ctl_open(a)))
+	if ((err = vertexd_kernel(a)) || (err = vertexd_underlay(a)) ||
+	    (err = vertexd_dataplane(a)) || (err = ctl_open(a)))
 		return err;
 	if ((err = ev_signal_add(a->loop, SIGTERM, vertexd_on_signal, a)) ||
 	    (err = ev_signal_add(a->loop, SIGINT, vertexd_on_signal, a)))
@@ -179,8 +356,7 @@ vertexd_start(struct agent *a)
 		log_warnx("cannot drop privileges: %s", strerror(-err));
 		return err;
 	}
-	for (size_t i = 0; i < a->npeers; i++)
-		peer_need_session(&a->peers[i]);
+	peer_foreach(a->peers, vertexd_need_session, NULL);
 	if ((err = home_start(a)))
 		return err;
 	return foreign_start(a);
@@ -190,14 +366,16 @@ static void
 vertexd_stop(struct agent *a)
 {
 	if (a->loop) {
-		ev_timer_stop(a->loop, &a->accept_pause);
 		foreign_stop(a);
 		home_stop(a);
 		link_close_all(a, true);
-		dataplane_flush(a);
 		ctl_close(a);
-		underlay_close(a);
-		peer_table_free(a);
+		listener_free(a->tcp);
+		addrcount_free(a->inbound);
+		tundev_free(a->tundev);
+		path_udp_close(a->udp); /* after the last sends: it flushes */
+		dataplane_free(a->dp);
+		peer_table_free(a->peers);
 	}
 	if (a->nl && a->tun)
 		netlink_routes_flush(a->nl, tun_ifindex(a->tun));
@@ -207,7 +385,6 @@ vertexd_stop(struct agent *a)
 	cert_trust_free(a->trust);
 	session_index_free(a->index);
 	pkt_pool_free(a->pkts);
-	free(a->rx_gro);
 	store_close(a->store);
 	ev_loop_free(a->loop);
 	config_free(&a->cfg);
@@ -239,7 +416,7 @@ main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *config_path = "/etc/vertex/vertexd.conf";
-	static struct agent agent = { .udp_fd = -1, .tcp_fd = -1 };
+	static struct agent agent;
 	bool check_only = false;
 	int c, err;
 
@@ -286,7 +463,7 @@ main(int argc, char **argv)
 		return 1;
 	}
 	log_info("%s up on %s (mtu %u), port %u, %zu peer(s)", agent.cfg.identity,
-		 agent.cfg.interface, agent.mtu, agent.cfg.port, agent.npeers);
+		 agent.cfg.interface, agent.mtu, agent.cfg.port, peer_count(agent.peers));
 	err = ev_run(agent.loop);
 	if (err)
 		log_warnx("event loop failed: %s", strerror(-err));

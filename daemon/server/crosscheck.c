@@ -21,7 +21,8 @@
 #include "store/store.h"
 #include "trust/tally.h"
 
-_Static_assert((int)FEDERATION_NOTARIES <= (int)TALLY_MAX, "a cross-check's tally holds every server");
+_Static_assert((int)FEDERATION_NOTARIES <= (int)TALLY_MAX,
+	       "a cross-check's tally holds every server");
 
 /* A first use being cross-checked: the CA as fetched, and the other servers' answers. */
 struct federation_check {

@@ -1,0 +1,267 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The packet path. See dataplane.h.
+ */
+#include "dataplane/dataplane.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/ev.h"
+#include "core/log.h"
+#include "core/pkt.h"
+#include "overlay/pool.h"
+#include "overlay/xlate.h"
+#include "path/udp.h"
+#include "peer/peer.h"
+#include "proto/frame.h"
+#include "session/session.h"
+
+struct dataplane {
+	struct ev_loop *loop;
+	struct pkt_pool *pkts;
+	const struct pool *pool;
+	struct session_index *index;
+	struct peer_table *peers;
+	struct path_udp *udp;
+	struct pktdev dev;
+	struct dataplane_ops ops;
+	void *arg;
+	uint64_t drops[DATAPLANE_DROP_COUNT];
+	struct log_ratelimit rl;
+};
+
+static const char *const dataplane_drop_names[DATAPLANE_DROP_COUNT] = {
+	"unknown_receiver",
+	"malformed",
+	"no_buffer",
+	"no_route",
+};
+
+const char *
+dataplane_drop_name(enum dataplane_drop d)
+{
+	return dataplane_drop_names[d];
+}
+
+uint64_t
+dataplane_drops(const struct dataplane *dp, enum dataplane_drop d)
+{
+	return dp->drops[d];
+}
+
+void
+dataplane_count_drop(struct dataplane *dp, enum dataplane_drop d, const char *detail)
+{
+	dp->drops[d]++;
+	if (log_ratelimit_ok(&dp->rl, ev_now_ms(dp->loop)))
+		log_debug(LOG_DATA, "dropped a packet (%s)%s%s", dataplane_drop_names[d],
+			  detail ? ": " : "", detail ? detail : "");
+}
+
+/* Ownership: *out is the caller's (dataplane_free); everything passed in is borrowed. */
+int
+dataplane_new(struct dataplane **out, struct ev_loop *loop, struct pkt_pool *pkts,
+	      const struct pool *pool, struct session_index *index, struct peer_table *peers,
+	      struct path_udp *udp, const struct pktdev *dev, const struct dataplane_ops *ops,
+	      void *arg)
+{
+	struct dataplane *dp = calloc(1, sizeof(*dp));
+
+	if (!dp)
+		return -ENOMEM;
+	dp->loop = loop;
+	dp->pkts = pkts;
+	dp->pool = pool;
+	dp->index = index;
+	dp->peers = peers;
+	dp->udp = udp;
+	dp->dev = *dev;
+	dp->ops = *ops;
+	dp->arg = arg;
+	*out = dp;
+	return 0;
+}
+
+void
+dataplane_free(struct dataplane *dp)
+{
+	free(dp);
+}
+
+/* The peer a packet is for: its destination is pool base + the peer's index. */
+static struct peer *
+dataplane_peer_of(const struct dataplane *dp, const uint8_t *pkt, size_t len)
+{
+	uint32_t index = 0;
+
+	if (len >= 20 && pkt[0] >> 4 == 4)
+		index = pool_index4(dp->pool, pkt + 16);
+	else if (len >= 40 && pkt[0] >> 4 == 6)
+		index = pool_index6(dp->pool, pkt + 24);
+	return index ? peer_by_index(dp->peers, index) : NULL;
+}
+
+/* Sends a sealed frame on the path the peer's path set chooses; takes p. */
+static void
+dataplane_output(struct dataplane *dp, struct peer *peer, struct pkt *p)
+{
+	switch (path_choose(&peer->paths, ev_now_ms(dp->loop), peer_dead_after_ms(peer))) {
+	case PATH_UDP:
+		path_udp_queue(dp->udp, &peer->paths.endpoint, p);
+		return;
+	case PATH_STREAM:
+		if (dp->ops.send_stream(dp->arg, peer->paths.stream, pkt_data(p), p->len))
+			break;
+		/* fall through */
+	case PATH_NONE:
+		peer_count_drop(peer, PEER_DROP_NO_SESSION, "no path to the peer");
+		break;
+	}
+	pkt_put(dp->pkts, p);
+}
+
+void
+dataplane_send(struct dataplane *dp, struct pkt *p)
+{
+	struct peer *peer = dataplane_peer_of(dp, pkt_data(p), p->len);
+	struct keypair *kp;
+	size_t len = p->len;
+
+	if (!peer) {
+		dataplane_count_drop(dp, DATAPLANE_DROP_NO_ROUTE,
+				     "destination is no peer's address");
+		pkt_put(dp->pkts, p);
+		return;
+	}
+	kp = peer->current;
+	if (!kp || !session_seal(kp, p)) {
+		peer->stats.drops[PEER_DROP_NO_SESSION]++;
+		peer_need_session(peer);
+		pkt_put(dp->pkts, p);
+		return;
+	}
+	peer->stats.tx_packets++;
+	peer->stats.tx_bytes += len;
+	peer_on_tx(peer, kp);
+	dataplane_output(dp, peer, p);
+}
+
+/* The length the inner IP header claims, bounded by what arrived. */
+static size_t
+dataplane_ip_len(const uint8_t *ip, size_t len)
+{
+	size_t claimed = len;
+
+	if (len >= 20 && ip[0] >> 4 == 4)
+		claimed = (size_t)ip[2] << 8 | ip[3];
+	else if (len >= 40 && ip[0] >> 4 == 6)
+		claimed = 40 + ((size_t)ip[4] << 8 | ip[5]);
+	return claimed < len ? claimed : len;
+}
+
+static enum peer_drop
+dataplane_xlate_drop(enum xlate_result r)
+{
+	return r == XLATE_BAD_SOURCE ? PEER_DROP_BAD_SOURCE : PEER_DROP_MALFORMED;
+}
+
+/* Handles one received frame in p (UDP when from is set, a link otherwise); consumes p. */
+static void
+dataplane_receive(struct dataplane *dp, struct pkt *p, const struct sockaddr_storage *from)
+{
+	struct frame_hdr h;
+	struct keypair *kp;
+	struct peer *peer;
+	enum session_open_result o;
+	enum xlate_result x;
+	size_t len;
+
+	if (!frame_hdr_decode(pkt_data(p), p->len, &h)) {
+		dataplane_count_drop(dp, DATAPLANE_DROP_MALFORMED, "bad frame header");
+		goto out;
+	}
+	kp = session_index_find(dp->index, h.receiver);
+	if (!kp) {
+		dataplane_count_drop(dp, DATAPLANE_DROP_UNKNOWN_RECEIVER,
+				     "no session has this index");
+		goto out;
+	}
+	peer = kp->owner;
+	o = session_open(kp, p, h.counter);
+	if (o != SESSION_OPEN_OK) {
+		peer_count_drop(peer, o == SESSION_OPEN_REPLAY ? PEER_DROP_REPLAY : PEER_DROP_AUTH,
+				o == SESSION_OPEN_REPLAY ? "counter already seen or too old"
+							 : "authentication failed");
+		goto out;
+	}
+	peer_on_rx(peer, from);
+	if (!p->len)
+		goto out; /* keepalive */
+	x = xlate_inbound(pkt_data(p), p->len, &peer->map);
+	if (x != XLATE_OK) {
+		peer_count_drop(peer, dataplane_xlate_drop(x), xlate_result_name(x));
+		goto out;
+	}
+	len = dataplane_ip_len(pkt_data(p), p->len);
+	peer->stats.rx_packets++;
+	peer->stats.rx_bytes += len;
+	if (dp->dev.deliver(dp->dev.dev, pkt_data(p), len) < 0 &&
+	    log_ratelimit_ok(&dp->rl, ev_now_ms(dp->loop)))
+		log_warnx("tun write failed");
+out:
+	pkt_put(dp->pkts, p);
+}
+
+void
+dataplane_on_udp(struct dataplane *dp, struct pkt *p, const struct sockaddr_storage *from)
+{
+	dataplane_receive(dp, p, from);
+}
+
+void
+dataplane_on_stream_frame(struct dataplane *dp, const uint8_t *frame, size_t len)
+{
+	struct pkt *p;
+
+	if (len > FRAME_MAX_LEN || len > PKT_BUF_SIZE - PKT_HEADROOM) {
+		dataplane_count_drop(dp, DATAPLANE_DROP_MALFORMED, "oversized frame record");
+		return;
+	}
+	p = pkt_get(dp->pkts);
+	if (!p) {
+		dataplane_count_drop(dp, DATAPLANE_DROP_NO_BUFFER, "packet pool exhausted");
+		return;
+	}
+	memcpy(pkt_data(p), frame, len);
+	p->len = (uint16_t)len;
+	dataplane_receive(dp, p, NULL);
+}
+
+void
+dataplane_send_keepalive(struct dataplane *dp, struct peer *peer)
+{
+	bool udp_alive =
+	    path_set_udp_is_alive(&peer->paths, ev_now_ms(dp->loop), peer_dead_after_ms(peer));
+	struct pkt *p;
+
+	if (!peer->current)
+		return;
+	/*
+	 * Over UDP always, when we know where: a keepalive is also how UDP is found to work. Over
+	 * the link too while UDP is not proven, so a peer behind a UDP block does not look dead.
+	 */
+	if (peer->paths.endpoint.ss_family && (p = pkt_get(dp->pkts))) {
+		if (session_seal(peer->current, p))
+			path_udp_queue(dp->udp, &peer->paths.endpoint, p);
+		else
+			pkt_put(dp->pkts, p);
+	}
+	if (!udp_alive && peer->paths.stream && (p = pkt_get(dp->pkts))) {
+		if (session_seal(peer->current, p))
+			dp->ops.send_stream(dp->arg, peer->paths.stream, pkt_data(p), p->len);
+		pkt_put(dp->pkts, p);
+	}
+	peer->last_tx_ms = ev_now_ms(dp->loop);
+}

@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A peer's paths, and the choice between them (DESIGN §6). Today a peer has two: UDP to an
+ * endpoint (learnt from where its authenticated frames come from, so it roams), and the stream
+ * of its session link, which carries frames as FRAME records when UDP does not get through.
+ * Candidates, probes, hole punching, port mappings and the relay will be paths here too.
+ *
+ * struct path_set is embedded in the peer (peer/peer.h) and changed only by these functions.
+ * It knows nothing of peers, links or sockets: the stream is an opaque handle of the link module,
+ * the UDP socket is path/udp.h's.
+ *
+ * When UDP counts as working: an authenticated frame arrived over it within `dead_after_ms`
+ * (the peer's dead-peer interval: 3 keepalives + 2 s). Until then frames go over the stream if
+ * there is one, and UDP is tried only by keepalives (which are also how it is found to work).
+ */
+#ifndef VERTEX_PATH_H
+#define VERTEX_PATH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+struct link;
+
+enum { PATH_DIAL_MAX = 8 }; /* static endpoints of a peer (config: at most 8) */
+
+enum path_kind {
+	PATH_NONE,   /* nowhere to send */
+	PATH_UDP,    /* a datagram to the endpoint */
+	PATH_STREAM, /* a FRAME record on the session link */
+};
+
+struct path_set {
+	struct sockaddr_storage endpoint; /* where UDP frames go; family 0 if unknown */
+	uint64_t last_udp_rx_ms;          /* last authenticated frame over UDP; 0: never */
+	struct link *stream;              /* the link of the session, or NULL (borrowed) */
+	struct sockaddr_storage dial[PATH_DIAL_MAX]; /* where a handshake may be dialed */
+	size_t ndial, next_dial;
+};
+
+/* Static endpoints (copied); the first is also where UDP goes until a frame says otherwise. */
+void path_set_init(struct path_set *s, const struct sockaddr_storage *endpoints, size_t n);
+/* The next address to dial a handshake to (round robin), or NULL if there is none. */
+const struct sockaddr_storage *path_set_next_dial(struct path_set *s);
+/*
+ * An authenticated frame arrived over UDP from `from` at now: UDP works; if it came from
+ * elsewhere than the endpoint, the peer roamed and the endpoint follows (said in the log, with
+ * who naming the peer).
+ */
+void path_set_on_udp_rx(struct path_set *s, const struct sockaddr_storage *from, uint64_t now,
+			const char *who);
+bool path_set_udp_is_alive(const struct path_set *s, uint64_t now, uint64_t dead_after_ms);
+/*
+ * The link l came up carrying the session. When we dialed it, its remote end is where the peer
+ * listens: the UDP endpoint too, unless there is one and the peer was heard from already
+ * (heard: anything authentic arrived from it before).
+ */
+void path_set_on_stream_up(struct path_set *s, struct link *l, bool we_dialed,
+			   const struct sockaddr_storage *remote, bool heard);
+/* l is gone; if it was the stream, there is none. */
+void path_set_on_stream_gone(struct path_set *s, const struct link *l);
+/* Where a data frame goes now. */
+enum path_kind path_choose(const struct path_set *s, uint64_t now, uint64_t dead_after_ms);
+/* "udp", "tcp" or "none", for status: what path_choose picks for a peer with a session. */
+const char *path_kind_name(enum path_kind k);
+
+#endif

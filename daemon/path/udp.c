@@ -1,0 +1,402 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The UDP path's socket: batched sends and receives. See udp.h.
+ *
+ * Send: frames queue in tx_pkts (in order, with their address) until the before-sleep flush,
+ * which groups them into messages -- with UDP GSO, a run of frames to one peer, all of one size
+ * but the last, is one message the kernel cuts into datagrams -- and sends them with sendmmsg().
+ *
+ * Receive: recvmmsg() straight into pool buffers, one datagram each; or, with UDP GRO, into a
+ * few large buffers of coalesced same-size datagrams from one sender, each then cut back into
+ * frames and copied into a pool buffer (a copy is far cheaper than the per-datagram trips
+ * through the stack it replaces).
+ */
+#include "path/udp.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/udp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/ev.h"
+#include "core/log.h"
+#include "core/pkt.h"
+#include "core/sockaddr.h"
+
+enum {
+	UDP_BATCH = 64,            /* frames per send batch and per receive call */
+	UDP_GSO_MAX_SEGS = 64,     /* frames in one UDP GSO send (the kernel's minimum limit) */
+	UDP_GSO_MAX_BYTES = 65000, /* payload of one UDP GSO send: an IP packet is <= 64 KiB */
+	UDP_GRO_BUFS = 8,          /* coalesced datagrams per recvmmsg when UDP GRO is on */
+	UDP_GRO_BUF_SIZE = 65536,
+	UDP_SOCKBUF = 4 << 20,
+};
+
+struct path_udp {
+	struct ev_loop *loop;
+	struct pkt_pool *pkts;
+	struct path_udp_ops ops;
+	void *arg;
+	int fd, family;
+	struct ev_io io;
+	bool gso; /* the kernel segments runs of equal frames for us (UDP_SEGMENT) */
+	bool gro; /* the kernel hands us coalesced datagrams (UDP_GRO) */
+	struct log_ratelimit rl;
+
+	/* Frames waiting for the flush, in order. */
+	struct pkt *tx_pkts[UDP_BATCH];
+	struct sockaddr_storage tx_addr[UDP_BATCH];
+	socklen_t tx_addrlen[UDP_BATCH];
+	unsigned ntx;
+	/* Scratch for the flush: one message per run of frames to one peer. */
+	struct mmsghdr tx_msgs[UDP_BATCH];
+	struct iovec tx_iov[UDP_BATCH];
+	union {
+		char buf[CMSG_SPACE(sizeof(uint16_t))];
+		struct cmsghdr align;
+	} tx_cmsg[UDP_BATCH];
+	uint8_t *rx_gro; /* UDP_GRO_BUFS x UDP_GRO_BUF_SIZE, when gro */
+};
+
+int
+path_underlay_family(void)
+{
+	int fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return AF_INET;
+	close(fd);
+	return AF_INET6;
+}
+
+int
+path_socket_bind(int family, int type, uint16_t port)
+{
+	int one = 1, zero = 0, fd;
+	struct sockaddr_storage ss = { 0 };
+	socklen_t sl;
+
+	fd = socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (family == AF_INET6) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons(port);
+		sl = sizeof(*s6);
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons(port);
+		sl = sizeof(*s4);
+	}
+	if (bind(fd, (struct sockaddr *)&ss, sl) < 0) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+/* True if queued frames i and j go to the same address. */
+static bool
+udp_same_dest(const struct path_udp *u, unsigned i, unsigned j)
+{
+	return u->tx_addrlen[i] == u->tx_addrlen[j] &&
+	       !memcmp(&u->tx_addr[i], &u->tx_addr[j], u->tx_addrlen[i]);
+}
+
+/* Groups the queue into messages (see the top of the file); returns how many. */
+static unsigned
+udp_build_msgs(struct path_udp *u)
+{
+	unsigned nmsg = 0;
+
+	for (unsigned i = 0; i < u->ntx;) {
+		unsigned start = i;
+		size_t seg = u->tx_pkts[i]->len, total = seg;
+		struct msghdr *m = &u->tx_msgs[nmsg].msg_hdr;
+
+		u->tx_iov[i] = (struct iovec){ pkt_data(u->tx_pkts[i]), u->tx_pkts[i]->len };
+		for (i++; u->gso && i < u->ntx && i - start < UDP_GSO_MAX_SEGS; i++) {
+			size_t len = u->tx_pkts[i]->len;
+
+			if (len > seg || total + len > UDP_GSO_MAX_BYTES ||
+			    !udp_same_dest(u, start, i) || u->tx_pkts[i - 1]->len < seg)
+				break;
+			u->tx_iov[i] = (struct iovec){ pkt_data(u->tx_pkts[i]), len };
+			total += len;
+		}
+		*m = (struct msghdr){ .msg_name = &u->tx_addr[start],
+				      .msg_namelen = u->tx_addrlen[start],
+				      .msg_iov = &u->tx_iov[start],
+				      .msg_iovlen = i - start };
+		if (i - start > 1) {
+			struct cmsghdr *c = &u->tx_cmsg[nmsg].align;
+			uint16_t gso = (uint16_t)seg;
+
+			m->msg_control = u->tx_cmsg[nmsg].buf;
+			m->msg_controllen = sizeof(u->tx_cmsg[nmsg].buf);
+			c->cmsg_level = SOL_UDP;
+			c->cmsg_type = UDP_SEGMENT;
+			c->cmsg_len = CMSG_LEN(sizeof(gso));
+			memcpy(CMSG_DATA(c), &gso, sizeof(gso));
+		}
+		nmsg++;
+	}
+	return nmsg;
+}
+
+/* Frames the kernel refuses are dropped (UDP is lossy anyway). */
+void
+path_udp_flush(struct path_udp *u)
+{
+	unsigned nmsg = udp_build_msgs(u), sent = 0;
+
+	while (sent < nmsg) {
+		int n = sendmmsg(u->fd, u->tx_msgs + sent, nmsg - sent, MSG_DONTWAIT);
+
+		if (n <= 0) {
+			if (n < 0 && errno == EIO && u->gso) {
+				/* The route's device cannot take GSO after all: stop using it. */
+				log_warnx(
+				    "udp: segmentation offload refused; sending frames one by one");
+				u->gso = false;
+			} else if (n < 0 && errno != EAGAIN && errno != ENOBUFS &&
+				   log_ratelimit_ok(&u->rl, ev_now_ms(u->loop))) {
+				log_warn("udp send");
+			}
+			/* Skip the message that failed (e.g. unreachable), go on with the rest. */
+			sent++;
+			continue;
+		}
+		sent += (unsigned)n;
+	}
+	for (unsigned i = 0; i < u->ntx; i++)
+		pkt_put(u->pkts, u->tx_pkts[i]);
+	u->ntx = 0;
+}
+
+void
+path_udp_queue(struct path_udp *u, const struct sockaddr_storage *to, struct pkt *p)
+{
+	unsigned i;
+
+	if (u->ntx == UDP_BATCH)
+		path_udp_flush(u);
+	i = u->ntx++;
+	u->tx_pkts[i] = p;
+	u->tx_addrlen[i] = sockaddr_for_family(u->family, to, &u->tx_addr[i]);
+}
+
+/* Receives straight into pool buffers, one datagram each (no UDP GRO). */
+static void
+udp_recv_plain(struct path_udp *u)
+{
+	struct mmsghdr msgs[UDP_BATCH];
+	struct iovec iov[UDP_BATCH];
+	struct sockaddr_storage from[UDP_BATCH];
+	struct pkt *pkts[UDP_BATCH];
+	unsigned have = 0;
+	int n;
+
+	while (have < UDP_BATCH && (pkts[have] = pkt_get(u->pkts))) {
+		struct pkt *p = pkts[have];
+
+		iov[have] = (struct iovec){ .iov_base = pkt_data(p),
+					    .iov_len = PKT_BUF_SIZE - PKT_HEADROOM };
+		msgs[have] = (struct mmsghdr){ 0 };
+		msgs[have].msg_hdr.msg_iov = &iov[have];
+		msgs[have].msg_hdr.msg_iovlen = 1;
+		msgs[have].msg_hdr.msg_name = &from[have];
+		msgs[have].msg_hdr.msg_namelen = sizeof(from[have]);
+		have++;
+	}
+	if (!have) {
+		u->ops.on_drop(u->arg, PATH_UDP_DROP_NO_BUFFER, "packet pool exhausted");
+		return;
+	}
+	n = recvmmsg(u->fd, msgs, have, MSG_DONTWAIT, NULL);
+	for (int i = 0; i < n; i++) {
+		if (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) {
+			u->ops.on_drop(u->arg, PATH_UDP_DROP_OVERSIZED, "oversized datagram");
+			pkt_put(u->pkts, pkts[i]);
+			continue;
+		}
+		pkts[i]->len = (uint16_t)msgs[i].msg_len;
+		u->ops.on_frame(u->arg, pkts[i], &from[i]);
+	}
+	for (unsigned i = n > 0 ? (unsigned)n : 0; i < have; i++)
+		pkt_put(u->pkts, pkts[i]);
+}
+
+/* The segment size of a coalesced datagram, or its whole length if it was not coalesced. */
+static size_t
+udp_gro_size(struct msghdr *m, size_t len)
+{
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(m); c; c = CMSG_NXTHDR(m, c)) {
+		int gso;
+
+		if (c->cmsg_level != SOL_UDP || c->cmsg_type != UDP_GRO ||
+		    c->cmsg_len < CMSG_LEN(sizeof(gso)))
+			continue;
+		memcpy(&gso, CMSG_DATA(c), sizeof(gso));
+		if (gso > 0 && (size_t)gso < len)
+			return (size_t)gso;
+	}
+	return len;
+}
+
+/* Cuts a coalesced datagram back into frames, each into a pool buffer. */
+static void
+udp_split(struct path_udp *u, const uint8_t *buf, size_t len, size_t seg,
+	  const struct sockaddr_storage *from)
+{
+	for (size_t off = 0; off < len; off += seg) {
+		size_t n = len - off < seg ? len - off : seg;
+		struct pkt *p;
+
+		if (n > PKT_BUF_SIZE - PKT_HEADROOM) {
+			u->ops.on_drop(u->arg, PATH_UDP_DROP_OVERSIZED, "oversized datagram");
+			continue;
+		}
+		p = pkt_get(u->pkts);
+		if (!p) {
+			u->ops.on_drop(u->arg, PATH_UDP_DROP_NO_BUFFER, "packet pool exhausted");
+			return;
+		}
+		memcpy(pkt_data(p), buf + off, n);
+		p->len = (uint16_t)n;
+		u->ops.on_frame(u->arg, p, from);
+	}
+}
+
+static void
+udp_recv_gro(struct path_udp *u)
+{
+	struct mmsghdr msgs[UDP_GRO_BUFS];
+	struct iovec iov[UDP_GRO_BUFS];
+	struct sockaddr_storage from[UDP_GRO_BUFS];
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} cmsg[UDP_GRO_BUFS];
+	int n;
+
+	for (unsigned i = 0; i < UDP_GRO_BUFS; i++) {
+		iov[i] =
+		    (struct iovec){ u->rx_gro + (size_t)i * UDP_GRO_BUF_SIZE, UDP_GRO_BUF_SIZE };
+		msgs[i] = (struct mmsghdr){ .msg_hdr = { .msg_name = &from[i],
+							 .msg_namelen = sizeof(from[i]),
+							 .msg_iov = &iov[i],
+							 .msg_iovlen = 1,
+							 .msg_control = cmsg[i].buf,
+							 .msg_controllen = sizeof(cmsg[i].buf) } };
+	}
+	n = recvmmsg(u->fd, msgs, UDP_GRO_BUFS, MSG_DONTWAIT, NULL);
+	for (int i = 0; i < n; i++) {
+		struct msghdr *m = &msgs[i].msg_hdr;
+		size_t len = msgs[i].msg_len;
+
+		if (m->msg_flags & MSG_TRUNC) {
+			u->ops.on_drop(u->arg, PATH_UDP_DROP_OVERSIZED, "oversized datagram");
+			continue;
+		}
+		udp_split(u, iov[i].iov_base, len, udp_gro_size(m, len), &from[i]);
+	}
+}
+
+static void
+udp_on_readable(struct ev_io *io, uint32_t revents)
+{
+	struct path_udp *u = container_of(io, struct path_udp, io);
+
+	(void)revents;
+	if (u->gro)
+		udp_recv_gro(u);
+	else
+		udp_recv_plain(u);
+}
+
+/*
+ * UDP segmentation and receive offloads (Linux 4.18 / 5.0): GSO is probed with getsockopt, since
+ * it is then asked for per message; GRO is a socket option. Either may be missing: the data path
+ * works without them, one datagram per frame.
+ */
+static void
+udp_offloads(struct path_udp *u)
+{
+	int one = 1, gso = 0;
+	socklen_t gl = sizeof(gso);
+
+	u->gso = getsockopt(u->fd, SOL_UDP, UDP_SEGMENT, &gso, &gl) == 0;
+	u->gro = setsockopt(u->fd, SOL_UDP, UDP_GRO, &one, sizeof(one)) == 0;
+	if (u->gro && !(u->rx_gro = malloc((size_t)UDP_GRO_BUFS * UDP_GRO_BUF_SIZE)))
+		u->gro = false;
+	log_debug(LOG_DATA, "udp offloads: segmentation %s, receive coalescing %s",
+		  u->gso ? "on" : "off", u->gro ? "on" : "off");
+}
+
+/* Ownership: *out is the caller's, freed with path_udp_close; loop and pkts are borrowed. */
+int
+path_udp_open(struct path_udp **out, struct ev_loop *loop, struct pkt_pool *pkts, int family,
+	      uint16_t port, const struct path_udp_ops *ops, void *arg)
+{
+	int buf = UDP_SOCKBUF, err;
+	struct path_udp *u = calloc(1, sizeof(*u));
+
+	if (!u)
+		return -ENOMEM;
+	u->loop = loop;
+	u->pkts = pkts;
+	u->ops = *ops;
+	u->arg = arg;
+	u->family = family;
+	u->fd = path_socket_bind(family, SOCK_DGRAM, port);
+	if (u->fd < 0) {
+		err = u->fd;
+		errno = -err;
+		log_warn("udp port %u", port);
+		free(u);
+		return err;
+	}
+	/* Bursts from the TUN side are batched; give the kernel room to hold them. */
+	setsockopt(u->fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
+	setsockopt(u->fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
+	udp_offloads(u);
+	err = ev_io_start(loop, &u->io, u->fd, EV_READ, udp_on_readable);
+	if (err) {
+		close(u->fd);
+		free(u->rx_gro);
+		free(u);
+		return err;
+	}
+	*out = u;
+	return 0;
+}
+
+void
+path_udp_close(struct path_udp *u)
+{
+	if (!u)
+		return;
+	path_udp_flush(u);
+	ev_io_stop(u->loop, &u->io);
+	close(u->fd);
+	free(u->rx_gro);
+	free(u);
+}
+
+int
+path_udp_family(const struct path_udp *u)
+{
+	return u->family;
+}

@@ -39,7 +39,7 @@ struct cert_trust;
 struct crl;
 struct ctl;
 struct dataplane;
-struct foreign;
+struct domains;
 struct home;
 struct listener;
 struct notary_round;
@@ -110,9 +110,8 @@ struct agent {
 	struct log_ratelimit link_rl;
 
 	struct ctl *ctl;
-	struct home *home;           /* NULL without a home server */
-	struct foreign *foreign;     /* other domains' CAs and lists */
-	struct notary_round *rounds; /* notary rounds running (notaries.h) */
+	struct home *home;       /* NULL without a home server */
+	struct domains *domains; /* other domains' CAs, all lists, notary rounds */
 };
 
 /* link.c */
@@ -127,6 +126,9 @@ void link_close_peer(struct agent *a, struct peer *p);
 void link_close_all(struct agent *a, bool say_goodbye);
 /* The identity of the peer of l, "unknown peer" before the handshake named it. */
 const char *link_who(const struct link *l);
+
+/* vertexd.c: a NOTARY_REQ or NOTARY record on an established peer link. */
+void agent_on_peer_notary(struct link *l, uint16_t type, const uint8_t *body, size_t len);
 
 /* home.c: the connection to the home server (renewal, revocation lists). */
 int home_start(struct agent *a);

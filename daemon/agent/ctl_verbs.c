@@ -17,7 +17,7 @@
 #include <time.h>
 
 #include "agent/agent.h"
-#include "agent/foreign.h"
+#include "domains/domains.h"
 #include "dataplane/dataplane.h"
 #include "peer/peer.h"
 #include "crypto/cert.h"
@@ -110,7 +110,7 @@ ctl_pin_print(const struct pin *p, void *arg)
 }
 
 /*
- * foreign_status() describes every tracked domain; for one domain only the block that starts
+ * domains_status() describes every tracked domain; for one domain only the block that starts
  * with "domain DOMAIN" (up to the next "domain " line) is kept.
  */
 static void
@@ -123,7 +123,7 @@ ctl_foreign_status(struct agent *a, const char *domain, FILE *f)
 
 	if (!m)
 		return;
-	foreign_status(a, m);
+	domains_status(a->domains, m);
 	if (fclose(m)) {
 		free(buf);
 		return;
@@ -183,11 +183,11 @@ ctl_trust_show(struct agent *a, char **arg, FILE *f)
 	ctl_foreign_status(a, domain, f);
 }
 
-/* After a pin changes, the foreign-domain module decides again; -ENOENT (no peer there) is fine. */
+/* After a pin changes, the domains module decides again; -ENOENT (no peer there) is fine. */
 static void
 ctl_trust_reevaluate(struct agent *a, const char *domain)
 {
-	int err = foreign_reevaluate(a, domain);
+	int err = domains_reevaluate(a->domains, domain);
 
 	if (err && err != -ENOENT)
 		log_warnx("trust: re-evaluating %s after a pin change: %s", domain, strerror(-err));

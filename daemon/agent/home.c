@@ -25,8 +25,7 @@
 #include <time.h>
 
 #include "agent/agent.h"
-#include "agent/crlkeep.h"
-#include "agent/notaries.h"
+#include "domains/domains.h"
 #include "control/crlpull.h"
 #include "control/resolve.h"
 #include "control/stream.h"
@@ -195,7 +194,7 @@ home_ask_crl(struct home *h, uint32_t offset)
 /*
  * A chunk of our domain's revocation list. A first chunk of a list no newer than ours is
  * ignored (every push and every reconnect sends one); otherwise chunks are gathered until the
- * list is whole, then it is verified against our domain's CA and applied (crlkeep.h).
+ * list is whole, then it is verified against our domain's CA and applied (domains.h).
  */
 static void
 home_on_crl(struct home *h, const struct ctlmsg *m)
@@ -219,7 +218,7 @@ home_on_crl(struct home *h, const struct ctlmsg *m)
 	case CRL_PULL_DONE:
 		break;
 	}
-	crlkeep_apply(a, home_domain(h), h->crl_pull.buf, h->crl_pull.total, h->addr);
+	domains_apply_crl(a->domains, home_domain(h), h->crl_pull.buf, h->crl_pull.total, h->addr);
 	crl_pull_reset(&h->crl_pull);
 }
 
@@ -284,7 +283,7 @@ home_on_record(struct stream *s, uint16_t type, const uint8_t *body, size_t len)
 		home_on_crl(h, &m);
 		break;
 	case CTL_NOTARY:
-		notaries_on_answer(h->a, home_domain(h), &m);
+		domains_on_notary_answer(h->a->domains, home_domain(h), &m);
 		break;
 	case CTL_ERROR:
 		log_warnx("home: %s says: %s (%s)", h->server_name, m.u.error.message,

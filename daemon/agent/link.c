@@ -10,7 +10,7 @@
  *            (bounded again, LINK_HANDSHAKE_TIMEOUT_MS: a slowloris peer cannot hold it)
  *   UP       keys installed in the peer; no deadline (peer.c keeps the session alive); the link
  *            stays open to carry FRAME records when UDP does not get through, to be told CLOSE
- *            when the peer shuts down, and for notary questions (notaries.c)
+ *            when the peer shuts down, and for notary questions (domains/notaries.c)
  *
  * A link never decides about the peer's session itself: it reports to the peer's state machine
  * (peer/peer.h: peer_on_session, peer_on_dial_failed, peer_on_link_gone, peer_on_close).
@@ -27,7 +27,6 @@
 #include <unistd.h>
 
 #include "agent/agent.h"
-#include "agent/notaries.h"
 #include "control/stream.h"
 #include "core/addrcount.h"
 #include "crypto/aead.h"
@@ -291,7 +290,7 @@ link_on_record(struct link *l, uint16_t type, const uint8_t *body, size_t len)
 	case CTL_NOTARY_REQ:
 	case CTL_NOTARY:
 		if (l->state == LINK_UP)
-			notaries_on_peer_record(l, type, body, len);
+			agent_on_peer_notary(l, type, body, len);
 		return true;
 	default:
 		return true; /* unknown types are skipped: the protocol can grow */

@@ -15,9 +15,8 @@
 #include <time.h>
 
 #include "agent/agent.h"
-#include "agent/crlkeep.h"
-#include "agent/foreign.h"
-#include "agent/notaries.h"
+#include "domains/domains.h"
+#include "proto/ctlmsg.h"
 #include "core/addrcount.h"
 #include "core/listener.h"
 #include "core/pkt.h"
@@ -118,9 +117,6 @@ vertexd_identity(struct agent *a)
 	}
 	if (err)
 		return err;
-	/* The lists kept from the last run apply before any server answers (crlkeep.h). */
-	for (size_t i = 0; i < a->cfg.ncas; i++)
-		crlkeep_restore(a, a->cfg.cas[i].domain);
 	err = tls_ctx_new(&a->tls, a->cfg.key_path, a->cfg.cert_path, a->trust);
 	if (err) {
 		log_warnx("cannot load key %s and certificate %s", a->cfg.key_path,
@@ -250,6 +246,146 @@ vertexd_before_sleep(void *arg)
 	path_udp_flush(a->udp);
 }
 
+static void
+vertexd_on_trusted(void *arg, const char *domain)
+{
+	struct agent *a = arg;
+
+	peer_on_trust(a->peers, domain);
+}
+
+static void
+vertexd_on_distrusted(void *arg, const char *domain, const char *why)
+{
+	struct agent *a = arg;
+
+	peer_on_distrust(a->peers, domain, why);
+}
+
+static void
+vertexd_on_revoked(void *arg, const struct crl *list)
+{
+	struct agent *a = arg;
+
+	if (a->peers) /* none yet while the kept lists are restored at start */
+		peer_on_revocation(a->peers, list);
+}
+
+static bool
+vertexd_ask_home(void *arg, const char *domain)
+{
+	return home_ask_notary(arg, domain);
+}
+
+struct vertexd_each {
+	void (*fn)(void *ctx, const char *identity);
+	void *ctx;
+};
+
+static void
+vertexd_each_session_peer(struct peer *p, void *arg)
+{
+	struct vertexd_each *e = arg;
+
+	if (p->paths.stream && p->paths.stream->state == LINK_UP)
+		e->fn(e->ctx, p->identity);
+}
+
+static void
+vertexd_foreach_session_peer(void *arg, void (*fn)(void *ctx, const char *identity), void *ctx)
+{
+	struct agent *a = arg;
+	struct vertexd_each e = { fn, ctx };
+
+	peer_foreach(a->peers, vertexd_each_session_peer, &e);
+}
+
+/* A control message on a peer link (NOTARY_REQ and NOTARY are small: 512 bytes hold them). */
+static bool
+vertexd_send_ctlmsg(struct link *l, const struct ctlmsg *m)
+{
+	uint8_t body[512];
+	int n = ctlmsg_encode(m, body, sizeof(body));
+
+	return n >= 0 && link_send_record(l, m->type, body, (size_t)n);
+}
+
+static bool
+vertexd_ask_peer(void *arg, const char *identity, const struct ctlmsg *req)
+{
+	struct agent *a = arg;
+	struct peer *p = peer_find(a->peers, identity);
+
+	return p && p->paths.stream && vertexd_send_ctlmsg(p->paths.stream, req);
+}
+
+static const struct domains_ops vertexd_domains_ops = {
+	.on_trusted = vertexd_on_trusted,
+	.on_distrusted = vertexd_on_distrusted,
+	.on_revoked = vertexd_on_revoked,
+	.ask_home = vertexd_ask_home,
+	.foreach_session_peer = vertexd_foreach_session_peer,
+	.ask_peer = vertexd_ask_peer,
+};
+
+/*
+ * A peer asks what we see for a domain, or answers our question: answers go to the round,
+ * questions are answered from what we trust, at the peer's rate (DOMAINS_PEER_QUESTION_*).
+ */
+void
+agent_on_peer_notary(struct link *l, uint16_t type, const uint8_t *body, size_t len)
+{
+	struct agent *a = l->agent;
+	struct ctlmsg m, answer;
+
+	if (!ctlmsg_decode(type, body, len, &m)) {
+		peer_count_drop(l->peer, PEER_DROP_MALFORMED,
+				"malformed notary message on the link");
+		return;
+	}
+	if (type == CTL_NOTARY) {
+		domains_on_notary_answer(a->domains, l->peer->identity, &m);
+		return;
+	}
+	if (!ratelimit_bucket_take(&l->peer->notary_rl, ev_now_ms(a->loop))) {
+		peer_count_drop(l->peer, PEER_DROP_RATE_LIMITED, "notary question over the rate");
+		return;
+	}
+	domains_notary_view(a->domains, m.u.req.domain, &answer);
+	log_debug(LOG_HANDSHAKE, "peer %s asks what we see for %s: %s", l->peer->identity,
+		  m.u.req.domain, answer.u.notary.status == CTL_NOTARY_KNOWN ? "known" : "unknown");
+	vertexd_send_ctlmsg(l, &answer);
+}
+
+static void
+vertexd_track_domain(struct peer *p, void *arg)
+{
+	struct agent *a = arg;
+
+	if (domains_track(a->domains, identity_domain_of(p->identity)))
+		log_warnx("peer %s: cannot track its domain: out of memory", p->identity);
+}
+
+/* Other domains, and the lists of every domain we trust (domains.h). */
+static int
+vertexd_domains(struct agent *a)
+{
+	struct domains_params params = {
+		.loop = a->loop,
+		.store = a->store,
+		.trust = a->trust,
+		.tls = a->tls,
+		.identity = a->cfg.identity,
+		.key_path = a->cfg.key_path,
+		.cert_path = a->cfg.cert_path,
+		.has_home = a->cfg.server.enabled,
+	};
+
+	for (size_t i = 0; i < a->cfg.ncas && i < DOMAINS_CONFIGURED_MAX; i++)
+		params.configured[params.nconfigured++] = a->cfg.cas[i].domain;
+	return domains_new(&a->domains, &params, &vertexd_domains_ops, a);
+}
+
 /* --- start and stop --------------------------------------------------------------------- */
 
 /* The configured peers, each at its stable overlay index (store/store.h). */
@@ -261,8 +397,8 @@ vertexd_peers(struct agent *a)
 		.keepalive_sec = a->cfg.keepalive_sec,
 		.rekey_after_sec = a->cfg.rekey_after_sec,
 		.rekey_after_packets = a->cfg.rekey_after_packets,
-		.notary_rate = NOTARIES_PEER_RATE,
-		.notary_burst = NOTARIES_PEER_BURST,
+		.notary_rate = DOMAINS_PEER_QUESTION_RATE,
+		.notary_burst = DOMAINS_PEER_QUESTION_BURST,
 	};
 	int err = peer_table_new(&a->peers, a->loop, a->index, &params, &vertexd_peer_ops, a);
 
@@ -344,7 +480,8 @@ vertexd_start(struct agent *a)
 
 	if ((err = ev_loop_new(&a->loop)) || (err = vertexd_addressing(a)) ||
 	    (err = vertexd_identity(a)) || (err = pkt_pool_new(&a->pkts, AGENT_PKT_POOL)) ||
-	    (err = session_index_new(&a->index)) || (err = vertexd_peers(a)))
+	    (err = session_index_new(&a->index)) || (err = vertexd_peers(a)) ||
+	    (err = vertexd_domains(a)))
 		return err;
 	if ((err = vertexd_kernel(a)) || (err = vertexd_underlay(a)) ||
 	    (err = vertexd_dataplane(a)) || (err = ctl_open(a)))
@@ -359,14 +496,15 @@ vertexd_start(struct agent *a)
 	peer_foreach(a->peers, vertexd_need_session, NULL);
 	if ((err = home_start(a)))
 		return err;
-	return foreign_start(a);
+	peer_foreach(a->peers, vertexd_track_domain, a);
+	return 0;
 }
 
 static void
 vertexd_stop(struct agent *a)
 {
 	if (a->loop) {
-		foreign_stop(a);
+		domains_free(a->domains);
 		home_stop(a);
 		link_close_all(a, true);
 		ctl_close(a);

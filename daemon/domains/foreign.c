@@ -1,22 +1,25 @@
 // SPDX-License-Identifier: MIT
 /*
- * Other domains' CAs and revocation lists (see foreign.h).
+ * Each tracked domain's CA and revocation list (domains.h): for every peer whose domain has no
+ * configured CA, the agent fetches that domain's CA from the domain's own server, asks its
+ * notaries (notaries.c) what they see for the domain, decides with pin_decide() (trust/pins.h:
+ * TOFU, Persistence of Pseudonym), and only then trusts the CA for handshakes.
  *
  * Per domain (struct fdomain), states:
  *   FETCHING     asking the domain's server for its CA and list (cafetch.c)
- *   ASKING       a new CA, no pin yet: a notary round runs (notaries.h: the home server, the
+ *   ASKING       a new CA, no pin yet: a notary round runs (notaries.c: the home server, the
  *                servers of the other trusted domains, the peers with a session)
  *   TRUSTED      the CA is an anchor: handshakes with the domain's agents can succeed
  *   REFUSED      the CA contradicts the pin or a notary: no handshake with that domain
  *   UNREACHABLE  never fetched (the domain's server cannot be reached)
  * Timer (one per domain):
  *   while FETCHING or ASKING nothing (the fetch and the round are bounded themselves); after a
- *   fetch: re-fetch after FOREIGN_REFRESH_MS (lists stay fresh, a changed CA is noticed), or
+ *   fetch: re-fetch after DOMAINS_REFRESH_MS (lists stay fresh, a changed CA is noticed), or
  *   after a backoff (FOREIGN_RETRY_*) if it failed.
  *
  * A pinned CA is also cached in the store (meta "ca:DOMAIN"), so after a restart the domain is
  * trusted at once, before its server answers again; the cache is used only if it matches the pin.
- * Its revocation list is kept there too (crlkeep.h) and applies again at once.
+ * Its revocation list is kept there too (crlkeep.c) and applies again at once.
  *
  * A domain whose CA the configuration names (a `ca` line) is tracked too, for its revocation
  * list only: it is TRUSTED from the start, never pinned or asked about, and a CA its server
@@ -27,15 +30,13 @@
 #include <string.h>
 #include <time.h>
 
-#include "agent/agent.h"
-#include "agent/crlkeep.h"
-#include "agent/foreign.h"
-#include "agent/notaries.h"
-#include "peer/peer.h"
 #include "control/cafetch.h"
+#include "core/ev.h"
+#include "core/log.h"
 #include "crypto/cert.h"
 #include "crypto/crl.h"
 #include "crypto/tls.h"
+#include "domains/domains_int.h"
 #include "proto/ctlmsg.h"
 #include "store/store.h"
 #include "trust/pins.h"
@@ -51,7 +52,7 @@ static const char *const fd_state_names[] = { "fetching", "asking", "trusted", "
 					      "unreachable" };
 
 struct fdomain {
-	struct agent *a;
+	struct domains *d;
 	char domain[IDENTITY_DOMAIN_MAX + 1];
 	enum fd_state state;
 	char reason[512];
@@ -70,11 +71,6 @@ struct fdomain {
 	size_t crl_pending_len;
 };
 
-struct foreign {
-	size_t n, cap;
-	struct fdomain d[];
-};
-
 static void foreign_fetch(struct fdomain *fd);
 static void foreign_decide(struct fdomain *fd, const struct pin_notary_answer *answers, size_t n);
 
@@ -87,7 +83,7 @@ foreign_on_timer(struct ev_timer *t)
 static void
 foreign_arm(struct fdomain *fd, uint64_t ms)
 {
-	ev_timer_start(fd->a->loop, &fd->timer, ms, foreign_on_timer);
+	ev_timer_start(fd->d->loop, &fd->timer, ms, foreign_on_timer);
 }
 
 static void
@@ -99,66 +95,66 @@ foreign_retry(struct fdomain *fd)
 	foreign_arm(fd, fd->backoff_ms);
 }
 
-/* A list from the domain's server: verified against its anchor, applied and kept (crlkeep.h). */
+/* A list from the domain's server: verified against its anchor, applied and kept (crlkeep.c). */
 static void
 foreign_apply_crl(struct fdomain *fd, const uint8_t *buf, size_t len)
 {
-	crlkeep_apply(fd->a, fd->domain, buf, len, "its server");
+	domains_apply_crl(fd->d, fd->domain, buf, len, "its server");
 }
 
 /* Makes the candidate CA an anchor, and lets the domain's peers try again at once. */
 static void
 foreign_install(struct fdomain *fd)
 {
-	struct agent *a = fd->a;
+	struct domains *d = fd->d;
 	char key[FOREIGN_CACHE_KEY_MAX];
 
-	if (cert_trust_add_der(a->trust, fd->domain, fd->ca, fd->ca_len) ||
-	    tls_ctx_add_anchor(a->tls, fd->ca, fd->ca_len)) {
+	if (cert_trust_add_der(d->trust, fd->domain, fd->ca, fd->ca_len) ||
+	    tls_ctx_add_anchor(d->tls, fd->ca, fd->ca_len)) {
 		fd->state = FD_REFUSED;
 		snprintf(fd->reason, sizeof(fd->reason), "the CA could not be installed");
 		return;
 	}
 	snprintf(key, sizeof(key), "ca:%s", fd->domain);
-	store_meta_set(a->store, key, fd->ca, fd->ca_len);
+	store_meta_set(d->store, key, fd->ca, fd->ca_len);
 	fd->anchored = true;
 	memcpy(fd->anchored_fpr, fd->fpr, CERT_FPR_LEN);
 	fd->state = FD_TRUSTED;
-	crlkeep_restore(a, fd->domain); /* the list kept from before, if it is this CA's */
+	crlkeep_restore(d, fd->domain); /* the list kept from before, if it is this CA's */
 	if (fd->crl_pending) {
 		foreign_apply_crl(fd, fd->crl_pending, fd->crl_pending_len);
 		free(fd->crl_pending);
 		fd->crl_pending = NULL;
 	}
-	peer_on_trust(a->peers, fd->domain);
+	d->ops.on_trusted(d->arg, fd->domain);
 }
 
 /* Decides about the fetched CA with the notaries' answers: pin, trust, or refuse. */
 static void
 foreign_decide(struct fdomain *fd, const struct pin_notary_answer *answers, size_t n)
 {
-	struct agent *a = fd->a;
+	struct domains *d = fd->d;
 	struct pin existing, fresh;
-	bool have_pin = !store_pin_get(a->store, fd->domain, &existing);
+	bool have_pin = !store_pin_get(d->store, fd->domain, &existing);
 	enum pin_verdict v =
 	    pin_decide(fd->domain, fd->fpr, have_pin ? &existing : NULL, answers, have_pin ? 0 : n,
 		       time(NULL), &fresh, fd->reason, sizeof(fd->reason));
 
-	ev_timer_stop(a->loop, &fd->timer);
+	ev_timer_stop(d->loop, &fd->timer);
 	switch (v) {
 	case PIN_NEW:
-		store_pin_put(a->store, &fresh);
+		store_pin_put(d->store, &fresh);
 		/* fall through */
 	case PIN_MATCH:
 		foreign_install(fd);
 		log_info("%s", fd->reason);
-		foreign_arm(fd, FOREIGN_REFRESH_MS);
+		foreign_arm(fd, DOMAINS_REFRESH_MS);
 		return;
 	case PIN_MISMATCH:
 	case PIN_NOTARY_DISAGREE:
 		fd->state = FD_REFUSED;
 		log_warnx("%s", fd->reason);
-		foreign_arm(fd, FOREIGN_REFRESH_MS);
+		foreign_arm(fd, DOMAINS_REFRESH_MS);
 		return;
 	}
 }
@@ -173,18 +169,18 @@ foreign_on_round(void *arg, const struct pin_notary_answer *answers, size_t n)
 static void
 foreign_on_candidate(struct fdomain *fd)
 {
-	struct agent *a = fd->a;
+	struct domains *d = fd->d;
 	struct pin existing;
 
-	if (!store_pin_get(a->store, fd->domain, &existing)) {
+	if (!store_pin_get(d->store, fd->domain, &existing)) {
 		foreign_decide(fd, NULL, 0);
 		return;
 	}
 	fd->state = FD_ASKING;
 	snprintf(fd->reason, sizeof(fd->reason), "asking the notaries about the CA of %s",
 		 fd->domain);
-	ev_timer_stop(a->loop, &fd->timer);
-	if (notaries_round_start(&fd->round, a, fd->domain, foreign_on_round, fd))
+	ev_timer_stop(d->loop, &fd->timer);
+	if (notaries_round_start(&fd->round, d, fd->domain, foreign_on_round, fd))
 		foreign_decide(fd, NULL, 0); /* out of memory: as if no one could be asked */
 }
 
@@ -209,7 +205,7 @@ foreign_on_fetched_configured(struct fdomain *fd, const struct cafetch_result *r
 	}
 	if (r->crl)
 		foreign_apply_crl(fd, r->crl, r->crl_len);
-	foreign_arm(fd, FOREIGN_REFRESH_MS);
+	foreign_arm(fd, DOMAINS_REFRESH_MS);
 }
 
 static void
@@ -241,7 +237,7 @@ foreign_on_fetched(void *arg, const struct cafetch_result *r)
 		fd->state = FD_TRUSTED;
 		if (r->crl)
 			foreign_apply_crl(fd, r->crl, r->crl_len);
-		foreign_arm(fd, FOREIGN_REFRESH_MS);
+		foreign_arm(fd, DOMAINS_REFRESH_MS);
 		return;
 	}
 	if (fd->anchored) {
@@ -252,7 +248,7 @@ foreign_on_fetched(void *arg, const struct cafetch_result *r)
 		    "%s: its server now offers CA %s, but %s is pinned; refused until re-pinned "
 		    "with `vertex trust`",
 		    fd->domain, fpr, was);
-		foreign_arm(fd, FOREIGN_REFRESH_MS);
+		foreign_arm(fd, DOMAINS_REFRESH_MS);
 		return;
 	}
 	memcpy(fd->ca, r->ca, r->ca_len);
@@ -274,8 +270,8 @@ foreign_fetch(struct fdomain *fd)
 		return;
 	if (!fd->anchored)
 		fd->state = FD_FETCHING;
-	cafetch_start(&fd->fetch, fd->a->loop, fd->domain, fd->a->cfg.identity, fd->a->cfg.key_path,
-		      fd->a->cfg.cert_path, foreign_on_fetched, fd);
+	cafetch_start(&fd->fetch, fd->d->loop, fd->domain, fd->d->identity, fd->d->key_path,
+		      fd->d->cert_path, foreign_on_fetched, fd);
 }
 
 /* After a restart: a cached CA that matches the pin is trusted before the server answers. */
@@ -287,8 +283,8 @@ foreign_from_cache(struct fdomain *fd)
 	struct pin pin;
 
 	snprintf(key, sizeof(key), "ca:%s", fd->domain);
-	if (store_pin_get(fd->a->store, fd->domain, &pin) ||
-	    store_meta_get(fd->a->store, key, fd->ca, sizeof(fd->ca), &fd->ca_len) ||
+	if (store_pin_get(fd->d->store, fd->domain, &pin) ||
+	    store_meta_get(fd->d->store, key, fd->ca, sizeof(fd->ca), &fd->ca_len) ||
 	    cert_info_from_der(fd->ca, fd->ca_len, &ci) || memcmp(ci.fpr, pin.fpr, CERT_FPR_LEN))
 		return;
 	memcpy(fd->fpr, ci.fpr, CERT_FPR_LEN);
@@ -302,7 +298,7 @@ static void
 foreign_configured(struct fdomain *fd)
 {
 	struct cert_info ci;
-	const uint8_t *der = cert_trust_anchor_der(fd->a->trust, fd->domain, &fd->ca_len);
+	const uint8_t *der = cert_trust_anchor_der(fd->d->trust, fd->domain, &fd->ca_len);
 
 	if (!der || fd->ca_len > sizeof(fd->ca) || cert_info_from_der(der, fd->ca_len, &ci)) {
 		fd->ca_len = 0;
@@ -316,79 +312,67 @@ foreign_configured(struct fdomain *fd)
 	snprintf(fd->reason, sizeof(fd->reason), "%s: CA from the configuration", fd->domain);
 }
 
-static bool
-foreign_has_ca(const struct agent *a, const char *domain)
+bool
+domains_is_configured(const struct domains *d, const char *domain)
 {
-	for (size_t i = 0; i < a->cfg.ncas; i++)
-		if (!strcmp(a->cfg.cas[i].domain, domain))
+	for (size_t i = 0; i < d->nconfigured; i++)
+		if (!strcmp(d->configured[i], domain))
 			return true;
 	return false;
 }
 
-/* peer_foreach: the domain of every peer, once, but our own. */
-static void
-foreign_track_peer(struct peer *p, void *arg)
+static struct fdomain *
+foreign_find(const struct domains *d, const char *domain)
 {
-	struct agent *a = arg;
-	struct foreign *f = a->foreign;
-	const char *d = identity_domain_of(p->identity);
-	struct fdomain *fd = &f->d[f->n];
+	for (size_t i = 0; i < d->nfd; i++)
+		if (!strcmp(d->fd[i]->domain, domain))
+			return d->fd[i];
+	return NULL;
+}
 
-	if (!strcmp(d, identity_domain_of(a->cfg.identity)) || f->n == f->cap)
-		return;
-	for (size_t j = 0; j < f->n; j++)
-		if (!strcmp(f->d[j].domain, d))
-			return;
-	fd->a = a;
-	snprintf(fd->domain, sizeof(fd->domain), "%s", d);
-	if (foreign_has_ca(a, d))
+int
+domains_track(struct domains *d, const char *domain)
+{
+	struct fdomain *fd, **grown;
+
+	if (!strcmp(domain, identity_domain_of(d->identity)) || foreign_find(d, domain))
+		return 0;
+	if (d->nfd == d->capfd) {
+		size_t cap = d->capfd ? 2 * d->capfd : 8;
+
+		if (!(grown = realloc(d->fd, cap * sizeof(*grown))))
+			return -ENOMEM;
+		d->fd = grown;
+		d->capfd = cap;
+	}
+	if (!(fd = calloc(1, sizeof(*fd))))
+		return -ENOMEM;
+	fd->d = d;
+	snprintf(fd->domain, sizeof(fd->domain), "%s", domain);
+	d->fd[d->nfd++] = fd;
+	if (domains_is_configured(d, domain))
 		foreign_configured(fd);
 	else
 		foreign_from_cache(fd);
 	foreign_fetch(fd);
-	f->n++;
-}
-
-int
-foreign_start(struct agent *a)
-{
-	size_t cap = peer_count(a->peers);
-	struct foreign *f = calloc(1, sizeof(*f) + cap * sizeof(struct fdomain));
-
-	if (!f)
-		return -ENOMEM;
-	f->cap = cap;
-	a->foreign = f;
-	peer_foreach(a->peers, foreign_track_peer, a);
 	return 0;
 }
 
 void
-foreign_stop(struct agent *a)
+foreign_free_all(struct domains *d)
 {
-	struct foreign *f = a->foreign;
+	for (size_t i = 0; i < d->nfd; i++) {
+		struct fdomain *fd = d->fd[i];
 
-	if (!f)
-		return;
-	for (size_t i = 0; i < f->n; i++) {
-		ev_timer_stop(a->loop, &f->d[i].timer);
-		cafetch_cancel(f->d[i].fetch);
-		notaries_round_cancel(f->d[i].round);
-		free(f->d[i].crl_pending);
+		ev_timer_stop(d->loop, &fd->timer);
+		cafetch_cancel(fd->fetch);
+		notaries_round_cancel(fd->round);
+		free(fd->crl_pending);
+		free(fd);
 	}
-	free(f);
-	a->foreign = NULL;
-}
-
-static struct fdomain *
-foreign_find(const struct agent *a, const char *domain)
-{
-	struct foreign *f = a->foreign;
-
-	for (size_t i = 0; f && i < f->n; i++)
-		if (!strcmp(f->d[i].domain, domain))
-			return &f->d[i];
-	return NULL;
+	free(d->fd);
+	d->fd = NULL;
+	d->nfd = d->capfd = 0;
 }
 
 /*
@@ -399,31 +383,31 @@ foreign_find(const struct agent *a, const char *domain)
 static void
 foreign_distrust(struct fdomain *fd)
 {
-	struct agent *a = fd->a;
+	struct domains *d = fd->d;
 	char fpr[64];
 
 	cert_fpr_format(fd->anchored_fpr, fpr, sizeof(fpr));
-	cert_trust_remove(a->trust, fd->domain);
+	cert_trust_remove(d->trust, fd->domain);
 	fd->anchored = false;
 	fd->state = FD_FETCHING;
 	snprintf(fd->reason, sizeof(fd->reason),
 		 "%s: the pin changed; its CA %s is no longer trusted, deciding again", fd->domain,
 		 fpr);
 	log_info("%s", fd->reason);
-	peer_on_distrust(a->peers, fd->domain, "the pin of its domain changed");
+	d->ops.on_distrusted(d->arg, fd->domain, "the pin of its domain changed");
 }
 
 int
-foreign_reevaluate(struct agent *a, const char *domain)
+domains_reevaluate(struct domains *d, const char *domain)
 {
-	struct fdomain *fd = foreign_find(a, domain);
+	struct fdomain *fd = foreign_find(d, domain);
 	struct pin pin;
 
 	if (!fd || fd->configured)
 		return -ENOENT;
-	ev_timer_stop(a->loop, &fd->timer);
+	ev_timer_stop(d->loop, &fd->timer);
 	notaries_round_cancel(fd->round);
-	if (fd->anchored && (store_pin_get(a->store, domain, &pin) ||
+	if (fd->anchored && (store_pin_get(d->store, domain, &pin) ||
 			     memcmp(pin.fpr, fd->anchored_fpr, CERT_FPR_LEN)))
 		foreign_distrust(fd);
 	fd->backoff_ms = 0;
@@ -437,13 +421,13 @@ foreign_reevaluate(struct agent *a, const char *domain)
  * network outage); it is shown as stale, so a user can see that revocations may be missing.
  */
 static void
-foreign_status_crl(const struct agent *a, const struct fdomain *fd, FILE *f)
+foreign_status_crl(const struct domains *d, const struct fdomain *fd, FILE *f)
 {
 	uint64_t number;
 	int64_t next;
 	char when[32];
 
-	if (!fd->anchored || cert_trust_crl_info(a->trust, fd->domain, &number, &next))
+	if (!fd->anchored || cert_trust_crl_info(d->trust, fd->domain, &number, &next))
 		return;
 	cert_time_format(next, when, sizeof(when));
 	fprintf(f, "domain_crl #%llu, next update %s\n", (unsigned long long)number, when);
@@ -453,20 +437,19 @@ foreign_status_crl(const struct agent *a, const struct fdomain *fd, FILE *f)
 }
 
 void
-foreign_status(const struct agent *a, FILE *f)
+domains_status(const struct domains *d, FILE *f)
 {
-	const struct foreign *fr = a->foreign;
 	char fpr[64];
 
-	for (size_t i = 0; fr && i < fr->n; i++) {
-		const struct fdomain *fd = &fr->d[i];
+	for (size_t i = 0; i < d->nfd; i++) {
+		const struct fdomain *fd = d->fd[i];
 
 		fprintf(f, "domain %s\ndomain_state %s\n", fd->domain, fd_state_names[fd->state]);
 		if (fd->ca_len) {
 			cert_fpr_format(fd->fpr, fpr, sizeof(fpr));
 			fprintf(f, "domain_ca %s\n", fpr);
 		}
-		foreign_status_crl(a, fd, f);
+		foreign_status_crl(d, fd, f);
 		if (fd->reason[0])
 			fprintf(f, "domain_reason %s\n", fd->reason);
 	}

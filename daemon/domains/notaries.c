@@ -1,30 +1,48 @@
 // SPDX-License-Identifier: MIT
 /*
- * The agent's notary rounds, and its answers to peers. See notaries.h.
+ * Notary rounds (DESIGN §3). Before pinning a domain's CA for the first time, a round asks
+ * everyone the agent already trusts what they see for that domain:
+ *   the home server                          (through ops.ask_home; its answer comes back in
+ *                                            domains_on_notary_answer)
+ *   the servers of the other trusted domains (verified queries, control/notary.h), at most
+ *                                            NOTARIES_SERVERS_MAX
+ *   the peers it has a session with          (through ops.ask_peer), at most NOTARIES_PEERS_MAX
+ * and reports all the answers at once to pin_decide() (trust/pins.h). A round ends when every
+ * notary asked has answered or after NOTARIES_ROUND_MS; the silent ones count as unreachable.
+ *
+ * The other side too: a peer's question is answered from what this agent trusts (the CA it holds
+ * for the domain: its own, configured, or pinned), else UNKNOWN (domains_notary_view). Peers
+ * never make it fetch anything.
  *
  * A round's answers are a tally (trust/tally.h, shared with the server's cross-check): one slot
  * per notary asked, so a late, repeated or unasked answer cannot count. Rounds sit on
  * agent->rounds so that answers arriving on the home connection or on a peer link find theirs
  * (by domain, then by notary name).
  */
-#include "agent/notaries.h"
-
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/agent.h"
-#include "peer/peer.h"
 #include "control/notary.h"
+#include "core/ev.h"
+#include "core/log.h"
 #include "crypto/cert.h"
 #include "proto/ctlmsg.h"
+#include "domains/domains_int.h"
 #include "store/store.h"
 #include "trust/tally.h"
+
+enum {
+	NOTARIES_ROUND_MS = 10000,
+	NOTARIES_SERVERS_MAX = 8,
+	NOTARIES_PEERS_MAX = 8,
+	NOTARIES_MAX = 1 + NOTARIES_SERVERS_MAX + NOTARIES_PEERS_MAX,
+};
 
 _Static_assert((int)NOTARIES_MAX == (int)TALLY_MAX, "a round's tally holds every notary it asks");
 
 struct notary_round {
-	struct agent *a;
+	struct domains *d;
 	struct notary_round *next; /* agent->rounds */
 	struct notary_round **owner;
 	char domain[IDENTITY_DOMAIN_MAX + 1];
@@ -40,7 +58,7 @@ struct notary_round {
 static void
 round_unlink(struct notary_round *r)
 {
-	for (struct notary_round **pp = &r->a->rounds; *pp; pp = &(*pp)->next) {
+	for (struct notary_round **pp = &r->d->rounds; *pp; pp = &(*pp)->next) {
 		if (*pp == r) {
 			*pp = r->next;
 			return;
@@ -51,7 +69,7 @@ round_unlink(struct notary_round *r)
 static void
 round_free(struct notary_round *r)
 {
-	ev_timer_stop(r->a->loop, &r->timer);
+	ev_timer_stop(r->d->loop, &r->timer);
 	for (size_t i = 0; i < r->tally.n; i++)
 		notary_cancel(r->asks[i]);
 	round_unlink(r);
@@ -105,32 +123,22 @@ static void
 round_add_server(const char *domain, const char *ca_path, const uint8_t *der, size_t len, void *arg)
 {
 	struct notary_round *r = arg;
-	const char *own = identity_domain_of(r->a->cfg.identity);
+	const char *own = identity_domain_of(r->d->identity);
 
 	if (strcmp(domain, own) && strcmp(domain, r->domain) &&
 	    r->nservers < NOTARIES_SERVERS_MAX && tally_add(&r->tally, domain) >= 0)
 		r->nservers++;
 }
 
-static bool
-round_send(struct link *l, const struct ctlmsg *m)
-{
-	uint8_t body[512];
-	int n = ctlmsg_encode(m, body, sizeof(body));
-
-	return n >= 0 && link_send_record(l, m->type, body, (size_t)n);
-}
-
-/* peer_foreach: every peer of another domain with a session up, at most NOTARIES_PEERS_MAX. */
+/* ops.foreach_session_peer: every peer of another domain with a session up, at most
+ * NOTARIES_PEERS_MAX. */
 static void
-round_add_peer(struct peer *p, void *arg)
+round_add_peer(void *arg, const char *identity)
 {
 	struct notary_round *r = arg;
 
-	if (r->npeers < NOTARIES_PEERS_MAX && p->paths.stream &&
-	    p->paths.stream->state == LINK_UP &&
-	    strcmp(identity_domain_of(p->identity), r->domain) &&
-	    tally_add(&r->tally, p->identity) >= 0)
+	if (r->npeers < NOTARIES_PEERS_MAX && strcmp(identity_domain_of(identity), r->domain) &&
+	    tally_add(&r->tally, identity) >= 0)
 		r->npeers++;
 }
 
@@ -138,7 +146,7 @@ round_add_peer(struct peer *p, void *arg)
 static void
 round_ask_all(struct notary_round *r, size_t first_server, size_t first_peer)
 {
-	struct agent *a = r->a;
+	struct domains *d = r->d;
 	struct ctlmsg req = { .type = CTL_NOTARY_REQ };
 
 	snprintf(req.u.req.domain, sizeof(req.u.req.domain), "%s", r->domain);
@@ -147,21 +155,19 @@ round_ask_all(struct notary_round *r, size_t first_server, size_t first_peer)
 		bool asked;
 
 		if (i < first_server) {
-			asked = home_ask_notary(a, r->domain);
+			asked = d->ops.ask_home(d->arg, r->domain);
 		} else if (i < first_peer) {
 			struct notary_ask_spec spec = {
 				.server = r->tally.answers[i].notary,
 				.domain = r->domain,
-				.self = a->cfg.identity,
+				.self = d->identity,
 				.role = CTL_ROLE_AGENT,
-				.tls = a->tls,
+				.tls = d->tls,
 			};
 
-			asked = !notary_ask(&r->asks[i], a->loop, &spec, round_on_server_answer, r);
+			asked = !notary_ask(&r->asks[i], d->loop, &spec, round_on_server_answer, r);
 		} else {
-			struct peer *p = peer_find(a->peers, r->tally.answers[i].notary);
-
-			asked = p && p->paths.stream && round_send(p->paths.stream, &req);
+			asked = d->ops.ask_peer(d->arg, r->tally.answers[i].notary, &req);
 		}
 		if (!asked)
 			tally_skip(&r->tally, i);
@@ -170,7 +176,7 @@ round_ask_all(struct notary_round *r, size_t first_server, size_t first_peer)
 }
 
 int
-notaries_round_start(struct notary_round **out, struct agent *a, const char *domain,
+notaries_round_start(struct notary_round **out, struct domains *d, const char *domain,
 		     void (*done)(void *arg, const struct pin_notary_answer *answers, size_t n),
 		     void *arg)
 {
@@ -179,27 +185,27 @@ notaries_round_start(struct notary_round **out, struct agent *a, const char *dom
 
 	if (!r)
 		return -ENOMEM;
-	r->a = a;
+	r->d = d;
 	r->done = done;
 	r->arg = arg;
 	snprintf(r->domain, sizeof(r->domain), "%s", domain);
 
 	/* The table first (home, servers, peers), then the questions. */
 	tally_init(&r->tally);
-	if (a->cfg.server.enabled)
-		tally_add(&r->tally, identity_domain_of(a->cfg.identity));
+	if (d->has_home)
+		tally_add(&r->tally, identity_domain_of(d->identity));
 	first_server = r->tally.n;
-	cert_trust_each(a->trust, round_add_server, r);
+	cert_trust_each(d->trust, round_add_server, r);
 	first_peer = r->tally.n;
-	peer_foreach(a->peers, round_add_peer, r);
+	d->ops.foreach_session_peer(d->arg, round_add_peer, r);
 	npeers = r->tally.n - first_peer;
 
-	r->next = a->rounds;
-	a->rounds = r;
+	r->next = d->rounds;
+	d->rounds = r;
 	r->owner = out;
 	if (out)
 		*out = r;
-	ev_timer_start(a->loop, &r->timer, NOTARIES_ROUND_MS, round_on_timeout);
+	ev_timer_start(d->loop, &r->timer, NOTARIES_ROUND_MS, round_on_timeout);
 	log_info("%s: asking %zu notaries (home server %s, %zu other server(s), %zu peer(s))",
 		 domain, r->tally.n, first_server ? "yes" : "no", first_peer - first_server,
 		 npeers);
@@ -220,11 +226,18 @@ notaries_round_cancel(struct notary_round *r)
 }
 
 void
-notaries_on_answer(struct agent *a, const char *who, const struct ctlmsg *m)
+notaries_cancel_all(struct domains *d)
+{
+	while (d->rounds)
+		notaries_round_cancel(d->rounds);
+}
+
+void
+domains_on_notary_answer(struct domains *d, const char *who, const struct ctlmsg *m)
 {
 	struct pin_notary_answer ans;
 
-	for (struct notary_round *r = a->rounds; r; r = r->next) {
+	for (struct notary_round *r = d->rounds; r; r = r->next) {
 		if (!strcmp(r->domain, m->u.notary.domain)) {
 			notary_answer_from_msg(m, who, r->domain, &ans);
 			round_record(r, &ans);
@@ -233,20 +246,19 @@ notaries_on_answer(struct agent *a, const char *who, const struct ctlmsg *m)
 	}
 }
 
-/* What we trust for domain, as a CTL_NOTARY answer. */
-static void
-notaries_view(struct agent *a, const char *domain, struct ctlmsg *m)
+void
+domains_notary_view(struct domains *d, const char *domain, struct ctlmsg *m)
 {
 	struct cert_info ci;
 	struct pin pin;
 	const uint8_t *der;
 	size_t len;
-	bool pinned = !store_pin_get(a->store, domain, &pin);
+	bool pinned = !store_pin_get(d->store, domain, &pin);
 
 	*m = (struct ctlmsg){ .type = CTL_NOTARY };
 	snprintf(m->u.notary.domain, sizeof(m->u.notary.domain), "%s", domain);
 	m->u.notary.status = CTL_NOTARY_UNKNOWN;
-	der = cert_trust_anchor_der(a->trust, domain, &len);
+	der = cert_trust_anchor_der(d->trust, domain, &len);
 	if (der && !cert_info_from_der(der, len, &ci)) {
 		m->u.notary.status = CTL_NOTARY_KNOWN;
 		memcpy(m->u.notary.fpr, ci.fpr, CTL_FPR_LEN);
@@ -256,28 +268,4 @@ notaries_view(struct agent *a, const char *domain, struct ctlmsg *m)
 		memcpy(m->u.notary.fpr, pin.fpr, CTL_FPR_LEN);
 		m->u.notary.first_seen = pin.first_seen;
 	}
-}
-
-void
-notaries_on_peer_record(struct link *l, uint16_t type, const uint8_t *body, size_t len)
-{
-	struct ctlmsg m, answer;
-
-	if (!ctlmsg_decode(type, body, len, &m)) {
-		peer_count_drop(l->peer, PEER_DROP_MALFORMED,
-				"malformed notary message on the link");
-		return;
-	}
-	if (type == CTL_NOTARY) {
-		notaries_on_answer(l->agent, l->peer->identity, &m);
-		return;
-	}
-	if (!ratelimit_bucket_take(&l->peer->notary_rl, ev_now_ms(l->agent->loop))) {
-		peer_count_drop(l->peer, PEER_DROP_RATE_LIMITED, "notary question over the rate");
-		return;
-	}
-	notaries_view(l->agent, m.u.req.domain, &answer);
-	log_debug(LOG_HANDSHAKE, "peer %s asks what we see for %s: %s", l->peer->identity,
-		  m.u.req.domain, answer.u.notary.status == CTL_NOTARY_KNOWN ? "known" : "unknown");
-	round_send(l, &answer);
 }

@@ -17,6 +17,8 @@
 #include <unistd.h>
 
 #include "agent/agent.h"
+#include "core/ev.h"
+#include "core/log.h"
 #include "agent/ctl_verbs.h"
 
 enum {

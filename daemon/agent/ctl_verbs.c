@@ -17,10 +17,17 @@
 #include <time.h>
 
 #include "agent/agent.h"
-#include "domains/domains.h"
-#include "dataplane/dataplane.h"
-#include "peer/peer.h"
+#include "core/log.h"
+#include "core/ev.h"
+#include "core/sockaddr.h"
 #include "crypto/cert.h"
+#include "crypto/tls.h"
+#include "dataplane/dataplane.h"
+#include "domains/domains.h"
+#include "home/home.h"
+#include "link/link.h"
+#include "path/path.h"
+#include "peer/peer.h"
 #include "store/store.h"
 #include "trust/pins.h"
 
@@ -58,8 +65,10 @@ ctl_status(struct agent *a, FILE *f)
 	for (int d = 0; d < DATAPLANE_DROP_COUNT; d++)
 		fprintf(f, "drop.%s %llu\n", dataplane_drop_name(d),
 			(unsigned long long)dataplane_drops(a->dp, d));
-	fprintf(f, "drop.link_refused %llu\n", (unsigned long long)a->link_refused);
-	home_status(a, f);
+	fprintf(f, "drop.link_refused %llu\n", (unsigned long long)links_refused(a->links));
+	fprintf(f, "cert_not_after %lld\n", (long long)tls_ctx_cert(a->tls)->not_after);
+	if (a->home)
+		home_status(a->home, f);
 }
 
 static void

@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "agent/agent.h"
+#include "core/log.h"
 
 static int
 privs_keep_net_admin(void)

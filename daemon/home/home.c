@@ -1,22 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
- * The agent's connection to its home server (the server of its own domain), when the config
- * names one (`server auto` or `server ADDRESS:PORT`). Over it the agent renews its certificate
- * (authenticated by the current certificate, never a password) and receives its domain's
- * revocation list, which is applied to every handshake and to the sessions already up. The
- * server sends a list's first chunk when it publishes one (and on request at connect); a list
- * longer than a chunk is pulled the rest of the way, one chunk at a time (crlpull.h).
- *
- * States: DOWN (waiting to retry), CONNECTING, UP.
- * Timers:
- *   retry_timer  after a failed or lost connection: exponential backoff from HOME_RETRY_MIN_MS
- *                to HOME_RETRY_MAX_MS with jitter, so a restarted server is not hit by every
- *                agent in the same second. Fires: find the server (DNS unless configured) and
- *                connect.
- *   ping_timer   every HOME_PING_MS while UP: a PING, so the server (which closes connections
- *                silent for SERVER_IDLE_MS) and any NAT keep the connection.
- *   renew_timer  at two thirds of the certificate's lifetime (at least HOME_RENEW_MIN_MS from
- *                now). Fires: send RENEW if UP, or renew as soon as the connection is up.
+ * The channel to the home server (home.h): connection and backoff, renewal, the domain's
+ * revocation list, notary questions, and the handler table for the messages of the modules
+ * above.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -24,8 +10,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "agent/agent.h"
-#include "domains/domains.h"
+#include "home/home.h"
+
 #include "control/crlpull.h"
 #include "control/resolve.h"
 #include "control/stream.h"
@@ -34,20 +20,31 @@
 #include "crypto/crl.h"
 #include "crypto/csr.h"
 #include "crypto/tls.h"
+#include "core/ev.h"
+#include "core/log.h"
+#include "core/sockaddr.h"
 #include "proto/ctlmsg.h"
-
-enum {
-	HOME_RETRY_MIN_MS = 1000,
-	HOME_RETRY_MAX_MS = 60000,
-	HOME_PING_MS = 30000,
-	HOME_RENEW_MIN_MS = 5000,
-	HOME_NOTARY_QUEUE = 8, /* notary questions held while the connection comes up */
-};
+#include "trust/identity.h"
 
 enum home_state { HOME_DOWN, HOME_CONNECTING, HOME_UP };
 
+struct home_handler {
+	uint16_t type;
+	home_msg_fn fn;
+	void *arg;
+};
+
 struct home {
-	struct agent *a;
+	struct ev_loop *loop;
+	struct tls_ctx *tls;
+	struct cert_trust *trust;
+	struct home_params params;
+	struct home_ops ops;
+	void *arg;
+	char domain[IDENTITY_DOMAIN_MAX + 1];
+	struct home_handler handlers[HOME_HANDLERS_MAX];
+	size_t nhandlers;
+
 	struct stream *s;
 	struct resolve *resolve; /* while its server is being looked up (DNS, off the loop) */
 	enum home_state state;
@@ -69,7 +66,7 @@ static const char *const home_state_names[] = { "down", "connecting", "up" };
 static const char *
 home_domain(const struct home *h)
 {
-	return identity_domain_of(h->a->cfg.identity);
+	return h->domain;
 }
 
 static void home_connect(struct home *h);
@@ -89,8 +86,8 @@ home_schedule_retry(struct home *h)
 	if (h->backoff_ms > HOME_RETRY_MAX_MS)
 		h->backoff_ms = HOME_RETRY_MAX_MS;
 	crypto_random(&jitter, sizeof(jitter));
-	ev_timer_start(h->a->loop, &h->retry_timer,
-		       h->backoff_ms + jitter % (h->backoff_ms / 2 + 1), home_on_retry);
+	ev_timer_start(h->loop, &h->retry_timer, h->backoff_ms + jitter % (h->backoff_ms / 2 + 1),
+		       home_on_retry);
 }
 
 static bool
@@ -111,10 +108,9 @@ home_send_notary_req(struct home *h, const char *domain)
 static void
 home_send_renew(struct home *h)
 {
-	struct agent *a = h->a;
 	struct ctlmsg m = { .type = CTL_RENEW };
 	uint8_t csr[CSR_DER_MAX];
-	int n = csr_new(a->cfg.key_path, a->cfg.identity, csr, sizeof(csr));
+	int n = csr_new(h->params.key_path, h->params.identity, csr, sizeof(csr));
 
 	if (n < 0) {
 		log_warnx("home: cannot make a certificate request: %s", cert_strerror());
@@ -142,37 +138,36 @@ home_on_renew_timer(struct ev_timer *t)
 static void
 home_schedule_renewal(struct home *h)
 {
-	const struct cert_info *ci = tls_ctx_cert(h->a->tls);
+	const struct cert_info *ci = tls_ctx_cert(h->tls);
 	int64_t now = time(NULL), at = ci->not_before + (ci->not_after - ci->not_before) * 2 / 3;
 	uint64_t ms = at > now ? (uint64_t)(at - now) * 1000 : 0;
 
 	if (ms < HOME_RENEW_MIN_MS)
 		ms = HOME_RENEW_MIN_MS;
-	ev_timer_start(h->a->loop, &h->renew_timer, ms, home_on_renew_timer);
+	ev_timer_start(h->loop, &h->renew_timer, ms, home_on_renew_timer);
 }
 
 /* A renewed certificate: ours, for our key, from our CA; then used for new connections. */
 static void
 home_on_cert(struct home *h, const struct ctlmsg *m)
 {
-	struct agent *a = h->a;
-	const struct cert_info *old = tls_ctx_cert(a->tls);
+	const struct cert_info *old = tls_ctx_cert(h->tls);
 	struct cert_info ci;
 	const char *why = NULL;
 	char until[32];
 
-	if (cert_trust_verify(a->trust, m->u.cert.cert, m->u.cert.cert_len, time(NULL), &ci,
+	if (cert_trust_verify(h->trust, m->u.cert.cert, m->u.cert.cert_len, time(NULL), &ci,
 			      &why) ||
-	    strcmp(ci.subject, a->cfg.identity) ||
+	    strcmp(ci.subject, h->params.identity) ||
 	    memcmp(ci.pubkey, old->pubkey, sizeof(ci.pubkey))) {
 		log_warnx("home: refusing the renewed certificate: %s",
 			  why ? why : "it is not for our identity and key");
 		return;
 	}
-	if (cert_write_pem(a->cfg.cert_path, m->u.cert.cert, m->u.cert.cert_len) ||
-	    tls_ctx_reload(a->tls, a->cfg.key_path, a->cfg.cert_path)) {
+	if (cert_write_pem(h->params.cert_path, m->u.cert.cert, m->u.cert.cert_len) ||
+	    tls_ctx_reload(h->tls, h->params.key_path, h->params.cert_path)) {
 		log_warnx("home: cannot install the renewed certificate in %s: %s",
-			  a->cfg.cert_path, cert_strerror());
+			  h->params.cert_path, cert_strerror());
 		return;
 	}
 	h->last_renewal = time(NULL);
@@ -199,10 +194,8 @@ home_ask_crl(struct home *h, uint32_t offset)
 static void
 home_on_crl(struct home *h, const struct ctlmsg *m)
 {
-	struct agent *a = h->a;
-
 	if (m->u.crl.offset == 0 &&
-	    !cert_trust_crl_is_newer(a->trust, home_domain(h), m->u.crl.number, m->u.crl.issued))
+	    !cert_trust_crl_is_newer(h->trust, home_domain(h), m->u.crl.number, m->u.crl.issued))
 		return;
 	switch (crl_pull_on_chunk(&h->crl_pull, m)) {
 	case CRL_PULL_MORE:
@@ -218,7 +211,7 @@ home_on_crl(struct home *h, const struct ctlmsg *m)
 	case CRL_PULL_DONE:
 		break;
 	}
-	domains_apply_crl(a->domains, home_domain(h), h->crl_pull.buf, h->crl_pull.total, h->addr);
+	h->ops.on_crl(h->arg, home_domain(h), h->crl_pull.buf, h->crl_pull.total, h->addr);
 	crl_pull_reset(&h->crl_pull);
 }
 
@@ -231,7 +224,7 @@ home_on_ping_timer(struct ev_timer *t)
 	if (h->state != HOME_UP)
 		return;
 	home_send(h, &m);
-	ev_timer_start(h->a->loop, t, HOME_PING_MS, home_on_ping_timer);
+	ev_timer_start(h->loop, t, HOME_PING_MS, home_on_ping_timer);
 }
 
 static void
@@ -243,7 +236,7 @@ home_on_established(struct stream *s)
 	m.u.hello.version = CTL_VERSION;
 	m.u.hello.role = CTL_ROLE_AGENT;
 	/* Fits: our certificate names this identity, and certificate names are <= 63 bytes. */
-	snprintf(m.u.hello.name, sizeof(m.u.hello.name), "%.*s", CTL_STR_MAX, h->a->cfg.identity);
+	snprintf(m.u.hello.name, sizeof(m.u.hello.name), "%.*s", CTL_STR_MAX, h->params.identity);
 	if (!home_send(h, &m))
 		return; /* the stream closed (a refused certificate, say): home_on_closed ran */
 	crl_pull_reset(&h->crl_pull); /* a pull the last connection left half done */
@@ -253,7 +246,7 @@ home_on_established(struct stream *s)
 	h->backoff_ms = 0;
 	log_info("home: connected to %s (%s)", h->server_name, h->addr);
 	stream_set_deadline(s, 3 * HOME_PING_MS);
-	ev_timer_start(h->a->loop, &h->ping_timer, HOME_PING_MS, home_on_ping_timer);
+	ev_timer_start(h->loop, &h->ping_timer, HOME_PING_MS, home_on_ping_timer);
 	if (h->renew_due)
 		home_send_renew(h);
 	for (size_t i = 0; i < h->nqueued; i++)
@@ -282,15 +275,18 @@ home_on_record(struct stream *s, uint16_t type, const uint8_t *body, size_t len)
 	case CTL_CRL:
 		home_on_crl(h, &m);
 		break;
-	case CTL_NOTARY:
-		domains_on_notary_answer(h->a->domains, home_domain(h), &m);
-		break;
 	case CTL_ERROR:
 		log_warnx("home: %s says: %s (%s)", h->server_name, m.u.error.message,
 			  ctlmsg_error_name(m.u.error.code));
 		break;
+	case CTL_HELLO:
+	case CTL_PONG:
+		break; /* nothing to do but what every message does: the deadline above */
 	default:
-		break; /* HELLO, PONG: nothing to do */
+		for (size_t i = 0; i < h->nhandlers; i++)
+			if (h->handlers[i].type == type)
+				h->handlers[i].fn(h->handlers[i].arg, &m);
+		break;
 	}
 	return true;
 }
@@ -310,7 +306,7 @@ home_on_closed(struct stream *s, const char *why)
 	h->s = NULL;
 	h->state = HOME_DOWN;
 	h->nqueued = 0; /* their rounds end by their own timers */
-	ev_timer_stop(h->a->loop, &h->ping_timer);
+	ev_timer_stop(h->loop, &h->ping_timer);
 	home_schedule_retry(h);
 }
 
@@ -323,12 +319,11 @@ static const struct stream_ops home_ops = {
 static void
 home_connect_to(struct home *h, const struct sockaddr_storage *to)
 {
-	struct agent *a = h->a;
 	int err;
 
 	sockaddr_format(to, h->addr, sizeof(h->addr));
 	h->state = HOME_CONNECTING;
-	err = stream_connect(&h->s, a->loop, a->tls, to, home_domain(h), h->server_name, &home_ops,
+	err = stream_connect(&h->s, h->loop, h->tls, to, home_domain(h), h->server_name, &home_ops,
 			     h);
 	if (err) {
 		log_warnx("home: cannot connect to %s: %s", h->addr, strerror(-err));
@@ -357,12 +352,12 @@ home_connect(struct home *h)
 {
 	int err;
 
-	if (!h->a->cfg.server.discover) {
-		home_connect_to(h, &h->a->cfg.server.addr);
+	if (!h->params.discover) {
+		home_connect_to(h, &h->params.addr);
 		return;
 	}
 	h->state = HOME_CONNECTING;
-	err = resolve_start(&h->resolve, h->a->loop, home_domain(h), home_on_resolved, h);
+	err = resolve_start(&h->resolve, h->loop, home_domain(h), home_on_resolved, h);
 	if (err) {
 		log_warnx("home: cannot look up the server of %s: %s", home_domain(h),
 			  strerror(-err));
@@ -378,12 +373,8 @@ home_connect(struct home *h)
  * first use without its word.
  */
 bool
-home_ask_notary(struct agent *a, const char *domain)
+home_ask_notary(struct home *h, const char *domain)
 {
-	struct home *h = a->home;
-
-	if (!h)
-		return false;
 	if (h->state == HOME_UP)
 		return home_send_notary_req(h, domain);
 	if (h->state != HOME_CONNECTING || h->nqueued == HOME_NOTARY_QUEUE)
@@ -393,56 +384,81 @@ home_ask_notary(struct agent *a, const char *domain)
 }
 
 int
-home_start(struct agent *a)
+home_new(struct home **out, struct ev_loop *loop, struct tls_ctx *tls, struct cert_trust *trust,
+	 const struct home_params *params, const struct home_ops *ops, void *arg)
 {
+	const char *domain = identity_domain_of(params->identity);
 	struct home *h;
 
-	if (!a->cfg.server.enabled)
-		return 0;
+	if (!domain || strlen(domain) > IDENTITY_DOMAIN_MAX)
+		return -EINVAL;
 	h = calloc(1, sizeof(*h));
 	if (!h)
 		return -ENOMEM;
-	h->a = a;
-	crl_pull_init(&h->crl_pull, identity_domain_of(a->cfg.identity));
-	snprintf(h->server_name, sizeof(h->server_name), "server@%s", home_domain(h));
-	a->home = h;
-	home_schedule_renewal(h);
-	home_connect(h);
+	h->loop = loop;
+	h->tls = tls;
+	h->trust = trust;
+	h->params = *params;
+	h->ops = *ops;
+	h->arg = arg;
+	snprintf(h->domain, sizeof(h->domain), "%s", domain);
+	crl_pull_init(&h->crl_pull, h->domain);
+	snprintf(h->server_name, sizeof(h->server_name), "server@%s", h->domain);
+	*out = h;
+	return 0;
+}
+
+int
+home_handle(struct home *h, uint16_t type, home_msg_fn fn, void *arg)
+{
+	switch (type) {
+	case CTL_CERT:
+	case CTL_CRL:
+	case CTL_ERROR:
+	case CTL_HELLO:
+	case CTL_PONG:
+		return -EEXIST;
+	}
+	for (size_t i = 0; i < h->nhandlers; i++)
+		if (h->handlers[i].type == type)
+			return -EEXIST;
+	if (h->nhandlers == HOME_HANDLERS_MAX)
+		return -ENOSPC;
+	h->handlers[h->nhandlers++] = (struct home_handler){ type, fn, arg };
 	return 0;
 }
 
 void
-home_stop(struct agent *a)
+home_start(struct home *h)
 {
-	struct home *h = a->home;
+	home_schedule_renewal(h);
+	home_connect(h);
+}
 
+void
+home_free(struct home *h)
+{
 	if (!h)
 		return;
-	ev_timer_stop(a->loop, &h->ping_timer);
-	ev_timer_stop(a->loop, &h->renew_timer);
+	ev_timer_stop(h->loop, &h->ping_timer);
+	ev_timer_stop(h->loop, &h->renew_timer);
 	h->stopping = true;
 	resolve_cancel(h->resolve);
 	if (h->s)
 		stream_close(h->s, "agent shutting down");
-	ev_timer_stop(a->loop, &h->retry_timer);
+	ev_timer_stop(h->loop, &h->retry_timer);
 	crl_pull_reset(&h->crl_pull);
 	free(h);
-	a->home = NULL;
 }
 
 void
-home_status(const struct agent *a, FILE *f)
+home_status(const struct home *h, FILE *f)
 {
-	const struct home *h = a->home;
-	const struct cert_info *ci = tls_ctx_cert(a->tls);
 	uint64_t number = 0;
 	int64_t next;
 
-	fprintf(f, "cert_not_after %lld\n", (long long)ci->not_after);
-	if (!h)
-		return;
 	/* The list held, however it came (the server, or the store at start). */
-	cert_trust_crl_info(a->trust, home_domain(h), &number, &next);
+	cert_trust_crl_info(h->trust, home_domain(h), &number, &next);
 	fprintf(f, "server %s\nserver_address %s\nserver_state %s\ncrl_number %llu\n",
 		h->server_name, h->addr[0] ? h->addr : "-", home_state_names[h->state],
 		(unsigned long long)number);

@@ -74,6 +74,13 @@ peer_drop_keys(struct peer *p)
 }
 
 void
+peer_drop_previous_keys(struct peer *p)
+{
+	log_debug(LOG_HANDSHAKE, "peer %s: previous keys expired", p->identity);
+	peer_drop_keypair(p, &p->previous);
+}
+
+void
 peer_need_session(struct peer *p)
 {
 	bool we_first = strcmp(p->table->params.self, p->identity) < 0;

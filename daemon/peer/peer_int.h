@@ -27,6 +27,8 @@ struct peer_table {
 
 /* peer.c: wipes and frees both keypairs (their receiver indices leave the table). */
 void peer_drop_keys(struct peer *p);
+/* peer.c: wipes and frees the previous keypair only (it is too old to receive with). */
+void peer_drop_previous_keys(struct peer *p);
 /* peer.c: the keys are too old and no rekey came: the session is over. */
 void peer_on_keys_expired(struct peer *p);
 /* peer.c: nothing arrived for peer_dead_after_ms while up: ask for a new handshake. */

@@ -16,6 +16,8 @@
  *                    sent nothing for that long (keeps NAT mappings and proves liveness); if
  *                    nothing arrived for 3 keepalives + 2 s, start a new handshake; if the keys are
  *                    older than PEER_REJECT_AFTER_FACTOR rekey periods, drop them (state DOWN).
+ *                    The previous keys age on their own: past that age they go too, even when
+ *                    the current ones are young (a rekey that came late).
  */
 #include <string.h>
 
@@ -75,6 +77,8 @@ timers_on_keepalive(struct ev_timer *t)
 	uint64_t now = ev_now_ms(tb->loop), period = (uint64_t)tb->params.keepalive_sec * 1000;
 	uint64_t reject_ms = (uint64_t)tb->params.rekey_after_sec * 1000 * PEER_REJECT_AFTER_FACTOR;
 
+	if (p->previous && now - p->previous->created_ms > reject_ms)
+		peer_drop_previous_keys(p);
 	if (p->current && now - p->current->created_ms > reject_ms) {
 		peer_on_keys_expired(p);
 		return;

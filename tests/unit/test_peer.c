@@ -635,6 +635,37 @@ test_peer_keys_expire_after_reject_periods(void **state)
 	assert_true(ev_timer_is_armed(&p->connect_timer) || ev_timer_is_armed(&p->rekey_timer));
 }
 
+/*
+ * The rekey came late (every dial failed until 2.5 periods): the previous keys are then past
+ * PEER_REJECT_AFTER_FACTOR periods well before the current ones, and go on their own.
+ */
+static void
+test_peer_previous_keys_expire_on_their_own(void **state)
+{
+	struct fx *f = *state;
+	struct peer *p = fx_add(f, CAROL, 2);
+	struct keypair *kp1, *kp2;
+	uint32_t idx1;
+
+	f->peer_echoes = true;
+	f->dial_err = -ECONNREFUSED;
+	fx_session(f, p, LINK(0), true, &kp1);
+	idx1 = kp1->local_index;
+	fx_advance_to(f, T0 + REJECT_MS * 5 / 6);
+	assert_ptr_equal(p->current, kp1);
+	f->dial_err = 0;
+	fx_session(f, p, LINK(1), true, &kp2);
+	assert_ptr_equal(p->previous, kp1);
+	fx_advance_to(f, T0 + REJECT_MS);
+	assert_ptr_equal(p->previous, kp1);
+	fx_advance_to(f, T0 + REJECT_MS + KEEPALIVE_SEC * 1000);
+	assert_null(p->previous);
+	assert_null(session_index_find(f->index, idx1));
+	assert_ptr_equal(p->current, kp2);
+	assert_true(fx_indexed(f, kp2->local_index, kp2));
+	assert_int_equal(p->state, PEER_UP);
+}
+
 /* --- keepalive ----------------------------------------------------------------------------- */
 
 static void
@@ -1003,6 +1034,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_peer_rekey_previous_replaced_by_next, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_peer_keys_expire_after_reject_periods, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_peer_previous_keys_expire_on_their_own, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_peer_keepalive_sent_when_idle_not_when_sending,
 						setup, teardown),

@@ -161,8 +161,8 @@ peer_close_untrusted(struct peer *p)
 	p->state = PEER_DOWN;
 	peer_timers_session_down(p);
 	p->table->ops.close_links(p->table->arg, p);
-	p->backoff_ms = PEER_CONNECT_BACKOFF_MAX_MS / 2;
-	peer_timers_connect(p, p->backoff_ms);
+	/* A dial that close_links ended armed the first backoff step: this replaces it. */
+	peer_timers_retry_slowly(p, PEER_CONNECT_BACKOFF_MAX_MS / 2);
 }
 
 void

@@ -5,7 +5,9 @@
  *   connect_timer    armed by peer_need_session(): at once if our identity sorts first (so the
  *                    two sides do not both dial on start-up), after PEER_DEFER_MS otherwise; after
  *                    a failed dial, with exponential backoff (PEER_CONNECT_BACKOFF_*) and jitter;
- *                    never while a dial runs. Fires: dial the next static endpoint (round robin).
+ *                    never while a dial runs; after trust ended the session (revocation,
+ *                    distrust), PEER_CONNECT_BACKOFF_MAX_MS / 2, replacing a sooner retry.
+ *                    Fires: dial the next static endpoint (round robin).
  *   rekey_timer      armed when a keypair is installed: rekey-after-seconds if we were the TLS
  *                    client (the initiator rekeys), that plus PEER_REKEY_GRACE_SEC otherwise (in
  *                    case the initiator cannot); after a failed dial while keys exist, the
@@ -126,6 +128,14 @@ peer_timers_dial_failed(struct peer *p)
 		peer_timers_connect(p, p->backoff_ms + jitter % (p->backoff_ms / 2 + 1));
 	else
 		ev_timer_start(p->table->loop, &p->rekey_timer, p->backoff_ms, timers_on_rekey);
+}
+
+void
+peer_timers_retry_slowly(struct peer *p, unsigned delay_ms)
+{
+	p->backoff_ms = delay_ms;
+	ev_timer_stop(p->table->loop, &p->connect_timer);
+	peer_timers_connect(p, delay_ms);
 }
 
 void

@@ -104,13 +104,15 @@ fx_send_keepalive(void *arg, struct peer *p)
 		peer_on_rx(p, NULL);
 }
 
-/* Like link_close_peer: the session's link goes, and says so. */
+/* Like link_close_peer: a dial in flight fails (link_detach), the session's link goes. */
 static void
 fx_close_links(void *arg, struct peer *p)
 {
 	struct fx *f = arg;
 
 	fx_record(f->closes, &f->ncloses, f, p);
+	if (p->dialing)
+		peer_on_dial_failed(p);
 	if (p->paths.stream)
 		peer_on_link_gone(p, p->paths.stream, false);
 }
@@ -802,6 +804,43 @@ test_peer_on_revocation_closes_revoked_sessions(void **state)
 	assert_int_equal(dave->state, PEER_UP);
 }
 
+/*
+ * Revoked while a rekey dial runs, or distrusted while the first dial runs: closing that dial
+ * must not bring the retry forward from the slow one to the first step of the backoff.
+ */
+static void
+test_peer_close_untrusted_with_dial_in_flight_retries_slowly(void **state)
+{
+	struct fx *f = *state;
+	struct peer *carol = fx_add(f, CAROL, 2), *erin = fx_add(f, ERIN, 4);
+	uint8_t revoked[1][CERT_FPR_LEN];
+	struct crl list = { .domain = "c.example.com", .number = 1, .count = 1 };
+	size_t dials;
+
+	f->peer_echoes = true;
+	fx_session_fpr(f, carol, LINK(0), true, 0xc0, NULL);
+	fx_advance_to(f, carol->rekey_timer.when_ms);
+	assert_true(carol->dialing);
+	memset(revoked[0], 0xc0, CERT_FPR_LEN);
+	list.revoked = revoked;
+	peer_on_revocation(f->t, &list);
+	assert_false(carol->dialing);
+	assert_int_equal(carol->backoff_ms, PEER_CONNECT_BACKOFF_MAX_MS / 2);
+	assert_true(carol->connect_timer.when_ms == f->now + PEER_CONNECT_BACKOFF_MAX_MS / 2);
+
+	peer_need_session(erin);
+	fx_turns(f);
+	assert_true(erin->dialing);
+	dials = f->ndials;
+	peer_on_distrust(f->t, "c.example.com", "pinned CA changed");
+	assert_int_equal(erin->backoff_ms, PEER_CONNECT_BACKOFF_MAX_MS / 2);
+	assert_true(erin->connect_timer.when_ms == f->now + PEER_CONNECT_BACKOFF_MAX_MS / 2);
+	fx_advance(f, PEER_CONNECT_BACKOFF_MAX_MS / 2 - 1);
+	assert_int_equal(f->ndials, dials);
+	fx_advance(f, 1);
+	assert_int_equal(f->ndials, dials + 2);
+}
+
 static void
 test_peer_on_distrust_closes_domain_then_trust_retries(void **state)
 {
@@ -1045,6 +1084,8 @@ main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_peer_on_revocation_closes_revoked_sessions,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_peer_close_untrusted_with_dial_in_flight_retries_slowly, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_peer_on_distrust_closes_domain_then_trust_retries, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_peer_add_refuses_taken_identity_or_index,

@@ -241,6 +241,7 @@ peer_on_keys_expired(struct peer *p)
 	log_warnx("peer %s: keys expired without a rekey; session down", p->identity);
 	peer_drop_keys(p);
 	p->state = PEER_DOWN;
+	peer_timers_session_down(p);
 	peer_need_session(p);
 }
 

@@ -184,12 +184,13 @@ fx_earliest(struct peer *p, void *arg)
 static void
 fx_advance_to(struct fx *f, uint64_t until)
 {
-	for (int guard = 0; guard < 100000; guard++) {
+	for (int guard = 0;; guard++) {
 		uint64_t next = UINT64_MAX;
 
 		peer_foreach(f->t, fx_earliest, &next);
 		if (next > until)
 			break;
+		assert_true(guard < 100000); /* a timer that never stops firing */
 		if (next > f->now)
 			f->now = next;
 		fx_turns(f);
@@ -612,6 +613,7 @@ test_peer_keys_expire_after_reject_periods(void **state)
 	struct keypair *kp1, *kp2;
 	uint32_t idx1, idx2;
 	uint64_t up2;
+	size_t first;
 
 	f->peer_echoes = true;
 	f->dial_err = -ECONNREFUSED;
@@ -634,7 +636,14 @@ test_peer_keys_expire_after_reject_periods(void **state)
 	assert_null(session_index_find(f->index, idx2));
 	assert_int_equal(p->state, PEER_CONNECTING);
 	assert_false(ev_timer_is_armed(&p->keepalive_timer));
-	assert_true(ev_timer_is_armed(&p->connect_timer) || ev_timer_is_armed(&p->rekey_timer));
+	/* No session timer is left: only the connect timer retries, at the backoff's pace. */
+	assert_false(ev_timer_is_armed(&p->rekey_timer));
+	assert_true(ev_timer_is_armed(&p->connect_timer));
+	first = f->ndials;
+	fx_advance(f, 4 * PEER_CONNECT_BACKOFF_MAX_MS);
+	assert_true(f->ndials >= first + 2);
+	for (size_t i = first; i < f->ndials; i++)
+		assert_true(f->dials[i].at - f->dials[i - 1].at >= PEER_CONNECT_BACKOFF_MAX_MS);
 }
 
 /*

@@ -1057,51 +1057,34 @@ test_peer_table_matches_reference(void **state)
 	assert_true(peak > 1000); /* several per hash bucket, by_index grown many times */
 }
 
+/* Each test gets a fresh loop, index and table. */
+#define T(test) cmocka_unit_test_setup_teardown(test, setup, teardown)
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(
-		    test_peer_need_session_dials_at_once_when_we_sort_first, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_peer_need_session_defers_when_we_sort_second,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(
-		    test_peer_need_session_deferred_dial_cancelled_by_session, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_peer_on_session_installs_keys_and_arms_timers,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_peer_dial_failed_backs_off_exponentially,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_peer_on_dial_failed_async_and_reset_by_session,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_peer_rekey_initiator_after_seconds, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_peer_rekey_initiator_after_packets, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_peer_rekey_responder_waits_grace, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_peer_rekey_previous_replaced_by_next, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_peer_keys_expire_after_reject_periods, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_peer_previous_keys_expire_on_their_own, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_peer_keepalive_sent_when_idle_not_when_sending,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_peer_silence_starts_new_handshake, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_peer_on_close_drops_keys_and_retries, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_peer_on_revocation_closes_revoked_sessions,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(
-		    test_peer_close_untrusted_with_dial_in_flight_retries_slowly, setup, teardown),
-		cmocka_unit_test_setup_teardown(
-		    test_peer_on_distrust_closes_domain_then_trust_retries, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_peer_add_refuses_taken_identity_or_index,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_peer_del_releases_keys_and_timers, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_peer_table_matches_reference, setup, teardown),
+		T(test_peer_need_session_dials_at_once_when_we_sort_first),
+		T(test_peer_need_session_defers_when_we_sort_second),
+		T(test_peer_need_session_deferred_dial_cancelled_by_session),
+		T(test_peer_on_session_installs_keys_and_arms_timers),
+		T(test_peer_dial_failed_backs_off_exponentially),
+		T(test_peer_on_dial_failed_async_and_reset_by_session),
+		T(test_peer_rekey_initiator_after_seconds),
+		T(test_peer_rekey_initiator_after_packets),
+		T(test_peer_rekey_responder_waits_grace),
+		T(test_peer_rekey_previous_replaced_by_next),
+		T(test_peer_keys_expire_after_reject_periods),
+		T(test_peer_previous_keys_expire_on_their_own),
+		T(test_peer_keepalive_sent_when_idle_not_when_sending),
+		T(test_peer_silence_starts_new_handshake),
+		T(test_peer_on_close_drops_keys_and_retries),
+		T(test_peer_on_revocation_closes_revoked_sessions),
+		T(test_peer_close_untrusted_with_dial_in_flight_retries_slowly),
+		T(test_peer_on_distrust_closes_domain_then_trust_retries),
+		T(test_peer_add_refuses_taken_identity_or_index),
+		T(test_peer_del_releases_keys_and_timers),
+		T(test_peer_table_matches_reference),
 	};
 
 	log_set_quiet(true);

@@ -911,6 +911,33 @@ test_peer_add_refuses_taken_identity_or_index(void **state)
 	assert_int_equal(f->ndials, 0);
 }
 
+/*
+ * A name longer than an identity can be is refused: stored cut short, it would hash to another
+ * bucket than the one it was filed in, and neither peer_find nor peer_del would find it.
+ */
+static void
+test_peer_add_refuses_overlong_identity(void **state)
+{
+	struct fx *f = *state;
+	struct sockaddr_storage none[1] = { { 0 } };
+	struct xlate_map map = { 0 };
+	char name[2 * IDENTITY_STR_MAX];
+	struct peer *p = NULL;
+
+	memset(name, 'u', sizeof(name));
+	strcpy(name + sizeof(name) - 16, "@d.example.com");
+	assert_int_equal(peer_add(f->t, name, 2, &map, none, 0, &p), -EINVAL);
+	assert_null(p);
+	assert_int_equal(peer_count(f->t), 0);
+	assert_null(peer_by_index(f->t, 2));
+	/* The longest that fits is fine, and found again. */
+	name[IDENTITY_STR_MAX - 1] = '\0';
+	assert_int_equal(peer_add(f->t, name, 2, &map, none, 0, &p), 0);
+	assert_ptr_equal(peer_find(f->t, name), p);
+	peer_del(p);
+	assert_int_equal(peer_count(f->t), 0);
+}
+
 /* A deleted peer takes its keys and timers with it. */
 static void
 test_peer_del_releases_keys_and_timers(void **state)
@@ -1083,6 +1110,7 @@ main(void)
 		T(test_peer_close_untrusted_with_dial_in_flight_retries_slowly),
 		T(test_peer_on_distrust_closes_domain_then_trust_retries),
 		T(test_peer_add_refuses_taken_identity_or_index),
+		T(test_peer_add_refuses_overlong_identity),
 		T(test_peer_del_releases_keys_and_timers),
 		T(test_peer_table_matches_reference),
 	};

@@ -74,6 +74,13 @@ peer_drop_keys(struct peer *p)
 }
 
 void
+peer_drop_previous_keys(struct peer *p)
+{
+	log_debug(LOG_HANDSHAKE, "peer %s: previous keys expired", p->identity);
+	peer_drop_keypair(p, &p->previous);
+}
+
+void
 peer_need_session(struct peer *p)
 {
 	bool we_first = strcmp(p->table->params.self, p->identity) < 0;
@@ -154,8 +161,8 @@ peer_close_untrusted(struct peer *p)
 	p->state = PEER_DOWN;
 	peer_timers_session_down(p);
 	p->table->ops.close_links(p->table->arg, p);
-	p->backoff_ms = PEER_CONNECT_BACKOFF_MAX_MS / 2;
-	peer_timers_connect(p, p->backoff_ms);
+	/* A dial that close_links ended armed the first backoff step: this replaces it. */
+	peer_timers_retry_slowly(p, PEER_CONNECT_BACKOFF_MAX_MS / 2);
 }
 
 void
@@ -234,6 +241,7 @@ peer_on_keys_expired(struct peer *p)
 	log_warnx("peer %s: keys expired without a rekey; session down", p->identity);
 	peer_drop_keys(p);
 	p->state = PEER_DOWN;
+	peer_timers_session_down(p);
 	peer_need_session(p);
 }
 

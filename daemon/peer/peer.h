@@ -119,7 +119,8 @@ void peer_table_free(struct peer_table *t);
 /*
  * A peer for identity (normalised user@domain) at overlay index, with our and its view of the
  * addresses in map (peer_self filled later), and its static endpoints. -EEXIST if identity or
- * index is taken; -ENOMEM. The table owns it; *out is borrowed.
+ * index is taken; -EINVAL if identity is IDENTITY_STR_MAX long or longer; -ENOMEM. The table
+ * owns it; *out is borrowed.
  */
 int peer_add(struct peer_table *t, const char *identity, uint32_t index,
 	     const struct xlate_map *map, const struct sockaddr_storage *endpoints, size_t n,

@@ -27,6 +27,13 @@ struct peer_table {
 
 /* peer.c: wipes and frees both keypairs (their receiver indices leave the table). */
 void peer_drop_keys(struct peer *p);
+/* peer.c: wipes and frees the previous keypair only (it is too old to receive with). */
+void peer_drop_previous_keys(struct peer *p);
+/*
+ * timers.c: the next try after delay_ms, the backoff going on from there, replacing a sooner
+ * retry already armed (trust ended the session: trying again soon is pointless).
+ */
+void peer_timers_retry_slowly(struct peer *p, unsigned delay_ms);
 /* peer.c: the keys are too old and no rekey came: the session is over. */
 void peer_on_keys_expired(struct peer *p);
 /* peer.c: nothing arrived for peer_dead_after_ms while up: ask for a new handshake. */

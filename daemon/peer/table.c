@@ -81,6 +81,9 @@ peer_add(struct peer_table *t, const char *identity, uint32_t index, const struc
 	struct peer *p, **grown;
 	uint32_t h;
 
+	/* Cut short, it would be filed under the full name's hash but found under its own. */
+	if (strlen(identity) >= sizeof(p->identity))
+		return -EINVAL;
 	if (peer_find(t, identity) || peer_by_index(t, index))
 		return -EEXIST;
 	if (!table_reserve_index(t, index))

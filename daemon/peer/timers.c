@@ -5,7 +5,9 @@
  *   connect_timer    armed by peer_need_session(): at once if our identity sorts first (so the
  *                    two sides do not both dial on start-up), after PEER_DEFER_MS otherwise; after
  *                    a failed dial, with exponential backoff (PEER_CONNECT_BACKOFF_*) and jitter;
- *                    never while a dial runs. Fires: dial the next static endpoint (round robin).
+ *                    never while a dial runs; after trust ended the session (revocation,
+ *                    distrust), PEER_CONNECT_BACKOFF_MAX_MS / 2, replacing a sooner retry.
+ *                    Fires: dial the next static endpoint (round robin).
  *   rekey_timer      armed when a keypair is installed: rekey-after-seconds if we were the TLS
  *                    client (the initiator rekeys), that plus PEER_REKEY_GRACE_SEC otherwise (in
  *                    case the initiator cannot); after a failed dial while keys exist, the
@@ -16,6 +18,8 @@
  *                    sent nothing for that long (keeps NAT mappings and proves liveness); if
  *                    nothing arrived for 3 keepalives + 2 s, start a new handshake; if the keys are
  *                    older than PEER_REJECT_AFTER_FACTOR rekey periods, drop them (state DOWN).
+ *                    The previous keys age on their own: past that age they go too, even when
+ *                    the current ones are young (a rekey that came late).
  */
 #include <string.h>
 
@@ -75,6 +79,8 @@ timers_on_keepalive(struct ev_timer *t)
 	uint64_t now = ev_now_ms(tb->loop), period = (uint64_t)tb->params.keepalive_sec * 1000;
 	uint64_t reject_ms = (uint64_t)tb->params.rekey_after_sec * 1000 * PEER_REJECT_AFTER_FACTOR;
 
+	if (p->previous && now - p->previous->created_ms > reject_ms)
+		peer_drop_previous_keys(p);
 	if (p->current && now - p->current->created_ms > reject_ms) {
 		peer_on_keys_expired(p);
 		return;
@@ -122,6 +128,14 @@ peer_timers_dial_failed(struct peer *p)
 		peer_timers_connect(p, p->backoff_ms + jitter % (p->backoff_ms / 2 + 1));
 	else
 		ev_timer_start(p->table->loop, &p->rekey_timer, p->backoff_ms, timers_on_rekey);
+}
+
+void
+peer_timers_retry_slowly(struct peer *p, unsigned delay_ms)
+{
+	p->backoff_ms = delay_ms;
+	ev_timer_stop(p->table->loop, &p->connect_timer);
+	peer_timers_connect(p, delay_ms);
 }
 
 void

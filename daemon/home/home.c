@@ -157,11 +157,15 @@ home_on_cert(struct home *h, const struct ctlmsg *m)
 	char until[32];
 
 	if (cert_trust_verify(h->trust, m->u.cert.cert, m->u.cert.cert_len, time(NULL), &ci,
-			      &why) ||
-	    strcmp(ci.subject, h->params.identity) ||
-	    memcmp(ci.pubkey, old->pubkey, sizeof(ci.pubkey))) {
+			      &why)) {
 		log_warnx("home: refusing the renewed certificate: %s",
-			  why ? why : "it is not for our identity and key");
+			  why ? why : "it does not verify");
+		return;
+	}
+	if (strcmp(ci.subject, h->params.identity) ||
+	    memcmp(ci.pubkey, old->pubkey, sizeof(ci.pubkey))) {
+		log_warnx("home: refusing the renewed certificate: it is not for our identity and "
+			  "key");
 		return;
 	}
 	if (cert_write_pem(h->params.cert_path, m->u.cert.cert, m->u.cert.cert_len) ||
@@ -323,8 +327,16 @@ home_connect_to(struct home *h, const struct sockaddr_storage *to)
 
 	sockaddr_format(to, h->addr, sizeof(h->addr));
 	h->state = HOME_CONNECTING;
-	err = stream_connect(&h->s, h->loop, h->tls, to, home_domain(h), h->server_name, &home_ops,
-			     h);
+	if (!h->params.dial) {
+		err = stream_connect(&h->s, h->loop, h->tls, to, home_domain(h), h->server_name,
+				     &home_ops, h);
+	} else {
+		int fd = h->params.dial(h->params.dial_arg, to);
+
+		err = fd < 0 ? fd
+			     : stream_new(&h->s, h->loop, h->tls, fd, true, h->server_name, to,
+					  &home_ops, h);
+	}
 	if (err) {
 		log_warnx("home: cannot connect to %s: %s", h->addr, strerror(-err));
 		h->s = NULL;

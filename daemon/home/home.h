@@ -54,6 +54,13 @@ struct home_params {
 	const char *cert_path; /* where a renewed certificate is written */
 	bool discover;         /* find the server through DNS (discover.h), else: */
 	struct sockaddr_storage addr;
+	/*
+	 * How to reach the server at `to`: NULL for a TCP connection (with the domain as the TLS
+	 * server name); else a descriptor of a stream connected or connecting to it, or -errno
+	 * (a test's socketpair; later another transport).
+	 */
+	int (*dial)(void *dial_arg, const struct sockaddr_storage *to);
+	void *dial_arg;
 };
 
 struct home_ops {

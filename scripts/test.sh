@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 #
 # The whole test suite, as CI runs it (.ci/run): dependencies, formatting (clang-format), a
-# lint of the shell scripts (ShellCheck), the -Werror build and its unit tests, an ASan+UBSan
+# lint of the shell scripts (ShellCheck), the layering of the daemon's folders, the -Werror build and its unit tests, an ASan+UBSan
 # build and its unit tests, a ThreadSanitizer build of the code that runs on threads
 # (core/offload.c and its users) with its tests, every fuzz target briefly, and every
 # network-namespace scenario. Each stage is headed "==== stage ====" and its lines prefixed
@@ -244,6 +244,8 @@ stage "format (clang-format --dry-run -Werror)"
 check format format_check
 stage "shell scripts (shellcheck -S warning)"
 check shellcheck shell_check
+stage "layers (scripts/check-layers.sh: allowed includes between folders)"
+check layers bash scripts/check-layers.sh
 stage "build ($BUILD, -DVERTEX_WERROR=ON)"
 check build cmake_build "$BUILD" && {
 	stage "unit tests ($BUILD)"

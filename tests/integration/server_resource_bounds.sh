@@ -98,7 +98,7 @@ say "bob's anonymous connections end with their lifetime (30 s), pings or not"
 wait "$anon_pid"
 open=$(last_field "$VTX_TMP/anon.out" open)
 [[ $open -eq 0 ]] || fail "$open anonymous connections outlived 30 s: $(tail -n 1 "$VTX_TMP/anon.out")"
-pass "none of bob's anonymous connections is left after 36 s"
+pass "none of bob's anonymous connections is left after 36 s: $(tail -n 1 "$VTX_TMP/anon.out")"
 
 say "alice: 200 NOTARY_REQs at once on one connection"
 hold alice "$VTX_TMP/notary.out" notary 200 4 "$VTX_TMP/alice.key" "$VTX_TMP/alice.crt"

@@ -3,7 +3,9 @@
  * conn_hold ADDR:PORT DOMAIN MODE COUNT SECONDS [KEY CERT]
  *
  * Opens COUNT control connections to vertex-server from this host, for the resource-bound
- * scenario and the server benchmark; a load tool, it asserts nothing. Anonymous unless KEY and
+ * scenario and the server benchmark; a load tool, it asserts nothing. At most HOLD_IN_FLIGHT
+ * (32) are in their handshake at once (below the server's 64 per network before HELLO), so
+ * what limits the count is the server's bound on connections after HELLO. Anonymous unless KEY and
  * CERT are given; the server is not verified (TLS_CTX_NO_VERIFY: only its behaviour matters).
  * MODE:
  *   idle     HELLO, then a PING every second, reading every answer: an honest quiet client.
@@ -33,7 +35,7 @@
 #include "proto/ctlmsg.h"
 #include "proto/record.h"
 
-enum { HOLD_MAX = 8192, HOLD_RBUF = 65536, HOLD_OBUF = 512 };
+enum { HOLD_MAX = 8192, HOLD_RBUF = 65536, HOLD_OBUF = 512, HOLD_IN_FLIGHT = 32 };
 enum hold_mode { HOLD_IDLE, HOLD_HOSTILE, HOLD_NOTARY };
 enum hold_state { H_CONNECTING, H_HANDSHAKE, H_OPEN, H_CLOSED };
 
@@ -55,7 +57,7 @@ static struct {
 	struct sockaddr_storage to;
 	struct tls_ctx *tls;
 	const char *domain;
-	unsigned count, closed, answered, refused;
+	unsigned count, dialed, closed, answered, refused;
 	struct hconn *c;
 	char hello_name[IDENTITY_STR_MAX];
 } h;
@@ -267,12 +269,34 @@ hold_step(struct pollfd *pfd, unsigned n, uint64_t now)
 	}
 }
 
+/* Dials more while fewer than HOLD_IN_FLIGHT are on their way up; false on a local error. */
+static bool
+hold_dial_more(struct pollfd *pfd, unsigned n)
+{
+	unsigned inflight = 0;
+
+	for (unsigned i = 0; i < h.dialed; i++)
+		inflight += h.c[i].state == H_CONNECTING || h.c[i].state == H_HANDSHAKE ||
+			    (h.c[i].state == H_OPEN && !h.c[i].up);
+	while (h.dialed < n && inflight < HOLD_IN_FLIGHT) {
+		unsigned i = h.dialed++;
+
+		if (hold_dial(&h.c[i])) {
+			fprintf(stderr, "conn_hold: connection %u: %s\n", i, strerror(errno));
+			return false;
+		}
+		pfd[i] = (struct pollfd){ .fd = h.c[i].fd, .events = POLLOUT };
+		inflight++;
+	}
+	return true;
+}
+
 static void
 hold_report(const char *prefix, uint64_t t)
 {
 	unsigned open = 0, up = 0;
 
-	for (unsigned i = 0; i < (h.mode == HOLD_NOTARY ? 1 : h.count); i++) {
+	for (unsigned i = 0; i < h.dialed; i++) {
 		open += h.c[i].state != H_CLOSED;
 		up += h.c[i].state == H_OPEN && h.c[i].up;
 	}
@@ -340,17 +364,14 @@ main(int argc, char **argv)
 		return 2;
 	}
 	n = h.mode == HOLD_NOTARY ? 1 : h.count;
-	for (unsigned i = 0; i < n; i++) {
-		if (hold_dial(&h.c[i])) {
-			fprintf(stderr, "conn_hold: connection %u: %s\n", i, strerror(errno));
-			return 2;
-		}
-		pfd[i] = (struct pollfd){ .fd = h.c[i].fd, .events = POLLOUT };
-	}
+	for (unsigned i = 0; i < n; i++)
+		pfd[i].fd = -1;
 	t0 = ev_clock_ms();
 	for (uint64_t now = t0; now - t0 < seconds * 1000ull; now = ev_clock_ms()) {
-		poll(pfd, n, 100);
-		hold_step(pfd, n, ev_clock_ms());
+		if (!hold_dial_more(pfd, n))
+			return 2;
+		poll(pfd, h.dialed, 100);
+		hold_step(pfd, h.dialed, ev_clock_ms());
 		if ((now - t0) / 1000 != last) {
 			last = (now - t0) / 1000;
 			hold_report(NULL, last);

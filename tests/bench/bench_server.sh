@@ -23,7 +23,8 @@
 #    after the hold; per-connection cost and whether 10,000 agents fit in 1 GiB are printed.
 #    The connections come from all 128 source addresses (at most 256 per network: docs/server.md,
 #    "Resource bounds").
-# 4. What one address can take (conn_hold from ONE_IP, idle0's certificate unless anonymous):
+# 4. What one address can take (conn_hold from CLI_IP, idle0's certificate unless anonymous,
+#    each step against a freshly restarted server):
 #    memory per hostile connection (BENCH_HOSTILE, default 100, pipelining CA_REQs and never
 #    reading, held 10 s), how many connections one address holds past HELLO (asking for
 #    BENCH_ONE_ADDR, default 400) and how many anonymous ones (asking for 50), with the
@@ -236,13 +237,18 @@ bench_idle()
 	say "${R[idle_held]}"
 }
 
-# one_addr LABEL SECONDS MODE COUNT [KEY CERT]: conn_hold from ONE_IP; the server's VmRSS
-# before and after SECONDS - 2 s, and conn_hold's last line, recorded under LABEL.
+# one_addr LABEL SECONDS MODE COUNT [KEY CERT]: conn_hold (from CLI_IP) against a freshly
+# started server; its VmRSS before and after SECONDS - 2 s, and conn_hold's last line, recorded
+# under LABEL.
 one_addr()
 {
 	local label=$1 secs=$2 pid
 	shift 2
-	sleep 2 # the previous step's connections are closed
+	# A fresh server for each step: memory an earlier step freed would be reused and hide
+	# this step's cost.
+	stop_pid "$SRV_PID" TERM
+	server_start || return 1
+	sleep 1
 	R[rss_${label}_0]=$(rss_kb "$SRV_PID")
 	ip netns exec "$NSC" "$CONNS" "$SRV_IP:$PORT" "$DOMAIN" "$@" >"$VTX_TMP/$label.out" 2>&1 &
 	pid=$!

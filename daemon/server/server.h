@@ -68,8 +68,8 @@ enum {
 	/*
 	 * Anonymous connections (no client certificate: enrolment, a CA or a revocation list
 	 * fetched unverified) do a few exchanges and go: at most SERVER_ANON_PER_SOURCE from one
-	 * network, a quarter of the capacity in all, each closed SERVER_ANON_LIFETIME_MS after it
-	 * was accepted, or after SERVER_ANON_IDLE_MS without a record.
+	 * network, a quarter of the capacity in all, each closed SERVER_ANON_LIFETIME_MS after its
+	 * TLS handshake, or after SERVER_ANON_IDLE_MS without a record.
 	 */
 	SERVER_ANON_PER_SOURCE = 8,
 	SERVER_ANON_SHARE_DIV = 4,

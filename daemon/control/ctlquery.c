@@ -29,7 +29,11 @@ struct ctlquery {
 	bool cancelled;
 	unsigned timeout_ms;
 	char domain[CTL_STR_MAX + 1];
-	struct ctlmsg reqs[CTLQUERY_MAX];
+	/* The server's addresses, tried in order while connecting fails (CTLQUERY_ADDRS_MAX). */
+	struct discover_result addrs[CTLQUERY_ADDRS_MAX];
+	size_t naddrs, next_addr;
+	bool established;
+	struct ctlmsg reqs[CTLQUERY_MAX + 1]; /* our HELLO, then the caller's requests */
 	size_t nreqs;
 	/* Answers decode in place from copies of their bodies, which must live as long. */
 	struct ctlmsg answers[CTLQUERY_MAX];
@@ -73,6 +77,7 @@ ctlquery_on_established(struct stream *s)
 {
 	struct ctlquery *q = stream_arg(s);
 
+	q->established = true;
 	/* A failed send closes the stream; on_closed (which frees q) runs after we return. */
 	for (size_t i = 0; i < q->nreqs + 1; i++) {
 		if (!stream_send_msg(s, &q->reqs[i]))
@@ -143,11 +148,21 @@ ctlquery_on_record(struct stream *s, uint16_t type, const uint8_t *body, size_t 
 	return true;
 }
 
+static bool ctlquery_connect_next(struct ctlquery *q);
+
 static void
 ctlquery_on_closed(struct stream *s, const char *why)
 {
 	struct ctlquery *q = stream_arg(s);
 
+	q->s = NULL;
+	/* This address did not answer (refused, unreachable, no handshake): try the next one. */
+	if (!q->established && !q->cancelled) {
+		snprintf(q->error, sizeof(q->error), "%s: %s", q->addrs[q->next_addr - 1].host,
+			 why);
+		if (ctlquery_connect_next(q))
+			return;
+	}
 	if (q->nanswers < q->nreqs && !q->error[0])
 		snprintf(q->error, sizeof(q->error), "%s", why);
 	ctlquery_finish(q);
@@ -159,25 +174,41 @@ static const struct stream_ops ctlquery_ops = {
 	.on_closed = ctlquery_on_closed,
 };
 
+/*
+ * Connects to the next address not tried yet; false (q->error says why) if none is left. Each
+ * attempt has the whole timeout: a dead address costs at most that, CTLQUERY_ADDRS_MAX times.
+ */
+static bool
+ctlquery_connect_next(struct ctlquery *q)
+{
+	while (q->next_addr < q->naddrs) {
+		const struct discover_result *a = &q->addrs[q->next_addr++];
+		int err = stream_connect(&q->s, q->loop, q->tls, &a->addr, q->domain,
+					 q->expected[0] ? q->expected : NULL, &ctlquery_ops, q);
+
+		if (!err)
+			return true;
+		snprintf(q->error, sizeof(q->error), "cannot connect to %s: %s", a->host,
+			 strerror(-err));
+	}
+	return false;
+}
+
 /* The server's addresses are known (or not): connect, or report why not. */
 static void
 ctlquery_on_resolved(void *arg, const struct discover_result *found, int n, const char *why)
 {
 	struct ctlquery *q = arg;
-	int err;
 
 	if (n <= 0) {
 		snprintf(q->error, sizeof(q->error), "%s", why);
 		ctlquery_finish(q);
 		return;
 	}
-	err = stream_connect(&q->s, q->loop, q->tls, &found[0].addr, q->domain,
-			     q->expected[0] ? q->expected : NULL, &ctlquery_ops, q);
-	if (err) {
-		snprintf(q->error, sizeof(q->error), "cannot connect to %s: %s", found[0].host,
-			 strerror(-err));
+	q->naddrs = (size_t)n < CTLQUERY_ADDRS_MAX ? (size_t)n : CTLQUERY_ADDRS_MAX;
+	memcpy(q->addrs, found, q->naddrs * sizeof(*found));
+	if (!ctlquery_connect_next(q))
 		ctlquery_finish(q);
-	}
 }
 
 int
@@ -232,7 +263,7 @@ ctlquery_cancel(struct ctlquery *q)
 	if (!q)
 		return;
 	q->cancelled = true;
-	if (q->resolve) { /* no stream yet: nothing else will finish it */
+	if (q->resolve || !q->s) { /* no stream: nothing else will finish it */
 		resolve_cancel(q->resolve);
 		ctlquery_finish(q);
 		return;

@@ -2,7 +2,8 @@
 /*
  * One short exchange with a domain's server: find it (DNS, off the loop: resolve.h), connect
  * (naming the domain in TLS, for servers of several domains), HELLO, send a
- * few requests, take one answer per request (the answer, or a CTL_ERROR refusing it; the server
+ * few requests (the next of at most CTLQUERY_ADDRS_MAX addresses tried while connecting fails),
+ * take one answer per request (the answer, or a CTL_ERROR refusing it; the server
  * answers in order), close, and report. Bounded by CTLQUERY_TIMEOUT_MS from the connect.
  *
  * Two kinds, by what the answers are worth:
@@ -29,6 +30,11 @@ struct ctlquery;
 
 enum {
 	CTLQUERY_MAX = 4,
+	/*
+	 * Addresses of the server tried in turn (discover.h's order) while one cannot be reached
+	 * or does not complete the TLS handshake; once one answers, a failure is final.
+	 */
+	CTLQUERY_ADDRS_MAX = 3,
 	CTLQUERY_TIMEOUT_MS = 10000,
 	/* Follow-ups of the last request (a revocation list pulled in chunks: 129 at most). */
 	CTLQUERY_FOLLOW_MAX = 160,

@@ -57,7 +57,7 @@ resolve_start(struct resolve **out, struct ev_loop *loop, const char *domain,
 	r->done = done;
 	r->arg = arg;
 	snprintf(r->domain, sizeof(r->domain), "%s", domain);
-	err = offload_start(&r->job, loop, resolve_work, resolve_done, free, r);
+	err = offload_start_in(OFFLOAD_LOOKUP, &r->job, loop, resolve_work, resolve_done, free, r);
 	if (err) {
 		free(r);
 		return err;

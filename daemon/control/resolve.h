@@ -5,7 +5,8 @@
  * also moves its data packets, so the lookup runs on a thread of its own (core/offload.h) and
  * the callback always runs on the loop.
  *
- * Bounds: OFFLOAD_MAX_THREADS jobs at once per process (one more fails at once with -EAGAIN);
+ * Bounds: OFFLOAD_LOOKUP_MAX lookups at once per process, the lookups' share of the offload
+ * threads (one more fails at once with -EAGAIN);
  * each lookup is as bounded as discover_server() itself.
  */
 #ifndef VERTEX_RESOLVE_H

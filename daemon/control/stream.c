@@ -39,6 +39,8 @@ struct stream {
 	bool is_client;
 	bool closed;
 	bool bulk;            /* stream_set_bulk: buffers stay allocated */
+	bool bp_paused;       /* back-pressure: not reading until output drains to bp_limit */
+	size_t bp_limit;      /* stream_set_backpressure; 0: off */
 	unsigned in_callback; /* > 0 while an owner's callback runs: freeing waits for it */
 	enum stream_state state;
 	struct ev_io io;
@@ -187,10 +189,24 @@ stream_callback_done(struct stream *s)
 	return false;
 }
 
+/* More output waits than the back-pressure limit allows: no more requests for now. */
+static bool
+stream_is_backed_up(const struct stream *s)
+{
+	return s->bp_limit && s->wlen > s->bp_limit;
+}
+
+/*
+ * Reading is off while paused by back-pressure. A paused stream whose output has drained (by a
+ * send from a callback, say) keeps EV_WRITE so that stream_on_io comes back and resumes it.
+ */
 static void
 stream_set_events(struct stream *s, uint32_t want)
 {
-	ev_io_set_events(s->loop, &s->io, EV_READ | want | (s->wlen ? EV_WRITE : 0));
+	bool resume = s->bp_paused && !stream_is_backed_up(s);
+
+	ev_io_set_events(s->loop, &s->io,
+			 (s->bp_paused ? 0 : EV_READ) | want | (s->wlen || resume ? EV_WRITE : 0));
 }
 
 /* Writes what is buffered; false if the stream closed. */
@@ -307,6 +323,10 @@ stream_parse(struct stream *s)
 	while (s->rlen - off >= RECORD_HDR_LEN) {
 		struct record_hdr h;
 
+		if (stream_is_backed_up(s)) {
+			s->bp_paused = true; /* the rest waits in rbuf (stream_resume) */
+			break;
+		}
 		if (!record_hdr_decode(s->rbuf + off, s->rlen - off, &h) ||
 		    h.len > STREAM_RECORD_MAX) {
 			stream_close(s, "malformed or oversized record");
@@ -358,7 +378,26 @@ stream_read(struct stream *s)
 		s->rlen += (size_t)n;
 		if (!stream_parse(s))
 			return;
+		if (s->bp_paused) {
+			stream_set_events(s, 0);
+			return;
+		}
 	}
+}
+
+/* Output drained below the back-pressure limit: the records waiting in rbuf, then reading. */
+static void
+stream_resume(struct stream *s)
+{
+	s->bp_paused = false;
+	if (!stream_parse(s))
+		return;
+	if (s->bp_paused) {
+		stream_set_events(s, 0);
+		return;
+	}
+	stream_set_events(s, 0);
+	stream_read(s); /* TLS may hold decrypted bytes no epoll event will announce */
 }
 
 static void
@@ -431,6 +470,11 @@ stream_on_io(struct ev_io *io, uint32_t revents)
 	case STREAM_OPEN:
 		if ((revents & EV_WRITE) && !stream_flush(s))
 			return;
+		if (s->bp_paused) {
+			if (!stream_is_backed_up(s))
+				stream_resume(s);
+			return;
+		}
 		if (revents & EV_READ)
 			stream_read(s);
 		return;
@@ -459,6 +503,18 @@ const struct sockaddr_storage *
 stream_remote(const struct stream *s)
 {
 	return &s->remote;
+}
+
+void
+stream_set_backpressure(struct stream *s, size_t limit)
+{
+	s->bp_limit = limit;
+}
+
+size_t
+stream_pending_output(const struct stream *s)
+{
+	return s->wlen;
 }
 
 void

@@ -33,6 +33,8 @@ struct stream;
 enum {
 	STREAM_RECORD_MAX = 40000, /* the largest control message is two 16 KiB blobs */
 	STREAM_WBUF_SIZE = 256 * 1024,
+	STREAM_WBUF_LOW =
+	    16 * 1024, /* a server's back-pressure threshold (stream_set_backpressure) */
 	STREAM_HANDSHAKE_MS = 10000,
 };
 
@@ -71,6 +73,17 @@ void stream_set_deadline(struct stream *s, uint64_t ms);
  * its buffers, once grown, stay allocated instead of being freed or shrunk after each burst.
  */
 void stream_set_bulk(struct stream *s);
+/*
+ * Back-pressure for a stream that answers requests (the server's connections): while more than
+ * limit bytes of output wait for the other side to read them, no further record is read or
+ * handed to on_record; reading resumes once the output is down to limit. Sends still work up to
+ * STREAM_WBUF_SIZE (so what the owner pushes on its own, a revocation list say, still goes out),
+ * but a client that sends requests and never reads their answers holds about limit bytes of
+ * output, one record of input and what TLS buffers, not STREAM_WBUF_SIZE. 0 turns it off.
+ */
+void stream_set_backpressure(struct stream *s, size_t limit);
+/* Output bytes waiting to be written (for tests and benchmarks). */
+size_t stream_pending_output(const struct stream *s);
 /* "connect", "handshake" or "session": where the stream is (for logs, e.g. in on_closed). */
 const char *stream_phase(const struct stream *s);
 

@@ -7,8 +7,12 @@
  */
 #include "core/addrcount.h"
 
+#include "core/siphash.h"
+
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +29,7 @@ struct addrcount {
 	size_t mask; /* slots - 1 */
 	size_t max_keys;
 	size_t used;
+	struct siphash_key hash_key;
 };
 
 int
@@ -44,6 +49,7 @@ addrcount_new(struct addrcount **out, size_t max_keys)
 	}
 	t->mask = n - 1;
 	t->max_keys = max_keys;
+	t->hash_key = siphash_key_random();
 	*out = t;
 	return 0;
 }
@@ -84,18 +90,12 @@ addrcount_key(const struct sockaddr_storage *addr, uint8_t key[KEY_LEN])
 	return true;
 }
 
-/* FNV-1a: the keys come from the network, but the table is never more than half full, so the
- * worst an attacker can arrange is long probes within max_keys entries, not growth. */
+/* SipHash-2-4 with the table's random key: the keys come from the network, and with an unkeyed
+ * hash anyone could pick sources (an IPv6 /48 holds 65,536 /64s) that form one long probe run. */
 static size_t
 addrcount_home(const struct addrcount *t, const uint8_t key[KEY_LEN])
 {
-	uint64_t h = 0xcbf29ce484222325ull;
-
-	for (int i = 0; i < KEY_LEN; i++) {
-		h ^= key[i];
-		h *= 0x100000001b3ull;
-	}
-	return (size_t)(h ^ (h >> 32)) & t->mask;
+	return (size_t)siphash24(&t->hash_key, key, KEY_LEN) & t->mask;
 }
 
 /* The slot holding key, or the free slot where it would go. */
@@ -178,4 +178,23 @@ addrcount_dec(struct addrcount *t, const struct sockaddr_storage *addr)
 		return;
 	if (--t->slots[i].count == 0)
 		addrcount_remove_at(t, i);
+}
+
+void
+addrcount_net(const struct sockaddr_storage *addr, char *buf, size_t len)
+{
+	uint8_t key[KEY_LEN];
+	char a[INET6_ADDRSTRLEN];
+
+	if (!addrcount_key(addr, key)) {
+		snprintf(buf, len, "?");
+		return;
+	}
+	if (IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)key)) {
+		inet_ntop(AF_INET, key + 12, a, sizeof(a));
+		snprintf(buf, len, "%s", a);
+	} else {
+		inet_ntop(AF_INET6, key, a, sizeof(a));
+		snprintf(buf, len, "%s/64", a);
+	}
 }

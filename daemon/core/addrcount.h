@@ -25,6 +25,14 @@ uint32_t addrcount_inc(struct addrcount *t, const struct sockaddr_storage *addr)
 /* Takes one away (a network with no count is ignored). */
 void addrcount_dec(struct addrcount *t, const struct sockaddr_storage *addr);
 uint32_t addrcount_get(const struct addrcount *t, const struct sockaddr_storage *addr);
+/*
+ * The network addr counts in, as text: "198.18.0.5" for IPv4 (and IPv4-mapped IPv6),
+ * "2001:db8:1:2::/64" for IPv6, "?" for anything else. The one key for every per-source limit
+ * (rate limits too), so that a limit and a count never disagree about what "one source" is.
+ * ADDRCOUNT_NET_MAX bytes are always enough.
+ */
+enum { ADDRCOUNT_NET_MAX = 48 };
+void addrcount_net(const struct sockaddr_storage *addr, char *buf, size_t len);
 /* Networks with a non-zero count. */
 size_t addrcount_size(const struct addrcount *t);
 

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
@@ -31,14 +32,49 @@ struct offload {
 	void (*done)(void *arg);
 	void (*free_arg)(void *arg);
 	void *arg;
+	enum offload_class cls;
 };
 
 static atomic_uint offload_threads;
+static atomic_uint offload_class_threads[OFFLOAD_NCLASSES];
+static const unsigned offload_class_max[OFFLOAD_NCLASSES] = {
+	[OFFLOAD_DEFAULT] = OFFLOAD_MAX_THREADS,
+	[OFFLOAD_LOOKUP] = OFFLOAD_LOOKUP_MAX,
+};
 
 unsigned
 offload_running(void)
 {
 	return atomic_load(&offload_threads);
+}
+
+unsigned
+offload_running_in(enum offload_class cls)
+{
+	return atomic_load(&offload_class_threads[cls]);
+}
+
+/* Takes a thread of the pool and of cls's share; false if either is used up. */
+static bool
+offload_take(enum offload_class cls)
+{
+	if (atomic_fetch_add(&offload_class_threads[cls], 1) >= offload_class_max[cls]) {
+		atomic_fetch_sub(&offload_class_threads[cls], 1);
+		return false;
+	}
+	if (atomic_fetch_add(&offload_threads, 1) >= OFFLOAD_MAX_THREADS) {
+		atomic_fetch_sub(&offload_threads, 1);
+		atomic_fetch_sub(&offload_class_threads[cls], 1);
+		return false;
+	}
+	return true;
+}
+
+static void
+offload_give_back(enum offload_class cls)
+{
+	atomic_fetch_sub(&offload_threads, 1);
+	atomic_fetch_sub(&offload_class_threads[cls], 1);
 }
 
 static void
@@ -61,7 +97,7 @@ offload_thread(void *p)
 	o->work(o->arg);
 	if (write(o->efd, &one, sizeof(one)) != sizeof(one))
 		log_warn("offload: cannot signal the end of a job");
-	atomic_fetch_sub(&offload_threads, 1);
+	offload_give_back(o->cls);
 	offload_release(o);
 	return NULL;
 }
@@ -87,22 +123,33 @@ int
 offload_start(struct offload **out, struct ev_loop *loop, void (*work)(void *arg),
 	      void (*done)(void *arg), void (*free_arg)(void *arg), void *arg)
 {
+	return offload_start_in(OFFLOAD_DEFAULT, out, loop, work, done, free_arg, arg);
+}
+
+int
+offload_start_in(enum offload_class cls, struct offload **out, struct ev_loop *loop,
+		 void (*work)(void *arg), void (*done)(void *arg), void (*free_arg)(void *arg),
+		 void *arg)
+{
 	struct offload *o;
 	pthread_attr_t attr;
 	pthread_t t;
 	int err;
 
-	if (atomic_fetch_add(&offload_threads, 1) >= OFFLOAD_MAX_THREADS) {
-		atomic_fetch_sub(&offload_threads, 1);
+	if (cls >= OFFLOAD_NCLASSES)
+		return -EINVAL;
+	if (!offload_take(cls))
 		return -EAGAIN;
-	}
 	if (!(o = calloc(1, sizeof(*o)))) {
-		atomic_fetch_sub(&offload_threads, 1);
+		offload_give_back(cls);
 		return -ENOMEM;
 	}
-	*o = (struct offload){
-		.loop = loop, .work = work, .done = done, .free_arg = free_arg, .arg = arg
-	};
+	*o = (struct offload){ .loop = loop,
+			       .work = work,
+			       .done = done,
+			       .free_arg = free_arg,
+			       .arg = arg,
+			       .cls = cls };
 	atomic_init(&o->refs, 2);
 	o->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (o->efd < 0) {
@@ -126,7 +173,7 @@ offload_start(struct offload **out, struct ev_loop *loop, void (*work)(void *arg
 	return 0;
 
 fail:
-	atomic_fetch_sub(&offload_threads, 1);
+	offload_give_back(cls);
 	if (o->efd >= 0)
 		close(o->efd);
 	free(o);

@@ -10,6 +10,11 @@
  * never touches freed memory. work must touch nothing but arg.
  *
  * Bounds: at most OFFLOAD_MAX_THREADS jobs at once per process; one more fails with -EAGAIN.
+ * Each kind of job has its share, so that one user cannot take every thread from another:
+ * DNS lookups (OFFLOAD_LOOKUP: resolve.c, which a server's federation and list refreshes use,
+ * and which anyone who presents a certificate of an unknown domain can cause) at most
+ * OFFLOAD_LOOKUP_MAX, so OFFLOAD_MAX_THREADS - OFFLOAD_LOOKUP_MAX threads (8) are always there
+ * for the rest (OFFLOAD_DEFAULT: password checks, themselves SERVER_PASSWORD_JOBS per domain).
  */
 #ifndef VERTEX_OFFLOAD_H
 #define VERTEX_OFFLOAD_H
@@ -17,7 +22,13 @@
 struct ev_loop;
 struct offload;
 
-enum { OFFLOAD_MAX_THREADS = 32 };
+enum { OFFLOAD_MAX_THREADS = 32, OFFLOAD_LOOKUP_MAX = 24 };
+
+enum offload_class {
+	OFFLOAD_DEFAULT, /* anything without a share of its own: password checks */
+	OFFLOAD_LOOKUP,  /* DNS lookups */
+	OFFLOAD_NCLASSES,
+};
 
 /*
  * Starts a job. done runs exactly once on the loop, never before offload_start returns, unless
@@ -26,9 +37,14 @@ enum { OFFLOAD_MAX_THREADS = 32 };
  */
 int offload_start(struct offload **out, struct ev_loop *loop, void (*work)(void *arg),
 		  void (*done)(void *arg), void (*free_arg)(void *arg), void *arg);
+/* The same for a job of class cls: -EAGAIN also when cls has used its share. */
+int offload_start_in(enum offload_class cls, struct offload **out, struct ev_loop *loop,
+		     void (*work)(void *arg), void (*done)(void *arg), void (*free_arg)(void *arg),
+		     void *arg);
 /* Cancels: done does not run; arg is freed when the thread is done with it. NULL is ignored. */
 void offload_cancel(struct offload *o);
-/* Jobs whose threads are still running. */
+/* Jobs whose threads are still running (in all, or of one class). */
 unsigned offload_running(void);
+unsigned offload_running_in(enum offload_class cls);
 
 #endif

@@ -12,6 +12,8 @@
  */
 #include "core/ratelimit.h"
 
+#include "core/siphash.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +40,7 @@ struct ratelimit {
 	int32_t mru, lru;
 	uint64_t rate;  /* nano-tokens per ms, >= 1 */
 	uint64_t burst; /* nano-tokens, >= one token */
+	struct siphash_key hash_key;
 };
 
 /* Bounds keep every product below 2^64: burst * 1e9 and rate * 1e6. */
@@ -125,6 +128,7 @@ ratelimit_new(struct ratelimit **out, size_t max_keys, double rate_per_sec, doub
 	rl->mru = rl->lru = RL_NONE;
 	rl->rate = rate;
 	rl->burst = nburst;
+	rl->hash_key = siphash_key_random();
 	*out = rl;
 	return 0;
 }
@@ -145,17 +149,16 @@ ratelimit_size(const struct ratelimit *rl)
 	return rl->used;
 }
 
-/* FNV-1a over the key as stored (cut to RATELIMIT_KEY_MAX). */
+/*
+ * SipHash-2-4 over the key as stored (cut to RATELIMIT_KEY_MAX), with the table's own random
+ * key: the keys are attacker-chosen names and addresses, and an unkeyed hash would let anyone
+ * compute names that share one chain and make every lookup walk it.
+ */
 static size_t
 rl_bucket(const struct ratelimit *rl, const char *key)
 {
-	uint64_t h = 0xcbf29ce484222325ull;
-
-	for (size_t i = 0; i < RATELIMIT_KEY_MAX && key[i]; i++) {
-		h ^= (unsigned char)key[i];
-		h *= 0x100000001b3ull;
-	}
-	return (size_t)(h ^ (h >> 32)) & (rl->nbuckets - 1);
+	return (size_t)siphash24(&rl->hash_key, key, strnlen(key, RATELIMIT_KEY_MAX)) &
+	       (rl->nbuckets - 1);
 }
 
 static int32_t

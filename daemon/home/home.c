@@ -13,6 +13,7 @@
 #include "home/home.h"
 
 #include "control/crlpull.h"
+#include "control/ctlquery.h"
 #include "control/resolve.h"
 #include "control/stream.h"
 #include "crypto/aead.h"
@@ -52,6 +53,7 @@ struct home {
 	char server_name[IDENTITY_STR_MAX + 8]; /* server@DOMAIN */
 	char addr[64];
 	uint64_t ping_nonce;
+	unsigned next_addr; /* which of the server's addresses the next attempt dials */
 	bool renew_due;
 	bool stopping;
 	struct crl_pull crl_pull;                                /* a list arriving in chunks */
@@ -242,7 +244,8 @@ home_on_established(struct stream *s)
 	/* Fits: our certificate names this identity, and certificate names are <= 63 bytes. */
 	snprintf(m.u.hello.name, sizeof(m.u.hello.name), "%.*s", CTL_STR_MAX, h->params.identity);
 	if (!home_send(h, &m))
-		return; /* the stream closed (a refused certificate, say): home_on_closed ran */
+		return;   /* the stream closed (a refused certificate, say): home_on_closed ran */
+	h->next_addr = 0; /* this address works: the first again next time */
 	crl_pull_reset(&h->crl_pull); /* a pull the last connection left half done */
 	if (!home_ask_crl(h, 0))
 		return;
@@ -356,7 +359,10 @@ home_on_resolved(void *arg, const struct discover_result *found, int n, const ch
 		home_schedule_retry(h);
 		return;
 	}
-	home_connect_to(h, &found[0].addr);
+	/* Each failed attempt moves on to the next of the first CTLQUERY_ADDRS_MAX addresses. */
+	home_connect_to(
+	    h, &found[h->next_addr++ % (unsigned)(n < CTLQUERY_ADDRS_MAX ? n : CTLQUERY_ADDRS_MAX)]
+		    .addr);
 }
 
 static void

@@ -22,10 +22,11 @@
  * its list is re-fetched every FEDERATION_REFRESH_MS. A first use is cross-checked before it is
  * pinned: crosscheck.c.
  *
- * Bounds: FEDERATION_MAX_PENDING waiting queries, one fetch per domain at a time
+ * Bounds: FEDERATION_MAX_PENDING waiting queries (FEDERATION_PENDING_PER_SOURCE from one
+ * source network), one fetch per domain at a time
  * (CAFETCH_TIMEOUT_MS each), then at most FEDERATION_NOTARIES cross-check questions
  * (NOTARY_TIMEOUT_MS each, asked at once). First contacts are limited at once and per source
- * address, and a failed one leaves nothing behind (FEDERATION_FIRST_MAX).
+ * network, and a failed one leaves nothing behind (FEDERATION_FIRST_MAX).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -307,9 +308,17 @@ federation_wait(struct federation *f, struct sconn *c, enum federation_kind kind
 		const char *domain, char *buf, size_t len)
 {
 	const char *why;
+	size_t mine = 0;
 
 	if (f->npending == FEDERATION_MAX_PENDING) {
 		snprintf(buf, len, "too many queries waiting (%d)", FEDERATION_MAX_PENDING);
+		return buf;
+	}
+	for (size_t i = 0; i < f->npending; i++)
+		mine += !strcmp(f->pending[i].c->net, c->net);
+	if (mine >= FEDERATION_PENDING_PER_SOURCE) {
+		snprintf(buf, len, "too many queries waiting from %s (%d)", c->net,
+			 FEDERATION_PENDING_PER_SOURCE);
 		return buf;
 	}
 	/* Queued first: a fetch that fails at once settles (and so removes) it before returning. */
@@ -317,7 +326,7 @@ federation_wait(struct federation *f, struct sconn *c, enum federation_kind kind
 	f->pending[f->npending].kind = kind;
 	snprintf(f->pending[f->npending].domain, sizeof(f->pending[0].domain), "%s", domain);
 	f->npending++;
-	if ((why = federation_fetch(f, domain, c->host, buf, len)))
+	if ((why = federation_fetch(f, domain, c->net, buf, len)))
 		f->npending--; /* refused before anything ran: still the last entry */
 	return why;
 }

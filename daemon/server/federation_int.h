@@ -28,6 +28,8 @@ struct store;
 
 enum {
 	FEDERATION_MAX_PENDING = 256,
+	/* Of the queries waiting for a fetch, at most this many from one source network. */
+	FEDERATION_PENDING_PER_SOURCE = 16,
 	FEDERATION_MAX_DOMAINS = 1024,
 	FEDERATION_REFRESH_MS = 30000,
 	FEDERATION_CACHE_KEY_MAX = IDENTITY_DOMAIN_MAX + 4,
@@ -35,11 +37,14 @@ enum {
 	/*
 	 * First contacts (a fetch or cross-check for a domain not pinned yet) cost us a DNS lookup
 	 * and outbound connections, and anyone can cause one by presenting a certificate that names
-	 * some domain. So: at most FEDERATION_FIRST_MAX at once, and per source address a burst of
-	 * FEDERATION_FIRST_BURST, then one per FEDERATION_FIRST_EVERY_S seconds. A domain that
-	 * fails its first contact is forgotten, so junk domains cannot fill the table.
+	 * some domain. So: at most FEDERATION_FIRST_MAX at once (half of the lookups' share of the
+	 * offload threads, OFFLOAD_LOOKUP_MAX, so that list refreshes still find threads and
+	 * password checks never compete: offload.h), and per source network (an IPv4 address, an
+	 * IPv6 /64: addrcount_net) a burst of FEDERATION_FIRST_BURST, then one per
+	 * FEDERATION_FIRST_EVERY_S seconds. A domain that fails its first contact is forgotten, so
+	 * junk domains cannot fill the table.
 	 */
-	FEDERATION_FIRST_MAX = 32,
+	FEDERATION_FIRST_MAX = 12,
 	FEDERATION_FIRST_BURST = 10,
 	FEDERATION_FIRST_EVERY_S = 10,
 	FEDERATION_FIRST_KEYS = 4096,

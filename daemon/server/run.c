@@ -97,6 +97,9 @@ serve_free_domain(struct server *srv)
 		close(srv->listen_fd);
 	federation_close(srv);
 	addrcount_free(srv->prehello);
+	addrcount_free(srv->by_source);
+	addrcount_free(srv->anon);
+	ratelimit_free(srv->rl_notary);
 	ratelimit_free(srv->rl_user);
 	ratelimit_free(srv->rl_source);
 	accounts_close(srv->acc);

@@ -12,8 +12,22 @@
  * closed. Timer: each connection's stream deadline, re-armed on every record, closes it after
  * SERVER_IDLE_MS of silence (agents ping more often than that).
  *
- * Bounds: SERVER_MAX_CONNS connections, of which at most SERVER_PREHELLO_PER_SOURCE from one
- * network before they say HELLO (each also closed at the handshake deadline, stream.h).
+ * Timer: an anonymous connection's lifetime (SERVER_ANON_LIFETIME_MS from its handshake),
+ * and its stream deadline is SERVER_ANON_IDLE_MS instead.
+ *
+ * Bounds, all derived at start (serve_limits) from the descriptors the process really got:
+ *   capacity     min(SERVER_MAX_CONNS, RLIMIT_NOFILE after raising it to the hard limit,
+ *                minus SERVER_FD_RESERVE), logged at start;
+ *   per network  (an IPv4 address, an IPv6 /64; addrcount.h) for a connection's whole life:
+ *                min(SERVER_CONNS_PER_SOURCE, capacity / SERVER_SOURCE_SHARE_DIV, at least 4),
+ *                of which SERVER_PREHELLO_PER_SOURCE before HELLO and SERVER_ANON_PER_SOURCE
+ *                without a certificate;
+ *   anonymous    capacity / SERVER_ANON_SHARE_DIV in all;
+ *   output       a stream with more than STREAM_WBUF_LOW of answers not yet read is not read
+ *                from until they drain (stream_set_backpressure), so a client that sends and
+ *                never reads holds a few tens of KiB, not STREAM_WBUF_SIZE;
+ *   NOTARY_REQ   SERVER_NOTARY_BURST_SOURCE, then SERVER_NOTARY_RATE_SOURCE per second per
+ *                network; more get CTL_ERR_RATE.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -22,12 +36,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "control/stream.h"
 #include "core/addrcount.h"
 #include "core/log.h"
+#include "core/ratelimit.h"
 #include "crypto/cert.h"
 #include "crypto/csr.h"
 #include "crypto/tls.h"
@@ -49,6 +65,9 @@ sconn_close(struct sconn *c, const char *why)
 		stream_close(c->s, why);
 }
 
+static void serve_log_refusal(struct sconn *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 /* c said HELLO, or is gone: it no longer counts against its network's limit. */
 static void
 sconn_uncount(struct sconn *c)
@@ -56,6 +75,59 @@ sconn_uncount(struct sconn *c)
 	if (c->prehello)
 		addrcount_dec(c->srv->primary->prehello, &c->from);
 	c->prehello = false;
+}
+
+/* c is gone: it no longer counts at all. */
+static void
+sconn_uncount_all(struct sconn *c)
+{
+	struct server *p = c->srv->primary;
+
+	sconn_uncount(c);
+	addrcount_dec(p->by_source, &c->from);
+	if (c->anon) {
+		addrcount_dec(p->anon, &c->from);
+		p->nanon--;
+		ev_timer_stop(p->loop, &c->lifetime);
+	}
+	c->anon = false;
+}
+
+static void
+serve_on_lifetime(struct ev_timer *t)
+{
+	struct sconn *c = container_of(t, struct sconn, lifetime);
+
+	sconn_close(c, "an anonymous connection's lifetime is over");
+}
+
+/*
+ * c presented no certificate: it takes one of its network's anonymous places and of the
+ * anonymous share, for a bounded time; false (closed) if there is none.
+ */
+static bool
+serve_count_anon(struct sconn *c)
+{
+	struct server *p = c->srv->primary;
+	uint32_t n;
+
+	if (p->nanon >= p->anon_max) {
+		serve_log_refusal(c, "at the limit of %u anonymous connections", p->anon_max);
+		return false;
+	}
+	n = addrcount_inc(p->anon, &c->from);
+	if (n == 0 || n > p->anon_per_source) {
+		if (n)
+			addrcount_dec(p->anon, &c->from);
+		serve_log_refusal(c, "%u anonymous connections from its network already",
+				  p->anon_per_source);
+		return false;
+	}
+	c->anon = true;
+	p->nanon++;
+	ev_timer_start(p->loop, &c->lifetime, SERVER_ANON_LIFETIME_MS, serve_on_lifetime);
+	stream_set_deadline(c->s, SERVER_ANON_IDLE_MS);
+	return true;
 }
 
 void
@@ -72,6 +144,23 @@ sconn_send_error(struct sconn *c, uint16_t code, const char *fmt, ...)
 	log_info("refused %s from %s: %s (%s)", c->peer[0] ? c->peer : "a client", c->addr,
 		 m.u.error.message, ctlmsg_error_name(code));
 	sconn_send(c, &m);
+}
+
+/* Says (rate-limited) why an established connection is refused, and closes it. */
+static void
+serve_log_refusal(struct sconn *c, const char *fmt, ...)
+{
+	struct server *p = c->srv->primary;
+	char why[160];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	c->srv->refused++;
+	if (log_ratelimit_ok(&p->refusal_rl, ev_now_ms(p->loop)))
+		log_warnx("refused a connection from %s: %s", c->addr, why);
+	sconn_close(c, why);
 }
 
 /*
@@ -120,8 +209,11 @@ serve_on_established(struct stream *s)
 	log_debug(LOG_CTL, "connection from %s established (%s)", c->addr,
 		  c->peer[0] ? c->peer : "no certificate");
 	stream_set_deadline(s, SERVER_IDLE_MS);
+	stream_set_backpressure(s, STREAM_WBUF_LOW);
 	if (!ci && tls_conn_deferred_cert(stream_tls(s), &(size_t){ 0 }))
 		federation_foreign_cert(c); /* may close s */
+	else if (!ci)
+		serve_count_anon(c); /* may close s */
 }
 
 static bool
@@ -196,6 +288,22 @@ serve_crl(struct sconn *c, const struct ctlmsg *m)
 	serve_send_crl_chunk(c, m->u.crl_req.offset);
 }
 
+/* Each NOTARY_REQ is a store lookup on the loop: a network gets a burst, then a rate. */
+static void
+serve_notary(struct sconn *c, const struct ctlmsg *m)
+{
+	struct server *p = c->srv->primary;
+	uint64_t now = ev_now_ms(p->loop);
+
+	if (!ratelimit_allow(p->rl_notary, c->net, now)) {
+		sconn_send_error(c, CTL_ERR_RATE,
+				 "too many notary questions from %s; try again in %llu ms", c->net,
+				 (unsigned long long)ratelimit_wait_ms(p->rl_notary, c->net, now));
+		return;
+	}
+	federation_notary(c, m->u.req.domain);
+}
+
 /* Dispatches one decoded message; false if the connection must close. */
 static bool
 serve_dispatch(struct sconn *c, const struct ctlmsg *m)
@@ -224,7 +332,7 @@ serve_dispatch(struct sconn *c, const struct ctlmsg *m)
 		serve_crl(c, m);
 		return true;
 	case CTL_NOTARY_REQ:
-		federation_notary(c, m->u.req.domain);
+		serve_notary(c, m);
 		return true;
 	case CTL_PING:
 		r = (struct ctlmsg){ .type = CTL_PONG, .u.ping.nonce = m->u.ping.nonce };
@@ -245,7 +353,7 @@ serve_on_record(struct stream *s, uint16_t type, const uint8_t *body, size_t len
 	struct sconn *c = stream_arg(s);
 	struct ctlmsg m;
 
-	stream_set_deadline(s, SERVER_IDLE_MS);
+	stream_set_deadline(s, c->anon ? SERVER_ANON_IDLE_MS : SERVER_IDLE_MS);
 	if (!ctlmsg_is_known(type))
 		return true; /* skipped: newer peers may speak more */
 	if (!ctlmsg_decode(type, body, len, &m)) {
@@ -281,7 +389,7 @@ serve_on_closed(struct stream *s, const char *why)
 		}
 	}
 	srv->primary->nconns--;
-	sconn_uncount(c);
+	sconn_uncount_all(c);
 	federation_forget(srv, c);
 	enrol_cancel(c);
 	/* Others may still hold c in this turn (see sconn_send): free it when the turn ends. */
@@ -351,6 +459,33 @@ serve_refuse(struct server *srv, int fd, const struct sockaddr_storage *from, co
 	log_warnx("refused a connection from %s: %s", host, why);
 }
 
+/* Counts a new connection against its network (whole life, and before HELLO); false if it
+ * is over either limit (then it is refused and closed, nothing counted). */
+static bool
+serve_count_source(struct server *srv, int fd, const struct sockaddr_storage *from)
+{
+	uint32_t n = addrcount_inc(srv->by_source, from), pre;
+
+	if (n == 0 || n > srv->per_source) {
+		if (n)
+			addrcount_dec(srv->by_source, from);
+		serve_refuse(srv, fd, from, "%u connections from its network already",
+			     srv->per_source);
+		return false;
+	}
+	pre = addrcount_inc(srv->prehello, from);
+	if (pre == 0 || pre > SERVER_PREHELLO_PER_SOURCE) {
+		if (pre)
+			addrcount_dec(srv->prehello, from);
+		addrcount_dec(srv->by_source, from);
+		serve_refuse(srv, fd, from,
+			     "%d connections from its network have not said HELLO yet",
+			     SERVER_PREHELLO_PER_SOURCE);
+		return false;
+	}
+	return true;
+}
+
 static void
 serve_on_accept(struct ev_io *io, uint32_t revents)
 {
@@ -361,7 +496,6 @@ serve_on_accept(struct ev_io *io, uint32_t revents)
 		struct sockaddr_storage from;
 		socklen_t fl = sizeof(from);
 		struct sconn *c;
-		uint32_t n;
 		int fd = accept4(srv->listen_fd, (struct sockaddr *)&from, &fl,
 				 SOCK_NONBLOCK | SOCK_CLOEXEC);
 
@@ -371,29 +505,25 @@ serve_on_accept(struct ev_io *io, uint32_t revents)
 				serve_pause_accepting(srv);
 			return;
 		}
-		if (srv->nconns >= SERVER_MAX_CONNS || !(c = calloc(1, sizeof(*c)))) {
+		if (srv->nconns >= srv->capacity || !(c = calloc(1, sizeof(*c)))) {
 			serve_refuse(srv, fd, &from, "at the limit of %u connections",
-				     SERVER_MAX_CONNS);
+				     srv->capacity);
 			continue;
 		}
-		n = addrcount_inc(srv->prehello, &from);
-		if (n == 0 || n > SERVER_PREHELLO_PER_SOURCE) {
-			if (n)
-				addrcount_dec(srv->prehello, &from);
+		if (!serve_count_source(srv, fd, &from)) {
 			free(c);
-			serve_refuse(srv, fd, &from,
-				     "%d connections from its network have not said HELLO yet",
-				     SERVER_PREHELLO_PER_SOURCE);
 			continue;
 		}
 		c->srv = srv;
 		c->from = from;
 		c->prehello = true;
 		serve_host(&from, c->host, sizeof(c->host));
+		addrcount_net(&from, c->net, sizeof(c->net));
 		snprintf(c->addr, sizeof(c->addr), strchr(c->host, ':') ? "[%s]:%u" : "%s:%u",
 			 c->host, ntohs(((struct sockaddr_in6 *)&from)->sin6_port));
 		if (stream_new(&c->s, srv->loop, srv->tls, fd, false, NULL, &from, &serve_ops, c)) {
 			addrcount_dec(srv->prehello, &from);
+			addrcount_dec(srv->by_source, &from);
 			free(c);
 			continue;
 		}
@@ -403,13 +533,63 @@ serve_on_accept(struct ev_io *io, uint32_t revents)
 	}
 }
 
+/*
+ * Raises the soft descriptor limit to the hard one, and derives every connection bound from
+ * what was really obtained: a server left at the usual soft limit of 1,024 would otherwise
+ * promise SERVER_MAX_CONNS and fail at accept() long before.
+ */
+static void
+serve_limits(struct server *srv)
+{
+	struct rlimit rl;
+	unsigned long fds = 1024, cap;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		if (rl.rlim_cur < rl.rlim_max) {
+			struct rlimit want = { .rlim_cur = rl.rlim_max, .rlim_max = rl.rlim_max };
+
+			if (setrlimit(RLIMIT_NOFILE, &want) == 0)
+				rl.rlim_cur = rl.rlim_max;
+			else
+				log_warn("cannot raise the descriptor limit to %llu",
+					 (unsigned long long)rl.rlim_max);
+		}
+		fds = rl.rlim_cur == RLIM_INFINITY ? ULONG_MAX : (unsigned long)rl.rlim_cur;
+	}
+	cap = fds > 2 * SERVER_FD_RESERVE ? fds - SERVER_FD_RESERVE : fds / 2;
+	if (cap > SERVER_MAX_CONNS)
+		cap = SERVER_MAX_CONNS;
+	if (cap < 1)
+		cap = 1;
+	srv->fd_limit = fds;
+	srv->capacity = (unsigned)cap;
+	srv->per_source = srv->capacity / SERVER_SOURCE_SHARE_DIV;
+	if (srv->per_source > SERVER_CONNS_PER_SOURCE)
+		srv->per_source = SERVER_CONNS_PER_SOURCE;
+	if (srv->per_source < 4)
+		srv->per_source = 4;
+	srv->anon_per_source =
+	    SERVER_ANON_PER_SOURCE < srv->per_source ? SERVER_ANON_PER_SOURCE : srv->per_source;
+	srv->anon_max = srv->capacity / SERVER_ANON_SHARE_DIV;
+	if (srv->anon_max < srv->anon_per_source)
+		srv->anon_max = srv->anon_per_source;
+	log_info("descriptor limit %lu: up to %u connections, %u per network (%u of them "
+		 "anonymous), %u anonymous in all",
+		 fds, srv->capacity, srv->per_source, srv->anon_per_source, srv->anon_max);
+}
+
 int
 serve_listen(struct server *srv)
 {
 	struct sockaddr_in6 sa = { .sin6_family = AF_INET6, .sin6_port = htons(srv->opts.port) };
 	int one = 1, zero = 0, err;
 
-	if ((err = addrcount_new(&srv->prehello, SERVER_MAX_CONNS)))
+	serve_limits(srv);
+	if ((err = addrcount_new(&srv->prehello, srv->capacity)) ||
+	    (err = addrcount_new(&srv->by_source, srv->capacity)) ||
+	    (err = addrcount_new(&srv->anon, srv->capacity)) ||
+	    (err = ratelimit_new(&srv->rl_notary, SERVER_RATELIMIT_KEYS, SERVER_NOTARY_RATE_SOURCE,
+				 SERVER_NOTARY_BURST_SOURCE)))
 		return err;
 	srv->listen_fd = socket(AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (srv->listen_fd < 0)

@@ -59,6 +59,31 @@ enum {
 	 */
 	SERVER_PREHELLO_PER_SOURCE = 64,
 	/*
+	 * Connections from one network for their whole life, HELLO or not: at most this, and at
+	 * most a sixteenth of the capacity (at least 4), so sixteen networks are needed to fill the
+	 * server. A NAT with a hundred agents behind it still fits.
+	 */
+	SERVER_CONNS_PER_SOURCE = 256,
+	SERVER_SOURCE_SHARE_DIV = 16,
+	/*
+	 * Anonymous connections (no client certificate: enrolment, a CA or a revocation list
+	 * fetched unverified) do a few exchanges and go: at most SERVER_ANON_PER_SOURCE from one
+	 * network, a quarter of the capacity in all, each closed SERVER_ANON_LIFETIME_MS after its
+	 * TLS handshake, or after SERVER_ANON_IDLE_MS without a record.
+	 */
+	SERVER_ANON_PER_SOURCE = 8,
+	SERVER_ANON_SHARE_DIV = 4,
+	SERVER_ANON_LIFETIME_MS = 30000,
+	SERVER_ANON_IDLE_MS = 10000,
+	/*
+	 * Descriptors kept out of the connection capacity: the listener, the loop's epoll and
+	 * signalfd, each domain's stores (database, journal), the offload jobs' eventfds and DNS
+	 * sockets (OFFLOAD_MAX_THREADS each), the server's own outgoing queries, logs.
+	 */
+	SERVER_FD_RESERVE = 160,
+	/* NOTARY_REQs from one network (each a store lookup on the loop): burst, then the rate. */
+	SERVER_NOTARY_BURST_SOURCE = 64,
+	/*
 	 * Certificates one account may hold that have not expired, revoked ones included
 	 * (enrolments and renewals alike): each can sit on the revocation list until it expires,
 	 * so this bounds what one user can add to the list (accounts_cert_issue). An agent renews
@@ -66,8 +91,9 @@ enum {
 	 */
 	SERVER_CERTS_PER_ACCOUNT = 6,
 };
-#define SERVER_ENROL_RATE_USER   (1.0 / 30) /* then one attempt per 30 s per account */
-#define SERVER_ENROL_RATE_SOURCE (1.0 / 5)  /* and one per 5 s per source address */
+#define SERVER_ENROL_RATE_USER    (1.0 / 30) /* then one attempt per 30 s per account */
+#define SERVER_ENROL_RATE_SOURCE  (1.0 / 5)  /* and one per 5 s per source address */
+#define SERVER_NOTARY_RATE_SOURCE 8.0        /* NOTARY_REQs per second per network */
 
 /* File names inside the state directory. */
 #define SERVER_CA_KEY  "ca.key"
@@ -115,9 +141,15 @@ struct server {
 	struct ev_io listen_io;
 	struct ev_timer accept_pause;
 	struct sconn *conns;
-	unsigned nconns;            /* primary: of every domain served */
-	struct addrcount *prehello; /* primary: connections before HELLO, per source network */
-	struct sconn *dead;         /* closed this turn, freed before the loop sleeps */
+	unsigned nconns;             /* primary: of every domain served */
+	struct addrcount *prehello;  /* primary: connections before HELLO, per source network */
+	struct addrcount *by_source; /* primary: every connection, per source network */
+	struct addrcount *anon;      /* primary: connections without a certificate, per network */
+	struct ratelimit *rl_notary; /* primary: NOTARY_REQs per source network */
+	/* primary: limits derived at start from the descriptors really obtained (serve_listen) */
+	unsigned capacity, per_source, anon_per_source, anon_max, nanon;
+	unsigned long fd_limit;
+	struct sconn *dead; /* closed this turn, freed before the loop sleeps */
 
 	/* The current signed revocation list, pushed to agents when it changes. */
 	uint8_t *crl;
@@ -143,8 +175,11 @@ struct sconn {
 	char addr[64];                /* the remote address and port, for logs */
 	char host[64];                /* the remote address alone: the rate-limit key */
 	uint8_t fpr[32];              /* the verified certificate's fingerprint */
+	char net[64];                 /* its network (addrcount_net): the per-source key */
 	struct sockaddr_storage from; /* the remote address, counted in prehello until HELLO */
 	bool prehello;                /* counted there */
+	bool anon;                    /* no certificate: counted in anon, lifetime armed */
+	struct ev_timer lifetime;     /* anonymous connections: SERVER_ANON_LIFETIME_MS */
 	bool hello;                   /* CTL_HELLO received */
 	bool closed;                  /* its stream is gone; freed at the end of the loop turn */
 	struct offload *job;          /* a password being checked for it (enrol.c), or NULL */

@@ -21,6 +21,14 @@
 #    CTL_PING per 30 s each, held BENCH_HOLD seconds (default 35: every agent pings once). The
 #    server's VmRSS (/proc/PID/status) is read before, at 1, 100, 1000 and all connections, and
 #    after the hold; per-connection cost and whether 10,000 agents fit in 1 GiB are printed.
+#    The connections come from all 128 source addresses (at most 256 per network: docs/server.md,
+#    "Resource bounds").
+# 4. What one address can take (conn_hold from CLI_IP, idle0's certificate unless anonymous,
+#    each step against a freshly restarted server):
+#    memory per hostile connection (BENCH_HOSTILE, default 100, pipelining CA_REQs and never
+#    reading, held 10 s), how many connections one address holds past HELLO (asking for
+#    BENCH_ONE_ADDR, default 400) and how many anonymous ones (asking for 50), with the
+#    server's VmRSS around each; the server's own line about its limits.
 #
 # shellcheck source-path=SCRIPTDIR source=../integration/lib.sh
 source "$(dirname "$0")/../integration/lib.sh"
@@ -33,6 +41,8 @@ REGISTERS=${BENCH_REGISTERS:-5}
 CA_RTT=${BENCH_CA_RTT:-100}
 AGENTS=${BENCH_AGENTS:-1000}
 HOLD=${BENCH_HOLD:-35}
+HOSTILE=${BENCH_HOSTILE:-100}
+ONE_ADDR=${BENCH_ONE_ADDR:-400}
 DOMAIN=a.example.com
 SRV_IP=198.18.0.10
 CLI_IP=198.18.0.2 # vertex register and the idle agents' enrolment
@@ -43,11 +53,12 @@ PORT=4801
 SERVER=$VTX_BUILD/vertex-server
 LOAD=$VTX_BUILD/enrol_load
 IDLE=$VTX_BUILD/idle_agents
+CONNS=$VTX_BUILD/conn_hold
 GIB_KB=$((1024 * 1024))
 declare -A R=() # results, printed by report()
 
 [[ $(id -u) -eq 0 ]] || skip "needs root (network namespaces)"
-for t in "$SERVER" "$VERTEX" "$LOAD" "$IDLE"; do
+for t in "$SERVER" "$VERTEX" "$LOAD" "$IDLE" "$CONNS"; do
 	[[ -x $t ]] || skip "not built: $t (cmake --build $VTX_BUILD)"
 done
 vtx_setup_common
@@ -201,7 +212,7 @@ bench_idle()
 	step_rss 0
 	say "idle_agents: $AGENTS connections with idle0's certificate, steps ${steps[*]}"
 	ip netns exec "$NSC" "$IDLE" "$SRV_IP:$PORT" "$DOMAIN" "$VTX_TMP/idle0.ca" \
-		"$VTX_TMP/idle0.key" "$VTX_TMP/idle0.crt" "$AGENTS" "$SRC_BASE" 16 "${steps[@]}" \
+		"$VTX_TMP/idle0.key" "$VTX_TMP/idle0.crt" "$AGENTS" "$SRC_BASE" "$NSRC" "${steps[@]}" \
 		>"$VTX_TMP/idle.out" 2>"$VTX_TMP/idle.err" &
 	pid=$!
 	track_pid "$pid"
@@ -224,6 +235,42 @@ bench_idle()
 	stop_pid "$pid" TERM
 	R[idle_held]=$(grep '^held' "$VTX_TMP/idle.out")
 	say "${R[idle_held]}"
+}
+
+# one_addr LABEL SECONDS MODE COUNT [KEY CERT]: conn_hold (from CLI_IP) against a freshly
+# started server; its VmRSS before and after SECONDS - 2 s, and conn_hold's last line, recorded
+# under LABEL.
+one_addr()
+{
+	local label=$1 secs=$2 pid
+	shift 2
+	# A fresh server for each step: memory an earlier step freed would be reused and hide
+	# this step's cost.
+	stop_pid "$SRV_PID" TERM
+	server_start || return 1
+	sleep 1
+	R[rss_${label}_0]=$(rss_kb "$SRV_PID")
+	ip netns exec "$NSC" "$CONNS" "$SRV_IP:$PORT" "$DOMAIN" "$@" >"$VTX_TMP/$label.out" 2>&1 &
+	pid=$!
+	track_pid "$pid"
+	sleep $((secs - 2)) # a hold of fixed length: the figure is what it holds by then
+	R[rss_${label}_1]=$(rss_kb "$SRV_PID")
+	wait "$pid"
+	R[$label]=$(tail -n 1 "$VTX_TMP/$label.out")
+	say "$label: ${R[$label]}; server VmRSS ${R[rss_${label}_0]} -> ${R[rss_${label}_1]} KiB"
+}
+
+bench_one_address()
+{
+	local cert=("$VTX_TMP/idle0.key" "$VTX_TMP/idle0.crt")
+	[[ -f ${cert[1]} ]] || return 1
+	R[limits]=$(grep -m1 -o 'descriptor limit .*' "$VTX_TMP/server.log")
+	say "one address: $HOSTILE connections pipelining CA_REQs, never reading"
+	one_addr hostile 10 hostile "$HOSTILE" 10 "${cert[@]}"
+	say "one address: $ONE_ADDR idle connections with a certificate"
+	one_addr one_idle 12 idle "$ONE_ADDR" 12 "${cert[@]}"
+	say "one address: 50 anonymous idle connections"
+	one_addr one_anon 6 idle 50 6
 }
 
 per_conn() # per_conn KB0 KB1 N: bytes per connection
@@ -271,6 +318,21 @@ report()
 			printf "   10,000 agents: %.0f MiB projected (%.0f B each + %.0f MiB base): %s 1 GiB\n",
 				t / 1024, b, base / 1024, t <= gib ? "fits under" : "does NOT fit under" }'
 	fi
+	echo "   memory per idle connection: $b B"
+	echo
+	echo "4. what one address can take (${R[limits]:-limits: n/a})"
+	report_one hostile "$HOSTILE" "hostile (pipelining, never reading)"
+	report_one one_idle "$ONE_ADDR" "idle, with a certificate"
+	report_one one_anon 50 "idle, anonymous"
+}
+
+# report_one LABEL ASKED WHAT: one line of section 4.
+report_one()
+{
+	local up
+	up=$(awk '{ for (i = 1; i < NF; i++) if ($i == "up") print $(i + 1) }' <<<"${R[$1]:-}")
+	echo "   $3: asked for $2, held ${up:-n/a}; VmRSS ${R[rss_$1_0]:-n/a} -> ${R[rss_$1_1]:-n/a}" \
+		"KiB, $(per_conn "${R[rss_$1_0]:-}" "${R[rss_$1_1]:-}" "${up:-0}") B per connection held"
 }
 
 lab_up >"$VTX_TMP/lab.log" 2>&1 || fail "lab: $(cat "$VTX_TMP/lab.log")"
@@ -279,3 +341,4 @@ server_start || fail "vertex-server does not listen: $(tail "$VTX_TMP/server.log
 bench_enrol || say "enrolment: not measured"
 bench_first_contact
 bench_idle || say "idle connections: not measured"
+bench_one_address || say "one address: not measured"

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
  * Counts per source network: IPv4 per address, IPv6 per /64, IPv4-mapped as IPv4; a full table
- * refuses; and tens of thousands of seeded random increments and decrements over colliding keys
- * against a plain array, so that deletion (backward shift) never loses or misplaces a count.
+ * refuses; the text key of a network (addrcount_net); and tens of thousands of seeded random
+ * increments and decrements over colliding keys against a plain array, so that deletion (backward
+ * shift) never loses or misplaces a count.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -141,12 +142,40 @@ test_addrcount_matches_reference(void **state)
 	addrcount_free(t);
 }
 
+/* The text key of a source is its network, the same one the counts use. */
+static void
+test_addrcount_net_keys(void **state)
+{
+	static const struct {
+		const char *addr, *want;
+	} cases[] = {
+		{ "198.18.0.5", "198.18.0.5" },
+		{ "::ffff:198.18.0.5", "198.18.0.5" },
+		{ "2001:db8:1:2::1", "2001:db8:1:2::/64" },
+		{ "2001:db8:1:2:ffff:eeee:dddd:cccc", "2001:db8:1:2::/64" },
+		{ "fd00::1", "fd00::/64" },
+	};
+	struct sockaddr_storage unix_addr = { .ss_family = AF_UNIX };
+	char buf[ADDRCOUNT_NET_MAX];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct sockaddr_storage ss = addr(cases[i].addr);
+
+		addrcount_net(&ss, buf, sizeof(buf));
+		assert_string_equal(buf, cases[i].want);
+	}
+	addrcount_net(&unix_addr, buf, sizeof(buf));
+	assert_string_equal(buf, "?");
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_addrcount_new_rejects_zero),
 		cmocka_unit_test(test_addrcount_networks),
+		cmocka_unit_test(test_addrcount_net_keys),
 		cmocka_unit_test(test_addrcount_full_table_refuses),
 		cmocka_unit_test(test_addrcount_matches_reference),
 	};

@@ -2,7 +2,8 @@
 /*
  * Blocking work off the loop (core/offload.h): done runs on the loop's thread after work, with
  * what work wrote; a cancelled job never calls done and frees its argument exactly once, after
- * the thread is done with it; jobs beyond OFFLOAD_MAX_THREADS are refused, not queued.
+ * the thread is done with it; jobs beyond OFFLOAD_MAX_THREADS are refused, not queued, and
+ * lookups beyond their share (OFFLOAD_LOOKUP_MAX) too, while other jobs still start.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -157,6 +158,49 @@ test_offload_bounded(void **state)
 	ev_loop_free(loop);
 }
 
+/* Lookups take at most their share: the other jobs (password checks) still find threads. */
+static void
+test_offload_start_in_share(void **state)
+{
+	struct ev_loop *loop;
+	atomic_int freed = 0;
+	static struct job jobs[OFFLOAD_LOOKUP_MAX + 2];
+	struct offload *o[OFFLOAD_LOOKUP_MAX + 2] = { 0 };
+	int n = OFFLOAD_LOOKUP_MAX;
+
+	(void)state;
+	assert_int_equal(ev_loop_new(&loop), 0);
+	for (int i = 0; i < n + 2; i++)
+		jobs[i] = (struct job){ .loop = loop, .freed = &freed };
+	for (int i = 0; i < n; i++)
+		assert_int_equal(offload_start_in(OFFLOAD_LOOKUP, &o[i], loop, job_work, job_done,
+						  job_free, &jobs[i]),
+				 0);
+	assert_int_equal(offload_running_in(OFFLOAD_LOOKUP), n);
+	assert_int_equal(
+	    offload_start_in(OFFLOAD_LOOKUP, &o[n], loop, job_work, job_done, job_free, &jobs[n]),
+	    -EAGAIN);
+	assert_null(o[n]);
+	assert_int_equal(offload_start(&o[n + 1], loop, job_work, job_done, job_free, &jobs[n + 1]),
+			 0);
+	assert_int_equal(offload_running(), n + 1);
+	assert_int_equal(
+	    offload_start_in(OFFLOAD_NCLASSES, &o[n], loop, job_work, job_done, job_free, &jobs[n]),
+	    -EINVAL);
+	for (int i = 0; i < n + 2; i++) {
+		offload_cancel(o[i]);
+		atomic_store(&jobs[i].release, true);
+	}
+	for (int i = 0; i < 5000 && atomic_load(&freed) < n + 1; i++)
+		usleep(1000);
+	assert_int_equal(atomic_load(&freed), n + 1);
+	for (int i = 0; i < 1000 && offload_running(); i++)
+		usleep(1000);
+	assert_int_equal(offload_running(), 0);
+	assert_int_equal(offload_running_in(OFFLOAD_LOOKUP), 0);
+	ev_loop_free(loop);
+}
+
 int
 main(void)
 {
@@ -164,6 +208,7 @@ main(void)
 		cmocka_unit_test(test_offload_runs_then_done_on_loop),
 		cmocka_unit_test(test_offload_cancel),
 		cmocka_unit_test(test_offload_bounded),
+		cmocka_unit_test(test_offload_start_in_share),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -14,15 +14,22 @@
  *     loop: TICKS ticks in MS ms
  *
  * so the scenario can check that the loop kept running during a slow lookup.
+ *
+ * --fetch-ca fetches the domain's CA from its server the way the daemons do (control/cafetch.h:
+ * a ctlquery, which tries the next address when one refuses) and prints "ca FINGERPRINT", or the
+ * reason to standard error and exit 1.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "control/cafetch.h"
 #include "control/discover.h"
 #include "control/resolve.h"
 #include "core/ev.h"
+#include "crypto/cert.h"
 
 enum { PROBE_TICK_MS = 20 };
 
@@ -65,6 +72,7 @@ struct probe_async {
 	struct ev_timer tick;
 	unsigned ticks;
 	int rc;
+	bool done;
 };
 
 static void
@@ -109,6 +117,44 @@ discover_probe_async(const char *domain)
 	return err ? 1 : p.rc;
 }
 
+static void
+probe_on_fetched(void *arg, const struct cafetch_result *r)
+{
+	struct probe_async *p = arg;
+	struct cert_info ci;
+	char fpr[128];
+
+	if (!r->ca) {
+		fprintf(stderr, "discover_probe: %s\n", r->error);
+	} else if (cert_info_from_der(r->ca, r->ca_len, &ci)) {
+		fprintf(stderr, "discover_probe: the CA does not parse\n");
+	} else {
+		cert_fpr_format(ci.fpr, fpr, sizeof(fpr));
+		printf("ca %s\n", fpr);
+		p->rc = 0;
+	}
+	p->done = true;
+	ev_loop_break(p->loop);
+}
+
+static int
+discover_probe_fetch(const char *domain)
+{
+	struct probe_async p = { .rc = 1 };
+
+	if (ev_loop_new(&p.loop))
+		return 1;
+	if (cafetch_start(NULL, p.loop, domain, "discover_probe", NULL, NULL, probe_on_fetched,
+			  &p)) {
+		fprintf(stderr, "discover_probe: cannot start the fetch\n");
+		return 1;
+	}
+	if (!p.done) /* not finished at once */
+		ev_run(p.loop);
+	ev_loop_free(p.loop);
+	return p.rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -117,8 +163,10 @@ main(int argc, char **argv)
 
 	if (argc == 3 && !strcmp(argv[1], "--async"))
 		return discover_probe_async(argv[2]);
+	if (argc == 3 && !strcmp(argv[1], "--fetch-ca"))
+		return discover_probe_fetch(argv[2]);
 	if (argc != 2) {
-		fprintf(stderr, "usage: discover_probe [--async] DOMAIN\n");
+		fprintf(stderr, "usage: discover_probe [--async|--fetch-ca] DOMAIN\n");
 		return 2;
 	}
 	return discover_probe_report(

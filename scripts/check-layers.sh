@@ -67,7 +67,7 @@ done < <(git ls-files -co --exclude-standard -- 'daemon/*.c' 'daemon/*.h' 'kerne
 while IFS= read -r hit; do
 	echo "$hit: only daemon/agent/ may include agent/agent.h"
 	bad=1
-done < <(git grep -l '#include "agent/agent.h"' -- ':!daemon/agent/' 2>/dev/null)
+done < <(git grep -l '^#include "agent/agent.h"' -- '*.c' '*.h' ':!daemon/agent/' 2>/dev/null)
 
 echo "$checked files checked against ${#ALLOWED[@]} folders' rules"
 exit "$bad"

@@ -335,9 +335,9 @@ federation_wait(struct federation *f, struct sconn *c, enum federation_kind kind
 static bool
 federation_is_own(const struct sconn *c)
 {
-	const char *at = strchr(c->peer, '@');
+	const char *domain = identity_domain_of(c->peer);
 
-	return at && !strcmp(at + 1, c->srv->domain);
+	return domain && !strcmp(domain, c->srv->domain);
 }
 
 void
@@ -447,10 +447,10 @@ federation_close_domain(struct server *srv, const char *domain)
 	struct sconn *next;
 
 	for (struct sconn *c = srv->conns; c; c = next) {
-		const char *at = strchr(c->peer, '@');
+		const char *of = identity_domain_of(c->peer);
 
 		next = c->next;
-		if (at && !strcmp(at + 1, domain))
+		if (of && !strcmp(of, domain))
 			sconn_close(c, "the pin of its domain changed");
 	}
 }

@@ -14,6 +14,7 @@
 #include "control/stream.h"
 #include "core/log.h"
 #include "core/addrcount.h"
+#include "core/listener.h"
 #include "core/ratelimit.h"
 #include "crypto/cert.h"
 #include "crypto/csr.h"
@@ -91,10 +92,8 @@ serve_free_domain(struct server *srv)
 {
 	if (srv->loop) {
 		ev_timer_stop(srv->loop, &srv->revocation_timer);
-		ev_timer_stop(srv->loop, &srv->accept_pause);
 	}
-	if (srv->listen_fd > 0)
-		close(srv->listen_fd);
+	listener_free(srv->listener);
 	federation_close(srv);
 	addrcount_free(srv->prehello);
 	addrcount_free(srv->by_source);
@@ -145,7 +144,6 @@ serve_host_domain(struct server *p, const char *dir, struct server ***tail)
 	}
 	h->primary = p;
 	h->loop = p->loop;
-	h->listen_fd = -1;
 	**tail = h; /* listed at once, so that serve_free frees it whatever happens next */
 	*tail = &h->next_hosted;
 	if ((err = serve_load(h)) || (err = revocation_publish(h)))
@@ -169,7 +167,6 @@ serve_run(struct server *p)
 
 	signal(SIGPIPE, SIG_IGN);
 	p->primary = p;
-	p->listen_fd = -1;
 	if ((err = ev_loop_new(&p->loop)) || (err = serve_load(p)) || (err = revocation_publish(p)))
 		goto fail;
 	for (unsigned i = 0; i < p->opts.nalso; i++)

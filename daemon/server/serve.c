@@ -42,6 +42,7 @@
 
 #include "control/stream.h"
 #include "core/addrcount.h"
+#include "core/listener.h"
 #include "core/log.h"
 #include "core/ratelimit.h"
 #include "crypto/cert.h"
@@ -196,11 +197,11 @@ serve_on_established(struct stream *s)
 
 	serve_rehome(c, tls_conn_ctx(stream_tls(s)));
 	if (ci) {
-		const char *at = strchr(ci->subject, '@');
+		const char *domain = identity_domain_of(ci->subject);
 
 		snprintf(c->peer, sizeof(c->peer), "%s", ci->subject);
 		memcpy(c->fpr, ci->fpr, sizeof(c->fpr));
-		if (at && strcmp(at + 1, c->srv->domain))
+		if (domain && strcmp(domain, c->srv->domain))
 			log_info(
 			    "%s (%s): certificate of another domain verified against its pinned "
 			    "CA",
@@ -405,28 +406,6 @@ static const struct stream_ops serve_ops = {
 	.on_closed = serve_on_closed,
 };
 
-static void serve_on_accept(struct ev_io *io, uint32_t revents);
-
-static void
-serve_on_resume(struct ev_timer *t)
-{
-	struct server *srv = container_of(t, struct server, accept_pause);
-
-	ev_io_start(srv->loop, &srv->listen_io, srv->listen_fd, EV_READ, serve_on_accept);
-}
-
-/*
- * Out of descriptors or memory: the pending connection stays in the listen queue, and the
- * listening socket stays readable, so stop watching it for a moment instead of spinning.
- */
-static void
-serve_pause_accepting(struct server *srv)
-{
-	log_warn("accept (pausing new connections for %d ms)", SERVER_ACCEPT_PAUSE_MS);
-	ev_io_stop(srv->loop, &srv->listen_io);
-	ev_timer_start(srv->loop, &srv->accept_pause, SERVER_ACCEPT_PAUSE_MS, serve_on_resume);
-}
-
 /* The address without the port (v4-mapped addresses shown as IPv4). */
 static void
 serve_host(const struct sockaddr_storage *ss, char *buf, size_t len)
@@ -486,52 +465,43 @@ serve_count_source(struct server *srv, int fd, const struct sockaddr_storage *fr
 	return true;
 }
 
+/* A connection from the listener (core/listener.h): counted, bounded, and given a stream. */
 static void
-serve_on_accept(struct ev_io *io, uint32_t revents)
+serve_on_accept(void *arg, int fd, const struct sockaddr_storage *from_)
 {
-	struct server *srv = container_of(io, struct server, listen_io);
+	struct server *srv = arg;
+	struct sockaddr_storage from = *from_;
+	struct sconn *c;
 
-	(void)revents;
-	for (int i = 0; i < SERVE_ACCEPT_PER_TURN; i++) {
-		struct sockaddr_storage from;
-		socklen_t fl = sizeof(from);
-		struct sconn *c;
-		int fd = accept4(srv->listen_fd, (struct sockaddr *)&from, &fl,
-				 SOCK_NONBLOCK | SOCK_CLOEXEC);
-
-		if (fd < 0) {
-			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
-			    errno == ENOMEM)
-				serve_pause_accepting(srv);
-			return;
-		}
-		if (srv->nconns >= srv->capacity || !(c = calloc(1, sizeof(*c)))) {
-			serve_refuse(srv, fd, &from, "at the limit of %u connections",
-				     srv->capacity);
-			continue;
-		}
-		if (!serve_count_source(srv, fd, &from)) {
-			free(c);
-			continue;
-		}
-		c->srv = srv;
-		c->from = from;
-		c->prehello = true;
-		serve_host(&from, c->host, sizeof(c->host));
-		addrcount_net(&from, c->net, sizeof(c->net));
-		snprintf(c->addr, sizeof(c->addr), strchr(c->host, ':') ? "[%s]:%u" : "%s:%u",
-			 c->host, ntohs(((struct sockaddr_in6 *)&from)->sin6_port));
-		if (stream_new(&c->s, srv->loop, srv->tls, fd, false, NULL, &from, &serve_ops, c)) {
-			addrcount_dec(srv->prehello, &from);
-			addrcount_dec(srv->by_source, &from);
-			free(c);
-			continue;
-		}
-		c->next = srv->conns;
-		srv->conns = c;
-		srv->nconns++;
+	if (srv->nconns >= srv->capacity || !(c = calloc(1, sizeof(*c)))) {
+		serve_refuse(srv, fd, &from, "at the limit of %u connections", srv->capacity);
+		return;
 	}
+	if (!serve_count_source(srv, fd, &from)) {
+		free(c);
+		return;
+	}
+	c->srv = srv;
+	c->from = from;
+	c->prehello = true;
+	serve_host(&from, c->host, sizeof(c->host));
+	addrcount_net(&from, c->net, sizeof(c->net));
+	snprintf(c->addr, sizeof(c->addr), strchr(c->host, ':') ? "[%s]:%u" : "%s:%u", c->host,
+		 ntohs(((struct sockaddr_in6 *)&from)->sin6_port));
+	if (stream_new(&c->s, srv->loop, srv->tls, fd, false, NULL, &from, &serve_ops, c)) {
+		addrcount_dec(srv->prehello, &from);
+		addrcount_dec(srv->by_source, &from);
+		free(c);
+		return;
+	}
+	c->next = srv->conns;
+	srv->conns = c;
+	srv->nconns++;
 }
+
+static const struct listener_ops serve_listener_ops = {
+	.on_accept = serve_on_accept,
+};
 
 /*
  * Raises the soft descriptor limit to the hard one, and derives every connection bound from
@@ -582,7 +552,7 @@ int
 serve_listen(struct server *srv)
 {
 	struct sockaddr_in6 sa = { .sin6_family = AF_INET6, .sin6_port = htons(srv->opts.port) };
-	int one = 1, zero = 0, err;
+	int one = 1, zero = 0, err, fd;
 
 	serve_limits(srv);
 	if ((err = addrcount_new(&srv->prehello, srv->capacity)) ||
@@ -591,15 +561,22 @@ serve_listen(struct server *srv)
 	    (err = ratelimit_new(&srv->rl_notary, SERVER_RATELIMIT_KEYS, SERVER_NOTARY_RATE_SOURCE,
 				 SERVER_NOTARY_BURST_SOURCE)))
 		return err;
-	srv->listen_fd = socket(AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (srv->listen_fd < 0)
+	fd = socket(AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
 		return -errno;
-	setsockopt(srv->listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	setsockopt(srv->listen_fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
-	if (bind(srv->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    listen(srv->listen_fd, 1024) < 0) {
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		err = -errno;
 		log_warn("listen on tcp port %u", srv->opts.port);
-		return -errno;
+		close(fd);
+		return err;
 	}
-	return ev_io_start(srv->loop, &srv->listen_io, srv->listen_fd, EV_READ, serve_on_accept);
+	err = listener_new(&srv->listener, srv->loop, fd, 1024, SERVE_ACCEPT_PER_TURN,
+			   SERVER_ACCEPT_PAUSE_MS, &serve_listener_ops, srv);
+	if (err) {
+		errno = -err;
+		log_warn("listen on tcp port %u", srv->opts.port);
+	}
+	return err;
 }

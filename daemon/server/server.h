@@ -34,6 +34,7 @@ struct cert_ca;
 struct cert_trust;
 struct ctlmsg;
 struct federation;
+struct listener;
 struct addrcount;
 struct offload;
 struct ratelimit;
@@ -137,9 +138,7 @@ struct server {
 	struct tls_ctx *tls;
 	struct accounts *acc;
 	struct ratelimit *rl_user, *rl_source;
-	int listen_fd;
-	struct ev_io listen_io;
-	struct ev_timer accept_pause;
+	struct listener *listener; /* the primary's; NULL in the domains it also serves */
 	struct sconn *conns;
 	unsigned nconns;             /* primary: of every domain served */
 	struct addrcount *prehello;  /* primary: connections before HELLO, per source network */

@@ -116,14 +116,16 @@ ctx_load_der(WOLFSSL_CTX *w, const uint8_t *der, size_t len)
 		   : -EINVAL;
 }
 
-/* Our key and certificate, if we have them. */
+/*
+ * Our key and certificate, if we have them. The file may hold the domain's CA after the leaf
+ * (as some tools write it): it is sent along, and peers accept it (verify_cb).
+ */
 static int
 ctx_use_cert(WOLFSSL_CTX *w, const char *key_path, const char *cert_path)
 {
 	if (key_path == NULL)
 		return 0;
-	if (wolfSSL_CTX_use_certificate_file(w, cert_path, WOLFSSL_FILETYPE_PEM) !=
-		WOLFSSL_SUCCESS ||
+	if (wolfSSL_CTX_use_certificate_chain_file(w, cert_path) != WOLFSSL_SUCCESS ||
 	    wolfSSL_CTX_use_PrivateKey_file(w, key_path, WOLFSSL_FILETYPE_PEM) != WOLFSSL_SUCCESS ||
 	    wolfSSL_CTX_check_private_key(w) != WOLFSSL_SUCCESS)
 		return -EINVAL;
@@ -463,6 +465,18 @@ conn_check_chain_ca(struct tls_conn *c, const uint8_t *der, int len)
 	return false;
 }
 
+/* The depth-th certificate of the peer's list as received (0: the leaf), or NULL. */
+static const uint8_t *
+conn_chain_cert(struct tls_conn *c, int depth, int *len)
+{
+	WOLFSSL_X509_CHAIN *chain = wolfSSL_get_peer_chain(c->ssl);
+
+	if (chain == NULL || depth < 0 || depth >= wolfSSL_get_chain_count(chain))
+		return NULL;
+	*len = wolfSSL_get_chain_length(chain, depth);
+	return wolfSSL_get_chain_cert(chain, depth);
+}
+
 /*
  * Called by wolfSSL for each certificate of the peer's chain (WOLFSSL_ALWAYS_VERIFY_CB), with
  * preverify its own verdict. We decide on the leaf only; returning 0 aborts the handshake with
@@ -476,14 +490,20 @@ verify_cb(int preverify, WOLFSSL_X509_STORE_CTX *store)
 	struct tls_conn *c = ssl != NULL ? wolfSSL_get_ex_data(ssl, 0) : NULL;
 	WOLFSSL_X509 *x;
 	const uint8_t *der;
-	int len;
+	int len = 0, depth;
 
 	if (c == NULL)
 		return 0;
 	x = wolfSSL_X509_STORE_CTX_get_current_cert(store);
 	der = x != NULL ? wolfSSL_X509_get_der(x, &len) : NULL;
-	if (wolfSSL_X509_STORE_CTX_get_error_depth(store) != 0)
+	depth = wolfSSL_X509_STORE_CTX_get_error_depth(store);
+	if (depth != 0) {
+		/* This wolfSSL build gives no current certificate above the leaf; the chain as
+		 * received (SESSION_CERTS) is already kept, so take it from there. */
+		if (der == NULL || len <= 0)
+			der = conn_chain_cert(c, depth, &len);
 		return conn_check_chain_ca(c, der, len) ? preverify : 0;
+	}
 	if ((der == NULL || len <= 0) && !c->is_client &&
 	    (c->ctx->flags & TLS_CTX_PEER_CERT_OPTIONAL))
 		return 1; /* an enrolling client without a certificate: conn_verify_final decides */

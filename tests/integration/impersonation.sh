@@ -212,15 +212,22 @@ pp openssl verify -CAfile "$VTX_TMP/caa.crt" -untrusted "$VTX_TMP/inter.crt" \
 	"$VTX_TMP/forged4.crt" || fail "case 4: the forged chain is not even a valid X.509 chain"
 cat "$VTX_TMP/forged4.crt" "$VTX_TMP/inter.crt" >"$VTX_TMP/forged4.chain"
 alice_expects "$B_BOB" "$MALLORY_IP"
-mallory_runs "$B_BOB" forged4 "$VTX_TMP/forged4.chain"
+# The leaf alone (its issuer left out): not signed by b's CA.
+mallory_runs "$B_BOB" forged4 "$VTX_TMP/forged4.crt"
 refused 4 "certificate of $B_BOB (issued by $DOMAIN_B) $NOT_SIGNED_BY_B"
 no_tunnel 4
 stop_agents forged4
-# vertexd sends only the leaf of its certificate file; openssl s_client sends the whole chain,
-# which wolfSSL alone would accept (every link verifies up to the trusted CA A). It is refused
-# at the intermediate already: a chain may carry no CA but the anchor of its domain (issue 9,
-# item 5: wolfSSL would otherwise keep the intermediate for good). Only lines after this point
-# of alice's log count: mallory's vertexd has stopped.
+# With the intermediate after the leaf (vertexd sends what its certificate file holds):
+# refused at the intermediate, which wolfSSL alone would accept (every link verifies up to the
+# trusted CA A): a chain may carry no CA but the anchor of its domain (issue 9, item 5: wolfSSL
+# would otherwise keep the intermediate for good).
+mark=$(($(wc -l <"$VTX_TMP/alice.log") + 1))
+mallory_runs "$B_BOB" forged4 "$VTX_TMP/forged4.chain"
+refused 4 "peer's chain carries a CA certificate that is not the anchor of its domain" "$mark"
+no_tunnel 4
+stop_agents forged4
+# openssl s_client sends the whole chain too. Only lines after this point of alice's log
+# count: mallory's vertexd has stopped.
 s_client() # s_client CERT KEY [CHAIN]: one TLS 1.3 handshake from mallory to alice's port
 {
 	local args=(-connect "$ALICE_IP:$VTX_PORT" -tls1_3 -cert "$1" -key "$2")

@@ -330,6 +330,59 @@ test_tls_conn_handshake_untrusted_ca(void **state)
 	side_close(&s);
 }
 
+/* Concatenates the PEM files a and b into out (a leaf and a CA after it, as some tools write). */
+static void
+fx_concat(struct fx *f, const char *a, const char *b, const char *out)
+{
+	char buf[8192];
+	FILE *o = fopen(fx_path(f, out), "w");
+
+	assert_non_null(o);
+	for (int i = 0; i < 2; i++) {
+		FILE *in = fopen(fx_path(f, i ? b : a), "r");
+		size_t n;
+
+		assert_non_null(in);
+		while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+			assert_int_equal(fwrite(buf, 1, n, o), n);
+		fclose(in);
+	}
+	fclose(o);
+}
+
+static void
+test_tls_conn_handshake_chain_with_anchor(void **state)
+{
+	struct fx *f = *state;
+	struct side c, s;
+
+	/* The leaf and its domain's own CA after it (OpenSSL sends that by default): accepted. */
+	fx_concat(f, "alice.crt", "a.crt", "alice-chain.crt");
+	pair(f, &c, "alice", "alice-chain.crt", "bob@b.example.com", &s, "bob", "bob.crt");
+	assert_int_equal(c.rc, 0);
+	assert_int_equal(s.rc, 0);
+	assert_string_equal(tls_conn_peer(s.conn)->subject, "alice@a.example.com");
+	side_close(&c);
+	side_close(&s);
+}
+
+static void
+test_tls_conn_handshake_chain_other_ca(void **state)
+{
+	struct fx *f = *state;
+	struct side c, s;
+
+	/* Any other CA above the leaf is refused, even one named after the leaf's domain. */
+	assert_int_equal(
+	    cert_ca_init("a.example.com", 10, fx_path(f, "i.key"), fx_path(f, "i.crt")), 0);
+	fx_concat(f, "alice.crt", "i.crt", "alice-other.crt");
+	pair(f, &c, "alice", "alice-other.crt", "bob@b.example.com", &s, "bob", "bob.crt");
+	assert_int_equal(s.rc, -EACCES);
+	assert_non_null(strstr(tls_conn_error(s.conn), "not the anchor of its domain"));
+	side_close(&c);
+	side_close(&s);
+}
+
 static void
 test_tls_conn_handshake_wrong_identity(void **state)
 {
@@ -699,6 +752,8 @@ main(void)
 		cmocka_unit_test(test_tls_conn_handshake_fresh_keys),
 		cmocka_unit_test(test_tls_conn_handshake_untrusted_ca),
 		cmocka_unit_test(test_tls_conn_handshake_wrong_identity),
+		cmocka_unit_test(test_tls_conn_handshake_chain_with_anchor),
+		cmocka_unit_test(test_tls_conn_handshake_chain_other_ca),
 		cmocka_unit_test(test_tls_conn_handshake_expired),
 		cmocka_unit_test(test_tls_conn_handshake_expired_client),
 		cmocka_unit_test(test_tls_ctx_new_no_cert_optional_server),

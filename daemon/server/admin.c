@@ -92,12 +92,16 @@ admin_db_path(const struct server_opts *o, char *db, size_t len)
 	return 0;
 }
 
-/* A new key and certificate for server@DOMAIN, valid as long as the CA, recorded in acc. */
+/*
+ * A new key and certificate for server@DOMAIN, valid as long as the CA, recorded in acc. Made
+ * beside the old ones and renamed over them, key first: a crash in between leaves the old,
+ * revoked certificate, so the next start simply does it again.
+ */
 static int
 admin_server_cert_new(const struct server_opts *o, struct accounts *acc)
 {
 	char ca_key[PATH_MAX], ca_crt[PATH_MAX], key[PATH_MAX], pub[PATH_MAX], crt[PATH_MAX];
-	char id[IDENTITY_STR_MAX], fpr[64];
+	char nkey[PATH_MAX], npub[PATH_MAX], ncrt[PATH_MAX], id[IDENTITY_STR_MAX], fpr[64];
 	struct cert_info ca, ci;
 	int64_t now = time(NULL);
 
@@ -105,7 +109,10 @@ admin_server_cert_new(const struct server_opts *o, struct accounts *acc)
 	    server_path(o, SERVER_CA_CERT, ca_crt, sizeof(ca_crt)) ||
 	    server_path(o, SERVER_KEY, key, sizeof(key)) ||
 	    server_path(o, "server.pub", pub, sizeof(pub)) ||
-	    server_path(o, SERVER_CERT, crt, sizeof(crt)))
+	    server_path(o, SERVER_CERT, crt, sizeof(crt)) ||
+	    server_path(o, SERVER_KEY ".new", nkey, sizeof(nkey)) ||
+	    server_path(o, "server.pub.new", npub, sizeof(npub)) ||
+	    server_path(o, SERVER_CERT ".new", ncrt, sizeof(ncrt)))
 		return -ENAMETOOLONG;
 	if (cert_info_from_file(ca_crt, &ca)) {
 		log_warnx("%s", cert_strerror());
@@ -114,15 +121,21 @@ admin_server_cert_new(const struct server_opts *o, struct accounts *acc)
 	if (snprintf(id, sizeof(id), "%s@%.*s", ACCOUNTS_SERVER_USER, IDENTITY_DOMAIN_MAX,
 		     ca.subject) >= (int)sizeof(id))
 		return -ENAMETOOLONG;
+	unlink(nkey); /* left by a start that stopped half way */
+	unlink(npub);
 	/* A new key too: a revoked server certificate usually means its key got out. */
-	if (cert_key_new(key, pub) ||
-	    cert_sign(ca_key, ca_crt, pub, id, now - SERVER_CERT_SKEW_SEC, ca.not_after, crt) ||
-	    cert_info_from_file(crt, &ci)) {
+	if (cert_key_new(nkey, npub) ||
+	    cert_sign(ca_key, ca_crt, npub, id, now - SERVER_CERT_SKEW_SEC, ca.not_after, ncrt) ||
+	    cert_info_from_file(ncrt, &ci)) {
 		log_warnx("cannot make a new certificate for %s: %s", id, cert_strerror());
 		return -EIO;
 	}
 	if (accounts_server_cert_record(acc, ci.fpr, ci.not_before, ci.not_after))
 		return -EIO;
+	if (rename(nkey, key) < 0 || rename(npub, pub) < 0 || rename(ncrt, crt) < 0) {
+		log_warn("cannot put the new key and certificate of %s in place", id);
+		return -EIO;
+	}
 	cert_fpr_format(ci.fpr, fpr, sizeof(fpr));
 	log_info("%s: new key and certificate %s (the previous one is revoked)", id, fpr);
 	return 0;

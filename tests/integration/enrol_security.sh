@@ -3,8 +3,10 @@
 #
 # Enrolment against an attacker (issue 9, items 6, 7, 9 and 10): a man in the middle with its
 # own CA for the domain gets no invite code and no password; accounts cannot be told apart or
-# locked out from one address; password attempts run no scrypt on the server; one password rule
-# on both sides; the server's own certificate is revocable and replaced at start.
+# locked out from one address; per-source limits count an IPv6 /64 as one source (ULA addresses
+# on the lab LAN: srva fd00:198:18::10, bob ::102, ::103 and fd00:198:18:1::102); password
+# attempts run no scrypt on the server; one password rule on both sides; the server's own
+# certificate is revocable and replaced at start.
 #
 #     srva 198.18.0.10  ---------------[ sw: br0 ]---------------  srvb 198.18.0.20
 #     vertex-server a.example.com        /       \                 vertex-server a.example.com
@@ -133,6 +135,35 @@ pass "bob's attempts for erin are limited: $(paste -sd';' <<<"$out")"
 printf '%s\n' "$PW" | register erin "$SRVA_IP" "erin@$DOMAIN_A" --password-stdin --ca-fingerprint "$CA_FPR" ||
 	fail "erin is locked out: $(cat "$VTX_TMP/reg.out")"
 pass "erin still enrols from her own address with her password"
+
+say "per-source limits count an IPv6 /64 as one source"
+N6=fd00:198:18:0
+in_ns srva ip -6 addr add "$N6::10/64" dev eth0 nodad
+for a in "$N6::102" "$N6::103" fd00:198:18:1::102; do
+	in_ns bob ip -6 addr add "$a/64" dev eth0 nodad
+done
+in_ns srva ip -6 route add fd00:198:18:1::/64 dev eth0
+# probe6 SOURCE USER: one invite attempt for USER from bob's address SOURCE, over IPv6.
+probe6()
+{
+	# metric 1: preferred over the kernel's own route for the prefix (metric 256)
+	qn bob ip -6 route replace "$N6::/64" dev eth0 src "$1" metric 1
+	qn bob "$PROBE" "[$N6::10]:$SERVER_PORT" "$2@$DOMAIN_A" "$2@$DOMAIN_A" "$VTX_TMP/p6.key" \
+		invite ABCD-EFGH-JKMN-PQRS || true
+}
+wait_until 10 qn bob ping -6 -c 1 -W 1 "$N6::10" || fail "bob cannot reach srva over IPv6"
+for i in $(seq 20); do probe6 "$N6::102" "sixu$i"; done | sort | uniq -c >"$VTX_TMP/v6.out"
+grep -q "^ *20 error denied" "$VTX_TMP/v6.out" || fail "20 attempts from $N6::102: $(cat "$VTX_TMP/v6.out")"
+out=$(probe6 "$N6::103" sixu21)
+[[ $out == "error rate: too many attempts from fd00:198:18:0::/64; try again in "* ]] ||
+	fail "another address of the same /64 has its own budget: '$out'"
+grep -q "refused a client from \[fd00:198:18::103\]:[0-9]*: too many attempts from" "$VTX_TMP/srva.log" ||
+	fail "the refusal did not come from ::103: $(grep 'refused a client from \[' "$VTX_TMP/srva.log" | tail -2)"
+pass "after 20 attempts from $N6::102, $N6::103 is refused too: $out"
+out=$(probe6 fd00:198:18:1::102 sixu22)
+[[ $out == "error denied: "* ]] || fail "another /64 is limited too: '$out'"
+grep -q "refused a client from \[fd00:198:18:1::102\]" "$VTX_TMP/srva.log" || fail "not from the other /64"
+pass "an address of another /64 is answered: $out"
 
 say "the server's own certificate is recorded, revocable, and replaced at start"
 old=$("$VERTEX" cert show --json "$SA/server.crt" | jq -r .fingerprint)

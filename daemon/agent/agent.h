@@ -19,8 +19,8 @@
  * home/ (the channel to the home server), domains/ (other domains' CAs, notary rounds, the
  * revocation lists kept).
  *
- * Everything runs on one event loop in one thread; no locks. (DNS lookups and password checks
- * run on threads of their own, core/offload.h, and share nothing with the loop but their job.)
+ * Everything runs on one event loop in one thread; no locks. (DNS lookups run on threads of
+ * their own, core/offload.h, and share nothing with the loop but their job.)
  */
 #ifndef VERTEX_AGENT_H
 #define VERTEX_AGENT_H

@@ -14,7 +14,8 @@
  * DNS lookups (OFFLOAD_LOOKUP: resolve.c, which a server's federation and list refreshes use,
  * and which anyone who presents a certificate of an unknown domain can cause) at most
  * OFFLOAD_LOOKUP_MAX, so OFFLOAD_MAX_THREADS - OFFLOAD_LOOKUP_MAX threads (8) are always there
- * for the rest (OFFLOAD_DEFAULT: password checks, themselves SERVER_PASSWORD_JOBS per domain).
+ * for the rest (OFFLOAD_DEFAULT: any other blocking work; none today, since password checks
+ * moved to the client, docs/trust.md "Enrolment").
  */
 #ifndef VERTEX_OFFLOAD_H
 #define VERTEX_OFFLOAD_H

@@ -9,11 +9,21 @@
  * we write), numbers have no leading zeros, and both base64 fields have their exact length with
  * the unused low bits zero, so each hash has exactly one spelling.
  *
- * Invite codes are 80 random bits in Crockford's base32 (no I, L, O, U, so a code read aloud or
- * typed is unambiguous), "XXXX-XXXX-XXXX-XXXX". Only their SHA-256 is stored: they are random
+ * Invite codes are Crockford's base32 (no I, L, O, U, so a code read aloud or typed is
+ * unambiguous), "XXXX-XXXX-XXXX-XXXX-XXXX": 14 random digits (70 bits) and a 6-digit commitment
+ * to the CA the code was made under, the first 30 bits of HMAC-SHA256 keyed with the 14 random
+ * digits (ASCII) over "vertex invite ca v1\0" | the CA certificate's SHA-256. A client that
+ * has the code checks the CA a server offers against it before it sends anything; someone who
+ * has not seen the code cannot make a CA that passes but by a 2^-30 chance per try, and each
+ * try is one enrolment the user sees fail. Only a code's SHA-256 is stored: codes are random
  * and long, so a slow hash would add nothing.
+ *
+ * The enrolment proof (password_proof) lets the server check a password without receiving it:
+ * the client derives the scrypt key from the salt and cost the server announced, and MACs this
+ * TLS connection's exporter, its identity and its request with it (docs/trust.md, "Enrolment").
  */
 #include <wolfssl/options.h>
+#include <wolfssl/wolfcrypt/hmac.h>
 #include <wolfssl/wolfcrypt/pwdbased.h>
 #include <wolfssl/wolfcrypt/sha256.h>
 
@@ -30,13 +40,20 @@ enum {
 	PW_HASH_LEN = 32,
 	PW_SALT_B64 = 22, /* unpadded base64 of 16 bytes */
 	PW_HASH_B64 = 43, /* of 32 bytes */
-	PW_LN_MIN = 10,
-	PW_LN_MAX = 20,
+	PW_LN_MIN = PASSWORD_LN_MIN,
+	PW_LN_MAX = PASSWORD_LN_MAX,
 	PW_R = 8,
 	PW_P = 1,
-	PW_PASSWORD_MAX = 4096, /* longer input is not a password but a way to burn CPU */
-	INVITE_RANDOM_LEN = 10, /* 80 bits, 16 base32 digits */
+	PW_PASSWORD_MAX = 4096,    /* longer input is not a password but a way to burn CPU */
+	INVITE_RANDOM_DIGITS = 14, /* 70 bits */
+	INVITE_TAG_DIGITS = 6,     /* 30 bits */
+	INVITE_DIGITS = INVITE_RANDOM_DIGITS + INVITE_TAG_DIGITS,
+	INVITE_OLD_DIGITS = 16,
 };
+_Static_assert((int)PW_SALT_LEN == (int)PASSWORD_SALT_LEN &&
+		   (int)PW_HASH_LEN == (int)PASSWORD_KEY_LEN,
+	       "the public sizes are the encoding's");
+_Static_assert(INVITE_CODE_LEN == INVITE_DIGITS + INVITE_DIGITS / 4 - 1, "dash every four");
 
 static const char B64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 static const char CROCKFORD32[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
@@ -181,29 +198,181 @@ password_verify(const char *password, const char *encoded)
 
 /* --- invite codes ---------------------------------------------------------------------- */
 
-int
-invite_code_new(char out[INVITE_CODE_LEN + 1])
+/* HMAC-SHA256 of the concatenated parts under key; 0 or -EIO. */
+static int
+pw_hmac(const uint8_t *key, size_t key_len, const void *const *parts, const size_t *lens,
+	size_t nparts, uint8_t out[32])
 {
-	uint8_t r[INVITE_RANDOM_LEN];
+	Hmac h;
+	int err = -EIO;
+
+	if (wc_HmacInit(&h, NULL, INVALID_DEVID) != 0)
+		return -EIO;
+	if (wc_HmacSetKey(&h, WC_SHA256, key, (word32)key_len) != 0)
+		goto out;
+	for (size_t i = 0; i < nparts; i++)
+		if (wc_HmacUpdate(&h, parts[i], (word32)lens[i]) != 0)
+			goto out;
+	if (wc_HmacFinal(&h, out) == 0)
+		err = 0;
+out:
+	wc_HmacFree(&h);
+	return err;
+}
+
+/* Upper case without dashes into out (n digits at most, NUL-terminated); the digit count. */
+static size_t
+invite_normalise(const char *code, char *out, size_t n)
+{
+	size_t o = 0;
+
+	for (const char *p = code; *p; p++) {
+		if (*p == '-')
+			continue;
+		if (o == n)
+			return n + 1;
+		out[o++] = (char)toupper((unsigned char)*p);
+	}
+	out[o] = '\0';
+	return o;
+}
+
+/* The 6 commitment digits for the 14 random digits under the CA fpr. */
+static int
+invite_tag(const char random[INVITE_RANDOM_DIGITS], const uint8_t ca_fpr[32],
+	   char tag[INVITE_TAG_DIGITS])
+{
+	static const char label[] = "vertex invite ca v1";
+	const void *parts[] = { label, ca_fpr };
+	const size_t lens[] = { sizeof(label), 32 };
+	uint8_t mac[32];
+	uint32_t v;
+	int err = pw_hmac((const uint8_t *)random, INVITE_RANDOM_DIGITS, parts, lens, 2, mac);
+
+	if (err)
+		return err;
+	v = (uint32_t)mac[0] << 22 | (uint32_t)mac[1] << 14 | (uint32_t)mac[2] << 6 | mac[3] >> 2;
+	for (int d = INVITE_TAG_DIGITS - 1; d >= 0; d--, v >>= 5)
+		tag[d] = CROCKFORD32[v & 31];
+	crypto_wipe(mac, sizeof(mac));
+	return 0;
+}
+
+int
+invite_code_new(const uint8_t ca_fpr[32], char out[INVITE_CODE_LEN + 1])
+{
+	uint8_t r[INVITE_RANDOM_DIGITS];
+	char digits[INVITE_DIGITS];
 	size_t o = 0;
 	int err;
 
-	err = crypto_random(r, sizeof(r));
-	if (err < 0)
+	if ((err = crypto_random(r, sizeof(r))))
 		return err;
-	/* 80 bits as sixteen 5-bit digits, most significant first, a dash every four. */
-	for (unsigned d = 0; d < 16; d++) {
-		unsigned bit = d * 5, v = 0;
-
-		for (unsigned k = 0; k < 5; k++, bit++)
-			v = v << 1 | ((r[bit / 8] >> (7 - bit % 8)) & 1u);
+	/* One random byte per digit, 5 bits of it kept: 70 uniform bits. */
+	for (unsigned d = 0; d < INVITE_RANDOM_DIGITS; d++)
+		digits[d] = CROCKFORD32[r[d] & 31];
+	if (!err)
+		err = invite_tag(digits, ca_fpr, digits + INVITE_RANDOM_DIGITS);
+	for (unsigned d = 0; !err && d < INVITE_DIGITS; d++) {
 		if (d > 0 && d % 4 == 0)
 			out[o++] = '-';
-		out[o++] = CROCKFORD32[v];
+		out[o++] = digits[d];
 	}
 	out[o] = '\0';
 	crypto_wipe(r, sizeof(r));
-	return 0;
+	crypto_wipe(digits, sizeof(digits));
+	return err;
+}
+
+enum invite_ca_match
+invite_code_check_ca(const char *code, const uint8_t ca_fpr[32])
+{
+	char digits[INVITE_DIGITS + 1], tag[INVITE_TAG_DIGITS];
+	enum invite_ca_match m = INVITE_CA_MALFORMED;
+	size_t n = invite_normalise(code, digits, INVITE_DIGITS);
+
+	if (n > INVITE_DIGITS)
+		return INVITE_CA_MALFORMED;
+	for (size_t i = 0; i < n; i++)
+		if (!strchr(CROCKFORD32, digits[i]))
+			n = 0;
+	if (n == INVITE_OLD_DIGITS)
+		m = INVITE_CA_NONE;
+	else if (n == INVITE_DIGITS && !invite_tag(digits, ca_fpr, tag))
+		m = crypto_equal(tag, digits + INVITE_RANDOM_DIGITS, INVITE_TAG_DIGITS)
+			? INVITE_CA_MATCH
+			: INVITE_CA_MISMATCH;
+	crypto_wipe(digits, sizeof(digits));
+	return m;
+}
+
+/* --- the enrolment proof ---------------------------------------------------------------- */
+
+const char *
+password_rule_check(const char *password)
+{
+	size_t n = password ? strlen(password) : 0;
+
+	if (n == 0)
+		return "a password cannot be empty";
+	if (n > PASSWORD_LEN_MAX)
+		return "a password is at most 255 bytes";
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)password[i] < 0x20 || (unsigned char)password[i] > 0x7e)
+			return "a password is printable ASCII only (space to '~'; no tabs, "
+			       "control characters or non-ASCII letters)";
+	return NULL;
+}
+
+bool
+password_hash_parse(const char *encoded, unsigned *ln, uint8_t salt[PASSWORD_SALT_LEN],
+		    uint8_t key[PASSWORD_KEY_LEN])
+{
+	return encoded && strlen(encoded) < PASSWORD_HASH_MAX && pw_parse(encoded, ln, salt, key);
+}
+
+int
+password_derive_key(const char *password, const uint8_t salt[PASSWORD_SALT_LEN], unsigned ln,
+		    uint8_t key[PASSWORD_KEY_LEN])
+{
+	if (ln < PW_LN_MIN || ln > PW_LN_MAX)
+		return -EINVAL;
+	return pw_derive(password, salt, ln, key);
+}
+
+int
+password_proof(const uint8_t key[PASSWORD_KEY_LEN], const uint8_t exporter[PASSWORD_EXPORTER_LEN],
+	       const char *identity, const uint8_t *csr, size_t csr_len,
+	       uint8_t proof[PASSWORD_PROOF_LEN])
+{
+	static const char label[] = "vertex enrol password v1";
+	uint8_t csr_hash[32];
+	const void *parts[] = { label, exporter, identity, "", csr_hash };
+	const size_t lens[] = { sizeof(label), PASSWORD_EXPORTER_LEN, strlen(identity), 1, 32 };
+
+	if (wc_Sha256Hash(csr, (word32)csr_len, csr_hash) != 0)
+		return -EIO;
+	return pw_hmac(key, PASSWORD_KEY_LEN, parts, lens, 5, proof);
+}
+
+int
+password_dummy(const uint8_t secret[32], const char *user, uint8_t salt[PASSWORD_SALT_LEN],
+	       uint8_t key[PASSWORD_KEY_LEN])
+{
+	static const char salt_label[] = "vertex dummy salt v1",
+			  key_label[] = "vertex dummy key v1";
+	const void *sp[] = { salt_label, user }, *kp[] = { key_label, user };
+	const size_t lens_s[] = { sizeof(salt_label), strlen(user) },
+		     lens_k[] = { sizeof(key_label), strlen(user) };
+	uint8_t mac[32];
+	int err = pw_hmac(secret, 32, sp, lens_s, 2, mac);
+
+	if (!err)
+		memcpy(salt, mac, PASSWORD_SALT_LEN);
+	if (!err)
+		err = pw_hmac(secret, 32, kp, lens_k, 2, key);
+	crypto_wipe(mac, sizeof(mac));
+	return err;
 }
 
 int

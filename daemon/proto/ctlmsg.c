@@ -25,7 +25,9 @@
 
 enum {
 	CTL_TYPE_FIRST = CTL_HELLO,
-	CTL_TYPE_LAST = CTL_PONG,
+	CTL_TYPE_LAST = CTL_SALT,
+	CTL_SALT_LN_MIN = 10,
+	CTL_SALT_LN_MAX = 20,
 	CTL_STR_WIRE_MAX = 1 + CTL_STR_MAX,   /* str8 */
 	CTL_BLOB_WIRE_MAX = 2 + CTL_BLOB_MAX, /* blob16 */
 };
@@ -50,6 +52,8 @@ static const uint32_t ctl_body_max[CTL_TYPE_LAST - CTL_TYPE_FIRST + 1] = {
 	[CTL_CRL - CTL_TYPE_FIRST] = CTL_STR_WIRE_MAX + 8 + 8 + 4 + 4 + CTL_BLOB_WIRE_MAX,
 	[CTL_PING - CTL_TYPE_FIRST] = 8,
 	[CTL_PONG - CTL_TYPE_FIRST] = 8,
+	[CTL_SALT_REQ - CTL_TYPE_FIRST] = CTL_STR_WIRE_MAX,
+	[CTL_SALT - CTL_TYPE_FIRST] = CTL_STR_WIRE_MAX + 1 + CTL_SALT_LEN,
 };
 
 /* The largest control body (CERT) must fit the record layer's absolute limit. */
@@ -85,6 +89,8 @@ ctlmsg_type_name(uint16_t type)
 		[CTL_CRL - CTL_TYPE_FIRST] = "crl",
 		[CTL_PING - CTL_TYPE_FIRST] = "ping",
 		[CTL_PONG - CTL_TYPE_FIRST] = "pong",
+		[CTL_SALT_REQ - CTL_TYPE_FIRST] = "salt_req",
+		[CTL_SALT - CTL_TYPE_FIRST] = "salt",
 	};
 
 	return ctlmsg_is_known(type) ? names[type - CTL_TYPE_FIRST] : "unknown";
@@ -135,7 +141,28 @@ ctl_hello_is_valid(uint8_t version, uint8_t role)
 static bool
 ctl_method_is_valid(uint8_t method)
 {
-	return method == CTL_ENROL_INVITE || method == CTL_ENROL_PASSWORD;
+	return method == CTL_ENROL_INVITE || method == CTL_ENROL_PASSWORD ||
+	       method == CTL_ENROL_PROOF;
+}
+
+/* A proof is exactly 64 lower-case hex digits, so it has one spelling. */
+static bool
+ctl_secret_is_valid(uint8_t method, const char *secret)
+{
+	if (method != CTL_ENROL_PROOF)
+		return true;
+	if (strlen(secret) != CTL_PROOF_HEX_LEN)
+		return false;
+	for (const char *p = secret; *p; p++)
+		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+			return false;
+	return true;
+}
+
+static bool
+ctl_salt_ln_is_valid(uint8_t ln)
+{
+	return ln >= CTL_SALT_LN_MIN && ln <= CTL_SALT_LN_MAX;
 }
 
 /* Only a known domain has a fingerprint and a first sighting; the others carry zeros, so that
@@ -193,6 +220,7 @@ ctl_decode_enrol(struct rbuf *r, struct ctlmsg *m)
 {
 	return ctl_get_str(r, m->u.enrol.identity) && rbuf_get_u8(r, &m->u.enrol.method) &&
 	       ctl_method_is_valid(m->u.enrol.method) && ctl_get_str(r, m->u.enrol.secret) &&
+	       ctl_secret_is_valid(m->u.enrol.method, m->u.enrol.secret) &&
 	       ctl_get_blob(r, &m->u.enrol.csr, &m->u.enrol.csr_len);
 }
 
@@ -260,6 +288,12 @@ ctl_decode_fields(struct rbuf *r, struct ctlmsg *m)
 	case CTL_PING:
 	case CTL_PONG:
 		return rbuf_get_u64(r, &m->u.ping.nonce);
+	case CTL_SALT_REQ:
+		return ctl_get_str(r, m->u.salt_req.identity);
+	case CTL_SALT:
+		return ctl_get_str(r, m->u.salt.identity) && rbuf_get_u8(r, &m->u.salt.ln) &&
+		       ctl_salt_ln_is_valid(m->u.salt.ln) &&
+		       rbuf_get_bytes(r, m->u.salt.salt, CTL_SALT_LEN);
 	default:
 		return false;
 	}
@@ -345,7 +379,8 @@ ctl_encode_fields(struct ctl_writer *cw, const struct ctlmsg *m)
 		ctl_put_str(cw, m->u.hello.name);
 		break;
 	case CTL_ENROL:
-		ctl_check(cw, ctl_method_is_valid(m->u.enrol.method));
+		ctl_check(cw, ctl_method_is_valid(m->u.enrol.method) &&
+				  ctl_secret_is_valid(m->u.enrol.method, m->u.enrol.secret));
 		ctl_put_str(cw, m->u.enrol.identity);
 		wbuf_put_u8(&cw->w, m->u.enrol.method);
 		ctl_put_str(cw, m->u.enrol.secret);
@@ -390,6 +425,15 @@ ctl_encode_fields(struct ctl_writer *cw, const struct ctlmsg *m)
 	case CTL_PING:
 	case CTL_PONG:
 		wbuf_put_u64(&cw->w, m->u.ping.nonce);
+		break;
+	case CTL_SALT_REQ:
+		ctl_put_str(cw, m->u.salt_req.identity);
+		break;
+	case CTL_SALT:
+		ctl_check(cw, ctl_salt_ln_is_valid(m->u.salt.ln));
+		ctl_put_str(cw, m->u.salt.identity);
+		wbuf_put_u8(&cw->w, m->u.salt.ln);
+		wbuf_put_bytes(&cw->w, m->u.salt.salt, CTL_SALT_LEN);
 		break;
 	default:
 		cw->invalid = true;

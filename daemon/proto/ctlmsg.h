@@ -11,7 +11,10 @@
  * false), and the caller answers with CTL_ERROR or closes.
  *
  *   CTL_HELLO       version u8 (1) | role u8 (1 agent, 2 server) | name str8 (identity or domain)
- *   CTL_ENROL       identity str8 | method u8 (1 invite, 2 password) | secret str8 | csr blob16
+ *   CTL_ENROL       identity str8 | method u8 (1 invite, 2 password, 3 password proof)
+ *                   | secret str8 | csr blob16         (method 3: secret is the proof in 64
+ *                                                      lower-case hex digits; method 2, the
+ *                                                      password itself, is refused by servers)
  *   CTL_CERT        cert blob16 | ca blob16            (answer to ENROL and RENEW)
  *   CTL_RENEW       csr blob16                         (over a mutually authenticated channel)
  *   CTL_ERROR       code u16 | message str8
@@ -29,6 +32,8 @@
  *                                                      name the list, as in its signed header)
  *   CTL_PING        nonce u64                          (keepalive; answered by CTL_PONG)
  *   CTL_PONG        nonce u64
+ *   CTL_SALT_REQ    identity str8                      (how do I prove this user's password?)
+ *   CTL_SALT        identity str8 | ln u8 (10..20) | salt 16 bytes (scrypt cost and salt)
  */
 #ifndef VERTEX_CTLMSG_H
 #define VERTEX_CTLMSG_H
@@ -53,6 +58,8 @@ enum ctlmsg_type {
 	CTL_CRL = 26,
 	CTL_PING = 27,
 	CTL_PONG = 28,
+	CTL_SALT_REQ = 29,
+	CTL_SALT = 30,
 };
 
 enum {
@@ -60,13 +67,19 @@ enum {
 	CTL_STR_MAX = 255,
 	CTL_BLOB_MAX = 16384, /* certificates and CRLs; a CRL of ~500 revocations */
 	CTL_FPR_LEN = 32,
+	CTL_SALT_LEN = 16,
+	CTL_PROOF_HEX_LEN = 64, /* a 32-byte enrolment proof in hex */
 	/* A signed revocation list travels in CTL_CRL chunks of at most CTL_BLOB_MAX bytes; this
 	 * is the largest whole list (crypto/crl.h CRL_WIRE_MAX, asserted there). */
 	CTL_CRL_TOTAL_MAX = 2097503,
 };
 
 enum ctl_role { CTL_ROLE_AGENT = 1, CTL_ROLE_SERVER = 2 };
-enum ctl_enrol_method { CTL_ENROL_INVITE = 1, CTL_ENROL_PASSWORD = 2 };
+enum ctl_enrol_method {
+	CTL_ENROL_INVITE = 1,
+	CTL_ENROL_PASSWORD = 2, /* the password in clear: decoded, but no longer accepted */
+	CTL_ENROL_PROOF = 3,    /* a proof of the password bound to this TLS connection */
+};
 enum ctl_notary_status {
 	CTL_NOTARY_KNOWN = 1,
 	CTL_NOTARY_UNKNOWN = 2,
@@ -143,6 +156,14 @@ struct ctlmsg {
 		struct {
 			uint64_t nonce;
 		} ping; /* PING, PONG */
+		struct {
+			char identity[CTL_STR_MAX + 1];
+		} salt_req;
+		struct {
+			char identity[CTL_STR_MAX + 1];
+			uint8_t ln;
+			uint8_t salt[CTL_SALT_LEN];
+		} salt;
 	} u;
 };
 

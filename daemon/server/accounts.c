@@ -9,6 +9,11 @@
  *   invites  digest (SHA-256 of the normalised code), user, expires, used_at (NULL = unused)
  *   certs    fpr (SHA-256 of the DER), user, not_before, not_after, revoked_at (NULL = valid)
  *   meta     key/value; 'crl_number' increases whenever the set of revoked certificates grows
+ *   secrets  name, value (32 random bytes made at first use; 'dummy' keys the answers for
+ *            users without a password, password_dummy)
+ *
+ * The server's own certificate (server@DOMAIN) is a row of certs with user 'server', which has
+ * no row in users: it is revoked with accounts_revoke_server, never through an account.
  *
  * Certificates outlive their user: deleting a user revokes its certificates and keeps their
  * rows, so the CRL still lists them until they expire. secure_delete is on, so a deleted
@@ -31,6 +36,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "crypto/aead.h"
 
 struct accounts {
 	sqlite3 *db;
@@ -61,6 +67,7 @@ static const char accounts_schema[] =
     "  revoked_at INTEGER);"
     "CREATE INDEX IF NOT EXISTS certs_user ON certs (user);"
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS secrets (name TEXT PRIMARY KEY, value BLOB NOT NULL);"
     "INSERT OR IGNORE INTO meta (key, value) VALUES ('crl_number', 1);";
 
 static int
@@ -598,4 +605,90 @@ accounts_revoked(struct accounts *a, int64_t now, uint8_t (**fprs)[32], size_t *
 		rc = acc_revoked_list(a, now, fprs, count);
 	sqlite3_exec(a->db, "COMMIT", NULL, NULL, NULL);
 	return rc;
+}
+
+/* The secret's value, if present: 0, -ENOENT or -EIO. */
+static int
+acc_secret_read(struct accounts *a, const char *name, uint8_t out[32])
+{
+	sqlite3_stmt *s;
+	int rc =
+	    acc_prepare(a, "secret", "SELECT value FROM secrets WHERE name = ?", &s, "t", name);
+
+	if (rc)
+		return rc;
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW && sqlite3_column_bytes(s, 0) == 32) {
+		memcpy(out, sqlite3_column_blob(s, 0), 32);
+		rc = 0;
+	} else {
+		rc = rc == SQLITE_DONE ? -ENOENT : acc_fail(a, "secret");
+	}
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int
+accounts_secret(struct accounts *a, const char *name, uint8_t out[32])
+{
+	uint8_t v[32];
+	int rc = acc_secret_read(a, name, out);
+
+	if (rc != -ENOENT)
+		return rc;
+	if ((rc = crypto_random(v, sizeof(v))))
+		return rc;
+	/* Two processes may race to make it: the first one's stays, and both read it back. */
+	rc = acc_exec(a, "secret", "INSERT OR IGNORE INTO secrets (name, value) VALUES (?, ?)",
+		      "tb", name, v);
+	crypto_wipe(v, sizeof(v));
+	return rc < 0 ? rc : acc_secret_read(a, name, out);
+}
+
+int
+accounts_server_cert_record(struct accounts *a, const uint8_t fpr[32], int64_t not_before,
+			    int64_t not_after)
+{
+	int rc;
+
+	if (not_after <= not_before)
+		return -EINVAL;
+	rc = acc_exec(a, "server cert",
+		      "INSERT INTO certs (fpr, user, not_before, not_after) VALUES (?, ?, ?, ?)",
+		      "btii", fpr, ACCOUNTS_SERVER_USER, not_before, not_after);
+	return rc < 0 ? rc : 0;
+}
+
+int
+accounts_cert_state(struct accounts *a, const uint8_t fpr[32], char *user, size_t user_len,
+		    int64_t *revoked_at)
+{
+	sqlite3_stmt *s;
+	int rc = acc_prepare(a, "cert state", "SELECT user, revoked_at FROM certs WHERE fpr = ?",
+			     &s, "b", fpr);
+
+	if (rc)
+		return rc;
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		if (user)
+			snprintf(user, user_len, "%s", (const char *)sqlite3_column_text(s, 0));
+		*revoked_at = sqlite3_column_int64(s, 1);
+		rc = 0;
+	} else {
+		rc = rc == SQLITE_DONE ? -ENOENT : acc_fail(a, "cert state");
+	}
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int
+accounts_revoke_server(struct accounts *a, int64_t now)
+{
+	int n, rc = acc_begin(a);
+
+	if (rc)
+		return rc;
+	rc = n = acc_revoke_certs(a, ACCOUNTS_SERVER_USER, now);
+	return acc_end(a, rc < 0 ? rc : n);
 }

@@ -70,6 +70,22 @@ int accounts_cert_issue(struct accounts *a, const char *user, const uint8_t fpr[
 /* Revokes the account and every certificate issued to it; bumps the CRL number. Returns the
  * number of certificates revoked, or -ENOENT. */
 int accounts_revoke_user(struct accounts *a, const char *user, int64_t now);
+/*
+ * The server's own certificate (server@DOMAIN), recorded like any other so it can be revoked
+ * and listed: 0, -EEXIST, -EINVAL.
+ */
+int accounts_server_cert_record(struct accounts *a, const uint8_t fpr[32], int64_t not_before,
+				int64_t not_after);
+/* Revokes every certificate of server@DOMAIN; bumps the CRL number if any. The count or -EIO. */
+int accounts_revoke_server(struct accounts *a, int64_t now);
+/*
+ * Whom the certificate fpr was issued to (user, may be NULL) and when it was revoked (0 =
+ * valid): 0, or -ENOENT if it was never recorded.
+ */
+int accounts_cert_state(struct accounts *a, const uint8_t fpr[32], char *user, size_t user_len,
+			int64_t *revoked_at);
+/* A 32-byte secret of the store by name, made at random at first use. 0 or -errno. */
+int accounts_secret(struct accounts *a, const char *name, uint8_t out[32]);
 /* Fingerprints of revoked certificates not yet expired at now, and the current CRL number. */
 int accounts_revoked(struct accounts *a, int64_t now, uint8_t (**fprs)[32], size_t *count,
 		     uint64_t *crl_number);

@@ -21,7 +21,7 @@
 #include "server/accounts.h"
 #include "server/server.h"
 
-enum { ADMIN_INVITE_DEFAULT_HOURS = 72, ADMIN_PASSWORD_MAX = 1024 };
+enum { ADMIN_INVITE_DEFAULT_HOURS = 72, ADMIN_PASSWORD_MAX = PASSWORD_LEN_MAX + 2 };
 
 int
 admin_init(const char *dir, const char *domain, unsigned ca_days)
@@ -64,6 +64,12 @@ admin_init(const char *dir, const char *domain, unsigned ca_days)
 	}
 	if (accounts_open(&acc, db))
 		return -EIO;
+	/* Recorded like every certificate the CA issues, so it can be revoked (revoke server). */
+	if (cert_info_from_file(crt, &ci) ||
+	    accounts_server_cert_record(acc, ci.fpr, ci.not_before, ci.not_after)) {
+		accounts_close(acc);
+		return -EIO;
+	}
 	accounts_close(acc);
 	if (cert_info_from_file(ca_crt, &ci))
 		return -EIO;
@@ -86,6 +92,81 @@ admin_db_path(const struct server_opts *o, char *db, size_t len)
 	return 0;
 }
 
+/*
+ * A new key and certificate for server@DOMAIN, valid as long as the CA, recorded in acc. Made
+ * beside the old ones and renamed over them, key first: a crash in between leaves the old,
+ * revoked certificate, so the next start simply does it again.
+ */
+static int
+admin_server_cert_new(const struct server_opts *o, struct accounts *acc)
+{
+	char ca_key[PATH_MAX], ca_crt[PATH_MAX], key[PATH_MAX], pub[PATH_MAX], crt[PATH_MAX];
+	char nkey[PATH_MAX], npub[PATH_MAX], ncrt[PATH_MAX], id[IDENTITY_STR_MAX], fpr[64];
+	struct cert_info ca, ci;
+	int64_t now = time(NULL);
+
+	if (server_path(o, SERVER_CA_KEY, ca_key, sizeof(ca_key)) ||
+	    server_path(o, SERVER_CA_CERT, ca_crt, sizeof(ca_crt)) ||
+	    server_path(o, SERVER_KEY, key, sizeof(key)) ||
+	    server_path(o, "server.pub", pub, sizeof(pub)) ||
+	    server_path(o, SERVER_CERT, crt, sizeof(crt)) ||
+	    server_path(o, SERVER_KEY ".new", nkey, sizeof(nkey)) ||
+	    server_path(o, "server.pub.new", npub, sizeof(npub)) ||
+	    server_path(o, SERVER_CERT ".new", ncrt, sizeof(ncrt)))
+		return -ENAMETOOLONG;
+	if (cert_info_from_file(ca_crt, &ca)) {
+		log_warnx("%s", cert_strerror());
+		return -EIO;
+	}
+	if (snprintf(id, sizeof(id), "%s@%.*s", ACCOUNTS_SERVER_USER, IDENTITY_DOMAIN_MAX,
+		     ca.subject) >= (int)sizeof(id))
+		return -ENAMETOOLONG;
+	unlink(nkey); /* left by a start that stopped half way */
+	unlink(npub);
+	/* A new key too: a revoked server certificate usually means its key got out. */
+	if (cert_key_new(nkey, npub) ||
+	    cert_sign(ca_key, ca_crt, npub, id, now - SERVER_CERT_SKEW_SEC, ca.not_after, ncrt) ||
+	    cert_info_from_file(ncrt, &ci)) {
+		log_warnx("cannot make a new certificate for %s: %s", id, cert_strerror());
+		return -EIO;
+	}
+	if (accounts_server_cert_record(acc, ci.fpr, ci.not_before, ci.not_after))
+		return -EIO;
+	if (rename(nkey, key) < 0 || rename(npub, pub) < 0 || rename(ncrt, crt) < 0) {
+		log_warn("cannot put the new key and certificate of %s in place", id);
+		return -EIO;
+	}
+	cert_fpr_format(ci.fpr, fpr, sizeof(fpr));
+	log_info("%s: new key and certificate %s (the previous one is revoked)", id, fpr);
+	return 0;
+}
+
+int
+admin_server_cert_check(const struct server_opts *o, struct accounts *acc)
+{
+	char crt[PATH_MAX], user[IDENTITY_USER_MAX + 1];
+	struct cert_info ci;
+	int64_t revoked;
+	int err;
+
+	if (server_path(o, SERVER_CERT, crt, sizeof(crt)))
+		return -ENAMETOOLONG;
+	if (cert_info_from_file(crt, &ci)) {
+		log_warnx("%s", cert_strerror());
+		return -EIO;
+	}
+	err = accounts_cert_state(acc, ci.fpr, user, sizeof(user), &revoked);
+	if (err == -ENOENT) /* from an init before the certificate was recorded */
+		return accounts_server_cert_record(acc, ci.fpr, ci.not_before, ci.not_after);
+	if (err)
+		return err;
+	if (strcmp(user, ACCOUNTS_SERVER_USER)) {
+		log_warnx("%s is recorded as %s's certificate, not the server's", crt, user);
+		return -EINVAL;
+	}
+	return revoked ? admin_server_cert_new(o, acc) : 0;
+}
+
 static int
 admin_open(const struct server_opts *o, struct accounts **acc)
 {
@@ -95,10 +176,14 @@ admin_open(const struct server_opts *o, struct accounts **acc)
 	return err ? err : accounts_open(acc, db);
 }
 
-/* Reads one line (the password) from standard input, without its newline. */
+/*
+ * Reads one line (the password) from standard input, without its newline, and holds it to the
+ * rule vertex register holds it to (password_rule_check).
+ */
 static int
 admin_read_password(char *buf, size_t len)
 {
+	const char *why;
 	size_t n;
 
 	if (!fgets(buf, (int)len, stdin)) {
@@ -106,9 +191,10 @@ admin_read_password(char *buf, size_t len)
 		return -EINVAL;
 	}
 	n = strcspn(buf, "\r\n");
+	why = n == len - 1 && buf[n] == '\0' ? "it is longer than 255 bytes" : NULL;
 	buf[n] = '\0';
-	if (!n) {
-		fprintf(stderr, "vertex-server: empty password\n");
+	if (why || (why = password_rule_check(buf))) {
+		fprintf(stderr, "vertex-server: password refused: %s\n", why);
 		return -EINVAL;
 	}
 	return 0;
@@ -162,9 +248,10 @@ admin_list_one(const struct account *ac, void *arg)
 }
 
 static int
-admin_invite(struct accounts *acc, const char *user, unsigned hours)
+admin_invite(const struct server_opts *o, struct accounts *acc, const char *user, unsigned hours)
 {
-	char code[INVITE_CODE_LEN + 1];
+	char code[INVITE_CODE_LEN + 1], ca_crt[PATH_MAX];
+	struct cert_info ca;
 	uint8_t digest[SECRET_DIGEST_LEN];
 	struct account ac;
 	int err;
@@ -180,7 +267,14 @@ admin_invite(struct accounts *acc, const char *user, unsigned hours)
 			user);
 		return -EPERM;
 	}
-	if ((err = invite_code_new(code)) || (err = secret_digest(code, digest)) ||
+	if (server_path(o, SERVER_CA_CERT, ca_crt, sizeof(ca_crt)) ||
+	    cert_info_from_file(ca_crt, &ca)) {
+		fprintf(stderr, "vertex-server: cannot read the domain's CA: %s\n",
+			cert_strerror());
+		return -EIO;
+	}
+	/* The code commits to this CA: vertex register sends it to no server with another. */
+	if ((err = invite_code_new(ca.fpr, code)) || (err = secret_digest(code, digest)) ||
 	    (err = accounts_invite_add(acc, user, digest, time(NULL) + (int64_t)hours * 3600)))
 		return err;
 	printf("%s\n", code);
@@ -191,7 +285,20 @@ admin_invite(struct accounts *acc, const char *user, unsigned hours)
 static int
 admin_revoke(struct accounts *acc, const char *user)
 {
-	int n = accounts_revoke_user(acc, user, time(NULL));
+	int n;
+
+	if (!strcmp(user, ACCOUNTS_SERVER_USER)) {
+		n = accounts_revoke_server(acc, time(NULL));
+		if (n >= 0)
+			printf("revoked %d certificate(s) of server@DOMAIN; restart the server "
+			       "now: at "
+			       "start it makes itself a new key and certificate (agents and other "
+			       "domains refuse the old one once they have the new revocation "
+			       "list)\n",
+			       n);
+		return n;
+	}
+	n = accounts_revoke_user(acc, user, time(NULL));
 
 	if (n == -ENOENT) {
 		fprintf(stderr, "vertex-server: no user %s\n", user);
@@ -216,7 +323,9 @@ const char admin_user_help[] =
     "\n"
     "  add   creates the account. With --password-stdin, the first line of standard input\n"
     "        is its password (stored only as a salted scrypt hash) and the user can enrol\n"
-    "        with it; without, the user enrols with an invite ('invite new').\n"
+    "        with it; without, the user enrols with an invite ('invite new'). A password is\n"
+    "        1 to 255 bytes of printable ASCII (space to '~'), the rule vertex register\n"
+    "        applies too.\n"
     "  del   deletes the account and its invites, and revokes every certificate issued to\n"
     "        it; the name can be added again later, as a new account.\n"
     "  list  one line per account: name, 'password' or '-', 'active' or 'REVOKED', and how\n"
@@ -230,7 +339,9 @@ const char admin_invite_help[] =
     "Usage: vertex-server [-D DIR] invite new USER [--hours N]\n"
     "\n"
     "Prints a one-time invite code for the existing account USER, valid N hours (default\n"
-    "72, at most 8760). The user enrols with it once:\n"
+    "72, at most 8760), XXXX-XXXX-XXXX-XXXX-XXXX. Its last 6 digits commit to the domain's\n"
+    "CA: vertex register checks the CA a server offers against them and sends the code to\n"
+    "no server whose CA differs. The user enrols with it once:\n"
     "    vertex register USER@DOMAIN --invite CODE --key ... --cert ... --ca ...\n"
     "Only the code's SHA-256 digest is stored, so it is shown this once; give it to the user\n"
     "over a channel you trust. Each call makes a new code; earlier ones stay valid until used,\n"
@@ -240,12 +351,17 @@ const char admin_invite_help[] =
 
 const char admin_revoke_help[] =
     "Usage: vertex-server [-D DIR] revoke USER\n"
+    "       vertex-server [-D DIR] revoke server\n"
     "\n"
     "Revokes the account USER and every certificate issued to it, and drops its unused\n"
     "invites; a revoked account cannot enrol again. A running server notices within 2 s,\n"
     "signs a new revocation list, pushes it to its agents and closes USER's connections;\n"
     "agents close their sessions with USER's agents. Servers and agents of other domains\n"
     "fetch the list every 30 s. To let the person back, delete the account and add it anew.\n"
+    "\n"
+    "'revoke server' revokes the server's own certificate (server@DOMAIN), e.g. when its\n"
+    "key may have got out; at its next start the server makes itself a new key and\n"
+    "certificate, so restart it at once.\n"
     "\n"
     "Exit status: 0 on success, 1 on failure (no such user...), 2 on a usage error.\n";
 
@@ -389,7 +505,7 @@ admin_cmd_invite(struct server_opts *o, int argc, char **argv)
 		return err;
 	if (admin_open(o, &acc))
 		return 1;
-	return admin_done(acc, admin_invite(acc, a.user, a.hours));
+	return admin_done(acc, admin_invite(o, acc, a.user, a.hours));
 }
 
 int
@@ -399,7 +515,9 @@ admin_cmd_revoke(struct server_opts *o, int argc, char **argv)
 	struct accounts *acc;
 	int err;
 
-	if ((err = admin_parse("revoke", argc, argv, true, NULL, &a)))
+	if (argc == 2 && !strcmp(argv[1], ACCOUNTS_SERVER_USER))
+		a.user = argv[1]; /* the server's own certificate, not an account */
+	else if ((err = admin_parse("revoke", argc, argv, true, NULL, &a)))
 		return err;
 	if (admin_open(o, &acc))
 		return 1;

@@ -47,15 +47,19 @@ serve_load(struct server *srv)
 	if ((err = cert_trust_new(&srv->trust)) ||
 	    (err = cert_trust_add(srv->trust, srv->domain, ca_crt)))
 		return err;
+	if ((err = accounts_open(&srv->acc, db)) || (err = admin_server_cert_check(o, srv->acc)))
+		return err;
 	if ((err = tls_ctx_new_flags(&srv->tls, key, crt, srv->trust,
 				     TLS_CTX_PEER_CERT_OPTIONAL | TLS_CTX_DEFER_FOREIGN))) {
 		log_warnx("cannot load the server's key %s and certificate %s", key, crt);
 		return err;
 	}
-	if ((err = accounts_open(&srv->acc, db)) || (err = federation_open(srv, db, key, crt)))
+	if ((err = federation_open(srv, db, key, crt)))
 		return err;
 	if ((err = ratelimit_new(&srv->rl_user, SERVER_RATELIMIT_KEYS, SERVER_ENROL_RATE_USER,
 				 SERVER_ENROL_BURST_USER)) ||
+	    (err = ratelimit_new(&srv->rl_pair, SERVER_RATELIMIT_KEYS, SERVER_ENROL_RATE_PAIR,
+				 SERVER_ENROL_BURST_PAIR)) ||
 	    (err = ratelimit_new(&srv->rl_source, SERVER_RATELIMIT_KEYS, SERVER_ENROL_RATE_SOURCE,
 				 SERVER_ENROL_BURST_SOURCE)))
 		return err;
@@ -101,6 +105,7 @@ serve_free_domain(struct server *srv)
 	ratelimit_free(srv->rl_notary);
 	ratelimit_free(srv->rl_user);
 	ratelimit_free(srv->rl_source);
+	ratelimit_free(srv->rl_pair);
 	accounts_close(srv->acc);
 	tls_ctx_free(srv->tls);
 	cert_trust_free(srv->trust);

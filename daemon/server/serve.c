@@ -4,7 +4,7 @@
  *
  * Per connection (struct sconn), the first record must be CTL_HELLO; then, by what the peer
  * proved in the TLS handshake:
- *   no certificate (an agent enrolling):  ENROL, CA_REQ, CRL_REQ, PING
+ *   no certificate (an agent enrolling):  SALT_REQ, ENROL, CA_REQ, CRL_REQ, PING
  *   a certificate of this domain:          RENEW, CA_REQ, CRL_REQ, NOTARY_REQ, PING
  *   a certificate of another domain:       CA_REQ, CRL_REQ, NOTARY_REQ (answered only from what
  *                                          we know: federation.c), PING
@@ -320,6 +320,9 @@ serve_dispatch(struct sconn *c, const struct ctlmsg *m)
 		return serve_hello(c, m);
 	}
 	switch (m->type) {
+	case CTL_SALT_REQ:
+		enrol_handle_salt(c, m);
+		return true;
 	case CTL_ENROL:
 		enrol_handle(c, m);
 		return true;
@@ -392,7 +395,6 @@ serve_on_closed(struct stream *s, const char *why)
 	srv->primary->nconns--;
 	sconn_uncount_all(c);
 	federation_forget(srv, c);
-	enrol_cancel(c);
 	/* Others may still hold c in this turn (see sconn_send): free it when the turn ends. */
 	c->closed = true;
 	c->s = NULL;

@@ -36,7 +36,6 @@ struct ctlmsg;
 struct federation;
 struct listener;
 struct addrcount;
-struct offload;
 struct ratelimit;
 struct stream;
 struct store;
@@ -49,10 +48,17 @@ enum {
 	SERVER_MAX_CONNS = 20000,
 	SERVER_ACCEPT_PAUSE_MS = 500,     /* after running out of descriptors */
 	SERVER_REVOCATION_POLL_MS = 2000, /* how often the store is checked for new revocations */
-	SERVER_ENROL_BURST_USER = 5,      /* attempts per account before the rate applies */
-	SERVER_ENROL_BURST_SOURCE = 20,   /* attempts per source address */
-	SERVER_PASSWORD_JOBS = 2,         /* password checks (scrypt) at once, per domain */
-	SERVER_RATELIMIT_KEYS = 65536,    /* sources and accounts the enrolment limits track */
+	/*
+	 * Enrolment attempts (enrol.c). Per source network (an IPv4 address, an IPv6 /64): 20,
+	 * then one per 5 s. Per (network, account): 5, then one per 30 s, which is what slows a
+	 * guesser. Per account from everywhere: 60, then one per 10 s (8,640 a day), large enough
+	 * that to keep a real user locked out an attacker must keep more than three networks
+	 * busy on that one name (docs/server.md, "Limits").
+	 */
+	SERVER_ENROL_BURST_PAIR = 5,
+	SERVER_ENROL_BURST_SOURCE = 20,
+	SERVER_ENROL_BURST_USER = 60,
+	SERVER_RATELIMIT_KEYS = 65536, /* keys each enrolment limit tracks */
 	/*
 	 * Connections from one network (an IPv4 address, an IPv6 /64) that have not said HELLO
 	 * yet: a handshake takes milliseconds, so only a crowd of silent or slow clients comes
@@ -92,9 +98,10 @@ enum {
 	 */
 	SERVER_CERTS_PER_ACCOUNT = 6,
 };
-#define SERVER_ENROL_RATE_USER    (1.0 / 30) /* then one attempt per 30 s per account */
-#define SERVER_ENROL_RATE_SOURCE  (1.0 / 5)  /* and one per 5 s per source address */
-#define SERVER_NOTARY_RATE_SOURCE 8.0        /* NOTARY_REQs per second per network */
+#define SERVER_ENROL_RATE_PAIR    (1.0 / 30)
+#define SERVER_ENROL_RATE_SOURCE  (1.0 / 5)
+#define SERVER_ENROL_RATE_USER    (1.0 / 10)
+#define SERVER_NOTARY_RATE_SOURCE 8.0 /* NOTARY_REQs per second per network */
 
 /* File names inside the state directory. */
 #define SERVER_CA_KEY  "ca.key"
@@ -137,7 +144,7 @@ struct server {
 	struct cert_trust *trust;
 	struct tls_ctx *tls;
 	struct accounts *acc;
-	struct ratelimit *rl_user, *rl_source;
+	struct ratelimit *rl_user, *rl_source, *rl_pair; /* enrolment attempts (enrol.c) */
 	struct listener *listener; /* the primary's; NULL in the domains it also serves */
 	struct sconn *conns;
 	unsigned nconns;             /* primary: of every domain served */
@@ -160,7 +167,6 @@ struct server {
 
 	struct federation *federation;
 
-	unsigned password_jobs; /* running (enrol.c) */
 	uint64_t enrolled, renewed, refused;
 	struct log_ratelimit refusal_rl;
 };
@@ -181,7 +187,7 @@ struct sconn {
 	struct ev_timer lifetime;     /* anonymous connections: SERVER_ANON_LIFETIME_MS */
 	bool hello;                   /* CTL_HELLO received */
 	bool closed;                  /* its stream is gone; freed at the end of the loop turn */
-	struct offload *job;          /* a password being checked for it (enrol.c), or NULL */
+	bool salt_asked;              /* it sent a SALT_REQ (one per connection, enrol.c) */
 };
 
 /* vertex-server.c helpers shared by the verbs */
@@ -204,6 +210,12 @@ int admin_cmd_revoke(struct server_opts *o, int argc, char **argv);
 extern const char admin_user_help[], admin_invite_help[], admin_revoke_help[];
 /* The store's path in o->dir, if it exists (else says so, and -ENOENT). */
 int admin_db_path(const struct server_opts *o, char *db, size_t len);
+/*
+ * At start: the server's own certificate (server@DOMAIN) is in the certs table (recorded now
+ * if an older init did not), and if it was revoked, the server makes itself a new key and
+ * certificate. 0 or -errno.
+ */
+int admin_server_cert_check(const struct server_opts *o, struct accounts *acc);
 
 /* admin_trust.c: the verb trust (list, show, forget, pin) */
 int admin_cmd_trust(struct server_opts *o, int argc, char **argv);
@@ -237,8 +249,8 @@ bool serve_send_crl_chunk(struct sconn *c, uint32_t offset);
 /* enrol.c */
 void enrol_handle(struct sconn *c, const struct ctlmsg *m);
 void enrol_handle_renew(struct sconn *c, const struct ctlmsg *m);
-/* The connection is closing: its password check, if one runs, is abandoned. */
-void enrol_cancel(struct sconn *c);
+/* SALT_REQ: the salt and cost of the account's password, or dummy ones (indistinguishable). */
+void enrol_handle_salt(struct sconn *c, const struct ctlmsg *m);
 
 /* federation.c */
 /* key and cert: what this server presents to other domains' servers (server@DOMAIN). */

@@ -120,7 +120,7 @@ expect_err "user alice already exists"
 expect_rc 1 vs user add eve --password-stdin </dev/null
 expect_err "no password on standard input"
 expect_rc 1 bash -c "printf '\n' | \"\$0\" -D \"\$1\" user add eve --password-stdin" "$SERVER" "$D"
-expect_err "empty password"
+expect_err "password refused: a password cannot be empty"
 expect_rc 0 bash -c "printf 'correct horse\n' | \"\$0\" -D \"\$1\" user add dave --password-stdin" \
 	"$SERVER" "$D"
 [[ $OUT == "added dave (with a password)" ]] || fail "user add --password-stdin printed: $OUT"
@@ -141,7 +141,7 @@ expect_err "option '--hours' needs a value"
 expect_rc 1 vs invite new nobody
 expect_err "no user nobody (add it with 'user add')"
 expect_rc 0 vs invite new alice --hours 2
-[[ $OUT =~ ^[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}$ ]] || fail "invite code: $OUT"
+[[ $OUT =~ ^[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}$ ]] || fail "invite code: $OUT"
 code=$OUT
 grep -qF "$code" "$D/server.db" && fail "the invite code is stored in plaintext"
 pass "invite code $code made, stored only as a digest"

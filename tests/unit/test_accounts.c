@@ -396,7 +396,7 @@ test_accounts_file_holds_no_secret_text(void **state)
 
 	(void)state;
 	assert_int_equal(password_hash(password, 10, hash), 0); /* small N: a test, not a server */
-	assert_int_equal(invite_code_new(code), 0);
+	assert_int_equal(invite_code_new((uint8_t[32]){ 1 }, code), 0);
 	assert_int_equal(secret_digest(code, digest), 0);
 	for (const char *p = code; *p; p++)
 		if (*p != '-')
@@ -471,6 +471,73 @@ test_accounts_cert_issue_supersedes_and_caps(void **state)
 	accounts_close(a);
 }
 
+/* The server's own certificate is recorded, listed as revoked once revoked, and no account. */
+static void
+test_accounts_server_cert_revocable(void **state)
+{
+	struct accounts *a = open_fresh();
+	uint8_t f[32], g[32], (*fprs)[32] = NULL;
+	char user[IDENTITY_USER_MAX + 1];
+	uint64_t crl0, crl1;
+	size_t n;
+	int64_t revoked;
+
+	(void)state;
+	fill(f, 1);
+	fill(g, 2);
+	assert_int_equal(accounts_cert_state(a, f, user, sizeof(user), &revoked), -ENOENT);
+	assert_int_equal(accounts_server_cert_record(a, f, 100, 10000), 0);
+	assert_int_equal(accounts_server_cert_record(a, f, 100, 10000), -EEXIST);
+	assert_int_equal(accounts_server_cert_record(a, g, 100, 100), -EINVAL);
+	assert_int_equal(accounts_cert_state(a, f, user, sizeof(user), &revoked), 0);
+	assert_string_equal(user, ACCOUNTS_SERVER_USER);
+	assert_int_equal(revoked, 0);
+	assert_int_equal(accounts_user_get(a, ACCOUNTS_SERVER_USER, &(struct account){ 0 }),
+			 -ENOENT);
+	assert_int_equal(accounts_revoked(a, 200, &fprs, &n, &crl0), 0);
+	assert_int_equal(n, 0);
+	free(fprs);
+	assert_int_equal(accounts_revoke_server(a, 300), 1);
+	assert_int_equal(accounts_cert_state(a, f, NULL, 0, &revoked), 0);
+	assert_int_equal(revoked, 300);
+	assert_int_equal(accounts_revoked(a, 400, &fprs, &n, &crl1), 0);
+	assert_int_equal(n, 1);
+	assert_memory_equal(fprs[0], f, 32);
+	assert_true(crl1 > crl0);
+	free(fprs);
+	/* a new certificate after the revocation is valid; revoking again revokes only it */
+	assert_int_equal(accounts_server_cert_record(a, g, 500, 10000), 0);
+	assert_int_equal(accounts_revoke_server(a, 600), 1);
+	assert_int_equal(accounts_revoke_server(a, 700), 0);
+	accounts_close(a);
+}
+
+/* A store's secret is made once, kept across reopen, and differs between stores. */
+static void
+test_accounts_secret_stable(void **state)
+{
+	struct accounts *a = open_fresh(), *b;
+	uint8_t s1[32], s2[32], s3[32];
+	char first[256];
+
+	(void)state;
+	assert_int_equal(accounts_secret(a, "dummy", s1), 0);
+	assert_int_equal(accounts_secret(a, "dummy", s2), 0);
+	assert_memory_equal(s1, s2, 32);
+	assert_int_equal(accounts_secret(a, "other", s3), 0);
+	assert_memory_not_equal(s1, s3, 32);
+	accounts_close(a);
+	snprintf(first, sizeof(first), "%s", path);
+	assert_int_equal(accounts_open(&a, first), 0);
+	assert_int_equal(accounts_secret(a, "dummy", s2), 0);
+	assert_memory_equal(s1, s2, 32);
+	accounts_close(a);
+	b = open_fresh();
+	assert_int_equal(accounts_secret(b, "dummy", s3), 0);
+	assert_memory_not_equal(s1, s3, 32);
+	accounts_close(b);
+}
+
 int
 main(void)
 {
@@ -486,6 +553,8 @@ main(void)
 		cmocka_unit_test(test_accounts_state_persists_across_reopen),
 		cmocka_unit_test(test_accounts_file_holds_no_secret_text),
 		cmocka_unit_test(test_accounts_cert_issue_supersedes_and_caps),
+		cmocka_unit_test(test_accounts_server_cert_revocable),
+		cmocka_unit_test(test_accounts_secret_stable),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

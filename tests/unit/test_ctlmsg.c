@@ -79,9 +79,24 @@ static const struct ctl_kat kats[] = {
 			  0 } },
 	  "00 18 00 00 00 37  0d 632e6578616d706c652e636f6d 04"
 	  " 1f1e1d1c1b1a191817161514131211100f0e0d0c0b0a09080706050403020100 0000000000000000" },
+	{ { .type = CTL_SALT_REQ, .u.salt_req = { "bob@b.example.com" } },
+	  "00 1d 00 00 00 12  11 626f62 40 622e6578616d706c652e636f6d" },
+	{ { .type = CTL_SALT,
+	    .u.salt = { "bob@b.example.com",
+			15,
+			{ 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15 } } },
+	  "00 1e 00 00 00 23  11 626f62 40 622e6578616d706c652e636f6d 0f"
+	  " 000102030405060708090a0b0c0d0e0f" },
+	{ { .type = CTL_ENROL,
+	    .u.enrol = { "bob@b.example.com", CTL_ENROL_PROOF,
+			 "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff",
+			 csr_kat, 4 } },
+	  "00 11 00 00 00 5a  11 626f62 40 622e6578616d706c652e636f6d 03"
+	  " 40 3030313132323333343435353636373738383939616162626363646465656666"
+	  "3030313132323333343435353636373738383939616162626363646465656666 0004 30020500" },
 };
 
-enum { KAT_COUNT = sizeof(kats) / sizeof(kats[0]), KAT_MAX = 128 };
+enum { KAT_COUNT = sizeof(kats) / sizeof(kats[0]), KAT_MAX = 160 };
 
 /* Hex digits, spaces ignored; returns the byte count. */
 static size_t
@@ -211,6 +226,14 @@ assert_ctlmsg_equal(const struct ctlmsg *a, const struct ctlmsg *b)
 	case CTL_PONG:
 		assert_true(a->u.ping.nonce == b->u.ping.nonce);
 		break;
+	case CTL_SALT_REQ:
+		assert_string_equal(a->u.salt_req.identity, b->u.salt_req.identity);
+		break;
+	case CTL_SALT:
+		assert_string_equal(a->u.salt.identity, b->u.salt.identity);
+		assert_int_equal(a->u.salt.ln, b->u.salt.ln);
+		assert_memory_equal(a->u.salt.salt, b->u.salt.salt, CTL_SALT_LEN);
+		break;
 	default:
 		fail_msg("type %u", a->type);
 	}
@@ -327,7 +350,7 @@ static void
 rand_msg(struct ctlmsg *m)
 {
 	memset(m, 0, sizeof(*m));
-	m->type = (uint16_t)(CTL_HELLO + random() % (CTL_PONG - CTL_HELLO + 1));
+	m->type = (uint16_t)(CTL_HELLO + random() % (CTL_SALT - CTL_HELLO + 1));
 	switch (m->type) {
 	case CTL_HELLO:
 		m->u.hello.version = CTL_VERSION;
@@ -336,8 +359,13 @@ rand_msg(struct ctlmsg *m)
 		break;
 	case CTL_ENROL:
 		rand_str(m->u.enrol.identity);
-		m->u.enrol.method = (uint8_t)(1 + random() % 2);
+		m->u.enrol.method = (uint8_t)(1 + random() % 3);
 		rand_str(m->u.enrol.secret);
+		if (m->u.enrol.method == CTL_ENROL_PROOF) {
+			for (int k = 0; k < CTL_PROOF_HEX_LEN; k++)
+				m->u.enrol.secret[k] = "0123456789abcdef"[random() % 16];
+			m->u.enrol.secret[CTL_PROOF_HEX_LEN] = '\0';
+		}
 		rand_blob(&m->u.enrol.csr, &m->u.enrol.csr_len);
 		break;
 	case CTL_CERT:
@@ -368,6 +396,15 @@ rand_msg(struct ctlmsg *m)
 		break;
 	case CTL_CRL:
 		rand_crl(m);
+		break;
+	case CTL_SALT_REQ:
+		rand_str(m->u.salt_req.identity);
+		break;
+	case CTL_SALT:
+		rand_str(m->u.salt.identity);
+		m->u.salt.ln = (uint8_t)(10 + random() % 11);
+		for (int k = 0; k < CTL_SALT_LEN; k++)
+			m->u.salt.salt[k] = (uint8_t)random();
 		break;
 	default: /* PING, PONG */
 		m->u.ping.nonce = rand_u64();
@@ -402,6 +439,10 @@ ref_len(const struct ctlmsg *m)
 	case CTL_PING:
 	case CTL_PONG:
 		return 8;
+	case CTL_SALT_REQ:
+		return 1 + strlen(m->u.salt_req.identity);
+	case CTL_SALT:
+		return 1 + strlen(m->u.salt.identity) + 1 + CTL_SALT_LEN;
 	default: /* CA_REQ, NOTARY_REQ */
 		return 1 + strlen(m->u.req.domain);
 	}
@@ -443,7 +484,7 @@ test_ctlmsg_body_max_matches_schema(void **state)
 
 	memset(s, 'x', CTL_STR_MAX);
 	s[CTL_STR_MAX] = '\0';
-	for (uint16_t t = CTL_HELLO; t <= CTL_PONG; t++) {
+	for (uint16_t t = CTL_HELLO; t <= CTL_SALT; t++) {
 		memset(&m, 0, sizeof(m));
 		m.type = t;
 		m.u.hello.version = CTL_VERSION;
@@ -490,6 +531,13 @@ test_ctlmsg_body_max_matches_schema(void **state)
 			memcpy(m.u.notary.domain, s, sizeof(s));
 			m.u.notary.status = CTL_NOTARY_KNOWN;
 			break;
+		case CTL_SALT_REQ:
+			memcpy(m.u.salt_req.identity, s, sizeof(s));
+			break;
+		case CTL_SALT:
+			memcpy(m.u.salt.identity, s, sizeof(s));
+			m.u.salt.ln = 20;
+			break;
 		}
 		assert_int_equal(ctlmsg_encode(&m, buf, sizeof(buf)), ctlmsg_body_max(t));
 		assert_int_equal(record_body_max(t), ctlmsg_body_max(t));
@@ -499,7 +547,8 @@ test_ctlmsg_body_max_matches_schema(void **state)
 	assert_int_equal(ctlmsg_body_max(CTL_HELLO), 2 + 1 + CTL_STR_MAX);
 	assert_int_equal(ctlmsg_body_max(CTL_PING), 8);
 	assert_int_equal(ctlmsg_body_max(15), 0);
-	assert_int_equal(ctlmsg_body_max(29), 0);
+	assert_int_equal(ctlmsg_body_max(CTL_SALT), 1 + CTL_STR_MAX + 1 + CTL_SALT_LEN);
+	assert_int_equal(ctlmsg_body_max(31), 0);
 }
 
 /* --- rejections --------------------------------------------------------------------------- */
@@ -658,7 +707,8 @@ test_ctlmsg_decode_rejects_bad_enum(void **state)
 	/* ENROL method (18) */
 	assert_true(decode_patched(1, 18, CTL_ENROL_PASSWORD));
 	assert_false(decode_patched(1, 18, 0));
-	assert_false(decode_patched(1, 18, 3));
+	assert_false(decode_patched(1, 18, 3)); /* a proof, but the secret is not 64 hex digits */
+	assert_false(decode_patched(1, 18, 4));
 	/* NOTARY status (14) */
 	assert_false(decode_patched(8, 14, 0));
 	assert_false(decode_patched(8, 14, 5));
@@ -669,6 +719,27 @@ test_ctlmsg_decode_rejects_bad_enum(void **state)
 	assert_false(decode_patched(9, 14, 5));
 	/* a known status needs no particular fingerprint */
 	assert_true(decode_patched(9, 14, CTL_NOTARY_KNOWN));
+}
+
+/* A proof has one spelling (64 lower-case hex digits); a salt's cost is 10..20. */
+static void
+test_ctlmsg_decode_rejects_bad_proof_and_cost(void **state)
+{
+	size_t proof_kat = KAT_COUNT - 1, salt_kat = KAT_COUNT - 2;
+
+	(void)state;
+	/* the proof's first digit is at body offset 20 */
+	assert_true(decode_patched(proof_kat, 20, 'f'));
+	assert_false(decode_patched(proof_kat, 20, 'F'));
+	assert_false(decode_patched(proof_kat, 20, 'g'));
+	assert_false(decode_patched(proof_kat, 20, ' '));
+	/* the proof's length byte (19) */
+	assert_false(decode_patched(proof_kat, 19, 63));
+	/* SALT cost at body offset 18 */
+	assert_true(decode_patched(salt_kat, 18, 10));
+	assert_true(decode_patched(salt_kat, 18, 20));
+	assert_false(decode_patched(salt_kat, 18, 9));
+	assert_false(decode_patched(salt_kat, 18, 21));
 }
 
 /* An unknown or unreachable domain has no fingerprint and no first sighting. */
@@ -685,7 +756,7 @@ test_ctlmsg_decode_rejects_notary_fpr(void **state)
 static void
 test_ctlmsg_decode_rejects_unknown_type(void **state)
 {
-	static const uint16_t types[] = { 0, RECORD_HELLO, RECORD_FRAME, 15, 29, 0xffff };
+	static const uint16_t types[] = { 0, RECORD_HELLO, RECORD_FRAME, 15, 31, 0xffff };
 	uint8_t body[KAT_MAX];
 	size_t n = kat_body(12, body); /* PING: any 8 bytes */
 
@@ -694,7 +765,7 @@ test_ctlmsg_decode_rejects_unknown_type(void **state)
 		assert_false(decode_try(types[i], body, n));
 		assert_string_equal(ctlmsg_type_name(types[i]), "unknown");
 	}
-	for (uint16_t t = CTL_HELLO; t <= CTL_PONG; t++)
+	for (uint16_t t = CTL_HELLO; t <= CTL_SALT; t++)
 		assert_true(ctlmsg_is_known(t));
 }
 
@@ -776,18 +847,18 @@ test_ctlmsg_encode_einval(void **state)
 	assert_int_equal(ctlmsg_encode(&m, out, sizeof(out)), -EINVAL);
 	/* unknown type */
 	m = kats[12].m;
-	m.type = 29;
+	m.type = 31;
 	assert_int_equal(ctlmsg_encode(&m, out, sizeof(out)), -EINVAL);
 }
 
 static void
 test_ctlmsg_type_name_all(void **state)
 {
-	static const char *const names[] = { "hello",  "enrol", "cert",       "renew",  "error",
-					     "ca_req", "ca",    "notary_req", "notary", "crl_req",
-					     "crl",    "ping",  "pong" };
+	static const char *const names[] = { "hello",  "enrol", "cert",       "renew",    "error",
+					     "ca_req", "ca",    "notary_req", "notary",   "crl_req",
+					     "crl",    "ping",  "pong",       "salt_req", "salt" };
 
-	for (uint16_t t = CTL_HELLO; t <= CTL_PONG; t++)
+	for (uint16_t t = CTL_HELLO; t <= CTL_SALT; t++)
 		assert_string_equal(ctlmsg_type_name(t), names[t - CTL_HELLO]);
 }
 
@@ -822,6 +893,7 @@ main(void)
 		cmocka_unit_test(test_ctlmsg_decode_rejects_unprintable),
 		cmocka_unit_test(test_ctlmsg_decode_rejects_bad_enum),
 		cmocka_unit_test(test_ctlmsg_decode_rejects_notary_fpr),
+		cmocka_unit_test(test_ctlmsg_decode_rejects_bad_proof_and_cost),
 		cmocka_unit_test(test_ctlmsg_decode_rejects_unknown_type),
 		cmocka_unit_test(test_ctlmsg_decode_failure_keeps_message),
 		cmocka_unit_test(test_ctlmsg_encode_enospc),

@@ -121,6 +121,8 @@ cmp_codes(const void *a, const void *b)
 	return strcmp(a, b);
 }
 
+static const uint8_t fpr_a[32] = { 0xaa, 1, 2, 3 }, fpr_b[32] = { 0xbb, 1, 2, 3 };
+
 static void
 test_invite_code_new_format_unique(void **state)
 {
@@ -130,7 +132,7 @@ test_invite_code_new_format_unique(void **state)
 	for (int i = 0; i < 1000; i++) {
 		char *c = codes[i];
 
-		assert_int_equal(invite_code_new(c), 0);
+		assert_int_equal(invite_code_new(fpr_a, c), 0);
 		assert_int_equal(strlen(c), INVITE_CODE_LEN);
 		for (int k = 0; k < INVITE_CODE_LEN; k++) {
 			if (k % 5 == 4)
@@ -164,7 +166,7 @@ test_secret_digest_normalises(void **state)
 	assert_int_equal(secret_digest("ABCDEFGI", c), 0);
 	assert_memory_not_equal(a, c, sizeof(a));
 	/* A code typed in lower case, without dashes, matches the code as issued. */
-	assert_int_equal(invite_code_new(code), 0);
+	assert_int_equal(invite_code_new(fpr_a, code), 0);
 	for (size_t i = 0, o = 0; i <= strlen(code); i++)
 		if (code[i] != '-')
 			lower[o++] =
@@ -187,6 +189,135 @@ test_secret_digest_normalises(void **state)
 	free(longer);
 }
 
+/* Codes commit to their CA: the right one matches, any other does not, old codes are told. */
+static void
+test_invite_code_check_ca(void **state)
+{
+	static const uint8_t seq[32] = { 0,  1,  2,  3,  4,  5,  6,  7,  8,  9,  10,
+					 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21,
+					 22, 23, 24, 25, 26, 27, 28, 29, 30, 31 };
+	char code[INVITE_CODE_LEN + 1];
+	uint8_t other[32];
+
+	(void)state;
+	/* The known answer of docs/protocol.md ("Enrolment"). */
+	assert_int_equal(invite_code_check_ca("0123-4567-89AB-CD49-N9KG", seq), INVITE_CA_MATCH);
+	assert_int_equal(invite_code_check_ca("0123456789abcd49n9kg", seq), INVITE_CA_MATCH);
+	assert_int_equal(invite_code_check_ca("0123-4567-89AB-CD49-N9KH", seq), INVITE_CA_MISMATCH);
+	for (int i = 0; i < 1000; i++) {
+		assert_int_equal(invite_code_new(fpr_a, code), 0);
+		assert_int_equal(invite_code_check_ca(code, fpr_a), INVITE_CA_MATCH);
+		assert_int_equal(invite_code_check_ca(code, fpr_b), INVITE_CA_MISMATCH);
+		/* one bit of the fingerprint is enough to tell */
+		memcpy(other, fpr_a, 32);
+		other[i % 32] ^= (uint8_t)(1u << (i % 8));
+		assert_int_equal(invite_code_check_ca(code, other), INVITE_CA_MISMATCH);
+	}
+	assert_int_equal(invite_code_check_ca("ABCD-EFGH-JKMN-PQRS", fpr_a), INVITE_CA_NONE);
+	assert_int_equal(invite_code_check_ca("", fpr_a), INVITE_CA_MALFORMED);
+	assert_int_equal(invite_code_check_ca("ABCD-EFGH-JKMN-PQR", fpr_a), INVITE_CA_MALFORMED);
+	assert_int_equal(invite_code_check_ca("ABCD-EFGH-JKMN-PQRS-TVWX-Y", fpr_a),
+			 INVITE_CA_MALFORMED);
+	assert_int_equal(invite_code_check_ca("ABCD-EFGH-JKMN-PQRS-TVWI", fpr_a),
+			 INVITE_CA_MALFORMED); /* I is not a digit */
+	assert_int_equal(invite_code_check_ca("ABCD EFGH-JKMN-PQRS-TVWX", fpr_a),
+			 INVITE_CA_MALFORMED);
+}
+
+static void
+test_password_rule_check(void **state)
+{
+	char pw[PASSWORD_LEN_MAX + 2];
+
+	(void)state;
+	assert_null(password_rule_check("correct horse battery staple"));
+	assert_null(password_rule_check(" ~!"));
+	memset(pw, 'a', PASSWORD_LEN_MAX);
+	pw[PASSWORD_LEN_MAX] = '\0';
+	assert_null(password_rule_check(pw));
+	pw[PASSWORD_LEN_MAX] = 'a';
+	pw[PASSWORD_LEN_MAX + 1] = '\0';
+	assert_non_null(password_rule_check(pw));
+	assert_non_null(password_rule_check(""));
+	assert_non_null(password_rule_check(NULL));
+	assert_non_null(password_rule_check("caf\xc3\xa9"));
+	assert_non_null(password_rule_check("tab\there"));
+	assert_non_null(password_rule_check("del\x7f"));
+}
+
+/* The known answer of docs/protocol.md, and what the proof is bound to. */
+static void
+test_password_proof_known_answer_and_binding(void **state)
+{
+	static const uint8_t csr[] = { 0x30, 0x02, 0x05, 0x00 },
+			     csr2[] = { 0x30, 0x02, 0x05, 0x01 };
+	static const uint8_t want[PASSWORD_PROOF_LEN] = {
+		0x79, 0x16, 0xfe, 0x79, 0x8f, 0xae, 0x78, 0x17, 0xd1, 0x19, 0xd4,
+		0x5b, 0xc4, 0x4d, 0xa1, 0xf5, 0x89, 0x97, 0x78, 0xea, 0x68, 0xa1,
+		0xc1, 0x8d, 0xc1, 0xe7, 0xb7, 0x0e, 0x5b, 0xc7, 0x62, 0xd8,
+	};
+	uint8_t key[32], exporter[32], p[32], q[32];
+
+	(void)state;
+	for (int i = 0; i < 32; i++) {
+		key[i] = (uint8_t)i;
+		exporter[i] = (uint8_t)(0x20 + i);
+	}
+	assert_int_equal(password_proof(key, exporter, "bob@b.example.com", csr, 4, p), 0);
+	assert_memory_equal(p, want, sizeof(p));
+	exporter[31] ^= 1; /* another TLS connection */
+	assert_int_equal(password_proof(key, exporter, "bob@b.example.com", csr, 4, q), 0);
+	assert_memory_not_equal(p, q, sizeof(p));
+	exporter[31] ^= 1;
+	assert_int_equal(password_proof(key, exporter, "bob@b.example.co", csr, 4, q), 0);
+	assert_memory_not_equal(p, q, sizeof(p));
+	assert_int_equal(password_proof(key, exporter, "bob@b.example.com", csr2, 4, q), 0);
+	assert_memory_not_equal(p, q, sizeof(p));
+	key[0] ^= 1;
+	assert_int_equal(password_proof(key, exporter, "bob@b.example.com", csr, 4, q), 0);
+	assert_memory_not_equal(p, q, sizeof(p));
+}
+
+/* What the client derives from the password is exactly the key the server stored. */
+static void
+test_password_derive_key_matches_stored(void **state)
+{
+	char h[PASSWORD_HASH_MAX];
+	uint8_t salt[PASSWORD_SALT_LEN], stored[32], derived[32];
+	unsigned ln;
+
+	(void)state;
+	assert_int_equal(password_hash("hunter2", TEST_LN, h), 0);
+	assert_true(password_hash_parse(h, &ln, salt, stored));
+	assert_int_equal(ln, TEST_LN);
+	assert_int_equal(password_derive_key("hunter2", salt, ln, derived), 0);
+	assert_memory_equal(stored, derived, 32);
+	assert_int_equal(password_derive_key("hunter3", salt, ln, derived), 0);
+	assert_memory_not_equal(stored, derived, 32);
+	assert_int_equal(password_derive_key("hunter2", salt, 21, derived), -EINVAL);
+	assert_false(password_hash_parse("$scrypt$", &ln, salt, stored));
+}
+
+/* A user without a password gets the same dummy salt every time, and each user another. */
+static void
+test_password_dummy_stable(void **state)
+{
+	static const uint8_t s1[32] = { 1 }, s2[32] = { 2 };
+	uint8_t a[16], b[16], ka[32], kb[32];
+
+	(void)state;
+	assert_int_equal(password_dummy(s1, "nobody", a, ka), 0);
+	assert_int_equal(password_dummy(s1, "nobody", b, kb), 0);
+	assert_memory_equal(a, b, 16);
+	assert_memory_equal(ka, kb, 32);
+	assert_memory_not_equal(a, ka, 16);
+	assert_int_equal(password_dummy(s1, "nobody2", b, kb), 0);
+	assert_memory_not_equal(a, b, 16);
+	assert_int_equal(password_dummy(s2, "nobody", b, kb), 0);
+	assert_memory_not_equal(a, b, 16);
+	assert_memory_not_equal(ka, kb, 32);
+}
+
 int
 main(void)
 {
@@ -196,6 +327,11 @@ main(void)
 		cmocka_unit_test(test_password_hash_bad_cost),
 		cmocka_unit_test(test_password_verify_malformed),
 		cmocka_unit_test(test_invite_code_new_format_unique),
+		cmocka_unit_test(test_invite_code_check_ca),
+		cmocka_unit_test(test_password_rule_check),
+		cmocka_unit_test(test_password_proof_known_answer_and_binding),
+		cmocka_unit_test(test_password_derive_key_matches_stored),
+		cmocka_unit_test(test_password_dummy_stable),
 		cmocka_unit_test(test_secret_digest_normalises),
 	};
 

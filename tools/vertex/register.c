@@ -6,12 +6,16 @@
  * Two connections, because the first contact has nothing to verify the server against:
  *
  *   1. TLS without verification, only to ask for the domain's CA certificate. It must be a CA
- *      named DOMAIN. Its fingerprint must match --ca-fingerprint if given, or the CA file from an
- *      earlier registration (Persistence of Pseudonym); otherwise it is trusted on first use and
- *      the fingerprint is printed so it can be checked out of band.
- *   2. TLS verifying the server's certificate (server@DOMAIN) against that CA; only then is the
- *      secret sent (ENROL). The certificate that comes back must verify against the same CA, name
- *      USER@DOMAIN and carry our public key.
+ *      named DOMAIN. Its fingerprint must match --ca-fingerprint if given, the CA file from an
+ *      earlier registration (Persistence of Pseudonym), and the commitment in an invite code
+ *      (crypto/password.h); a password without either is trusted on first use and the
+ *      fingerprint is printed so it can be checked out of band.
+ *   2. TLS verifying the server's certificate (server@DOMAIN) against that CA; only then does
+ *      anything depending on the secret go out. An invite code is sent (ENROL method 1); a
+ *      password is not: we ask for the account's salt and cost (SALT_REQ), derive the scrypt
+ *      key and send a proof bound to this connection's TLS exporter (ENROL method 3), which a
+ *      man in the middle, on another TLS connection, cannot replay. The certificate that comes
+ *      back must verify against the same CA, name USER@DOMAIN and carry our public key.
  *
  * The state machine below runs on the event loop with one overall deadline.
  */
@@ -32,12 +36,14 @@
 #include "core/ev.h"
 #include "core/log.h"
 #include "crypto/cert.h"
+#include "crypto/aead.h"
 #include "crypto/csr.h"
+#include "crypto/password.h"
 #include "crypto/tls.h"
 #include "proto/ctlmsg.h"
 #include "register.h"
 
-enum { REGISTER_TIMEOUT_MS = 20000, REGISTER_SECRET_MAX = CTL_STR_MAX };
+enum { REGISTER_TIMEOUT_MS = 20000, REGISTER_SECRET_MAX = PASSWORD_LEN_MAX };
 
 enum register_phase { PHASE_FETCH_CA, PHASE_ENROL, PHASE_DONE };
 
@@ -48,6 +54,8 @@ struct reg {
 	const char *key_path, *cert_path, *ca_path, *want_fpr;
 	char secret[REGISTER_SECRET_MAX + 1];
 	uint8_t method;
+	bool invite_checked; /* the CA matched the invite code's commitment */
+	bool salt_seen;      /* the one SALT answer, proof sent */
 	struct sockaddr_storage server;
 	char server_addr[64];
 
@@ -96,28 +104,75 @@ reg_send_hello(struct stream *s, struct reg *r)
 	stream_send_msg(s, &m);
 }
 
+/* ENROL, with the invite code or (method 3) the proof in hex; false if it could not go out. */
+static bool
+reg_send_enrol(struct stream *s, struct reg *r, uint8_t method, const char *secret)
+{
+	struct ctlmsg m = { .type = CTL_ENROL };
+	bool ok;
+
+	snprintf(m.u.enrol.identity, sizeof(m.u.enrol.identity), "%.*s", CTL_STR_MAX, r->name);
+	m.u.enrol.method = method;
+	snprintf(m.u.enrol.secret, sizeof(m.u.enrol.secret), "%s", secret);
+	m.u.enrol.csr = r->csr;
+	m.u.enrol.csr_len = r->csr_len;
+	ok = stream_send_msg(s, &m);
+	explicit_bzero(&m, sizeof(m));
+	return ok;
+}
+
 static void
 reg_on_established(struct stream *s)
 {
 	struct reg *r = stream_arg(s);
 	struct ctlmsg m = { 0 };
+	bool ok;
 
 	reg_send_hello(s, r);
 	if (r->phase == PHASE_FETCH_CA) {
 		m.type = CTL_CA_REQ;
 		snprintf(m.u.req.domain, sizeof(m.u.req.domain), "%s", r->id.domain);
-	} else {
-		m.type = CTL_ENROL;
-		snprintf(m.u.enrol.identity, sizeof(m.u.enrol.identity), "%.*s", CTL_STR_MAX,
+		ok = stream_send_msg(s, &m);
+	} else if (r->method == CTL_ENROL_PASSWORD) {
+		/* The password's salt first; the proof goes out when it comes (reg_on_salt). */
+		m.type = CTL_SALT_REQ;
+		snprintf(m.u.salt_req.identity, sizeof(m.u.salt_req.identity), "%.*s", CTL_STR_MAX,
 			 r->name);
-		m.u.enrol.method = r->method;
-		snprintf(m.u.enrol.secret, sizeof(m.u.enrol.secret), "%s", r->secret);
-		m.u.enrol.csr = r->csr;
-		m.u.enrol.csr_len = r->csr_len;
+		ok = stream_send_msg(s, &m);
+	} else {
+		ok = reg_send_enrol(s, r, CTL_ENROL_INVITE, r->secret);
 	}
-	if (!stream_send_msg(s, &m))
+	if (!ok)
 		stream_close(s, "cannot send the request");
-	explicit_bzero(&m, sizeof(m));
+}
+
+/*
+ * The account's salt and cost: derive the scrypt key (the slow part, here and not on the
+ * server) and send the proof bound to this connection's exporter.
+ */
+static bool
+reg_on_salt(struct stream *s, struct reg *r, const struct ctlmsg *m)
+{
+	uint8_t key[PASSWORD_KEY_LEN], exporter[PASSWORD_EXPORTER_LEN], proof[PASSWORD_PROOF_LEN];
+	char hex[CTL_PROOF_HEX_LEN + 1];
+	bool ok = false;
+
+	if (strcmp(m->u.salt.identity, r->name)) {
+		reg_fail(r, "the server answered for %s", m->u.salt.identity);
+		return false;
+	}
+	if (!password_derive_key(r->secret, m->u.salt.salt, m->u.salt.ln, key) &&
+	    !tls_conn_export(stream_tls(s), PASSWORD_EXPORTER_LABEL, exporter, sizeof(exporter)) &&
+	    !password_proof(key, exporter, r->name, r->csr, r->csr_len, proof)) {
+		for (size_t i = 0; i < sizeof(proof); i++)
+			snprintf(hex + 2 * i, 3, "%02x", proof[i]);
+		ok = reg_send_enrol(s, r, CTL_ENROL_PROOF, hex);
+	}
+	crypto_wipe(key, sizeof(key));
+	crypto_wipe(hex, sizeof(hex));
+	if (!ok)
+		reg_fail(r, "%s", "cannot make or send the password proof");
+	return ok;
 }
 
 /* Writes a file atomically (temporary file, then rename), mode 0644. */
@@ -125,6 +180,34 @@ static int
 reg_write_pem(const char *path, const uint8_t *der, size_t len)
 {
 	return cert_write_pem(path, der, len);
+}
+
+/*
+ * An invite code commits to the CA it was made under: a server offering another gets nothing.
+ * A code from before commitments needs --ca-fingerprint or a pinned CA instead.
+ */
+static bool
+reg_check_invite(struct reg *r, const struct cert_info *ci, const char *fpr)
+{
+	switch (invite_code_check_ca(r->secret, ci->fpr)) {
+	case INVITE_CA_MATCH:
+		r->invite_checked = true;
+		return true;
+	case INVITE_CA_NONE:
+		if (r->want_fpr || access(r->ca_path, F_OK) == 0)
+			return true;
+		reg_fail(r, "%s",
+			 "this invite code is of an older kind that names no CA: give "
+			 "--ca-fingerprint (ask the administrator) or ask for a new code");
+		return false;
+	default:
+		fprintf(stderr, "vertex register: CA of %s offered by %s is %s\n", r->id.domain,
+			r->server_addr, fpr);
+		reg_fail(r, "%s",
+			 "this CA is not the one the invite code was made for: the code "
+			 "was not sent (a server in the middle, or a code of another domain?)");
+		return false;
+	}
 }
 
 /* Checks the CA against the expected fingerprint or an earlier pin; false = refuse. */
@@ -147,6 +230,8 @@ reg_check_ca(struct reg *r)
 			 "--ca-fingerprint");
 		return false;
 	}
+	if (r->method == CTL_ENROL_INVITE && !reg_check_invite(r, &ci, fpr))
+		return false;
 	if (!cert_info_from_file(r->ca_path, &old) && memcmp(old.fpr, ci.fpr, sizeof(ci.fpr))) {
 		cert_fpr_format(old.fpr, was, sizeof(was));
 		fprintf(stderr,
@@ -159,6 +244,7 @@ reg_check_ca(struct reg *r)
 	printf("CA of %s: %s (%s)\n", r->id.domain, fpr,
 	       r->want_fpr                     ? "matches --ca-fingerprint"
 	       : access(r->ca_path, F_OK) == 0 ? "matches the pinned CA"
+	       : r->invite_checked             ? "matches the invite code"
 					       : "first use: check it out of band");
 	return true;
 }
@@ -224,6 +310,15 @@ reg_on_record(struct stream *s, uint16_t type, const uint8_t *body, size_t len)
 			reg_next(r);
 		}
 		return false;
+	}
+	if (r->phase == PHASE_ENROL && type == CTL_SALT && r->method == CTL_ENROL_PASSWORD &&
+	    !r->salt_seen) {
+		r->salt_seen = true;
+		if (!reg_on_salt(s, r, &m)) {
+			stream_close(s, "refused");
+			return false;
+		}
+		return true;
 	}
 	if (r->phase == PHASE_ENROL && type == CTL_CERT) {
 		r->result = reg_on_cert(r, &m) ? 0 : 1;
@@ -314,8 +409,11 @@ static const char register_usage[] =
     "FILE exists) and never leaves the machine; the server signs a certificate naming exactly\n"
     "USER@DOMAIN, valid for days, which vertexd renews by itself before it expires.\n"
     "\n"
-    "  --invite CODE         a one-time code from the domain's administrator\n"
-    "  --password-stdin      read the account's password from standard input\n"
+    "  --invite CODE         a one-time code from the domain's administrator; it commits\n"
+    "                        to the domain's CA, and is sent to no server with another CA\n"
+    "  --password-stdin      read the account's password from standard input (1 to 255\n"
+    "                        bytes of printable ASCII); it is never sent, only a proof\n"
+    "                        bound to this TLS connection\n"
     "  --key FILE            the agent's private key (made mode 0600 if missing)\n"
     "  --cert FILE           where to write the certificate\n"
     "  --ca FILE             where to write the domain's CA certificate; if FILE exists, the\n"
@@ -323,9 +421,36 @@ static const char register_usage[] =
     "  --server ADDR:PORT    the server, instead of DNS (SRV _vertex._tcp.DOMAIN, then\n"
     "                        DOMAIN itself on port 4801)\n"
     "  --ca-fingerprint FPR  refuse a CA whose fingerprint is not FPR (as `vertex cert show`\n"
-    "                        prints it); without it, a new CA is trusted on first use\n"
+    "                        prints it); without it (and without an invite code), a new\n"
+    "                        CA is trusted on first use\n"
     "\n"
     "Exit status: 0 registered, 1 refused or failed, 2 usage error.\n";
+
+/* The first line of standard input, held to the rule the server's admin verb applies. */
+static int
+reg_read_password(struct reg *r)
+{
+	char buf[PASSWORD_LEN_MAX + 2];
+	const char *why;
+	size_t n;
+	int err = -EINVAL;
+
+	if (!fgets(buf, sizeof(buf), stdin)) {
+		fprintf(stderr, "vertex register: no password on standard input\n");
+		return err;
+	}
+	n = strcspn(buf, "\r\n");
+	why = n == sizeof(buf) - 1 && buf[n] == '\0' ? "it is longer than 255 bytes" : NULL;
+	buf[n] = '\0';
+	if (why || (why = password_rule_check(buf)))
+		fprintf(stderr, "vertex register: password refused: %s\n", why);
+	else
+		err = 0;
+	if (!err)
+		memcpy(r->secret, buf, strlen(buf) + 1); /* at most PASSWORD_LEN_MAX + 1 */
+	explicit_bzero(buf, sizeof(buf));
+	return err;
+}
 
 static int
 reg_options(struct reg *r, int argc, char **argv, const char **server)
@@ -347,15 +472,18 @@ reg_options(struct reg *r, int argc, char **argv, const char **server)
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'i':
-			if (strlen(optarg) > REGISTER_SECRET_MAX)
+			if (invite_code_check_ca(optarg, (uint8_t[32]){ 0 }) ==
+			    INVITE_CA_MALFORMED) {
+				fprintf(stderr, "vertex register: --invite: not an invite code "
+						"(XXXX-XXXX-XXXX-XXXX-XXXX)\n");
 				return 2;
+			}
 			snprintf(r->secret, sizeof(r->secret), "%s", optarg);
 			r->method = CTL_ENROL_INVITE;
 			break;
 		case 'p':
-			if (!fgets(r->secret, sizeof(r->secret), stdin))
+			if (reg_read_password(r))
 				return 2;
-			r->secret[strcspn(r->secret, "\r\n")] = '\0';
 			r->method = CTL_ENROL_PASSWORD;
 			break;
 		case 'k':

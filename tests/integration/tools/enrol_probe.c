@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
- * enrol_probe ADDR:PORT IDENTITY CSR-IDENTITY KEY (invite CODE | password PASSWORD) [COUNT]
+ * enrol_probe ADDR:PORT IDENTITY CSR-IDENTITY KEY METHOD SECRET [COUNT]
+ *   METHOD: invite CODE      ENROL method 1 with the code
+ *           password PW      SALT_REQ, then ENROL method 3 with the proof of PW
+ *           cleartext PW     ENROL method 2, the password itself (what old clients sent)
+ *           salt -           SALT_REQ only; prints "salt LN SALT-HEX"
  *
  * Sends COUNT (default 1) enrolment requests, one per connection, for IDENTITY with a CSR that
  * names CSR-IDENTITY (signed with KEY, made if missing), and prints each answer as one line:
@@ -20,9 +24,50 @@
 #include "core/log.h"
 #include "crypto/cert.h"
 #include "crypto/csr.h"
+#include "crypto/password.h"
 #include "crypto/tls.h"
 #include "proto/ctlmsg.h"
 #include "probe_exchange.h"
+
+static const char *password; /* method password: the proof is made when the salt comes */
+static bool salt_only;
+
+/* A SALT answer: print it (salt), or send the proof (password); anything else as usual. */
+static bool
+enrol_on_record(struct stream *s, uint16_t type, const uint8_t *body, size_t len)
+{
+	struct probe_exchange *p = stream_arg(s);
+	uint8_t key[32], exporter[32], proof[32];
+	struct ctlmsg m, e;
+
+	if (type != CTL_SALT || !ctlmsg_decode(type, body, len, &m))
+		return probe_on_record(s, type, body, len);
+	if (salt_only) {
+		printf("salt %u ", m.u.salt.ln);
+		for (int i = 0; i < CTL_SALT_LEN; i++)
+			printf("%02x", m.u.salt.salt[i]);
+		printf("\n");
+		stream_close(s, "answered");
+		return false;
+	}
+	e = p->enrol;
+	e.u.enrol.method = CTL_ENROL_PROOF;
+	if (password_derive_key(password, m.u.salt.salt, m.u.salt.ln, key) ||
+	    tls_conn_export(stream_tls(s), PASSWORD_EXPORTER_LABEL, exporter, 32) ||
+	    password_proof(key, exporter, e.u.enrol.identity, e.u.enrol.csr, e.u.enrol.csr_len,
+			   proof)) {
+		printf("closed: cannot make the proof\n");
+		stream_close(s, "answered");
+		return false;
+	}
+	for (int i = 0; i < 32; i++)
+		snprintf(e.u.enrol.secret + 2 * i, 3, "%02x", proof[i]);
+	stream_send_msg(s, &e);
+	return true;
+}
+
+static const struct stream_ops enrol_ops = { probe_on_established, enrol_on_record,
+					     probe_on_closed };
 
 int
 main(int argc, char **argv)
@@ -51,14 +96,23 @@ main(int argc, char **argv)
 	p.req.type = CTL_ENROL;
 	snprintf(p.name, sizeof(p.name), "%s", argv[2]);
 	snprintf(p.req.u.enrol.identity, sizeof(p.req.u.enrol.identity), "%s", argv[2]);
-	p.req.u.enrol.method = !strcmp(argv[5], "password") ? CTL_ENROL_PASSWORD : CTL_ENROL_INVITE;
+	p.req.u.enrol.method =
+	    !strcmp(argv[5], "cleartext") ? CTL_ENROL_PASSWORD : CTL_ENROL_INVITE;
 	snprintf(p.req.u.enrol.secret, sizeof(p.req.u.enrol.secret), "%s", argv[6]);
 	p.req.u.enrol.csr = csr;
 	p.req.u.enrol.csr_len = (size_t)n;
+	if (!strcmp(argv[5], "password") || !strcmp(argv[5], "salt")) {
+		password = argv[6];
+		salt_only = !strcmp(argv[5], "salt");
+		p.enrol = p.req;
+		p.req = (struct ctlmsg){ .type = CTL_SALT_REQ };
+		snprintf(p.req.u.salt_req.identity, sizeof(p.req.u.salt_req.identity), "%s",
+			 argv[2]);
+	}
 	for (int i = 0; i < count; i++) {
 		struct stream *s;
 
-		if (stream_connect(&s, p.loop, tls, &to, NULL, NULL, &probe_ops, &p)) {
+		if (stream_connect(&s, p.loop, tls, &to, NULL, NULL, &enrol_ops, &p)) {
 			printf("closed: cannot connect\n");
 			return 1;
 		}

@@ -22,6 +22,7 @@
 struct probe_exchange {
 	struct ev_loop *loop;
 	struct ctlmsg req;
+	struct ctlmsg enrol; /* enrol_probe: the ENROL that follows a SALT_REQ */
 	char name[CTL_STR_MAX + 1];
 	int ok; /* 1 if the last answer was a certificate */
 };

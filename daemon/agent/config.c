@@ -26,6 +26,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/pkt.h"
+
 enum {
 	CONFIG_LINE_MAX = 1024,            /* bytes, without the newline */
 	CONFIG_MAX_ARGS = 8,               /* tokens on a line, keyword included */
@@ -328,6 +330,9 @@ config_on_pool6(struct config_parser *p, char **argv)
 	return config_prefix(p, argv[0], argv[1], AF_INET6, CONFIG_POOL6_MIN_LEN,
 			     CONFIG_POOL6_MAX_LEN, &p->c->pool6);
 }
+
+/* A TUN read of a packet longer than a buffer holds would be cut short, silently. */
+_Static_assert((int)CONFIG_MAX_MTU <= (int)PKT_DATA_MAX, "the largest mtu fits a packet buffer");
 
 static int
 config_on_mtu(struct config_parser *p, char **argv)

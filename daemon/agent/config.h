@@ -54,7 +54,7 @@ enum {
 	CONFIG_DEFAULT_KEEPALIVE_SEC = 10,
 	CONFIG_USER_MAX = 32,
 	CONFIG_MIN_MTU = 1280,
-	CONFIG_MAX_MTU = 1500 + 512, /* bounded by PKT_DATA_MAX */
+	CONFIG_MAX_MTU = 1920, /* PKT_DATA_MAX: the largest inner packet a buffer holds */
 };
 #define CONFIG_DEFAULT_REKEY_PACKETS (1ull << 30)
 

@@ -193,7 +193,8 @@ struct bad_case {
 
 static const struct bad_case bad_cases[] = {
 	{ "frobnicate 1\n", "vertexd.conf:1: frobnicate: unknown keyword" },
-	{ "\n\n# c\nmtu 99999\n", "vertexd.conf:4: mtu: 99999 is out of range 1280..2012" },
+	{ "\n\n# c\nmtu 99999\n", "vertexd.conf:4: mtu: 99999 is out of range 1280..1920" },
+	{ "mtu 1921\n", "vertexd.conf:1: mtu: 1921 is out of range 1280..1920" },
 	{ "mtu 1279\n", "vertexd.conf:1: mtu: 1279 is out of range" },
 	{ "mtu 2013\n", "mtu: 2013 is out of range" },
 	{ "mtu -1400\n", "mtu: -1400 is not a decimal number" },

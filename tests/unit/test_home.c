@@ -30,6 +30,7 @@
 #include "crypto/tls.h"
 #include "home/home.h"
 #include "pki.h"
+#include "steps.h"
 #include "proto/ctlmsg.h"
 
 #define ALICE  "alice@a.example.com"
@@ -241,14 +242,6 @@ teardown(void **state)
 	return 0;
 }
 
-/* Steps the loop (real I/O, the clock standing still) until cond holds; bounded. */
-#define RUN_UNTIL(f, cond)                                                                         \
-	do {                                                                                       \
-		for (int i_ = 0; i_ < 2000 && !(cond); i_++)                                       \
-			assert_int_equal(ev_run_once((f)->loop, 5), 0);                            \
-		assert_true(cond);                                                                 \
-	} while (0)
-
 /* Moves the clock by ms in steps of step_ms, running what falls due. */
 static void
 advance(struct fx *f, uint64_t ms, uint64_t step_ms)
@@ -275,7 +268,25 @@ static void
 connect_up(struct fx *f)
 {
 	home_start(f->home);
-	RUN_UNTIL(f, status_says(f, "server_state up") && srv_got(f, CTL_CRL_REQ));
+	RUN_UNTIL(f->loop, status_says(f, "server_state up") && srv_got(f, CTL_CRL_REQ));
+}
+
+/* The server answers a renewal: a certificate for ALICE over pubkey, valid for a day. */
+static void
+send_cert(struct fx *f, const uint8_t *pubkey)
+{
+	struct ctlmsg m = { .type = CTL_CERT };
+	uint8_t der[4096];
+	size_t ca_len;
+	int n = cert_ca_issue(f->ca, pubkey, ALICE, f->pki.now - 60, f->pki.now + 86400, der,
+			      sizeof(der));
+
+	assert_true(n > 0);
+	m.u.cert.cert = der;
+	m.u.cert.cert_len = (size_t)n;
+	m.u.cert.ca = cert_ca_der(f->ca, &ca_len);
+	m.u.cert.ca_len = ca_len;
+	assert_true(stream_send_msg(f->srv, &m));
 }
 
 /* --- tests --- */
@@ -289,7 +300,7 @@ test_home_connects(void **state)
 	/* A question before the connection is up waits for it. */
 	home_start(f->home);
 	assert_true(home_ask_notary(f->home, "b.example.com"));
-	RUN_UNTIL(f, status_says(f, "server_state up") && srv_got(f, CTL_NOTARY_REQ));
+	RUN_UNTIL(f->loop, status_says(f, "server_state up") && srv_got(f, CTL_NOTARY_REQ));
 	assert_int_equal(f->ndials, 1);
 	assert_int_equal(f->got[0], CTL_HELLO);
 	assert_int_equal(f->got[1], CTL_CRL_REQ);
@@ -323,9 +334,9 @@ test_home_backoff(void **state)
 	f->dial_err = 0;
 	while (f->ndials < 11)
 		advance(f, 1000, 1000);
-	RUN_UNTIL(f, status_says(f, "server_state up"));
+	RUN_UNTIL(f->loop, status_says(f, "server_state up"));
 	stream_close(f->srv, "server restarts");
-	RUN_UNTIL(f, status_says(f, "server_state down"));
+	RUN_UNTIL(f->loop, status_says(f, "server_state down"));
 	advance(f, HOME_RETRY_MIN_MS - 100, 100);
 	assert_int_equal(f->ndials, 11);
 	advance(f, HOME_RETRY_MIN_MS / 2 + 200, 100);
@@ -342,45 +353,33 @@ test_home_ping_and_silence(void **state)
 	before = f->ngot;
 	f->now += HOME_PING_MS;
 	assert_int_equal(ev_run_once(f->loop, 0), 0);
-	RUN_UNTIL(f, f->ngot > before && f->got[f->ngot - 1] == CTL_PING);
+	RUN_UNTIL(f->loop, f->ngot > before && f->got[f->ngot - 1] == CTL_PING);
 	/* The server never answers: three ping intervals of silence and the channel is lost. */
 	f->now += 2 * HOME_PING_MS + 1;
 	assert_int_equal(ev_run_once(f->loop, 0), 0);
 	assert_int_equal(ev_run_once(f->loop, 0), 0);
 	assert_true(status_says(f, "server_state down"));
-	RUN_UNTIL(f, f->srv_closed);
+	RUN_UNTIL(f->loop, f->srv_closed);
 }
 
 static void
 test_home_renews(void **state)
 {
 	struct fx *f = *state;
-	struct ctlmsg m = { .type = CTL_CERT };
-	struct cert_info mine, renewed;
-	uint8_t der[4096];
-	size_t ca_len;
-	int n;
+	struct cert_info renewed;
 
 	connect_up(f);
 	assert_true(status_says(f, "last_renewal 0\n"));
 	/* The certificate is [now - 10 s, now + 20 s]: renewed at two thirds, 10 s from now. */
 	advance(f, 8000, 1000);
-	RUN_UNTIL(f, true);
+	RUN_UNTIL(f->loop, true);
 	assert_false(srv_got(f, CTL_RENEW));
 	advance(f, 4000, 1000);
-	RUN_UNTIL(f, srv_got(f, CTL_RENEW));
+	RUN_UNTIL(f->loop, srv_got(f, CTL_RENEW));
 	/* The request is for alice's own key. */
 	assert_non_null(f->last_renew.u.renew.csr);
-	mine = *tls_ctx_cert(f->agent_tls);
-	n = cert_ca_issue(f->ca, mine.pubkey, ALICE, f->pki.now - 60, f->pki.now + 86400, der,
-			  sizeof(der));
-	assert_true(n > 0);
-	m.u.cert.cert = der;
-	m.u.cert.cert_len = (size_t)n;
-	m.u.cert.ca = cert_ca_der(f->ca, &ca_len);
-	m.u.cert.ca_len = ca_len;
-	assert_true(stream_send_msg(f->srv, &m));
-	RUN_UNTIL(f, !status_says(f, "last_renewal 0\n"));
+	send_cert(f, tls_ctx_cert(f->agent_tls)->pubkey);
+	RUN_UNTIL(f->loop, !status_says(f, "last_renewal 0\n"));
 	/* Installed: written where the config says, and used for new connections. */
 	assert_int_equal(cert_info_from_file(test_pki_path(&f->pki, "alice.crt"), &renewed), 0);
 	assert_int_equal(renewed.not_after, f->pki.now + 86400);
@@ -391,25 +390,12 @@ static void
 test_home_refuses_foreign_cert(void **state)
 {
 	struct fx *f = *state;
-	struct ctlmsg m = { .type = CTL_CERT };
-	uint8_t der[4096];
-	size_t ca_len;
-	int n;
+	struct ctlmsg ping = { .type = CTL_PING, .u.ping.nonce = 7 };
 
 	connect_up(f);
 	/* A certificate for another key (the server's own) is not installed. */
-	assert_int_equal(cert_key_new(test_pki_path(&f->pki, "other.key"), NULL), 0);
-	n = cert_ca_issue(f->ca, tls_ctx_cert(f->server_tls)->pubkey, ALICE, f->pki.now - 60,
-			  f->pki.now + 86400, der, sizeof(der));
-	assert_true(n > 0);
-	m.u.cert.cert = der;
-	m.u.cert.cert_len = (size_t)n;
-	m.u.cert.ca = cert_ca_der(f->ca, &ca_len);
-	m.u.cert.ca_len = ca_len;
-	assert_true(stream_send_msg(f->srv, &m));
-	m.type = CTL_PING; /* a message after it, to know the CERT was handled */
-	m.u.ping.nonce = 7;
-	assert_true(stream_send_msg(f->srv, &m));
+	send_cert(f, tls_ctx_cert(f->server_tls)->pubkey);
+	assert_true(stream_send_msg(f->srv, &ping)); /* after it, to know the CERT was handled */
 	for (int i = 0; i < 50; i++)
 		assert_int_equal(ev_run_once(f->loop, 2), 0);
 	assert_true(status_says(f, "last_renewal 0\n"));
@@ -460,7 +446,7 @@ test_home_revocation_list(void **state)
 	connect_up(f);
 	buf = make_crl(f, 1, 3, &len);
 	send_crl_chunk(f, 1, buf, len, 0, len);
-	RUN_UNTIL(f, f->ncrls == 1);
+	RUN_UNTIL(f->loop, f->ncrls == 1);
 	assert_int_equal(f->crl_number, 1);
 	assert_true(status_says(f, "crl_number 1\n"));
 	/* The same list pushed again (every reconnect sends one) is not applied twice. */
@@ -492,10 +478,10 @@ test_home_revocation_list_in_chunks(void **state)
 	half = CTL_BLOB_MAX;
 	f->last_crl_req.u.crl_req.offset = 0;
 	send_crl_chunk(f, 2, buf, len, 0, half);
-	RUN_UNTIL(f, f->last_crl_req.u.crl_req.offset == half);
+	RUN_UNTIL(f->loop, f->last_crl_req.u.crl_req.offset == half);
 	assert_int_equal(f->ncrls, 0); /* nothing applied from half a list */
 	send_crl_chunk(f, 2, buf, len, half, len - half);
-	RUN_UNTIL(f, f->ncrls == 1);
+	RUN_UNTIL(f->loop, f->ncrls == 1);
 	assert_int_equal(f->crl_number, 2);
 	free(buf);
 }
@@ -515,7 +501,7 @@ test_home_handlers(void **state)
 	snprintf(m.u.notary.domain, sizeof(m.u.notary.domain), "b.example.com");
 	m.u.notary.status = CTL_NOTARY_UNKNOWN;
 	assert_true(stream_send_msg(f->srv, &m));
-	RUN_UNTIL(f, f->nnotary == 1);
+	RUN_UNTIL(f->loop, f->nnotary == 1);
 	assert_string_equal(f->notary_domain, "b.example.com");
 }
 

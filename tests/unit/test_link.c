@@ -28,6 +28,7 @@
 #include "link/link.h"
 #include "peer/peer.h"
 #include "pki.h"
+#include "steps.h"
 #include "proto/record.h"
 #include "session/session.h"
 
@@ -217,14 +218,6 @@ addr4(uint8_t last)
 	return ss;
 }
 
-/* Steps the loop (real I/O, the clock standing still) until cond holds; bounded. */
-#define RUN_UNTIL(f, cond)                                                                         \
-	do {                                                                                       \
-		for (int i_ = 0; i_ < 2000 && !(cond); i_++)                                       \
-			assert_int_equal(ev_run_once((f)->loop, 5), 0);                            \
-		assert_true(cond);                                                                 \
-	} while (0)
-
 /* Alice dials bob over a socketpair; bob accepts it as coming from 198.18.0.1. */
 static void
 connect_pair(struct fx *f)
@@ -247,7 +240,7 @@ test_link_session_up(void **state)
 	connect_pair(f);
 	assert_int_equal(links_count(f->alice.links), 1);
 	assert_int_equal(links_count(f->bob.links), 1);
-	RUN_UNTIL(f, a->state == PEER_UP && b->state == PEER_UP);
+	RUN_UNTIL(f->loop, a->state == PEER_UP && b->state == PEER_UP);
 	/* Each side's keys name the other's receiver index, and the certificates are bound. */
 	assert_int_equal(a->current->remote_index, b->current->local_index);
 	assert_int_equal(b->current->remote_index, a->current->local_index);
@@ -273,13 +266,13 @@ test_link_records_dispatched(void **state)
 	struct link *l;
 
 	connect_pair(f);
-	RUN_UNTIL(f, f->alice.peer->state == PEER_UP && f->bob.peer->state == PEER_UP);
+	RUN_UNTIL(f->loop, f->alice.peer->state == PEER_UP && f->bob.peer->state == PEER_UP);
 	l = f->alice.peer->paths.stream;
 	/* An unknown type is skipped, not a reason to close; a registered one reaches its handler.
 	 */
 	assert_true(link_send_record(l, TYPE_UNKNOWN, "??", 2));
 	assert_true(link_send_record(l, TYPE_TEST, "hello bob", 9));
-	RUN_UNTIL(f, f->got_count == 1);
+	RUN_UNTIL(f->loop, f->got_count == 1);
 	assert_int_equal(f->got_len, 9);
 	assert_memory_equal(f->got, "hello bob", 9);
 	assert_true(link_is_up(f->bob.peer->paths.stream));
@@ -298,7 +291,7 @@ test_link_close_record(void **state)
 	struct fx *f = *state;
 
 	connect_pair(f);
-	RUN_UNTIL(f, f->alice.peer->state == PEER_UP && f->bob.peer->state == PEER_UP);
+	RUN_UNTIL(f->loop, f->alice.peer->state == PEER_UP && f->bob.peer->state == PEER_UP);
 	/* Alice shuts down: CLOSE first, so bob drops the session at once instead of timing out. */
 	links_free(f->alice.links, true);
 	f->alice.links = NULL;
@@ -312,7 +305,7 @@ test_link_close_record(void **state)
 							  .source_handshake_rate = 1,
 							  .source_handshake_burst = 1 }),
 			 0);
-	RUN_UNTIL(f, links_count(f->bob.links) == 0);
+	RUN_UNTIL(f->loop, links_count(f->bob.links) == 0);
 	assert_null(f->bob.peer->current);
 	assert_int_not_equal(f->bob.peer->state, PEER_UP);
 }
@@ -326,7 +319,7 @@ test_link_unknown_peer_refused(void **state)
 	peer_del(f->bob.peer);
 	f->bob.peer = NULL;
 	connect_pair(f);
-	RUN_UNTIL(f, links_count(f->bob.links) == 0 && links_count(f->alice.links) == 0);
+	RUN_UNTIL(f->loop, links_count(f->bob.links) == 0 && links_count(f->alice.links) == 0);
 	assert_int_not_equal(f->alice.peer->state, PEER_UP);
 	assert_false(f->alice.peer->dialing);
 }

@@ -14,9 +14,10 @@ path_set_init(struct path_set *s, const struct sockaddr_storage *endpoints, size
 {
 	memset(s, 0, sizeof(*s));
 	s->ndial = n < PATH_DIAL_MAX ? n : PATH_DIAL_MAX;
+	if (!s->ndial)
+		return; /* endpoints may be NULL: a peer reached only once it is found */
 	memcpy(s->dial, endpoints, s->ndial * sizeof(*s->dial));
-	if (s->ndial)
-		s->endpoint = s->dial[0];
+	s->endpoint = s->dial[0];
 }
 
 const struct sockaddr_storage *

@@ -192,6 +192,31 @@ ctl_trust_show(struct agent *a, char **arg, FILE *f)
 	ctl_foreign_status(a, domain, f);
 }
 
+/*
+ * The CA this agent trusts for a domain right now, however it came to (its own domain's, a ca
+ * line, a pin): what `vertex register` cross-checks a CA it is offered against ("ca none" if
+ * none). Any local user may ask: a CA is public.
+ */
+static void
+ctl_trust_ca(struct agent *a, char **arg, FILE *f)
+{
+	char domain[IDENTITY_DOMAIN_MAX + 1], fpr[CTL_FPR_STR_MAX];
+	const uint8_t *der;
+	struct cert_info ci;
+	size_t len = 0;
+
+	if (!ctl_arg_domain(arg[0], domain, f))
+		return;
+	fprintf(f, "domain %s\n", domain);
+	der = cert_trust_anchor_der(a->trust, domain, &len);
+	if (!der || cert_info_from_der(der, len, &ci)) {
+		fputs("ca none\n", f);
+		return;
+	}
+	cert_fpr_format(ci.fpr, fpr, sizeof(fpr));
+	fprintf(f, "ca %s\n", fpr);
+}
+
 /* After a pin changes, the domains module decides again; -ENOENT (no peer there) is fine. */
 static void
 ctl_trust_reevaluate(struct agent *a, const char *domain)
@@ -277,6 +302,7 @@ static const struct ctl_verb ctl_verbs[] = {
 	{ { "peers", NULL }, 0, false, ctl_peers_verb },
 	{ { "trust", "list" }, 0, false, ctl_trust_list },
 	{ { "trust", "show" }, 1, false, ctl_trust_show },
+	{ { "trust", "ca" }, 1, false, ctl_trust_ca },
 	{ { "trust", "forget" }, 1, true, ctl_trust_forget },
 	{ { "trust", "pin" }, 2, true, ctl_trust_pin },
 };

@@ -80,6 +80,28 @@ register alice "$SRVA_IP" "alice@$DOMAIN_A" --invite "$CODE" || fail "the code n
 grep -qF "CA of $DOMAIN_A: $CA_FPR (matches the invite code)" "$VTX_TMP/reg.out" || fail "$(cat "$VTX_TMP/reg.out")"
 pass "the same code then enrols alice with the real server"
 
+say "the vertexd on alice's machine is a notary: a password goes to no CA it does not trust"
+lab_agent_config alice "alice@$DOMAIN_A" fd00:5e:1::/48
+lab_agent_start alice alice
+if printf '%s\n' "${LONG:1}" | qn alice "$VERTEX" -s "$VTX_TMP/alice.sock" register "gina@$DOMAIN_A" \
+	--password-stdin --server "$SRVB_IP:$SERVER_PORT" --key "$VTX_TMP/gina-m.key" \
+	--cert "$VTX_TMP/gina-m.crt" --ca "$VTX_TMP/gina-m.ca" >"$VTX_TMP/reg.out" 2>&1; then
+	fail "registered with the man in the middle: $(cat "$VTX_TMP/reg.out")"
+fi
+grep -qF "the vertexd on this machine trusts CA $CA_FPR for $DOMAIN_A" "$VTX_TMP/reg.out" &&
+	grep -qF "refusing a CA the local vertexd does not trust: nothing was sent" "$VTX_TMP/reg.out" ||
+	fail "register said: $(cat "$VTX_TMP/reg.out")"
+! grep -q "gina" "$VTX_TMP/srvb.log" || fail "the man in the middle heard of gina: $(grep gina "$VTX_TMP/srvb.log")"
+pass "refused before the salt was even asked: $(tail -1 "$VTX_TMP/reg.out")"
+printf '%s\n' "${LONG:1}" | qn alice "$VERTEX" -s "$VTX_TMP/alice.sock" register "gina@$DOMAIN_A" \
+	--password-stdin --server "$SRVA_IP:$SERVER_PORT" --key "$VTX_TMP/gina.key" \
+	--cert "$VTX_TMP/gina.crt" --ca "$VTX_TMP/gina.ca" >"$VTX_TMP/reg.out" 2>&1 ||
+	fail "gina could not register with the real server: $(cat "$VTX_TMP/reg.out")"
+grep -qF "CA of $DOMAIN_A: $CA_FPR (matches the CA the local vertexd trusts)" "$VTX_TMP/reg.out" ||
+	fail "$(cat "$VTX_TMP/reg.out")"
+pass "with the real server the CA matches what vertexd trusts, and gina enrols"
+vtx_stop alice
+
 say "a man in the middle gets no password, only a proof bound to its own TLS connection"
 if printf '%s\n' "$PW" | register dave-mitm "$SRVB_IP" "dave@$DOMAIN_A" --password-stdin; then
 	fail "registered with the man in the middle"

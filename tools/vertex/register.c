@@ -8,8 +8,10 @@
  *   1. TLS without verification, only to ask for the domain's CA certificate. It must be a CA
  *      named DOMAIN. Its fingerprint must match --ca-fingerprint if given, the CA file from an
  *      earlier registration (Persistence of Pseudonym), and the commitment in an invite code
- *      (crypto/password.h); a password without either is trusted on first use and the
- *      fingerprint is printed so it can be checked out of band.
+ *      (crypto/password.h). Where a vertexd runs on this machine (its control socket, -s, is
+ *      there), it is a notary: a CA it trusts for DOMAIN (its own domain's, a ca line, a pin)
+ *      must be the one offered. A password without any of these is trusted on first use and
+ *      the fingerprint is printed so it can be checked out of band.
  *   2. TLS verifying the server's certificate (server@DOMAIN) against that CA; only then does
  *      anything depending on the secret go out. An invite code is sent (ENROL method 1); a
  *      password is not: we ask for the account's salt and cost (SALT_REQ), derive the scrypt
@@ -40,6 +42,7 @@
 #include "crypto/csr.h"
 #include "crypto/password.h"
 #include "crypto/tls.h"
+#include "ctlclient.h"
 #include "proto/ctlmsg.h"
 #include "register.h"
 
@@ -55,6 +58,7 @@ struct reg {
 	char secret[REGISTER_SECRET_MAX + 1];
 	uint8_t method;
 	bool invite_checked; /* the CA matched the invite code's commitment */
+	bool agent_checked;  /* the CA is the one the local vertexd trusts for the domain */
 	bool salt_seen;      /* the one SALT answer, proof sent */
 	struct sockaddr_storage server;
 	char server_addr[64];
@@ -210,6 +214,43 @@ reg_check_invite(struct reg *r, const struct cert_info *ci, const char *fpr)
 	}
 }
 
+/*
+ * The vertexd on this machine, if there is one, as a notary: what CA does it trust for the
+ * domain? Another one than offered refuses (nothing is sent); none, or no vertexd, says nothing.
+ */
+static bool
+reg_check_local_agent(struct reg *r, const char *fpr)
+{
+	struct ctlclient_facts f;
+	char req[16 + IDENTITY_DOMAIN_MAX];
+	const char *ca;
+	bool ok = true;
+
+	if (access(ctlclient_socket_path, F_OK) != 0)
+		return true;
+	snprintf(req, sizeof(req), "trust ca %s", r->id.domain);
+	if (ctlclient_ask(req, &f)) {
+		fprintf(stderr, "vertex register: going on without the word of vertexd (%s)\n",
+			ctlclient_socket_path);
+		return true;
+	}
+	ca = ctlclient_fact(&f, 0, f.n, "ca");
+	if (!strcmp(ca, fpr)) {
+		r->agent_checked = true;
+	} else if (strcmp(ca, "none")) {
+		fprintf(stderr,
+			"vertex register: the vertexd on this machine trusts CA %s for %s; %s "
+			"offers %s\n",
+			ca, r->id.domain, r->server_addr, fpr);
+		reg_fail(r, "%s",
+			 "refusing a CA the local vertexd does not trust: nothing was sent (a "
+			 "server in the middle?)");
+		ok = false;
+	}
+	ctlclient_facts_free(&f);
+	return ok;
+}
+
 /* Checks the CA against the expected fingerprint or an earlier pin; false = refuse. */
 static bool
 reg_check_ca(struct reg *r)
@@ -230,6 +271,8 @@ reg_check_ca(struct reg *r)
 			 "--ca-fingerprint");
 		return false;
 	}
+	if (!reg_check_local_agent(r, fpr))
+		return false;
 	if (r->method == CTL_ENROL_INVITE && !reg_check_invite(r, &ci, fpr))
 		return false;
 	if (!cert_info_from_file(r->ca_path, &old) && memcmp(old.fpr, ci.fpr, sizeof(ci.fpr))) {
@@ -245,6 +288,7 @@ reg_check_ca(struct reg *r)
 	       r->want_fpr                     ? "matches --ca-fingerprint"
 	       : access(r->ca_path, F_OK) == 0 ? "matches the pinned CA"
 	       : r->invite_checked             ? "matches the invite code"
+	       : r->agent_checked              ? "matches the CA the local vertexd trusts"
 					       : "first use: check it out of band");
 	return true;
 }
@@ -423,6 +467,10 @@ static const char register_usage[] =
     "  --ca-fingerprint FPR  refuse a CA whose fingerprint is not FPR (as `vertex cert show`\n"
     "                        prints it); without it (and without an invite code), a new\n"
     "                        CA is trusted on first use\n"
+    "\n"
+    "If a vertexd runs on this machine (its control socket, see -s, exists), it is asked\n"
+    "which CA it trusts for DOMAIN; if it trusts another than the server offers, nothing is\n"
+    "sent and the registration fails.\n"
     "\n"
     "Exit status: 0 registered, 1 refused or failed, 2 usage error.\n";
 

@@ -152,8 +152,11 @@ stage_fuzz()
 		seeds=()
 		corpus=tests/fuzz/corpus/${name#fuzz_}
 		[[ -d $corpus ]] && seeds=("$corpus")
+		# A crash, a timeout or running out of memory fails the check: libFuzzer's own
+		# exit codes for them (77, 70) would read as "skipped" here.
 		check "fuzz:$name" "$BUILD_FUZZ/$name" -max_total_time="$FUZZ_SECONDS" \
 			-timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+			-error_exitcode=1 -timeout_exitcode=1 \
 			-artifact_prefix="$BUILD_FUZZ/artifacts/$name-" "$work" "${seeds[@]}"
 	done
 }

@@ -3,9 +3,11 @@
  * libFuzzer target for the reassembly of revocation lists from CTL_CRL chunks
  * (control/crlpull.c): the input is a sequence of chunks, each a u16 length (big-endian) and
  * a CTL_CRL body, as a server under an attacker's control could send them. Whatever comes, the
- * pull never holds more than the list it announced, never writes outside it, and a DONE list is
- * exactly `total` bytes whose last chunk is the bytes last given.
+ * pull never holds more than the list it announced, never writes outside it, a DONE list is
+ * exactly `total` bytes whose last chunk is the bytes last given, and a chunk of another
+ * domain's list changes nothing.
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +32,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (len > size)
 			len = size;
 		if (ctlmsg_decode(CTL_CRL, data, len, &m)) {
+			bool other_domain = strcmp(m.u.crl.domain, p.domain) != 0;
+			uint32_t have = p.have, total = p.total;
 			enum crl_pull_result r = crl_pull_on_chunk(&p, &m);
 
 			if (p.have > p.total || (p.buf == NULL) != (p.total == 0))
@@ -44,7 +48,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					abort();
 				crl_pull_reset(&p);
 			}
-			if ((r == CRL_PULL_RESTART || r == CRL_PULL_BAD) && p.buf)
+			/* A chunk of another domain's list is refused and leaves the pull as
+			 * it was; a restart, or a list that cannot be held, leaves nothing. */
+			if (other_domain &&
+			    (r != CRL_PULL_BAD || p.have != have || p.total != total))
+				abort();
+			if (!other_domain && (r == CRL_PULL_RESTART || r == CRL_PULL_BAD) && p.buf)
 				abort();
 		}
 		data += len;

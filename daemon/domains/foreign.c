@@ -31,6 +31,7 @@
 #include <time.h>
 
 #include "control/cafetch.h"
+#include "core/backoff.h"
 #include "core/ev.h"
 #include "core/log.h"
 #include "crypto/cert.h"
@@ -89,10 +90,7 @@ foreign_arm(struct fdomain *fd, uint64_t ms)
 static void
 foreign_retry(struct fdomain *fd)
 {
-	fd->backoff_ms = fd->backoff_ms ? fd->backoff_ms * 2 : FOREIGN_RETRY_MIN_MS;
-	if (fd->backoff_ms > FOREIGN_RETRY_MAX_MS)
-		fd->backoff_ms = FOREIGN_RETRY_MAX_MS;
-	foreign_arm(fd, fd->backoff_ms);
+	foreign_arm(fd, backoff_next(&fd->backoff_ms, FOREIGN_RETRY_MIN_MS, FOREIGN_RETRY_MAX_MS));
 }
 
 /* A list from the domain's server: verified against its anchor, applied and kept (crlkeep.c). */

@@ -21,6 +21,7 @@
 #include "crypto/crl.h"
 #include "crypto/csr.h"
 #include "crypto/tls.h"
+#include "core/backoff.h"
 #include "core/ev.h"
 #include "core/log.h"
 #include "core/sockaddr.h"
@@ -82,14 +83,11 @@ home_on_retry(struct ev_timer *t)
 static void
 home_schedule_retry(struct home *h)
 {
+	unsigned wait = backoff_next(&h->backoff_ms, HOME_RETRY_MIN_MS, HOME_RETRY_MAX_MS);
 	uint32_t jitter = 0;
 
-	h->backoff_ms = h->backoff_ms ? h->backoff_ms * 2 : HOME_RETRY_MIN_MS;
-	if (h->backoff_ms > HOME_RETRY_MAX_MS)
-		h->backoff_ms = HOME_RETRY_MAX_MS;
 	crypto_random(&jitter, sizeof(jitter));
-	ev_timer_start(h->loop, &h->retry_timer, h->backoff_ms + jitter % (h->backoff_ms / 2 + 1),
-		       home_on_retry);
+	ev_timer_start(h->loop, &h->retry_timer, backoff_jitter(wait, jitter), home_on_retry);
 }
 
 static bool

@@ -23,6 +23,7 @@
  */
 #include <string.h>
 
+#include "core/backoff.h"
 #include "core/sockaddr.h"
 #include "crypto/aead.h"
 #include "peer/peer_int.h"
@@ -117,17 +118,16 @@ peer_timers_session_down(struct peer *p)
 void
 peer_timers_dial_failed(struct peer *p)
 {
+	unsigned wait =
+	    backoff_next(&p->backoff_ms, PEER_CONNECT_BACKOFF_MIN_MS, PEER_CONNECT_BACKOFF_MAX_MS);
 	uint32_t jitter = 0;
 
-	p->backoff_ms = p->backoff_ms ? p->backoff_ms * 2 : PEER_CONNECT_BACKOFF_MIN_MS;
-	if (p->backoff_ms > PEER_CONNECT_BACKOFF_MAX_MS)
-		p->backoff_ms = PEER_CONNECT_BACKOFF_MAX_MS;
 	crypto_random(&jitter, sizeof(jitter));
 	/* Retry while we have no keys; with keys, the rekey or keepalive timer asks again. */
 	if (!p->current)
-		peer_timers_connect(p, p->backoff_ms + jitter % (p->backoff_ms / 2 + 1));
+		peer_timers_connect(p, backoff_jitter(wait, jitter));
 	else
-		ev_timer_start(p->table->loop, &p->rekey_timer, p->backoff_ms, timers_on_rekey);
+		ev_timer_start(p->table->loop, &p->rekey_timer, wait, timers_on_rekey);
 }
 
 void

@@ -22,14 +22,19 @@
 #include "core/rbuf.h"
 #include "core/wbuf.h"
 #include "proto/record.h"
+#include "trust/identity.h"
 
 enum {
 	CTL_TYPE_FIRST = CTL_HELLO,
-	CTL_TYPE_LAST = CTL_SALT,
+	CTL_TYPE_LAST = CTL_OFFER,
 	CTL_SALT_LN_MIN = 10,
 	CTL_SALT_LN_MAX = 20,
 	CTL_STR_WIRE_MAX = 1 + CTL_STR_MAX,   /* str8 */
 	CTL_BLOB_WIRE_MAX = 2 + CTL_BLOB_MAX, /* blob16 */
+	CTL_PURPOSE_WIRE_MAX = 1 + IDENTITY_PURPOSE_MAX,
+	CTL_CAND_WIRE_LEN = 1 + 1 + 1 + 16 + 2 + 4,
+	CTL_PROTO_TCP = 6,
+	CTL_PROTO_UDP = 17,
 };
 
 /* The u8 length prefix can express every allowed string, and nothing longer, so decode needs no
@@ -54,6 +59,13 @@ static const uint32_t ctl_body_max[CTL_TYPE_LAST - CTL_TYPE_FIRST + 1] = {
 	[CTL_PONG - CTL_TYPE_FIRST] = 8,
 	[CTL_SALT_REQ - CTL_TYPE_FIRST] = CTL_STR_WIRE_MAX,
 	[CTL_SALT - CTL_TYPE_FIRST] = CTL_STR_WIRE_MAX + 1 + CTL_SALT_LEN,
+	[CTL_CONTACT - CTL_TYPE_FIRST] =
+	    8 + 2 * CTL_STR_WIRE_MAX + CTL_PURPOSE_WIRE_MAX + 2 + CTL_FPR_LEN,
+	[CTL_ANSWER - CTL_TYPE_FIRST] = 8 + 2 * CTL_STR_WIRE_MAX + CTL_PURPOSE_WIRE_MAX + 1 + 1 + 2,
+	[CTL_RELAY - CTL_TYPE_FIRST] = 2 * CTL_STR_WIRE_MAX + 4 + 1 + CTL_BLOB_WIRE_MAX,
+	[CTL_RELAY_FRAME - CTL_TYPE_FIRST] = 2 * CTL_STR_WIRE_MAX + CTL_BLOB_WIRE_MAX,
+	[CTL_OFFER - CTL_TYPE_FIRST] =
+	    2 * CTL_STR_WIRE_MAX + 4 + 1 + CTL_CANDIDATES_MAX * CTL_CAND_WIRE_LEN,
 };
 
 /* The largest control body (CERT) must fit the record layer's absolute limit. */
@@ -91,6 +103,11 @@ ctlmsg_type_name(uint16_t type)
 		[CTL_PONG - CTL_TYPE_FIRST] = "pong",
 		[CTL_SALT_REQ - CTL_TYPE_FIRST] = "salt_req",
 		[CTL_SALT - CTL_TYPE_FIRST] = "salt",
+		[CTL_CONTACT - CTL_TYPE_FIRST] = "contact",
+		[CTL_ANSWER - CTL_TYPE_FIRST] = "answer",
+		[CTL_RELAY - CTL_TYPE_FIRST] = "relay",
+		[CTL_RELAY_FRAME - CTL_TYPE_FIRST] = "relay_frame",
+		[CTL_OFFER - CTL_TYPE_FIRST] = "offer",
 	};
 
 	return ctlmsg_is_known(type) ? names[type - CTL_TYPE_FIRST] : "unknown";
@@ -110,6 +127,64 @@ ctlmsg_error_name(uint16_t code)
 	if (code >= sizeof(names) / sizeof(names[0]) || !names[code])
 		return "other";
 	return names[code];
+}
+
+const char *
+ctlmsg_verdict_name(uint8_t verdict)
+{
+	static const char *const names[] = {
+		[CTL_VERDICT_APPROVED] = "approved",
+		[CTL_VERDICT_DENIED] = "denied",
+		[CTL_VERDICT_NO_PURPOSE] = "no_purpose",
+		[CTL_VERDICT_UNKNOWN_USER] = "unknown_user",
+		[CTL_VERDICT_OFFLINE] = "offline",
+		[CTL_VERDICT_TIMEOUT] = "timeout",
+		[CTL_VERDICT_RATE] = "rate",
+		[CTL_VERDICT_REVOKED] = "revoked",
+		[CTL_VERDICT_UNREACHABLE] = "unreachable",
+	};
+
+	if (verdict >= sizeof(names) / sizeof(names[0]) || !names[verdict])
+		return "other";
+	return names[verdict];
+}
+
+const char *
+ctlmsg_from(const struct ctlmsg *m)
+{
+	switch (m->type) {
+	case CTL_CONTACT:
+		return m->u.contact.from;
+	case CTL_ANSWER:
+		return m->u.answer.from;
+	case CTL_RELAY:
+		return m->u.relay.from;
+	case CTL_RELAY_FRAME:
+		return m->u.frame.from;
+	case CTL_OFFER:
+		return m->u.offer.from;
+	default:
+		return NULL;
+	}
+}
+
+const char *
+ctlmsg_to(const struct ctlmsg *m)
+{
+	switch (m->type) {
+	case CTL_CONTACT:
+		return m->u.contact.to;
+	case CTL_ANSWER:
+		return m->u.answer.to;
+	case CTL_RELAY:
+		return m->u.relay.to;
+	case CTL_RELAY_FRAME:
+		return m->u.frame.to;
+	case CTL_OFFER:
+		return m->u.offer.to;
+	default:
+		return NULL;
+	}
 }
 
 static bool
@@ -177,6 +252,93 @@ ctl_notary_is_valid(uint8_t status, const uint8_t fpr[CTL_FPR_LEN], int64_t firs
 	if (status != CTL_NOTARY_UNKNOWN && status != CTL_NOTARY_UNREACHABLE)
 		return false;
 	return ctl_fpr_is_zero(fpr) && first_seen == 0;
+}
+
+/* A canonical user@domain (no purpose, lower case): one spelling per identity, and the
+ * servers' checks compare strings. */
+static bool
+ctl_identity_is_valid(const char *s)
+{
+	struct identity id;
+	char canon[IDENTITY_STR_MAX];
+
+	return identity_parse(s, IDENTITY_PURPOSE_FORBIDDEN, &id, NULL) == 0 &&
+	       identity_format(&id, canon, sizeof(canon)) == 0 && !strcmp(canon, s);
+}
+
+/* [a-z0-9-]{1,32}, or "" where allow_empty. */
+static bool
+ctl_purpose_is_valid(const char *s, bool allow_empty)
+{
+	size_t n = strlen(s);
+
+	if (n > IDENTITY_PURPOSE_MAX || (!n && !allow_empty))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
+			return false;
+	return true;
+}
+
+static bool
+ctl_ends_are_valid(const char *from, const char *to)
+{
+	return ctl_identity_is_valid(from) && ctl_identity_is_valid(to) && strcmp(from, to) != 0;
+}
+
+static bool
+ctl_contact_is_valid(const struct ctlmsg *m)
+{
+	return m->u.contact.id != 0 && ctl_ends_are_valid(m->u.contact.from, m->u.contact.to) &&
+	       ctl_purpose_is_valid(m->u.contact.purpose, false) && m->u.contact.ttl >= 1 &&
+	       m->u.contact.ttl <= CTL_CONTACT_TTL_MAX;
+}
+
+static bool
+ctl_answer_is_valid(const struct ctlmsg *m)
+{
+	uint8_t v = m->u.answer.verdict;
+	bool approved = v == CTL_VERDICT_APPROVED;
+
+	if (v < 1 || v > CTL_VERDICT_LAST || !ctl_ends_are_valid(m->u.answer.from, m->u.answer.to) ||
+	    !ctl_purpose_is_valid(m->u.answer.purpose, v == CTL_VERDICT_REVOKED))
+		return false;
+	if (approved)
+		return (m->u.answer.proto == CTL_PROTO_TCP || m->u.answer.proto == CTL_PROTO_UDP) &&
+		       m->u.answer.port != 0;
+	return m->u.answer.proto == 0 && m->u.answer.port == 0;
+}
+
+static bool
+ctl_relay_is_valid(const struct ctlmsg *m)
+{
+	uint8_t known = CTL_RELAY_FIN | CTL_RELAY_DIALER;
+
+	return ctl_ends_are_valid(m->u.relay.from, m->u.relay.to) && m->u.relay.channel != 0 &&
+	       !(m->u.relay.flags & ~known) &&
+	       (m->u.relay.data_len > 0 || (m->u.relay.flags & CTL_RELAY_FIN));
+}
+
+static bool
+ctl_candidate_is_valid(const struct ctl_candidate *c)
+{
+	static const uint8_t zero[12];
+
+	if (c->kind == 0 || (c->family != 4 && c->family != 6))
+		return false;
+	return c->family == 6 || !memcmp(c->addr + 4, zero, sizeof(zero));
+}
+
+static bool
+ctl_offer_is_valid(const struct ctlmsg *m)
+{
+	if (!ctl_ends_are_valid(m->u.offer.from, m->u.offer.to) ||
+	    m->u.offer.count > CTL_CANDIDATES_MAX)
+		return false;
+	for (size_t i = 0; i < m->u.offer.count; i++)
+		if (!ctl_candidate_is_valid(&m->u.offer.cand[i]))
+			return false;
+	return true;
 }
 
 /* --- decoding --------------------------------------------------------------------------- */
@@ -259,6 +421,36 @@ ctl_decode_crl(struct rbuf *r, struct ctlmsg *m)
 }
 
 static bool
+ctl_decode_offer(struct rbuf *r, struct ctlmsg *m)
+{
+	if (!ctl_get_str(r, m->u.offer.from) || !ctl_get_str(r, m->u.offer.to) ||
+	    !rbuf_get_u32(r, &m->u.offer.generation) || !rbuf_get_u8(r, &m->u.offer.count) ||
+	    m->u.offer.count > CTL_CANDIDATES_MAX)
+		return false;
+	for (size_t i = 0; i < m->u.offer.count; i++) {
+		struct ctl_candidate *c = &m->u.offer.cand[i];
+
+		if (!rbuf_get_u8(r, &c->kind) || !rbuf_get_u8(r, &c->proto) ||
+		    !rbuf_get_u8(r, &c->family) || !rbuf_get_bytes(r, c->addr, sizeof(c->addr)) ||
+		    !rbuf_get_u16(r, &c->port) || !rbuf_get_u32(r, &c->priority))
+			return false;
+	}
+	return ctl_offer_is_valid(m);
+}
+
+/* A purpose is a str8 like the others, but no longer than the grammar allows. */
+static bool
+ctl_get_purpose(struct rbuf *r, char out[IDENTITY_PURPOSE_MAX + 1])
+{
+	char tmp[CTL_STR_MAX + 1];
+
+	if (!ctl_get_str(r, tmp) || strlen(tmp) > IDENTITY_PURPOSE_MAX)
+		return false;
+	memcpy(out, tmp, strlen(tmp) + 1);
+	return true;
+}
+
+static bool
 ctl_decode_fields(struct rbuf *r, struct ctlmsg *m)
 {
 	switch (m->type) {
@@ -294,6 +486,27 @@ ctl_decode_fields(struct rbuf *r, struct ctlmsg *m)
 		return ctl_get_str(r, m->u.salt.identity) && rbuf_get_u8(r, &m->u.salt.ln) &&
 		       ctl_salt_ln_is_valid(m->u.salt.ln) &&
 		       rbuf_get_bytes(r, m->u.salt.salt, CTL_SALT_LEN);
+	case CTL_CONTACT:
+		return rbuf_get_u64(r, &m->u.contact.id) && ctl_get_str(r, m->u.contact.from) &&
+		       ctl_get_str(r, m->u.contact.to) && ctl_get_purpose(r, m->u.contact.purpose) &&
+		       rbuf_get_u16(r, &m->u.contact.ttl) &&
+		       rbuf_get_bytes(r, m->u.contact.fpr, CTL_FPR_LEN) && ctl_contact_is_valid(m);
+	case CTL_ANSWER:
+		return rbuf_get_u64(r, &m->u.answer.id) && ctl_get_str(r, m->u.answer.from) &&
+		       ctl_get_str(r, m->u.answer.to) && ctl_get_purpose(r, m->u.answer.purpose) &&
+		       rbuf_get_u8(r, &m->u.answer.verdict) && rbuf_get_u8(r, &m->u.answer.proto) &&
+		       rbuf_get_u16(r, &m->u.answer.port) && ctl_answer_is_valid(m);
+	case CTL_RELAY:
+		return ctl_get_str(r, m->u.relay.from) && ctl_get_str(r, m->u.relay.to) &&
+		       rbuf_get_u32(r, &m->u.relay.channel) && rbuf_get_u8(r, &m->u.relay.flags) &&
+		       ctl_get_blob(r, &m->u.relay.data, &m->u.relay.data_len) &&
+		       ctl_relay_is_valid(m);
+	case CTL_RELAY_FRAME:
+		return ctl_get_str(r, m->u.frame.from) && ctl_get_str(r, m->u.frame.to) &&
+		       ctl_get_blob(r, &m->u.frame.frame, &m->u.frame.frame_len) &&
+		       m->u.frame.frame_len > 0 && ctl_ends_are_valid(m->u.frame.from, m->u.frame.to);
+	case CTL_OFFER:
+		return ctl_decode_offer(r, m);
 	default:
 		return false;
 	}
@@ -434,6 +647,57 @@ ctl_encode_fields(struct ctl_writer *cw, const struct ctlmsg *m)
 		ctl_put_str(cw, m->u.salt.identity);
 		wbuf_put_u8(&cw->w, m->u.salt.ln);
 		wbuf_put_bytes(&cw->w, m->u.salt.salt, CTL_SALT_LEN);
+		break;
+	case CTL_CONTACT:
+		ctl_check(cw, ctl_contact_is_valid(m));
+		wbuf_put_u64(&cw->w, m->u.contact.id);
+		ctl_put_str(cw, m->u.contact.from);
+		ctl_put_str(cw, m->u.contact.to);
+		ctl_put_str(cw, m->u.contact.purpose);
+		wbuf_put_u16(&cw->w, m->u.contact.ttl);
+		wbuf_put_bytes(&cw->w, m->u.contact.fpr, CTL_FPR_LEN);
+		break;
+	case CTL_ANSWER:
+		ctl_check(cw, ctl_answer_is_valid(m));
+		wbuf_put_u64(&cw->w, m->u.answer.id);
+		ctl_put_str(cw, m->u.answer.from);
+		ctl_put_str(cw, m->u.answer.to);
+		ctl_put_str(cw, m->u.answer.purpose);
+		wbuf_put_u8(&cw->w, m->u.answer.verdict);
+		wbuf_put_u8(&cw->w, m->u.answer.proto);
+		wbuf_put_u16(&cw->w, m->u.answer.port);
+		break;
+	case CTL_RELAY:
+		ctl_check(cw, ctl_relay_is_valid(m));
+		ctl_put_str(cw, m->u.relay.from);
+		ctl_put_str(cw, m->u.relay.to);
+		wbuf_put_u32(&cw->w, m->u.relay.channel);
+		wbuf_put_u8(&cw->w, m->u.relay.flags);
+		ctl_put_blob(cw, m->u.relay.data, m->u.relay.data_len);
+		break;
+	case CTL_RELAY_FRAME:
+		ctl_check(cw, m->u.frame.frame_len > 0 &&
+				  ctl_ends_are_valid(m->u.frame.from, m->u.frame.to));
+		ctl_put_str(cw, m->u.frame.from);
+		ctl_put_str(cw, m->u.frame.to);
+		ctl_put_blob(cw, m->u.frame.frame, m->u.frame.frame_len);
+		break;
+	case CTL_OFFER:
+		ctl_check(cw, ctl_offer_is_valid(m));
+		ctl_put_str(cw, m->u.offer.from);
+		ctl_put_str(cw, m->u.offer.to);
+		wbuf_put_u32(&cw->w, m->u.offer.generation);
+		wbuf_put_u8(&cw->w, m->u.offer.count);
+		for (size_t i = 0; i < m->u.offer.count && i < CTL_CANDIDATES_MAX; i++) {
+			const struct ctl_candidate *c = &m->u.offer.cand[i];
+
+			wbuf_put_u8(&cw->w, c->kind);
+			wbuf_put_u8(&cw->w, c->proto);
+			wbuf_put_u8(&cw->w, c->family);
+			wbuf_put_bytes(&cw->w, c->addr, sizeof(c->addr));
+			wbuf_put_u16(&cw->w, c->port);
+			wbuf_put_u32(&cw->w, c->priority);
+		}
 		break;
 	default:
 		cw->invalid = true;

@@ -34,6 +34,32 @@
  *   CTL_PONG        nonce u64
  *   CTL_SALT_REQ    identity str8                      (how do I prove this user's password?)
  *   CTL_SALT        identity str8 | ln u8 (10..20) | salt 16 bytes (scrypt cost and salt)
+ *
+ * Rendezvous and relay (docs/rendezvous.md). Every one of these names both ends, `from` and `to`
+ * (canonical user@domain identities, no purpose), on every hop: agent -> its server -> the other
+ * domain's server -> agent (one server when both share a domain). Each hop checks what it can:
+ * a server takes from its own agent only `from` == the certificate's identity, from another
+ * domain's server only a `from` of that domain and a `to` of its own.
+ *
+ *   CTL_CONTACT     id u64 (non-zero) | from str8 | to str8 | purpose str8 | ttl u16 (seconds,
+ *                   1..CTL_CONTACT_TTL_MAX) | fpr 32 bytes (from's certificate as from's server
+ *                   verified it; zero from the agent, which its server fills in)
+ *   CTL_ANSWER      id u64 | from str8 (who answers) | to str8 (who asked) | purpose str8
+ *                   | verdict u8 | proto u8 | port u16   (proto 6 tcp or 17 udp and a port only
+ *                   when verdict is APPROVED, else both zero; REVOKED may have an empty purpose:
+ *                   every purpose between the two)
+ *   CTL_RELAY       from str8 | to str8 | channel u32 (non-zero) | flags u8 | data blob16
+ *                   (bytes of a relayed peer link: the agents' own TLS 1.3, opaque to servers;
+ *                   flags RELAY_DIALER: sent by the side that opened the channel, RELAY_FIN:
+ *                   the sender closed it; data may be empty only with FIN)
+ *   CTL_RELAY_FRAME from str8 | to str8 | frame blob16   (one data frame, proto/frame.h: a
+ *                   datagram, which any hop may drop)
+ *   CTL_OFFER       from str8 | to str8 | generation u32 | count u8 (0..CTL_CANDIDATES_MAX)
+ *                   | count x (kind u8 (non-zero) | proto u8 | family u8 (4 or 6) | addr 16
+ *                   | port u16 | priority u32)        (ways to reach `from` directly, sent
+ *                   only to an approved peer; kinds a receiver does not know are ignored, so the
+ *                   direct-paths work adds kinds, not records; IPv4 addresses sit in the first
+ *                   four bytes of addr, the rest zero)
  */
 #ifndef VERTEX_CTLMSG_H
 #define VERTEX_CTLMSG_H
@@ -60,6 +86,11 @@ enum ctlmsg_type {
 	CTL_PONG = 28,
 	CTL_SALT_REQ = 29,
 	CTL_SALT = 30,
+	CTL_CONTACT = 31,
+	CTL_ANSWER = 32,
+	CTL_RELAY = 33,
+	CTL_RELAY_FRAME = 34,
+	CTL_OFFER = 35,
 };
 
 enum {
@@ -72,6 +103,39 @@ enum {
 	/* A signed revocation list travels in CTL_CRL chunks of at most CTL_BLOB_MAX bytes; this
 	 * is the largest whole list (crypto/crl.h CRL_WIRE_MAX, asserted there). */
 	CTL_CRL_TOTAL_MAX = 2097503,
+	CTL_CONTACT_TTL_MAX = 900, /* a request waits for a person at most 15 minutes */
+	CTL_CANDIDATES_MAX = 16,
+	CTL_RELAY_DATA_MAX = CTL_BLOB_MAX,
+};
+
+/* CTL_ANSWER verdicts: each a distinct, clear answer to the asker. */
+enum ctl_verdict {
+	CTL_VERDICT_APPROVED = 1,
+	CTL_VERDICT_DENIED = 2,
+	CTL_VERDICT_NO_PURPOSE = 3,   /* the user offers no such purpose (to this asker) */
+	CTL_VERDICT_UNKNOWN_USER = 4, /* no such account in the domain */
+	CTL_VERDICT_OFFLINE = 5,      /* the account exists, its agent is not connected */
+	CTL_VERDICT_TIMEOUT = 6,      /* nobody answered within the request's ttl */
+	CTL_VERDICT_RATE = 7,         /* too many requests from the asker; try later */
+	CTL_VERDICT_REVOKED = 8,      /* an approval withdrawn (purpose "" : all of them) */
+	CTL_VERDICT_UNREACHABLE = 9,  /* the other domain's server could not be reached */
+	CTL_VERDICT_LAST = CTL_VERDICT_UNREACHABLE,
+};
+
+enum ctl_relay_flags { CTL_RELAY_FIN = 1 << 0, CTL_RELAY_DIALER = 1 << 1 };
+
+/* CTL_OFFER candidate kinds (the direct-paths work adds more; unknown kinds are ignored). */
+enum ctl_candidate_kind {
+	CTL_CAND_HOST = 1,  /* an interface address */
+	CTL_CAND_SRFLX = 2, /* our address as a server saw it */
+	CTL_CAND_MAPPED = 3 /* a port mapping on the router (UPnP IGD, NAT-PMP, PCP) */
+};
+
+struct ctl_candidate {
+	uint8_t kind, proto, family;
+	uint8_t addr[16];
+	uint16_t port;
+	uint32_t priority;
 };
 
 enum ctl_role { CTL_ROLE_AGENT = 1, CTL_ROLE_SERVER = 2 };
@@ -164,6 +228,38 @@ struct ctlmsg {
 			uint8_t ln;
 			uint8_t salt[CTL_SALT_LEN];
 		} salt;
+		struct {
+			uint64_t id;
+			char from[CTL_STR_MAX + 1], to[CTL_STR_MAX + 1];
+			char purpose[IDENTITY_PURPOSE_MAX + 1];
+			uint16_t ttl;
+			uint8_t fpr[CTL_FPR_LEN];
+		} contact;
+		struct {
+			uint64_t id;
+			char from[CTL_STR_MAX + 1], to[CTL_STR_MAX + 1];
+			char purpose[IDENTITY_PURPOSE_MAX + 1];
+			uint8_t verdict, proto;
+			uint16_t port;
+		} answer;
+		struct {
+			char from[CTL_STR_MAX + 1], to[CTL_STR_MAX + 1];
+			uint32_t channel;
+			uint8_t flags;
+			const uint8_t *data;
+			size_t data_len;
+		} relay;
+		struct {
+			char from[CTL_STR_MAX + 1], to[CTL_STR_MAX + 1];
+			const uint8_t *frame;
+			size_t frame_len;
+		} frame;
+		struct {
+			char from[CTL_STR_MAX + 1], to[CTL_STR_MAX + 1];
+			uint32_t generation;
+			uint8_t count;
+			struct ctl_candidate cand[CTL_CANDIDATES_MAX];
+		} offer;
 	} u;
 };
 
@@ -182,5 +278,10 @@ bool ctlmsg_is_known(uint16_t type);
 uint32_t ctlmsg_body_max(uint16_t type);
 const char *ctlmsg_type_name(uint16_t type);
 const char *ctlmsg_error_name(uint16_t code);
+/* "approved", "denied", ... (log and CLI keys, stable); "other" for codes we do not know. */
+const char *ctlmsg_verdict_name(uint8_t verdict);
+/* The `from` and `to` of a rendezvous or relay message (CONTACT .. OFFER); NULL for others. */
+const char *ctlmsg_from(const struct ctlmsg *m);
+const char *ctlmsg_to(const struct ctlmsg *m);
 
 #endif

@@ -23,12 +23,14 @@ declare -A ALLOWED=(
 	[path]="core"
 	[control]="core crypto proto trust"
 	[peer]="core crypto overlay path session trust"
-	[link]="control core crypto peer proto session"
+	[link]="control core crypto path peer proto session"
 	[dataplane]="core kernel-iface overlay path peer proto session"
 	[domains]="control core crypto proto store trust"
 	[home]="control core crypto proto trust"
 	[server]="control core crypto proto store trust"
-	[agent]="control core crypto dataplane domains home kernel-iface link overlay path peer proto session store trust"
+	[rendezvous]="core crypto proto store trust"
+	[relay]="core proto"
+	[agent]="control core crypto dataplane domains home kernel-iface link overlay path peer proto relay rendezvous session store trust"
 )
 
 bad=0

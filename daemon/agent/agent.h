@@ -10,7 +10,9 @@
  *                routed to the module that acts on them
  *   config*.c    the configuration file: parse, validate, print
  *   ctl.c        the control socket the vertex CLI talks to (clients, bounds, SO_PEERCRED)
+ *   wiring_rdv.c the same for rendezvous and the relay: approvals become peers
  *   ctl_verbs.c  what it answers: status, peers, trust list|show|forget|pin
+ *   ctl_rdv.c    and connect, requests, approve, deny, revoke, resolve
  *   privs.c      dropping privileges once start-up is done
  *
  * The modules (docs/architecture.md draws them): peer/ (the peer table, each peer's session
@@ -42,7 +44,10 @@ struct listener;
 struct netlink;
 struct path_udp;
 struct peer_table;
+struct peer;
 struct pkt_pool;
+struct rdv;
+struct relay;
 struct session_index;
 struct store;
 struct tls_ctx;
@@ -89,7 +94,17 @@ struct agent {
 	struct ctl *ctl;
 	struct home *home;       /* NULL without a home server */
 	struct domains *domains; /* other domains' CAs, all lists, notary rounds */
+	struct rdv *rdv;         /* contact requests, approvals (NULL without a home server) */
+	struct relay *relay;     /* channels and frames through the servers (the same) */
 };
+
+/*
+ * start.c: a peer at its stable overlay index (the store's), with our and its address views;
+ * the configured ones at start, the ones met by rendezvous when approved.
+ */
+struct sockaddr_storage;
+int agent_add_peer(struct agent *a, const char *identity, const struct sockaddr_storage *endpoints,
+		   size_t n, struct peer **out);
 
 /* start.c: brings everything up in order; on failure agent_stop undoes what was done. */
 int agent_start(struct agent *a);

@@ -60,6 +60,7 @@ enum config_seen {
 	SEEN_KEEPALIVE = 1u << 12,
 	SEEN_SERVER = 1u << 13,
 	SEEN_USER = 1u << 14,
+	SEEN_PRIVACY = 1u << 15,
 };
 
 struct config_parser {
@@ -76,7 +77,7 @@ struct config_parser {
 
 struct config_keyword {
 	const char *name;
-	int nargs;         /* arguments after the keyword */
+	int nargs;         /* arguments after the keyword; -N: at least 2, at most N */
 	unsigned seen;     /* 0 for repeatable keywords */
 	bool in_peer;      /* allowed inside a peer block (and only there) */
 	const char *usage; /* shown when the argument count is wrong */
@@ -448,6 +449,39 @@ config_on_server(struct config_parser *p, char **argv)
 }
 
 static int
+config_on_purpose(struct config_parser *p, char **argv)
+{
+	struct config *c = p->c;
+	const char *why = NULL;
+	struct purpose *np;
+	size_t argc = 0;
+
+	while (argv[1 + argc])
+		argc++;
+	if (c->npurposes == PURPOSES_MAX)
+		return config_err(p, argv[0], "more than %d purposes", PURPOSES_MAX);
+	np = realloc(c->purposes, (c->npurposes + 1) * sizeof(*np));
+	if (!np)
+		return config_err(p, argv[0], "out of memory");
+	c->purposes = np;
+	if (purpose_parse(&np[c->npurposes], argv + 1, argc, &why))
+		return config_err(p, argv[0], "%s", why);
+	if (purpose_find(np, c->npurposes, np[c->npurposes].name))
+		return config_err(p, argv[0], "duplicate purpose %s", np[c->npurposes].name);
+	c->npurposes++;
+	return 0;
+}
+
+static int
+config_on_privacy(struct config_parser *p, char **argv)
+{
+	if (strcmp(argv[1], "on") && strcmp(argv[1], "off"))
+		return config_err(p, argv[0], "%s is neither 'on' nor 'off'", argv[1]);
+	p->c->privacy = !strcmp(argv[1], "on");
+	return 0;
+}
+
+static int
 config_on_close(struct config_parser *p, char **argv)
 {
 	p->peer = NULL;
@@ -471,6 +505,9 @@ static const struct config_keyword config_keywords[] = {
 	{ "rekey-after-packets", 1, SEEN_REKEY_PACKETS, false, "COUNT", config_on_rekey_packets },
 	{ "keepalive-seconds", 1, SEEN_KEEPALIVE, false, "SECONDS", config_on_keepalive },
 	{ "server", 1, SEEN_SERVER, false, "auto|HOST:PORT", config_on_server },
+	{ "purpose", -5, 0, false, "NAME tcp|udp/PORT [allow WHO,...] [auto-approve]",
+	  config_on_purpose },
+	{ "privacy", 1, SEEN_PRIVACY, false, "on|off", config_on_privacy },
 	{ "peer", 2, 0, false, "IDENTITY {", config_on_peer },
 	{ "endpoint", 1, 0, true, "HOST:PORT", config_on_endpoint },
 	{ "}", 0, 0, true, "", config_on_close },
@@ -502,8 +539,9 @@ config_dispatch(struct config_parser *p, int argc, char **argv)
 				  p->peer_line);
 	if (argc - 1 != kw->nargs && kw->nargs == 0)
 		return config_err(p, argv[0], "expects no arguments");
-	if (argc - 1 != kw->nargs)
+	if (kw->nargs < 0 ? argc - 1 < 2 || argc - 1 > -kw->nargs : argc - 1 != kw->nargs)
 		return config_err(p, argv[0], "expects %s", kw->usage);
+	argv[argc] = NULL; /* variable-length keywords count their arguments */
 	if (kw->seen & p->seen)
 		return config_err(p, argv[0], "given more than once");
 	p->seen |= kw->seen;
@@ -535,7 +573,7 @@ config_tokenize(char *line, char **argv)
 static int
 config_parse_line(struct config_parser *p, const char *s, size_t n)
 {
-	char line[CONFIG_LINE_MAX + 1], *argv[CONFIG_MAX_ARGS];
+	char line[CONFIG_LINE_MAX + 1], *argv[CONFIG_MAX_ARGS + 1];
 	int argc;
 
 	if (n > CONFIG_LINE_MAX)
@@ -724,4 +762,7 @@ config_free(struct config *c)
 	free(c->peers);
 	c->peers = NULL;
 	c->npeers = 0;
+	free(c->purposes);
+	c->purposes = NULL;
+	c->npurposes = 0;
 }

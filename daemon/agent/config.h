@@ -21,6 +21,10 @@
  *   server      auto                      # or ADDRESS:PORT: keep a connection to the home
  *                                         # server (renewal, revocation); absent: static only
  *
+ *   purpose     ssh tcp/22 allow @a.example.com,carol@c.example.org   # repeatable, at most 64:
+ *   purpose     web tcp/80 auto-approve   # what others may ask us for (rendezvous/purpose.h)
+ *   privacy     on                        # refusals are not answered (they end as timeouts)
+ *
  *   peer bob@b.example.com {
  *       endpoint 198.18.0.2:4800
  *       endpoint [fd00::2]:4800
@@ -42,6 +46,7 @@
 #include <sys/socket.h>
 
 #include "core/sockaddr.h"
+#include "rendezvous/purpose.h"
 #include "trust/identity.h"
 
 enum {
@@ -102,6 +107,9 @@ struct config {
 	struct config_server server;
 	struct config_peer *peers; /* owned; config_free() releases */
 	size_t npeers;
+	struct purpose *purposes; /* owned; config_free() releases */
+	size_t npurposes;
+	bool privacy;
 };
 
 /* Fills *c with defaults (no identity, no peers). */

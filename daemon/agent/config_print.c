@@ -70,6 +70,13 @@ config_print(const struct config *c, FILE *out)
 		sockaddr_format(&c->server.addr, ep, sizeof(ep));
 		fprintf(out, "%-20s %s\n", "server", ep);
 	}
+	fprintf(out, "%-20s %s\n", "privacy", c->privacy ? "on" : "off");
+	for (size_t i = 0; i < c->npurposes; i++) {
+		/* One space, no padding: never longer than the line it came from (<= 1024). */
+		fprintf(out, "purpose ");
+		purpose_print(&c->purposes[i], out);
+		fputc('\n', out);
+	}
 	for (size_t i = 0; i < c->npeers; i++)
 		config_print_peer(out, &c->peers[i]);
 	return ferror(out) ? -EIO : 0;
@@ -104,8 +111,19 @@ config_equal(const struct config *a, const struct config *b)
 		return false;
 	if (a->port != b->port || a->mtu != b->mtu || a->rekey_after_sec != b->rekey_after_sec ||
 	    a->rekey_after_packets != b->rekey_after_packets ||
-	    a->keepalive_sec != b->keepalive_sec || a->ncas != b->ncas || a->npeers != b->npeers)
+	    a->keepalive_sec != b->keepalive_sec || a->ncas != b->ncas || a->npeers != b->npeers ||
+	    a->npurposes != b->npurposes || a->privacy != b->privacy)
 		return false;
+	for (size_t i = 0; i < a->npurposes; i++) {
+		const struct purpose *x = &a->purposes[i], *y = &b->purposes[i];
+
+		if (strcmp(x->name, y->name) || x->proto != y->proto || x->port != y->port ||
+		    x->auto_approve != y->auto_approve || x->nallow != y->nallow)
+			return false;
+		for (size_t k = 0; k < x->nallow; k++)
+			if (strcmp(x->allow[k], y->allow[k]))
+				return false;
+	}
 	if (!config_prefix_equal(&a->pool4, &b->pool4) ||
 	    !config_prefix_equal(&a->pool6, &b->pool6))
 		return false;

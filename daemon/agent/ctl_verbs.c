@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "agent/agent.h"
+#include "agent/ctl_rdv.h"
 #include "core/log.h"
 #include "core/ev.h"
 #include "core/sockaddr.h"
@@ -71,12 +72,19 @@ ctl_status(struct agent *a, FILE *f)
 		home_status(a->home, f);
 }
 
+struct ctl_peer_ctx {
+	struct agent *a;
+	FILE *f;
+};
+
 static void
 ctl_peer(struct peer *p, void *arg)
 {
-	FILE *f = arg;
+	struct ctl_peer_ctx *c = arg;
+	FILE *f = c->f;
 	bool udp_alive =
 	    path_set_udp_is_alive(&p->paths, ev_now_ms(peer_loop(p)), peer_dead_after_ms(p));
+	enum path_kind k = path_choose(&p->paths, ev_now_ms(peer_loop(p)), peer_dead_after_ms(p));
 	char a4[INET_ADDRSTRLEN], a6[INET6_ADDRSTRLEN], ep[64];
 	const struct peer_stats *s = &p->stats;
 
@@ -88,8 +96,17 @@ ctl_peer(struct peer *p, void *arg)
 	fprintf(f, "path %s\n",
 		p->state != PEER_UP ? "none"
 		: udp_alive         ? "udp"
+		: k == PATH_RELAY   ? "relay"
 		: p->paths.stream   ? "tcp"
 				    : "udp");
+	if (p->state == PEER_UP && k == PATH_RELAY) {
+		const char *ours = identity_domain_of(c->a->cfg.identity);
+		const char *theirs = identity_domain_of(p->identity);
+
+		fprintf(f, "via %s%s%s\n", ours, strcmp(ours, theirs) ? " " : "",
+			strcmp(ours, theirs) ? theirs : "");
+	}
+	ctl_rdv_peer_facts(c->a, p, f);
 	fprintf(f, "last_handshake %lld\nhandshakes %llu\n", (long long)p->last_handshake,
 		(unsigned long long)p->handshakes);
 	fprintf(f, "rx_bytes %llu\ntx_bytes %llu\nrx_packets %llu\ntx_packets %llu\n",
@@ -102,7 +119,9 @@ ctl_peer(struct peer *p, void *arg)
 static void
 ctl_peers(struct agent *a, FILE *f)
 {
-	peer_foreach(a->peers, ctl_peer, f);
+	struct ctl_peer_ctx c = { a, f };
+
+	peer_foreach(a->peers, ctl_peer, &c);
 }
 
 /* --- trust: the pins of other domains' CAs (trust/pins.h) --- */
@@ -305,6 +324,13 @@ static const struct ctl_verb ctl_verbs[] = {
 	{ { "trust", "ca" }, 1, false, ctl_trust_ca },
 	{ { "trust", "forget" }, 1, true, ctl_trust_forget },
 	{ { "trust", "pin" }, 2, true, ctl_trust_pin },
+	{ { "connect", NULL }, 3, false, ctl_rdv_connect },
+	{ { "request", NULL }, 2, false, ctl_rdv_request },
+	{ { "requests", NULL }, 0, false, ctl_rdv_requests },
+	{ { "approve", NULL }, 2, false, ctl_rdv_approve },
+	{ { "deny", NULL }, 2, false, ctl_rdv_deny },
+	{ { "revoke", NULL }, 2, false, ctl_rdv_revoke },
+	{ { "resolve", NULL }, 2, false, ctl_rdv_resolve },
 };
 
 /* Splits line in place at single spaces; -1 for an empty word (leading, trailing, double). */
@@ -347,8 +373,8 @@ ctl_verb_find(char **word, size_t n, FILE *f)
 		}
 		return v;
 	}
-	fputs("error unknown request (expected status, peers, trust list, trust show, trust "
-	      "forget or trust pin)\n",
+	fputs("error unknown request (expected status, peers, trust list|show|ca|forget|pin, "
+	      "connect, request, requests, approve, deny, revoke or resolve)\n",
 	      f);
 	return NULL;
 }

@@ -4,7 +4,7 @@
  *
  *   request:   WORD (" " WORD)* "\n"      words separated by single spaces:
  *              status | peers | trust list | trust show DOMAIN | trust forget DOMAIN |
- *              trust pin DOMAIN SHA256:BASE64
+ *              trust pin DOMAIN SHA256:BASE64 | the rendezvous verbs of ctl_rdv.h
  *   response:  ("KEY" " " "VALUE" "\n")* "end\n"     or    "error" " " MESSAGE "\n"
  *
  * A response is a flat list of facts; "peer IDENTITY" starts the facts about one peer, "pin
@@ -24,7 +24,7 @@
 struct agent;
 struct ctl_verb;
 
-enum { CTL_ARGS_MAX = 2 }; /* the most any verb takes (trust pin DOMAIN FPR) */
+enum { CTL_ARGS_MAX = 3 }; /* the most any verb takes (connect IDENTITY PURPOSE TTL) */
 
 /* A request line, parsed: its verb and arguments (pointing into the line). */
 struct ctl_request {

@@ -28,6 +28,8 @@
 #include "kernel-iface/netlink.h"
 #include "kernel-iface/tun.h"
 #include "link/link.h"
+#include "relay/relay.h"
+#include "rendezvous/rendezvous.h"
 #include "session/session.h"
 #include "store/store.h"
 #include "trust/identity.h"
@@ -177,6 +179,27 @@ agent_domains(struct agent *a)
 	return domains_new(&a->domains, &params, &wiring_domains_ops, a);
 }
 
+int
+agent_add_peer(struct agent *a, const char *identity, const struct sockaddr_storage *endpoints,
+	       size_t n, struct peer **out)
+{
+	struct xlate_map map = { 0 };
+	uint32_t index;
+	int err;
+
+	if ((err = store_peer_index(a->store, identity, POOL_FIRST_PEER_INDEX, &index)))
+		return err;
+	if (index > a->pool.max_index) {
+		log_warnx("peer %s: overlay pool is full (index %u)", identity, index);
+		return -ENOSPC;
+	}
+	pool_addr4(&a->pool, index, map.peer_view4);
+	pool_addr6(&a->pool, index, map.peer_view6);
+	memcpy(map.own4, a->own4, 4);
+	memcpy(map.own6, a->own6, 16);
+	return peer_add(a->peers, identity, index, &map, endpoints, n, out);
+}
+
 /* The configured peers, each at its stable overlay index (store/store.h). */
 static int
 agent_peers(struct agent *a)
@@ -193,22 +216,9 @@ agent_peers(struct agent *a)
 
 	for (size_t i = 0; !err && i < a->cfg.npeers; i++) {
 		const struct config_peer *cp = &a->cfg.peers[i];
-		struct xlate_map map = { 0 };
 		struct peer *p;
-		uint32_t index;
 
-		if ((err = store_peer_index(a->store, cp->identity, POOL_FIRST_PEER_INDEX, &index)))
-			break;
-		if (index > a->pool.max_index) {
-			log_warnx("peer %s: overlay pool is full (index %u)", cp->identity, index);
-			return -ENOSPC;
-		}
-		pool_addr4(&a->pool, index, map.peer_view4);
-		pool_addr6(&a->pool, index, map.peer_view6);
-		memcpy(map.own4, a->own4, 4);
-		memcpy(map.own6, a->own6, 16);
-		err = peer_add(a->peers, cp->identity, index, &map, cp->endpoints, cp->nendpoints,
-			       &p);
+		err = agent_add_peer(a, cp->identity, cp->endpoints, cp->nendpoints, &p);
 	}
 	return err;
 }
@@ -248,11 +258,24 @@ agent_home(struct agent *a)
 	};
 	int err;
 
+	struct rdv_params rp = {
+		.self = a->cfg.identity,
+		.purposes = a->cfg.purposes,
+		.npurposes = a->cfg.npurposes,
+		.privacy = a->cfg.privacy,
+	};
+
 	if (!a->cfg.server.enabled)
 		return 0;
-	if ((err = home_new(&a->home, a->loop, a->tls, a->trust, &params, &wiring_home_ops, a)))
+	if ((err = home_new(&a->home, a->loop, a->tls, a->trust, &params, &wiring_home_ops, a)) ||
+	    (err = wiring_handle_home(a)))
 		return err;
-	return wiring_handle_home(a);
+	/* Rendezvous and the relay go through the home server: only with one. */
+	if ((err = rdv_new(&a->rdv, a->loop, a->store, &rp, &wiring_rdv_ops, a)) ||
+	    (err = relay_new(&a->relay, a->loop, a->cfg.identity, &wiring_relay_ops, a)) ||
+	    (err = wiring_handle_rdv(a)))
+		return err;
+	return wiring_rdv_restore(a);
 }
 
 /* The underlay: the UDP path's socket and the peer port's TCP listener. */
@@ -334,8 +357,10 @@ agent_stop(struct agent *a)
 {
 	if (a->loop) {
 		domains_free(a->domains);
+		links_free(a->links, true); /* CLOSE records go out through the relay too */
+		relay_free(a->relay);
+		rdv_free(a->rdv);
 		home_free(a->home);
-		links_free(a->links, true);
 		ctl_close(a);
 		listener_free(a->tcp);
 		tundev_free(a->tundev);

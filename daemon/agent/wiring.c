@@ -23,6 +23,8 @@ wiring_dial(void *arg, struct peer *p, const struct sockaddr_storage *to)
 {
 	struct agent *a = arg;
 
+	if (path_dial_is_relay(to))
+		return wiring_relay_dial(a, p);
 	return link_dial(a->links, p, to);
 }
 
@@ -85,6 +87,7 @@ wiring_send_stream(void *arg, struct link *l, const uint8_t *frame, size_t len)
 
 const struct dataplane_ops wiring_dataplane_ops = {
 	.send_stream = wiring_send_stream,
+	.send_relay = wiring_send_relay,
 };
 
 static bool
@@ -258,8 +261,15 @@ wiring_on_home_crl(void *arg, const char *domain, const uint8_t *der, size_t len
 	domains_apply_crl(a->domains, domain, der, len, from);
 }
 
+static void
+wiring_on_home_state(void *arg, bool up)
+{
+	wiring_rdv_home_state(arg, up);
+}
+
 const struct home_ops wiring_home_ops = {
 	.on_crl = wiring_on_home_crl,
+	.on_state = wiring_on_home_state,
 };
 
 static void

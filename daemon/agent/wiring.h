@@ -12,6 +12,8 @@
 #include "home/home.h"
 #include "path/udp.h"
 #include "peer/peer.h"
+#include "relay/relay.h"
+#include "rendezvous/rendezvous.h"
 
 struct agent;
 
@@ -21,10 +23,20 @@ extern const struct dataplane_ops wiring_dataplane_ops;
 extern const struct listener_ops wiring_listener_ops;
 extern const struct domains_ops wiring_domains_ops;
 extern const struct home_ops wiring_home_ops;
+extern const struct rdv_ops wiring_rdv_ops;     /* wiring_rdv.c */
+extern const struct relay_ops wiring_relay_ops; /* wiring_rdv.c */
 
 /* The record and message handlers of the links and the home channel. 0 or -errno. */
 int wiring_handle_links(struct agent *a);
 int wiring_handle_home(struct agent *a);
+/* wiring_rdv.c: the home channel's rendezvous and relay messages to their modules. */
+int wiring_handle_rdv(struct agent *a);
+/* At start: every peer with an approval in the store is a peer again, reached by the relay. */
+int wiring_rdv_restore(struct agent *a);
+/* Through the relay: the dial of a peer, a frame; the home server came or went. */
+int wiring_relay_dial(struct agent *a, struct peer *p);
+bool wiring_send_relay(void *arg, struct peer *p, const uint8_t *frame, size_t len);
+void wiring_rdv_home_state(struct agent *a, bool up);
 /* The before-sleep hook of the loop: what a turn queued goes out in one batch. */
 void wiring_before_sleep(void *arg);
 

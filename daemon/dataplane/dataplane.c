@@ -114,7 +114,13 @@ dataplane_output(struct dataplane *dp, struct peer *peer, struct pkt *p)
 	case PATH_STREAM:
 		if (dp->ops.send_stream(dp->arg, peer->paths.stream, pkt_data(p), p->len))
 			break;
-		/* fall through */
+		peer_count_drop(peer, PEER_DROP_NO_SESSION, "the link's output is full");
+		break;
+	case PATH_RELAY:
+		if (dp->ops.send_relay && dp->ops.send_relay(dp->arg, peer, pkt_data(p), p->len))
+			break;
+		peer_count_drop(peer, PEER_DROP_NO_SESSION, "the relay is down or over its bound");
+		break;
 	case PATH_NONE:
 		peer_count_drop(peer, PEER_DROP_NO_SESSION, "no path to the peer");
 		break;
@@ -258,9 +264,16 @@ dataplane_send_keepalive(struct dataplane *dp, struct peer *peer)
 		else
 			pkt_put(dp->pkts, p);
 	}
-	if (!udp_alive && peer->paths.stream && (p = pkt_get(dp->pkts))) {
-		if (session_seal(peer->current, p))
-			dp->ops.send_stream(dp->arg, peer->paths.stream, pkt_data(p), p->len);
+	if (!udp_alive && (peer->paths.stream || peer->paths.relay) && (p = pkt_get(dp->pkts))) {
+		/* A relayed link's frames go by the relay, as datagrams, not inside the link. */
+		bool relayed = peer->paths.stream_relayed || !peer->paths.stream;
+
+		if (session_seal(peer->current, p)) {
+			if (!relayed)
+				dp->ops.send_stream(dp->arg, peer->paths.stream, pkt_data(p), p->len);
+			else if (dp->ops.send_relay)
+				dp->ops.send_relay(dp->arg, peer, pkt_data(p), p->len);
+		}
 		pkt_put(dp->pkts, p);
 	}
 	peer->last_tx_ms = ev_now_ms(dp->loop);

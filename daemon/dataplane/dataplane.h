@@ -6,7 +6,7 @@
  * Outbound (dataplane_send): a packet from the device is in a pool buffer at PKT_HEADROOM; its
  * destination address gives the peer by arithmetic (the overlay index, peer_by_index); it is
  * sealed in place and handed to the path the peer's path set chooses: the UDP socket's batch,
- * or a FRAME record on the session link.
+ * a FRAME record on the session link, or a RELAY_FRAME through the home server.
  *
  * Inbound (dataplane_on_udp, dataplane_on_stream_frame): each frame's header is checked
  * (cheap), its receiver index names the keypair, the replay window is consulted before the
@@ -53,6 +53,8 @@ struct pktdev {
 struct dataplane_ops {
 	/* Sends a sealed frame as a FRAME record on l; false if it could not be queued. */
 	bool (*send_stream)(void *arg, struct link *l, const uint8_t *frame, size_t len);
+	/* Sends a sealed frame to p through the relay (RELAY_FRAME); false if it was dropped. */
+	bool (*send_relay)(void *arg, struct peer *p, const uint8_t *frame, size_t len);
 };
 
 /* Borrows everything; *out freed with dataplane_free. 0 or -ENOMEM. */
@@ -66,7 +68,7 @@ void dataplane_free(struct dataplane *dp);
 void dataplane_send(struct dataplane *dp, struct pkt *p);
 /* A datagram that arrived on the UDP path from `from` (taken). */
 void dataplane_on_udp(struct dataplane *dp, struct pkt *p, const struct sockaddr_storage *from);
-/* A frame that arrived in a FRAME record on a link (borrowed). */
+/* A frame that arrived in a FRAME record on a link, or through the relay (borrowed). */
 void dataplane_on_stream_frame(struct dataplane *dp, const uint8_t *frame, size_t len);
 /* An empty frame to p (which has keys): over UDP, and over the link while UDP is unproven. */
 void dataplane_send_keepalive(struct dataplane *dp, struct peer *p);

@@ -256,8 +256,10 @@ home_on_established(struct stream *s)
 		home_send_renew(h);
 	for (size_t i = 0; i < h->nqueued; i++)
 		if (!home_send_notary_req(h, h->queued[i]))
-			break;
+			return;
 	h->nqueued = 0;
+	if (h->ops.on_state)
+		h->ops.on_state(h->arg, true);
 }
 
 static bool
@@ -300,19 +302,39 @@ static void
 home_on_closed(struct stream *s, const char *why)
 {
 	struct home *h = stream_arg(s);
+	bool was_up = h->state == HOME_UP;
 
 	h->s = NULL;
 	if (h->stopping)
 		return;
-	if (h->state == HOME_UP)
+	if (was_up)
 		log_warnx("home: connection to %s lost: %s", h->addr, why);
 	else
 		log_warnx("home: cannot connect to %s (%s): %s", h->server_name, h->addr, why);
-	h->s = NULL;
 	h->state = HOME_DOWN;
 	h->nqueued = 0; /* their rounds end by their own timers */
 	ev_timer_stop(h->loop, &h->ping_timer);
 	home_schedule_retry(h);
+	if (was_up && h->ops.on_state)
+		h->ops.on_state(h->arg, false);
+}
+
+bool
+home_send_msg(struct home *h, const struct ctlmsg *m)
+{
+	return h->state == HOME_UP && home_send(h, m);
+}
+
+size_t
+home_pending_output(const struct home *h)
+{
+	return h->s ? stream_pending_output(h->s) : 0;
+}
+
+bool
+home_is_up(const struct home *h)
+{
+	return h->state == HOME_UP;
 }
 
 static const struct stream_ops home_ops = {

@@ -67,6 +67,8 @@ struct home_ops {
 	/* Our domain's revocation list arrived whole (DER, borrowed) from the server at `from`. */
 	void (*on_crl)(void *arg, const char *domain, const uint8_t *der, size_t len,
 		       const char *from);
+	/* The connection came up (up) or went away (may be NULL). */
+	void (*on_state)(void *arg, bool up);
 };
 
 /* A decoded message of a registered type from the server (borrowed). */
@@ -88,6 +90,14 @@ void home_free(struct home *h);
  * it cannot be asked.
  */
 bool home_ask_notary(struct home *h, const char *domain);
+/*
+ * Sends m to the server now (contact requests, answers, relay records); false if the connection
+ * is not up or its output is full (the caller counts or answers). Never queued for later.
+ */
+bool home_send_msg(struct home *h, const struct ctlmsg *m);
+/* Bytes waiting to go to the server: what the relay's frames are dropped above. */
+size_t home_pending_output(const struct home *h);
+bool home_is_up(const struct home *h);
 /* "server", "server_address", "server_state", "crl_number", "last_renewal" lines. */
 void home_status(const struct home *h, FILE *f);
 

@@ -22,6 +22,7 @@
 #include "core/log.h"
 #include "core/ratelimit.h"
 #include "core/sockaddr.h"
+#include "path/path.h"
 #include "crypto/aead.h"
 #include "crypto/tls.h"
 #include "peer/peer.h"
@@ -190,12 +191,23 @@ link_detach(struct link *l)
 	}
 }
 
+
+/* Where the link goes, for logs: an address, or "the relay". */
+static void
+link_show_remote(const struct link *l, char *buf, size_t len)
+{
+	if (path_dial_is_relay(&l->remote))
+		snprintf(buf, len, "relay");
+	else
+		sockaddr_show(&l->remote, buf, len);
+}
+
 static void
 link_fail(struct link *l, const char *what, const char *why)
 {
 	char addr[64];
 
-	sockaddr_show(&l->remote, addr, sizeof(addr));
+	link_show_remote(l, addr, sizeof(addr));
 	log_warnx("%s with %s (%s) failed: %s", what, link_who(l), addr, why);
 	link_close(l);
 }
@@ -324,6 +336,24 @@ link_accept(struct links *t, int fd, const struct sockaddr_storage *from)
 		addrcount_dec(t->inbound, from);
 }
 
+void
+link_accept_relayed(struct links *t, int fd, struct peer *p)
+{
+	uint64_t now = ev_now_ms(t->loop);
+
+	/* The relay admitted only an approved peer's channel: no per-network count applies, but
+	 * the handshake still costs what any does. */
+	if (t->n >= t->params.max_links) {
+		link_refuse(t, fd, "too many links in progress");
+		return;
+	}
+	if (!ratelimit_bucket_take(&t->handshakes, now)) {
+		link_refuse(t, fd, "handshakes over their rate");
+		return;
+	}
+	link_new(t, fd, false, p, &path_relay_addr);
+}
+
 bool
 link_send_record(struct link *l, uint16_t type, const void *body, size_t len)
 {
@@ -349,6 +379,10 @@ link_on_established(struct stream *s)
 				  "certificate is valid but names no configured peer");
 			return;
 		}
+	} else if (!l->is_client && strcmp(ci->subject, l->peer->identity)) {
+		/* A relayed channel is from the peer its server named: the certificate must say so. */
+		link_fail(l, "handshake", "certificate names another peer than the relay did");
+		return;
 	}
 	kp = calloc(1, sizeof(*kp));
 	if (!kp || tls_conn_export(tls, SESSION_EXPORTER_LABEL, exported, sizeof(exported))) {
@@ -472,7 +506,7 @@ link_cb_closed(struct stream *s, const char *why)
 		}
 		if (!strncmp(why, "handshake failed: ", 18))
 			why += 18;
-		sockaddr_show(&l->remote, addr, sizeof(addr));
+		link_show_remote(l, addr, sizeof(addr));
 		if (l->state == LINK_UP)
 			log_info("session link with %s (%s) ended: %s", link_who(l), addr, why);
 		else

@@ -90,6 +90,13 @@ int link_dial_fd(struct links *t, struct peer *p, int fd, const struct sockaddr_
 /* A connection accepted on the peer port (fd taken). Refused and counted over a bound. */
 void link_accept(struct links *t, int fd, const struct sockaddr_storage *from);
 
+/*
+ * A link over fd (taken), one end of a relayed channel the peer p opened through the servers
+ * (relay/relay.h): accepted like a connection on the peer port, but the certificate must name p,
+ * and its remote end is path_relay_addr.
+ */
+void link_accept_relayed(struct links *t, int fd, struct peer *p);
+
 /* Queues a record; false if the link is closing or its output is full (the caller counts). */
 bool link_send_record(struct link *l, uint16_t type, const void *body, size_t len);
 void link_close(struct link *l);

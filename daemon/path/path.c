@@ -9,6 +9,20 @@
 #include "core/log.h"
 #include "core/sockaddr.h"
 
+const struct sockaddr_storage path_relay_addr = { .ss_family = AF_UNSPEC };
+
+bool
+path_dial_is_relay(const struct sockaddr_storage *to)
+{
+	return to->ss_family == AF_UNSPEC;
+}
+
+void
+path_set_relay(struct path_set *s, bool on)
+{
+	s->relay = on;
+}
+
 void
 path_set_init(struct path_set *s, const struct sockaddr_storage *endpoints, size_t n)
 {
@@ -23,9 +37,12 @@ path_set_init(struct path_set *s, const struct sockaddr_storage *endpoints, size
 const struct sockaddr_storage *
 path_set_next_dial(struct path_set *s)
 {
-	if (!s->ndial)
+	size_t n = s->ndial + (s->relay ? 1 : 0), i;
+
+	if (!n)
 		return NULL;
-	return &s->dial[s->next_dial++ % s->ndial];
+	i = s->next_dial++ % n;
+	return i < s->ndial ? &s->dial[i] : &path_relay_addr;
 }
 
 void
@@ -54,6 +71,9 @@ path_set_on_stream_up(struct path_set *s, struct link *l, bool we_dialed,
 		      const struct sockaddr_storage *remote, bool heard)
 {
 	s->stream = l;
+	s->stream_relayed = path_dial_is_relay(remote);
+	if (s->stream_relayed)
+		return;
 	if (we_dialed && (!s->endpoint.ss_family || !heard))
 		s->endpoint = *remote;
 }
@@ -61,20 +81,36 @@ path_set_on_stream_up(struct path_set *s, struct link *l, bool we_dialed,
 void
 path_set_on_stream_gone(struct path_set *s, const struct link *l)
 {
-	if (s->stream == l)
+	if (s->stream == l) {
 		s->stream = NULL;
+		s->stream_relayed = false;
+	}
 }
 
 enum path_kind
 path_choose(const struct path_set *s, uint64_t now, uint64_t dead_after_ms)
 {
-	if (s->endpoint.ss_family && (path_set_udp_is_alive(s, now, dead_after_ms) || !s->stream))
+	bool relayed = s->stream_relayed || (!s->stream && s->relay);
+
+	if (s->endpoint.ss_family &&
+	    (path_set_udp_is_alive(s, now, dead_after_ms) || (!s->stream && !s->relay)))
 		return PATH_UDP;
+	if (relayed)
+		return PATH_RELAY;
 	return s->stream ? PATH_STREAM : PATH_NONE;
 }
 
 const char *
 path_kind_name(enum path_kind k)
 {
-	return k == PATH_UDP ? "udp" : k == PATH_STREAM ? "tcp" : "none";
+	switch (k) {
+	case PATH_UDP:
+		return "udp";
+	case PATH_STREAM:
+		return "tcp";
+	case PATH_RELAY:
+		return "relay";
+	default:
+		return "none";
+	}
 }

@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * A peer's paths, and the choice between them (DESIGN §6). Today a peer has two: UDP to an
- * endpoint (learnt from where its authenticated frames come from, so it roams), and the stream
- * of its session link, which carries frames as FRAME records when UDP does not get through.
- * Candidates, probes, hole punching, port mappings and the relay will be paths here too.
+ * A peer's paths, and the choice between them (DESIGN §6). Today a peer has three: UDP to an
+ * endpoint (learnt from where its authenticated frames come from, so it roams), the stream of
+ * its session link, which carries frames as FRAME records when UDP does not get through, and the
+ * relay through the servers (docs/rendezvous.md), for a peer met by rendezvous: its frames go as
+ * RELAY_FRAME datagrams through the home server, and its handshakes are dialed through the
+ * relay too (a link over a relayed channel). Candidates, probes, hole punching and port
+ * mappings will be paths here too.
  *
  * struct path_set is embedded in the peer (peer/peer.h) and changed only by these functions.
  * It knows nothing of peers, links or sockets: the stream is an opaque handle of the link module,
@@ -29,19 +32,32 @@ enum path_kind {
 	PATH_NONE,   /* nowhere to send */
 	PATH_UDP,    /* a datagram to the endpoint */
 	PATH_STREAM, /* a FRAME record on the session link */
+	PATH_RELAY,  /* a RELAY_FRAME through the home server */
 };
 
 struct path_set {
 	struct sockaddr_storage endpoint; /* where UDP frames go; family 0 if unknown */
 	uint64_t last_udp_rx_ms;          /* last authenticated frame over UDP; 0: never */
 	struct link *stream;              /* the link of the session, or NULL (borrowed) */
+	bool stream_relayed;              /* that link runs over a relayed channel */
+	bool relay;                       /* the relay may carry this peer (an approval exists) */
 	struct sockaddr_storage dial[PATH_DIAL_MAX]; /* where a handshake may be dialed */
 	size_t ndial, next_dial;
 };
 
+/*
+ * The dial "address" that means "through the relay" (family AF_UNSPEC): path_set_next_dial gives
+ * it, in turn with the static endpoints, for a peer the relay may carry; the dialer sees it with
+ * path_dial_is_relay. A relayed link's remote end is this address too.
+ */
+extern const struct sockaddr_storage path_relay_addr;
+bool path_dial_is_relay(const struct sockaddr_storage *to);
+/* The relay may (on) or may no longer (off) carry the peer. */
+void path_set_relay(struct path_set *s, bool on);
+
 /* Static endpoints (copied); the first is also where UDP goes until a frame says otherwise. */
 void path_set_init(struct path_set *s, const struct sockaddr_storage *endpoints, size_t n);
-/* The next address to dial a handshake to (round robin), or NULL if there is none. */
+/* The next address to dial a handshake to (round robin, the relay among them), or NULL. */
 const struct sockaddr_storage *path_set_next_dial(struct path_set *s);
 /*
  * An authenticated frame arrived over UDP from `from` at now: UDP works; if it came from
@@ -54,7 +70,8 @@ bool path_set_udp_is_alive(const struct path_set *s, uint64_t now, uint64_t dead
 /*
  * The link l came up carrying the session. When we dialed it, its remote end is where the peer
  * listens: the UDP endpoint too, unless there is one and the peer was heard from already
- * (heard: anything authentic arrived from it before).
+ * (heard: anything authentic arrived from it before). A relayed link (remote: path_relay_addr)
+ * teaches no endpoint, and its frames go by the relay, not in the link.
  */
 void path_set_on_stream_up(struct path_set *s, struct link *l, bool we_dialed,
 			   const struct sockaddr_storage *remote, bool heard);
@@ -62,7 +79,7 @@ void path_set_on_stream_up(struct path_set *s, struct link *l, bool we_dialed,
 void path_set_on_stream_gone(struct path_set *s, const struct link *l);
 /* Where a data frame goes now. */
 enum path_kind path_choose(const struct path_set *s, uint64_t now, uint64_t dead_after_ms);
-/* "udp", "tcp" or "none", for status: what path_choose picks for a peer with a session. */
+/* "udp", "tcp", "relay" or "none", for status: what path_choose picks for a peer with a session. */
 const char *path_kind_name(enum path_kind k);
 
 #endif

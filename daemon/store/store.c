@@ -17,10 +17,7 @@
 #include "core/log.h"
 #include "trust/pins.h"
 
-struct store {
-	sqlite3 *db;
-	char *path;
-};
+#include "store/store_int.h"
 
 static const char store_schema[] =
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);"
@@ -32,9 +29,19 @@ static const char store_schema[] =
     "  domain TEXT PRIMARY KEY,"
     "  fpr BLOB NOT NULL,"
     "  first_seen INTEGER NOT NULL,"
-    "  how TEXT NOT NULL);";
+    "  how TEXT NOT NULL);"
+    /* store/approvals.c */
+    "CREATE TABLE IF NOT EXISTS approvals ("
+    "  peer TEXT NOT NULL,"
+    "  purpose TEXT NOT NULL,"
+    "  dir INTEGER NOT NULL,"
+    "  proto INTEGER NOT NULL,"
+    "  port INTEGER NOT NULL,"
+    "  fpr BLOB,"
+    "  created INTEGER NOT NULL,"
+    "  PRIMARY KEY (peer, purpose, dir));";
 
-static int
+int
 store_fail(struct store *st, const char *what)
 {
 	log_warnx("store %s: %s: %s", st->path, what, sqlite3_errmsg(st->db));

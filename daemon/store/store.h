@@ -10,8 +10,11 @@
 #ifndef VERTEX_STORE_H
 #define VERTEX_STORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "trust/identity.h"
 
 struct pin;
 struct store;
@@ -51,5 +54,33 @@ int store_pin_get(struct store *st, const char *domain, struct pin *out);
 int store_pin_put(struct store *st, const struct pin *p);
 int store_pin_delete(struct store *st, const char *domain);
 int store_pin_each(struct store *st, int (*fn)(const struct pin *, void *), void *arg);
+
+/*
+ * Approvals (docs/rendezvous.md), kept by store/approvals.c: one row per (peer, purpose,
+ * direction). STORE_APPROVAL_IN: the peer may reach our purpose; STORE_APPROVAL_OUT: we may reach
+ * the peer's. put inserts or replaces. delete removes the rows of peer for purpose (NULL: every
+ * purpose) in both directions, and says how many went in *deleted (may be NULL). count: the rows
+ * of peer (NULL: all). each: as store_pin_each, in (peer, purpose, dir) order, peer NULL for all.
+ */
+enum store_approval_dir { STORE_APPROVAL_IN = 1, STORE_APPROVAL_OUT = 2 };
+
+struct store_approval {
+	char peer[IDENTITY_STR_MAX];
+	char purpose[IDENTITY_PURPOSE_MAX + 1];
+	int dir; /* enum store_approval_dir */
+	uint8_t proto;
+	uint16_t port;
+	uint8_t fpr[32]; /* the peer's certificate as its server vouched for it (IN), or zero */
+	int64_t created; /* unix seconds */
+};
+
+int store_approval_put(struct store *st, const struct store_approval *a);
+int store_approval_get(struct store *st, const char *peer, const char *purpose, int dir,
+		       struct store_approval *out);
+int store_approval_delete(struct store *st, const char *peer, const char *purpose,
+			  int *deleted);
+int store_approval_count(struct store *st, const char *peer, int *count);
+int store_approval_each(struct store *st, const char *peer,
+			int (*fn)(const struct store_approval *, void *), void *arg);
 
 #endif

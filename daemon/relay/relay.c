@@ -1,0 +1,393 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The agent's end of the relay: channels pumped between a socketpair and RELAY records, frames
+ * in RELAY_FRAME records (relay.h).
+ */
+#include "relay/relay.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/ev.h"
+#include "core/log.h"
+#include "proto/ctlmsg.h"
+
+enum { RELAY_READS_PER_TURN = 8 };
+
+struct relay_chan {
+	struct relay *r;
+	struct relay_chan *next;
+	char peer[CTL_STR_MAX + 1];
+	uint32_t id;
+	bool ours; /* we opened it (our records carry CTL_RELAY_DIALER) */
+	int fd;    /* our end of the socketpair */
+	struct ev_io io;
+	uint8_t *wbuf; /* toward the link, when it does not take everything at once */
+	size_t wlen;
+	uint64_t opened_ms;
+};
+
+struct relay {
+	struct ev_loop *loop;
+	char self[CTL_STR_MAX + 1];
+	struct relay_ops ops;
+	void *arg;
+	struct relay_chan *chans;
+	size_t nchans;
+	uint32_t next_id;
+	struct relay_stats stats;
+};
+
+static bool
+relay_send_record(struct relay *r, const struct relay_chan *c, uint8_t flags, const uint8_t *data,
+		  size_t len)
+{
+	struct ctlmsg m = { .type = CTL_RELAY };
+
+	snprintf(m.u.relay.from, sizeof(m.u.relay.from), "%s", r->self);
+	snprintf(m.u.relay.to, sizeof(m.u.relay.to), "%s", c->peer);
+	m.u.relay.channel = c->id;
+	m.u.relay.flags = (uint8_t)(flags | (c->ours ? CTL_RELAY_DIALER : 0));
+	m.u.relay.data = data;
+	m.u.relay.data_len = len;
+	return r->ops.send(r->arg, &m);
+}
+
+/* Ends c: a FIN to the peer if say_fin, our end closed (the link sees its stream end). */
+static void
+relay_chan_end(struct relay_chan *c, bool say_fin, const char *why)
+{
+	struct relay *r = c->r;
+
+	for (struct relay_chan **pp = &r->chans; *pp; pp = &(*pp)->next)
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+	r->nchans--;
+	if (say_fin)
+		relay_send_record(r, c, CTL_RELAY_FIN, NULL, 0);
+	log_debug(LOG_PEER, "relay: channel %08x with %s ended: %s", c->id, c->peer, why);
+	ev_io_stop(r->loop, &c->io);
+	close(c->fd);
+	free(c->wbuf);
+	free(c);
+}
+
+static void
+relay_chan_events(struct relay_chan *c)
+{
+	ev_io_set_events(c->r->loop, &c->io, EV_READ | (c->wlen ? EV_WRITE : 0));
+}
+
+/* Writes what waits toward the link; false if the channel ended. */
+static bool
+relay_chan_flush(struct relay_chan *c)
+{
+	while (c->wlen) {
+		ssize_t n = write(c->fd, c->wbuf, c->wlen);
+
+		if (n < 0 && errno == EAGAIN)
+			break;
+		if (n <= 0) {
+			relay_chan_end(c, true, "the link's end is closed");
+			return false;
+		}
+		memmove(c->wbuf, c->wbuf + n, c->wlen - (size_t)n);
+		c->wlen -= (size_t)n;
+	}
+	relay_chan_events(c);
+	return true;
+}
+
+/* Bytes from the peer, toward the link. */
+static bool
+relay_chan_write(struct relay_chan *c, const uint8_t *data, size_t len)
+{
+	if (!c->wlen) {
+		ssize_t n = write(c->fd, data, len);
+
+		if (n < 0 && errno != EAGAIN) {
+			relay_chan_end(c, true, "the link's end is closed");
+			return false;
+		}
+		if (n > 0) {
+			data += n;
+			len -= (size_t)n;
+		}
+	}
+	if (!len)
+		return true;
+	if (c->wlen + len > RELAY_CHANNEL_WBUF) {
+		c->r->stats.records_dropped++;
+		relay_chan_end(c, true, "the link does not read what the peer sends");
+		return false;
+	}
+	if (!c->wbuf && !(c->wbuf = malloc(RELAY_CHANNEL_WBUF))) {
+		relay_chan_end(c, true, "out of memory");
+		return false;
+	}
+	memcpy(c->wbuf + c->wlen, data, len);
+	c->wlen += len;
+	relay_chan_events(c);
+	return true;
+}
+
+/* What the link wrote goes to the peer. */
+static void
+relay_chan_read(struct relay_chan *c)
+{
+	static uint8_t buf[CTL_RELAY_DATA_MAX];
+
+	for (int i = 0; i < RELAY_READS_PER_TURN; i++) {
+		ssize_t n = read(c->fd, buf, sizeof(buf));
+
+		if (n < 0 && errno == EAGAIN)
+			return;
+		if (n <= 0) {
+			relay_chan_end(c, true, "closed by the link");
+			return;
+		}
+		if (!relay_send_record(c->r, c, 0, buf, (size_t)n)) {
+			c->r->stats.records_dropped++;
+			relay_chan_end(c, false, "the home server cannot take it");
+			return;
+		}
+		c->r->stats.bytes_tx += (uint64_t)n;
+	}
+}
+
+static void
+relay_chan_on_io(struct ev_io *io, uint32_t revents)
+{
+	struct relay_chan *c = container_of(io, struct relay_chan, io);
+
+	if ((revents & EV_WRITE) && !relay_chan_flush(c))
+		return;
+	if (revents & EV_READ)
+		relay_chan_read(c);
+}
+
+static size_t
+relay_peer_channels(const struct relay *r, const char *peer, struct relay_chan **oldest)
+{
+	size_t n = 0;
+
+	*oldest = NULL;
+	for (struct relay_chan *c = r->chans; c; c = c->next)
+		if (!strcmp(c->peer, peer)) {
+			n++;
+			if (!*oldest || c->opened_ms <= (*oldest)->opened_ms)
+				*oldest = c;
+		}
+	return n;
+}
+
+/* A new channel with peer; *theirs is the link's end. NULL with *err on failure. */
+static struct relay_chan *
+relay_chan_new(struct relay *r, const char *peer, uint32_t id, bool ours, int *theirs, int *err)
+{
+	struct relay_chan *c, *oldest;
+	int sv[2];
+
+	if (strlen(peer) > CTL_STR_MAX) {
+		*err = -ENAMETOOLONG;
+		return NULL;
+	}
+	if (relay_peer_channels(r, peer, &oldest) >= RELAY_CHANNELS_PER_PEER)
+		relay_chan_end(oldest, true, "too many channels with the peer");
+	if (r->nchans >= RELAY_CHANNELS_MAX) {
+		*err = -ENOSPC;
+		return NULL;
+	}
+	if (!(c = calloc(1, sizeof(*c)))) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv)) {
+		*err = -errno;
+		free(c);
+		return NULL;
+	}
+	c->r = r;
+	snprintf(c->peer, sizeof(c->peer), "%s", peer);
+	c->id = id;
+	c->ours = ours;
+	c->fd = sv[0];
+	c->opened_ms = ev_now_ms(r->loop);
+	if ((*err = ev_io_start(r->loop, &c->io, c->fd, EV_READ, relay_chan_on_io))) {
+		close(sv[0]);
+		close(sv[1]);
+		free(c);
+		return NULL;
+	}
+	c->next = r->chans;
+	r->chans = c;
+	r->nchans++;
+	r->stats.channels_opened++;
+	*theirs = sv[1];
+	return c;
+}
+
+int
+relay_dial(struct relay *r, const char *peer, int *fd)
+{
+	int err;
+
+	if (++r->next_id == 0)
+		r->next_id = 1;
+	if (!relay_chan_new(r, peer, r->next_id, true, fd, &err))
+		return err;
+	log_debug(LOG_PEER, "relay: channel %08x to %s opened", r->next_id, peer);
+	return 0;
+}
+
+static struct relay_chan *
+relay_chan_find(struct relay *r, const char *peer, uint32_t id, bool ours)
+{
+	for (struct relay_chan *c = r->chans; c; c = c->next)
+		if (c->id == id && c->ours == ours && !strcmp(c->peer, peer))
+			return c;
+	return NULL;
+}
+
+static void
+relay_on_channel_msg(struct relay *r, const struct ctlmsg *m)
+{
+	const char *from = m->u.relay.from;
+	bool theirs = m->u.relay.flags & CTL_RELAY_DIALER, fin = m->u.relay.flags & CTL_RELAY_FIN;
+	struct relay_chan *c = relay_chan_find(r, from, m->u.relay.channel, !theirs);
+	int fd, err;
+
+	if (!c) {
+		if (!theirs || fin) {
+			r->stats.records_dropped++; /* the rest of a channel already ended */
+			return;
+		}
+		if (!(c = relay_chan_new(r, from, m->u.relay.channel, false, &fd, &err))) {
+			r->stats.channels_refused++;
+			log_warnx("relay: cannot open a channel for %s: %s", from, strerror(-err));
+			return;
+		}
+		if (!r->ops.on_channel(r->arg, from, fd)) {
+			r->stats.channels_refused++;
+			relay_chan_end(c, true, "refused: no approval with that peer");
+			return;
+		}
+		log_debug(LOG_PEER, "relay: channel %08x from %s opened", c->id, from);
+	}
+	r->stats.bytes_rx += m->u.relay.data_len;
+	if (m->u.relay.data_len && !relay_chan_write(c, m->u.relay.data, m->u.relay.data_len))
+		return;
+	if (fin) {
+		/* What waits still goes: the link reads it, then the end. */
+		if (c->wlen)
+			relay_chan_flush(c);
+		if ((c = relay_chan_find(r, from, m->u.relay.channel, !theirs)))
+			relay_chan_end(c, false, "closed by the peer");
+	}
+}
+
+void
+relay_on_msg(struct relay *r, const struct ctlmsg *m)
+{
+	if (m->type == CTL_RELAY && !strcmp(m->u.relay.to, r->self)) {
+		relay_on_channel_msg(r, m);
+	} else if (m->type == CTL_RELAY_FRAME && !strcmp(m->u.frame.to, r->self)) {
+		r->stats.frames_rx++;
+		r->ops.on_frame(r->arg, m->u.frame.from, m->u.frame.frame, m->u.frame.frame_len);
+	} else {
+		r->stats.records_dropped++;
+	}
+}
+
+bool
+relay_send_frame(struct relay *r, const char *peer, const uint8_t *frame, size_t len)
+{
+	struct ctlmsg m = { .type = CTL_RELAY_FRAME };
+
+	if (strlen(peer) > CTL_STR_MAX || len > CTL_BLOB_MAX ||
+	    r->ops.backlog(r->arg) > RELAY_FRAME_BACKLOG) {
+		r->stats.frames_dropped++;
+		return false;
+	}
+	snprintf(m.u.frame.from, sizeof(m.u.frame.from), "%s", r->self);
+	snprintf(m.u.frame.to, sizeof(m.u.frame.to), "%s", peer);
+	m.u.frame.frame = frame;
+	m.u.frame.frame_len = len;
+	if (!r->ops.send(r->arg, &m)) {
+		r->stats.frames_dropped++;
+		return false;
+	}
+	r->stats.frames_tx++;
+	return true;
+}
+
+void
+relay_home_down(struct relay *r)
+{
+	while (r->chans)
+		relay_chan_end(r->chans, false, "the home server connection is gone");
+}
+
+void
+relay_close_peer(struct relay *r, const char *peer)
+{
+	struct relay_chan *c, *next;
+
+	for (c = r->chans; c; c = next) {
+		next = c->next;
+		if (!strcmp(c->peer, peer))
+			relay_chan_end(c, true, "no approval with the peer any more");
+	}
+}
+
+int
+relay_new(struct relay **out, struct ev_loop *loop, const char *self, const struct relay_ops *ops,
+	  void *arg)
+{
+	struct relay *r;
+
+	if (strlen(self) > CTL_STR_MAX)
+		return -ENAMETOOLONG;
+	if (!(r = calloc(1, sizeof(*r))))
+		return -ENOMEM;
+	r->loop = loop;
+	snprintf(r->self, sizeof(r->self), "%s", self);
+	r->ops = *ops;
+	r->arg = arg;
+	*out = r;
+	return 0;
+}
+
+void
+relay_free(struct relay *r)
+{
+	if (!r)
+		return;
+	/* What the links wrote last (their CLOSE records) still goes, then the ends. */
+	while (r->chans) {
+		struct relay_chan *c = r->chans;
+
+		relay_chan_read(c);
+		if (r->chans == c)
+			relay_chan_end(c, true, "shutting down");
+	}
+	free(r);
+}
+
+const struct relay_stats *
+relay_stats(const struct relay *r)
+{
+	return &r->stats;
+}
+
+size_t
+relay_channels(const struct relay *r)
+{
+	return r->nchans;
+}

@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The agent's end of the relay (docs/rendezvous.md): peer links and data frames carried through
+ * the servers, for peers met by rendezvous.
+ *
+ * Channels: a relayed peer link is a byte stream, carried in RELAY records. Each channel is one
+ * end of a socketpair; the other end is what the link module gets (link_dial_fd for one we
+ * open, link_accept_relayed for one the peer opens), so the TLS handshake and the records of the
+ * link run over it unchanged. The pump copies both ways: what the link writes goes out in RELAY
+ * records (at most CTL_RELAY_DATA_MAX bytes each), what RELAY records bring is written to the
+ * link. An end of the socketpair closed, or a FIN, ends the channel; so does the home connection
+ * going away (the links then end and are dialed again).
+ *
+ * Frames: a data frame for a relayed peer goes in one RELAY_FRAME; frames are dropped (counted)
+ * while more than RELAY_FRAME_BACKLOG bytes wait to go to the home server, as a congested UDP
+ * path would, so the overlay's TCP backs off instead of the queue growing.
+ *
+ * Bounds: RELAY_CHANNELS_MAX channels, RELAY_CHANNELS_PER_PEER per peer (a new one from a peer
+ * over it ends its oldest), RELAY_CHANNEL_WBUF bytes waiting toward one link (more ends it).
+ */
+#ifndef VERTEX_RELAY_H
+#define VERTEX_RELAY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct ctlmsg;
+struct ev_loop;
+struct relay;
+
+enum {
+	RELAY_CHANNELS_MAX = 256,
+	RELAY_CHANNELS_PER_PEER = 4,
+	RELAY_CHANNEL_WBUF = 256 * 1024,
+	RELAY_FRAME_BACKLOG = 192 * 1024,
+};
+
+struct relay_ops {
+	/* Sends m to the home server; false if not connected or its output is full. */
+	bool (*send)(void *arg, const struct ctlmsg *m);
+	/* Bytes waiting to go to the home server. */
+	size_t (*backlog)(void *arg);
+	/* from opened a channel: fd (taken, in both cases) is the link's end; false: refused. */
+	bool (*on_channel)(void *arg, const char *from, int fd);
+	/* A data frame from `from` (borrowed). */
+	void (*on_frame)(void *arg, const char *from, const uint8_t *frame, size_t len);
+};
+
+struct relay_stats {
+	uint64_t channels_opened, channels_refused, frames_tx, frames_rx, frames_dropped,
+	    bytes_tx, bytes_rx, records_dropped;
+};
+
+/* Borrows loop; copies self. */
+int relay_new(struct relay **out, struct ev_loop *loop, const char *self,
+	      const struct relay_ops *ops, void *arg);
+/* Ends every channel (the links see their end close) and frees. NULL ignored. */
+void relay_free(struct relay *r);
+/* Opens a channel to peer; *fd is the link's end (the caller's). 0 or -errno. */
+int relay_dial(struct relay *r, const char *peer, int *fd);
+/* A RELAY or RELAY_FRAME from the home server. */
+void relay_on_msg(struct relay *r, const struct ctlmsg *m);
+/* A sealed frame to peer; false if dropped (counted). */
+bool relay_send_frame(struct relay *r, const char *peer, const uint8_t *frame, size_t len);
+/* The home connection is gone: every channel ends. */
+void relay_home_down(struct relay *r);
+/* Ends the channels of peer (its approvals are gone). */
+void relay_close_peer(struct relay *r, const char *peer);
+const struct relay_stats *relay_stats(const struct relay *r);
+size_t relay_channels(const struct relay *r);
+
+#endif

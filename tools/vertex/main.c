@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "rdv.h"
 #include "register.h"
 #include "ctlclient.h"
 #include "show.h"
@@ -20,7 +21,13 @@ struct vertex_cmd {
 
 static const struct vertex_cmd vertex_cmds[] = {
 	{ "status", cmd_status, "show the agent: identity, interface, addresses, counters" },
-	{ "peers", cmd_peers, "show each peer: addresses, endpoint, handshake, traffic, drops" },
+	{ "peers", cmd_peers, "show each peer: addresses, path, approvals, traffic, drops" },
+	{ "connect", cmd_connect, "ask USER@DOMAIN/PURPOSE; on approval, print where to reach it" },
+	{ "requests", cmd_requests, "show the requests waiting for us, and ours" },
+	{ "approve", cmd_approve, "approve a waiting request" },
+	{ "deny", cmd_deny, "deny a waiting request" },
+	{ "revoke", cmd_revoke, "end approvals with a peer (and its session)" },
+	{ "resolve", cmd_resolve, "print the overlay address and port of an approved purpose" },
 	{ "register", cmd_register,
 	  "enrol with the domain's server: key, certificate request, certificate" },
 	{ "ca", cmd_ca, "make a domain CA (ca init) or issue a certificate (ca sign)" },

@@ -69,8 +69,17 @@ text_peer(const struct ctlclient_facts *f, size_t from, size_t to)
 
 	text_bytes(ctlclient_fact(f, from, to, "rx_bytes"), rx, sizeof(rx));
 	text_bytes(ctlclient_fact(f, from, to, "tx_bytes"), tx, sizeof(tx));
-	printf("peer %s  %s (path %s)\n", ctlclient_fact(f, from, to, "peer"),
-	       ctlclient_fact(f, from, to, "state"), ctlclient_fact(f, from, to, "path"));
+	const char *path = ctlclient_fact(f, from, to, "path");
+
+	if (!strcmp(path, "relay"))
+		printf("peer %s  %s (path relay via %s)\n", ctlclient_fact(f, from, to, "peer"),
+		       ctlclient_fact(f, from, to, "state"), ctlclient_fact(f, from, to, "via"));
+	else
+		printf("peer %s  %s (path %s)\n", ctlclient_fact(f, from, to, "peer"),
+		       ctlclient_fact(f, from, to, "state"), path);
+	printf("  approved        to us: %s; by them: %s\n",
+	       ctlclient_fact(f, from, to, "approved_in"),
+	       ctlclient_fact(f, from, to, "approved_out"));
 	printf("  overlay         %s  %s\n", ctlclient_fact(f, from, to, "overlay4"),
 	       ctlclient_fact(f, from, to, "overlay6"));
 	printf("  endpoint        %s\n", ctlclient_fact(f, from, to, "endpoint"));
@@ -154,13 +163,16 @@ cmd_peers(int argc, char **argv)
 	static const char help[] =
 	    "Usage: vertex [-s SOCKET] peers [--json]\n"
 	    "\n"
-	    "Shows every configured peer: the overlay addresses this agent gave it, the\n"
-	    "underlay endpoint its frames come from, the session state (up, connecting, down)\n"
-	    "and path (udp, or tcp when UDP does not get through), the last handshake, bytes\n"
-	    "and packets each way, and frames dropped, by reason (replay: a counter seen\n"
-	    "before; auth: failed authentication; bad_source: an inner source address that is\n"
-	    "not the peer's; malformed: an inner packet that is not valid IP; no_session: a\n"
-	    "packet for the peer while no session was up; rate_limited: a notary question\n"
+	    "Shows every peer, configured or met by rendezvous: the overlay addresses this\n"
+	    "agent gave it, the underlay endpoint its frames come from, the session state (up,\n"
+	    "connecting, down) and path (udp; tcp when UDP does not get through; relay via\n"
+	    "the servers for a peer met by rendezvous), the purposes approved each way\n"
+	    "(to us: what it may reach here; by them: what we may reach there), the last\n"
+	    "handshake, bytes and packets each way, and frames dropped, by reason (replay: a\n"
+	    "counter seen before; auth: failed authentication; bad_source: an inner source\n"
+	    "address that is not the peer's; malformed: an inner packet that is not valid IP;\n"
+	    "no_session: a packet for the peer while no session or path was up (the relay\n"
+	    "over its bound counts here too); rate_limited: a notary question\n"
 	    "beyond the peer's rate).\n"
 	    "\n"
 	    "  --json   {\"peers\": [ ... ]}, for scripts\n";

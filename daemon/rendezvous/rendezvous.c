@@ -278,8 +278,10 @@ rdv_on_answer(struct rdv *r, const struct ctlmsg *m)
 
 		log_info("rendezvous: %s revoked %s (%d approval%s ended)", from,
 			 purpose[0] ? purpose : "every purpose", n, n == 1 ? "" : "s");
-		if ((o = rdv_out_find(r, from, purpose)) && o->state == CTL_VERDICT_APPROVED)
-			o->state = CTL_VERDICT_REVOKED;
+		for (size_t i = 0; i < r->nout; i++)
+			if (!strcmp(r->out[i].to, from) && r->out[i].state == CTL_VERDICT_APPROVED &&
+			    (!purpose[0] || !strcmp(r->out[i].purpose, purpose)))
+				r->out[i].state = CTL_VERDICT_REVOKED;
 		return;
 	}
 	o = rdv_out_find(r, from, purpose);

@@ -238,11 +238,8 @@ peering_on_record(struct stream *s, uint16_t type, const uint8_t *body, size_t l
 		stream_set_deadline(s, PEERING_DEAD_MS);
 		peering_up(l);
 	} else if (type == CTL_ERROR) {
-		char esc[2 * CTL_STR_MAX + 2];
-
-		log_escape(m.u.error.message, esc, sizeof(esc));
-		rdv_log(l->r, "peering with %s: the other server says: %s (%s)", l->domain, esc,
-			ctlmsg_error_name(m.u.error.code));
+		rdv_log(l->r, "peering with %s: the other server says: %s (%s)", l->domain,
+			m.u.error.message, ctlmsg_error_name(m.u.error.code));
 	}
 	return true;
 }

@@ -54,7 +54,7 @@ rdv_is_ours(const struct server *srv, const char *identity)
 void
 rdv_log(struct rdv *r, const char *fmt, ...)
 {
-	char buf[512], esc[1024];
+	char buf[512];
 	va_list ap;
 
 	if (!log_ratelimit_ok(&r->log_rl, ev_now_ms(r->srv->loop)))
@@ -62,8 +62,7 @@ rdv_log(struct rdv *r, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
-	log_escape(buf, esc, sizeof(esc));
-	log_info("rendezvous of %s: %s", r->srv->domain, esc);
+	log_info("rendezvous of %s: %s", r->srv->domain, buf); /* log.c escapes every line */
 }
 
 struct server *
@@ -120,8 +119,8 @@ rdv_answer(struct rdv *r, const struct pending *p, uint8_t verdict)
 	a.u.answer.verdict = verdict;
 	if (rdv_route(r, &a))
 		r->n.undeliverable++;
-	rdv_log(r, "answered %s's request for %s/%s: %s", p->from, p->to, p->purpose,
-		ctlmsg_verdict_name(verdict));
+	log_debug(LOG_CTL, "rendezvous of %s: answered %s's request for %s/%s: %s",
+		  r->srv->domain, p->from, p->to, p->purpose, ctlmsg_verdict_name(verdict));
 }
 
 /* Re-arms the expiry timer for the earliest pending request. */

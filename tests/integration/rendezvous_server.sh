@@ -84,7 +84,9 @@ probe_stop()
 # probe_send NAME LINE: one command to NAME's probe.
 probe_send()
 {
-	pretty "$1" "probe: $2"
+	local shown=$2
+	((${#shown} <= 120)) || shown="${shown:0:100}... (${#2} characters)"
+	pretty "$1" "probe: $shown"
 	printf '%s\n' "$2" >&"${PROBE_FD[$1]}"
 }
 
@@ -173,14 +175,14 @@ probe_send alice "contact me $DAVE ssh 60 1003"
 expect_line 10 alice "^answer id=1003 from=$DAVE to=$ALICE purpose=ssh verdict=offline" "offline for $DAVE"
 probe_send alice "contact $CAROL $BOB ssh 60 1004"
 expect_line 10 alice "^error protocol: .from. is not the connection's identity" "CTL_ERROR for a forged from"
-grep -q "refused CONTACT from $CAROL to $BOB (via $ALICE): .from. is not the connection's identity (1 so far)" \
+grep -q "refused contact from $CAROL to $BOB (via $ALICE): .from. is not the connection's identity (1 so far)" \
 	"$VTX_TMP/srva.log" || fail "a's server did not count the forged from: $(grep refused "$VTX_TMP/srva.log" | tail -3)"
 probe_send carol "frame me $BOB cafe0001"
 probe_send carol "relay me $BOB 9 2 cafe0002"
 probe_sync carol
-grep -q "relay: refused RELAY_FRAME from $CAROL to $BOB: no approval between them (1 so far)" "$VTX_TMP/srva.log" ||
+grep -q "relay: refused relay_frame from $CAROL to $BOB: no approval between them (1 so far)" "$VTX_TMP/srva.log" ||
 	fail "a's server did not refuse carol's frame: $(grep relay "$VTX_TMP/srva.log" | tail -3)"
-grep -q "relay: refused RELAY from $CAROL to $BOB: no approval between them (2 so far)" "$VTX_TMP/srva.log" ||
+grep -q "relay: refused relay from $CAROL to $BOB: no approval between them (2 so far)" "$VTX_TMP/srva.log" ||
 	fail "a's server did not refuse carol's stream record"
 pass "carol's frame and stream record to bob refused and counted at a's server"
 probe_send bob "answer me $ALICE ssh approved 6 22 4242"
@@ -220,7 +222,7 @@ grep -q "$BOB revoked every purpose for $ALICE: 1 approval(s) deleted" "$VTX_TMP
 	fail "a's server did not delete the approval"
 probe_send alice "frame me $BOB 0badf00d"
 probe_sync alice
-grep -q "relay: refused RELAY_FRAME from $ALICE to $BOB: no approval between them (1 so far)" "$VTX_TMP/srva.log" ||
+grep -q "relay: refused relay_frame from $ALICE to $BOB: no approval between them (1 so far)" "$VTX_TMP/srva.log" ||
 	fail "a's server relayed after the revocation: $(grep relay "$VTX_TMP/srva.log" | tail -3)"
 probe_sync bob
 [[ $(probe_count bob "data=0badf00d") -eq 0 ]] || fail "bob received alice's frame after revoking"

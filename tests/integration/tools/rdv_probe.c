@@ -328,8 +328,7 @@ main(int argc, char **argv)
 	log_init("rdv_probe");
 	log_set_quiet(true);
 	snprintf(server, sizeof(server), "server@%s", argv[4]);
-	if (ev_loop_new(&p.loop) ||
-	    rdvp_tls(argv[2], argv[3], argv[4], argv[5], &trust, &tls))
+	if (ev_loop_new(&p.loop) || rdvp_tls(argv[2], argv[3], argv[4], argv[5], &trust, &tls))
 		goto out;
 	snprintf(p.self, sizeof(p.self), "%s", tls_ctx_identity(tls));
 	cert_fpr_format(tls_ctx_cert(tls)->fpr, fpr, sizeof(fpr));

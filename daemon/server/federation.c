@@ -128,6 +128,7 @@ federation_judge(struct sconn *c, bool anchored, const char *refusal)
 		memcpy(c->fpr, ci.fpr, sizeof(c->fpr));
 		log_info("%s (%s): certificate of another domain verified against its pinned CA",
 			 c->peer, c->addr);
+		serve_hello_release(c); /* a server's HELLO waited for this */
 		return;
 	}
 	sconn_send_error(c, CTL_ERR_DENIED, "certificate refused: %s", why);
@@ -156,6 +157,7 @@ federation_settle(struct federation *f, const char *domain, uint8_t status, cons
 		else
 			federation_judge(done[i].c, anchored, NULL);
 	}
+	peering_on_settled(f->srv, domain, anchored);
 }
 
 /* Verifies a domain's list against its (anchored) CA and applies it. */
@@ -300,6 +302,12 @@ federation_fetch(struct federation *f, const char *domain, const char *source, c
 		cafetch_start(&d->fetch, f->srv->loop, domain, f->self, f->key, f->cert,
 			      federation_on_fetched, f);
 	return NULL;
+}
+
+const char *
+federation_want(struct server *srv, const char *domain, char *buf, size_t len)
+{
+	return federation_fetch(srv->federation, domain, NULL, buf, len);
 }
 
 /* Queues c for domain's fetch. NULL, or why it cannot (in buf). */

@@ -54,7 +54,7 @@ serve_load(struct server *srv)
 		log_warnx("cannot load the server's key %s and certificate %s", key, crt);
 		return err;
 	}
-	if ((err = federation_open(srv, db, key, crt)))
+	if ((err = federation_open(srv, db, key, crt)) || (err = rdv_open(srv, db)))
 		return err;
 	if ((err = ratelimit_new(&srv->rl_user, SERVER_RATELIMIT_KEYS, SERVER_ENROL_RATE_USER,
 				 SERVER_ENROL_BURST_USER)) ||
@@ -98,6 +98,7 @@ serve_free_domain(struct server *srv)
 		ev_timer_stop(srv->loop, &srv->revocation_timer);
 	}
 	listener_free(srv->listener);
+	rdv_close(srv);
 	federation_close(srv);
 	addrcount_free(srv->prehello);
 	addrcount_free(srv->by_source);

@@ -8,6 +8,9 @@
  *   a certificate of this domain:          RENEW, CA_REQ, CRL_REQ, NOTARY_REQ, PING
  *   a certificate of another domain:       CA_REQ, CRL_REQ, NOTARY_REQ (answered only from what
  *                                          we know: federation.c), PING
+ *   an agent of this domain, or another domain's server (server@X, HELLO role server):
+ *                                          CONTACT, ANSWER, RELAY, RELAY_FRAME, OFFER
+ *                                          (rendezvous.c, relay.c: each checks the hop)
  * Unknown record types are skipped. A malformed message gets a CTL_ERROR and the connection is
  * closed. Timer: each connection's stream deadline, re-armed on every record, closes it after
  * SERVER_IDLE_MS of silence (agents ping more often than that).
@@ -218,9 +221,29 @@ serve_on_established(struct stream *s)
 }
 
 static bool
-serve_hello(struct sconn *c, const struct ctlmsg *m)
+serve_hello_send(struct sconn *c)
 {
 	struct ctlmsg r = { .type = CTL_HELLO };
+
+	r.u.hello.version = CTL_VERSION;
+	r.u.hello.role = CTL_ROLE_SERVER;
+	snprintf(r.u.hello.name, sizeof(r.u.hello.name), "%s", c->srv->domain);
+	return sconn_send(c, &r);
+}
+
+void
+serve_hello_release(struct sconn *c)
+{
+	if (!c->hello_held)
+		return;
+	c->hello_held = false;
+	serve_hello_send(c);
+}
+
+static bool
+serve_hello(struct sconn *c, const struct ctlmsg *m)
+{
+	size_t len;
 
 	if (c->peer[0] && strcmp(m->u.hello.name, c->peer)) {
 		sconn_send_error(c, CTL_ERR_PROTOCOL, "HELLO names %s but the certificate names %s",
@@ -228,11 +251,19 @@ serve_hello(struct sconn *c, const struct ctlmsg *m)
 		return false;
 	}
 	c->hello = true;
+	c->role = m->u.hello.role;
 	sconn_uncount(c);
-	r.u.hello.version = CTL_VERSION;
-	r.u.hello.role = CTL_ROLE_SERVER;
-	snprintf(r.u.hello.name, sizeof(r.u.hello.name), "%s", c->srv->domain);
-	return sconn_send(c, &r);
+	/*
+	 * Another domain's server whose certificate is still being judged (federation.c: its CA
+	 * fetched and pinned first) hears our HELLO only once it is verified, so that it sends its
+	 * rendezvous records (peering.c) when they can be taken.
+	 */
+	if (!c->peer[0] && c->role == CTL_ROLE_SERVER &&
+	    tls_conn_deferred_cert(stream_tls(c->s), &len)) {
+		c->hello_held = true;
+		return true;
+	}
+	return serve_hello_send(c);
 }
 
 static void
@@ -341,6 +372,13 @@ serve_dispatch(struct sconn *c, const struct ctlmsg *m)
 	case CTL_PING:
 		r = (struct ctlmsg){ .type = CTL_PONG, .u.ping.nonce = m->u.ping.nonce };
 		return sconn_send(c, &r);
+	case CTL_CONTACT:
+	case CTL_ANSWER:
+	case CTL_RELAY:
+	case CTL_RELAY_FRAME:
+	case CTL_OFFER:
+		rdv_dispatch(c, m);
+		return true;
 	case CTL_HELLO:
 		sconn_send_error(c, CTL_ERR_PROTOCOL, "HELLO sent twice");
 		return false;

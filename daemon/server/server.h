@@ -13,6 +13,10 @@
  *                    lists), the notary, certificates of other domains' agents and servers
  *   crosscheck.c     a first use of another domain's CA, cross-checked with the servers of
  *                    the domains already pinned, before federation.c pins it
+ *   rendezvous.c     contact requests and answers (CONTACT, ANSWER): the hop checks, the
+ *                    pending requests (pending.c), the approvals they leave (approvals.c)
+ *   relay.c          RELAY, RELAY_FRAME and OFFER between approved pairs, bounded
+ *   peering.c        the connections to other domains' servers that carry the two above
  *
  * The state directory holds ca.key, ca.crt (the domain CA), server.key, server.crt (the server's
  * own identity, server@DOMAIN) and server.db (accounts.h). Keys are mode 0600.
@@ -37,6 +41,7 @@ struct federation;
 struct listener;
 struct addrcount;
 struct ratelimit;
+struct rdv;
 struct stream;
 struct store;
 struct tls_ctx;
@@ -117,12 +122,36 @@ enum {
 
 enum { SERVER_MAX_HOSTED = 15 }; /* other domains one process may serve (run --also) */
 
+/*
+ * The relay's bounds (relay.c): a token bucket in bytes per pair and again per sending agent,
+ * RELAY_DEFAULT_RATE bytes per second (run --relay-rate) with a burst of RELAY_BURST, or of one
+ * second's worth (at least RELAY_BURST_MIN) when the rate is lower; a RELAY_FRAME is dropped when
+ * its next hop has more than RELAY_FRAME_QUEUE_MAX bytes waiting, which leaves the rest of the
+ * stream's STREAM_WBUF_SIZE to the byte streams (RELAY), which are never dropped.
+ */
+enum {
+	RELAY_DEFAULT_RATE = 64 * 1024 * 1024,
+	RELAY_BURST = 4 * 1024 * 1024,
+	RELAY_BURST_MIN = 32 * 1024,
+	RELAY_FRAME_QUEUE_MAX = 128 * 1024,
+};
+
 struct server_opts {
 	char dir[PATH_MAX];
 	uint16_t port;
 	unsigned cert_seconds;               /* validity of the certificates it issues */
 	const char *also[SERVER_MAX_HOSTED]; /* state directories of the other domains served */
 	unsigned nalso;
+	bool private_mode;   /* run --private: unknown and offline users answered as timeout */
+	uint64_t relay_rate; /* run --relay-rate: bytes per second; 0 is RELAY_DEFAULT_RATE */
+};
+
+/* A token bucket in bytes (relay.c); the fields are private. */
+struct relay_bucket {
+	uint64_t tokens; /* milli-bytes */
+	uint64_t last_ms;
+	uint64_t rate;  /* bytes per second */
+	uint64_t burst; /* bytes */
 };
 
 struct sconn;
@@ -166,6 +195,7 @@ struct server {
 	struct ev_timer revocation_timer;
 
 	struct federation *federation;
+	struct rdv *rdv; /* rendezvous and relay (rendezvous.c, relay.c, peering.c) */
 
 	uint64_t enrolled, renewed, refused;
 	struct log_ratelimit refusal_rl;
@@ -186,8 +216,11 @@ struct sconn {
 	bool anon;                    /* no certificate: counted in anon, lifetime armed */
 	struct ev_timer lifetime;     /* anonymous connections: SERVER_ANON_LIFETIME_MS */
 	bool hello;                   /* CTL_HELLO received */
-	bool closed;                  /* its stream is gone; freed at the end of the loop turn */
-	bool salt_asked;              /* it sent a SALT_REQ (one per connection, enrol.c) */
+	uint8_t role;                 /* what it said it is in HELLO (enum ctl_role) */
+	bool hello_held; /* a server whose certificate is still being judged: our HELLO waits */
+	struct relay_bucket relay; /* what this agent may send through the relay */
+	bool closed;               /* its stream is gone; freed at the end of the loop turn */
+	bool salt_asked;           /* it sent a SALT_REQ (one per connection, enrol.c) */
 };
 
 /* vertex-server.c helpers shared by the verbs */
@@ -259,6 +292,12 @@ void federation_close(struct server *srv);
 void federation_notary(struct sconn *c, const char *domain);
 /* The client presented a certificate of another domain (deferred by TLS): judge it. */
 void federation_foreign_cert(struct sconn *c);
+/*
+ * peering.c needs domain's CA trusted: starts its first contact (fetched, cross-checked, pinned:
+ * as for an agent's) unless one runs; peering_on_settled says how it went. NULL, or why not (in
+ * buf).
+ */
+const char *federation_want(struct server *srv, const char *domain, char *buf, size_t len);
 /* The connection is going away: drop its pending queries. */
 void federation_forget(struct server *srv, struct sconn *c);
 /*
@@ -268,6 +307,25 @@ void federation_forget(struct server *srv, struct sconn *c);
 void federation_pins_poll(struct server *srv);
 /* The administrators' change counter of the pins in a store (SERVER_PINS_SERIAL); 0: never. */
 uint64_t federation_pins_serial(struct store *pins);
+
+/* rendezvous.c */
+/* Opens the approvals in the store at db_path and starts the timers. 0 or -errno. */
+int rdv_open(struct server *srv, const char *db_path);
+/* Logs the counters and frees everything (the peering connections too). */
+void rdv_close(struct server *srv);
+/* CONTACT, ANSWER, RELAY, RELAY_FRAME, OFFER from connection c (any kind). */
+void rdv_dispatch(struct sconn *c, const struct ctlmsg *m);
+
+/* relay.c */
+void relay_bucket_init(struct relay_bucket *b, uint64_t rate, uint64_t now_ms);
+/* True (and bytes spent) if bytes may pass now. */
+bool relay_bucket_take(struct relay_bucket *b, size_t bytes, uint64_t now_ms);
+
+/* peering.c: federation.c settled domain (anchored: its CA is trusted now). */
+void peering_on_settled(struct server *srv, const char *domain, bool anchored);
+
+/* serve.c: a held HELLO (sconn.hello_held) is answered now that its certificate is judged. */
+void serve_hello_release(struct sconn *c);
 
 /* revocation.c */
 int revocation_publish(struct server *srv);

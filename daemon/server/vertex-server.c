@@ -72,11 +72,14 @@ static const char server_init_help[] =
 
 static const char server_run_help[] =
     "Usage: vertex-server [-D DIR] run [--port N] [--cert-validity DURATION]\n"
-    "                                  [--also DIR]... [-d CATEGORIES]\n"
+    "                                  [--also DIR]... [--private]\n"
+    "                                  [--relay-rate BYTES_PER_SEC] [-d CATEGORIES]\n"
     "\n"
     "Serves the domain whose state is in DIR (see 'init'), in the foreground: enrolment,\n"
-    "certificate renewal, the signed revocation list, notary answers, and federation with\n"
-    "other domains' servers. Listens on TCP port N of every address, IPv4 and IPv6. Logs go\n"
+    "certificate renewal, the signed revocation list, notary answers, federation with\n"
+    "other domains' servers, contact requests between agents and the relay between the\n"
+    "pairs that approved each other. Listens on TCP port N of every address, IPv4 and IPv6. Logs "
+    "go\n"
     "to standard error; SIGTERM or SIGINT stop it cleanly. The administrative verbs may run\n"
     "while it does: it notices a revocation within 2 s and pushes the new list to its agents.\n"
     "\n"
@@ -88,6 +91,11 @@ static const char server_run_help[] =
     "  --also DIR                serve the domain of state directory DIR too (up to 15);\n"
     "                            a client picks a domain by the TLS server name it sends,\n"
     "                            and one that sends none gets the domain of -D\n"
+    "  --private                 a request for an unknown or offline user of this domain\n"
+    "                            is answered 'timeout' at the end of its ttl, exactly as\n"
+    "                            one nobody answered, rather than at once\n"
+    "  --relay-rate BYTES_PER_SEC  what the relay carries per pair of agents and again per\n"
+    "                            sending agent (default 67108864, 64 MiB/s; burst 4 MiB)\n"
     "  -d, --debug CATEGORIES    debug logging: ctl (each connection, federation), or all\n"
     "\n"
     "Limits: 20,000 connections; 64 from one network (an IPv4 address or an IPv6 /64) that\n"
@@ -226,6 +234,8 @@ server_cmd_run(struct server_opts *o, int argc, char **argv)
 		{ "cert-validity", required_argument, NULL, 'c' },
 		{ "debug", required_argument, NULL, 'd' },
 		{ "also", required_argument, NULL, 'a' },
+		{ "private", no_argument, NULL, 'P' },
+		{ "relay-rate", required_argument, NULL, 'r' },
 		{ NULL, 0, NULL, 0 },
 	};
 	static struct server srv;
@@ -259,6 +269,17 @@ server_cmd_run(struct server_opts *o, int argc, char **argv)
 				return server_usage_error("run", "at most %d --also directories",
 							  SERVER_MAX_HOSTED);
 			o->also[o->nalso++] = optarg;
+			break;
+		case 'P':
+			o->private_mode = true;
+			break;
+		case 'r':
+			if (server_parse_uint(optarg, 4000000000u, &v) || v < 1024)
+				return server_usage_error("run",
+							  "--relay-rate wants bytes per second "
+							  "from 1024 to 4000000000, not '%s'",
+							  optarg);
+			o->relay_rate = v;
 			break;
 		default:
 			return 2;

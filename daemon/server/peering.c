@@ -1,0 +1,392 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Peering: a server's own connection to another domain's server, for the rendezvous and relay
+ * records it has for that domain (docs/rendezvous.md, "The path of a request"). One per domain,
+ * opened when there is something to send; each server sends on its own and accepts the other's,
+ * so there is no election and nothing shared between the two directions.
+ *
+ * States of a link (one owner: this file):
+ *   IDLE     nothing to send yet, or the last connection closed and its wait is over
+ *   ANCHOR   the domain's CA is not trusted yet: federation.c's first contact runs (pinned,
+ *            cross-checked) and peering_on_settled says how it went
+ *   RESOLVE  finding the server (control/resolve.c: SRV, then the name's address on 4801)
+ *   CONNECT  TLS to each address in turn (at most PEERING_ADDRS), verified as server@DOMAIN
+ *            against the domain's pinned CA, presenting server@OURDOMAIN
+ *   HELLO    ours sent; the other's HELLO comes once it has judged our certificate
+ *   UP       records flow; the queue was flushed
+ *   BACKOFF  the connection failed or closed: a wait (core/backoff.h, PEERING_BACKOFF_MIN_MS
+ *            doubling to PEERING_BACKOFF_MAX_MS), then IDLE, or a new attempt if records wait
+ * Until UP, records wait in a queue of PEERING_QUEUE_MAX records and PEERING_QUEUE_BYTES bytes
+ * (a full one refuses: -ENOBUFS). When an attempt fails, what waited is given back
+ * (rdv_unsent): a CONTACT is answered `unreachable`, a RELAY ends its channel, a frame is
+ * counted as dropped.
+ *
+ * Timers: the link's one timer is the backoff wait, or while UP the keepalive (a PING every
+ * PEERING_PING_MS; the stream closes after PEERING_DEAD_MS without a record from the other).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "control/discover.h"
+#include "control/resolve.h"
+#include "control/stream.h"
+#include "core/backoff.h"
+#include "core/log.h"
+#include "core/siphash.h"
+#include "crypto/cert.h"
+#include "crypto/tls.h"
+#include "proto/ctlmsg.h"
+#include "server/rdv_int.h"
+#include "server/server.h"
+
+enum {
+	PEERING_ADDRS = 3,
+	PEERING_QUEUE_MAX = 256,
+	PEERING_QUEUE_BYTES = 512 * 1024,
+	PEERING_BACKOFF_MIN_MS = 500,
+	PEERING_BACKOFF_MAX_MS = 60000,
+	PEERING_HELLO_MS = 30000, /* the other may first fetch and cross-check our CA */
+	PEERING_PING_MS = 30000,
+	PEERING_DEAD_MS = 3 * PEERING_PING_MS,
+	PEERING_BODY_MAX = 40000,
+};
+
+enum peering_state {
+	PEERING_IDLE,
+	PEERING_ANCHOR,
+	PEERING_RESOLVE,
+	PEERING_CONNECT,
+	PEERING_HELLO,
+	PEERING_UP,
+	PEERING_BACKOFF,
+};
+
+struct peering_rec {
+	uint16_t type;
+	uint16_t len;
+	uint8_t *body;
+};
+
+struct peering_link {
+	struct rdv *r;
+	char domain[IDENTITY_DOMAIN_MAX + 1];
+	char expected[IDENTITY_DOMAIN_MAX + 8]; /* server@DOMAIN */
+	enum peering_state state;
+	struct resolve *resolve;
+	struct stream *s;
+	struct discover_result addrs[PEERING_ADDRS];
+	size_t naddrs, next_addr;
+	struct ev_timer timer;
+	unsigned backoff_ms;
+	uint64_t nonce;
+	struct peering_rec q[PEERING_QUEUE_MAX];
+	size_t nq, qbytes;
+	bool freeing; /* at exit: a closing stream gives nothing back */
+};
+
+static void peering_start(struct peering_link *l);
+static void peering_on_timer(struct ev_timer *t);
+
+static struct peering_link *
+peering_find(struct rdv *r, const char *domain, bool create)
+{
+	struct peering_link *l;
+
+	for (size_t i = 0; i < r->nlinks; i++)
+		if (!strcmp(r->links[i]->domain, domain))
+			return r->links[i];
+	if (!create || r->nlinks == PEERING_MAX || !(l = calloc(1, sizeof(*l))))
+		return NULL;
+	l->r = r;
+	snprintf(l->domain, sizeof(l->domain), "%s", domain);
+	snprintf(l->expected, sizeof(l->expected), "server@%s", domain);
+	r->links[r->nlinks++] = l;
+	return l;
+}
+
+static void
+peering_queue_clear(struct peering_link *l)
+{
+	for (size_t i = 0; i < l->nq; i++)
+		free(l->q[i].body);
+	l->nq = l->qbytes = 0;
+}
+
+/* Encodes m into the queue; false if it is full. */
+static bool
+peering_enqueue(struct peering_link *l, const struct ctlmsg *m)
+{
+	uint8_t buf[PEERING_BODY_MAX];
+	int n = ctlmsg_encode(m, buf, sizeof(buf));
+	struct peering_rec *q;
+
+	if (n < 0 || l->nq == PEERING_QUEUE_MAX || l->qbytes + (size_t)n > PEERING_QUEUE_BYTES)
+		return false;
+	q = &l->q[l->nq];
+	if (!(q->body = malloc(n ? (size_t)n : 1)))
+		return false;
+	memcpy(q->body, buf, (size_t)n);
+	q->type = m->type;
+	q->len = (uint16_t)n;
+	l->nq++;
+	l->qbytes += (size_t)n;
+	return true;
+}
+
+/*
+ * The attempt failed: wait (backoff), and give back what waited. The queue is taken first:
+ * giving back may route new records (a RELAY's FIN) to this very link.
+ */
+static void
+peering_fail(struct peering_link *l, const char *why)
+{
+	struct rdv *r = l->r;
+	struct peering_rec *q = calloc(PEERING_QUEUE_MAX, sizeof(*q));
+	size_t nq = l->nq;
+	unsigned wait;
+
+	if (q)
+		memcpy(q, l->q, nq * sizeof(*q));
+	else
+		peering_queue_clear(l);
+	l->nq = l->qbytes = 0;
+	resolve_cancel(l->resolve);
+	l->resolve = NULL;
+	wait = backoff_next(&l->backoff_ms, PEERING_BACKOFF_MIN_MS, PEERING_BACKOFF_MAX_MS);
+	rdv_warn(r, "peering with %s: %s; %zu record(s) not sent; next attempt in %u ms", l->domain,
+		 why, nq, wait);
+	l->state = PEERING_BACKOFF;
+	ev_timer_start(r->srv->loop, &l->timer,
+		       backoff_jitter(wait, (uint32_t)siphash_key_random().k0), peering_on_timer);
+	for (size_t i = 0; q && i < nq; i++) {
+		struct ctlmsg m;
+
+		if (ctlmsg_decode(q[i].type, q[i].body, q[i].len, &m))
+			rdv_unsent(r, &m);
+		free(q[i].body);
+	}
+	free(q);
+}
+
+static void
+peering_on_timer(struct ev_timer *t)
+{
+	struct peering_link *l = container_of(t, struct peering_link, timer);
+	struct ctlmsg ping = { .type = CTL_PING };
+
+	if (l->state == PEERING_UP) {
+		ping.u.ping.nonce = ++l->nonce;
+		stream_send_msg(l->s, &ping); /* a failed send closes the stream */
+		if (l->s)
+			ev_timer_start(l->r->srv->loop, t, PEERING_PING_MS, peering_on_timer);
+		return;
+	}
+	if (l->state != PEERING_BACKOFF)
+		return;
+	l->state = PEERING_IDLE;
+	if (l->nq)
+		peering_start(l);
+}
+
+/* The other's HELLO: flush what waited. */
+static void
+peering_up(struct peering_link *l)
+{
+	struct rdv *r = l->r;
+
+	l->state = PEERING_UP;
+	l->backoff_ms = 0;
+	rdv_info(r, "peering with %s: up (%zu record(s) waited)", l->domain, l->nq);
+	for (size_t i = 0; i < l->nq && l->s; i++)
+		if (!stream_send(l->s, l->q[i].type, l->q[i].body, l->q[i].len))
+			r->n.peering_dropped++;
+	peering_queue_clear(l);
+	if (l->s)
+		ev_timer_start(r->srv->loop, &l->timer, PEERING_PING_MS, peering_on_timer);
+}
+
+static void
+peering_on_established(struct stream *s)
+{
+	struct peering_link *l = stream_arg(s);
+	struct ctlmsg hello = { .type = CTL_HELLO };
+
+	hello.u.hello.version = CTL_VERSION;
+	hello.u.hello.role = CTL_ROLE_SERVER;
+	snprintf(hello.u.hello.name, sizeof(hello.u.hello.name), "server@%.*s",
+		 (int)sizeof(hello.u.hello.name) - 8, l->r->srv->domain);
+	l->state = PEERING_HELLO;
+	stream_set_bulk(s);
+	stream_set_deadline(s, PEERING_HELLO_MS);
+	stream_send_msg(s, &hello);
+}
+
+static bool
+peering_on_record(struct stream *s, uint16_t type, const uint8_t *body, size_t len)
+{
+	struct peering_link *l = stream_arg(s);
+	struct ctlmsg m;
+
+	if (l->state == PEERING_UP)
+		stream_set_deadline(s, PEERING_DEAD_MS);
+	if (!ctlmsg_is_known(type) || !ctlmsg_decode(type, body, len, &m))
+		return true;
+	if (type == CTL_HELLO && l->state == PEERING_HELLO) {
+		stream_set_deadline(s, PEERING_DEAD_MS);
+		peering_up(l);
+	} else if (type == CTL_ERROR) {
+		rdv_log(l->r, "peering with %s: the other server says: %s (%s)", l->domain,
+			m.u.error.message, ctlmsg_error_name(m.u.error.code));
+	}
+	return true;
+}
+
+static bool peering_connect_next(struct peering_link *l);
+
+static void
+peering_on_closed(struct stream *s, const char *why)
+{
+	struct peering_link *l = stream_arg(s);
+	char buf[256];
+
+	l->s = NULL;
+	ev_timer_stop(l->r->srv->loop, &l->timer);
+	if (l->freeing)
+		return;
+	if (l->state == PEERING_CONNECT && peering_connect_next(l))
+		return;
+	snprintf(buf, sizeof(buf), "%s (%s)", why, stream_phase(s));
+	if (l->state == PEERING_UP) {
+		rdv_info(l->r, "peering with %s: closed: %s", l->domain, buf);
+		l->state = PEERING_IDLE; /* the next record opens it again */
+		return;
+	}
+	peering_fail(l, buf);
+}
+
+static const struct stream_ops peering_ops = {
+	.on_established = peering_on_established,
+	.on_record = peering_on_record,
+	.on_closed = peering_on_closed,
+};
+
+static bool
+peering_connect_next(struct peering_link *l)
+{
+	struct server *srv = l->r->srv;
+
+	while (l->next_addr < l->naddrs) {
+		const struct discover_result *a = &l->addrs[l->next_addr++];
+
+		l->state = PEERING_CONNECT;
+		if (!stream_connect(&l->s, srv->loop, srv->tls, &a->addr, l->domain, l->expected,
+				    &peering_ops, l))
+			return true;
+	}
+	return false;
+}
+
+static void
+peering_on_resolved(void *arg, const struct discover_result *found, int n, const char *why)
+{
+	struct peering_link *l = arg;
+
+	l->resolve = NULL;
+	if (n <= 0) {
+		peering_fail(l, why);
+		return;
+	}
+	l->naddrs = (size_t)n < PEERING_ADDRS ? (size_t)n : PEERING_ADDRS;
+	memcpy(l->addrs, found, l->naddrs * sizeof(*found));
+	l->next_addr = 0;
+	if (!peering_connect_next(l))
+		peering_fail(l, "cannot connect to any of its addresses");
+}
+
+static void
+peering_resolve(struct peering_link *l)
+{
+	int err;
+
+	l->state = PEERING_RESOLVE;
+	err = resolve_start(&l->resolve, l->r->srv->loop, l->domain, peering_on_resolved, l);
+	if (err)
+		peering_fail(l, strerror(-err));
+}
+
+static void
+peering_start(struct peering_link *l)
+{
+	struct server *srv = l->r->srv;
+	char why[160];
+	size_t len;
+
+	if (cert_trust_anchor_der(srv->trust, l->domain, &len)) {
+		peering_resolve(l);
+		return;
+	}
+	l->state = PEERING_ANCHOR;
+	if (federation_want(srv, l->domain, why, sizeof(why)))
+		peering_fail(l, why);
+}
+
+void
+peering_on_settled(struct server *srv, const char *domain, bool anchored)
+{
+	struct peering_link *l;
+
+	if (!srv->rdv || !(l = peering_find(srv->rdv, domain, false)) || l->state != PEERING_ANCHOR)
+		return;
+	if (anchored)
+		peering_resolve(l);
+	else
+		peering_fail(l, "its CA is not trusted (see federation's lines above)");
+}
+
+int
+peering_send(struct rdv *r, const char *domain, const struct ctlmsg *m)
+{
+	struct peering_link *l = peering_find(r, domain, true);
+
+	if (!l) {
+		rdv_log(r, "peering with %s: no room for another domain (%d)", domain, PEERING_MAX);
+		return -EHOSTUNREACH;
+	}
+	if (l->state == PEERING_UP)
+		return stream_send_msg(l->s, m) ? 0 : -ENOBUFS;
+	if (!peering_enqueue(l, m))
+		return -ENOBUFS;
+	if (l->state == PEERING_IDLE)
+		peering_start(l);
+	return 0;
+}
+
+size_t
+peering_pending_output(struct rdv *r, const char *domain)
+{
+	struct peering_link *l = peering_find(r, domain, false);
+
+	if (!l)
+		return 0;
+	return l->state == PEERING_UP && l->s ? stream_pending_output(l->s) : l->qbytes;
+}
+
+void
+peering_free_all(struct rdv *r)
+{
+	for (size_t i = 0; i < r->nlinks; i++) {
+		struct peering_link *l = r->links[i];
+
+		ev_timer_stop(r->srv->loop, &l->timer);
+		resolve_cancel(l->resolve);
+		l->freeing = true;
+		if (l->s)
+			stream_close(l->s, "server shutting down");
+		peering_queue_clear(l);
+		free(l);
+	}
+	r->nlinks = 0;
+}

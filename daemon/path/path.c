@@ -34,6 +34,12 @@ path_set_init(struct path_set *s, const struct sockaddr_storage *endpoints, size
 	s->endpoint = s->dial[0];
 }
 
+bool
+path_set_can_dial(const struct path_set *s)
+{
+	return s->ndial || s->relay;
+}
+
 const struct sockaddr_storage *
 path_set_next_dial(struct path_set *s)
 {

@@ -57,6 +57,8 @@ void path_set_relay(struct path_set *s, bool on);
 
 /* Static endpoints (copied); the first is also where UDP goes until a frame says otherwise. */
 void path_set_init(struct path_set *s, const struct sockaddr_storage *endpoints, size_t n);
+/* Is there anywhere to dial a handshake to (a static endpoint, or the relay)? */
+bool path_set_can_dial(const struct path_set *s);
 /* The next address to dial a handshake to (round robin, the relay among them), or NULL. */
 const struct sockaddr_storage *path_set_next_dial(struct path_set *s);
 /*

@@ -55,7 +55,7 @@ peer_timers_connect(struct peer *p, uint64_t delay_ms)
 {
 	struct ev_loop *loop = p->table->loop;
 
-	if (!p->paths.ndial || p->dialing)
+	if (!path_set_can_dial(&p->paths) || p->dialing)
 		return;
 	if (ev_timer_is_armed(&p->connect_timer) &&
 	    p->connect_timer.when_ms <= ev_now_ms(loop) + delay_ms)

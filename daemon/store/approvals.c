@@ -19,7 +19,7 @@ store_approval_put(struct store *st, const struct store_approval *a)
 	int rc = 0;
 
 	if (sqlite3_prepare_v2(st->db,
-			       "INSERT OR REPLACE INTO approvals (peer, purpose, dir, proto, port, "
+			       "INSERT OR REPLACE INTO peer_approvals (peer, purpose, dir, proto, port, "
 			       "fpr, created) VALUES (?, ?, ?, ?, ?, ?, ?)",
 			       -1, &s, NULL))
 		return store_fail(st, "approval put");
@@ -63,7 +63,7 @@ store_approval_get(struct store *st, const char *peer, const char *purpose, int 
 	int rc;
 
 	if (sqlite3_prepare_v2(st->db,
-			       "SELECT " STORE_APPROVAL_COLUMNS " FROM approvals "
+			       "SELECT " STORE_APPROVAL_COLUMNS " FROM peer_approvals "
 			       "WHERE peer = ? AND purpose = ? AND dir = ?",
 			       -1, &s, NULL))
 		return store_fail(st, "approval get");
@@ -89,8 +89,8 @@ store_approval_delete(struct store *st, const char *peer, const char *purpose, i
 	int rc = 0;
 
 	if (sqlite3_prepare_v2(st->db,
-			       purpose ? "DELETE FROM approvals WHERE peer = ? AND purpose = ?"
-				       : "DELETE FROM approvals WHERE peer = ?",
+			       purpose ? "DELETE FROM peer_approvals WHERE peer = ? AND purpose = ?"
+				       : "DELETE FROM peer_approvals WHERE peer = ?",
 			       -1, &s, NULL))
 		return store_fail(st, "approval delete");
 	sqlite3_bind_text(s, 1, peer, -1, SQLITE_STATIC);
@@ -111,8 +111,8 @@ store_approval_count(struct store *st, const char *peer, int *count)
 	int rc = 0;
 
 	if (sqlite3_prepare_v2(st->db,
-			       peer ? "SELECT count(*) FROM approvals WHERE peer = ?"
-				    : "SELECT count(*) FROM approvals",
+			       peer ? "SELECT count(*) FROM peer_approvals WHERE peer = ?"
+				    : "SELECT count(*) FROM peer_approvals",
 			       -1, &s, NULL))
 		return store_fail(st, "approval count");
 	if (peer)
@@ -134,9 +134,9 @@ store_approval_each(struct store *st, const char *peer,
 	int rc;
 
 	if (sqlite3_prepare_v2(st->db,
-			       peer ? "SELECT " STORE_APPROVAL_COLUMNS " FROM approvals "
+			       peer ? "SELECT " STORE_APPROVAL_COLUMNS " FROM peer_approvals "
 				      "WHERE peer = ? ORDER BY peer, purpose, dir"
-				    : "SELECT " STORE_APPROVAL_COLUMNS " FROM approvals "
+				    : "SELECT " STORE_APPROVAL_COLUMNS " FROM peer_approvals "
 				      "ORDER BY peer, purpose, dir",
 			       -1, &s, NULL))
 		return store_fail(st, "approval list");

@@ -31,7 +31,7 @@ static const char store_schema[] =
     "  first_seen INTEGER NOT NULL,"
     "  how TEXT NOT NULL);"
     /* store/approvals.c */
-    "CREATE TABLE IF NOT EXISTS approvals ("
+    "CREATE TABLE IF NOT EXISTS peer_approvals ("
     "  peer TEXT NOT NULL,"
     "  purpose TEXT NOT NULL,"
     "  dir INTEGER NOT NULL,"

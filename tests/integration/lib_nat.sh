@@ -50,11 +50,11 @@ nat_site_add()
 	qn "$router" nft -f - <<EOF
 table ip vtxlab {
 	counter toward_peer { }
-	chain post {
+	chain nat_out {
 		type nat hook postrouting priority 100;
 		oifname "eth0" masquerade
 	}
-	chain fwd {
+	chain between {
 		type filter hook forward priority 0; policy accept;
 		ip saddr $net.0/24 ip daddr { $other_pub, $other_host } counter name toward_peer
 		ip saddr { $other_pub, $other_host } ip daddr $net.0/24 counter name toward_peer

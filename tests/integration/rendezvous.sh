@@ -14,7 +14,8 @@
 # 3. kill -9 both agents and both servers, start them again: the peers come back with the same
 #    overlay addresses and approvals, and ping works with no one asked again.
 # 4. bob revokes alice: her session is cut within a second (measured), ping fails, the
-#    approvals are gone on both sides, and a's server no longer relays for the pair.
+#    approvals are gone on both sides (rendezvous_server.sh shows the servers then refuse to
+#    relay for the pair).
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib_domains.sh"
 source "$(dirname "$0")/lib_servers.sh"
@@ -49,6 +50,16 @@ start_agents()
 	lab_agent_start bob bob
 	wait_until 20 home_up alice || fail "alice's agent never connects to its server"
 	wait_until 20 home_up bob || fail "bob's agent never connects to its server"
+}
+
+on_alice()
+{
+	qn alice "$@"
+}
+
+on_bob()
+{
+	qn bob "$@"
 }
 
 peer_field() # peer_field NAME IDENTITY FIELD
@@ -103,18 +114,18 @@ wait_until 20 qn alice ping -c 1 -W 1 "$BOB4" ||
 	fail "no overlay ping through the relay: $(vtx_ctl alice peers) $(tail -5 "$VTX_TMP/alice.log")"
 T_PING=$(date +%s%N)
 pass "first ping reply $(((T_PING - T_APPROVE) / 1000000)) ms after the approval"
-check_ping "qn alice" "$BOB4"
-check_ping "qn alice" "$BOB6"
+check_ping on_alice "$BOB4"
+check_ping on_alice "$BOB6"
 [[ $(peer_field alice "$BOB" path) == relay ]] || fail "alice's path: $(vtx_ctl alice peers)"
 vtx_ctl alice peers | grep -q "relay via $DOMAIN_A $DOMAIN_B" || fail "peers: $(vtx_ctl alice peers)"
 [[ $(peer_field alice "$BOB" approved_out) == "ssh(tcp/22)" ]] || fail "alice's approvals"
 [[ $(peer_field bob "$ALICE" approved_in) == "ssh(tcp/22)" ]] || fail "bob's approvals"
 pass "both see the peer up by relay via both servers, ssh approved each way as it should"
 sshd_start "$(ns_for bob)"
-check_ssh "qn alice" "$BOB4"
-check_bulk "qn alice" "$BOB4" 64
+check_ssh on_alice "$BOB4"
+check_bulk on_alice "$BOB4" 64
 ALICE4=$(peer_field bob "$ALICE" overlay4)
-check_ping "qn bob" "$ALICE4"
+check_ping on_bob "$ALICE4"
 
 say "3. kill -9 everything, start again: the same peers, addresses and approvals"
 vtx_stop alice KILL
@@ -128,7 +139,7 @@ wait_until 30 peer_up alice "$BOB" || fail "bob never comes back for alice: $(vt
 [[ $(vtx_ctl alice resolve --address "$BOB/ssh") == "$BOB4" ]] || fail "bob's address changed"
 [[ $(peer_field bob "$ALICE" overlay4) == "$ALICE4" ]] || fail "alice's address changed"
 wait_until 20 qn alice ping -c 1 -W 1 "$BOB4" || fail "no ping after the restart"
-check_ping "qn alice" "$BOB4"
+check_ping on_alice "$BOB4"
 [[ -z $(vtx_ctl bob requests --json | jq -r '.incoming[]') ]] || fail "bob was asked again"
 pass "after kill -9 of both agents and both servers: same addresses, approvals kept, no new ask"
 
@@ -148,4 +159,13 @@ pass "session cut $MS ms after 'vertex revoke'"
 ! vtx_ctl alice resolve "$BOB/ssh" >/dev/null 2>&1 || fail "alice still resolves bob's ssh"
 pass "after the revocation: no ping, no approval on alice's side"
 
-vtx_finish
+for n in alice bob; do
+	vtx_stop "$n"
+	[[ $VTX_LAST_RC -eq 0 ]] || fail "vertexd $n exited with status $VTX_LAST_RC (it crashed?)"
+done
+assert_clean "$(ns_for alice)" "$(ns_for bob)"
+server_stop srva
+[[ $VTX_LAST_RC -eq 0 ]] || fail "vertex-server a exited with status $VTX_LAST_RC"
+server_stop srvb
+[[ $VTX_LAST_RC -eq 0 ]] || fail "vertex-server b exited with status $VTX_LAST_RC"
+pass "$VTX_SCENARIO"

@@ -1,17 +1,20 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 #
-# The demo lab: two domains, each with its own vertex-server, and one person in each. They
-# enrol with invite codes, find each other's domain through DNS, trust each other's CA on first
-# use after asking their own server, and then ping and ssh each other over the overlay -- built
-# from nothing in network namespaces and removed afterwards.
+# The demo lab: two domains, each with its own vertex-server, and one person in each, each
+# behind a NAT router (bob's drops all UDP). They enrol with invite codes; no config names any
+# address of the other. alice asks for bob@b.example.com/ssh, bob sees who asks and approves,
+# and at once the two agents are connected through the servers' relay: ping and ssh by overlay
+# address -- built from nothing in network namespaces and removed afterwards.
 #
-#                           dns 198.18.0.53 (SRV/A records for a.example.com, b.example.com)
+#                        dns 198.18.0.53 (SRV/A records for a.example.com, b.example.com)
 #                                    |
 #   vertex-server a.example.com -----+----- vertex-server b.example.com
 #   198.18.0.10                      |      198.18.0.20
-#                  alice@a.example.com      bob@b.example.com (runs sshd)
-#                  198.18.0.101             198.18.0.102
+#                 NAT 198.18.0.201       NAT 198.18.0.202 (drops UDP)
+#                        |                      |
+#             alice@a.example.com        bob@b.example.com (runs sshd)
+#             198.19.1.2                 198.19.2.2
 #
 # It uses the integration suite's helpers (tests/integration/lib*.sh), so what the demo shows
 # is what the tests check. Needs root and a built tree (VERTEX_BUILD_DIR, default build/).
@@ -22,6 +25,8 @@ source "$(dirname "$0")/../../tests/integration/lib.sh"
 source "$(dirname "$0")/../../tests/integration/lib_domains.sh"
 # shellcheck source=../../tests/integration/lib_servers.sh
 source "$(dirname "$0")/../../tests/integration/lib_servers.sh"
+# shellcheck source=../../tests/integration/lib_nat.sh
+source "$(dirname "$0")/../../tests/integration/lib_nat.sh"
 VTX_SCENARIO=demo
 
 step()
@@ -33,13 +38,13 @@ step()
 	fi
 }
 
-vtx_require ssh ssh-keygen
+vtx_require ssh ssh-keygen jq
 [[ -x $VERTEX_SERVER ]] || fail "missing $VERTEX_SERVER (build first)"
 
-step "Building a small internet: a DNS server, two domains' servers and two people's machines."
-echo "    All of it lives in network namespaces named $VTX_RUN-*; nothing touches this machine's"
-echo "    own network. (NAT traversal is a later issue: here everyone shares one LAN.)"
-domains_up
+step "Building a small internet: a DNS server, two domains' servers, and two homes behind NAT"
+echo "    routers (bob's drops all UDP). All of it lives in network namespaces named $VTX_RUN-*;"
+echo "    nothing touches this machine's own network."
+nat_lab_up drop
 
 step "Each domain's administrator sets up its server: a domain CA, the server's own key,"
 echo "    an account store. Then one account each, with a one-time invite code."
@@ -62,41 +67,53 @@ in_ns alice "$VERTEX" register "alice@$DOMAIN_A" --invite "$CODE_A" --key "$VTX_
 in_ns bob "$VERTEX" register "bob@$DOMAIN_B" --invite "$CODE_B" --key "$VTX_TMP/bob.key" \
 	--cert "$VTX_TMP/bob.crt" --ca "$VTX_TMP/bob.ca"
 
-step "Their agents' configurations name each other. Neither knows the other domain's CA."
-lab_agent_config alice "alice@$DOMAIN_A" fd00:5678:a1::/48 "bob@$DOMAIN_B" "$BOB_IP"
-lab_agent_config bob "bob@$DOMAIN_B" fd00:5678:b1::/48 "alice@$DOMAIN_A" "$ALICE_IP"
-sed 's/^/        /' "$VTX_TMP/alice.conf"
-
-step "Starting vertexd on both machines. Each connects to its own server, fetches the other"
-echo "    domain's CA from that domain's server, asks its own server what it sees for that"
-echo "    domain, pins it, and then runs a TLS 1.3 handshake with the peer."
+step "Their agents' configurations name no peer and no address. bob offers one purpose, ssh."
+lab_agent_config alice "alice@$DOMAIN_A" fd00:5678:a1::/48
+lab_agent_config bob "bob@$DOMAIN_B" fd00:5678:b1::/48
+printf 'purpose ssh tcp/22\n' >>"$VTX_TMP/bob.conf"
+sed 's/^/        /' "$VTX_TMP/bob.conf"
 lab_agent_start alice alice
 lab_agent_start bob bob
-wait_until 40 peer_is_up alice || fail "alice never sees bob up: $(tail -5 "$VTX_TMP/alice.log")"
-wait_until 20 peer_is_up bob || fail "bob never sees alice up"
-grep -h "first use\|session up" "$VTX_TMP/alice.log" | cut -d' ' -f3- | sed 's/^/    alice: /'
+home_up()
+{
+	[[ $("$VERTEX" -s "$VTX_TMP/$1.sock" status --json | jq -r .server_state) == up ]]
+}
+wait_until 20 home_up alice || fail "alice's agent does not reach its server"
+wait_until 20 home_up bob || fail "bob's agent does not reach its server"
 
-step "alice pings bob at his overlay addresses (IPv4, then IPv6)."
-in_ns alice ping -c 3 -i 0.2 "$OVL4_PEER"
-in_ns alice ping -c 3 -i 0.2 fd00:5678:a1::2
+step "alice asks for bob@b.example.com/ssh. The request goes alice -> a's server (which vouches"
+echo "    for her) -> b's server -> bob's agent. Nothing tells alice how to reach bob yet."
+in_ns alice "$VERTEX" -s "$VTX_TMP/alice.sock" connect "bob@$DOMAIN_B/ssh" --wait 120 &
+CONNECT_PID=$!
+track_pid "$CONNECT_PID"
+wait_until 20 bash -c "'$VERTEX' -s '$VTX_TMP/bob.sock' requests --json | jq -e '.incoming[0]'" ||
+	fail "bob never sees the request"
 
-step "bob pings alice back. On bob's machine alice is also 100.64.0.2: addresses are each"
-echo "    agent's own local view, translated at the edge, so nobody has to coordinate them."
-in_ns bob ping -c 3 -i 0.2 "$OVL4_PEER"
+step "bob sees who asks, with the fingerprint of her certificate as her server verified it."
+in_ns bob "$VERTEX" -s "$VTX_TMP/bob.sock" requests
+echo "    packets between the two homes so far: $(nat_counter nata) (a's router), $(nat_counter natb) (b's router)"
 
-step "An ordinary program over the overlay: ssh from alice's machine to bob's sshd."
+step "bob approves. alice's agent is told, and the session comes up through the relay."
+in_ns bob "$VERTEX" -s "$VTX_TMP/bob.sock" approve "alice@$DOMAIN_A" ssh
+wait "$CONNECT_PID" || fail "alice's request did not end approved"
+BOB4=$("$VERTEX" -s "$VTX_TMP/alice.sock" resolve --address "bob@$DOMAIN_B/ssh")
+BOB6=$("$VERTEX" -s "$VTX_TMP/alice.sock" resolve -6 --address "bob@$DOMAIN_B/ssh")
+
+step "alice pings bob at his overlay addresses (IPv4, then IPv6), through both NATs."
+in_ns alice ping -c 3 -i 0.2 "$BOB4"
+in_ns alice ping -c 3 -i 0.2 "$BOB6"
+
+step "An ordinary program over the overlay: ssh from alice's machine to bob's sshd,"
+echo "    with the address and port from 'vertex resolve bob@b.example.com/ssh'."
 sshd_start "$(ns_for bob)"
 ssh_opts
-in_ns alice ssh "${SSH_OPTS[@]}" "root@$OVL4_PEER" \
-	'echo "hello over the Vertex overlay; the far end has:"; ip -brief address show dev vtx0'
+in_ns alice ssh "${SSH_OPTS[@]}" -p "$("$VERTEX" -s "$VTX_TMP/alice.sock" resolve --port "bob@$DOMAIN_B/ssh")" \
+	"root@$BOB4" 'echo "hello over the Vertex overlay; the far end has:"; ip -brief address show dev vtx0'
 
 step "What alice's agent says: vertex status, vertex peers, vertex trust list."
 in_ns alice "$VERTEX" -s "$VTX_TMP/alice.sock" status
 in_ns alice "$VERTEX" -s "$VTX_TMP/alice.sock" peers
 in_ns alice "$VERTEX" -s "$VTX_TMP/alice.sock" trust list
-
-step "What a's server pinned when alice asked it about b (the notary): vertex-server trust list."
-pp server_admin srva trust list
 
 step "Stopping everything; the agents remove vtx0 and their routes."
 vtx_stop alice

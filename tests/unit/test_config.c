@@ -184,6 +184,34 @@ test_config_print_round_trip_example(void **state)
 {
 	assert_round_trip(example);
 	assert_round_trip("");
+	assert_round_trip("privacy on\npurpose ssh tcp/022 allow @A.example.com,Carol@c.example.org\n"
+			  "purpose\tweb  tcp/80   auto-approve\npurpose dns udp/53 allow anyone\n");
+}
+
+static void
+test_config_purposes(void **state)
+{
+	struct config *c = config_alloc();
+	char err[256];
+
+	(void)state;
+	assert_int_equal(parse("purpose ssh tcp/22 allow @a.example.com,carol@c.example.org\n"
+			       "purpose web tcp/80 auto-approve\nprivacy on\n",
+			       c, err, sizeof(err)),
+			 0);
+	assert_int_equal(c->npurposes, 2);
+	assert_true(c->privacy);
+	assert_string_equal(c->purposes[0].name, "ssh");
+	assert_int_equal(c->purposes[0].proto, PURPOSE_TCP);
+	assert_int_equal(c->purposes[0].port, 22);
+	assert_true(purpose_allows(&c->purposes[0], "alice@a.example.com"));
+	assert_true(purpose_allows(&c->purposes[0], "carol@c.example.org"));
+	assert_false(purpose_allows(&c->purposes[0], "dave@c.example.org"));
+	assert_false(purpose_allows(&c->purposes[0], "eve@aa.example.com"));
+	assert_false(c->purposes[0].auto_approve);
+	assert_true(purpose_allows(&c->purposes[1], "anyone@x.example.net"));
+	assert_true(c->purposes[1].auto_approve);
+	config_release(c);
 }
 
 struct bad_case {
@@ -193,6 +221,24 @@ struct bad_case {
 
 static const struct bad_case bad_cases[] = {
 	{ "frobnicate 1\n", "vertexd.conf:1: frobnicate: unknown keyword" },
+	{ "purpose ssh\n", "purpose: expects NAME tcp|udp/PORT" },
+	{ "purpose ssh tcp/22 a b c d\n", "purpose: expects NAME tcp|udp/PORT" },
+	{ "purpose SSH! tcp/22\n", "purpose: a purpose name is 1-32 characters" },
+	{ "purpose ssh sctp/22\n", "purpose: unknown protocol (tcp or udp)" },
+	{ "purpose ssh tcp/0\n", "purpose: port is not a number from 1 to 65535" },
+	{ "purpose ssh tcp/65536\n", "purpose: port is not a number from 1 to 65535" },
+	{ "purpose ssh tcp/22x\n", "purpose: port is not a number" },
+	{ "purpose ssh tcp/22 allow\n", "purpose: allow needs a list" },
+	{ "purpose ssh tcp/22 allow bob\n", "purpose: " },
+	{ "purpose ssh tcp/22 allow anyone,@a.example.com\n", "'anyone' cannot be combined" },
+	{ "purpose ssh tcp/22 allow @a.example.com,@a.example.com\n", "appears twice" },
+	{ "purpose ssh tcp/22 allow @a.example.com allow @b.example.com\n", "purpose: expects" },
+	{ "purpose ssh tcp/22 allow @a.example.com allow\n", "unexpected or repeated" },
+	{ "purpose ssh tcp/22 auto-approve auto-approve\n", "unexpected or repeated" },
+	{ "purpose ssh tcp/22 frob\n", "unexpected or repeated" },
+	{ "purpose ssh tcp/22\npurpose ssh udp/22\n", "vertexd.conf:2: purpose: duplicate purpose ssh" },
+	{ "privacy yes\n", "privacy: yes is neither 'on' nor 'off'" },
+	{ "privacy on\nprivacy off\n", "privacy: given more than once" },
 	{ "\n\n# c\nmtu 99999\n", "vertexd.conf:4: mtu: 99999 is out of range 1280..1920" },
 	{ "mtu 1921\n", "vertexd.conf:1: mtu: 1921 is out of range 1280..1920" },
 	{ "mtu 1279\n", "vertexd.conf:1: mtu: 1279 is out of range" },
@@ -519,6 +565,7 @@ main(void)
 		cmocka_unit_test(test_config_parse_buf_max_peers),
 		cmocka_unit_test(test_config_parse_file_io),
 		cmocka_unit_test(test_config_validate_missing),
+		cmocka_unit_test(test_config_purposes),
 		cmocka_unit_test(test_config_print_round_trip_random),
 		cmocka_unit_test(test_config_equal_differences),
 	};

@@ -316,6 +316,67 @@ test_pool_init_rejects_bad_prefixes(void **state)
 	assert_int_equal(pool_init(&p, b4, 10, b6, 48), -EINVAL);
 }
 
+static int
+approval_collect(const struct store_approval *a, void *arg)
+{
+	char *out = arg;
+	size_t n = strlen(out);
+
+	snprintf(out + n, 512 - n, "%s/%s/%d ", a->peer, a->purpose, a->dir);
+	return 0;
+}
+
+/* Approvals: replaced by key, survive a reopen, deleted per purpose or all, both ways. */
+static void
+test_store_approvals(void **state)
+{
+	struct store *st;
+	struct store_approval a = { .peer = "bob@b.example.com", .purpose = "ssh", .dir = 2,
+				    .proto = 6, .port = 22, .created = 1700000000 }, got;
+	char p2[300], list[512] = "";
+	int n = -1;
+
+	(void)state;
+	snprintf(p2, sizeof(p2), "%s/approvals.db", dir);
+	assert_int_equal(store_open(&st, p2), 0);
+	assert_int_equal(store_approval_put(st, &a), 0);
+	a.port = 2222; /* the same key: replaced */
+	assert_int_equal(store_approval_put(st, &a), 0);
+	a.dir = 1;
+	a.fpr[0] = 0xee;
+	assert_int_equal(store_approval_put(st, &a), 0);
+	strcpy(a.purpose, "web");
+	assert_int_equal(store_approval_put(st, &a), 0);
+	strcpy(a.peer, "alice@a.example.com");
+	assert_int_equal(store_approval_put(st, &a), 0);
+	store_close(st);
+
+	assert_int_equal(store_open(&st, p2), 0);
+	assert_int_equal(store_approval_get(st, "bob@b.example.com", "ssh", 2, &got), 0);
+	assert_int_equal(got.port, 2222);
+	assert_int_equal(got.proto, 6);
+	assert_int_equal(got.created, 1700000000);
+	assert_int_equal(store_approval_get(st, "bob@b.example.com", "ssh", 1, &got), 0);
+	assert_int_equal(got.fpr[0], 0xee);
+	assert_int_equal(store_approval_get(st, "bob@b.example.com", "ftp", 1, NULL), -ENOENT);
+	assert_int_equal(store_approval_count(st, NULL, &n), 0);
+	assert_int_equal(n, 4);
+	assert_int_equal(store_approval_each(st, NULL, approval_collect, list), 0);
+	assert_string_equal(list, "alice@a.example.com/web/1 bob@b.example.com/ssh/1 "
+				  "bob@b.example.com/ssh/2 bob@b.example.com/web/1 ");
+	assert_int_equal(store_approval_delete(st, "bob@b.example.com", "ssh", &n), 0);
+	assert_int_equal(n, 2); /* both directions */
+	assert_int_equal(store_approval_count(st, "bob@b.example.com", &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(store_approval_delete(st, "bob@b.example.com", NULL, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(store_approval_delete(st, "bob@b.example.com", NULL, &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(store_approval_count(st, NULL, &n), 0);
+	assert_int_equal(n, 1);
+	store_close(st);
+}
+
 int
 main(void)
 {
@@ -328,6 +389,7 @@ main(void)
 		cmocka_unit_test(test_store_pin_put_replaces),
 		cmocka_unit_test(test_store_pin_delete_and_missing),
 		cmocka_unit_test(test_store_pin_each_in_order_and_stops),
+		cmocka_unit_test(test_store_approvals),
 		cmocka_unit_test(test_pool_index_roundtrip),
 		cmocka_unit_test(test_pool_init_rejects_bad_prefixes),
 	};

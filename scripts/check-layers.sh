@@ -30,7 +30,8 @@ declare -A ALLOWED=(
 	[server]="control core crypto proto store trust"
 	[rendezvous]="core crypto proto store trust"
 	[relay]="core proto"
-	[agent]="control core crypto dataplane domains home kernel-iface link overlay path peer proto relay rendezvous session store trust"
+	[direct]="core crypto proto"
+	[agent]="control core crypto dataplane domains home kernel-iface link overlay path peer proto relay rendezvous direct session store trust"
 )
 
 bad=0

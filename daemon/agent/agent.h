@@ -48,6 +48,7 @@ struct peer;
 struct pkt_pool;
 struct rdv;
 struct relay;
+struct direct;
 struct session_index;
 struct store;
 struct tls_ctx;
@@ -96,6 +97,7 @@ struct agent {
 	struct domains *domains; /* other domains' CAs, all lists, notary rounds */
 	struct rdv *rdv;         /* contact requests, approvals (NULL without a home server) */
 	struct relay *relay;     /* channels and frames through the servers (the same) */
+	struct direct *direct;   /* our candidates, offers, probing rounds (the same) */
 };
 
 /*

@@ -258,6 +258,12 @@ agent_home(struct agent *a)
 	};
 	int err;
 
+	struct direct_params dp = {
+		.self = a->cfg.identity,
+		.port = a->cfg.port,
+		.family = a->underlay_family,
+		.overlay = a->cfg.interface,
+	};
 	struct rdv_params rp = {
 		.self = a->cfg.identity,
 		.purposes = a->cfg.purposes,
@@ -273,7 +279,8 @@ agent_home(struct agent *a)
 	/* Rendezvous and the relay go through the home server: only with one. */
 	if ((err = rdv_new(&a->rdv, a->loop, a->store, &rp, &wiring_rdv_ops, a)) ||
 	    (err = relay_new(&a->relay, a->loop, a->cfg.identity, &wiring_relay_ops, a)) ||
-	    (err = wiring_handle_rdv(a)))
+	    (err = direct_new(&a->direct, a->loop, &dp, &wiring_direct_ops, a)) ||
+	    (err = wiring_handle_rdv(a)) || (err = wiring_handle_direct(a)))
 		return err;
 	return wiring_rdv_restore(a);
 }
@@ -359,6 +366,7 @@ agent_stop(struct agent *a)
 		domains_free(a->domains);
 		links_free(a->links, true); /* CLOSE records go out through the relay too */
 		relay_free(a->relay);
+		direct_free(a->direct);
 		rdv_free(a->rdv);
 		home_free(a->home);
 		ctl_close(a);

@@ -44,10 +44,17 @@ wiring_close_links(void *arg, struct peer *p)
 	link_close_peer(a->links, p);
 }
 
+static void
+wiring_on_session(void *arg, struct peer *p)
+{
+	wiring_direct_on_session(arg, p);
+}
+
 const struct peer_ops wiring_peer_ops = {
 	.dial = wiring_dial,
 	.send_keepalive = wiring_send_keepalive,
 	.close_links = wiring_close_links,
+	.on_session = wiring_on_session,
 };
 
 /* --- the UDP path's datagrams go to the data plane --- */
@@ -57,7 +64,8 @@ wiring_on_udp_frame(void *arg, struct pkt *p, const struct sockaddr_storage *fro
 {
 	struct agent *a = arg;
 
-	dataplane_on_udp(a->dp, p, from);
+	if (!wiring_direct_datagram(a, p, from))
+		dataplane_on_udp(a->dp, p, from);
 }
 
 static void
@@ -265,6 +273,7 @@ static void
 wiring_on_home_state(void *arg, bool up)
 {
 	wiring_rdv_home_state(arg, up);
+	wiring_direct_home_state(arg, up);
 }
 
 const struct home_ops wiring_home_ops = {

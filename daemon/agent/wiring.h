@@ -12,6 +12,7 @@
 #include "home/home.h"
 #include "path/udp.h"
 #include "peer/peer.h"
+#include "direct/direct.h"
 #include "relay/relay.h"
 #include "rendezvous/rendezvous.h"
 
@@ -25,6 +26,7 @@ extern const struct domains_ops wiring_domains_ops;
 extern const struct home_ops wiring_home_ops;
 extern const struct rdv_ops wiring_rdv_ops;     /* wiring_rdv.c */
 extern const struct relay_ops wiring_relay_ops; /* wiring_rdv.c */
+extern const struct direct_ops wiring_direct_ops; /* wiring_direct.c */
 
 /* The record and message handlers of the links and the home channel. 0 or -errno. */
 int wiring_handle_links(struct agent *a);
@@ -37,6 +39,13 @@ int wiring_rdv_restore(struct agent *a);
 int wiring_relay_dial(struct agent *a, struct peer *p);
 bool wiring_send_relay(void *arg, struct peer *p, const uint8_t *frame, size_t len);
 void wiring_rdv_home_state(struct agent *a, bool up);
+/* wiring_direct.c: reflection datagrams (true if p was one, then taken), sessions up, the home
+ * server coming and going, OFFER messages. */
+struct pkt;
+bool wiring_direct_datagram(struct agent *a, struct pkt *p, const struct sockaddr_storage *from);
+void wiring_direct_on_session(struct agent *a, struct peer *p);
+void wiring_direct_home_state(struct agent *a, bool up);
+int wiring_handle_direct(struct agent *a);
 /* The before-sleep hook of the loop: what a turn queued goes out in one batch. */
 void wiring_before_sleep(void *arg);
 

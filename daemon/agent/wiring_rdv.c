@@ -76,6 +76,8 @@ wiring_rdv_on_revoked(void *arg, const char *peer, bool none_left)
 	/* Nothing vouches for the peer any more: its session ends now, on every path. */
 	path_set_relay(&p->paths, false);
 	relay_close_peer(a->relay, peer);
+	if (a->direct)
+		direct_forget(a->direct, peer);
 	link_close_peer(a->links, p);
 	if (wiring_is_configured(a, peer)) {
 		peer_on_close(p);

@@ -246,6 +246,19 @@ dataplane_on_stream_frame(struct dataplane *dp, const uint8_t *frame, size_t len
 }
 
 void
+dataplane_send_probe(struct dataplane *dp, struct peer *peer, const struct sockaddr_storage *to)
+{
+	struct pkt *p;
+
+	if (!peer->current || !(p = pkt_get(dp->pkts)))
+		return;
+	if (session_seal(peer->current, p))
+		path_udp_queue(dp->udp, to, p);
+	else
+		pkt_put(dp->pkts, p);
+}
+
+void
 dataplane_send_keepalive(struct dataplane *dp, struct peer *peer)
 {
 	bool udp_alive =

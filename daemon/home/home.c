@@ -337,6 +337,15 @@ home_is_up(const struct home *h)
 	return h->state == HOME_UP;
 }
 
+bool
+home_server_addr(const struct home *h, struct sockaddr_storage *out)
+{
+	if (h->state != HOME_UP || !h->s)
+		return false;
+	*out = *stream_remote(h->s);
+	return true;
+}
+
 static const struct stream_ops home_ops = {
 	.on_established = home_on_established,
 	.on_record = home_on_record,

@@ -98,6 +98,8 @@ bool home_send_msg(struct home *h, const struct ctlmsg *m);
 /* Bytes waiting to go to the server: what the relay's frames are dropped above. */
 size_t home_pending_output(const struct home *h);
 bool home_is_up(const struct home *h);
+/* The address of the server we are connected to; false when not up. */
+bool home_server_addr(const struct home *h, struct sockaddr_storage *out);
 /* "server", "server_address", "server_state", "crl_number", "last_renewal" lines. */
 void home_status(const struct home *h, FILE *f);
 

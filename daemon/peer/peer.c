@@ -135,6 +135,8 @@ peer_on_session(struct peer *p, struct link *l, struct keypair *kp, bool we_dial
 	peer_timers_session_up(p, kp);
 	/* Tells a peer that was dialed where our UDP frames come from. */
 	p->table->ops.send_keepalive(p->table->arg, p);
+	if (p->table->ops.on_session)
+		p->table->ops.on_session(p->table->arg, p);
 	return old;
 }
 

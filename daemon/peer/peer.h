@@ -101,6 +101,8 @@ struct peer_ops {
 	void (*send_keepalive)(void *arg, struct peer *p);
 	/* The session ended because what vouched for it does not any more: close p's links. */
 	void (*close_links)(void *arg, struct peer *p);
+	/* A handshake put new keys in place (the first or a rekey); may be NULL. */
+	void (*on_session)(void *arg, struct peer *p);
 };
 
 struct peer_params {

@@ -98,6 +98,7 @@ serve_free_domain(struct server *srv)
 		ev_timer_stop(srv->loop, &srv->revocation_timer);
 	}
 	listener_free(srv->listener);
+	reflect_close(srv);
 	rdv_close(srv);
 	federation_close(srv);
 	addrcount_free(srv->prehello);
@@ -178,7 +179,7 @@ serve_run(struct server *p)
 	for (unsigned i = 0; i < p->opts.nalso; i++)
 		if ((err = serve_host_domain(p, p->opts.also[i], &tail)))
 			goto fail;
-	if ((err = serve_listen(p)) ||
+	if ((err = serve_listen(p)) || (err = reflect_open(p)) ||
 	    (err = ev_signal_add(p->loop, SIGTERM, serve_on_signal, p)) ||
 	    (err = ev_signal_add(p->loop, SIGINT, serve_on_signal, p)))
 		goto fail;
@@ -189,7 +190,7 @@ serve_run(struct server *p)
 						off ? ", " : "", srv->domain);
 	}
 	ev_set_before_sleep(p->loop, serve_before_sleep, p);
-	log_info("serving %s on tcp port %u; issuing certificates valid %u s", names, p->opts.port,
+	log_info("serving %s on tcp port %u (and udp: reflection); issuing certificates valid %u s", names, p->opts.port,
 		 p->opts.cert_seconds);
 	err = ev_run(p->loop);
 	for (struct server *srv = p; srv; srv = server_next_domain(p, srv))

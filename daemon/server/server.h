@@ -38,6 +38,7 @@ struct cert_ca;
 struct cert_trust;
 struct ctlmsg;
 struct federation;
+struct reflect;
 struct listener;
 struct addrcount;
 struct ratelimit;
@@ -107,6 +108,9 @@ enum {
 #define SERVER_ENROL_RATE_SOURCE  (1.0 / 5)
 #define SERVER_ENROL_RATE_USER    (1.0 / 10)
 #define SERVER_NOTARY_RATE_SOURCE 8.0 /* NOTARY_REQs per second per network */
+/* Reflection answers (reflect.c) per source network: burst, then per second. */
+#define SERVER_REFLECT_BURST 20.0
+#define SERVER_REFLECT_RATE  10.0
 
 /* File names inside the state directory. */
 #define SERVER_CA_KEY  "ca.key"
@@ -195,6 +199,7 @@ struct server {
 	struct ev_timer revocation_timer;
 
 	struct federation *federation;
+	struct reflect *reflect; /* primary: the UDP reflection socket (reflect.c) */
 	struct rdv *rdv; /* rendezvous and relay (rendezvous.c, relay.c, peering.c) */
 
 	uint64_t enrolled, renewed, refused;
@@ -326,6 +331,10 @@ void peering_on_settled(struct server *srv, const char *domain, bool anchored);
 
 /* serve.c: a held HELLO (sconn.hello_held) is answered now that its certificate is judged. */
 void serve_hello_release(struct sconn *c);
+
+/* reflect.c: the primary's UDP socket on its port, answering reflection requests. */
+int reflect_open(struct server *srv);
+void reflect_close(struct server *srv);
 
 /* revocation.c */
 int revocation_publish(struct server *srv);

@@ -395,7 +395,7 @@ vtx_start()
 	ip netns exec "$ns" "$VERTEXD" -n -c "$VTX_TMP/$name.conf" >"$VTX_TMP/$name.norm" 2>&1 ||
 		fail "vertexd -n rejects $name.conf: $(cat "$VTX_TMP/$name.norm")"
 	pretty "${ns##*-}" "$VERTEXD -c $VTX_TMP/$name.conf -d peer,handshake 2>>$name.log &"
-	ip netns exec "$ns" "$VERTEXD" -c "$VTX_TMP/$name.conf" -d peer,handshake \
+	ip netns exec "$ns" "$VERTEXD" -c "$VTX_TMP/$name.conf" -d "${VTX_DEBUG:-peer,handshake}" \
 		>>"$VTX_TMP/$name.log" 2>&1 &
 	pid=$!
 	track_pid "$pid"

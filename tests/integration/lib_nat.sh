@@ -16,6 +16,10 @@
 #                      |  198.19.1.0/24                          |  198.19.2.0/24
 #                 alice 198.19.1.2                          bob 198.19.2.2
 #
+# Like a home router, each drops what arrives unasked for its own public address (the wan_in
+# chain): the packet is dropped before conntrack confirms an entry for it, so it leaves no state
+# that would clash with a mapping made later (as a router that answered it would).
+#
 # No config names an endpoint: the agents find only their own servers (DNS), and each other
 # through rendezvous. Each router counts, in a named nftables counter `toward_peer`, every
 # packet that crosses it between its host and the other site (either site's addresses): before
@@ -23,6 +27,7 @@
 #
 #   nat_lab_up [bob-udp=drop|pass]   the lab (bob's router drops UDP unless told otherwise)
 #   nat_counter SITE                 packets counted by SITE's router (nata, natb)
+#   on_alice CMD... / on_bob CMD...  CMD in that host's namespace (for check_ping and co.)
 #
 # shellcheck disable=SC2034
 
@@ -53,6 +58,10 @@ table ip vtxlab {
 	chain nat_out {
 		type nat hook postrouting priority 100;
 		oifname "eth0" masquerade
+	}
+	chain wan_in {
+		type filter hook input priority 0; policy accept;
+		iifname "eth0" ct state new drop
 	}
 	chain between {
 		type filter hook forward priority 0; policy accept;
@@ -98,4 +107,14 @@ nat_lab_up()
 nat_counter()
 {
 	qn "$1" nft list counter ip vtxlab toward_peer | awk '/packets/ { print $2; exit }'
+}
+
+on_alice()
+{
+	qn alice "$@"
+}
+
+on_bob()
+{
+	qn bob "$@"
 }

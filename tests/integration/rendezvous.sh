@@ -52,16 +52,6 @@ start_agents()
 	wait_until 20 home_up bob || fail "bob's agent never connects to its server"
 }
 
-on_alice()
-{
-	qn alice "$@"
-}
-
-on_bob()
-{
-	qn bob "$@"
-}
-
 peer_field() # peer_field NAME IDENTITY FIELD
 {
 	vtx_ctl "$1" peers --json | jq -er --arg id "$2" ".peers[] | select(.identity == \$id) | .$3"

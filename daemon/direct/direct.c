@@ -1,0 +1,390 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Candidates, offers and probing rounds (direct.h). One timer drives both the reflection
+ * requests and the probes; the rounds are a small array (DIRECT_PEERS_MAX).
+ */
+#include "direct/direct.h"
+
+#include <errno.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/ev.h"
+#include "core/log.h"
+#include "core/sockaddr.h"
+#include "crypto/aead.h"
+#include "proto/reflect.h"
+
+enum { DIRECT_TICK_MS = 250, DIRECT_REFLECT_TRIES = 5 };
+
+struct direct_round {
+	char peer[CTL_STR_MAX + 1];
+	struct sockaddr_storage cand[CTL_CANDIDATES_MAX];
+	size_t ncand;
+	uint64_t started_ms, next_ms;
+};
+
+struct direct {
+	struct ev_loop *loop;
+	char self[CTL_STR_MAX + 1];
+	uint16_t port;
+	int family;
+	char overlay[IF_NAMESIZE];
+	struct direct_ops ops;
+	void *arg;
+
+	struct sockaddr_storage server; /* the home server's UDP address; family 0: none */
+	struct sockaddr_storage reflexive;
+	uint64_t nonce;          /* of the outstanding request; 0: none */
+	unsigned tries;          /* requests without an answer */
+	uint64_t next_reflect_ms;
+
+	struct direct_round rounds[DIRECT_PEERS_MAX];
+	size_t nrounds;
+	struct ev_timer timer;
+	struct direct_stats stats;
+};
+
+static void direct_on_timer(struct ev_timer *t);
+
+static void
+direct_arm(struct direct *d)
+{
+	if (!ev_timer_is_armed(&d->timer) && (d->server.ss_family || d->nrounds))
+		ev_timer_start(d->loop, &d->timer, DIRECT_TICK_MS, direct_on_timer);
+}
+
+/* --- our candidates ------------------------------------------------------------------------ */
+
+static bool
+direct_host_usable(const struct direct *d, const struct ifaddrs *ifa)
+{
+	const struct sockaddr *sa = ifa->ifa_addr;
+
+	if (!sa || !(ifa->ifa_flags & IFF_UP) || (ifa->ifa_flags & IFF_LOOPBACK) ||
+	    !strcmp(ifa->ifa_name, d->overlay))
+		return false;
+	if (sa->sa_family == AF_INET) {
+		const uint8_t *a = (const uint8_t *)&((const struct sockaddr_in *)sa)->sin_addr;
+
+		return !(a[0] == 169 && a[1] == 254) && a[0] != 127;
+	}
+	if (sa->sa_family == AF_INET6 && d->family == AF_INET6) {
+		const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+
+		return !IN6_IS_ADDR_LINKLOCAL(a) && !IN6_IS_ADDR_LOOPBACK(a) &&
+		       !IN6_IS_ADDR_V4MAPPED(a);
+	}
+	return false;
+}
+
+static bool
+direct_cand_from(struct ctl_candidate *c, uint8_t kind, const struct sockaddr_storage *ss,
+		 uint16_t port_be, uint32_t priority)
+{
+	struct sockaddr_storage u;
+
+	sockaddr_unmap(ss, &u);
+	memset(c, 0, sizeof(*c));
+	c->kind = kind;
+	c->proto = 17;
+	c->priority = priority;
+	if (u.ss_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const void *)&u;
+
+		c->family = 4;
+		memcpy(c->addr, &s4->sin_addr, 4);
+		c->port = ntohs(port_be ? port_be : s4->sin_port);
+		return true;
+	}
+	if (u.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const void *)&u;
+
+		c->family = 6;
+		memcpy(c->addr, &s6->sin6_addr, 16);
+		c->port = ntohs(port_be ? port_be : s6->sin6_port);
+		return true;
+	}
+	return false;
+}
+
+static bool
+direct_cand_equal(const struct ctl_candidate *a, const struct ctl_candidate *b)
+{
+	return a->family == b->family && a->port == b->port && a->proto == b->proto &&
+	       !memcmp(a->addr, b->addr, sizeof(a->addr));
+}
+
+size_t
+direct_gather(const struct direct *d, struct ctl_candidate *out, size_t max)
+{
+	struct ifaddrs *ifs = NULL;
+	size_t n = 0, nhost = 0;
+
+	if (getifaddrs(&ifs) == 0) {
+		for (const struct ifaddrs *i = ifs; i && n < max && nhost < DIRECT_HOST_MAX;
+		     i = i->ifa_next) {
+			struct sockaddr_storage ss = { 0 };
+
+			if (!direct_host_usable(d, i))
+				continue;
+			memcpy(&ss, i->ifa_addr,
+			       i->ifa_addr->sa_family == AF_INET ? sizeof(struct sockaddr_in)
+								 : sizeof(struct sockaddr_in6));
+			if (direct_cand_from(&out[n], CTL_CAND_HOST, &ss, htons(d->port), 200)) {
+				n++;
+				nhost++;
+			}
+		}
+		freeifaddrs(ifs);
+	}
+	if (d->reflexive.ss_family && n < max &&
+	    direct_cand_from(&out[n], CTL_CAND_SRFLX, &d->reflexive, 0, 100)) {
+		bool dup = false;
+
+		for (size_t i = 0; i < n; i++)
+			dup |= direct_cand_equal(&out[i], &out[n]);
+		if (!dup)
+			n++;
+	}
+	return n;
+}
+
+void
+direct_offer(struct direct *d, const char *peer)
+{
+	struct ctlmsg m = { .type = CTL_OFFER };
+
+	if (strlen(peer) > CTL_STR_MAX)
+		return;
+	snprintf(m.u.offer.from, sizeof(m.u.offer.from), "%s", d->self);
+	snprintf(m.u.offer.to, sizeof(m.u.offer.to), "%s", peer);
+	m.u.offer.generation = (uint32_t)(ev_now_ms(d->loop) / 1000);
+	m.u.offer.count = (uint8_t)direct_gather(d, m.u.offer.cand, CTL_CANDIDATES_MAX);
+	if (d->ops.send_offer(d->arg, &m)) {
+		d->stats.offers_sent++;
+		log_debug(LOG_PATH, "direct: offered %s %u candidate(s)", peer, m.u.offer.count);
+	}
+}
+
+/* --- reflection ---------------------------------------------------------------------------- */
+
+static void
+direct_send_reflect(struct direct *d, uint64_t now)
+{
+	uint8_t buf[REFLECT_LEN];
+
+	crypto_random(&d->nonce, sizeof(d->nonce));
+	d->nonce |= 1;
+	reflect_request_encode(buf, d->nonce);
+	if (d->ops.send_datagram(d->arg, &d->server, buf, sizeof(buf)))
+		d->stats.reflect_sent++;
+	d->tries++;
+	d->next_reflect_ms =
+	    now + (d->tries < DIRECT_REFLECT_TRIES ? DIRECT_REFLECT_RETRY_MS : DIRECT_REFLECT_EVERY_MS);
+}
+
+void
+direct_home_up(struct direct *d, const struct sockaddr_storage *server)
+{
+	d->server = *server;
+	d->tries = 0;
+	direct_send_reflect(d, ev_now_ms(d->loop));
+	direct_arm(d);
+}
+
+void
+direct_home_down(struct direct *d)
+{
+	memset(&d->server, 0, sizeof(d->server));
+	d->nonce = 0;
+}
+
+void
+direct_on_datagram(struct direct *d, const uint8_t *buf, size_t len,
+		   const struct sockaddr_storage *from)
+{
+	struct sockaddr_storage addr;
+	uint64_t nonce;
+
+	if (!d->nonce || !sockaddr_same(from, &d->server) ||
+	    !reflect_response_decode(buf, len, &nonce, &addr) || nonce != d->nonce) {
+		d->stats.reflect_bad++;
+		return;
+	}
+	d->nonce = 0;
+	d->tries = 0;
+	d->stats.reflect_answers++;
+	d->next_reflect_ms = ev_now_ms(d->loop) + DIRECT_REFLECT_EVERY_MS;
+	if (!sockaddr_same(&addr, &d->reflexive)) {
+		char was[SOCKADDR_STR_MAX], is[SOCKADDR_STR_MAX];
+
+		sockaddr_show(&d->reflexive, was, sizeof(was));
+		sockaddr_show(&addr, is, sizeof(is));
+		log_info("direct: our address as the server sees it: %s (was %s)", is, was);
+		d->reflexive = addr;
+	}
+}
+
+const struct sockaddr_storage *
+direct_reflexive(const struct direct *d)
+{
+	return &d->reflexive;
+}
+
+/* --- probing rounds ------------------------------------------------------------------------ */
+
+static struct direct_round *
+direct_round_find(struct direct *d, const char *peer)
+{
+	for (size_t i = 0; i < d->nrounds; i++)
+		if (!strcmp(d->rounds[i].peer, peer))
+			return &d->rounds[i];
+	return NULL;
+}
+
+static bool
+direct_cand_to_sockaddr(const struct ctl_candidate *c, struct sockaddr_storage *ss)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (c->proto != 17 || c->port == 0 ||
+	    (c->kind != CTL_CAND_HOST && c->kind != CTL_CAND_SRFLX && c->kind != CTL_CAND_MAPPED))
+		return false; /* kinds we do not know yet are ignored */
+	if (c->family == 4) {
+		struct sockaddr_in *s4 = (void *)ss;
+
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons(c->port);
+		memcpy(&s4->sin_addr, c->addr, 4);
+		return true;
+	}
+	if (c->family == 6) {
+		struct sockaddr_in6 *s6 = (void *)ss;
+
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons(c->port);
+		memcpy(&s6->sin6_addr, c->addr, 16);
+		return true;
+	}
+	return false;
+}
+
+void
+direct_on_offer(struct direct *d, const struct ctlmsg *m)
+{
+	const char *peer = m->u.offer.from;
+	struct direct_round *r = direct_round_find(d, peer);
+	uint64_t now = ev_now_ms(d->loop);
+
+	d->stats.offers_received++;
+	if (!r) {
+		if (d->nrounds == DIRECT_PEERS_MAX) {
+			log_warnx("direct: an offer from %s ignored: %d rounds running", peer,
+				  DIRECT_PEERS_MAX);
+			return;
+		}
+		r = &d->rounds[d->nrounds++];
+	}
+	memset(r, 0, sizeof(*r));
+	snprintf(r->peer, sizeof(r->peer), "%s", peer);
+	for (size_t i = 0; i < m->u.offer.count; i++)
+		if (direct_cand_to_sockaddr(&m->u.offer.cand[i], &r->cand[r->ncand]) &&
+		    (d->family == AF_INET6 || r->cand[r->ncand].ss_family == AF_INET))
+			r->ncand++;
+	r->started_ms = r->next_ms = now;
+	log_debug(LOG_PATH, "direct: %s offers %zu usable candidate(s) of %u", peer, r->ncand,
+		  m->u.offer.count);
+	if (!r->ncand) {
+		*r = d->rounds[--d->nrounds];
+		return;
+	}
+	direct_arm(d);
+}
+
+void
+direct_forget(struct direct *d, const char *peer)
+{
+	struct direct_round *r = direct_round_find(d, peer);
+
+	if (r)
+		*r = d->rounds[--d->nrounds];
+}
+
+static void
+direct_run_rounds(struct direct *d, uint64_t now)
+{
+	for (size_t i = 0; i < d->nrounds;) {
+		struct direct_round *r = &d->rounds[i];
+		uint64_t age = now - r->started_ms;
+
+		if (age >= DIRECT_ROUND_MS || d->ops.direct_works(d->arg, r->peer)) {
+			log_debug(LOG_PATH, "direct: round with %s ended (%s)", r->peer,
+				  age >= DIRECT_ROUND_MS ? "no answer" : "a direct path works");
+			*r = d->rounds[--d->nrounds];
+			continue;
+		}
+		if (now >= r->next_ms) {
+			for (size_t k = 0; k < r->ncand; k++) {
+				d->ops.probe(d->arg, r->peer, &r->cand[k]);
+				d->stats.probes_sent++;
+			}
+			r->next_ms = now + (age < DIRECT_FAST_MS ? DIRECT_PROBE_MS
+								   : DIRECT_SLOW_PROBE_MS);
+		}
+		i++;
+	}
+}
+
+static void
+direct_on_timer(struct ev_timer *t)
+{
+	struct direct *d = container_of(t, struct direct, timer);
+	uint64_t now = ev_now_ms(d->loop);
+
+	if (d->server.ss_family && now >= d->next_reflect_ms)
+		direct_send_reflect(d, now);
+	direct_run_rounds(d, now);
+	direct_arm(d);
+}
+
+/* --- the rest ------------------------------------------------------------------------------ */
+
+int
+direct_new(struct direct **out, struct ev_loop *loop, const struct direct_params *params,
+	   const struct direct_ops *ops, void *arg)
+{
+	struct direct *d;
+
+	if (strlen(params->self) > CTL_STR_MAX)
+		return -ENAMETOOLONG;
+	if (!(d = calloc(1, sizeof(*d))))
+		return -ENOMEM;
+	d->loop = loop;
+	snprintf(d->self, sizeof(d->self), "%s", params->self);
+	snprintf(d->overlay, sizeof(d->overlay), "%s", params->overlay ? params->overlay : "");
+	d->port = params->port;
+	d->family = params->family;
+	d->ops = *ops;
+	d->arg = arg;
+	*out = d;
+	return 0;
+}
+
+void
+direct_free(struct direct *d)
+{
+	if (!d)
+		return;
+	ev_timer_stop(d->loop, &d->timer);
+	free(d);
+}
+
+const struct direct_stats *
+direct_stats(const struct direct *d)
+{
+	return &d->stats;
+}

@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Direct paths (DESIGN §6): what an agent knows of how it can be reached, told to approved
+ * peers, and the probing that turns a peer's candidates into a direct UDP path. The relay
+ * stays the path until one validates; it only adds paths.
+ *
+ * Our candidates: the host's own addresses (every interface that is up, not loopback, not the
+ * overlay, no link-local), and the server-reflexive address: what our home server saw as the
+ * source of a reflection request (proto/reflect.h) sent from the data socket itself, so it is the
+ * mapping our NAT gave that socket. Asked when the home connection comes up and every
+ * DIRECT_REFLECT_EVERY_MS after, so a NAT's new mapping is noticed.
+ *
+ * Offers: when a session with a peer met by rendezvous comes up and UDP does not work with it
+ * yet, it gets a CTL_OFFER of our candidates, through the servers (which forward OFFER only
+ * between approved pairs; nothing is offered before approval).
+ *
+ * Probing: a peer's offer starts a round: each UDP candidate of a kind we know gets an empty
+ * data frame sealed with the session's keys (ops.probe) every DIRECT_PROBE_MS for
+ * DIRECT_FAST_MS, then every DIRECT_SLOW_PROBE_MS until DIRECT_ROUND_MS, unless UDP works with
+ * the peer before (ops.direct_works). Both sides probe at once, which opens the way through
+ * NATs that let answers in (simultaneous open). Nothing in a probe can be forged: the path is
+ * taken only once an authentic frame arrives over it (path/path.h), never on the word of an
+ * offer.
+ */
+#ifndef VERTEX_DIRECT_H
+#define VERTEX_DIRECT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "proto/ctlmsg.h"
+
+struct direct;
+struct ev_loop;
+
+enum {
+	DIRECT_REFLECT_EVERY_MS = 60000,
+	DIRECT_REFLECT_RETRY_MS = 2000, /* no answer yet: ask again, up to 5 times */
+	DIRECT_PROBE_MS = 500,
+	DIRECT_FAST_MS = 10000,
+	DIRECT_SLOW_PROBE_MS = 5000,
+	DIRECT_ROUND_MS = 60000,
+	DIRECT_PEERS_MAX = 256, /* peers probed at once */
+	DIRECT_HOST_MAX = 8,    /* host candidates offered */
+};
+
+struct direct_ops {
+	/* A datagram from the data socket (a reflection request). */
+	bool (*send_datagram)(void *arg, const struct sockaddr_storage *to, const uint8_t *buf,
+			      size_t len);
+	/* An OFFER to the home server. */
+	bool (*send_offer)(void *arg, const struct ctlmsg *m);
+	/* A probe (an authentic empty frame) to peer at `to`. */
+	void (*probe)(void *arg, const char *peer, const struct sockaddr_storage *to);
+	/* Does UDP work with peer already (then probing stops)? */
+	bool (*direct_works)(void *arg, const char *peer);
+};
+
+struct direct_params {
+	const char *self;    /* our identity */
+	uint16_t port;       /* the data socket's */
+	int family;          /* the data socket's: AF_INET6 (dual-stack) or AF_INET */
+	const char *overlay; /* our overlay interface, never a candidate */
+};
+
+struct direct_stats {
+	uint64_t reflect_sent, reflect_answers, reflect_bad, offers_sent, offers_received,
+	    probes_sent;
+};
+
+int direct_new(struct direct **out, struct ev_loop *loop, const struct direct_params *params,
+	       const struct direct_ops *ops, void *arg);
+void direct_free(struct direct *d);
+
+/* Our home server is at `server` (its TCP address; reflection is UDP on the same port). */
+void direct_home_up(struct direct *d, const struct sockaddr_storage *server);
+void direct_home_down(struct direct *d);
+/* A datagram on the data socket that reflect_is_reflect() said is ours (borrowed). */
+void direct_on_datagram(struct direct *d, const uint8_t *buf, size_t len,
+			const struct sockaddr_storage *from);
+/* Offers our candidates to peer (an approved one: the caller knows). */
+void direct_offer(struct direct *d, const char *peer);
+/* An OFFER from an approved peer: a probing round at its candidates. */
+void direct_on_offer(struct direct *d, const struct ctlmsg *m);
+/* The peer is gone: its round ends. */
+void direct_forget(struct direct *d, const char *peer);
+/* Our server-reflexive address (family 0 if not known yet). */
+const struct sockaddr_storage *direct_reflexive(const struct direct *d);
+const struct direct_stats *direct_stats(const struct direct *d);
+/* Our candidates now, as an OFFER would carry them; returns how many (at most max). */
+size_t direct_gather(const struct direct *d, struct ctl_candidate *out, size_t max);
+
+#endif

@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Reflection (DESIGN §6, "server-discovered public addresses"): over UDP, an agent asks its
+ * server which address and port its datagram came from -- the mapping its NAT made for the
+ * agent's data socket, so the same socket's frames to a peer are likely to leave from it too.
+ * The server's UDP port is its TCP port (4801). Both datagrams are REFLECT_LEN bytes, so a
+ * forged source address gets the victim no more bytes than the forger sent (no amplification).
+ *
+ *   request   type u8 (0x10) | reserved 3 bytes (0) | nonce 8 | zero 20
+ *   response  type u8 (0x11) | family u8 (4 or 6) | port u16 | nonce 8 | address 16
+ *             | zero 4                                 (IPv4 in the first 4 bytes of address)
+ *
+ * The first byte is the data frame's type field (proto/frame.h): 0x10 and 0x11 are not frame
+ * types, so one socket carries both and a datagram is told apart by its first byte alone. The
+ * nonce is random per request; a response whose nonce is not the one outstanding is dropped,
+ * so only an on-path attacker can lie about the address (and then the lie costs a probe that
+ * fails: every path is validated by frames under the session's keys before use).
+ */
+#ifndef VERTEX_REFLECT_H
+#define VERTEX_REFLECT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+enum {
+	REFLECT_REQUEST = 0x10,
+	REFLECT_RESPONSE = 0x11,
+	REFLECT_LEN = 32,
+};
+
+void reflect_request_encode(uint8_t out[REFLECT_LEN], uint64_t nonce);
+/* False unless exactly a request (length, type, zeros). */
+bool reflect_request_decode(const uint8_t *buf, size_t len, uint64_t *nonce);
+/* addr: AF_INET or AF_INET6 (a v4-mapped IPv6 address is written as IPv4). False otherwise. */
+bool reflect_response_encode(uint8_t out[REFLECT_LEN], uint64_t nonce,
+			     const struct sockaddr_storage *addr);
+bool reflect_response_decode(const uint8_t *buf, size_t len, uint64_t *nonce,
+			     struct sockaddr_storage *addr);
+/* Is this datagram (its first byte) a reflection message rather than a data frame? */
+bool reflect_is_reflect(const uint8_t *buf, size_t len);
+
+#endif

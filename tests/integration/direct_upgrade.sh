@@ -1,0 +1,101 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+#
+# From the relay to a direct path: the NAT lab of lib_nat.sh with both routers passing UDP
+# (nftables masquerade: each keeps a socket's mapping for every destination, and lets in only
+# answers to what went out).
+#
+# 1. alice asks, bob approves: the session comes up through the relay, as in rendezvous.sh.
+# 2. Each agent learnt its public address from its server (reflection over UDP) and offers its
+#    candidates to the other through the servers; both probe at once, under the session's keys,
+#    and within seconds frames go directly from NAT to NAT: `vertex peers` says path udp with
+#    the other router's public address, and the routers count packets between the sites.
+# 3. bob's router starts dropping UDP: the direct path dies and the relay carries the session
+#    again, with no new handshake; ping keeps working.
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/lib_domains.sh"
+source "$(dirname "$0")/lib_servers.sh"
+source "$(dirname "$0")/lib_nat.sh"
+
+vtx_require
+[[ -x $VERTEX_SERVER ]] || fail "missing $VERTEX_SERVER"
+nat_lab_up pass
+
+ALICE=alice@$DOMAIN_A
+BOB=bob@$DOMAIN_B
+server_init srva "$DOMAIN_A" >/dev/null
+server_init srvb "$DOMAIN_B" >/dev/null
+server_start srva
+server_start srvb
+enrolled alice alice "$ALICE"
+enrolled bob bob "$BOB"
+lab_agent_config alice "$ALICE" fd00:5678:a1::/48
+lab_agent_config bob "$BOB" fd00:5678:b1::/48
+printf 'purpose ssh tcp/22\n' >>"$VTX_TMP/bob.conf"
+
+home_up()
+{
+	[[ $(vtx_ctl "$1" status --json | jq -r .server_state) == up ]]
+}
+
+peer_field() # peer_field NAME IDENTITY FIELD
+{
+	vtx_ctl "$1" peers --json | jq -er --arg id "$2" ".peers[] | select(.identity == \$id) | .$3"
+}
+
+path_is() # path_is NAME IDENTITY PATH
+{
+	[[ $(peer_field "$1" "$2" path 2>/dev/null) == "$3" ]]
+}
+
+say "1. ask and approve: the relay first"
+lab_agent_start alice alice
+lab_agent_start bob bob
+wait_until 20 home_up alice || fail "alice's agent never connects to its server"
+wait_until 20 home_up bob || fail "bob's agent never connects to its server"
+wait_until 10 grep -q "direct: our address as the server sees it: $NATA_IP:" "$VTX_TMP/alice.log" ||
+	fail "alice never learnt her public address: $(grep direct "$VTX_TMP/alice.log")"
+wait_until 10 grep -q "direct: our address as the server sees it: $NATB_IP:" "$VTX_TMP/bob.log" ||
+	fail "bob never learnt his public address"
+pass "each agent learnt its NAT's public address from its server"
+vtx_ctl alice connect "$BOB/ssh" --wait 60 >"$VTX_TMP/connect.out" 2>&1 &
+CONNECT_PID=$!
+track_pid "$CONNECT_PID"
+wait_until 20 bash -c "'$VERTEX' -s '$VTX_TMP/bob.sock' requests --json | jq -e '.incoming[0]'" ||
+	fail "bob never sees the request"
+[[ $(nat_counter nata) == 0 && $(nat_counter natb) == 0 ]] ||
+	fail "packets between the sites before approval: nata $(nat_counter nata), natb $(nat_counter natb)"
+pass "before approval: no packet between the sites"
+vtx_ctl bob approve "$ALICE" ssh >/dev/null || fail "approve failed"
+wait "$CONNECT_PID" || fail "connect: $(cat "$VTX_TMP/connect.out")"
+BOB4=$(vtx_ctl alice resolve --address "$BOB/ssh")
+wait_until 20 qn alice ping -c 1 -W 1 "$BOB4" || fail "no ping through the relay"
+pass "session up, ping works"
+
+say "2. candidates offered, probes both ways: a direct path"
+wait_until 20 path_is alice "$BOB" udp || fail "alice never goes direct: $(vtx_ctl alice peers) counters nata $(nat_counter nata) natb $(nat_counter natb); $(qn nata nft list ruleset | grep -c counter)"
+wait_until 20 path_is bob "$ALICE" udp || fail "bob never goes direct: $(vtx_ctl bob peers)"
+EP=$(peer_field alice "$BOB" endpoint)
+[[ $EP == "$NATB_IP:"* ]] || fail "alice's endpoint for bob is $EP, not bob's router"
+[[ $(peer_field bob "$ALICE" endpoint) == "$NATA_IP:"* ]] || fail "bob's endpoint for alice"
+pass "both on path udp: alice -> $EP, bob -> $(peer_field bob "$ALICE" endpoint)"
+BEFORE=$(nat_counter natb)
+check_ping on_alice "$BOB4"
+(($(nat_counter natb) >= BEFORE + 10)) || fail "pings did not cross bob's router directly"
+pass "pings go directly between the routers ($(nat_counter natb) packets counted at natb)"
+HS=$(peer_field alice "$BOB" handshakes)
+
+say "3. bob's router drops UDP: back to the relay, same session"
+qn natb nft add rule ip vtxlab between meta l4proto udp ip daddr != "$DNS_IP" ip saddr != "$DNS_IP" drop
+wait_until 40 path_is alice "$BOB" relay || fail "alice never falls back to the relay: $(vtx_ctl alice peers)"
+check_ping on_alice "$BOB4"
+[[ $(peer_field alice "$BOB" handshakes) == "$HS" ]] || fail "a new handshake was needed"
+pass "the relay carries the session again, with no new handshake"
+
+for n in alice bob; do
+	vtx_stop "$n"
+	[[ $VTX_LAST_RC -eq 0 ]] || fail "vertexd $n exited with status $VTX_LAST_RC (it crashed?)"
+done
+server_stop srva
+server_stop srvb
+pass "$VTX_SCENARIO"

@@ -1,0 +1,101 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The reflection codec (proto/reflect.h): round trips for IPv4 and IPv6 (a v4-mapped address
+ * written as IPv4), the fixed length in both directions, and every byte that must be zero.
+ */
+#include <arpa/inet.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "core/sockaddr.h"
+#include "proto/reflect.h"
+
+static void
+test_request(void **state)
+{
+	uint8_t buf[REFLECT_LEN + 1];
+	uint64_t nonce = 0;
+
+	(void)state;
+	reflect_request_encode(buf, 0x0102030405060708ull);
+	assert_int_equal(buf[0], REFLECT_REQUEST);
+	assert_true(reflect_is_reflect(buf, REFLECT_LEN));
+	assert_true(reflect_request_decode(buf, REFLECT_LEN, &nonce));
+	assert_true(nonce == 0x0102030405060708ull);
+	assert_false(reflect_request_decode(buf, REFLECT_LEN - 1, &nonce));
+	buf[REFLECT_LEN] = 0;
+	assert_false(reflect_request_decode(buf, REFLECT_LEN + 1, &nonce));
+	buf[31] = 1;
+	assert_false(reflect_request_decode(buf, REFLECT_LEN, &nonce));
+	buf[31] = 0;
+	buf[2] = 1;
+	assert_false(reflect_request_decode(buf, REFLECT_LEN, &nonce));
+	buf[2] = 0;
+	buf[0] = REFLECT_RESPONSE;
+	assert_false(reflect_request_decode(buf, REFLECT_LEN, &nonce));
+	buf[0] = 1; /* a data frame's type */
+	assert_false(reflect_is_reflect(buf, REFLECT_LEN));
+	assert_false(reflect_is_reflect(buf, 0));
+}
+
+static void
+test_response(void **state)
+{
+	struct sockaddr_storage in, out, mapped;
+	uint8_t buf[REFLECT_LEN];
+	uint64_t nonce = 0;
+
+	(void)state;
+	assert_int_equal(sockaddr_parse("198.18.0.201:41641", &in), 0);
+	assert_true(reflect_response_encode(buf, 99, &in));
+	assert_true(reflect_response_decode(buf, sizeof(buf), &nonce, &out));
+	assert_true(nonce == 99);
+	assert_true(sockaddr_equal(&in, &out));
+	/* A dual-stack socket's v4-mapped source is written as IPv4. */
+	assert_int_equal(sockaddr_parse("[::ffff:198.18.0.201]:41641", &mapped), 0);
+	assert_true(reflect_response_encode(buf, 99, &mapped));
+	assert_int_equal(buf[1], 4);
+	assert_true(reflect_response_decode(buf, sizeof(buf), &nonce, &out));
+	assert_true(sockaddr_equal(&in, &out));
+	assert_int_equal(sockaddr_parse("[fd00:1::2]:4800", &in), 0);
+	assert_true(reflect_response_encode(buf, 7, &in));
+	assert_true(reflect_response_decode(buf, sizeof(buf), &nonce, &out));
+	assert_true(sockaddr_equal(&in, &out));
+	/* What must be zero, is. */
+	buf[30] = 1;
+	assert_false(reflect_response_decode(buf, sizeof(buf), &nonce, &out));
+	buf[30] = 0;
+	buf[1] = 5;
+	assert_false(reflect_response_decode(buf, sizeof(buf), &nonce, &out));
+	assert_int_equal(sockaddr_parse("198.18.0.201:41641", &in), 0);
+	assert_true(reflect_response_encode(buf, 7, &in));
+	buf[20] = 1; /* after an IPv4 address */
+	assert_false(reflect_response_decode(buf, sizeof(buf), &nonce, &out));
+	assert_true(reflect_response_encode(buf, 7, &in));
+	buf[2] = buf[3] = 0; /* port 0 */
+	assert_false(reflect_response_decode(buf, sizeof(buf), &nonce, &out));
+	/* A v4-mapped address in an IPv6 response has another spelling: refused. */
+	assert_true(reflect_response_encode(buf, 7, &in));
+	buf[1] = 6;
+	memset(buf + 12, 0, 16);
+	buf[22] = buf[23] = 0xff;
+	buf[24] = 198;
+	assert_false(reflect_response_decode(buf, sizeof(buf), &nonce, &out));
+	assert_false(reflect_response_decode(buf, sizeof(buf) - 1, &nonce, &out));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_request),
+		cmocka_unit_test(test_response),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

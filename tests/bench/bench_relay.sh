@@ -445,7 +445,7 @@ report()
 	done
 	if [[ -n $PERF_TOP ]]; then
 		echo
-		echo "perf record -F 999 on a's server (vertex-server) during one relayed stream:"
+		echo "perf record -F 1999 on a's server (vertex-server) during one relayed stream:"
 		printf '%s\n' "$PERF_TOP"
 	fi
 }

@@ -25,6 +25,7 @@ enum {
 	STREAM_RBUF_MAX = RECORD_HDR_LEN + STREAM_RECORD_MAX,
 	STREAM_RBUF_MIN = 1024, /* enough for every message but certificates and lists */
 	STREAM_READS_PER_TURN = 64,
+	STREAM_COALESCE_BYTES = 16384, /* one full TLS record: written at once */
 };
 
 struct stream {
@@ -39,12 +40,14 @@ struct stream {
 	bool is_client;
 	bool closed;
 	bool bulk;            /* stream_set_bulk: buffers stay allocated */
+	bool coalesce;        /* stream_set_coalesce: records written at the end of the turn */
 	bool bp_paused;       /* back-pressure: not reading until output drains to bp_limit */
 	size_t bp_limit;      /* stream_set_backpressure; 0: off */
 	unsigned in_callback; /* > 0 while an owner's callback runs: freeing waits for it */
 	enum stream_state state;
 	struct ev_io io;
 	struct ev_timer deadline;
+	struct ev_timer flush_timer; /* coalesced output goes at the end of the turn */
 	struct sockaddr_storage remote;
 	/*
 	 * Buffers are sized to what is in flight, not to the largest record: a server holds
@@ -159,14 +162,32 @@ stream_connect(struct stream **out, struct ev_loop *loop, struct tls_ctx *ctx,
  * not free the stream under the code that called back: the free then waits until the callback
  * has returned (stream_callback_done). on_closed still runs at once, exactly once.
  */
+/* What waits to be coalesced goes now, as far as the socket takes it (a CLOSE record, say). */
+static void
+stream_flush_last(struct stream *s)
+{
+	while (s->coalesce && s->state == STREAM_OPEN && s->wlen) {
+		uint32_t want = 0;
+		size_t chunk = s->wlen < 16384 ? s->wlen : 16384;
+		ssize_t n = tls_conn_write(s->tls, s->wbuf, chunk, &want);
+
+		if (n <= 0)
+			return;
+		memmove(s->wbuf, s->wbuf + n, s->wlen - (size_t)n);
+		s->wlen -= (size_t)n;
+	}
+}
+
 void
 stream_close(struct stream *s, const char *why)
 {
 	if (s->closed)
 		return;
+	stream_flush_last(s);
 	s->closed = true;
 	ev_io_stop(s->loop, &s->io);
 	ev_timer_stop(s->loop, &s->deadline);
+	ev_timer_stop(s->loop, &s->flush_timer);
 	if (s->ops->on_closed)
 		s->ops->on_closed(s, why);
 	if (!s->in_callback)
@@ -275,6 +296,15 @@ stream_rbuf_resize(struct stream *s, size_t cap)
 	return true;
 }
 
+static void
+stream_on_flush_timer(struct ev_timer *t)
+{
+	struct stream *s = container_of(t, struct stream, flush_timer);
+
+	if (!s->closed)
+		stream_flush(s);
+}
+
 bool
 stream_send(struct stream *s, uint16_t type, const void *body, size_t len)
 {
@@ -287,7 +317,23 @@ stream_send(struct stream *s, uint16_t type, const void *body, size_t len)
 	if (len)
 		memcpy(s->wbuf + s->wlen + RECORD_HDR_LEN, body, len);
 	s->wlen += RECORD_HDR_LEN + len;
+	/*
+	 * Coalescing: the records of one turn share TLS records and system calls (a relay's frames
+	 * arrive in bursts), written once there is a full TLS record's worth, or at the end of
+	 * the turn (a timer due now runs before the loop sleeps).
+	 */
+	if (s->coalesce && s->wlen < STREAM_COALESCE_BYTES) {
+		if (!ev_timer_is_armed(&s->flush_timer))
+			ev_timer_start(s->loop, &s->flush_timer, 0, stream_on_flush_timer);
+		return true;
+	}
 	return stream_flush(s);
+}
+
+void
+stream_set_coalesce(struct stream *s)
+{
+	s->coalesce = true;
 }
 
 bool

@@ -74,6 +74,12 @@ void stream_set_deadline(struct stream *s, uint64_t ms);
  */
 void stream_set_bulk(struct stream *s);
 /*
+ * Records sent in one loop turn are written together, as few TLS records and system calls as
+ * they fill (16 KiB each), at the end of the turn or as soon as 16 KiB wait. For streams that
+ * carry bursts of small records (relayed frames); costs at most one turn of latency.
+ */
+void stream_set_coalesce(struct stream *s);
+/*
  * Back-pressure for a stream that answers requests (the server's connections): while more than
  * limit bytes of output wait for the other side to read them, no further record is read or
  * handed to on_record; reading resumes once the output is down to limit. Sends still work up to

@@ -374,7 +374,9 @@ home_connect_to(struct home *h, const struct sockaddr_storage *to)
 		h->s = NULL;
 		h->state = HOME_DOWN;
 		home_schedule_retry(h);
+		return;
 	}
+	stream_set_coalesce(h->s); /* relayed frames come in bursts */
 }
 
 static void

@@ -234,6 +234,7 @@ link_new(struct links *t, int fd, bool is_client, struct peer *p,
 		return NULL;
 	}
 	stream_set_bulk(l->s);
+	stream_set_coalesce(l->s); /* FRAME records of one turn share TLS records */
 	l->next = t->list;
 	t->list = l;
 	t->n++;

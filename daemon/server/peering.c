@@ -220,6 +220,7 @@ peering_on_established(struct stream *s)
 		 (int)sizeof(hello.u.hello.name) - 8, l->r->srv->domain);
 	l->state = PEERING_HELLO;
 	stream_set_bulk(s);
+	stream_set_coalesce(s);
 	stream_set_deadline(s, PEERING_HELLO_MS);
 	stream_send_msg(s, &hello);
 }

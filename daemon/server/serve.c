@@ -534,6 +534,7 @@ serve_on_accept(void *arg, int fd, const struct sockaddr_storage *from_)
 		free(c);
 		return;
 	}
+	stream_set_coalesce(c->s); /* relayed frames, and answers, leave once per turn */
 	c->next = srv->conns;
 	srv->conns = c;
 	srv->nconns++;

@@ -185,8 +185,9 @@ peering_fail(struct peering_link *l, const char *why)
 	resolve_cancel(l->resolve);
 	l->resolve = NULL;
 	wait = backoff_next(&l->backoff_ms, PEERING_BACKOFF_MIN_MS, PEERING_BACKOFF_MAX_MS);
-	rdv_warn(r, "peering with %s: %s; %zu record(s) not sent; next attempt in %u ms", l->domain,
-		 why, nq, wait);
+	/* Rate-limited: anyone may ask for a user of a domain that leads nowhere. */
+	rdv_log(r, "peering with %s: %s; %zu record(s) not sent; next attempt in %u ms", l->domain,
+		why, nq, wait);
 	l->state = PEERING_BACKOFF;
 	ev_timer_start(r->srv->loop, &l->timer,
 		       backoff_jitter(wait, (uint32_t)siphash_key_random().k0), peering_on_timer);

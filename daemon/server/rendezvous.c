@@ -4,9 +4,10 @@
  * the hop checks every rendezvous and relay record passes first (relay.c takes the others).
  *
  * The hops: an agent of this domain sends only `from` == its certificate's identity (else
- * CTL_ERROR protocol, counted); another domain's server (its certificate server@X, verified by
- * federation.c) only `from` of X and `to` of this domain (else dropped, counted); a domain
- * served by this process (run --also) hands records over in-process, checked the same way.
+ * CTL_ERROR protocol, counted; refusals keep the connection and are logged rate-limited); another
+ * domain's server (its certificate server@X, verified by federation.c) only `from` of X and `to` of
+ * this domain (else dropped, counted); a domain served by this process (run --also) hands records
+ * over in-process, checked the same way.
  *
  * CONTACT, at the asker's server: the asker's rate (RDV_ASK_BURST, then one per
  * RDV_ASK_EVERY_S: ANSWER `rate`), fpr set to the asker's certificate as verified here, kept
@@ -17,7 +18,8 @@
  * answered.
  *
  * ANSWER: accepted only if it matches a request pending here (same asker, answerer, purpose,
- * id), except REVOKED, which deletes the pair's approvals and is always passed on. APPROVED
+ * id), except REVOKED, which deletes the pair's approvals and is always passed on (an agent's
+ * REVOKEDs share its CONTACTs' rate: CTL_ERROR rate beyond it). APPROVED
  * records an approval (approvals.c). Agents may not send the servers' verdicts.
  *
  * Timers: expiry, at the earliest pending request's end: the answerer's server answers
@@ -63,6 +65,25 @@ rdv_log(struct rdv *r, const char *fmt, ...)
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
 	log_info("rendezvous of %s: %s", r->srv->domain, buf); /* log.c escapes every line */
+}
+
+/*
+ * Refuses an agent's record with CTL_ERROR (counted with the server's refusals), keeping the
+ * connection: the caller has said why in the (rate-limited) log, so that an agent sending
+ * junk costs a counted answer each, never a log line each.
+ */
+static void __attribute__((format(printf, 3, 4)))
+rdv_error(struct sconn *c, uint16_t code, const char *fmt, ...)
+{
+	struct ctlmsg m = { .type = CTL_ERROR };
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(m.u.error.message, sizeof(m.u.error.message), fmt, ap);
+	va_end(ap);
+	m.u.error.code = code;
+	c->srv->refused++;
+	sconn_send(c, &m);
 }
 
 struct server *
@@ -119,8 +140,8 @@ rdv_answer(struct rdv *r, const struct pending *p, uint8_t verdict)
 	a.u.answer.verdict = verdict;
 	if (rdv_route(r, &a))
 		r->n.undeliverable++;
-	log_debug(LOG_CTL, "rendezvous of %s: answered %s's request for %s/%s: %s",
-		  r->srv->domain, p->from, p->to, p->purpose, ctlmsg_verdict_name(verdict));
+	log_debug(LOG_CTL, "rendezvous of %s: answered %s's request for %s/%s: %s", r->srv->domain,
+		  p->from, p->to, p->purpose, ctlmsg_verdict_name(verdict));
 }
 
 /* Re-arms the expiry timer for the earliest pending request. */
@@ -238,10 +259,10 @@ static void
 rdv_refuse_agent(struct rdv *r, const struct rdv_origin *o, uint64_t *counter, const char *why)
 {
 	(*counter)++;
-	if (o->c && !o->domain)
-		sconn_send_error(o->c, CTL_ERR_PROTOCOL, "%s", why);
-	else
-		rdv_log(r, "dropped a record from the server of %s: %s", o->domain, why);
+	rdv_log(r, "refused a record from %s: %s (%llu so far)", o->domain ? o->domain : o->c->peer,
+		why, (unsigned long long)*counter);
+	if (!o->domain)
+		rdv_error(o->c, CTL_ERR_PROTOCOL, "%s", why);
 }
 
 /* An APPROVED or REVOKED answer changes what this server relays. */
@@ -255,9 +276,11 @@ rdv_record_answer(struct rdv *r, const struct ctlmsg *m)
 		rc = approvals_revoke(r->approvals, m->u.answer.from, m->u.answer.to,
 				      m->u.answer.purpose);
 		r->n.revocations++;
-		rdv_info(r, "%s revoked %s for %s: %d approval(s) deleted", m->u.answer.from,
-			 m->u.answer.purpose[0] ? m->u.answer.purpose : "every purpose",
-			 m->u.answer.to, rc);
+		if (rc > 0)
+			rdv_info(r, "%s revoked %s for %s: %d approval(s) deleted",
+				 m->u.answer.from,
+				 m->u.answer.purpose[0] ? m->u.answer.purpose : "every purpose",
+				 m->u.answer.to, rc);
 		return;
 	}
 	if (m->u.answer.verdict != CTL_VERDICT_APPROVED)
@@ -286,6 +309,15 @@ rdv_answer_in(struct rdv *r, const struct rdv_origin *o, const struct ctlmsg *m)
 				 "the verdict is the servers' to give, not an agent's");
 		return;
 	}
+	/* REVOKED needs no request and reaches the other side: an agent's share the asks' rate. */
+	if (!o->domain && m->u.answer.verdict == CTL_VERDICT_REVOKED &&
+	    !ratelimit_allow(r->rl_ask, m->u.answer.from, ev_now_ms(r->srv->loop))) {
+		r->n.rate++;
+		rdv_log(r, "REVOKED of %s refused: over its rate (%llu so far)", m->u.answer.from,
+			(unsigned long long)r->n.rate);
+		rdv_error(o->c, CTL_ERR_RATE, "too many requests and revocations; try later");
+		return;
+	}
 	if (m->u.answer.verdict != CTL_VERDICT_REVOKED) {
 		p = pending_find(r->pending, m->u.answer.to, m->u.answer.from, m->u.answer.purpose,
 				 m->u.answer.id);
@@ -295,8 +327,8 @@ rdv_answer_in(struct rdv *r, const struct rdv_origin *o, const struct ctlmsg *m)
 				m->u.answer.from, m->u.answer.to,
 				(unsigned long long)r->n.refused_unmatched);
 			if (!o->domain)
-				sconn_send_error(o->c, CTL_ERR_PROTOCOL,
-						 "this ANSWER matches no pending request");
+				rdv_error(o->c, CTL_ERR_PROTOCOL,
+					  "this ANSWER matches no pending request");
 			return;
 		}
 		pending_remove(r->pending, p);
@@ -340,7 +372,7 @@ rdv_handle(struct server *srv, const struct rdv_origin *o, const struct ctlmsg *
 			o->domain ? o->domain : o->c->peer, why,
 			(unsigned long long)r->n.refused_forged);
 		if (!o->domain)
-			sconn_send_error(o->c, CTL_ERR_PROTOCOL, "%s", why);
+			rdv_error(o->c, CTL_ERR_PROTOCOL, "%s", why);
 		return;
 	}
 	if (m->type == CTL_CONTACT)
@@ -384,9 +416,14 @@ rdv_dispatch(struct sconn *c, const struct ctlmsg *m)
 		rdv_handle(c->srv, &o, m);
 	} else {
 		c->srv->rdv->n.refused_forged++;
-		sconn_send_error(c, CTL_ERR_PROTOCOL,
-				 "%s needs an agent certificate of %s or another domain's server",
-				 ctlmsg_type_name(m->type), c->srv->domain);
+		rdv_log(c->srv->rdv,
+			"refused %s from %s (%s): not an agent of %s nor a server of "
+			"another domain (%llu so far)",
+			ctlmsg_type_name(m->type), c->peer[0] ? c->peer : "no certificate", c->addr,
+			c->srv->domain, (unsigned long long)c->srv->rdv->n.refused_forged);
+		rdv_error(c, CTL_ERR_PROTOCOL,
+			  "%s needs an agent certificate of %s or another domain's server",
+			  ctlmsg_type_name(m->type), c->srv->domain);
 	}
 }
 

@@ -863,6 +863,13 @@ test_rdv_asker_rate(void **state)
 			alice->got[i].u.answer.verdict == CTL_VERDICT_RATE;
 	assert_int_equal(rate, 1);
 	assert_int_equal(agent_last(alice, CTL_ANSWER)->u.answer.verdict, CTL_VERDICT_RATE);
+	/* REVOKED shares the rate (it needs no request and reaches the other side). */
+	answer(&m, ALICE, BOB, "", CTL_VERDICT_REVOKED, 0);
+	agent_send(alice, &m);
+	agent_sync(alice);
+	assert_non_null(agent_last(alice, CTL_ERROR));
+	assert_int_equal(agent_last(alice, CTL_ERROR)->u.error.code, CTL_ERR_RATE);
+	assert_int_equal(agent_count(&f->ag[1], CTL_ANSWER), 0);
 	/* One more after RDV_ASK_EVERY_S (and a little: the rate is rounded down). */
 	advance(f, (RDV_ASK_EVERY_S + 1) * 1000, 1000);
 	contact(&m, ALICE, NOBODY, "later", 60, 99);

@@ -22,6 +22,9 @@
  * REVOKEDs share its CONTACTs' rate: CTL_ERROR rate beyond it). APPROVED
  * records an approval (approvals.c). Agents may not send the servers' verdicts.
  *
+ * Who is connected: an index of identity -> its newest agent connection (rdv_agent_up at
+ * HELLO, rdv_agent_down at close, from serve.c), so the relay finds a receiver in O(1).
+ *
  * Timers: expiry, at the earliest pending request's end: the answerer's server answers
  * `timeout` at the ttl, the asker's server (when the answerer is elsewhere) PENDING_ASKER_GRACE_MS
  * later, if nothing came back. report: every RDV_REPORT_MS, the counters, if they changed.
@@ -97,15 +100,85 @@ rdv_domain_here(struct server *srv, const char *domain)
 	return NULL;
 }
 
+/*
+ * Who is connected: identity -> its newest live agent connection, so that the relay finds a
+ * record's receiver without scanning every connection. A chained hash table (SipHash, random
+ * key), one entry per identity connected: at most the server's capacity.
+ */
+struct rdv_online {
+	struct rdv_online *next;
+	struct sconn *c;
+	char id[IDENTITY_STR_MAX];
+};
+
+static struct rdv_online **
+rdv_online_slot(struct rdv *r, const char *id)
+{
+	size_t b = (size_t)siphash24(&r->online_key, id, strlen(id)) & (RDV_ONLINE_BUCKETS - 1);
+	struct rdv_online **pp = &r->online[b];
+
+	while (*pp && strcmp((*pp)->id, id))
+		pp = &(*pp)->next;
+	return pp;
+}
+
+static bool
+rdv_is_agent_conn(const struct sconn *c, const char *identity)
+{
+	return !c->closed && c->hello && c->role == CTL_ROLE_AGENT && !strcmp(c->peer, identity);
+}
+
+void
+rdv_agent_up(struct sconn *c)
+{
+	struct rdv *r = c->srv->rdv;
+	struct rdv_online **pp, *e;
+
+	if (!r || !rdv_is_ours(c->srv, c->peer) || !rdv_is_agent_conn(c, c->peer))
+		return;
+	pp = rdv_online_slot(r, c->peer);
+	if (!*pp) {
+		if (!(e = calloc(1, sizeof(*e))))
+			return; /* found by the scan in rdv_agent_conn instead */
+		snprintf(e->id, sizeof(e->id), "%s", c->peer);
+		*pp = e;
+	}
+	(*pp)->c = c;
+}
+
+/* The newest live agent connection of identity but `not`, by a scan (new ones go first). */
+static struct sconn *
+rdv_agent_scan(struct server *srv, const char *identity, const struct sconn * not )
+{
+	for (struct sconn *c = srv->conns; c; c = c->next)
+		if (c != not &&rdv_is_agent_conn(c, identity))
+			return c;
+	return NULL;
+}
+
+void
+rdv_agent_down(struct sconn *c)
+{
+	struct rdv *r = c->srv->rdv;
+	struct rdv_online **pp, *e;
+
+	if (!r || !c->peer[0] || !*(pp = rdv_online_slot(r, c->peer)) || (*pp)->c != c)
+		return;
+	if (((*pp)->c = rdv_agent_scan(c->srv, c->peer, c)))
+		return; /* an older connection of the same identity takes over */
+	e = *pp;
+	*pp = e->next;
+	free(e);
+}
+
 struct sconn *
 rdv_agent_conn(struct server *srv, const char *identity)
 {
-	/* New connections go to the front of the list: the first match is the newest. */
-	for (struct sconn *c = srv->conns; c; c = c->next)
-		if (!c->closed && c->hello && c->role == CTL_ROLE_AGENT &&
-		    !strcmp(c->peer, identity))
-			return c;
-	return NULL;
+	struct rdv_online *e = *rdv_online_slot(srv->rdv, identity);
+
+	if (e && rdv_is_agent_conn(e->c, identity))
+		return e->c;
+	return e ? NULL : rdv_agent_scan(srv, identity, NULL);
 }
 
 int
@@ -491,6 +564,7 @@ rdv_open(struct server *srv, const char *db_path)
 	if (!r)
 		return -ENOMEM;
 	r->srv = srv;
+	r->online_key = siphash_key_random();
 	if ((err = approvals_open(&r->approvals, db_path)) || (err = pending_new(&r->pending)) ||
 	    (err = ratelimit_new(&r->rl_ask, RDV_ASK_KEYS, 1.0 / RDV_ASK_EVERY_S, RDV_ASK_BURST)) ||
 	    (err = relay_pairs_new(&r->pairs))) {
@@ -521,6 +595,14 @@ rdv_close(struct server *srv)
 	if (srv->loop) {
 		ev_timer_stop(srv->loop, &r->expiry);
 		ev_timer_stop(srv->loop, &r->report);
+	}
+	for (size_t i = 0; i < RDV_ONLINE_BUCKETS; i++) {
+		while (r->online[i]) {
+			struct rdv_online *e = r->online[i];
+
+			r->online[i] = e->next;
+			free(e);
+		}
 	}
 	relay_pairs_free(r->pairs);
 	ratelimit_free(r->rl_ask);

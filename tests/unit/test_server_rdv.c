@@ -307,6 +307,7 @@ side_closed(struct stream *s, const char *why)
 			*pp = c->next;
 			break;
 		}
+	rdv_agent_down(c);
 	c->closed = true;
 	c->s = NULL;
 }
@@ -388,6 +389,7 @@ agent_connect_to(struct fx *f, struct server *srv, struct agent *a, const char *
 	    stream_new(&c->s, f->loop, f->server_tls, sv[1], false, NULL, NULL, &side_ops, c), 0);
 	c->next = srv->conns;
 	srv->conns = c;
+	rdv_agent_up(c);
 	assert_int_equal(stream_new(&a->client, f->loop, f->client_tls, sv[0], true,
 				    "server@" DOMAIN, NULL, &agent_ops, a),
 			 0);
@@ -938,6 +940,34 @@ test_rdv_approval_survives_restart(void **state)
 	assert_int_equal(agent_last(bob, CTL_RELAY_FRAME)->u.frame.frame_len, sizeof(data));
 }
 
+/* Two connections of one identity: the newest gets its records; when it goes, the older. */
+static void
+test_rdv_newest_connection(void **state)
+{
+	struct fx *f = *state;
+	struct agent *alice = &f->ag[0], *old = &f->ag[1], *young = &f->ag[2];
+	struct ctlmsg m;
+
+	agent_connect(f, alice, ALICE, 0xa1);
+	agent_connect(f, old, BOB, 0xb0);
+	agent_connect(f, young, BOB, 0xb1);
+	contact(&m, ALICE, BOB, "ssh", 60, 1);
+	agent_send(alice, &m);
+	RUN_UNTIL(f->loop, agent_last(young, CTL_CONTACT));
+	agent_sync(old);
+	assert_int_equal(agent_count(old, CTL_CONTACT), 0);
+	agent_disconnect(f, young);
+	contact(&m, ALICE, BOB, "web", 60, 2);
+	agent_send(alice, &m);
+	RUN_UNTIL(f->loop, agent_last(old, CTL_CONTACT));
+	assert_string_equal(agent_last(old, CTL_CONTACT)->u.contact.purpose, "web");
+	agent_disconnect(f, old);
+	contact(&m, ALICE, BOB, "mail", 60, 3);
+	agent_send(alice, &m);
+	RUN_UNTIL(f->loop, agent_last(alice, CTL_ANSWER));
+	assert_int_equal(agent_last(alice, CTL_ANSWER)->u.answer.verdict, CTL_VERDICT_OFFLINE);
+}
+
 #define BOB_B "bob@b.example.com"
 
 /* One process serving a.example.com and b.example.com (run --also): delivered in-process,
@@ -1027,6 +1057,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_rdv_approval_survives_restart, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_rdv_also_in_process, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rdv_newest_connection, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -214,6 +214,22 @@ test_approvals_pairs_and_revoke(void **state)
 }
 
 static void
+test_approvals_pair_key(void **state)
+{
+	char k1[APPROVALS_KEY_MAX], k2[APPROVALS_KEY_MAX], longest[APPROVAL_ID_MAX + 1];
+
+	(void)state;
+	assert_int_equal(approvals_pair_key(BOB, ALICE, k1), strlen(ALICE) + 1 + strlen(BOB));
+	assert_string_equal(k1, ALICE "\n" BOB);
+	approvals_pair_key(ALICE, BOB, k2);
+	assert_string_equal(k1, k2);
+	memset(longest, 'x', APPROVAL_ID_MAX);
+	longest[APPROVAL_ID_MAX] = '\0';
+	assert_int_equal(approvals_pair_key(longest, "y", k1), APPROVAL_ID_MAX + 2);
+	assert_int_equal(k1[APPROVAL_ID_MAX + 2], '\0');
+}
+
+static void
 test_approvals_survive_reopen(void **state)
 {
 	struct test_pki pki;
@@ -1043,6 +1059,7 @@ main(void)
 		cmocka_unit_test(test_relay_bucket_burst_and_rate),
 		cmocka_unit_test(test_approvals_pairs_and_revoke),
 		cmocka_unit_test(test_approvals_survive_reopen),
+		cmocka_unit_test(test_approvals_pair_key),
 		cmocka_unit_test_setup_teardown(test_rdv_ask_approve_relay, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rdv_duplicate_merged, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rdv_forged_from_refused, setup, teardown),

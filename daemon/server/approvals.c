@@ -23,7 +23,7 @@
 #include "core/siphash.h"
 #include "store/store.h"
 
-enum { APPROVALS_BUCKETS = 1 << 14, APPROVALS_KEY_MAX = 2 * APPROVAL_ID_MAX + 2 };
+enum { APPROVALS_BUCKETS = 1 << 14 };
 
 struct approvals_pair {
 	struct approvals_pair *next;
@@ -55,22 +55,30 @@ approvals_fail(struct approvals *a, const char *what)
 	return -EIO;
 }
 
-static void
+size_t
 approvals_pair_key(const char *x, const char *y, char key[APPROVALS_KEY_MAX])
 {
+	size_t nx, ny;
+
 	if (strcmp(x, y) > 0) {
 		const char *t = x;
 
 		x = y;
 		y = t;
 	}
-	snprintf(key, APPROVALS_KEY_MAX, "%s\n%s", x, y);
+	nx = strnlen(x, APPROVAL_ID_MAX);
+	ny = strnlen(y, APPROVAL_ID_MAX);
+	memcpy(key, x, nx);
+	key[nx] = '\n';
+	memcpy(key + nx + 1, y, ny);
+	key[nx + 1 + ny] = '\0';
+	return nx + 1 + ny;
 }
 
 static struct approvals_pair **
-approvals_slot(const struct approvals *a, const char *key)
+approvals_slot(const struct approvals *a, const char *key, size_t len)
 {
-	size_t b = (size_t)siphash24(&a->hash_key, key, strlen(key)) & (APPROVALS_BUCKETS - 1);
+	size_t b = (size_t)siphash24(&a->hash_key, key, len) & (APPROVALS_BUCKETS - 1);
 	struct approvals_pair *const *pp = &a->heads[b];
 
 	while (*pp && strcmp((*pp)->key, key))
@@ -85,8 +93,7 @@ approvals_index(struct approvals *a, const char *x, const char *y, int delta)
 	char key[APPROVALS_KEY_MAX];
 	struct approvals_pair **pp, *p;
 
-	approvals_pair_key(x, y, key);
-	pp = approvals_slot(a, key);
+	pp = approvals_slot(a, key, approvals_pair_key(x, y, key));
 	if (!*pp) {
 		if (delta <= 0)
 			return 0;
@@ -258,8 +265,7 @@ approvals_has_pair(const struct approvals *a, const char *x, const char *y)
 {
 	char key[APPROVALS_KEY_MAX];
 
-	approvals_pair_key(x, y, key);
-	return *approvals_slot(a, key) != NULL;
+	return *approvals_slot(a, key, approvals_pair_key(x, y, key)) != NULL;
 }
 
 int

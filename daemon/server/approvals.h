@@ -19,7 +19,11 @@
 #include "trust/identity.h"
 
 /* Identities as the control records carry them (CTL_STR_MAX). */
-enum { APPROVALS_MAX = 1 << 20, APPROVAL_ID_MAX = 255 };
+enum {
+	APPROVALS_MAX = 1 << 20,
+	APPROVAL_ID_MAX = 255,
+	APPROVALS_KEY_MAX = 2 * APPROVAL_ID_MAX + 2,
+};
 
 struct approval {
 	char asker[APPROVAL_ID_MAX + 1], answerer[APPROVAL_ID_MAX + 1];
@@ -47,5 +51,11 @@ bool approvals_has_pair(const struct approvals *a, const char *x, const char *y)
 int approvals_get(struct approvals *a, const char *asker, const char *answerer, const char *purpose,
 		  struct approval *out);
 size_t approvals_count(const struct approvals *a);
+/*
+ * The key of the unordered pair {x, y}: "x\ny" with x < y, NUL-terminated; returns its length.
+ * Identities of at most APPROVAL_ID_MAX bytes (longer ones are cut). On the relay's path: no
+ * formatting, two copies.
+ */
+size_t approvals_pair_key(const char *x, const char *y, char key[APPROVALS_KEY_MAX]);
 
 #endif

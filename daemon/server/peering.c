@@ -21,6 +21,9 @@
  * (rdv_unsent): a CONTACT is answered `unreachable`, a RELAY ends its channel, a frame is
  * counted as dropped.
  *
+ * At most PEERING_MAX links; when the table is full, one with nothing to do (idle, or in its
+ * backoff with an empty queue) makes room.
+ *
  * Timers: the link's one timer is the backoff wait, or while UP the keepalive (a PING every
  * PEERING_PING_MS; the stream closes after PEERING_DEAD_MS without a record from the other).
  */
@@ -90,20 +93,46 @@ struct peering_link {
 static void peering_start(struct peering_link *l);
 static void peering_on_timer(struct ev_timer *t);
 
+/*
+ * A full table gives up a link with nothing to do (idle, or waiting out a failure with an empty
+ * queue), so that names that lead nowhere cannot keep real domains out. NULL if every link is
+ * busy.
+ */
+static struct peering_link **
+peering_evict(struct rdv *r)
+{
+	for (size_t i = 0; i < r->nlinks; i++) {
+		struct peering_link *l = r->links[i];
+
+		if ((l->state == PEERING_IDLE || l->state == PEERING_BACKOFF) && !l->nq) {
+			ev_timer_stop(r->srv->loop, &l->timer);
+			free(l);
+			r->links[i] = NULL;
+			return &r->links[i];
+		}
+	}
+	return NULL;
+}
+
 static struct peering_link *
 peering_find(struct rdv *r, const char *domain, bool create)
 {
-	struct peering_link *l;
+	struct peering_link *l, **slot;
 
 	for (size_t i = 0; i < r->nlinks; i++)
 		if (!strcmp(r->links[i]->domain, domain))
 			return r->links[i];
-	if (!create || r->nlinks == PEERING_MAX || !(l = calloc(1, sizeof(*l))))
+	if (!create)
+		return NULL;
+	slot = r->nlinks < PEERING_MAX ? &r->links[r->nlinks] : peering_evict(r);
+	if (!slot || !(l = calloc(1, sizeof(*l))))
 		return NULL;
 	l->r = r;
 	snprintf(l->domain, sizeof(l->domain), "%s", domain);
 	snprintf(l->expected, sizeof(l->expected), "server@%s", domain);
-	r->links[r->nlinks++] = l;
+	if (slot == &r->links[r->nlinks])
+		r->nlinks++;
+	*slot = l;
 	return l;
 }
 
@@ -156,8 +185,9 @@ peering_fail(struct peering_link *l, const char *why)
 	resolve_cancel(l->resolve);
 	l->resolve = NULL;
 	wait = backoff_next(&l->backoff_ms, PEERING_BACKOFF_MIN_MS, PEERING_BACKOFF_MAX_MS);
-	rdv_warn(r, "peering with %s: %s; %zu record(s) not sent; next attempt in %u ms", l->domain,
-		 why, nq, wait);
+	/* Rate-limited: anyone may ask for a user of a domain that leads nowhere. */
+	rdv_log(r, "peering with %s: %s; %zu record(s) not sent; next attempt in %u ms", l->domain,
+		why, nq, wait);
 	l->state = PEERING_BACKOFF;
 	ev_timer_start(r->srv->loop, &l->timer,
 		       backoff_jitter(wait, (uint32_t)siphash_key_random().k0), peering_on_timer);

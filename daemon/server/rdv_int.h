@@ -13,11 +13,13 @@
 
 #include "core/ev.h"
 #include "core/log.h"
+#include "core/siphash.h"
 #include "server/server.h"
 
 struct approvals;
 struct ctlmsg;
 struct pending_table;
+struct rdv_online;
 struct peering_link;
 struct ratelimit;
 struct sconn;
@@ -29,6 +31,7 @@ enum {
 	RDV_ASK_KEYS = 65536,
 	RDV_REPORT_MS = 60000, /* the counters are logged this often, when they changed */
 	PEERING_MAX = 256,     /* other domains one server keeps a connection to */
+	RDV_ONLINE_BUCKETS = 4096,
 };
 
 /* What a server counts (logged every RDV_REPORT_MS when changed, and at exit). */
@@ -58,6 +61,8 @@ struct rdv {
 	struct relay_pairs *pairs;               /* relay.c: per-pair buckets */
 	struct peering_link *links[PEERING_MAX]; /* peering.c */
 	size_t nlinks;
+	struct siphash_key online_key;
+	struct rdv_online *online[RDV_ONLINE_BUCKETS]; /* identity -> its newest connection */
 };
 
 /*

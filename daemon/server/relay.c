@@ -27,10 +27,10 @@
 #include "server/rdv_int.h"
 #include "server/server.h"
 
-enum { RELAY_PAIR_SLOTS = 1 << 13, RELAY_PAIR_KEY_MAX = 2 * APPROVAL_ID_MAX + 2 };
+enum { RELAY_PAIR_SLOTS = 1 << 13 };
 
 struct relay_pair {
-	char key[RELAY_PAIR_KEY_MAX]; /* "x\ny", x < y; "" when free */
+	char key[APPROVALS_KEY_MAX]; /* approvals_pair_key; "" when free */
 	struct relay_bucket bucket;
 };
 
@@ -91,20 +91,13 @@ relay_pairs_free(struct relay_pairs *p)
 static struct relay_bucket *
 relay_pair_bucket(struct rdv *r, const char *x, const char *y, uint64_t now_ms)
 {
-	char key[RELAY_PAIR_KEY_MAX];
-	struct relay_pair *s;
+	char key[APPROVALS_KEY_MAX];
+	size_t len = approvals_pair_key(x, y, key);
+	struct relay_pair *s =
+	    &r->pairs->slot[siphash24(&r->pairs->hash_key, key, len) & (RELAY_PAIR_SLOTS - 1)];
 
-	if (strcmp(x, y) > 0) {
-		const char *t = x;
-
-		x = y;
-		y = t;
-	}
-	snprintf(key, sizeof(key), "%s\n%s", x, y);
-	s = &r->pairs
-		 ->slot[siphash24(&r->pairs->hash_key, key, strlen(key)) & (RELAY_PAIR_SLOTS - 1)];
-	if (strcmp(s->key, key)) {
-		snprintf(s->key, sizeof(s->key), "%s", key);
+	if (memcmp(s->key, key, len + 1)) {
+		memcpy(s->key, key, len + 1);
 		relay_bucket_init(&s->bucket, r->srv->opts.relay_rate, now_ms);
 	}
 	return &s->bucket;

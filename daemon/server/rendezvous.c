@@ -4,9 +4,10 @@
  * the hop checks every rendezvous and relay record passes first (relay.c takes the others).
  *
  * The hops: an agent of this domain sends only `from` == its certificate's identity (else
- * CTL_ERROR protocol, counted); another domain's server (its certificate server@X, verified by
- * federation.c) only `from` of X and `to` of this domain (else dropped, counted); a domain
- * served by this process (run --also) hands records over in-process, checked the same way.
+ * CTL_ERROR protocol, counted; refusals keep the connection and are logged rate-limited); another
+ * domain's server (its certificate server@X, verified by federation.c) only `from` of X and `to` of
+ * this domain (else dropped, counted); a domain served by this process (run --also) hands records
+ * over in-process, checked the same way.
  *
  * CONTACT, at the asker's server: the asker's rate (RDV_ASK_BURST, then one per
  * RDV_ASK_EVERY_S: ANSWER `rate`), fpr set to the asker's certificate as verified here, kept
@@ -17,8 +18,12 @@
  * answered.
  *
  * ANSWER: accepted only if it matches a request pending here (same asker, answerer, purpose,
- * id), except REVOKED, which deletes the pair's approvals and is always passed on. APPROVED
+ * id), except REVOKED, which deletes the pair's approvals and is always passed on (an agent's
+ * REVOKEDs share its CONTACTs' rate: CTL_ERROR rate beyond it). APPROVED
  * records an approval (approvals.c). Agents may not send the servers' verdicts.
+ *
+ * Who is connected: an index of identity -> its newest agent connection (rdv_agent_up at
+ * HELLO, rdv_agent_down at close, from serve.c), so the relay finds a receiver in O(1).
  *
  * Timers: expiry, at the earliest pending request's end: the answerer's server answers
  * `timeout` at the ttl, the asker's server (when the answerer is elsewhere) PENDING_ASKER_GRACE_MS
@@ -65,6 +70,25 @@ rdv_log(struct rdv *r, const char *fmt, ...)
 	log_info("rendezvous of %s: %s", r->srv->domain, buf); /* log.c escapes every line */
 }
 
+/*
+ * Refuses an agent's record with CTL_ERROR (counted with the server's refusals), keeping the
+ * connection: the caller has said why in the (rate-limited) log, so that an agent sending
+ * junk costs a counted answer each, never a log line each.
+ */
+static void __attribute__((format(printf, 3, 4)))
+rdv_error(struct sconn *c, uint16_t code, const char *fmt, ...)
+{
+	struct ctlmsg m = { .type = CTL_ERROR };
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(m.u.error.message, sizeof(m.u.error.message), fmt, ap);
+	va_end(ap);
+	m.u.error.code = code;
+	c->srv->refused++;
+	sconn_send(c, &m);
+}
+
 struct server *
 rdv_domain_here(struct server *srv, const char *domain)
 {
@@ -76,15 +100,85 @@ rdv_domain_here(struct server *srv, const char *domain)
 	return NULL;
 }
 
+/*
+ * Who is connected: identity -> its newest live agent connection, so that the relay finds a
+ * record's receiver without scanning every connection. A chained hash table (SipHash, random
+ * key), one entry per identity connected: at most the server's capacity.
+ */
+struct rdv_online {
+	struct rdv_online *next;
+	struct sconn *c;
+	char id[IDENTITY_STR_MAX];
+};
+
+static struct rdv_online **
+rdv_online_slot(struct rdv *r, const char *id)
+{
+	size_t b = (size_t)siphash24(&r->online_key, id, strlen(id)) & (RDV_ONLINE_BUCKETS - 1);
+	struct rdv_online **pp = &r->online[b];
+
+	while (*pp && strcmp((*pp)->id, id))
+		pp = &(*pp)->next;
+	return pp;
+}
+
+static bool
+rdv_is_agent_conn(const struct sconn *c, const char *identity)
+{
+	return !c->closed && c->hello && c->role == CTL_ROLE_AGENT && !strcmp(c->peer, identity);
+}
+
+void
+rdv_agent_up(struct sconn *c)
+{
+	struct rdv *r = c->srv->rdv;
+	struct rdv_online **pp, *e;
+
+	if (!r || !rdv_is_ours(c->srv, c->peer) || !rdv_is_agent_conn(c, c->peer))
+		return;
+	pp = rdv_online_slot(r, c->peer);
+	if (!*pp) {
+		if (!(e = calloc(1, sizeof(*e))))
+			return; /* found by the scan in rdv_agent_conn instead */
+		snprintf(e->id, sizeof(e->id), "%s", c->peer);
+		*pp = e;
+	}
+	(*pp)->c = c;
+}
+
+/* The newest live agent connection of identity but `not`, by a scan (new ones go first). */
+static struct sconn *
+rdv_agent_scan(struct server *srv, const char *identity, const struct sconn * not )
+{
+	for (struct sconn *c = srv->conns; c; c = c->next)
+		if (c != not &&rdv_is_agent_conn(c, identity))
+			return c;
+	return NULL;
+}
+
+void
+rdv_agent_down(struct sconn *c)
+{
+	struct rdv *r = c->srv->rdv;
+	struct rdv_online **pp, *e;
+
+	if (!r || !c->peer[0] || !*(pp = rdv_online_slot(r, c->peer)) || (*pp)->c != c)
+		return;
+	if (((*pp)->c = rdv_agent_scan(c->srv, c->peer, c)))
+		return; /* an older connection of the same identity takes over */
+	e = *pp;
+	*pp = e->next;
+	free(e);
+}
+
 struct sconn *
 rdv_agent_conn(struct server *srv, const char *identity)
 {
-	/* New connections go to the front of the list: the first match is the newest. */
-	for (struct sconn *c = srv->conns; c; c = c->next)
-		if (!c->closed && c->hello && c->role == CTL_ROLE_AGENT &&
-		    !strcmp(c->peer, identity))
-			return c;
-	return NULL;
+	struct rdv_online *e = *rdv_online_slot(srv->rdv, identity);
+
+	if (e && rdv_is_agent_conn(e->c, identity))
+		return e->c;
+	return e ? NULL : rdv_agent_scan(srv, identity, NULL);
 }
 
 int
@@ -119,8 +213,8 @@ rdv_answer(struct rdv *r, const struct pending *p, uint8_t verdict)
 	a.u.answer.verdict = verdict;
 	if (rdv_route(r, &a))
 		r->n.undeliverable++;
-	log_debug(LOG_CTL, "rendezvous of %s: answered %s's request for %s/%s: %s",
-		  r->srv->domain, p->from, p->to, p->purpose, ctlmsg_verdict_name(verdict));
+	log_debug(LOG_CTL, "rendezvous of %s: answered %s's request for %s/%s: %s", r->srv->domain,
+		  p->from, p->to, p->purpose, ctlmsg_verdict_name(verdict));
 }
 
 /* Re-arms the expiry timer for the earliest pending request. */
@@ -238,10 +332,10 @@ static void
 rdv_refuse_agent(struct rdv *r, const struct rdv_origin *o, uint64_t *counter, const char *why)
 {
 	(*counter)++;
-	if (o->c && !o->domain)
-		sconn_send_error(o->c, CTL_ERR_PROTOCOL, "%s", why);
-	else
-		rdv_log(r, "dropped a record from the server of %s: %s", o->domain, why);
+	rdv_log(r, "refused a record from %s: %s (%llu so far)", o->domain ? o->domain : o->c->peer,
+		why, (unsigned long long)*counter);
+	if (!o->domain)
+		rdv_error(o->c, CTL_ERR_PROTOCOL, "%s", why);
 }
 
 /* An APPROVED or REVOKED answer changes what this server relays. */
@@ -255,9 +349,11 @@ rdv_record_answer(struct rdv *r, const struct ctlmsg *m)
 		rc = approvals_revoke(r->approvals, m->u.answer.from, m->u.answer.to,
 				      m->u.answer.purpose);
 		r->n.revocations++;
-		rdv_info(r, "%s revoked %s for %s: %d approval(s) deleted", m->u.answer.from,
-			 m->u.answer.purpose[0] ? m->u.answer.purpose : "every purpose",
-			 m->u.answer.to, rc);
+		if (rc > 0)
+			rdv_info(r, "%s revoked %s for %s: %d approval(s) deleted",
+				 m->u.answer.from,
+				 m->u.answer.purpose[0] ? m->u.answer.purpose : "every purpose",
+				 m->u.answer.to, rc);
 		return;
 	}
 	if (m->u.answer.verdict != CTL_VERDICT_APPROVED)
@@ -286,6 +382,15 @@ rdv_answer_in(struct rdv *r, const struct rdv_origin *o, const struct ctlmsg *m)
 				 "the verdict is the servers' to give, not an agent's");
 		return;
 	}
+	/* REVOKED needs no request and reaches the other side: an agent's share the asks' rate. */
+	if (!o->domain && m->u.answer.verdict == CTL_VERDICT_REVOKED &&
+	    !ratelimit_allow(r->rl_ask, m->u.answer.from, ev_now_ms(r->srv->loop))) {
+		r->n.rate++;
+		rdv_log(r, "REVOKED of %s refused: over its rate (%llu so far)", m->u.answer.from,
+			(unsigned long long)r->n.rate);
+		rdv_error(o->c, CTL_ERR_RATE, "too many requests and revocations; try later");
+		return;
+	}
 	if (m->u.answer.verdict != CTL_VERDICT_REVOKED) {
 		p = pending_find(r->pending, m->u.answer.to, m->u.answer.from, m->u.answer.purpose,
 				 m->u.answer.id);
@@ -295,8 +400,8 @@ rdv_answer_in(struct rdv *r, const struct rdv_origin *o, const struct ctlmsg *m)
 				m->u.answer.from, m->u.answer.to,
 				(unsigned long long)r->n.refused_unmatched);
 			if (!o->domain)
-				sconn_send_error(o->c, CTL_ERR_PROTOCOL,
-						 "this ANSWER matches no pending request");
+				rdv_error(o->c, CTL_ERR_PROTOCOL,
+					  "this ANSWER matches no pending request");
 			return;
 		}
 		pending_remove(r->pending, p);
@@ -340,7 +445,7 @@ rdv_handle(struct server *srv, const struct rdv_origin *o, const struct ctlmsg *
 			o->domain ? o->domain : o->c->peer, why,
 			(unsigned long long)r->n.refused_forged);
 		if (!o->domain)
-			sconn_send_error(o->c, CTL_ERR_PROTOCOL, "%s", why);
+			rdv_error(o->c, CTL_ERR_PROTOCOL, "%s", why);
 		return;
 	}
 	if (m->type == CTL_CONTACT)
@@ -384,9 +489,14 @@ rdv_dispatch(struct sconn *c, const struct ctlmsg *m)
 		rdv_handle(c->srv, &o, m);
 	} else {
 		c->srv->rdv->n.refused_forged++;
-		sconn_send_error(c, CTL_ERR_PROTOCOL,
-				 "%s needs an agent certificate of %s or another domain's server",
-				 ctlmsg_type_name(m->type), c->srv->domain);
+		rdv_log(c->srv->rdv,
+			"refused %s from %s (%s): not an agent of %s nor a server of "
+			"another domain (%llu so far)",
+			ctlmsg_type_name(m->type), c->peer[0] ? c->peer : "no certificate", c->addr,
+			c->srv->domain, (unsigned long long)c->srv->rdv->n.refused_forged);
+		rdv_error(c, CTL_ERR_PROTOCOL,
+			  "%s needs an agent certificate of %s or another domain's server",
+			  ctlmsg_type_name(m->type), c->srv->domain);
 	}
 }
 
@@ -454,6 +564,7 @@ rdv_open(struct server *srv, const char *db_path)
 	if (!r)
 		return -ENOMEM;
 	r->srv = srv;
+	r->online_key = siphash_key_random();
 	if ((err = approvals_open(&r->approvals, db_path)) || (err = pending_new(&r->pending)) ||
 	    (err = ratelimit_new(&r->rl_ask, RDV_ASK_KEYS, 1.0 / RDV_ASK_EVERY_S, RDV_ASK_BURST)) ||
 	    (err = relay_pairs_new(&r->pairs))) {
@@ -484,6 +595,14 @@ rdv_close(struct server *srv)
 	if (srv->loop) {
 		ev_timer_stop(srv->loop, &r->expiry);
 		ev_timer_stop(srv->loop, &r->report);
+	}
+	for (size_t i = 0; i < RDV_ONLINE_BUCKETS; i++) {
+		while (r->online[i]) {
+			struct rdv_online *e = r->online[i];
+
+			r->online[i] = e->next;
+			free(e);
+		}
 	}
 	relay_pairs_free(r->pairs);
 	ratelimit_free(r->rl_ask);

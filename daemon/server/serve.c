@@ -253,6 +253,7 @@ serve_hello(struct sconn *c, const struct ctlmsg *m)
 	c->hello = true;
 	c->role = m->u.hello.role;
 	sconn_uncount(c);
+	rdv_agent_up(c); /* an agent of ours: records for it come here now */
 	/*
 	 * Another domain's server whose certificate is still being judged (federation.c: its CA
 	 * fetched and pinned first) hears our HELLO only once it is verified, so that it sends its
@@ -433,6 +434,7 @@ serve_on_closed(struct stream *s, const char *why)
 	srv->primary->nconns--;
 	sconn_uncount_all(c);
 	federation_forget(srv, c);
+	rdv_agent_down(c);
 	/* Others may still hold c in this turn (see sconn_send): free it when the turn ends. */
 	c->closed = true;
 	c->s = NULL;

@@ -320,6 +320,12 @@ int rdv_open(struct server *srv, const char *db_path);
 void rdv_close(struct server *srv);
 /* CONTACT, ANSWER, RELAY, RELAY_FRAME, OFFER from connection c (any kind). */
 void rdv_dispatch(struct sconn *c, const struct ctlmsg *m);
+/*
+ * serve.c: c said HELLO as an agent (with its certificate): records for its identity go to it,
+ * the newest, from now on. rdv_agent_down: c is closing (any connection may be passed).
+ */
+void rdv_agent_up(struct sconn *c);
+void rdv_agent_down(struct sconn *c);
 
 /* relay.c */
 void relay_bucket_init(struct relay_bucket *b, uint64_t rate, uint64_t now_ms);

@@ -19,7 +19,8 @@
 #    first contact: b's CA fetched and pinned), and b's server verified server@a the same way.
 # 2. bob approves: alice receives APPROVED with the protocol and port; RELAY_FRAME and RELAY both
 #    ways arrive byte-identical.
-# 3. unknown user -> unknown_user; dave (an account, not connected) -> offline; a forged `from`
+# 3. unknown user -> unknown_user; dave (an account, not connected) -> offline; a domain whose
+#    server does not run, and one not in DNS -> unreachable; a forged `from`
 #    -> CTL_ERROR, counted; carol (never approved) sends a frame to bob: refused and counted at
 #    a's server, bob receives nothing; an ANSWER matching nothing and a server's verdict from an
 #    agent are refused; carol's 21 requests in a burst: the 21st gets `rate`.
@@ -173,6 +174,14 @@ probe_send alice "contact me $NOBODY ssh 60 1002"
 expect_line 10 alice "^answer id=1002 from=$NOBODY to=$ALICE purpose=ssh verdict=unknown_user" "unknown_user for $NOBODY"
 probe_send alice "contact me $DAVE ssh 60 1003"
 expect_line 10 alice "^answer id=1003 from=$DAVE to=$ALICE purpose=ssh verdict=offline" "offline for $DAVE"
+probe_send alice "contact me erin@$DOMAIN_C ssh 60 1005"
+probe_send alice "contact me frank@nowhere.example.com ssh 60 1006"
+expect_line 40 alice "^answer id=1005 from=erin@$DOMAIN_C to=$ALICE purpose=ssh verdict=unreachable" \
+	"unreachable for $DOMAIN_C (in DNS, no server running)"
+expect_line 20 alice "^answer id=1006 from=frank@nowhere.example.com to=$ALICE purpose=ssh verdict=unreachable" \
+	"unreachable for a domain not in DNS"
+grep -q "peering with nowhere.example.com: .*; 1 record(s) not sent" "$VTX_TMP/srva.log" ||
+	fail "a's server did not say why nowhere.example.com is unreachable"
 probe_send alice "contact $CAROL $BOB ssh 60 1004"
 expect_line 10 alice "^error protocol: .from. is not the connection's identity" "CTL_ERROR for a forged from"
 grep -q "refused contact from $CAROL to $BOB (via $ALICE): .from. is not the connection's identity (1 so far)" \
@@ -193,7 +202,8 @@ for i in $(seq 1 21); do
 	printf 'contact me %s p%d 60 %d\n' "$NOBODY" "$i" $((2000 + i)) >&"${PROBE_FD[carol]}"
 done
 pretty carol "probe: 21 requests to $NOBODY in a burst"
-wait_until 15 test "$(probe_count carol 'verdict=(unknown_user|rate)')" -eq 21 ||
+carol_answers() { [[ $(probe_count carol 'verdict=(unknown_user|rate)') -eq $1 ]]; }
+wait_until 15 carol_answers 21 ||
 	fail "carol got $(probe_count carol 'verdict=') answers of 21"
 [[ $(probe_count carol 'verdict=unknown_user') -eq 20 && $(probe_count carol 'verdict=rate') -eq 1 ]] ||
 	fail "carol's burst: $(probe_count carol 'verdict=unknown_user') unknown_user, $(probe_count carol 'verdict=rate') rate (want 20 and 1)"

@@ -67,6 +67,9 @@ expect_err "--cert-validity wants a duration from 10s to 3650d"
 expect_rc 2 vs run --cert-validity 7w
 expect_rc 2 vs run -d nonsense
 expect_err "unknown debug category in 'nonsense'"
+expect_rc 2 vs run --relay-rate 1000
+expect_err "--relay-rate wants bytes per second from 1024 to 4000000000, not '1000'"
+expect_rc 2 vs run --relay-rate 64MiB
 expect_rc 2 vs run extra
 expect_err "vertex-server run: unexpected argument 'extra'"
 expect_rc 1 vs user list

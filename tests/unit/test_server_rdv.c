@@ -214,6 +214,22 @@ test_approvals_pairs_and_revoke(void **state)
 }
 
 static void
+test_approvals_pair_key(void **state)
+{
+	char k1[APPROVALS_KEY_MAX], k2[APPROVALS_KEY_MAX], longest[APPROVAL_ID_MAX + 1];
+
+	(void)state;
+	assert_int_equal(approvals_pair_key(BOB, ALICE, k1), strlen(ALICE) + 1 + strlen(BOB));
+	assert_string_equal(k1, ALICE "\n" BOB);
+	approvals_pair_key(ALICE, BOB, k2);
+	assert_string_equal(k1, k2);
+	memset(longest, 'x', APPROVAL_ID_MAX);
+	longest[APPROVAL_ID_MAX] = '\0';
+	assert_int_equal(approvals_pair_key(longest, "y", k1), APPROVAL_ID_MAX + 2);
+	assert_int_equal(k1[APPROVAL_ID_MAX + 2], '\0');
+}
+
+static void
 test_approvals_survive_reopen(void **state)
 {
 	struct test_pki pki;
@@ -267,7 +283,7 @@ struct fx {
 	struct ev_loop *loop;
 	uint64_t now;
 	struct tls_ctx *server_tls, *client_tls;
-	struct server srv;
+	struct server srv, srv_b; /* srv_b: only when one process serves both (run --also) */
 	struct agent ag[NAGENTS];
 	struct sconn *dead[16];
 	size_t ndead;
@@ -307,6 +323,7 @@ side_closed(struct stream *s, const char *why)
 			*pp = c->next;
 			break;
 		}
+	rdv_agent_down(c);
 	c->closed = true;
 	c->s = NULL;
 }
@@ -364,9 +381,10 @@ static const struct stream_ops agent_ops = {
 	.on_closed = agent_closed,
 };
 
-/* The agent a connects: a connection as serve.c makes it once HELLO came (role agent). */
+/* The agent a connects to srv: a connection as serve.c makes it once HELLO came (role agent). */
 static void
-agent_connect(struct fx *f, struct agent *a, const char *id, uint8_t fpr_byte)
+agent_connect_to(struct fx *f, struct server *srv, struct agent *a, const char *id,
+		 uint8_t fpr_byte)
 {
 	struct sconn *c = calloc(1, sizeof(*c));
 	int sv[2];
@@ -377,7 +395,7 @@ agent_connect(struct fx *f, struct agent *a, const char *id, uint8_t fpr_byte)
 	a->c = c;
 	a->up = false;
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
-	c->srv = &f->srv;
+	c->srv = srv;
 	snprintf(c->peer, sizeof(c->peer), "%s", id);
 	snprintf(c->addr, sizeof(c->addr), "test:%s", id);
 	memset(c->fpr, fpr_byte, sizeof(c->fpr));
@@ -385,14 +403,21 @@ agent_connect(struct fx *f, struct agent *a, const char *id, uint8_t fpr_byte)
 	c->role = CTL_ROLE_AGENT;
 	assert_int_equal(
 	    stream_new(&c->s, f->loop, f->server_tls, sv[1], false, NULL, NULL, &side_ops, c), 0);
-	c->next = f->srv.conns;
-	f->srv.conns = c;
+	c->next = srv->conns;
+	srv->conns = c;
+	rdv_agent_up(c);
 	assert_int_equal(stream_new(&a->client, f->loop, f->client_tls, sv[0], true,
 				    "server@" DOMAIN, NULL, &agent_ops, a),
 			 0);
 	RUN_UNTIL(f->loop, a->up);
 	assert_true(f->ndead < sizeof(f->dead) / sizeof(f->dead[0]));
 	f->dead[f->ndead++] = c; /* freed at teardown, as serve.c frees at the end of a turn */
+}
+
+static void
+agent_connect(struct fx *f, struct agent *a, const char *id, uint8_t fpr_byte)
+{
+	agent_connect_to(f, &f->srv, a, id, fpr_byte);
 }
 
 static void
@@ -467,8 +492,14 @@ fx_close_server(struct fx *f)
 			stream_close(f->ag[i].client, "test over");
 	while (f->srv.conns)
 		stream_close(f->srv.conns->s, "test over");
+	while (f->srv_b.conns)
+		stream_close(f->srv_b.conns->s, "test over");
 	rdv_close(&f->srv);
 	accounts_close(f->srv.acc);
+	rdv_close(&f->srv_b);
+	accounts_close(f->srv_b.acc);
+	f->srv_b.acc = NULL;
+	f->srv.hosted = NULL;
 }
 
 static int
@@ -850,6 +881,13 @@ test_rdv_asker_rate(void **state)
 			alice->got[i].u.answer.verdict == CTL_VERDICT_RATE;
 	assert_int_equal(rate, 1);
 	assert_int_equal(agent_last(alice, CTL_ANSWER)->u.answer.verdict, CTL_VERDICT_RATE);
+	/* REVOKED shares the rate (it needs no request and reaches the other side). */
+	answer(&m, ALICE, BOB, "", CTL_VERDICT_REVOKED, 0);
+	agent_send(alice, &m);
+	agent_sync(alice);
+	assert_non_null(agent_last(alice, CTL_ERROR));
+	assert_int_equal(agent_last(alice, CTL_ERROR)->u.error.code, CTL_ERR_RATE);
+	assert_int_equal(agent_count(&f->ag[1], CTL_ANSWER), 0);
 	/* One more after RDV_ASK_EVERY_S (and a little: the rate is rounded down). */
 	advance(f, (RDV_ASK_EVERY_S + 1) * 1000, 1000);
 	contact(&m, ALICE, NOBODY, "later", 60, 99);
@@ -918,6 +956,99 @@ test_rdv_approval_survives_restart(void **state)
 	assert_int_equal(agent_last(bob, CTL_RELAY_FRAME)->u.frame.frame_len, sizeof(data));
 }
 
+/* Two connections of one identity: the newest gets its records; when it goes, the older. */
+static void
+test_rdv_newest_connection(void **state)
+{
+	struct fx *f = *state;
+	struct agent *alice = &f->ag[0], *old = &f->ag[1], *young = &f->ag[2];
+	struct ctlmsg m;
+
+	agent_connect(f, alice, ALICE, 0xa1);
+	agent_connect(f, old, BOB, 0xb0);
+	agent_connect(f, young, BOB, 0xb1);
+	contact(&m, ALICE, BOB, "ssh", 60, 1);
+	agent_send(alice, &m);
+	RUN_UNTIL(f->loop, agent_last(young, CTL_CONTACT));
+	agent_sync(old);
+	assert_int_equal(agent_count(old, CTL_CONTACT), 0);
+	agent_disconnect(f, young);
+	contact(&m, ALICE, BOB, "web", 60, 2);
+	agent_send(alice, &m);
+	RUN_UNTIL(f->loop, agent_last(old, CTL_CONTACT));
+	assert_string_equal(agent_last(old, CTL_CONTACT)->u.contact.purpose, "web");
+	agent_disconnect(f, old);
+	contact(&m, ALICE, BOB, "mail", 60, 3);
+	agent_send(alice, &m);
+	RUN_UNTIL(f->loop, agent_last(alice, CTL_ANSWER));
+	assert_int_equal(agent_last(alice, CTL_ANSWER)->u.answer.verdict, CTL_VERDICT_OFFLINE);
+}
+
+#define BOB_B "bob@b.example.com"
+
+/* One process serving a.example.com and b.example.com (run --also): delivered in-process,
+ * each domain's server checking its own hop and recording the approval in its own store. */
+static void
+test_rdv_also_in_process(void **state)
+{
+	struct fx *f = *state;
+	struct agent *alice = &f->ag[0], *bob = &f->ag[1], *carol = &f->ag[2];
+	const uint8_t data[6] = "frame";
+	struct server *b = &f->srv_b;
+	const struct ctlmsg *got;
+	struct ctlmsg m;
+	uint8_t fpr[CTL_FPR_LEN];
+	char db[256];
+
+	memset(b, 0, sizeof(*b));
+	snprintf(b->domain, sizeof(b->domain), "b.example.com");
+	b->primary = &f->srv;
+	b->loop = f->loop;
+	f->srv.hosted = b;
+	snprintf(db, sizeof(db), "%s", test_pki_path(&f->pki, "b.db"));
+	assert_int_equal(accounts_open(&b->acc, db), 0);
+	assert_int_equal(accounts_user_add(b->acc, "bob", NULL, 1), 0);
+	assert_int_equal(rdv_open(b, db), 0);
+	agent_connect(f, alice, ALICE, 0xa1);
+	agent_connect_to(f, b, bob, BOB_B, 0xb0);
+	agent_connect(f, carol, CAROL, 0xc0);
+
+	contact(&m, ALICE, BOB_B, "ssh", 60, 5);
+	agent_send(alice, &m);
+	RUN_UNTIL(f->loop, agent_last(bob, CTL_CONTACT));
+	memset(fpr, 0xa1, sizeof(fpr));
+	assert_memory_equal(agent_last(bob, CTL_CONTACT)->u.contact.fpr, fpr, CTL_FPR_LEN);
+	assert_int_equal(pending_count(f->srv.rdv->pending), 1); /* the asker's side */
+	assert_int_equal(pending_count(b->rdv->pending), 1);     /* and the answerer's */
+	answer(&m, BOB_B, ALICE, "ssh", CTL_VERDICT_APPROVED, 5);
+	agent_send(bob, &m);
+	RUN_UNTIL(f->loop, agent_last(alice, CTL_ANSWER));
+	got = agent_last(alice, CTL_ANSWER);
+	assert_int_equal(got->u.answer.verdict, CTL_VERDICT_APPROVED);
+	assert_true(approvals_has_pair(f->srv.rdv->approvals, ALICE, BOB_B));
+	assert_true(approvals_has_pair(b->rdv->approvals, ALICE, BOB_B));
+	assert_int_equal(pending_count(f->srv.rdv->pending), 0);
+	assert_int_equal(pending_count(b->rdv->pending), 0);
+
+	frame(&m, ALICE, BOB_B, data, sizeof(data));
+	agent_send(alice, &m);
+	RUN_UNTIL(f->loop, agent_last(bob, CTL_RELAY_FRAME));
+	assert_memory_equal(agent_last(bob, CTL_RELAY_FRAME)->u.frame.frame, data, sizeof(data));
+	frame(&m, CAROL, BOB_B, data, sizeof(data));
+	agent_send(carol, &m);
+	agent_sync(carol);
+	agent_sync(bob);
+	assert_int_equal(agent_count(bob, CTL_RELAY_FRAME), 1);
+	assert_int_equal(f->srv.rdv->n.relay_refused, 1); /* at carol's own server */
+	assert_int_equal(b->rdv->n.relay_refused, 0);
+	/* The b side: nobody@b unknown, answered by b's server through a's to alice. */
+	contact(&m, ALICE, "nobody@b.example.com", "ssh", 60, 6);
+	agent_send(alice, &m);
+	RUN_UNTIL(f->loop, agent_count(alice, CTL_ANSWER) == 2);
+	assert_int_equal(agent_last(alice, CTL_ANSWER)->u.answer.verdict, CTL_VERDICT_UNKNOWN_USER);
+	assert_int_equal(pending_count(f->srv.rdv->pending), 0);
+}
+
 int
 main(void)
 {
@@ -928,6 +1059,7 @@ main(void)
 		cmocka_unit_test(test_relay_bucket_burst_and_rate),
 		cmocka_unit_test(test_approvals_pairs_and_revoke),
 		cmocka_unit_test(test_approvals_survive_reopen),
+		cmocka_unit_test(test_approvals_pair_key),
 		cmocka_unit_test_setup_teardown(test_rdv_ask_approve_relay, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rdv_duplicate_merged, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rdv_forged_from_refused, setup, teardown),
@@ -941,6 +1073,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_rdv_relay_rate_drops_frames, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rdv_approval_survives_restart, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_rdv_also_in_process, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rdv_newest_connection, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -204,7 +204,7 @@ gro_find(struct gro *g, const uint8_t *pkt, const struct gso_ip *ip)
 	return NULL;
 }
 
-/* A TCP segment with payload and only ACK (+PSH), a plain IP header, a valid checksum. */
+/* A TCP segment with payload and only ACK (+PSH), a plain IP header, valid checksums. */
 static bool
 gro_is_candidate(struct gro *g, const uint8_t *pkt, size_t len, struct gso_ip *ip)
 {
@@ -218,7 +218,9 @@ gro_is_candidate(struct gro *g, const uint8_t *pkt, size_t len, struct gso_ip *i
 	    (flags & (uint8_t)~GSO_TCP_PSH) != GSO_TCP_ACK)
 		return false;
 	l4_len = ip->ip_len - ip->ip_hlen;
-	if (csum_fold(csum_partial(pkt + ip->ip_hlen, l4_len, gso_pseudo_sum(pkt, ip, l4_len)))) {
+	/* The merged header's checksum is made anew, so a bad one must not get that far. */
+	if ((ip->family == 4 && csum_fold(csum_partial(pkt, ip->ip_hlen, 0))) ||
+	    csum_fold(csum_partial(pkt + ip->ip_hlen, l4_len, gso_pseudo_sum(pkt, ip, l4_len)))) {
 		g->counts[GRO_BAD_CSUM]++;
 		return false;
 	}

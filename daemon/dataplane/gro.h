@@ -11,9 +11,9 @@
  * every header field the merged packet would otherwise misstate: addresses, ports, ack,
  * window, options, TOS/TTL/DF (IPv4, with the next identification) or traffic class, flow
  * label and hop limit (IPv6); it is no longer than the first, and every one before it was as
- * long. Its TCP checksum must verify, because the merged packet's is left for the kernel to
- * trust (CHECKSUM_PARTIAL); a segment with a bad checksum is written alone for the kernel to
- * drop as it would without offloads.
+ * long. Its TCP checksum (and IPv4 header checksum) must verify, because the merged packet's
+ * are made anew or left for the kernel to trust (CHECKSUM_PARTIAL); a segment with a bad
+ * checksum is written alone for the kernel to drop as it would without offloads.
  *
  * Allocates GRO_FLOWS buffers of 64 KiB at gro_new, nothing after.
  */

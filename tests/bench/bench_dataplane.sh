@@ -23,6 +23,8 @@ source "$(dirname "$0")/../integration/lib.sh"
 set +e
 
 SECS=${BENCH_SECONDS:-10}
+PATHS=${BENCH_PATHS:-plain wireguard-go vertexd} # which paths to measure
+# BENCH_PERF=FILE: a perf profile (perf record -g) of both vertexd during the one-stream run.
 CLK_TCK=$(getconf CLK_TCK)
 WG1=wg$$a # wireguard-go's UAPI socket is /var/run/wireguard/NAME.sock, shared by all
 WG2=wg$$b # namespaces: names unique per run keep runs and the two ends apart
@@ -53,14 +55,20 @@ cpu_ticks()
 # CPU s/GB of the daemons in PIDS.
 iperf()
 {
-	local path=$1 addr=$2 tag=$3 t0 t1 json bytes bps
+	local path=$1 addr=$2 tag=$3 t0 t1 json bytes bps perf_pid=
 	shift 3
 	t0=$(cpu_ticks "$@")
+	if [[ -n ${BENCH_PERF:-} && $path == vertexd && $tag == tcp1 ]]; then
+		perf record -q -F 499 -g -o "$BENCH_PERF" -p "$(IFS=,; echo "$*")" \
+			-- sleep "$SECS" >"$VTX_TMP/perf.log" 2>&1 &
+		perf_pid=$!
+	fi
 	json=$(q1 iperf3 -c "$addr" -t "$SECS" -J "${IPERF_ARGS[@]}") || {
 		R[$path,$tag]=err
 		return
 	}
 	t1=$(cpu_ticks "$@")
+	[[ -n $perf_pid ]] && wait "$perf_pid"
 	bytes=$(jq -r .end.sum_received.bytes <<<"$json")
 	bps=$(jq -r .end.sum_received.bits_per_second <<<"$json")
 	R[$path,$tag]=$(awk -v b="$bps" 'BEGIN { printf "%.2f", b / 1e9 }')
@@ -176,6 +184,10 @@ ip netns exec "$NS2" iperf3 -s >"$VTX_TMP/iperf3-server.log" 2>&1 &
 track_pid $!
 wait_until 10 q1 bash -c "exec 3<>/dev/tcp/$H2_IP4/5201" || fail "iperf3 server did not start"
 
-measure plain "$H2_IP4"
-bench_wireguard_go || say "wireguard-go: not measured (missing or failed; see $VTX_TMP)"
-bench_vertexd || say "vertexd: not measured (not built or no tunnel)"
+[[ " $PATHS " == *" plain "* ]] && measure plain "$H2_IP4"
+if [[ " $PATHS " == *" wireguard-go "* ]]; then
+	bench_wireguard_go || say "wireguard-go: not measured (missing or failed; see $VTX_TMP)"
+fi
+if [[ " $PATHS " == *" vertexd "* ]]; then
+	bench_vertexd || say "vertexd: not measured (not built or no tunnel)"
+fi

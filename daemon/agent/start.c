@@ -143,8 +143,11 @@ agent_kernel(struct agent *a)
 	err = tun_open(&a->tun, a->cfg.interface, agent_tun_flags());
 	if (err)
 		return err;
-	log_debug(LOG_DATA, "%s: offloads %#x%s", a->cfg.interface, tun_offloads(a->tun),
-		  tun_has_vnet_hdr(a->tun) ? "" : " (forced off by VERTEX_TUN_OFFLOAD=0)");
+	if (tun_has_vnet_hdr(a->tun))
+		log_info("%s: TUN offloads on (TUNSETOFFLOAD %#x)", a->cfg.interface,
+			 tun_offloads(a->tun));
+	else
+		log_info("%s: TUN offloads off (VERTEX_TUN_OFFLOAD=0)", a->cfg.interface);
 	ifindex = tun_ifindex(a->tun);
 	a->mtu = a->cfg.mtu;
 	err = netlink_link_up(a->nl, ifindex, a->mtu);

@@ -156,6 +156,10 @@ report()
 {
 	local p a b
 	echo
+	if [[ -n ${R[aead,tcp1]:-} ]]; then
+		echo "AEAD ceiling, one core, 1420-byte frames (aead_bench): seal ${R[aead,tcp1]}" \
+			"Gbit/s, open ${R[aead,open]} Gbit/s; 'aead' below is the seal rate"
+	fi
 	echo "machine: $(nproc) CPUs, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n 1)," \
 		"kernel $(uname -r); iperf3 $SECS s per run"
 	printf '%-14s %12s %12s %10s %14s %14s\n' path "TCP Gbit/s" "TCP -P4" "RTT ms" \
@@ -168,7 +172,7 @@ report()
 	echo
 	echo "ratios (throughput: higher is better; RTT and CPU: lower is better)"
 	printf '%-26s %12s %12s %10s %14s %14s\n' "" "TCP" "TCP -P4" "RTT" "CPU (1)" "CPU (P4)"
-	for p in "wireguard-go plain" "vertexd plain" "vertexd wireguard-go"; do
+	for p in "wireguard-go plain" "vertexd plain" "vertexd wireguard-go" "vertexd aead"; do
 		read -r a b <<<"$p"
 		printf '%-26s %12s %12s %10s %14s %14s\n' "$a / $b" \
 			"$(ratio "${R[$a,tcp1]:-}" "${R[$b,tcp1]:-}")" \
@@ -184,6 +188,10 @@ ip netns exec "$NS2" iperf3 -s >"$VTX_TMP/iperf3-server.log" 2>&1 &
 track_pid $!
 wait_until 10 q1 bash -c "exec 3<>/dev/tcp/$H2_IP4/5201" || fail "iperf3 server did not start"
 
+# The sealing loop's own speed on this CPU: the limit no tunnel using this AEAD can pass.
+if [[ -x $VTX_BUILD/aead_bench ]] && read -r _ seal _ open < <("$VTX_BUILD/aead_bench"); then
+	R[aead,tcp1]=$seal R[aead,tcp4]=$seal R[aead,open]=$open
+fi
 [[ " $PATHS " == *" plain "* ]] && measure plain "$H2_IP4"
 if [[ " $PATHS " == *" wireguard-go "* ]]; then
 	bench_wireguard_go || say "wireguard-go: not measured (missing or failed; see $VTX_TMP)"

@@ -557,6 +557,39 @@ gro_write(void *arg, const uint8_t *vnet, const uint8_t *pkt, size_t len)
 	return 0;
 }
 
+/*
+ * A super-packet's header and checksum field as the kernel expects them: NEEDS_CSUM from the
+ * TCP header, and a field holding the pseudo-header's sum, so that finishing the checksum as a
+ * device would (sum from csum_start, complement, store) gives a valid one. Local delivery
+ * trusts CHECKSUM_PARTIAL without looking, so only this check catches a wrong field; it would
+ * show when the kernel forwards the packet and segments it.
+ */
+static void
+check_super(const uint8_t *w, size_t len)
+{
+	struct vnet_hdr h;
+	size_t ih = w[VNET_HDR_LEN] >> 4 == 4 ? 20 : 40, l4_len = len - VNET_HDR_LEN - ih;
+	uint8_t *p = malloc(len);
+	uint8_t *l4 = p + VNET_HDR_LEN + ih;
+	struct flow f = { .fam = ih == 20 ? 4 : 6 };
+
+	memcpy(p, w, len);
+	assert_true(vnet_hdr_decode(p, len, &h));
+	assert_int_equal(h.flags, VNET_F_NEEDS_CSUM);
+	assert_int_equal(h.gso_type, f.fam == 4 ? VNET_GSO_TCPV4 : VNET_GSO_TCPV6);
+	assert_int_equal(h.csum_start, ih);
+	assert_int_equal(h.csum_offset, 16);
+	assert_int_equal(h.hdr_len, ih + (l4[12] >> 4) * 4);
+	memcpy(f.src, p + VNET_HDR_LEN + (ih == 20 ? 12 : 8), f.fam == 4 ? 4 : 16);
+	memcpy(f.dst, p + VNET_HDR_LEN + (ih == 20 ? 16 : 24), f.fam == 4 ? 4 : 16);
+	assert_int_equal((l4[16] << 8 | l4[17]), ref_fold(ref_pseudo(&f, l4_len)));
+	put16(l4 + 16, (uint16_t)~ref_fold(ref_sum(l4, l4_len, 0)));
+	assert_int_equal(ref_fold(ref_sum(l4, l4_len, ref_pseudo(&f, l4_len))), 0xffff);
+	if (f.fam == 4)
+		assert_int_equal(ref_fold(ref_sum(p + VNET_HDR_LEN, 20, 0)), 0xffff);
+	free(p);
+}
+
 /* What the kernel sees: each write cut back into the packets it stands for. */
 static unsigned
 reseg(struct written *w, uint8_t **out, size_t *lens)
@@ -565,6 +598,9 @@ reseg(struct written *w, uint8_t **out, size_t *lens)
 
 	for (unsigned i = 0; i < w->n; i++) {
 		struct capture c;
+
+		if (w->bufs[i][1] != VNET_GSO_NONE)
+			check_super(w->bufs[i], w->lens[i]);
 
 		assert_int_equal(split(w->bufs[i], w->lens[i], &c), GSO_OK);
 		for (unsigned j = 0; j < c.n; j++) {

@@ -44,6 +44,7 @@ struct tundev {
 	struct gro *gro;
 	struct pkt *seg; /* the buffer gso_split is writing */
 	uint64_t gso_errors[GSO_RESULT_COUNT];
+	uint64_t super_reads, frames_cut; /* reads of more than one frame, and their frames */
 };
 
 /* One packet per read, straight into a pool buffer. */
@@ -122,6 +123,10 @@ tundev_read_vnet(struct tundev *td)
 		}
 		r = gso_split(td->rbuf, (size_t)n, &sink, &nseg);
 		segs += nseg;
+		if (nseg > 1) {
+			td->super_reads++;
+			td->frames_cut += nseg;
+		}
 		if (r != GSO_OK) {
 			td->gso_errors[r]++;
 			dataplane_count_drop(td->dp,
@@ -213,6 +218,22 @@ tundev_free(struct tundev *td)
 	gro_free(td->gro);
 	free(td->rbuf);
 	free(td);
+}
+
+void
+tundev_status(const struct tundev *td, FILE *f)
+{
+	if (!td)
+		return;
+	fprintf(f, "tun_offload %s\n", td->gro ? "on" : "off");
+	if (!td->gro)
+		return;
+	fprintf(f, "tun_super_read %llu\ntun_frames_cut %llu\n",
+		(unsigned long long)td->super_reads, (unsigned long long)td->frames_cut);
+	fprintf(f, "tun_super_written %llu\ntun_frames_merged %llu\ntun_bad_csum %llu\n",
+		(unsigned long long)gro_count(td->gro, GRO_SUPER_WRITTEN),
+		(unsigned long long)gro_count(td->gro, GRO_SEGMENTS_MERGED),
+		(unsigned long long)gro_count(td->gro, GRO_BAD_CSUM));
 }
 
 static int

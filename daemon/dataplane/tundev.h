@@ -11,6 +11,8 @@
 #ifndef VERTEX_TUNDEV_H
 #define VERTEX_TUNDEV_H
 
+#include <stdio.h>
+
 struct dataplane;
 struct ev_loop;
 struct path_udp;
@@ -30,6 +32,12 @@ void tundev_pktdev(struct tundev *td, struct pktdev *out);
 int tundev_start(struct tundev *td, struct dataplane *dp);
 /* Writes the coalesced packets still pending (the loop's before-sleep hook). NULL is ignored. */
 void tundev_flush(struct tundev *td);
+/*
+ * For `vertex status`: tun_offload on/off; with offloads, super-packets read and the frames cut
+ * from them, super-packets written and the segments merged into them, and segments not merged
+ * because a checksum failed.
+ */
+void tundev_status(const struct tundev *td, FILE *f);
 /* Flushes, stops and frees. NULL is ignored. */
 void tundev_free(struct tundev *td);
 

@@ -45,6 +45,7 @@ struct tundev {
 	struct pkt *seg; /* the buffer gso_split is writing */
 	uint64_t gso_errors[GSO_RESULT_COUNT];
 	uint64_t super_reads, frames_cut; /* reads of more than one frame, and their frames */
+	struct log_ratelimit rl;
 };
 
 /* One packet per read, straight into a pool buffer. */
@@ -156,6 +157,10 @@ tundev_gro_write(void *arg, const uint8_t *vnet, const uint8_t *pkt, size_t len)
 	struct iovec iov[2] = { { (void *)vnet, VNET_HDR_LEN }, { (void *)pkt, len } };
 	ssize_t n = tun_writev(td->tun, iov, 2);
 
+	if (n < 0 && log_ratelimit_ok(&td->rl, ev_now_ms(td->loop))) {
+		errno = (int)-n;
+		log_warn("tun write");
+	}
 	return n < 0 ? (int)n : 0;
 }
 

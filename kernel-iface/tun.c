@@ -19,11 +19,22 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/uio.h>
 #include <unistd.h>
+
+/* USO (Linux 6.2) is newer than some uapi headers we build against. */
+#ifndef TUN_F_USO4
+#define TUN_F_USO4 0x20
+#endif
+#ifndef TUN_F_USO6
+#define TUN_F_USO6 0x40
+#endif
 
 struct tun {
 	int fd;
 	int ifindex;
+	bool vnet;
+	unsigned offloads; /* TUN_F_* the kernel accepted */
 	char name[IFNAMSIZ];
 };
 
@@ -58,6 +69,8 @@ tun_set_iff(int fd, char name[IFNAMSIZ], unsigned flags)
 	ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
 	if (flags & TUN_MULTI_QUEUE)
 		ifr.ifr_flags |= IFF_MULTI_QUEUE;
+	if (flags & TUN_OFFLOAD)
+		ifr.ifr_flags |= IFF_VNET_HDR;
 	memcpy(ifr.ifr_name, name, IFNAMSIZ);
 	if (ioctl(fd, TUNSETIFF, &ifr) == 0) {
 		memcpy(name, ifr.ifr_name, IFNAMSIZ);
@@ -98,6 +111,29 @@ tun_is_held(const char *name)
 }
 
 /*
+ * The offloads, most capable set first: TSO needs checksum offload, USO is Linux 6.2. With
+ * IFF_VNET_HDR on, even none of them leaves a working device (every packet then comes with an
+ * empty header), so a kernel that refuses them all still carries traffic.
+ */
+static void
+tun_set_offload(struct tun *t)
+{
+	static const unsigned sets[] = {
+		TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN | TUN_F_USO4 | TUN_F_USO6,
+		TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN,
+		TUN_F_CSUM,
+	};
+
+	for (size_t i = 0; i < sizeof(sets) / sizeof(sets[0]); i++) {
+		if (ioctl(t->fd, TUNSETOFFLOAD, (unsigned long)sets[i]) == 0) {
+			t->offloads = sets[i];
+			return;
+		}
+	}
+	log_warn("tun: %s: no offloads", t->name);
+}
+
+/*
  * Ownership: on success *out is owned by the caller and freed with tun_close(); on failure
  * nothing is left open or allocated.
  */
@@ -125,6 +161,9 @@ tun_open(struct tun **out, const char *name, unsigned flags)
 	err = tun_set_iff(t->fd, t->name, flags);
 	if (err)
 		goto err_close;
+	t->vnet = flags & TUN_OFFLOAD;
+	if (t->vnet)
+		tun_set_offload(t);
 	/* A leftover persistent device would otherwise outlive us again. */
 	if (ioctl(t->fd, TUNSETPERSIST, 0) < 0)
 		log_warn("tun: %s: clearing persistence", t->name);
@@ -152,6 +191,18 @@ tun_close(struct tun *t)
 		return;
 	close(t->fd);
 	free(t);
+}
+
+bool
+tun_has_vnet_hdr(const struct tun *t)
+{
+	return t->vnet;
+}
+
+unsigned
+tun_offloads(const struct tun *t)
+{
+	return t->offloads;
 }
 
 int
@@ -185,6 +236,14 @@ ssize_t
 tun_write(struct tun *t, const void *buf, size_t len)
 {
 	ssize_t n = write(t->fd, buf, len);
+
+	return n < 0 ? -errno : n;
+}
+
+ssize_t
+tun_writev(struct tun *t, const struct iovec *iov, int iovcnt)
+{
+	ssize_t n = writev(t->fd, iov, iovcnt);
 
 	return n < 0 ? -errno : n;
 }

@@ -24,6 +24,7 @@
 #include "crypto/cert.h"
 #include "crypto/tls.h"
 #include "dataplane/dataplane.h"
+#include "dataplane/tundev.h"
 #include "domains/domains.h"
 #include "home/home.h"
 #include "link/link.h"
@@ -67,6 +68,7 @@ ctl_status(struct agent *a, FILE *f)
 		fprintf(f, "drop.%s %llu\n", dataplane_drop_name(d),
 			(unsigned long long)dataplane_drops(a->dp, d));
 	fprintf(f, "drop.link_refused %llu\n", (unsigned long long)links_refused(a->links));
+	tundev_status(a->tundev, f);
 	fprintf(f, "cert_not_after %lld\n", (long long)tls_ctx_cert(a->tls)->not_after);
 	if (a->home)
 		home_status(a->home, f);

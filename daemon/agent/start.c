@@ -120,6 +120,15 @@ agent_identity(struct agent *a)
 	return 0;
 }
 
+/* TUN offloads are on unless VERTEX_TUN_OFFLOAD=0 (docs/performance.md). */
+static unsigned
+agent_tun_flags(void)
+{
+	const char *v = getenv("VERTEX_TUN_OFFLOAD");
+
+	return v && !strcmp(v, "0") ? 0 : TUN_OFFLOAD;
+}
+
 static int
 agent_kernel(struct agent *a)
 {
@@ -133,9 +142,14 @@ agent_kernel(struct agent *a)
 		return removed;
 	if (removed > 0)
 		log_info("removed %s, left over by an earlier run", a->cfg.interface);
-	err = tun_open(&a->tun, a->cfg.interface, 0);
+	err = tun_open(&a->tun, a->cfg.interface, agent_tun_flags());
 	if (err)
 		return err;
+	if (tun_has_vnet_hdr(a->tun))
+		log_info("%s: TUN offloads on (TUNSETOFFLOAD %#x)", a->cfg.interface,
+			 tun_offloads(a->tun));
+	else
+		log_info("%s: TUN offloads off (VERTEX_TUN_OFFLOAD=0)", a->cfg.interface);
 	ifindex = tun_ifindex(a->tun);
 	a->mtu = a->cfg.mtu;
 	err = netlink_link_up(a->nl, ifindex, a->mtu);
@@ -316,10 +330,12 @@ agent_dataplane(struct agent *a)
 	struct pktdev dev;
 	int err;
 
-	tundev_pktdev(a->tun, &dev);
+	if ((err = tundev_new(&a->tundev, a->loop, a->tun, a->pkts, a->udp)))
+		return err;
+	tundev_pktdev(a->tundev, &dev);
 	if ((err = dataplane_new(&a->dp, a->loop, a->pkts, &a->pool, a->index, a->peers, a->udp,
 				 &dev, &wiring_dataplane_ops, a)) ||
-	    (err = tundev_new(&a->tundev, a->loop, a->tun, a->pkts, a->dp, a->udp)))
+	    (err = tundev_start(a->tundev, a->dp)))
 		return err;
 	ev_set_before_sleep(a->loop, wiring_before_sleep, a);
 	return 0;

@@ -11,6 +11,7 @@
 #include "core/ev.h"
 #include "core/log.h"
 #include "core/ratelimit.h"
+#include "dataplane/tundev.h"
 #include "link/link.h"
 #include "proto/ctlmsg.h"
 #include "proto/record.h"
@@ -129,6 +130,7 @@ wiring_before_sleep(void *arg)
 	struct agent *a = arg;
 
 	path_udp_flush(a->udp);
+	tundev_flush(a->tundev);
 }
 
 /* --- trust changes reach the peers; notary questions go to the home server and peers --- */

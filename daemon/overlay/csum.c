@@ -5,6 +5,8 @@
  */
 #include "overlay/csum.h"
 
+#include <string.h>
+
 static uint32_t
 csum_fold16(uint64_t sum)
 {
@@ -19,19 +21,63 @@ csum_load16(const uint8_t *p)
 	return (uint16_t)((unsigned)p[0] << 8 | p[1]);
 }
 
+/*
+ * One's-complement addition does not care about byte order (RFC 1071 §2(B)): the buffer is
+ * summed in the host's order, eight bytes per load, and the folded result swapped once at the
+ * end. This is the packet path's only full pass over payloads (TUN segmentation and
+ * coalescing), so it runs at memory speed rather than two bytes per step.
+ */
 uint32_t
 csum_partial(const void *buf, size_t len, uint32_t sum)
 {
 	const uint8_t *p = buf;
-	uint64_t acc = sum;
-	size_t i;
+	uint64_t acc = 0, a[4] = { 0 };
+	uint32_t folded;
 
-	/* A 64-bit accumulator cannot overflow for any buffer that fits in memory. */
-	for (i = 0; i + 1 < len; i += 2)
-		acc += csum_load16(p + i);
-	if (len & 1)
-		acc += (uint32_t)p[len - 1] << 8;
-	return csum_fold16(acc);
+	/* Four independent sums, so the additions of one 32-byte step can run side by side. */
+	for (; len >= 32; p += 32, len -= 32) {
+		for (int i = 0; i < 4; i++) {
+			uint64_t w;
+
+			memcpy(&w, p + 8 * i, sizeof(w));
+			a[i] += (w & 0xffffffffu) + (w >> 32);
+		}
+	}
+	acc = a[0] + a[1] + a[2] + a[3];
+	for (; len >= 8; p += 8, len -= 8) {
+		uint64_t w;
+
+		memcpy(&w, p, sizeof(w));
+		acc += (w & 0xffffffffu) + (w >> 32);
+	}
+	if (len >= 4) {
+		uint32_t w;
+
+		memcpy(&w, p, sizeof(w));
+		acc += w;
+		p += 4;
+		len -= 4;
+	}
+	if (len >= 2) {
+		uint16_t w;
+
+		memcpy(&w, p, sizeof(w));
+		acc += w;
+		p += 2;
+		len -= 2;
+	}
+	/* The odd last byte is the high half of a big-endian word: where it sits in memory. */
+	if (len) {
+		uint16_t w = 0;
+
+		memcpy(&w, p, 1);
+		acc += w;
+	}
+	folded = csum_fold16(acc);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	folded = (uint32_t)__builtin_bswap16((uint16_t)folded);
+#endif
+	return csum_fold16((uint64_t)folded + sum);
 }
 
 uint16_t

@@ -23,6 +23,8 @@ source "$(dirname "$0")/../integration/lib.sh"
 set +e
 
 SECS=${BENCH_SECONDS:-10}
+PATHS=${BENCH_PATHS:-plain wireguard-go vertexd} # which paths to measure
+# BENCH_PERF=FILE: a perf profile (perf record -g) of both vertexd during the one-stream run.
 CLK_TCK=$(getconf CLK_TCK)
 WG1=wg$$a # wireguard-go's UAPI socket is /var/run/wireguard/NAME.sock, shared by all
 WG2=wg$$b # namespaces: names unique per run keep runs and the two ends apart
@@ -53,14 +55,20 @@ cpu_ticks()
 # CPU s/GB of the daemons in PIDS.
 iperf()
 {
-	local path=$1 addr=$2 tag=$3 t0 t1 json bytes bps
+	local path=$1 addr=$2 tag=$3 t0 t1 json bytes bps perf_pid=
 	shift 3
 	t0=$(cpu_ticks "$@")
+	if [[ -n ${BENCH_PERF:-} && $path == vertexd && $tag == tcp1 ]]; then
+		perf record -q -F 499 -g -o "$BENCH_PERF" -p "$(IFS=,; echo "$*")" \
+			-- sleep "$SECS" >"$VTX_TMP/perf.log" 2>&1 &
+		perf_pid=$!
+	fi
 	json=$(q1 iperf3 -c "$addr" -t "$SECS" -J "${IPERF_ARGS[@]}") || {
 		R[$path,$tag]=err
 		return
 	}
 	t1=$(cpu_ticks "$@")
+	[[ -n $perf_pid ]] && wait "$perf_pid"
 	bytes=$(jq -r .end.sum_received.bytes <<<"$json")
 	bps=$(jq -r .end.sum_received.bits_per_second <<<"$json")
 	R[$path,$tag]=$(awk -v b="$bps" 'BEGIN { printf "%.2f", b / 1e9 }')
@@ -148,6 +156,10 @@ report()
 {
 	local p a b
 	echo
+	if [[ -n ${R[aead,tcp1]:-} ]]; then
+		echo "AEAD ceiling, one core, 1420-byte frames (aead_bench): seal ${R[aead,tcp1]}" \
+			"Gbit/s, open ${R[aead,open]} Gbit/s; 'aead' below is the seal rate"
+	fi
 	echo "machine: $(nproc) CPUs, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n 1)," \
 		"kernel $(uname -r); iperf3 $SECS s per run"
 	printf '%-14s %12s %12s %10s %14s %14s\n' path "TCP Gbit/s" "TCP -P4" "RTT ms" \
@@ -160,7 +172,7 @@ report()
 	echo
 	echo "ratios (throughput: higher is better; RTT and CPU: lower is better)"
 	printf '%-26s %12s %12s %10s %14s %14s\n' "" "TCP" "TCP -P4" "RTT" "CPU (1)" "CPU (P4)"
-	for p in "wireguard-go plain" "vertexd plain" "vertexd wireguard-go"; do
+	for p in "wireguard-go plain" "vertexd plain" "vertexd wireguard-go" "vertexd aead"; do
 		read -r a b <<<"$p"
 		printf '%-26s %12s %12s %10s %14s %14s\n' "$a / $b" \
 			"$(ratio "${R[$a,tcp1]:-}" "${R[$b,tcp1]:-}")" \
@@ -176,6 +188,14 @@ ip netns exec "$NS2" iperf3 -s >"$VTX_TMP/iperf3-server.log" 2>&1 &
 track_pid $!
 wait_until 10 q1 bash -c "exec 3<>/dev/tcp/$H2_IP4/5201" || fail "iperf3 server did not start"
 
-measure plain "$H2_IP4"
-bench_wireguard_go || say "wireguard-go: not measured (missing or failed; see $VTX_TMP)"
-bench_vertexd || say "vertexd: not measured (not built or no tunnel)"
+# The sealing loop's own speed on this CPU: the limit no tunnel using this AEAD can pass.
+if [[ -x $VTX_BUILD/aead_bench ]] && read -r _ seal _ open < <("$VTX_BUILD/aead_bench"); then
+	R[aead,tcp1]=$seal R[aead,tcp4]=$seal R[aead,open]=$open
+fi
+[[ " $PATHS " == *" plain "* ]] && measure plain "$H2_IP4"
+if [[ " $PATHS " == *" wireguard-go "* ]]; then
+	bench_wireguard_go || say "wireguard-go: not measured (missing or failed; see $VTX_TMP)"
+fi
+if [[ " $PATHS " == *" vertexd "* ]]; then
+	bench_vertexd || say "vertexd: not measured (not built or no tunnel)"
+fi

@@ -61,6 +61,24 @@ for name in alice bob; do
 		fail "$name: no handshake recorded"
 	pass "$name sees its peer up with > 64 MiB each way"
 done
+# TUN offloads (docs/performance.md), on unless VERTEX_TUN_OFFLOAD=0: with them, each side
+# read the bulk transfer as super-packets and cut them into frames, and wrote what it received
+# coalesced, no segment refused for its checksum; without them, none of these counters exist.
+for name in alice bob; do
+	st=$(vtx_ctl "$name" status --json)
+	if [[ ${VERTEX_TUN_OFFLOAD:-} == 0 ]]; then
+		jq -e '.tun_offload == "off" and (has("tun_super_read") | not)' <<<"$st" >/dev/null ||
+			fail "$name: TUN offloads not off: $st"
+		pass "$name: TUN offloads off, as VERTEX_TUN_OFFLOAD=0 asks"
+		continue
+	fi
+	jq -e '.tun_offload == "on" and .tun_super_read > 0 and
+		.tun_frames_cut > .tun_super_read and .tun_super_written > 0 and
+		.tun_frames_merged > .tun_super_written and .tun_bad_csum == 0' <<<"$st" >/dev/null ||
+		fail "$name: TUN offloads not used: $st"
+	pass "$name: $(jq -r '"\(.tun_super_read) super-packets read (\(.tun_frames_cut) frames),
+\(.tun_super_written) written (\(.tun_frames_merged) segments)"' <<<"$st" | tr '\n' ' ')"
+done
 [[ $(peer_json alice .identity) == "$BOB" ]] || fail "alice's peer is not $BOB"
 [[ $(peer_json bob .identity) == "$ALICE" ]] || fail "bob's peer is not $ALICE"
 [[ $(peer_json alice .overlay6) == "$H1_OVL6_PEER" ]] || fail "alice: bob's overlay6 is not $H1_OVL6_PEER"

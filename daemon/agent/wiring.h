@@ -24,8 +24,8 @@ extern const struct dataplane_ops wiring_dataplane_ops;
 extern const struct listener_ops wiring_listener_ops;
 extern const struct domains_ops wiring_domains_ops;
 extern const struct home_ops wiring_home_ops;
-extern const struct rdv_ops wiring_rdv_ops;     /* wiring_rdv.c */
-extern const struct relay_ops wiring_relay_ops; /* wiring_rdv.c */
+extern const struct rdv_ops wiring_rdv_ops;       /* wiring_rdv.c */
+extern const struct relay_ops wiring_relay_ops;   /* wiring_rdv.c */
 extern const struct direct_ops wiring_direct_ops; /* wiring_direct.c */
 
 /* The record and message handlers of the links and the home channel. 0 or -errno. */

@@ -283,7 +283,8 @@ dataplane_send_keepalive(struct dataplane *dp, struct peer *peer)
 
 		if (session_seal(peer->current, p)) {
 			if (!relayed)
-				dp->ops.send_stream(dp->arg, peer->paths.stream, pkt_data(p), p->len);
+				dp->ops.send_stream(dp->arg, peer->paths.stream, pkt_data(p),
+						    p->len);
 			else if (dp->ops.send_relay)
 				dp->ops.send_relay(dp->arg, peer, pkt_data(p), p->len);
 		}

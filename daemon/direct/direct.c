@@ -39,8 +39,8 @@ struct direct {
 
 	struct sockaddr_storage server; /* the home server's UDP address; family 0: none */
 	struct sockaddr_storage reflexive;
-	uint64_t nonce;          /* of the outstanding request; 0: none */
-	unsigned tries;          /* requests without an answer */
+	uint64_t nonce; /* of the outstanding request; 0: none */
+	unsigned tries; /* requests without an answer */
 	uint64_t next_reflect_ms;
 
 	struct direct_round rounds[DIRECT_PEERS_MAX];
@@ -184,8 +184,8 @@ direct_send_reflect(struct direct *d, uint64_t now)
 	if (d->ops.send_datagram(d->arg, &d->server, buf, sizeof(buf)))
 		d->stats.reflect_sent++;
 	d->tries++;
-	d->next_reflect_ms =
-	    now + (d->tries < DIRECT_REFLECT_TRIES ? DIRECT_REFLECT_RETRY_MS : DIRECT_REFLECT_EVERY_MS);
+	d->next_reflect_ms = now + (d->tries < DIRECT_REFLECT_TRIES ? DIRECT_REFLECT_RETRY_MS
+								    : DIRECT_REFLECT_EVERY_MS);
 }
 
 void
@@ -332,8 +332,8 @@ direct_run_rounds(struct direct *d, uint64_t now)
 				d->ops.probe(d->arg, r->peer, &r->cand[k]);
 				d->stats.probes_sent++;
 			}
-			r->next_ms = now + (age < DIRECT_FAST_MS ? DIRECT_PROBE_MS
-								   : DIRECT_SLOW_PROBE_MS);
+			r->next_ms =
+			    now + (age < DIRECT_FAST_MS ? DIRECT_PROBE_MS : DIRECT_SLOW_PROBE_MS);
 		}
 		i++;
 	}

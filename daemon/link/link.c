@@ -191,7 +191,6 @@ link_detach(struct link *l)
 	}
 }
 
-
 /* Where the link goes, for logs: an address, or "the relay". */
 static void
 link_show_remote(const struct link *l, char *buf, size_t len)
@@ -381,7 +380,8 @@ link_on_established(struct stream *s)
 			return;
 		}
 	} else if (!l->is_client && strcmp(ci->subject, l->peer->identity)) {
-		/* A relayed channel is from the peer its server named: the certificate must say so. */
+		/* A relayed channel is from the peer its server named: the certificate must say so.
+		 */
 		link_fail(l, "handshake", "certificate names another peer than the relay did");
 		return;
 	}

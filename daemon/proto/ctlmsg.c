@@ -300,7 +300,8 @@ ctl_answer_is_valid(const struct ctlmsg *m)
 	uint8_t v = m->u.answer.verdict;
 	bool approved = v == CTL_VERDICT_APPROVED;
 
-	if (v < 1 || v > CTL_VERDICT_LAST || !ctl_ends_are_valid(m->u.answer.from, m->u.answer.to) ||
+	if (v < 1 || v > CTL_VERDICT_LAST ||
+	    !ctl_ends_are_valid(m->u.answer.from, m->u.answer.to) ||
 	    !ctl_purpose_is_valid(m->u.answer.purpose, v == CTL_VERDICT_REVOKED))
 		return false;
 	if (approved)
@@ -488,7 +489,8 @@ ctl_decode_fields(struct rbuf *r, struct ctlmsg *m)
 		       rbuf_get_bytes(r, m->u.salt.salt, CTL_SALT_LEN);
 	case CTL_CONTACT:
 		return rbuf_get_u64(r, &m->u.contact.id) && ctl_get_str(r, m->u.contact.from) &&
-		       ctl_get_str(r, m->u.contact.to) && ctl_get_purpose(r, m->u.contact.purpose) &&
+		       ctl_get_str(r, m->u.contact.to) &&
+		       ctl_get_purpose(r, m->u.contact.purpose) &&
 		       rbuf_get_u16(r, &m->u.contact.ttl) &&
 		       rbuf_get_bytes(r, m->u.contact.fpr, CTL_FPR_LEN) && ctl_contact_is_valid(m);
 	case CTL_ANSWER:
@@ -504,7 +506,8 @@ ctl_decode_fields(struct rbuf *r, struct ctlmsg *m)
 	case CTL_RELAY_FRAME:
 		return ctl_get_str(r, m->u.frame.from) && ctl_get_str(r, m->u.frame.to) &&
 		       ctl_get_blob(r, &m->u.frame.frame, &m->u.frame.frame_len) &&
-		       m->u.frame.frame_len > 0 && ctl_ends_are_valid(m->u.frame.from, m->u.frame.to);
+		       m->u.frame.frame_len > 0 &&
+		       ctl_ends_are_valid(m->u.frame.from, m->u.frame.to);
 	case CTL_OFFER:
 		return ctl_decode_offer(r, m);
 	default:

@@ -48,8 +48,8 @@ struct relay_ops {
 };
 
 struct relay_stats {
-	uint64_t channels_opened, channels_refused, frames_tx, frames_rx, frames_dropped,
-	    bytes_tx, bytes_rx, records_dropped;
+	uint64_t channels_opened, channels_refused, frames_tx, frames_rx, frames_dropped, bytes_tx,
+	    bytes_rx, records_dropped;
 };
 
 /* Borrows loop; copies self. */

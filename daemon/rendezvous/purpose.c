@@ -147,7 +147,8 @@ purpose_parse(struct purpose *p, char **argv, size_t argc, const char **why)
 			p->auto_approve = true;
 		} else if (!strcmp(argv[i], "allow") && !saw_allow) {
 			if (i + 1 >= argc) {
-				*why = "allow needs a list: anyone, @DOMAIN or USER@DOMAIN, by commas";
+				*why =
+				    "allow needs a list: anyone, @DOMAIN or USER@DOMAIN, by commas";
 				return -EINVAL;
 			}
 			saw_allow = true;

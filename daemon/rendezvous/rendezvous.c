@@ -44,8 +44,8 @@ rdv_now(const struct rdv *r)
 }
 
 static bool
-rdv_send_answer(struct rdv *r, uint64_t id, const char *to, const char *purpose,
-		uint8_t verdict, const struct purpose *p)
+rdv_send_answer(struct rdv *r, uint64_t id, const char *to, const char *purpose, uint8_t verdict,
+		const struct purpose *p)
 {
 	struct ctlmsg m = { .type = CTL_ANSWER };
 
@@ -218,8 +218,9 @@ rdv_describe(const struct rdv_outgoing *o, char *buf, size_t len)
 		snprintf(buf, len, "no answer from %s within %u s", o->to, o->ttl);
 		break;
 	case CTL_VERDICT_RATE:
-		snprintf(buf, len, "too many requests: the server refused to pass this one on; "
-				   "try again later");
+		snprintf(buf, len,
+			 "too many requests: the server refused to pass this one on; "
+			 "try again later");
 		break;
 	case CTL_VERDICT_REVOKED:
 		snprintf(buf, len, "%s revoked %s", o->to, o->purpose);
@@ -279,7 +280,8 @@ rdv_on_answer(struct rdv *r, const struct ctlmsg *m)
 		log_info("rendezvous: %s revoked %s (%d approval%s ended)", from,
 			 purpose[0] ? purpose : "every purpose", n, n == 1 ? "" : "s");
 		for (size_t i = 0; i < r->nout; i++)
-			if (!strcmp(r->out[i].to, from) && r->out[i].state == CTL_VERDICT_APPROVED &&
+			if (!strcmp(r->out[i].to, from) &&
+			    r->out[i].state == CTL_VERDICT_APPROVED &&
 			    (!purpose[0] || !strcmp(r->out[i].purpose, purpose)))
 				r->out[i].state = CTL_VERDICT_REVOKED;
 		return;
@@ -318,7 +320,8 @@ static struct rdv_incoming *
 rdv_in_find(struct rdv *r, const char *from, const char *purpose)
 {
 	for (size_t i = 0; i < r->nin; i++)
-		if (!strcmp(r->in[i].from, from) && (!purpose || !strcmp(r->in[i].purpose, purpose)))
+		if (!strcmp(r->in[i].from, from) &&
+		    (!purpose || !strcmp(r->in[i].purpose, purpose)))
 			return &r->in[i];
 	return NULL;
 }
@@ -369,7 +372,8 @@ rdv_on_contact(struct rdv *r, const struct ctlmsg *m)
 		log_info("rendezvous: %s asked for %s, which we do not offer to it%s", from, name,
 			 r->privacy ? " (not answered: privacy)" : "");
 		if (!r->privacy)
-			rdv_send_answer(r, m->u.contact.id, from, name, CTL_VERDICT_NO_PURPOSE, NULL);
+			rdv_send_answer(r, m->u.contact.id, from, name, CTL_VERDICT_NO_PURPOSE,
+					NULL);
 		return;
 	}
 	if (!store_approval_get(r->store, from, name, STORE_APPROVAL_IN, NULL) || p->auto_approve) {

@@ -190,8 +190,8 @@ serve_run(struct server *p)
 						off ? ", " : "", srv->domain);
 	}
 	ev_set_before_sleep(p->loop, serve_before_sleep, p);
-	log_info("serving %s on tcp port %u (and udp: reflection); issuing certificates valid %u s", names, p->opts.port,
-		 p->opts.cert_seconds);
+	log_info("serving %s on tcp port %u (and udp: reflection); issuing certificates valid %u s",
+		 names, p->opts.port, p->opts.cert_seconds);
 	err = ev_run(p->loop);
 	for (struct server *srv = p; srv; srv = server_next_domain(p, srv))
 		log_info("stopped: %llu enrolled, %llu renewed, %llu refused%s%s",

@@ -200,7 +200,7 @@ struct server {
 
 	struct federation *federation;
 	struct reflect *reflect; /* primary: the UDP reflection socket (reflect.c) */
-	struct rdv *rdv; /* rendezvous and relay (rendezvous.c, relay.c, peering.c) */
+	struct rdv *rdv;         /* rendezvous and relay (rendezvous.c, relay.c, peering.c) */
 
 	uint64_t enrolled, renewed, refused;
 	struct log_ratelimit refusal_rl;

@@ -18,10 +18,11 @@ store_approval_put(struct store *st, const struct store_approval *a)
 	sqlite3_stmt *s;
 	int rc = 0;
 
-	if (sqlite3_prepare_v2(st->db,
-			       "INSERT OR REPLACE INTO peer_approvals (peer, purpose, dir, proto, port, "
-			       "fpr, created) VALUES (?, ?, ?, ?, ?, ?, ?)",
-			       -1, &s, NULL))
+	if (sqlite3_prepare_v2(
+		st->db,
+		"INSERT OR REPLACE INTO peer_approvals (peer, purpose, dir, proto, port, "
+		"fpr, created) VALUES (?, ?, ?, ?, ?, ?, ?)",
+		-1, &s, NULL))
 		return store_fail(st, "approval put");
 	sqlite3_bind_text(s, 1, a->peer, (int)strnlen(a->peer, sizeof(a->peer)), SQLITE_STATIC);
 	sqlite3_bind_text(s, 2, a->purpose, (int)strnlen(a->purpose, sizeof(a->purpose)),

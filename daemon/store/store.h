@@ -77,8 +77,7 @@ struct store_approval {
 int store_approval_put(struct store *st, const struct store_approval *a);
 int store_approval_get(struct store *st, const char *peer, const char *purpose, int dir,
 		       struct store_approval *out);
-int store_approval_delete(struct store *st, const char *peer, const char *purpose,
-			  int *deleted);
+int store_approval_delete(struct store *st, const char *peer, const char *purpose, int *deleted);
 int store_approval_count(struct store *st, const char *peer, int *count);
 int store_approval_each(struct store *st, const char *peer,
 			int (*fn)(const struct store_approval *, void *), void *arg);

@@ -20,7 +20,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (reflect_request_decode(data, size, &nonce)) {
 		reflect_request_encode(out, nonce);
-		if (size != REFLECT_LEN || memcmp(out, data, size) || !reflect_is_reflect(data, size))
+		if (size != REFLECT_LEN || memcmp(out, data, size) ||
+		    !reflect_is_reflect(data, size))
 			abort();
 	}
 	if (reflect_response_decode(data, size, &nonce, &addr)) {

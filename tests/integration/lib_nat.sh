@@ -85,7 +85,7 @@ nat_lab_up()
 	domains_trap
 	local ns=$VTX_RUN-sw
 	ns_add "$ns"
-	VTX_DOMAIN_NS[sw]=$ns
+	VTX_DOMAIN_NS["sw"]=$ns
 	in_ns sw ip link add br0 type bridge
 	in_ns sw ip link set br0 up
 	domain_ns_add dns

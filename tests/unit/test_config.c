@@ -184,8 +184,9 @@ test_config_print_round_trip_example(void **state)
 {
 	assert_round_trip(example);
 	assert_round_trip("");
-	assert_round_trip("privacy on\npurpose ssh tcp/022 allow @A.example.com,Carol@c.example.org\n"
-			  "purpose\tweb  tcp/80   auto-approve\npurpose dns udp/53 allow anyone\n");
+	assert_round_trip(
+	    "privacy on\npurpose ssh tcp/022 allow @A.example.com,Carol@c.example.org\n"
+	    "purpose\tweb  tcp/80   auto-approve\npurpose dns udp/53 allow anyone\n");
 }
 
 static void
@@ -236,7 +237,8 @@ static const struct bad_case bad_cases[] = {
 	{ "purpose ssh tcp/22 allow @a.example.com allow\n", "unexpected or repeated" },
 	{ "purpose ssh tcp/22 auto-approve auto-approve\n", "unexpected or repeated" },
 	{ "purpose ssh tcp/22 frob\n", "unexpected or repeated" },
-	{ "purpose ssh tcp/22\npurpose ssh udp/22\n", "vertexd.conf:2: purpose: duplicate purpose ssh" },
+	{ "purpose ssh tcp/22\npurpose ssh udp/22\n",
+	  "vertexd.conf:2: purpose: duplicate purpose ssh" },
 	{ "privacy yes\n", "privacy: yes is neither 'on' nor 'off'" },
 	{ "privacy on\nprivacy off\n", "privacy: given more than once" },
 	{ "\n\n# c\nmtu 99999\n", "vertexd.conf:4: mtu: 99999 is out of range 1280..1920" },

@@ -756,7 +756,9 @@ test_ctlmsg_decode_rejects_notary_fpr(void **state)
 static void
 test_ctlmsg_decode_rejects_unknown_type(void **state)
 {
-	static const uint16_t types[] = { 0, RECORD_HELLO, RECORD_FRAME, 15, CTL_OFFER + 1, 0xffff };
+	static const uint16_t types[] = {
+		0, RECORD_HELLO, RECORD_FRAME, 15, CTL_OFFER + 1, 0xffff
+	};
 	uint8_t body[KAT_MAX];
 	size_t n = kat_body(12, body); /* PING: any 8 bytes */
 

@@ -296,9 +296,12 @@ test_offer_rules(void **state)
 	strcpy(m.u.offer.to, "bob@b.example.com");
 	assert_true(round_trip(&m, NULL)); /* no candidates: the relay only */
 	m.u.offer.count = 1;
-	m.u.offer.cand[0] = (struct ctl_candidate){ .kind = CTL_CAND_HOST, .proto = 17,
-						    .family = 4, .addr = { 198, 18, 0, 1 },
-						    .port = 4800, .priority = 100 };
+	m.u.offer.cand[0] = (struct ctl_candidate){ .kind = CTL_CAND_HOST,
+						    .proto = 17,
+						    .family = 4,
+						    .addr = { 198, 18, 0, 1 },
+						    .port = 4800,
+						    .priority = 100 };
 	assert_true(round_trip(&m, NULL));
 	m.u.offer.cand[0].addr[4] = 1; /* IPv4 with junk after it */
 	assert_false(round_trip(&m, NULL));

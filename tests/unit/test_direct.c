@@ -96,7 +96,9 @@ static int
 setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	struct direct_params p = { .self = ALICE, .port = 4800, .family = AF_INET6, .overlay = "vtx0" };
+	struct direct_params p = {
+		.self = ALICE, .port = 4800, .family = AF_INET6, .overlay = "vtx0"
+	};
 
 	assert_non_null(f);
 	assert_int_equal(ev_loop_new(&f->loop), 0);
@@ -199,16 +201,23 @@ offer_from_bob(void)
 	strcpy(m.u.offer.from, BOB);
 	strcpy(m.u.offer.to, ALICE);
 	m.u.offer.count = 4;
-	m.u.offer.cand[0] = (struct ctl_candidate){ .kind = CTL_CAND_HOST, .proto = 17,
-						    .family = 4, .addr = { 198, 19, 2, 2 },
+	m.u.offer.cand[0] = (struct ctl_candidate){ .kind = CTL_CAND_HOST,
+						    .proto = 17,
+						    .family = 4,
+						    .addr = { 198, 19, 2, 2 },
 						    .port = 4800 };
-	m.u.offer.cand[1] = (struct ctl_candidate){ .kind = CTL_CAND_SRFLX, .proto = 17,
-						    .family = 4, .addr = { 198, 18, 0, 202 },
+	m.u.offer.cand[1] = (struct ctl_candidate){ .kind = CTL_CAND_SRFLX,
+						    .proto = 17,
+						    .family = 4,
+						    .addr = { 198, 18, 0, 202 },
 						    .port = 4800 };
-	m.u.offer.cand[2] = (struct ctl_candidate){ .kind = 99, .proto = 17, .family = 4,
-						    .addr = { 198, 18, 0, 99 }, .port = 1 };
-	m.u.offer.cand[3] = (struct ctl_candidate){ .kind = CTL_CAND_HOST, .proto = 6,
-						    .family = 4, .addr = { 198, 18, 0, 98 },
+	m.u.offer.cand[2] = (struct ctl_candidate){
+		.kind = 99, .proto = 17, .family = 4, .addr = { 198, 18, 0, 99 }, .port = 1
+	};
+	m.u.offer.cand[3] = (struct ctl_candidate){ .kind = CTL_CAND_HOST,
+						    .proto = 6,
+						    .family = 4,
+						    .addr = { 198, 18, 0, 98 },
 						    .port = 4800 };
 	return m;
 }

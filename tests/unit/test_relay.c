@@ -272,7 +272,8 @@ test_frames_and_drops(void **state)
 		m.type = CTL_RELAY;
 		strcpy(m.u.relay.from, ALICE);
 		strcpy(m.u.relay.to, BOB);
-		m.u.relay.channel = 77; /* not the dialer's: a channel of bob's that does not exist */
+		m.u.relay.channel =
+		    77; /* not the dialer's: a channel of bob's that does not exist */
 		m.u.relay.data = frame;
 		m.u.relay.data_len = 10;
 		relay_on_msg(f->bob.r, &m);

@@ -331,8 +331,13 @@ static void
 test_store_approvals(void **state)
 {
 	struct store *st;
-	struct store_approval a = { .peer = "bob@b.example.com", .purpose = "ssh", .dir = 2,
-				    .proto = 6, .port = 22, .created = 1700000000 }, got;
+	struct store_approval a = { .peer = "bob@b.example.com",
+				    .purpose = "ssh",
+				    .dir = 2,
+				    .proto = 6,
+				    .port = 22,
+				    .created = 1700000000 },
+			      got;
 	char p2[300], list[512] = "";
 	int n = -1;
 

@@ -72,7 +72,8 @@ rdv_print_outcome(const struct ctlclient_facts *f, bool json)
 	}
 	puts(ctlclient_fact(f, 0, f->n, "message"));
 	if (!strcmp(ctlclient_fact(f, 0, f->n, "state"), "approved"))
-		printf("reach it at %s (or %s), %s port %s\n", ctlclient_fact(f, 0, f->n, "overlay4"),
+		printf("reach it at %s (or %s), %s port %s\n",
+		       ctlclient_fact(f, 0, f->n, "overlay4"),
 		       ctlclient_fact(f, 0, f->n, "overlay6"), ctlclient_fact(f, 0, f->n, "proto"),
 		       ctlclient_fact(f, 0, f->n, "port"));
 }
@@ -100,7 +101,8 @@ cmd_connect(int argc, char **argv)
 	    "  --no-wait       send the request and return; see 'vertex requests' for the answer\n"
 	    "  --json          the outcome as one JSON object\n"
 	    "\n"
-	    "Exit status: 0 approved (or pending with --no-wait), 1 refused or no answer, 2 usage.\n";
+	    "Exit status: 0 approved (or pending with --no-wait), 1 refused or no answer, 2 "
+	    "usage.\n";
 	static const struct option opts[] = {
 		{ "wait", required_argument, NULL, 'w' },
 		{ "no-wait", no_argument, NULL, 'n' },
@@ -140,8 +142,7 @@ cmd_connect(int argc, char **argv)
 	}
 	if (optind + 1 != argc)
 		return rdv_usage(help, "%s", "connect takes one USER@DOMAIN/PURPOSE");
-	if ((rc = rdv_target(argv[optind], true, who, sizeof(who), purpose, sizeof(purpose),
-			     help)))
+	if ((rc = rdv_target(argv[optind], true, who, sizeof(who), purpose, sizeof(purpose), help)))
 		return rc;
 	snprintf(req, sizeof(req), "connect %s %s %lu", who, purpose, wait);
 	if (ctlclient_ask(req, &f))
@@ -157,9 +158,9 @@ cmd_connect(int argc, char **argv)
 	}
 	rdv_print_outcome(&f, json);
 	rc = !strcmp(ctlclient_fact(&f, 0, f.n, "state"), "approved") ||
-			 (nowait && !strcmp(ctlclient_fact(&f, 0, f.n, "state"), "pending"))
-		     ? 0
-		     : 1;
+		     (nowait && !strcmp(ctlclient_fact(&f, 0, f.n, "state"), "pending"))
+		 ? 0
+		 : 1;
 	ctlclient_facts_free(&f);
 	return rc;
 }
@@ -267,8 +268,8 @@ rdv_decide(int argc, char **argv, const char *verb, const char *help, const char
 
 	if (rc >= 0)
 		return rc;
-	if ((rc = rdv_target(argv[optind], false, who, sizeof(who), purpose, sizeof(purpose),
-			     help)))
+	if ((rc =
+		 rdv_target(argv[optind], false, who, sizeof(who), purpose, sizeof(purpose), help)))
 		return rc;
 	if (optind + 1 < argc) {
 		if (strcmp(purpose, "*"))
@@ -343,8 +344,10 @@ cmd_resolve(int argc, char **argv)
 	    "  --port       the port alone\n"
 	    "  --json       peer, purpose, proto, port, overlay4, overlay6\n";
 	static const struct option opts[] = {
-		{ "address", no_argument, NULL, 'a' }, { "port", no_argument, NULL, 'p' },
-		{ "json", no_argument, NULL, 'j' },    { "help", no_argument, NULL, 'h' },
+		{ "address", no_argument, NULL, 'a' },
+		{ "port", no_argument, NULL, 'p' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	char who[IDENTITY_STR_MAX], purpose[IDENTITY_PURPOSE_MAX + 2], req[IDENTITY_STR_MAX + 64];
@@ -383,8 +386,7 @@ cmd_resolve(int argc, char **argv)
 		return rdv_usage(help, "%s", "resolve takes one USER@DOMAIN/PURPOSE");
 	if (addr_only && port_only)
 		return rdv_usage(help, "%s", "--address and --port exclude each other");
-	if ((rc = rdv_target(argv[optind], true, who, sizeof(who), purpose, sizeof(purpose),
-			     help)))
+	if ((rc = rdv_target(argv[optind], true, who, sizeof(who), purpose, sizeof(purpose), help)))
 		return rc;
 	snprintf(req, sizeof(req), "resolve %s %s", who, purpose);
 	if (ctlclient_ask(req, &f))

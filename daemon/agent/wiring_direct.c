@@ -57,11 +57,27 @@ wiring_direct_works(void *arg, const char *peer)
 	return !p || path_set_udp_is_alive(&p->paths, ev_now_ms(a->loop), peer_dead_after_ms(p));
 }
 
+static void
+wiring_direct_reoffer(struct peer *p, void *arg)
+{
+	wiring_direct_on_session(arg, p);
+}
+
+/* Our public address is new: every relayed peer with a session hears of it. */
+static void
+wiring_direct_on_reflexive(void *arg)
+{
+	struct agent *a = arg;
+
+	peer_foreach(a->peers, wiring_direct_reoffer, a);
+}
+
 const struct direct_ops wiring_direct_ops = {
 	.send_datagram = wiring_direct_send_datagram,
 	.send_offer = wiring_direct_send_offer,
 	.probe = wiring_direct_probe,
 	.direct_works = wiring_direct_works,
+	.on_reflexive = wiring_direct_on_reflexive,
 };
 
 bool
@@ -78,7 +94,7 @@ wiring_direct_datagram(struct agent *a, struct pkt *p, const struct sockaddr_sto
 void
 wiring_direct_on_session(struct agent *a, struct peer *p)
 {
-	if (a->direct && p->paths.relay &&
+	if (a->direct && p->paths.relay && p->state == PEER_UP &&
 	    !path_set_udp_is_alive(&p->paths, ev_now_ms(a->loop), peer_dead_after_ms(p)))
 		direct_offer(a->direct, p->identity);
 }

@@ -26,6 +26,7 @@ struct direct_round {
 	struct sockaddr_storage cand[CTL_CANDIDATES_MAX];
 	size_t ncand;
 	uint64_t started_ms, next_ms;
+	uint64_t offered_ms; /* when we last offered ours to this peer; 0: never */
 };
 
 struct direct {
@@ -50,6 +51,7 @@ struct direct {
 };
 
 static void direct_on_timer(struct ev_timer *t);
+static struct direct_round *direct_round_find(struct direct *d, const char *peer);
 
 static void
 direct_arm(struct direct *d)
@@ -166,6 +168,10 @@ direct_offer(struct direct *d, const char *peer)
 	m.u.offer.generation = (uint32_t)(ev_now_ms(d->loop) / 1000);
 	m.u.offer.count = (uint8_t)direct_gather(d, m.u.offer.cand, CTL_CANDIDATES_MAX);
 	if (d->ops.send_offer(d->arg, &m)) {
+		struct direct_round *r = direct_round_find(d, peer);
+
+		if (r)
+			r->offered_ms = ev_now_ms(d->loop);
 		d->stats.offers_sent++;
 		log_debug(LOG_PATH, "direct: offered %s %u candidate(s)", peer, m.u.offer.count);
 	}
@@ -227,6 +233,8 @@ direct_on_datagram(struct direct *d, const uint8_t *buf, size_t len,
 		sockaddr_show(&addr, is, sizeof(is));
 		log_info("direct: our address as the server sees it: %s (was %s)", is, was);
 		d->reflexive = addr;
+		if (d->ops.on_reflexive)
+			d->ops.on_reflexive(d->arg);
 	}
 }
 
@@ -278,9 +286,11 @@ direct_on_offer(struct direct *d, const struct ctlmsg *m)
 {
 	const char *peer = m->u.offer.from;
 	struct direct_round *r = direct_round_find(d, peer);
-	uint64_t now = ev_now_ms(d->loop);
+	uint64_t now = ev_now_ms(d->loop), offered = 0;
 
 	d->stats.offers_received++;
+	if (r)
+		offered = r->offered_ms;
 	if (!r) {
 		if (d->nrounds == DIRECT_PEERS_MAX) {
 			log_warnx("direct: an offer from %s ignored: %d rounds running", peer,
@@ -291,6 +301,7 @@ direct_on_offer(struct direct *d, const struct ctlmsg *m)
 	}
 	memset(r, 0, sizeof(*r));
 	snprintf(r->peer, sizeof(r->peer), "%s", peer);
+	r->offered_ms = offered;
 	for (size_t i = 0; i < m->u.offer.count; i++)
 		if (direct_cand_to_sockaddr(&m->u.offer.cand[i], &r->cand[r->ncand]) &&
 		    (d->family == AF_INET6 || r->cand[r->ncand].ss_family == AF_INET))
@@ -302,6 +313,9 @@ direct_on_offer(struct direct *d, const struct ctlmsg *m)
 		*r = d->rounds[--d->nrounds];
 		return;
 	}
+	/* Answered with ours, so both sides probe in the same window. */
+	if (!r->offered_ms || now - r->offered_ms >= DIRECT_REOFFER_MS)
+		direct_offer(d, peer);
 	direct_arm(d);
 }
 

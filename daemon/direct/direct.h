@@ -12,7 +12,9 @@
  *
  * Offers: when a session with a peer met by rendezvous comes up and UDP does not work with it
  * yet, it gets a CTL_OFFER of our candidates, through the servers (which forward OFFER only
- * between approved pairs; nothing is offered before approval).
+ * between approved pairs; nothing is offered before approval); again when our reflexive address
+ * changes (ops.on_reflexive); and an offer received is answered with ours unless we offered in
+ * the last DIRECT_REOFFER_MS, so both sides probe in the same window.
  *
  * Probing: a peer's offer starts a round: each UDP candidate of a kind we know gets an empty
  * data frame sealed with the session's keys (ops.probe) every DIRECT_PROBE_MS for
@@ -37,7 +39,9 @@ struct ev_loop;
 
 enum {
 	DIRECT_REFLECT_EVERY_MS = 60000,
-	DIRECT_REFLECT_RETRY_MS = 2000, /* no answer yet: ask again, up to 5 times */
+	DIRECT_REFLECT_RETRY_MS = 2000,       /* no answer yet: ask again, up to 5 times, */
+	DIRECT_REFLECT_UNANSWERED_MS = 15000, /* then this often (UDP may be blocked for now) */
+	DIRECT_REOFFER_MS = 10000, /* an offer received is answered with ours, this rarely */
 	DIRECT_PROBE_MS = 500,
 	DIRECT_FAST_MS = 10000,
 	DIRECT_SLOW_PROBE_MS = 5000,
@@ -56,6 +60,8 @@ struct direct_ops {
 	void (*probe)(void *arg, const char *peer, const struct sockaddr_storage *to);
 	/* Does UDP work with peer already (then probing stops)? */
 	bool (*direct_works)(void *arg, const char *peer);
+	/* Our server-reflexive address is new or changed: offer it again where it matters. */
+	void (*on_reflexive)(void *arg);
 };
 
 struct direct_params {

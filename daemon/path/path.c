@@ -4,6 +4,7 @@
  */
 #include "path/path.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "core/log.h"
@@ -15,6 +16,17 @@ bool
 path_dial_is_relay(const struct sockaddr_storage *to)
 {
 	return to->ss_family == AF_UNSPEC;
+}
+
+void
+path_addr_show(const struct sockaddr_storage *a, char *buf, size_t len)
+{
+	/* path_relay_addr is the only AF_UNSPEC address a path hands out; an unset endpoint is
+	 * all zero too, and says "(none)" only where it is shown as an endpoint. */
+	if (path_dial_is_relay(a))
+		snprintf(buf, len, "relay");
+	else
+		sockaddr_show(a, buf, len);
 }
 
 void

@@ -52,6 +52,8 @@ struct path_set {
  */
 extern const struct sockaddr_storage path_relay_addr;
 bool path_dial_is_relay(const struct sockaddr_storage *to);
+/* An address for logs: "relay" for path_relay_addr, "(none)" for none, else as sockaddr_show. */
+void path_addr_show(const struct sockaddr_storage *a, char *buf, size_t len);
 /* The relay may (on) or may no longer (off) carry the peer. */
 void path_set_relay(struct path_set *s, bool on);
 

@@ -129,7 +129,7 @@ peer_on_session(struct peer *p, struct link *l, struct keypair *kp, bool we_dial
 	if (!p->last_rx_ms)
 		p->last_rx_ms = ev_now_ms(p->table->loop);
 
-	sockaddr_show(remote, addr, sizeof(addr));
+	path_addr_show(remote, addr, sizeof(addr));
 	log_info("peer %s (%s): session up, handshake #%llu, %s", p->identity, addr,
 		 (unsigned long long)p->handshakes, we_dialed ? "we dialed" : "they dialed");
 	peer_timers_session_up(p, kp);

@@ -40,7 +40,7 @@ timers_on_connect(struct ev_timer *t)
 
 	if (p->dialing || !(to = path_set_next_dial(&p->paths)))
 		return;
-	sockaddr_show(to, addr, sizeof(addr));
+	path_addr_show(to, addr, sizeof(addr));
 	log_debug(LOG_PEER, "peer %s: dialing %s", p->identity, addr);
 	p->dialing = true;
 	err = tb->ops.dial(tb->arg, p, to);

@@ -231,6 +231,11 @@ test_probing_rounds(void **state)
 	size_t fast;
 
 	direct_on_offer(f->d, &m);
+	/* Answered with ours at once (both sides then probe in the same window), once. */
+	assert_int_equal(f->noffers, 1);
+	assert_string_equal(f->offer.u.offer.to, BOB);
+	direct_on_offer(f->d, &m);
+	assert_int_equal(f->noffers, 1);
 	advance(f, 300);
 	/* The two UDP candidates of known kinds, and nothing else. */
 	assert_int_equal(f->nprobes, 2);

@@ -110,6 +110,21 @@ ssh_opts
 in_ns alice ssh "${SSH_OPTS[@]}" -p "$("$VERTEX" -s "$VTX_TMP/alice.sock" resolve --port "bob@$DOMAIN_B/ssh")" \
 	"root@$BOB4" 'echo "hello over the Vertex overlay; the far end has:"; ip -brief address show dev vtx0'
 
+step "bob's router stops dropping UDP. Each agent learnt its public address from its server"
+echo "    and offered it, through the servers, to the peer it approved; their probes (sealed with"
+echo "    the session's keys) open both NATs, and the session moves to the direct path, with no"
+echo "    new handshake. The relay stays there should the direct path die."
+qn natb nft flush chain ip vtxlab between
+direct_path()
+{
+	[[ $("$VERTEX" -s "$VTX_TMP/alice.sock" peers --json | jq -r '.peers[0].path') == udp ]]
+}
+if wait_until 40 direct_path; then
+	in_ns alice ping -c 3 -i 0.2 "$BOB4"
+else
+	echo "    (no direct path within 40 s: the session stays on the relay)"
+fi
+
 step "What alice's agent says: vertex status, vertex peers, vertex trust list."
 in_ns alice "$VERTEX" -s "$VTX_TMP/alice.sock" status
 in_ns alice "$VERTEX" -s "$VTX_TMP/alice.sock" peers

@@ -265,6 +265,9 @@ direct_cand_to_sockaddr(const struct ctl_candidate *c, struct sockaddr_storage *
 	if (c->family == 4) {
 		struct sockaddr_in *s4 = (void *)ss;
 
+		/* No probe to where no peer can be: this host, nowhere, multicast, broadcast. */
+		if (c->addr[0] == 0 || c->addr[0] == 127 || c->addr[0] >= 224)
+			return false;
 		s4->sin_family = AF_INET;
 		s4->sin_port = htons(c->port);
 		memcpy(&s4->sin_addr, c->addr, 4);
@@ -272,7 +275,11 @@ direct_cand_to_sockaddr(const struct ctl_candidate *c, struct sockaddr_storage *
 	}
 	if (c->family == 6) {
 		struct sockaddr_in6 *s6 = (void *)ss;
+		const struct in6_addr *a = (const struct in6_addr *)c->addr;
 
+		if (IN6_IS_ADDR_UNSPECIFIED(a) || IN6_IS_ADDR_LOOPBACK(a) || IN6_IS_ADDR_MULTICAST(a) ||
+		    IN6_IS_ADDR_V4MAPPED(a))
+			return false;
 		s6->sin6_family = AF_INET6;
 		s6->sin6_port = htons(c->port);
 		memcpy(&s6->sin6_addr, c->addr, 16);

@@ -270,9 +270,20 @@ test_probing_rounds(void **state)
 	fast = f->nprobes;
 	advance(f, 2 * DIRECT_SLOW_PROBE_MS);
 	assert_int_equal(f->nprobes, fast);
-	/* An offer with nothing usable starts nothing. */
-	m.u.offer.count = 1;
+	/* An offer with nothing usable starts nothing: unknown kinds, and addresses where no peer
+	 * can be (this host, nowhere, multicast, broadcast). */
+	m.u.offer.count = 5;
 	m.u.offer.cand[0].kind = 77;
+	m.u.offer.cand[1].addr[0] = 127;
+	m.u.offer.cand[2] = m.u.offer.cand[1];
+	m.u.offer.cand[2].kind = CTL_CAND_SRFLX;
+	m.u.offer.cand[2].addr[0] = 239;
+	m.u.offer.cand[3] = m.u.offer.cand[2];
+	memset(m.u.offer.cand[3].addr, 255, 4);
+	m.u.offer.cand[4] = m.u.offer.cand[2];
+	m.u.offer.cand[4].family = 6;
+	memset(m.u.offer.cand[4].addr, 0, 16);
+	m.u.offer.cand[4].addr[0] = 0xff;
 	direct_on_offer(f->d, &m);
 	advance(f, 1000);
 	assert_int_equal(f->nprobes, fast);

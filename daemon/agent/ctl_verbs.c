@@ -333,6 +333,7 @@ static const struct ctl_verb ctl_verbs[] = {
 	{ { "deny", NULL }, 2, false, ctl_rdv_deny },
 	{ { "revoke", NULL }, 2, false, ctl_rdv_revoke },
 	{ { "resolve", NULL }, 2, false, ctl_rdv_resolve },
+	{ { "netcheck", NULL }, 0, false, ctl_direct_netcheck },
 };
 
 /* Splits line in place at single spaces; -1 for an empty word (leading, trailing, double). */
@@ -376,7 +377,7 @@ ctl_verb_find(char **word, size_t n, FILE *f)
 		return v;
 	}
 	fputs("error unknown request (expected status, peers, trust list|show|ca|forget|pin, "
-	      "connect, request, requests, approve, deny, revoke or resolve)\n",
+	      "connect, request, requests, approve, deny, revoke, resolve or netcheck)\n",
 	      f);
 	return NULL;
 }

@@ -19,7 +19,7 @@
 #include "crypto/aead.h"
 #include "proto/reflect.h"
 
-enum { DIRECT_TICK_MS = 250, DIRECT_REFLECT_TRIES = 5 };
+enum { DIRECT_TICK_MS = 250 };
 
 struct direct_round {
 	char peer[CTL_STR_MAX + 1];
@@ -40,9 +40,20 @@ struct direct {
 
 	struct sockaddr_storage server; /* the home server's UDP address; family 0: none */
 	struct sockaddr_storage reflexive;
-	uint64_t nonce; /* of the outstanding request; 0: none */
-	unsigned tries; /* requests without an answer */
+	/*
+	 * One round of reflection: [0] to the server's port (our reflexive address), [1] to its
+	 * other port (is the mapping the same?), [2] to its port, answered from the other one
+	 * (does the NAT let that in?). Unanswered ones are asked again (new nonces).
+	 */
+	struct direct_ask {
+		uint64_t nonce; /* outstanding; 0: none */
+		bool answered;
+		struct sockaddr_storage seen;
+	} ask[3];
+	unsigned tries;  /* sends this round */
+	bool round_done; /* the next send starts a new round */
 	uint64_t next_reflect_ms;
+	int mapping, filtering; /* from the last round done (enum direct_mapping, _filtering) */
 
 	struct direct_round rounds[DIRECT_PEERS_MAX];
 	size_t nrounds;
@@ -179,26 +190,79 @@ direct_offer(struct direct *d, const char *peer)
 
 /* --- reflection ---------------------------------------------------------------------------- */
 
+/* The server's address at its other port (port + 1). */
+static void
+direct_other_port(const struct sockaddr_storage *server, struct sockaddr_storage *out)
+{
+	*out = *server;
+	if (out->ss_family == AF_INET)
+		((struct sockaddr_in *)out)->sin_port =
+		    htons((uint16_t)(ntohs(((struct sockaddr_in *)out)->sin_port) + 1));
+	else if (out->ss_family == AF_INET6)
+		((struct sockaddr_in6 *)out)->sin6_port =
+		    htons((uint16_t)(ntohs(((struct sockaddr_in6 *)out)->sin6_port) + 1));
+}
+
+/* The round is over: what it found is kept, the next one comes later. */
+static void
+direct_round_done(struct direct *d, uint64_t now)
+{
+	if (d->ask[0].answered && d->ask[1].answered)
+		d->mapping = sockaddr_same(&d->ask[0].seen, &d->ask[1].seen)
+				 ? DIRECT_MAPPING_INDEPENDENT
+				 : DIRECT_MAPPING_DEPENDENT;
+	if (d->ask[0].answered && (d->ask[2].answered || d->tries >= DIRECT_FILTER_TRIES))
+		d->filtering = d->ask[2].answered ? DIRECT_FILTERING_OPEN : DIRECT_FILTERING_PORT;
+	d->round_done = true;
+	d->next_reflect_ms = now + DIRECT_REFLECT_EVERY_MS;
+}
+
 static void
 direct_send_reflect(struct direct *d, uint64_t now)
 {
-	uint8_t buf[REFLECT_LEN];
+	struct sockaddr_storage other;
 
-	crypto_random(&d->nonce, sizeof(d->nonce));
-	d->nonce |= 1;
-	reflect_request_encode(buf, d->nonce);
-	if (d->ops.send_datagram(d->arg, &d->server, buf, sizeof(buf)))
-		d->stats.reflect_sent++;
+	if (d->round_done) {
+		memset(d->ask, 0, sizeof(d->ask));
+		d->tries = 0;
+		d->round_done = false;
+	}
+	direct_other_port(&d->server, &other);
+	for (int i = 0; i < 3; i++) {
+		uint8_t buf[REFLECT_LEN];
+
+		if (d->ask[i].answered)
+			continue;
+		/*
+		 * The other port only once the filtering question is settled: a datagram we sent
+		 * there would open our NAT to its answer, which [2] must not find open.
+		 */
+		if (i == 1 && !d->ask[2].answered && d->tries < DIRECT_FILTER_TRIES)
+			continue;
+		if (i == 1)
+			d->ask[2].nonce = 0; /* an answer to [2] after this proves nothing */
+		if (i == 2 && d->tries >= DIRECT_FILTER_TRIES)
+			continue; /* settled: filtered */
+		crypto_random(&d->ask[i].nonce, sizeof(d->ask[i].nonce));
+		d->ask[i].nonce |= 1;
+		reflect_request_encode(buf, d->ask[i].nonce, i == 2 ? REFLECT_OTHER_PORT : 0);
+		if (d->ops.send_datagram(d->arg, i == 1 ? &other : &d->server, buf, sizeof(buf)))
+			d->stats.reflect_sent++;
+	}
 	d->tries++;
+	if (d->ask[0].answered && d->tries >= DIRECT_REFLECT_TRIES) {
+		direct_round_done(d, now);
+		return;
+	}
 	d->next_reflect_ms = now + (d->tries < DIRECT_REFLECT_TRIES ? DIRECT_REFLECT_RETRY_MS
-								    : DIRECT_REFLECT_EVERY_MS);
+								    : DIRECT_REFLECT_UNANSWERED_MS);
 }
 
 void
 direct_home_up(struct direct *d, const struct sockaddr_storage *server)
 {
 	d->server = *server;
-	d->tries = 0;
+	d->round_done = true; /* a new round now */
 	direct_send_reflect(d, ev_now_ms(d->loop));
 	direct_arm(d);
 }
@@ -207,7 +271,26 @@ void
 direct_home_down(struct direct *d)
 {
 	memset(&d->server, 0, sizeof(d->server));
-	d->nonce = 0;
+	memset(d->ask, 0, sizeof(d->ask));
+	d->round_done = false;
+}
+
+/* Same address, any port (the answer to [2] comes from the server's other port). */
+static bool
+direct_same_host(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	struct sockaddr_storage ua, ub;
+
+	sockaddr_unmap(a, &ua);
+	sockaddr_unmap(b, &ub);
+	if (ua.ss_family != ub.ss_family)
+		return false;
+	if (ua.ss_family == AF_INET)
+		return ((struct sockaddr_in *)&ua)->sin_addr.s_addr ==
+		       ((struct sockaddr_in *)&ub)->sin_addr.s_addr;
+	return ua.ss_family == AF_INET6 &&
+	       !memcmp(&((struct sockaddr_in6 *)&ua)->sin6_addr,
+		       &((struct sockaddr_in6 *)&ub)->sin6_addr, sizeof(struct in6_addr));
 }
 
 void
@@ -216,16 +299,28 @@ direct_on_datagram(struct direct *d, const uint8_t *buf, size_t len,
 {
 	struct sockaddr_storage addr;
 	uint64_t nonce;
+	int i;
 
-	if (!d->nonce || !sockaddr_same(from, &d->server) ||
-	    !reflect_response_decode(buf, len, &nonce, &addr) || nonce != d->nonce) {
+	if (!d->server.ss_family || !direct_same_host(from, &d->server) ||
+	    !reflect_response_decode(buf, len, &nonce, &addr)) {
 		d->stats.reflect_bad++;
 		return;
 	}
-	d->nonce = 0;
-	d->tries = 0;
+	for (i = 0; i < 3 && !(d->ask[i].nonce == nonce && !d->ask[i].answered); i++)
+		;
+	if (i == 3 || !nonce) {
+		d->stats.reflect_bad++;
+		return;
+	}
+	d->ask[i].answered = true;
+	d->ask[i].seen = addr;
 	d->stats.reflect_answers++;
-	d->next_reflect_ms = ev_now_ms(d->loop) + DIRECT_REFLECT_EVERY_MS;
+	if (d->ask[0].answered && d->ask[1].answered && d->ask[2].answered)
+		direct_round_done(d, ev_now_ms(d->loop));
+	else if (i == 0 && d->tries >= DIRECT_REFLECT_TRIES)
+		direct_round_done(d, ev_now_ms(d->loop));
+	if (i != 0)
+		return;
 	if (!sockaddr_same(&addr, &d->reflexive)) {
 		char was[SOCKADDR_STR_MAX], is[SOCKADDR_STR_MAX];
 
@@ -236,6 +331,19 @@ direct_on_datagram(struct direct *d, const uint8_t *buf, size_t len,
 		if (d->ops.on_reflexive)
 			d->ops.on_reflexive(d->arg);
 	}
+}
+
+void
+direct_nat(const struct direct *d, struct direct_nat *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->server = d->server;
+	out->reflexive = d->reflexive;
+	if (d->ask[1].answered)
+		out->reflexive_other = d->ask[1].seen;
+	out->mapping = d->mapping;
+	out->filtering = d->filtering;
+	out->answered = d->reflexive.ss_family != 0;
 }
 
 const struct sockaddr_storage *
@@ -277,8 +385,8 @@ direct_cand_to_sockaddr(const struct ctl_candidate *c, struct sockaddr_storage *
 		struct sockaddr_in6 *s6 = (void *)ss;
 		const struct in6_addr *a = (const struct in6_addr *)c->addr;
 
-		if (IN6_IS_ADDR_UNSPECIFIED(a) || IN6_IS_ADDR_LOOPBACK(a) || IN6_IS_ADDR_MULTICAST(a) ||
-		    IN6_IS_ADDR_V4MAPPED(a))
+		if (IN6_IS_ADDR_UNSPECIFIED(a) || IN6_IS_ADDR_LOOPBACK(a) ||
+		    IN6_IS_ADDR_MULTICAST(a) || IN6_IS_ADDR_V4MAPPED(a))
 			return false;
 		s6->sin6_family = AF_INET6;
 		s6->sin6_port = htons(c->port);

@@ -39,7 +39,9 @@ struct ev_loop;
 
 enum {
 	DIRECT_REFLECT_EVERY_MS = 60000,
-	DIRECT_REFLECT_RETRY_MS = 2000,       /* no answer yet: ask again, up to 5 times, */
+	DIRECT_REFLECT_RETRY_MS = 2000, /* no answer yet: ask again, up to 5 times, */
+	DIRECT_REFLECT_TRIES = 5,
+	DIRECT_FILTER_TRIES = 3, /* an answer from the other port not in after 3: filtered */
 	DIRECT_REFLECT_UNANSWERED_MS = 15000, /* then this often (UDP may be blocked for now) */
 	DIRECT_REOFFER_MS = 10000, /* an offer received is answered with ours, this rarely */
 	DIRECT_PROBE_MS = 500,
@@ -92,6 +94,23 @@ void direct_offer(struct direct *d, const char *peer);
 void direct_on_offer(struct direct *d, const struct ctlmsg *m);
 /* The peer is gone: its round ends. */
 void direct_forget(struct direct *d, const char *peer);
+/* What reflection told of our NAT, for `vertex netcheck`. */
+enum direct_mapping {
+	DIRECT_MAPPING_UNKNOWN,
+	DIRECT_MAPPING_INDEPENDENT, /* one mapping for every destination: hole punching works */
+	DIRECT_MAPPING_DEPENDENT,   /* one per destination ("symmetric") */
+};
+enum direct_filtering {
+	DIRECT_FILTERING_UNKNOWN,
+	DIRECT_FILTERING_OPEN, /* lets in another port of a host we sent to (or no NAT) */
+	DIRECT_FILTERING_PORT, /* only the address and port we sent to */
+};
+struct direct_nat {
+	struct sockaddr_storage server, reflexive, reflexive_other;
+	int mapping, filtering;
+	bool answered;
+};
+void direct_nat(const struct direct *d, struct direct_nat *out);
 /* Our server-reflexive address (family 0 if not known yet). */
 const struct sockaddr_storage *direct_reflexive(const struct direct *d);
 const struct direct_stats *direct_stats(const struct direct *d);

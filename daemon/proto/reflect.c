@@ -23,26 +23,27 @@ reflect_zero(const uint8_t *p, size_t n)
 }
 
 void
-reflect_request_encode(uint8_t out[REFLECT_LEN], uint64_t nonce)
+reflect_request_encode(uint8_t out[REFLECT_LEN], uint64_t nonce, uint8_t flags)
 {
 	struct wbuf w;
 
 	memset(out, 0, REFLECT_LEN);
 	wbuf_init(&w, out, REFLECT_LEN);
 	wbuf_put_u8(&w, REFLECT_REQUEST);
-	wbuf_put_u8(&w, 0);
+	wbuf_put_u8(&w, flags & REFLECT_OTHER_PORT);
 	wbuf_put_u16(&w, 0);
 	wbuf_put_u64(&w, nonce);
 }
 
 bool
-reflect_request_decode(const uint8_t *buf, size_t len, uint64_t *nonce)
+reflect_request_decode(const uint8_t *buf, size_t len, uint64_t *nonce, uint8_t *flags)
 {
 	struct rbuf r;
 
-	if (len != REFLECT_LEN || buf[0] != REFLECT_REQUEST || !reflect_zero(buf + 1, 3) ||
-	    !reflect_zero(buf + 12, REFLECT_LEN - 12))
+	if (len != REFLECT_LEN || buf[0] != REFLECT_REQUEST || (buf[1] & ~REFLECT_OTHER_PORT) ||
+	    !reflect_zero(buf + 2, 2) || !reflect_zero(buf + 12, REFLECT_LEN - 12))
 		return false;
+	*flags = buf[1];
 	rbuf_init(&r, buf + 4, 8);
 	return rbuf_get_u64(&r, nonce);
 }

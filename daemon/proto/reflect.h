@@ -3,10 +3,15 @@
  * Reflection (DESIGN §6, "server-discovered public addresses"): over UDP, an agent asks its
  * server which address and port its datagram came from -- the mapping its NAT made for the
  * agent's data socket, so the same socket's frames to a peer are likely to leave from it too.
- * The server's UDP port is its TCP port (4801). Both datagrams are REFLECT_LEN bytes, so a
- * forged source address gets the victim no more bytes than the forger sent (no amplification).
+ * The server answers on its TCP port's number (4801) and the next (4802): requests to both tell
+ * whether the NAT keeps one mapping for every destination (endpoint-independent mapping) or
+ * makes one per destination; a request asking for the answer from the other port tells whether
+ * it lets in what comes from a port it did not send to (filtering). Both datagrams are REFLECT_LEN
+ * bytes, so a forged source address gets the victim no more bytes than the forger sent (no
+ * amplification).
  *
- *   request   type u8 (0x10) | reserved 3 bytes (0) | nonce 8 | zero 20
+ *   request   type u8 (0x10) | flags u8 | reserved 2 bytes (0) | nonce 8 | zero 20
+ *             flags: REFLECT_OTHER_PORT (answer from the server's other port), no other bit
  *   response  type u8 (0x11) | family u8 (4 or 6) | port u16 | nonce 8 | address 16
  *             | zero 4                                 (IPv4 in the first 4 bytes of address)
  *
@@ -28,11 +33,12 @@ enum {
 	REFLECT_REQUEST = 0x10,
 	REFLECT_RESPONSE = 0x11,
 	REFLECT_LEN = 32,
+	REFLECT_OTHER_PORT = 1 << 0,
 };
 
-void reflect_request_encode(uint8_t out[REFLECT_LEN], uint64_t nonce);
-/* False unless exactly a request (length, type, zeros). */
-bool reflect_request_decode(const uint8_t *buf, size_t len, uint64_t *nonce);
+void reflect_request_encode(uint8_t out[REFLECT_LEN], uint64_t nonce, uint8_t flags);
+/* False unless exactly a request (length, type, known flags, zeros). */
+bool reflect_request_decode(const uint8_t *buf, size_t len, uint64_t *nonce, uint8_t *flags);
 /* addr: AF_INET or AF_INET6 (a v4-mapped IPv6 address is written as IPv4). False otherwise. */
 bool reflect_response_encode(uint8_t out[REFLECT_LEN], uint64_t nonce,
 			     const struct sockaddr_storage *addr);

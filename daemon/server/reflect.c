@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: MIT
 /*
- * Reflection on the server (proto/reflect.h): a UDP socket on the server's port (4801, the same
- * number as TCP, dual-stack) answering each request with the address and port it came from, so
- * an agent learns the public mapping of its data socket: its server-reflexive candidate.
+ * Reflection on the server (proto/reflect.h): UDP sockets on the server's port (4801, the same
+ * number as TCP) and the next one (4802), dual-stack, answering each request with the address
+ * and port it came from, so an agent learns the public mapping of its data socket (its
+ * server-reflexive candidate) and, by asking both ports and asking for an answer from the other
+ * one, how its NAT maps and filters. Without the second port (taken), requests to it find
+ * nobody and requests for an answer from it are dropped: the agent then says "unknown".
  *
  * Anyone may ask (an agent asks before any session exists, and the answer tells the asker only
  * its own address). Bounds: requests and answers are the same size (no amplification toward a
@@ -27,10 +30,15 @@
 
 enum { REFLECT_READS_PER_TURN = 64 };
 
+struct reflect_sock {
+	struct reflect *r;
+	int fd; /* -1: not open */
+	struct ev_io io;
+};
+
 struct reflect {
 	struct ev_loop *loop;
-	int fd;
-	struct ev_io io;
+	struct reflect_sock sock[2]; /* the port, and the next one */
 	struct ratelimit *rl;
 	uint64_t answered, refused, malformed;
 };
@@ -38,7 +46,9 @@ struct reflect {
 static void
 reflect_on_io(struct ev_io *io, uint32_t revents)
 {
-	struct reflect *r = container_of(io, struct reflect, io);
+	struct reflect_sock *rs = container_of(io, struct reflect_sock, io);
+	struct reflect *r = rs->r;
+	struct reflect_sock *other = &r->sock[rs == &r->sock[0] ? 1 : 0];
 
 	(void)revents;
 	for (int i = 0; i < REFLECT_READS_PER_TURN; i++) {
@@ -47,13 +57,20 @@ reflect_on_io(struct ev_io *io, uint32_t revents)
 		socklen_t fl = sizeof(from);
 		char net[64];
 		uint64_t nonce;
-		ssize_t n = recvfrom(r->fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &fl);
+		uint8_t flags;
+		ssize_t n = recvfrom(rs->fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &fl);
+		int out_fd = rs->fd;
 
 		if (n < 0)
 			return; /* EAGAIN, or an ICMP error reported on the socket */
-		if (!reflect_request_decode(buf, (size_t)n, &nonce)) {
+		if (!reflect_request_decode(buf, (size_t)n, &nonce, &flags)) {
 			r->malformed++;
 			continue;
+		}
+		if (flags & REFLECT_OTHER_PORT) {
+			if (other->fd < 0)
+				continue;
+			out_fd = other->fd;
 		}
 		addrcount_net(&from, net, sizeof(net));
 		if (!ratelimit_allow(r->rl, net, ev_now_ms(r->loop))) {
@@ -62,43 +79,68 @@ reflect_on_io(struct ev_io *io, uint32_t revents)
 		}
 		if (!reflect_response_encode(out, nonce, &from))
 			continue;
-		if (sendto(r->fd, out, sizeof(out), 0, (struct sockaddr *)&from, fl) == REFLECT_LEN)
+		if (sendto(out_fd, out, sizeof(out), 0, (struct sockaddr *)&from, fl) ==
+		    REFLECT_LEN)
 			r->answered++;
 	}
+}
+
+/* One socket on port; 0 or -errno (logged). */
+static int
+reflect_sock_open(struct reflect *r, struct reflect_sock *rs, uint16_t port)
+{
+	struct sockaddr_in6 sa = { .sin6_family = AF_INET6, .sin6_port = htons(port) };
+	int zero = 0, err;
+
+	rs->r = r;
+	rs->fd = socket(AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (rs->fd < 0)
+		return -errno;
+	setsockopt(rs->fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+	if (bind(rs->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		err = -errno;
+		log_warn("reflection: udp port %u", port);
+	} else if (!(err = ev_io_start(r->loop, &rs->io, rs->fd, EV_READ, reflect_on_io))) {
+		return 0;
+	}
+	close(rs->fd);
+	rs->fd = -1;
+	return err;
+}
+
+static void
+reflect_free(struct reflect *r)
+{
+	for (int i = 0; i < 2; i++)
+		if (r->sock[i].fd >= 0) {
+			ev_io_stop(r->loop, &r->sock[i].io);
+			close(r->sock[i].fd);
+		}
+	ratelimit_free(r->rl);
+	free(r);
 }
 
 int
 reflect_open(struct server *srv)
 {
-	struct sockaddr_in6 sa = { .sin6_family = AF_INET6, .sin6_port = htons(srv->opts.port) };
 	struct reflect *r = calloc(1, sizeof(*r));
-	int zero = 0, err;
+	int err;
 
 	if (!r)
 		return -ENOMEM;
 	r->loop = srv->loop;
-	r->fd = socket(AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (r->fd < 0) {
-		err = -errno;
-		free(r);
-		return err;
-	}
-	setsockopt(r->fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
-	if (bind(r->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		err = -errno;
-		log_warn("reflection: bind udp port %u", srv->opts.port);
-		close(r->fd);
-		free(r);
-		return err;
-	}
+	r->sock[0].fd = r->sock[1].fd = -1;
 	if ((err = ratelimit_new(&r->rl, SERVER_RATELIMIT_KEYS, SERVER_REFLECT_RATE,
 				 SERVER_REFLECT_BURST)) ||
-	    (err = ev_io_start(srv->loop, &r->io, r->fd, EV_READ, reflect_on_io))) {
-		ratelimit_free(r->rl);
-		close(r->fd);
-		free(r);
+	    (err = reflect_sock_open(r, &r->sock[0], srv->opts.port))) {
+		reflect_free(r);
 		return err;
 	}
+	/* The second port only classifies NATs: the server runs without it. */
+	if (srv->opts.port < 65535 && reflect_sock_open(r, &r->sock[1], srv->opts.port + 1))
+		log_warnx("reflection: no second udp port (%u): agents cannot tell how their NAT "
+			  "maps and filters",
+			  srv->opts.port + 1);
 	srv->reflect = r;
 	return 0;
 }
@@ -113,9 +155,6 @@ reflect_close(struct server *srv)
 	log_info("reflection at exit: %llu answered, %llu over the rate, %llu malformed",
 		 (unsigned long long)r->answered, (unsigned long long)r->refused,
 		 (unsigned long long)r->malformed);
-	ev_io_stop(r->loop, &r->io);
-	close(r->fd);
-	ratelimit_free(r->rl);
-	free(r);
+	reflect_free(r);
 	srv->reflect = NULL;
 }

@@ -17,9 +17,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint8_t out[REFLECT_LEN];
 	struct sockaddr_storage addr;
 	uint64_t nonce;
+	uint8_t flags;
 
-	if (reflect_request_decode(data, size, &nonce)) {
-		reflect_request_encode(out, nonce);
+	if (reflect_request_decode(data, size, &nonce, &flags)) {
+		reflect_request_encode(out, nonce, flags);
 		if (size != REFLECT_LEN || memcmp(out, data, size) ||
 		    !reflect_is_reflect(data, size))
 			abort();

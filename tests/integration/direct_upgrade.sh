@@ -58,6 +58,21 @@ wait_until 10 grep -q "direct: our address as the server sees it: $NATA_IP:" "$V
 wait_until 10 grep -q "direct: our address as the server sees it: $NATB_IP:" "$VTX_TMP/bob.log" ||
 	fail "bob never learnt his public address"
 pass "each agent learnt its NAT's public address from its server"
+# Linux masquerade keeps the port (one mapping for every destination) and the routers let in
+# only what comes from where they sent: netcheck says so once the reflection round is over.
+netcheck_done()
+{
+	[[ $(vtx_ctl alice netcheck --json | jq -r .nat.filtering) != unknown &&
+		$(vtx_ctl alice netcheck --json | jq -r .nat.mapping) != unknown ]]
+}
+wait_until 30 netcheck_done || fail "netcheck never classifies alice's NAT: $(vtx_ctl alice netcheck)"
+NC=$(vtx_ctl alice netcheck --json)
+[[ $(jq -r .nat.reflexive <<<"$NC") == "$NATA_IP:4800" ]] || fail "netcheck: $NC"
+[[ $(jq -r .nat.mapping <<<"$NC") == endpoint-independent ]] || fail "netcheck mapping: $NC"
+[[ $(jq -r .nat.filtering <<<"$NC") == port-dependent ]] || fail "netcheck filtering: $NC"
+jq -e '.candidates | index("srflx '"$NATA_IP"':4800")' <<<"$NC" >/dev/null || fail "candidates: $NC"
+jq -e '.candidates | index("host '"$ALICE_LAN_IP"':4800")' <<<"$NC" >/dev/null || fail "candidates: $NC"
+pass "netcheck: $(vtx_ctl alice netcheck | tr -s ' ' | tr '\n' ';' | cut -c1-200)"
 vtx_ctl alice connect "$BOB/ssh" --wait 60 >"$VTX_TMP/connect.out" 2>&1 &
 CONNECT_PID=$!
 track_pid "$CONNECT_PID"

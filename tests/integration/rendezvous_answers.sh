@@ -59,6 +59,18 @@ start_agent bob
 grep -q "^purpose ssh tcp/22$" "$VTX_TMP/bob.norm" || fail "vertexd -n does not print the purposes: $(cat "$VTX_TMP/bob.norm")"
 grep -q "^purpose web tcp/80 allow carol@$DOMAIN_B$" "$VTX_TMP/bob.norm" || fail "vertexd -n: web"
 pass "vertexd -n prints bob's purposes"
+# No NAT on this LAN: the server sees alice's own address, one mapping, nothing filtered.
+netcheck_done()
+{
+	[[ $(vtx_ctl alice netcheck --json | jq -r .nat.filtering) != unknown &&
+		$(vtx_ctl alice netcheck --json | jq -r .nat.mapping) != unknown ]]
+}
+wait_until 30 netcheck_done || fail "netcheck never classifies: $(vtx_ctl alice netcheck)"
+NC=$(vtx_ctl alice netcheck --json)
+[[ $(jq -r .nat.reflexive <<<"$NC") == "$ALICE_IP:4800" &&
+	$(jq -r .nat.mapping <<<"$NC") == endpoint-independent &&
+	$(jq -r .nat.filtering <<<"$NC") == open ]] || fail "netcheck without a NAT: $NC"
+pass "netcheck with no NAT: reflexive $ALICE_IP:4800, endpoint-independent, open"
 ask "$BOB/ftp" 10 no_purpose "^$BOB offers no purpose 'ftp' to us$"
 ask "$BOB/web" 10 no_purpose "^$BOB offers no purpose 'web' to us$"
 ask "nobody@$DOMAIN_B/ssh" 10 unknown_user "^$DOMAIN_B has no user nobody$"

@@ -29,8 +29,8 @@ struct fx {
 	uint64_t now;
 	struct ev_loop *loop;
 	struct direct *d;
-	uint8_t dgram[REFLECT_LEN];
-	struct sockaddr_storage dgram_to;
+	uint8_t dgram[64][REFLECT_LEN];
+	struct sockaddr_storage dgram_to[64];
 	size_t ndgrams;
 	struct ctlmsg offer;
 	size_t noffers;
@@ -51,8 +51,9 @@ fx_send_datagram(void *arg, const struct sockaddr_storage *to, const uint8_t *bu
 	struct fx *f = arg;
 
 	assert_int_equal(len, REFLECT_LEN);
-	memcpy(f->dgram, buf, len);
-	f->dgram_to = *to;
+	assert_true(f->ndgrams < 64);
+	memcpy(f->dgram[f->ndgrams], buf, len);
+	f->dgram_to[f->ndgrams] = *to;
 	f->ndgrams++;
 	return true;
 }
@@ -129,49 +130,108 @@ advance(struct fx *f, uint64_t ms)
 	}
 }
 
+/* Answers datagram k (sent by the agent) as the server would: from `from`, seeing `addr`. */
 static void
-answer(struct fx *f, const char *from, const char *addr, bool right_nonce)
+answer(struct fx *f, size_t k, const char *from, const char *addr, bool right_nonce)
 {
 	struct sockaddr_storage src, mapped;
-	uint8_t buf[REFLECT_LEN];
+	uint8_t buf[REFLECT_LEN], flags;
 	uint64_t nonce;
 
-	assert_true(reflect_request_decode(f->dgram, REFLECT_LEN, &nonce));
+	assert_true(reflect_request_decode(f->dgram[k], REFLECT_LEN, &nonce, &flags));
 	assert_int_equal(sockaddr_parse(from, &src), 0);
 	assert_int_equal(sockaddr_parse(addr, &mapped), 0);
 	assert_true(reflect_response_encode(buf, right_nonce ? nonce : nonce + 2, &mapped));
 	direct_on_datagram(f->d, buf, sizeof(buf), &src);
 }
 
+static uint8_t
+flags_of(struct fx *f, size_t k)
+{
+	uint8_t flags;
+	uint64_t nonce;
+
+	assert_true(reflect_request_decode(f->dgram[k], REFLECT_LEN, &nonce, &flags));
+	return flags;
+}
+
 static void
 test_reflection(void **state)
 {
 	struct fx *f = *state;
-	struct sockaddr_storage server, want;
+	struct sockaddr_storage server, other, want;
+	struct direct_nat nat;
 
 	assert_int_equal(sockaddr_parse("198.18.0.10:4801", &server), 0);
+	assert_int_equal(sockaddr_parse("198.18.0.10:4802", &other), 0);
 	direct_home_up(f->d, &server);
-	assert_int_equal(f->ndgrams, 1);
-	assert_true(sockaddr_equal(&f->dgram_to, &server));
+	/* The port, and the port asking for the other's answer; the other port only once that
+	 * is settled (what we send there would let its answer in). */
+	assert_int_equal(f->ndgrams, 2);
+	assert_true(sockaddr_equal(&f->dgram_to[0], &server));
+	assert_true(sockaddr_equal(&f->dgram_to[1], &server));
+	assert_int_equal(flags_of(f, 0), 0);
+	assert_int_equal(flags_of(f, 1), REFLECT_OTHER_PORT);
 	/* No answer: asked again. */
 	advance(f, DIRECT_REFLECT_RETRY_MS + 250);
-	assert_int_equal(f->ndgrams, 2);
+	assert_int_equal(f->ndgrams, 4);
+	assert_int_equal(flags_of(f, 2), 0);
 	/* Answers from elsewhere, or with another nonce, are not taken. */
-	answer(f, "198.18.0.66:4801", "198.18.0.201:1111", true);
-	answer(f, "198.18.0.10:4801", "198.18.0.201:2222", false);
+	answer(f, 2, "198.18.0.66:4801", "198.18.0.201:1111", true);
+	answer(f, 2, "198.18.0.10:4801", "198.18.0.201:2222", false);
 	assert_int_equal(direct_reflexive(f->d)->ss_family, 0);
 	assert_int_equal(direct_stats(f->d)->reflect_bad, 2);
-	answer(f, "[::ffff:198.18.0.10]:4801", "198.18.0.201:4800", true);
+	/* The first datagram's nonce was replaced by the resend's: too late. */
+	answer(f, 0, "198.18.0.10:4801", "198.18.0.201:2222", true);
+	assert_int_equal(direct_stats(f->d)->reflect_bad, 3);
+	answer(f, 2, "[::ffff:198.18.0.10]:4801", "198.18.0.201:4800", true);
 	assert_int_equal(sockaddr_parse("198.18.0.201:4800", &want), 0);
 	assert_true(sockaddr_equal(direct_reflexive(f->d), &want));
 	/* The same answer twice: the second finds no request outstanding. */
-	answer(f, "198.18.0.10:4801", "198.18.0.201:4800", true);
-	assert_int_equal(direct_stats(f->d)->reflect_bad, 3);
-	/* Then asked again only after a while. */
+	answer(f, 2, "198.18.0.10:4801", "198.18.0.201:4800", true);
+	assert_int_equal(direct_stats(f->d)->reflect_bad, 4);
+	/* The answer from the other port never comes (the NAT lets in only what it sent to):
+	 * after DIRECT_FILTER_TRIES, the other port is asked; it sees another mapping (a
+	 * "symmetric" NAT). Nothing is concluded before the round ends. */
+	size_t k = 0;
+
+	for (int i = 0; i < 400 && !k; i++) {
+		advance(f, 50);
+		for (size_t j = 0; j < f->ndgrams; j++)
+			if (sockaddr_equal(&f->dgram_to[j], &other))
+				k = j;
+	}
+	/* not before [2] was sent DIRECT_FILTER_TRIES times (and [0] twice, till its answer) */
+	assert_true(k >= 2 + DIRECT_FILTER_TRIES);
+	direct_nat(f->d, &nat);
+	assert_int_equal(nat.mapping, DIRECT_MAPPING_UNKNOWN);
+	answer(f, k, "198.18.0.10:4802", "198.18.0.201:4999", true);
+	advance(f, DIRECT_REFLECT_RETRY_MS * DIRECT_REFLECT_TRIES);
+	direct_nat(f->d, &nat);
+	assert_true(nat.answered);
+	assert_int_equal(nat.mapping, DIRECT_MAPPING_DEPENDENT);
+	assert_int_equal(nat.filtering, DIRECT_FILTERING_PORT);
+	/* Then asked again only after a while: the next round, everything again. */
+	size_t n = f->ndgrams;
 	advance(f, DIRECT_REFLECT_RETRY_MS * 2);
-	assert_int_equal(f->ndgrams, 2);
-	advance(f, DIRECT_REFLECT_EVERY_MS - DIRECT_REFLECT_RETRY_MS * 2 + 300);
-	assert_int_equal(f->ndgrams, 3); /* a NAT's new mapping would be noticed */
+	assert_int_equal(f->ndgrams, n);
+	for (int i = 0; i < (DIRECT_REFLECT_EVERY_MS + 1000) / 50 && f->ndgrams == n; i++)
+		advance(f, 50);
+	assert_int_equal(f->ndgrams, n + 2);
+	/* This round the answer from the other port gets in, then the other port is asked at
+	 * once and sees the same mapping: one mapping for all, and open. */
+	answer(f, n, "198.18.0.10:4801", "198.18.0.201:4800", true);
+	answer(f, n + 1, "198.18.0.10:4802", "198.18.0.201:4800", true);
+	for (int i = 0; i < 100 && f->ndgrams == n + 2; i++)
+		advance(f, 50);
+	assert_int_equal(f->ndgrams, n + 3);
+	assert_true(sockaddr_equal(&f->dgram_to[n + 2], &other));
+	answer(f, n + 2, "198.18.0.10:4802", "198.18.0.201:4800", true);
+	direct_nat(f->d, &nat);
+	assert_int_equal(nat.mapping, DIRECT_MAPPING_INDEPENDENT);
+	assert_int_equal(nat.filtering, DIRECT_FILTERING_OPEN);
+	advance(f, DIRECT_REFLECT_RETRY_MS * 3);
+	assert_int_equal(f->ndgrams, n + 3); /* nothing left to ask until the next round */
 
 	/* The reflexive address is offered once, with the host's own. */
 	direct_offer(f->d, BOB);

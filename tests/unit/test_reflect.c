@@ -18,26 +18,33 @@
 static void
 test_request(void **state)
 {
-	uint8_t buf[REFLECT_LEN + 1];
+	uint8_t buf[REFLECT_LEN + 1], flags = 9;
 	uint64_t nonce = 0;
 
 	(void)state;
-	reflect_request_encode(buf, 0x0102030405060708ull);
+	reflect_request_encode(buf, 0x0102030405060708ull, 0);
 	assert_int_equal(buf[0], REFLECT_REQUEST);
 	assert_true(reflect_is_reflect(buf, REFLECT_LEN));
-	assert_true(reflect_request_decode(buf, REFLECT_LEN, &nonce));
+	assert_true(reflect_request_decode(buf, REFLECT_LEN, &nonce, &flags));
 	assert_true(nonce == 0x0102030405060708ull);
-	assert_false(reflect_request_decode(buf, REFLECT_LEN - 1, &nonce));
+	assert_int_equal(flags, 0);
+	reflect_request_encode(buf, 5, REFLECT_OTHER_PORT);
+	assert_true(reflect_request_decode(buf, REFLECT_LEN, &nonce, &flags));
+	assert_int_equal(flags, REFLECT_OTHER_PORT);
+	buf[1] = 2; /* an unknown flag */
+	assert_false(reflect_request_decode(buf, REFLECT_LEN, &nonce, &flags));
+	buf[1] = 0;
+	assert_false(reflect_request_decode(buf, REFLECT_LEN - 1, &nonce, &flags));
 	buf[REFLECT_LEN] = 0;
-	assert_false(reflect_request_decode(buf, REFLECT_LEN + 1, &nonce));
+	assert_false(reflect_request_decode(buf, REFLECT_LEN + 1, &nonce, &flags));
 	buf[31] = 1;
-	assert_false(reflect_request_decode(buf, REFLECT_LEN, &nonce));
+	assert_false(reflect_request_decode(buf, REFLECT_LEN, &nonce, &flags));
 	buf[31] = 0;
 	buf[2] = 1;
-	assert_false(reflect_request_decode(buf, REFLECT_LEN, &nonce));
+	assert_false(reflect_request_decode(buf, REFLECT_LEN, &nonce, &flags));
 	buf[2] = 0;
 	buf[0] = REFLECT_RESPONSE;
-	assert_false(reflect_request_decode(buf, REFLECT_LEN, &nonce));
+	assert_false(reflect_request_decode(buf, REFLECT_LEN, &nonce, &flags));
 	buf[0] = 1; /* a data frame's type */
 	assert_false(reflect_is_reflect(buf, REFLECT_LEN));
 	assert_false(reflect_is_reflect(buf, 0));

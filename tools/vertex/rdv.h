@@ -9,5 +9,7 @@ int cmd_approve(int argc, char **argv);
 int cmd_deny(int argc, char **argv);
 int cmd_revoke(int argc, char **argv);
 int cmd_resolve(int argc, char **argv);
+/* netcheck.c */
+int cmd_netcheck(int argc, char **argv);
 
 #endif

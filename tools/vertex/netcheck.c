@@ -1,0 +1,89 @@
+// SPDX-License-Identifier: MIT
+/*
+ * vertex netcheck: what the agent knows of its NAT and of how it can be reached (the daemon's
+ * side: daemon/agent/ctl_direct.c).
+ */
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ctlclient.h"
+#include "rdv.h"
+
+int
+cmd_netcheck(int argc, char **argv)
+{
+	static const char help[] =
+	    "Usage: vertex [-s SOCKET] netcheck [--json]\n"
+	    "\n"
+	    "Shows what the agent learnt of its network from its home server's reflection\n"
+	    "(UDP, on the server's port and the next): its public address and port as the\n"
+	    "server sees them; the NAT's mapping, endpoint-independent (one public port for\n"
+	    "every destination: hole punching works) or endpoint-dependent (a new one per\n"
+	    "destination, \"symmetric\"); its filtering, open (lets in what comes from another\n"
+	    "port of a host we sent to, or no NAT at all) or port-dependent (only from where we\n"
+	    "sent); the candidates it offers to approved peers (host and server-reflexive);\n"
+	    "whether it has a global IPv6 address. \"unknown\" until the server answered.\n"
+	    "Hairpinning and router port mapping (UPnP, NAT-PMP, PCP) are not tested yet.\n"
+	    "\n"
+	    "  --json   one object, the candidates as a list\n";
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct ctlclient_facts f;
+	bool json = false, first = true;
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
+		if (c == 'j') {
+			json = true;
+		} else if (c == 'h') {
+			fputs(help, stdout);
+			return 0;
+		} else {
+			fputs(help, stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "vertex: unexpected argument '%s'\n\n%s", argv[optind], help);
+		return 2;
+	}
+	if (ctlclient_ask("netcheck", &f))
+		return 1;
+	if (json) {
+		size_t end = 0;
+
+		while (end < f.n && strcmp(f.v[end].key, "candidate"))
+			end++;
+		/* The facts before the candidates, then the candidates as a list. */
+		fputs("{\"nat\":", stdout);
+		ctlclient_json_object(&f, 0, end, NULL, NULL);
+		fputs(",\"candidates\":[", stdout);
+		for (size_t i = end; i < f.n; i++)
+			if (!strcmp(f.v[i].key, "candidate")) {
+				printf("%s\"%s\"", first ? "" : ",", f.v[i].value);
+				first = false;
+			}
+		printf("],\"ipv6\":\"%s\"}\n", ctlclient_fact(&f, 0, f.n, "ipv6"));
+	} else {
+		printf("server          %s\n", ctlclient_fact(&f, 0, f.n, "server"));
+		printf("public address  %s (as the server's other port saw it: %s)\n",
+		       ctlclient_fact(&f, 0, f.n, "reflexive"),
+		       ctlclient_fact(&f, 0, f.n, "reflexive_other"));
+		printf("mapping         %s\n", ctlclient_fact(&f, 0, f.n, "mapping"));
+		printf("filtering       %s\n", ctlclient_fact(&f, 0, f.n, "filtering"));
+		printf("hairpin         %s\n", ctlclient_fact(&f, 0, f.n, "hairpin"));
+		printf("port mapping    %s\n", ctlclient_fact(&f, 0, f.n, "port_mapping"));
+		printf("ipv6            %s\n", ctlclient_fact(&f, 0, f.n, "ipv6"));
+		for (size_t i = 0; i < f.n; i++)
+			if (!strcmp(f.v[i].key, "candidate"))
+				printf("candidate       %s\n", f.v[i].value);
+	}
+	ctlclient_facts_free(&f);
+	return 0;
+}

@@ -108,6 +108,7 @@ ctl_peer(struct peer *p, void *arg)
 		fprintf(f, "via %s%s%s\n", ours, strcmp(ours, theirs) ? " " : "",
 			strcmp(ours, theirs) ? theirs : "");
 	}
+	fprintf(f, "rx_path %s\n", p->state == PEER_UP ? path_kind_name(p->paths.last_rx) : "none");
 	ctl_rdv_peer_facts(c->a, p, f);
 	fprintf(f, "last_handshake %lld\nhandshakes %llu\n", (long long)p->last_handshake,
 		(unsigned long long)p->handshakes);

@@ -130,7 +130,7 @@ wiring_relay_on_frame(void *arg, const char *from, const uint8_t *frame, size_t 
 				     "a relayed frame from no approved peer");
 		return;
 	}
-	dataplane_on_stream_frame(a->dp, frame, len);
+	dataplane_on_relay_frame(a->dp, frame, len);
 }
 
 const struct relay_ops wiring_relay_ops = {

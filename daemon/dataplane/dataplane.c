@@ -173,9 +173,10 @@ dataplane_xlate_drop(enum xlate_result r)
 	return r == XLATE_BAD_SOURCE ? PEER_DROP_BAD_SOURCE : PEER_DROP_MALFORMED;
 }
 
-/* Handles one received frame in p (UDP when from is set, a link otherwise); consumes p. */
+/* Handles one received frame in p that came over kind (from: its UDP source); consumes p. */
 static void
-dataplane_receive(struct dataplane *dp, struct pkt *p, const struct sockaddr_storage *from)
+dataplane_receive(struct dataplane *dp, struct pkt *p, const struct sockaddr_storage *from,
+		  enum path_kind kind)
 {
 	struct frame_hdr h;
 	struct keypair *kp;
@@ -203,6 +204,7 @@ dataplane_receive(struct dataplane *dp, struct pkt *p, const struct sockaddr_sto
 		goto out;
 	}
 	peer_on_rx(peer, from);
+	peer->paths.last_rx = kind;
 	if (!p->len)
 		goto out; /* keepalive */
 	x = xlate_inbound(pkt_data(p), p->len, &peer->map);
@@ -223,11 +225,11 @@ out:
 void
 dataplane_on_udp(struct dataplane *dp, struct pkt *p, const struct sockaddr_storage *from)
 {
-	dataplane_receive(dp, p, from);
+	dataplane_receive(dp, p, from, PATH_UDP);
 }
 
-void
-dataplane_on_stream_frame(struct dataplane *dp, const uint8_t *frame, size_t len)
+static void
+dataplane_on_frame_copy(struct dataplane *dp, const uint8_t *frame, size_t len, enum path_kind kind)
 {
 	struct pkt *p;
 
@@ -242,7 +244,19 @@ dataplane_on_stream_frame(struct dataplane *dp, const uint8_t *frame, size_t len
 	}
 	memcpy(pkt_data(p), frame, len);
 	p->len = (uint16_t)len;
-	dataplane_receive(dp, p, NULL);
+	dataplane_receive(dp, p, NULL, kind);
+}
+
+void
+dataplane_on_stream_frame(struct dataplane *dp, const uint8_t *frame, size_t len)
+{
+	dataplane_on_frame_copy(dp, frame, len, PATH_STREAM);
+}
+
+void
+dataplane_on_relay_frame(struct dataplane *dp, const uint8_t *frame, size_t len)
+{
+	dataplane_on_frame_copy(dp, frame, len, PATH_RELAY);
 }
 
 void

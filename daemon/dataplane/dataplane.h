@@ -68,8 +68,10 @@ void dataplane_free(struct dataplane *dp);
 void dataplane_send(struct dataplane *dp, struct pkt *p);
 /* A datagram that arrived on the UDP path from `from` (taken). */
 void dataplane_on_udp(struct dataplane *dp, struct pkt *p, const struct sockaddr_storage *from);
-/* A frame that arrived in a FRAME record on a link, or through the relay (borrowed). */
+/* A frame that arrived in a FRAME record on a link (borrowed). */
 void dataplane_on_stream_frame(struct dataplane *dp, const uint8_t *frame, size_t len);
+/* A frame that arrived through the relay (borrowed). */
+void dataplane_on_relay_frame(struct dataplane *dp, const uint8_t *frame, size_t len);
 /* An empty frame to p (which has keys): over UDP, and over the link while UDP is unproven. */
 void dataplane_send_keepalive(struct dataplane *dp, struct peer *p);
 /* An empty frame to p (which has keys) over UDP to `to`: a probe of a candidate path. */

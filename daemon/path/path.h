@@ -41,6 +41,7 @@ struct path_set {
 	struct link *stream;              /* the link of the session, or NULL (borrowed) */
 	bool stream_relayed;              /* that link runs over a relayed channel */
 	bool relay;                       /* the relay may carry this peer (an approval exists) */
+	enum path_kind last_rx;           /* the path the last authentic frame came over */
 	struct sockaddr_storage dial[PATH_DIAL_MAX]; /* where a handshake may be dialed */
 	size_t ndial, next_dial;
 };

@@ -9,7 +9,8 @@
 # 2. Each agent learnt its public address from its server (reflection over UDP) and offers its
 #    candidates to the other through the servers; both probe at once, under the session's keys,
 #    and within seconds frames go directly from NAT to NAT: `vertex peers` says path udp with
-#    the other router's public address, and the routers count packets between the sites.
+#    the other router's public address, `vertex ping` says which path answered, and the routers
+#    count packets between the sites. `vertex netcheck` tells the NAT's mapping and filtering.
 # 3. bob's router starts dropping UDP: the direct path dies and the relay carries the session
 #    again, with no new handshake; ping keeps working.
 source "$(dirname "$0")/lib.sh"
@@ -86,6 +87,9 @@ wait "$CONNECT_PID" || fail "connect: $(cat "$VTX_TMP/connect.out")"
 BOB4=$(vtx_ctl alice resolve --address "$BOB/ssh")
 wait_until 20 qn alice ping -c 1 -W 1 "$BOB4" || fail "no ping through the relay"
 pass "session up, ping works"
+OUT=$(qn alice "$VERTEX" -s "$VTX_TMP/alice.sock" ping "$BOB" -c 1 -W 2) || fail "vertex ping: $OUT"
+grep -q "reply in .* ms via relay via $DOMAIN_A $DOMAIN_B" <<<"$OUT" || fail "vertex ping said: $OUT"
+pass "vertex ping, before the direct path: $(grep reply <<<"$OUT")"
 
 say "2. candidates offered, probes both ways: a direct path"
 wait_until 20 path_is alice "$BOB" udp || fail "alice never goes direct: $(vtx_ctl alice peers) counters nata $(nat_counter nata) natb $(nat_counter natb); $(qn nata nft list ruleset | grep -c counter)"
@@ -98,6 +102,9 @@ BEFORE=$(nat_counter natb)
 check_ping on_alice "$BOB4"
 (($(nat_counter natb) >= BEFORE + 10)) || fail "pings did not cross bob's router directly"
 pass "pings go directly between the routers ($(nat_counter natb) packets counted at natb)"
+OUT=$(qn alice "$VERTEX" -s "$VTX_TMP/alice.sock" ping "$BOB" -c 1 -W 2) || fail "vertex ping: $OUT"
+grep -q "reply in .* ms via direct udp $NATB_IP:" <<<"$OUT" || fail "vertex ping said: $OUT"
+pass "vertex ping, direct: $(grep reply <<<"$OUT")"
 HS=$(peer_field alice "$BOB" handshakes)
 
 say "3. bob's router drops UDP: back to the relay, same session"

@@ -28,6 +28,8 @@ static const struct vertex_cmd vertex_cmds[] = {
 	{ "deny", cmd_deny, "deny a waiting request" },
 	{ "revoke", cmd_revoke, "end approvals with a peer (and its session)" },
 	{ "resolve", cmd_resolve, "print the overlay address and port of an approved purpose" },
+	{ "ping", cmd_ping,
+	  "ping a peer; say which path answered (direct udp, relay) and the RTT" },
 	{ "netcheck", cmd_netcheck, "show the NAT as the home server sees it, and our candidates" },
 	{ "register", cmd_register,
 	  "enrol with the domain's server: key, certificate request, certificate" },

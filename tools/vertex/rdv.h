@@ -11,5 +11,7 @@ int cmd_revoke(int argc, char **argv);
 int cmd_resolve(int argc, char **argv);
 /* netcheck.c */
 int cmd_netcheck(int argc, char **argv);
+/* ping.c */
+int cmd_ping(int argc, char **argv);
 
 #endif

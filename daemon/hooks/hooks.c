@@ -138,6 +138,17 @@ hooks_env_add(struct hooks_env *env, const char *name, const char *fmt, ...)
 	env->n++;
 }
 
+const char *
+hooks_env_get(const struct hooks_env *env, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (size_t i = 0; i < env->n; i++)
+		if (!strncmp(env->vars[i], name, n) && env->vars[i][n] == '=')
+			return env->vars[i] + n + 1;
+	return NULL;
+}
+
 /* Logs which hooks are there, once: the quiet skipping of the others is then no surprise. */
 static void
 hooks_log_present(const struct hooks *h)
@@ -261,6 +272,7 @@ hooks_job_end(struct hooks_job *j, const siginfo_t *info)
 		.exit_code = info->si_code == CLD_EXITED ? info->si_status : -1,
 		.signo = info->si_code == CLD_EXITED ? 0 : info->si_status,
 		.ms = ev_clock_ms() - j->started_ms,
+		.env = &j->env,
 	};
 	struct hooks_job **pp;
 

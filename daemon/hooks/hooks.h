@@ -70,8 +70,9 @@ struct hooks_result {
 	int signo;          /* the signal that ended it, or 0 */
 	const char *output; /* stdout and stderr, interleaved, NUL-terminated; borrowed */
 	size_t len;
-	size_t truncated; /* bytes beyond output_max, not kept */
-	uint64_t ms;      /* how long it ran */
+	size_t truncated;            /* bytes beyond output_max, not kept */
+	uint64_t ms;                 /* how long it ran */
+	const struct hooks_env *env; /* what it ran with; borrowed */
 };
 
 struct hooks_stats {
@@ -97,6 +98,9 @@ void hooks_env_init(struct hooks_env *env);
 /* Adds NAME=value (value printf-formatted); a variable that does not fit sets env->overflow. */
 void hooks_env_add(struct hooks_env *env, const char *name, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* The value of name in env, or NULL. */
+const char *hooks_env_get(const struct hooks_env *env, const char *name);
 
 /*
  * Runs the hook for ev with env (copied), now or when a place frees; done(arg, result) is

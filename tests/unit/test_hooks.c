@@ -33,6 +33,7 @@ struct fix {
 	int ndone;
 	struct hooks_result last;
 	char out[8192];
+	char peer[64]; /* VERTEX_PEER of the result's env, "-" if none */
 };
 
 static void
@@ -96,6 +97,10 @@ on_done(void *arg, const struct hooks_result *r)
 	f->last = *r;
 	snprintf(f->out, sizeof(f->out), "%s", r->output);
 	f->last.output = f->out;
+	f->last.env = NULL; /* borrowed for the call only */
+	snprintf(f->peer, sizeof(f->peer), "%s",
+		 hooks_env_get(r->env, "VERTEX_PEER") ? hooks_env_get(r->env, "VERTEX_PEER") : "-");
+	assert_null(hooks_env_get(r->env, "VERTEX_PEE"));
 }
 
 /* Steps the loop until n runs ended; at most max_ms of real time. */
@@ -151,6 +156,7 @@ test_hooks_run_env(void **state)
 	assert_non_null(strstr(got, "PATH=/usr/local/sbin:"));
 	assert_null(strstr(got, "HOME="));
 	assert_int_equal(hooks_stats(f->h)->failed, 1);
+	assert_string_equal(f->peer, "bob@b.example.com"); /* the result's env, in done */
 	assert_int_equal(hooks_busy(f->h), 0);
 }
 

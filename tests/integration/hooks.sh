@@ -11,7 +11,8 @@
 #
 # 1. vertex-up on both: interface, identity, own overlay addresses as `vertex status` says.
 # 2. contact-request answers with no person: bob's hook prints "deny" for web and alice's
-#    connect ends denied; it prints "approve" for ssh and alice's connect succeeds. Its
+#    connect ends denied; it prints something else for ftp, which then waits for bob (who
+#    denies it by hand); it prints "approve" for ssh and alice's connect succeeds. Its
 #    environment names the asker, the purpose and her certificate's fingerprint.
 # 3. peer-up on both sides: peer identity, its overlay addresses as `vertex peers` says, the
 #    approved purposes in both directions, path relay via both domains.
@@ -40,7 +41,7 @@ enrolled alice alice "$ALICE"
 enrolled bob bob "$BOB"
 lab_agent_config alice "$ALICE" fd00:5678:a1::/48
 lab_agent_config bob "$BOB" fd00:5678:b1::/48
-printf 'purpose ssh tcp/22\npurpose web tcp/80\n' >>"$VTX_TMP/bob.conf"
+printf 'purpose ssh tcp/22\npurpose web tcp/80\npurpose ftp tcp/21\n' >>"$VTX_TMP/bob.conf"
 printf 'hooks %s\n' "$VTX_TMP/hooks-alice" >>"$VTX_TMP/alice.conf"
 printf 'hooks %s\nhook-timeout-seconds 3\n' "$VTX_TMP/hooks-bob" >>"$VTX_TMP/bob.conf"
 
@@ -141,6 +142,19 @@ grep -q "$ALICE (certificate ${FPR:0:16}...) asks for web" "$VTX_TMP/bob.log" ||
 	fail "the fingerprint is not the one bob's agent logged: $FPR"
 grep -q "hook contact-request: denied $ALICE for web" "$VTX_TMP/bob.log" || fail "denial not logged"
 pass "web: the hook printed deny, alice's connect ended denied"
+# Any other answer leaves the request to the person: ftp waits until bob denies it himself.
+vtx_ctl alice connect "$BOB/ftp" --wait 30 --json >"$VTX_TMP/ftp.out" 2>&1 &
+FTP_PID=$!
+track_pid "$FTP_PID"
+wait_until 20 grep -q "hook contact-request: no answer; the request of $ALICE for ftp waits for a person" \
+	"$VTX_TMP/bob.log" || fail "the hook's non-answer was not logged"
+expect_var bob contact-request VERTEX_REQUEST_PURPOSE ftp
+[[ $(vtx_ctl bob requests --json | jq -r '.incoming[] | select(.purpose == "ftp") | .fpr') == "$FPR" ]] ||
+	fail "ftp does not wait for bob, or with another fingerprint: $(vtx_ctl bob requests --json)"
+vtx_ctl bob deny "$ALICE" ftp >/dev/null || fail "bob's own deny failed"
+wait "$FTP_PID" && fail "ftp: connect succeeded"
+[[ $(jq -r .state "$VTX_TMP/ftp.out") == denied ]] || fail "ftp: $(cat "$VTX_TMP/ftp.out")"
+pass "ftp: the hook said something else, the request waited for bob (same fingerprint), he denied it"
 vtx_ctl alice connect "$BOB/ssh" --wait 30 >"$VTX_TMP/connect.out" 2>&1 ||
 	fail "ssh: connect: $(cat "$VTX_TMP/connect.out")"
 expect_var bob contact-request VERTEX_REQUEST_PURPOSE ssh

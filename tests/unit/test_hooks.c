@@ -3,7 +3,8 @@
  * Lifecycle hooks (hooks/hooks.h), with real /bin/sh scripts in a temporary directory: the
  * environment given is the environment the hook sees (and nothing of ours besides PATH and
  * VERTEX_HOOK); a hook past its limit is killed with its process group while the loop runs on;
- * output is captured and bounded; runs beyond max_running wait, beyond max_queued are dropped;
+ * output is captured and bounded; a background child holding the pipe does not keep a run
+ * alive; runs beyond max_running wait, beyond max_queued are dropped;
  * absent and non-executable hooks are skipped; the drain at shutdown waits for a hook and
  * kills one that would not end; the contact-request answer parser.
  */
@@ -207,6 +208,30 @@ test_hooks_run_timeout_kills_group(void **state)
 }
 
 static void
+test_hooks_run_background_child_holding_pipe(void **state)
+{
+	struct fix *f = *state;
+	struct hooks_env env;
+	char pid[32];
+	uint64_t t0;
+
+	/* The child keeps the pipe open: the run still ends when the hook itself exits. */
+	fix_script(f, "peer-up", "sleep 1000 & echo $! > bg.pid; echo done", 0755);
+	fix_open(f, 5000, 0, 0, 0);
+	hooks_env_init(&env);
+	t0 = ev_clock_ms();
+	assert_int_equal(hooks_run(f->h, HOOKS_PEER_UP, &env, on_done, f), 0);
+	wait_done(f, 1, 5000);
+	assert_true(ev_clock_ms() - t0 < 2000);
+	assert_false(f->last.timed_out);
+	assert_int_equal(f->last.exit_code, 0);
+	assert_string_equal(f->out, "done\n");
+	read_file(f->dir, "bg.pid", pid, sizeof(pid));
+	assert_true(is_alive(atoi(pid))); /* left alone: a hook may start a daemon on purpose */
+	kill(atoi(pid), SIGKILL);
+}
+
+static void
 test_hooks_run_output_bounded(void **state)
 {
 	struct fix *f = *state;
@@ -354,6 +379,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_hooks_run_env, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hooks_run_timeout_kills_group, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_hooks_run_background_child_holding_pipe, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_hooks_run_output_bounded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hooks_run_queue, setup, teardown),

@@ -31,7 +31,8 @@ declare -A ALLOWED=(
 	[rendezvous]="core crypto proto store trust"
 	[relay]="core proto"
 	[direct]="core crypto proto"
-	[agent]="control core crypto dataplane domains home kernel-iface link overlay path peer proto relay rendezvous direct session store trust"
+	[hooks]="core"
+	[agent]="control core crypto dataplane domains home hooks kernel-iface link overlay path peer proto relay rendezvous direct session store trust"
 )
 
 bad=0

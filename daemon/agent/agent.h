@@ -49,6 +49,7 @@ struct pkt_pool;
 struct rdv;
 struct relay;
 struct direct;
+struct wiring_hooks;
 struct session_index;
 struct store;
 struct tls_ctx;
@@ -98,6 +99,9 @@ struct agent {
 	struct rdv *rdv;         /* contact requests, approvals (NULL without a home server) */
 	struct relay *relay;     /* channels and frames through the servers (the same) */
 	struct direct *direct;   /* our candidates, offers, probing rounds (the same) */
+
+	/* The lifecycle hooks and what they remember of the peers (wiring_hooks.c). */
+	struct wiring_hooks *hooks;
 };
 
 /*

@@ -61,6 +61,8 @@ enum config_seen {
 	SEEN_SERVER = 1u << 13,
 	SEEN_USER = 1u << 14,
 	SEEN_PRIVACY = 1u << 15,
+	SEEN_HOOKS = 1u << 16,
+	SEEN_HOOK_TIMEOUT = 1u << 17,
 };
 
 struct config_parser {
@@ -377,6 +379,23 @@ config_on_keepalive(struct config_parser *p, char **argv)
 }
 
 static int
+config_on_hooks(struct config_parser *p, char **argv)
+{
+	return config_path(p, argv[0], argv[1], p->c->hooks_dir);
+}
+
+static int
+config_on_hook_timeout(struct config_parser *p, char **argv)
+{
+	uint64_t v;
+
+	if (config_number(p, argv[0], argv[1], 1, CONFIG_MAX_HOOK_TIMEOUT_SEC, &v) < 0)
+		return -EINVAL;
+	p->c->hook_timeout_sec = (unsigned)v;
+	return 0;
+}
+
+static int
 config_on_peer(struct config_parser *p, char **argv)
 {
 	struct config *c = p->c;
@@ -508,6 +527,8 @@ static const struct config_keyword config_keywords[] = {
 	{ "purpose", -5, 0, false, "NAME tcp|udp/PORT [allow WHO,...] [auto-approve]",
 	  config_on_purpose },
 	{ "privacy", 1, SEEN_PRIVACY, false, "on|off", config_on_privacy },
+	{ "hooks", 1, SEEN_HOOKS, false, "DIR", config_on_hooks },
+	{ "hook-timeout-seconds", 1, SEEN_HOOK_TIMEOUT, false, "SECONDS", config_on_hook_timeout },
 	{ "peer", 2, 0, false, "IDENTITY {", config_on_peer },
 	{ "endpoint", 1, 0, true, "HOST:PORT", config_on_endpoint },
 	{ "}", 0, 0, true, "", config_on_close },
@@ -613,6 +634,7 @@ config_defaults(struct config *c)
 	c->rekey_after_sec = CONFIG_DEFAULT_REKEY_SEC;
 	c->rekey_after_packets = CONFIG_DEFAULT_REKEY_PACKETS;
 	c->keepalive_sec = CONFIG_DEFAULT_KEEPALIVE_SEC;
+	c->hook_timeout_sec = CONFIG_DEFAULT_HOOK_TIMEOUT_SEC;
 }
 
 /*
@@ -692,6 +714,22 @@ err_big:
 	return -EFBIG;
 }
 
+/* Hooks live beside the config file unless `hooks DIR` says otherwise (absolute, resolved). */
+static void
+config_default_hooks(const char *path, struct config *c)
+{
+	char dir[PATH_MAX], *slash;
+
+	if (!realpath(path, dir))
+		return; /* it was just read: only a race; then no hooks */
+	slash = strrchr(dir, '/');
+	if (slash == dir)
+		slash[1] = '\0';
+	else if (slash)
+		*slash = '\0';
+	snprintf(c->hooks_dir, sizeof(c->hooks_dir), "%s", dir);
+}
+
 int
 config_parse_file(const char *path, struct config *c, char *err, size_t errlen)
 {
@@ -711,6 +749,8 @@ config_parse_file(const char *path, struct config *c, char *err, size_t errlen)
 		goto err;
 	r = config_parse_buf(path, buf, len, c, err, errlen);
 	free(buf);
+	if (r == 0 && !c->hooks_dir[0])
+		config_default_hooks(path, c);
 	return r;
 err:
 	if (err && errlen)

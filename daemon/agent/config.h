@@ -57,6 +57,8 @@ enum {
 	CONFIG_DEFAULT_MTU = 1420, /* 1500 - IPv6 (40) - UDP (8) - frame overhead (32) */
 	CONFIG_DEFAULT_REKEY_SEC = 120,
 	CONFIG_DEFAULT_KEEPALIVE_SEC = 10,
+	CONFIG_DEFAULT_HOOK_TIMEOUT_SEC = 10, /* hooks/hooks.h */
+	CONFIG_MAX_HOOK_TIMEOUT_SEC = 3600,
 	CONFIG_USER_MAX = 32,
 	CONFIG_MIN_MTU = 1280,
 	CONFIG_MAX_MTU = 1920, /* PKT_DATA_MAX: the largest inner packet a buffer holds */
@@ -110,6 +112,10 @@ struct config {
 	struct purpose *purposes; /* owned; config_free() releases */
 	size_t npurposes;
 	bool privacy;
+	/* Lifecycle hooks (docs/hooks.md): their directory, by default the config file's (set by
+	 * config_parse_file; "": none), and each hook's time limit. */
+	char hooks_dir[PATH_MAX];
+	unsigned hook_timeout_sec;
 };
 
 /* Fills *c with defaults (no identity, no peers). */

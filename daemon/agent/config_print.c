@@ -71,6 +71,9 @@ config_print(const struct config *c, FILE *out)
 		fprintf(out, "%-20s %s\n", "server", ep);
 	}
 	fprintf(out, "%-20s %s\n", "privacy", c->privacy ? "on" : "off");
+	if (c->hooks_dir[0])
+		fprintf(out, "%-20s %s\n", "hooks", c->hooks_dir);
+	fprintf(out, "%-20s %u\n", "hook-timeout-seconds", c->hook_timeout_sec);
 	for (size_t i = 0; i < c->npurposes; i++) {
 		/* One space, no padding: never longer than the line it came from (<= 1024). */
 		fprintf(out, "purpose ");
@@ -107,7 +110,8 @@ config_equal(const struct config *a, const struct config *b)
 	if (strcmp(a->identity, b->identity) || strcmp(a->key_path, b->key_path) ||
 	    strcmp(a->cert_path, b->cert_path) || strcmp(a->interface, b->interface) ||
 	    strcmp(a->state_path, b->state_path) || strcmp(a->control_path, b->control_path) ||
-	    strcmp(a->user, b->user))
+	    strcmp(a->user, b->user) || strcmp(a->hooks_dir, b->hooks_dir) ||
+	    a->hook_timeout_sec != b->hook_timeout_sec)
 		return false;
 	if (a->port != b->port || a->mtu != b->mtu || a->rekey_after_sec != b->rekey_after_sec ||
 	    a->rekey_after_packets != b->rekey_after_packets ||

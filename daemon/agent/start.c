@@ -368,6 +368,9 @@ agent_start(struct agent *a)
 		log_warnx("cannot drop privileges: %s", strerror(-err));
 		return err;
 	}
+	/* Hooks run with the privileges left now; vertex-up once the interface is up. */
+	if ((err = wiring_hooks_open(a)))
+		return err;
 	peer_foreach(a->peers, agent_need_session, NULL);
 	if (a->home)
 		home_start(a->home);
@@ -379,6 +382,7 @@ void
 agent_stop(struct agent *a)
 {
 	if (a->loop) {
+		wiring_hooks_close(a); /* vertex-down first: everything is still up */
 		domains_free(a->domains);
 		links_free(a->links, true); /* CLOSE records go out through the relay too */
 		relay_free(a->relay);

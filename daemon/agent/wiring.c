@@ -49,6 +49,13 @@ static void
 wiring_on_session(void *arg, struct peer *p)
 {
 	wiring_direct_on_session(arg, p);
+	wiring_hooks_on_session(arg, p);
+}
+
+static void
+wiring_on_session_down(void *arg, struct peer *p)
+{
+	wiring_hooks_on_session_down(arg, p);
 }
 
 const struct peer_ops wiring_peer_ops = {
@@ -56,6 +63,7 @@ const struct peer_ops wiring_peer_ops = {
 	.send_keepalive = wiring_send_keepalive,
 	.close_links = wiring_close_links,
 	.on_session = wiring_on_session,
+	.on_session_down = wiring_on_session_down,
 };
 
 /* --- the UDP path's datagrams go to the data plane --- */

@@ -46,6 +46,13 @@ bool wiring_direct_datagram(struct agent *a, struct pkt *p, const struct sockadd
 void wiring_direct_on_session(struct agent *a, struct peer *p);
 void wiring_direct_home_state(struct agent *a, bool up);
 int wiring_handle_direct(struct agent *a);
+/* wiring_hooks.c: the lifecycle hooks (docs/hooks.md). open runs vertex-up; close runs
+ * vertex-down and waits for the hooks still running, at most one time limit. */
+int wiring_hooks_open(struct agent *a);
+void wiring_hooks_close(struct agent *a);
+void wiring_hooks_on_session(struct agent *a, struct peer *p);
+void wiring_hooks_on_session_down(struct agent *a, struct peer *p);
+void wiring_hooks_on_request(struct agent *a, const struct rdv_incoming *e);
 /* The before-sleep hook of the loop: what a turn queued goes out in one batch. */
 void wiring_before_sleep(void *arg);
 

@@ -87,10 +87,18 @@ wiring_rdv_on_revoked(void *arg, const char *peer, bool none_left)
 	peer_del(p);
 }
 
+/* A request waits for a person: the contact-request hook may answer it (wiring_hooks.c). */
+static void
+wiring_rdv_on_request(void *arg, const struct rdv_incoming *e)
+{
+	wiring_hooks_on_request(arg, e);
+}
+
 const struct rdv_ops wiring_rdv_ops = {
 	.send = wiring_rdv_send,
 	.on_approved = wiring_rdv_on_approved,
 	.on_revoked = wiring_rdv_on_revoked,
+	.on_request = wiring_rdv_on_request,
 };
 
 /* --- the relay --- */

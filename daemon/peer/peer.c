@@ -66,6 +66,17 @@ peer_drop_keypair(struct peer *p, struct keypair **slot)
 	*slot = NULL;
 }
 
+/* Every change of p->state goes here: leaving UP is reported (peer_ops.on_session_down). */
+void
+peer_set_state(struct peer *p, enum peer_state s)
+{
+	bool was_up = p->state == PEER_UP;
+
+	p->state = s;
+	if (was_up && s != PEER_UP && p->table->ops.on_session_down)
+		p->table->ops.on_session_down(p->table->arg, p);
+}
+
 void
 peer_drop_keys(struct peer *p)
 {
@@ -86,7 +97,7 @@ peer_need_session(struct peer *p)
 	bool we_first = strcmp(p->table->params.self, p->identity) < 0;
 
 	if (p->state == PEER_DOWN)
-		p->state = PEER_CONNECTING;
+		peer_set_state(p, PEER_CONNECTING);
 	peer_timers_connect(p, we_first ? 0 : PEER_DEFER_MS);
 }
 
@@ -125,7 +136,7 @@ peer_on_session(struct peer *p, struct link *l, struct keypair *kp, bool we_dial
 	p->backoff_ms = 0;
 	p->handshakes++;
 	p->last_handshake = time(NULL);
-	p->state = PEER_UP;
+	peer_set_state(p, PEER_UP);
 	if (!p->last_rx_ms)
 		p->last_rx_ms = ev_now_ms(p->table->loop);
 
@@ -144,7 +155,7 @@ void
 peer_on_close(struct peer *p)
 {
 	peer_drop_keys(p);
-	p->state = PEER_DOWN;
+	peer_set_state(p, PEER_DOWN);
 	p->last_rx_ms = 0;
 	peer_timers_session_down(p);
 	/* It will probably be back: let it dial us, or try again after a short while. */
@@ -160,7 +171,7 @@ static void
 peer_close_untrusted(struct peer *p)
 {
 	peer_drop_keys(p);
-	p->state = PEER_DOWN;
+	peer_set_state(p, PEER_DOWN);
 	peer_timers_session_down(p);
 	p->table->ops.close_links(p->table->arg, p);
 	/* A dial that close_links ended armed the first backoff step: this replaces it. */
@@ -242,7 +253,7 @@ peer_on_keys_expired(struct peer *p)
 {
 	log_warnx("peer %s: keys expired without a rekey; session down", p->identity);
 	peer_drop_keys(p);
-	p->state = PEER_DOWN;
+	peer_set_state(p, PEER_DOWN);
 	peer_timers_session_down(p);
 	peer_need_session(p);
 }
@@ -252,6 +263,6 @@ peer_on_silence(struct peer *p, uint64_t silent_ms)
 {
 	log_warnx("peer %s: nothing received for %llu s; starting a new handshake", p->identity,
 		  (unsigned long long)silent_ms / 1000);
-	p->state = PEER_CONNECTING;
+	peer_set_state(p, PEER_CONNECTING);
 	peer_need_session(p);
 }

@@ -103,6 +103,11 @@ struct peer_ops {
 	void (*close_links)(void *arg, struct peer *p);
 	/* A handshake put new keys in place (the first or a rekey); may be NULL. */
 	void (*on_session)(void *arg, struct peer *p);
+	/*
+	 * p->state just left UP (closed, revoked, distrusted, keys expired, silence, removed):
+	 * the session is lost. May be NULL. Not called when the table is freed (shutdown).
+	 */
+	void (*on_session_down)(void *arg, struct peer *p);
 };
 
 struct peer_params {

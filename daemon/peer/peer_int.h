@@ -38,5 +38,7 @@ void peer_timers_retry_slowly(struct peer *p, unsigned delay_ms);
 void peer_on_keys_expired(struct peer *p);
 /* peer.c: nothing arrived for peer_dead_after_ms while up: ask for a new handshake. */
 void peer_on_silence(struct peer *p, uint64_t silent_ms);
+/* peer.c: every state change; leaving UP calls peer_ops.on_session_down. */
+void peer_set_state(struct peer *p, enum peer_state s);
 
 #endif

@@ -134,6 +134,7 @@ peer_del(struct peer *p)
 	struct peer_table *t = p->table;
 	struct peer **pp = &t->buckets[table_hash(t, p->identity)];
 
+	peer_set_state(p, PEER_DOWN); /* a peer removed while up: its session is lost too */
 	while (*pp != p)
 		pp = &(*pp)->hash_next;
 	*pp = p->hash_next;

@@ -411,6 +411,8 @@ rdv_on_contact(struct rdv *r, const struct ctlmsg *m)
 			 from, hex, name, from, name, from, name, m->u.contact.ttl);
 	}
 	rdv_arm(r);
+	if (r->ops.on_request)
+		r->ops.on_request(r->arg, e);
 }
 
 void

@@ -51,6 +51,8 @@ enum {
 /* Where an outgoing request is: RDV_PENDING or one of ctlmsg.h's verdicts. */
 enum { RDV_PENDING = 0 };
 
+struct rdv_incoming;
+
 struct rdv_ops {
 	/* Sends m to the home server; false if it is not connected or full. */
 	bool (*send)(void *arg, const struct ctlmsg *m);
@@ -58,6 +60,12 @@ struct rdv_ops {
 	void (*on_approved)(void *arg, const char *peer);
 	/* An approval with peer ended; none_left: there is no other between us. */
 	void (*on_revoked)(void *arg, const char *peer, bool none_left);
+	/*
+	 * A new request waits for a person (not one merged into a waiting one, not one answered
+	 * at once): e is borrowed for the call. May be NULL. rdv_approve/rdv_deny may be called
+	 * later, not from inside the callback.
+	 */
+	void (*on_request)(void *arg, const struct rdv_incoming *e);
 };
 
 struct rdv_params {

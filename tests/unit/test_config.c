@@ -187,6 +187,7 @@ test_config_print_round_trip_example(void **state)
 	assert_round_trip(
 	    "privacy on\npurpose ssh tcp/022 allow @A.example.com,Carol@c.example.org\n"
 	    "purpose\tweb  tcp/80   auto-approve\npurpose dns udp/53 allow anyone\n");
+	assert_round_trip("hooks /etc/vertex/hooks.d\nhook-timeout-seconds 3\n");
 }
 
 static void
@@ -241,6 +242,10 @@ static const struct bad_case bad_cases[] = {
 	  "vertexd.conf:2: purpose: duplicate purpose ssh" },
 	{ "privacy yes\n", "privacy: yes is neither 'on' nor 'off'" },
 	{ "privacy on\nprivacy off\n", "privacy: given more than once" },
+	{ "hooks etc/hooks\n", "hooks: etc/hooks is not an absolute path" },
+	{ "hooks /a\nhooks /b\n", "hooks: given more than once" },
+	{ "hook-timeout-seconds 0\n", "hook-timeout-seconds: 0 is out of range 1..3600" },
+	{ "hook-timeout-seconds 3601\n", "hook-timeout-seconds: 3601 is out of range" },
 	{ "\n\n# c\nmtu 99999\n", "vertexd.conf:4: mtu: 99999 is out of range 1280..1920" },
 	{ "mtu 1921\n", "vertexd.conf:1: mtu: 1921 is out of range 1280..1920" },
 	{ "mtu 1279\n", "vertexd.conf:1: mtu: 1279 is out of range" },
@@ -400,6 +405,8 @@ test_config_parse_file_io(void **state)
 	close(fd);
 	assert_int_equal(config_parse_file(path, c, err, sizeof(err)), 0);
 	assert_int_equal(c->npeers, 2);
+	assert_string_equal(c->hooks_dir, "/tmp"); /* hooks beside the config file by default */
+	assert_int_equal(c->hook_timeout_sec, 10);
 	config_free(c);
 	unlink(path);
 	assert_int_equal(config_parse_file(path, c, err, sizeof(err)), -ENOENT);

@@ -60,6 +60,8 @@ struct fx {
 	bool peer_echoes; /* each keepalive we send is answered (the peer is alive) */
 	struct call dials[MAX_CALLS], keepalives[MAX_CALLS], closes[MAX_CALLS];
 	size_t ndials, nkeepalives, ncloses;
+	struct call downs[MAX_CALLS];
+	size_t ndowns;
 };
 
 /* Opaque link handles: the peer module only stores and compares them. */
@@ -117,10 +119,20 @@ fx_close_links(void *arg, struct peer *p)
 		peer_on_link_gone(p, p->paths.stream, false);
 }
 
+static void
+fx_session_down(void *arg, struct peer *p)
+{
+	struct fx *f = arg;
+
+	assert_int_not_equal(p->state, PEER_UP);
+	fx_record(f->downs, &f->ndowns, f, p);
+}
+
 static const struct peer_ops fx_ops = {
 	.dial = fx_dial,
 	.send_keepalive = fx_send_keepalive,
 	.close_links = fx_close_links,
+	.on_session_down = fx_session_down,
 };
 
 static int
@@ -756,8 +768,13 @@ test_peer_on_close_drops_keys_and_retries(void **state)
 	fx_session(f, p, LINK(1), false, &kp2);
 	idx1 = kp1->local_index;
 	idx2 = kp2->local_index;
+	assert_int_equal(f->ndowns, 0); /* a rekey is no loss */
 	peer_on_close(p);
 	assert_int_equal(p->state, PEER_DOWN);
+	assert_int_equal(f->ndowns, 1); /* leaving UP is reported, once */
+	assert_ptr_equal(f->downs[0].p, p);
+	peer_on_close(p);
+	assert_int_equal(f->ndowns, 1);
 	assert_null(p->current);
 	assert_null(p->previous);
 	assert_null(session_index_find(f->index, idx1));
@@ -953,7 +970,9 @@ test_peer_del_releases_keys_and_timers(void **state)
 	f->dial_err = -ECONNREFUSED;
 	fx_turns(f);
 	peer_del(carol);
+	assert_int_equal(f->ndowns, 1); /* carol was up: her session is lost */
 	peer_del(dave);
+	assert_int_equal(f->ndowns, 1); /* dave never was */
 	assert_null(session_index_find(f->index, idx));
 	assert_int_equal(peer_count(f->t), 0);
 	assert_null(peer_find(f->t, CAROL));

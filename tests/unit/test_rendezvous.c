@@ -43,6 +43,8 @@ struct side {
 	char revoked[8][IDENTITY_STR_MAX];
 	bool revoked_none_left[8];
 	size_t nrevoked;
+	size_t nrequests; /* on_request calls */
+	struct rdv_incoming request;
 };
 
 struct fx {
@@ -90,10 +92,20 @@ side_on_revoked(void *arg, const char *peer, bool none_left)
 	}
 }
 
+static void
+side_on_request(void *arg, const struct rdv_incoming *e)
+{
+	struct side *s = arg;
+
+	s->nrequests++;
+	s->request = *e;
+}
+
 static const struct rdv_ops side_ops = {
 	.send = side_send,
 	.on_approved = side_on_approved,
 	.on_revoked = side_on_revoked,
+	.on_request = side_on_request,
 };
 
 static void
@@ -245,6 +257,11 @@ test_ask_approve_both_stored(void **state)
 	assert_int_equal(incoming(&f->bob), 1);
 	assert_int_equal(f->bob.nq, 0);
 	assert_int_equal(f->bob.napproved, 0);
+	/* The contact-request hook's event: once, with who asks for what. */
+	assert_int_equal(f->bob.nrequests, 1);
+	assert_string_equal(f->bob.request.from, ALICE);
+	assert_string_equal(f->bob.request.purpose, "ssh");
+	assert_int_equal(f->bob.request.fpr[0], 0xa1);
 
 	assert_int_equal(rdv_approve(f->bob.r, ALICE, "ssh", &why), 0);
 	assert_int_equal(incoming(&f->bob), 0);
@@ -282,6 +299,7 @@ test_duplicates_merged(void **state)
 	f->alice.nq = 2;
 	deliver(&f->alice, &f->bob);
 	assert_int_equal(incoming(&f->bob), 1);
+	assert_int_equal(f->bob.nrequests, 1); /* merged: no second event */
 }
 
 static void
@@ -341,6 +359,7 @@ test_auto_approve(void **state)
 	assert_int_equal(rdv_ask(f->alice.r, BOB, "web", 60, &why), 0);
 	deliver(&f->alice, &f->bob);
 	assert_int_equal(incoming(&f->bob), 0);
+	assert_int_equal(f->bob.nrequests, 0); /* answered at once: nobody is asked */
 	assert_int_equal(f->bob.q[0].u.answer.verdict, CTL_VERDICT_APPROVED);
 	assert_int_equal(f->bob.q[0].u.answer.port, 80);
 	deliver(&f->bob, &f->alice);

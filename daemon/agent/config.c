@@ -30,7 +30,7 @@
 
 enum {
 	CONFIG_LINE_MAX = 1024,            /* bytes, without the newline */
-	CONFIG_MAX_ARGS = 8,               /* tokens on a line, keyword included */
+	CONFIG_MAX_ARGS = 9,               /* tokens on a line, keyword included */
 	CONFIG_FILE_MAX = 4 * 1024 * 1024, /* bytes; far above 1024 peers' worth */
 	CONFIG_MIN_REKEY_SEC = 10,
 	CONFIG_MAX_REKEY_SEC = 86400,
@@ -505,8 +505,8 @@ static const struct config_keyword config_keywords[] = {
 	{ "rekey-after-packets", 1, SEEN_REKEY_PACKETS, false, "COUNT", config_on_rekey_packets },
 	{ "keepalive-seconds", 1, SEEN_KEEPALIVE, false, "SECONDS", config_on_keepalive },
 	{ "server", 1, SEEN_SERVER, false, "auto|HOST:PORT", config_on_server },
-	{ "purpose", -5, 0, false, "NAME tcp|udp/PORT [allow WHO,...] [auto-approve]",
-	  config_on_purpose },
+	{ "purpose", -7, 0, false,
+	  "NAME tcp|udp/PORT [-> ADDR:PORT] [allow WHO,...] [auto-approve]", config_on_purpose },
 	{ "privacy", 1, SEEN_PRIVACY, false, "on|off", config_on_privacy },
 	{ "peer", 2, 0, false, "IDENTITY {", config_on_peer },
 	{ "endpoint", 1, 0, true, "HOST:PORT", config_on_endpoint },

@@ -118,7 +118,9 @@ config_equal(const struct config *a, const struct config *b)
 		const struct purpose *x = &a->purposes[i], *y = &b->purposes[i];
 
 		if (strcmp(x->name, y->name) || x->proto != y->proto || x->port != y->port ||
-		    x->auto_approve != y->auto_approve || x->nallow != y->nallow)
+		    x->auto_approve != y->auto_approve || x->nallow != y->nallow ||
+		    purpose_has_target(x) != purpose_has_target(y) ||
+		    (purpose_has_target(x) && !sockaddr_equal(&x->target, &y->target)))
 			return false;
 		for (size_t k = 0; k < x->nallow; k++)
 			if (strcmp(x->allow[k], y->allow[k]))

@@ -473,6 +473,19 @@ config_on_purpose(struct config_parser *p, char **argv)
 }
 
 static int
+config_on_firewall(struct config_parser *p, char **argv)
+{
+	const char *why = NULL;
+	size_t argc = 0;
+
+	while (argv[1 + argc])
+		argc++;
+	if (policy_config_parse(&p->c->firewall, argv + 1, argc, &why))
+		return config_err(p, argv[0], "%s", why);
+	return 0;
+}
+
+static int
 config_on_privacy(struct config_parser *p, char **argv)
 {
 	if (strcmp(argv[1], "on") && strcmp(argv[1], "off"))
@@ -507,6 +520,9 @@ static const struct config_keyword config_keywords[] = {
 	{ "server", 1, SEEN_SERVER, false, "auto|HOST:PORT", config_on_server },
 	{ "purpose", -7, 0, false,
 	  "NAME tcp|udp/PORT [-> ADDR:PORT] [allow WHO,...] [auto-approve]", config_on_purpose },
+	{ "firewall", -3, 0, false,
+	  "icmp-echo on|off | allow WHO PROTO/PORT[-PORT] | outbound-only WHO",
+	  config_on_firewall },
 	{ "privacy", 1, SEEN_PRIVACY, false, "on|off", config_on_privacy },
 	{ "peer", 2, 0, false, "IDENTITY {", config_on_peer },
 	{ "endpoint", 1, 0, true, "HOST:PORT", config_on_endpoint },

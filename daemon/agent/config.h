@@ -46,6 +46,7 @@
 #include <sys/socket.h>
 
 #include "core/sockaddr.h"
+#include "policy/policy.h"
 #include "rendezvous/purpose.h"
 #include "trust/identity.h"
 
@@ -110,6 +111,7 @@ struct config {
 	struct purpose *purposes; /* owned; config_free() releases */
 	size_t npurposes;
 	bool privacy;
+	struct policy_config firewall; /* the `firewall` lines (policy/policy.h) */
 };
 
 /* Fills *c with defaults (no identity, no peers). */

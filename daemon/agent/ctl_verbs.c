@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "agent/agent.h"
+#include "agent/ctl_policy.h"
 #include "agent/ctl_rdv.h"
 #include "core/log.h"
 #include "core/ev.h"
@@ -333,6 +334,7 @@ static const struct ctl_verb ctl_verbs[] = {
 	{ { "deny", NULL }, 2, false, ctl_rdv_deny },
 	{ { "revoke", NULL }, 2, false, ctl_rdv_revoke },
 	{ { "resolve", NULL }, 2, false, ctl_rdv_resolve },
+	{ { "firewall", NULL }, 0, false, ctl_policy_firewall },
 };
 
 /* Splits line in place at single spaces; -1 for an empty word (leading, trailing, double). */

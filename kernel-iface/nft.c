@@ -512,6 +512,9 @@ nft_install(struct nft *n, const struct purpose *purposes, size_t np)
 	bool dnat = false;
 	int err;
 
+	for (size_t i = 0; i < np; i++) /* first: a failure leaves no table behind */
+		if (nft_is_loopback_target(&purposes[i]) && (err = nft_route_localnet(n->ifname)))
+			return err;
 	if ((err = nft_batch_start(n, &bt)))
 		return err;
 	nft_batch_table(&bt, NFT_MSG_NEWTABLE, NLM_F_CREATE);
@@ -531,12 +534,7 @@ nft_install(struct nft *n, const struct purpose *purposes, size_t np)
 			if (purpose_has_target(&purposes[i]))
 				nft_dnat_rule(&bt, n->ifname, &purposes[i]);
 	}
-	if ((err = nft_batch_send(&bt)))
-		return err;
-	for (size_t i = 0; i < np; i++)
-		if (nft_is_loopback_target(&purposes[i]))
-			return nft_route_localnet(n->ifname);
-	return 0;
+	return nft_batch_send(&bt);
 }
 
 int

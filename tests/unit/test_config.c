@@ -189,6 +189,9 @@ test_config_print_round_trip_example(void **state)
 	    "purpose\tweb  tcp/80   auto-approve\npurpose dns udp/53 allow anyone\n");
 	assert_round_trip("purpose web tcp/80 -> 127.0.0.1:8080 allow @a.example.com auto-approve\n"
 			  "purpose web6 tcp/81 -> [::1]:8080\n");
+	assert_round_trip(
+	    "firewall icmp-echo off\nfirewall allow Alice@A.example.com tcp/8000-8100\n"
+	    "firewall outbound-only @c.example.org\nfirewall allow @b.example.com udp/53\n");
 }
 
 static void
@@ -248,6 +251,13 @@ static const struct bad_case bad_cases[] = {
 	  "unexpected or repeated" },
 	{ "purpose ssh tcp/22 a b c d e f\n", "purpose: expects NAME tcp|udp/PORT" },
 	{ "purpose web tcp/80 ->\n", "a local target is a numeric" },
+	{ "firewall\n", "firewall: expects icmp-echo" },
+	{ "firewall icmp-echo\n", "firewall: expects icmp-echo" },
+	{ "firewall icmp-echo maybe\n", "vertexd.conf:1: firewall: expected icmp-echo on|off" },
+	{ "firewall allow alice@a.example.com tcp/9-1\n", "firewall: a port range goes from low" },
+	{ "firewall outbound-only x y\n", "firewall: expected outbound-only" },
+	{ "firewall allow alice@a.example.com tcp/1\nfirewall allow alice@a.example.com tcp/1\n",
+	  "vertexd.conf:2: firewall: the same rule is given twice" },
 	{ "purpose web tcp/80 -> localhost:8080\n", "a local target is a numeric" },
 	{ "purpose web tcp/80 -> 127.0.0.1:0\n", "a local target is a numeric" },
 	{ "purpose web tcp/80 auto-approve -> 127.0.0.1:8080\n", "unexpected or repeated" },

@@ -19,7 +19,7 @@ declare -A ALLOWED=(
 	[store]="core trust"
 	[session]="core crypto proto"
 	[overlay]="core"
-	[kernel-iface]="core"
+	[kernel-iface]="core policy/policy.h rendezvous/purpose.h"
 	[path]="core"
 	[control]="core crypto proto trust"
 	[peer]="core crypto overlay path session trust"
@@ -32,7 +32,8 @@ declare -A ALLOWED=(
 	[relay]="core proto"
 	[direct]="core crypto proto"
 	[hooks]="core"
-	[agent]="control core crypto dataplane domains home hooks kernel-iface link overlay path peer proto relay rendezvous direct session store trust"
+	[policy]="core trust/identity.h rendezvous/purpose.h"
+	[agent]="control core crypto dataplane domains home hooks kernel-iface link overlay path peer policy proto relay rendezvous direct session store trust"
 )
 
 bad=0

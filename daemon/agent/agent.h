@@ -14,6 +14,8 @@
  *   ctl_verbs.c  what it answers: status, peers, trust list|show|forget|pin
  *   ctl_rdv.c    and connect, requests, approve, deny, revoke, resolve
  *   privs.c      dropping privileges once start-up is done
+ *   wiring_policy.c  the firewall: each peer's policy into the nftables table
+ *   ctl_policy.c the `firewall` verb: the policy as the daemon understands it
  *
  * The modules (docs/architecture.md draws them): peer/ (the peer table, each peer's session
  * state machine and timers), path/ (each peer's paths; the UDP socket), link/ (TLS links to
@@ -42,6 +44,7 @@ struct home;
 struct links;
 struct listener;
 struct netlink;
+struct nft;
 struct path_udp;
 struct peer_table;
 struct peer;
@@ -99,6 +102,7 @@ struct agent {
 	struct rdv *rdv;         /* contact requests, approvals (NULL without a home server) */
 	struct relay *relay;     /* channels and frames through the servers (the same) */
 	struct direct *direct;   /* our candidates, offers, probing rounds (the same) */
+	struct nft *nft;         /* the firewall's table (wiring_policy.c) */
 
 	/* The lifecycle hooks and what they remember of the peers (wiring_hooks.c). */
 	struct wiring_hooks *hooks;

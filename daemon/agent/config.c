@@ -30,7 +30,7 @@
 
 enum {
 	CONFIG_LINE_MAX = 1024,            /* bytes, without the newline */
-	CONFIG_MAX_ARGS = 8,               /* tokens on a line, keyword included */
+	CONFIG_MAX_ARGS = 9,               /* tokens on a line, keyword included */
 	CONFIG_FILE_MAX = 4 * 1024 * 1024, /* bytes; far above 1024 peers' worth */
 	CONFIG_MIN_REKEY_SEC = 10,
 	CONFIG_MAX_REKEY_SEC = 86400,
@@ -492,6 +492,19 @@ config_on_purpose(struct config_parser *p, char **argv)
 }
 
 static int
+config_on_firewall(struct config_parser *p, char **argv)
+{
+	const char *why = NULL;
+	size_t argc = 0;
+
+	while (argv[1 + argc])
+		argc++;
+	if (policy_config_parse(&p->c->firewall, argv + 1, argc, &why))
+		return config_err(p, argv[0], "%s", why);
+	return 0;
+}
+
+static int
 config_on_privacy(struct config_parser *p, char **argv)
 {
 	if (strcmp(argv[1], "on") && strcmp(argv[1], "off"))
@@ -524,8 +537,11 @@ static const struct config_keyword config_keywords[] = {
 	{ "rekey-after-packets", 1, SEEN_REKEY_PACKETS, false, "COUNT", config_on_rekey_packets },
 	{ "keepalive-seconds", 1, SEEN_KEEPALIVE, false, "SECONDS", config_on_keepalive },
 	{ "server", 1, SEEN_SERVER, false, "auto|HOST:PORT", config_on_server },
-	{ "purpose", -5, 0, false, "NAME tcp|udp/PORT [allow WHO,...] [auto-approve]",
-	  config_on_purpose },
+	{ "purpose", -7, 0, false,
+	  "NAME tcp|udp/PORT [-> ADDR:PORT] [allow WHO,...] [auto-approve]", config_on_purpose },
+	{ "firewall", -3, 0, false,
+	  "icmp-echo on|off | allow WHO PROTO/PORT[-PORT] | outbound-only WHO",
+	  config_on_firewall },
 	{ "privacy", 1, SEEN_PRIVACY, false, "on|off", config_on_privacy },
 	{ "hooks", 1, SEEN_HOOKS, false, "DIR", config_on_hooks },
 	{ "hook-timeout-seconds", 1, SEEN_HOOK_TIMEOUT, false, "SECONDS", config_on_hook_timeout },

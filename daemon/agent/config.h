@@ -46,6 +46,7 @@
 #include <sys/socket.h>
 
 #include "core/sockaddr.h"
+#include "policy/policy.h"
 #include "rendezvous/purpose.h"
 #include "trust/identity.h"
 
@@ -116,6 +117,7 @@ struct config {
 	 * config_parse_file; "": none), and each hook's time limit. */
 	char hooks_dir[PATH_MAX];
 	unsigned hook_timeout_sec;
+	struct policy_config firewall; /* the `firewall` lines (policy/policy.h) */
 };
 
 /* Fills *c with defaults (no identity, no peers). */

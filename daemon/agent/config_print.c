@@ -80,6 +80,7 @@ config_print(const struct config *c, FILE *out)
 		purpose_print(&c->purposes[i], out);
 		fputc('\n', out);
 	}
+	policy_config_print(&c->firewall, out);
 	for (size_t i = 0; i < c->npeers; i++)
 		config_print_peer(out, &c->peers[i]);
 	return ferror(out) ? -EIO : 0;
@@ -116,13 +117,16 @@ config_equal(const struct config *a, const struct config *b)
 	if (a->port != b->port || a->mtu != b->mtu || a->rekey_after_sec != b->rekey_after_sec ||
 	    a->rekey_after_packets != b->rekey_after_packets ||
 	    a->keepalive_sec != b->keepalive_sec || a->ncas != b->ncas || a->npeers != b->npeers ||
-	    a->npurposes != b->npurposes || a->privacy != b->privacy)
+	    a->npurposes != b->npurposes || a->privacy != b->privacy ||
+	    !policy_config_equal(&a->firewall, &b->firewall))
 		return false;
 	for (size_t i = 0; i < a->npurposes; i++) {
 		const struct purpose *x = &a->purposes[i], *y = &b->purposes[i];
 
 		if (strcmp(x->name, y->name) || x->proto != y->proto || x->port != y->port ||
-		    x->auto_approve != y->auto_approve || x->nallow != y->nallow)
+		    x->auto_approve != y->auto_approve || x->nallow != y->nallow ||
+		    purpose_has_target(x) != purpose_has_target(y) ||
+		    (purpose_has_target(x) && !sockaddr_equal(&x->target, &y->target)))
 			return false;
 		for (size_t k = 0; k < x->nallow; k++)
 			if (strcmp(x->allow[k], y->allow[k]))

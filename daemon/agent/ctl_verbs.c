@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "agent/agent.h"
+#include "agent/ctl_policy.h"
 #include "agent/ctl_rdv.h"
 #include "core/log.h"
 #include "core/ev.h"
@@ -335,6 +336,7 @@ static const struct ctl_verb ctl_verbs[] = {
 	{ { "revoke", NULL }, 2, false, ctl_rdv_revoke },
 	{ { "resolve", NULL }, 2, false, ctl_rdv_resolve },
 	{ { "netcheck", NULL }, 0, false, ctl_direct_netcheck },
+	{ { "firewall", NULL }, 0, false, ctl_policy_firewall },
 };
 
 /* Splits line in place at single spaces; -1 for an empty word (leading, trailing, double). */
@@ -378,7 +380,7 @@ ctl_verb_find(char **word, size_t n, FILE *f)
 		return v;
 	}
 	fputs("error unknown request (expected status, peers, trust list|show|ca|forget|pin, "
-	      "connect, request, requests, approve, deny, revoke, resolve or netcheck)\n",
+	      "connect, request, requests, approve, deny, revoke, resolve, netcheck or firewall)\n",
 	      f);
 	return NULL;
 }

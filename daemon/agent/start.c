@@ -359,7 +359,8 @@ agent_start(struct agent *a)
 	    (err = agent_domains(a)))
 		return err;
 	if ((err = agent_kernel(a)) || (err = agent_underlay(a)) || (err = agent_links(a)) ||
-	    (err = agent_dataplane(a)) || (err = agent_home(a)) || (err = ctl_open(a)))
+	    (err = agent_dataplane(a)) || (err = agent_home(a)) || (err = wiring_policy_start(a)) ||
+	    (err = ctl_open(a)))
 		return err;
 	if ((err = ev_signal_add(a->loop, SIGTERM, agent_on_signal, a)) ||
 	    (err = ev_signal_add(a->loop, SIGINT, agent_on_signal, a)))
@@ -396,6 +397,7 @@ agent_stop(struct agent *a)
 		dataplane_free(a->dp);
 		peer_table_free(a->peers);
 	}
+	wiring_policy_stop(a);
 	if (a->nl && a->tun)
 		netlink_routes_flush(a->nl, tun_ifindex(a->tun));
 	tun_close(a->tun);

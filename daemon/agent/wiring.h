@@ -53,6 +53,17 @@ void wiring_hooks_close(struct agent *a);
 void wiring_hooks_on_session(struct agent *a, struct peer *p);
 void wiring_hooks_on_session_down(struct agent *a, struct peer *p);
 void wiring_hooks_on_request(struct agent *a, const struct rdv_incoming *e);
+/*
+ * wiring_policy.c: the firewall's table installed (replacing a stale one) with every peer known;
+ * one peer's rules rebuilt from the config and the store, or removed; the table deleted. build
+ * fills *out with what a peer may reach (0 or -errno).
+ */
+struct policy_peer;
+int wiring_policy_start(struct agent *a);
+void wiring_policy_stop(struct agent *a);
+void wiring_policy_peer(struct agent *a, const struct peer *p);
+void wiring_policy_peer_gone(struct agent *a, const struct peer *p);
+int wiring_policy_build(struct agent *a, const struct peer *p, struct policy_peer *out);
 /* The before-sleep hook of the loop: what a turn queued goes out in one batch. */
 void wiring_before_sleep(void *arg);
 

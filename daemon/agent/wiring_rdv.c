@@ -61,7 +61,10 @@ wiring_rdv_on_approved(void *arg, const char *peer)
 	struct agent *a = arg;
 	struct peer *p = wiring_rdv_peer(a, peer);
 
-	if (p && p->state != PEER_UP)
+	if (!p)
+		return;
+	wiring_policy_peer(a, p);
+	if (p->state != PEER_UP)
 		peer_need_session(p);
 }
 
@@ -71,7 +74,10 @@ wiring_rdv_on_revoked(void *arg, const char *peer, bool none_left)
 	struct agent *a = arg;
 	struct peer *p = peer_find(a->peers, peer);
 
-	if (!none_left || !p)
+	if (!p)
+		return;
+	wiring_policy_peer(a, p); /* what it may still reach; nothing once none is left */
+	if (!none_left)
 		return;
 	/* Nothing vouches for the peer any more: its session ends now, on every path. */
 	path_set_relay(&p->paths, false);
@@ -84,6 +90,7 @@ wiring_rdv_on_revoked(void *arg, const char *peer, bool none_left)
 		return;
 	}
 	log_info("peer %s: removed (no approval left)", peer);
+	wiring_policy_peer_gone(a, p);
 	peer_del(p);
 }
 

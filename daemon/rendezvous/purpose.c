@@ -4,7 +4,10 @@
  */
 #include "rendezvous/purpose.h"
 
+#include "core/sockaddr.h"
+
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -125,6 +128,21 @@ purpose_parse_allow(struct purpose *p, const char *list, const char **why)
 	return 0;
 }
 
+/* "-> 127.0.0.1:8080": a numeric address and port, of the purpose's own kind of traffic. */
+static int
+purpose_parse_target(struct purpose *p, const char *s, const char **why)
+{
+	if (sockaddr_parse(s, &p->target) < 0) {
+		*why = "a local target is a numeric A.B.C.D:PORT or [IPv6]:PORT";
+		return -EINVAL;
+	}
+	if (((struct sockaddr_in *)&p->target)->sin_port == 0) { /* same offset in sin6 */
+		*why = "a local target's port is a number from 1 to 65535";
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int
 purpose_parse(struct purpose *p, char **argv, size_t argc, const char **why)
 {
@@ -132,7 +150,7 @@ purpose_parse(struct purpose *p, char **argv, size_t argc, const char **why)
 
 	memset(p, 0, sizeof(*p));
 	if (argc < 2) {
-		*why = "expected NAME PROTO/PORT [allow WHO,...] [auto-approve]";
+		*why = "expected NAME PROTO/PORT [-> ADDR:PORT] [allow WHO,...] [auto-approve]";
 		return -EINVAL;
 	}
 	if (!purpose_name_is_valid(argv[0])) {
@@ -143,7 +161,15 @@ purpose_parse(struct purpose *p, char **argv, size_t argc, const char **why)
 	if (purpose_parse_port(p, argv[1], why))
 		return -EINVAL;
 	for (size_t i = 2; i < argc; i++) {
-		if (!strcmp(argv[i], "auto-approve") && !p->auto_approve) {
+		if (!strcmp(argv[i], "->") && i == 2) {
+			if (i + 1 >= argc) {
+				*why = "a local target is a numeric A.B.C.D:PORT or [IPv6]:PORT "
+				       "after '->'";
+				return -EINVAL;
+			}
+			if (purpose_parse_target(p, argv[++i], why))
+				return -EINVAL;
+		} else if (!strcmp(argv[i], "auto-approve") && !p->auto_approve) {
 			p->auto_approve = true;
 		} else if (!strcmp(argv[i], "allow") && !saw_allow) {
 			if (i + 1 >= argc) {
@@ -155,7 +181,8 @@ purpose_parse(struct purpose *p, char **argv, size_t argc, const char **why)
 			if (purpose_parse_allow(p, argv[++i], why))
 				return -EINVAL;
 		} else {
-			*why = "unexpected or repeated word (allow LIST, auto-approve)";
+			*why = "unexpected or repeated word (-> ADDR:PORT first, allow LIST, "
+			       "auto-approve)";
 			return -EINVAL;
 		}
 	}
@@ -182,6 +209,12 @@ void
 purpose_print(const struct purpose *p, FILE *f)
 {
 	fprintf(f, "%s %s/%u", p->name, purpose_proto_name(p->proto), p->port);
+	if (purpose_has_target(p)) {
+		char buf[SOCKADDR_STR_MAX];
+
+		sockaddr_format(&p->target, buf, sizeof(buf));
+		fprintf(f, " -> %s", buf);
+	}
 	for (size_t i = 0; i < p->nallow; i++)
 		fprintf(f, "%s%s", i ? "," : " allow ", p->allow[i]);
 	if (p->auto_approve)
@@ -195,4 +228,10 @@ purpose_find(const struct purpose *list, size_t n, const char *name)
 		if (!strcmp(list[i].name, name))
 			return &list[i];
 	return NULL;
+}
+
+bool
+purpose_has_target(const struct purpose *p)
+{
+	return p->target.ss_family == AF_INET || p->target.ss_family == AF_INET6;
 }

@@ -4,7 +4,10 @@
  * ([a-z0-9-]{1,32}), a protocol and port, who may ask for it, and whether a request is approved
  * without asking the person. In the config:
  *
- *   purpose NAME tcp/PORT|udp/PORT [allow WHO[,WHO...]] [auto-approve]
+ *   purpose NAME tcp/PORT|udp/PORT [-> ADDR:PORT] [allow WHO[,WHO...]] [auto-approve]
+ *
+ * `-> ADDR:PORT` (e.g. `-> 127.0.0.1:8080`, `-> [::1]:8080`) is a local target: what an approved
+ * peer sends to the purpose's port is delivered there instead (by DNAT, docs/firewall.md).
  *
  * WHO is `anyone`, `@DOMAIN` (every user of a domain) or `USER@DOMAIN`; at most
  * PURPOSE_ALLOW_MAX of them; without `allow`, anyone may ask (and a person still approves,
@@ -17,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/socket.h>
 
 #include "trust/identity.h"
 
@@ -34,6 +38,7 @@ struct purpose {
 	char allow[PURPOSE_ALLOW_MAX][IDENTITY_STR_MAX]; /* "user@domain" or "@domain" */
 	size_t nallow;                                   /* 0: anyone */
 	bool auto_approve;
+	struct sockaddr_storage target; /* ss_family AF_UNSPEC: none */
 };
 
 /*
@@ -49,5 +54,7 @@ const struct purpose *purpose_find(const struct purpose *list, size_t n, const c
 /* "tcp" or "udp" */
 const char *purpose_proto_name(uint8_t proto);
 bool purpose_name_is_valid(const char *name);
+/* Has p a local target (`-> ADDR:PORT`)? */
+bool purpose_has_target(const struct purpose *p);
 
 #endif

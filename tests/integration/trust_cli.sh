@@ -135,7 +135,7 @@ expect_raw "trust pin $FOREIGN" "error trust pin takes 2 arguments"
 expect_raw "trust list now" "error trust list takes 0 arguments"
 expect_raw "trust  list" "error malformed request (words separated by single spaces)"
 expect_raw "trust revoke $FOREIGN" \
-	"error unknown request (expected status, peers, trust list|show|ca|forget|pin, connect, request, requests, approve, deny, revoke, resolve or netcheck)"
+	"error unknown request (expected status, peers, trust list|show|ca|forget|pin, connect, request, requests, approve, deny, revoke, resolve, netcheck or firewall)"
 expect_raw "trust forget c.example.com" "error no pin for c.example.com"
 [[ $(vtx_ctl alice trust list --json | jq -c .pins) == "$(jq -c .pins <<<"$list")" ]] ||
 	fail "a refused request changed the pins"

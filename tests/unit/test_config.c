@@ -188,6 +188,11 @@ test_config_print_round_trip_example(void **state)
 	    "privacy on\npurpose ssh tcp/022 allow @A.example.com,Carol@c.example.org\n"
 	    "purpose\tweb  tcp/80   auto-approve\npurpose dns udp/53 allow anyone\n");
 	assert_round_trip("hooks /etc/vertex/hooks.d\nhook-timeout-seconds 3\n");
+	assert_round_trip("purpose web tcp/80 -> 127.0.0.1:8080 allow @a.example.com auto-approve\n"
+			  "purpose web6 tcp/81 -> [::1]:8080\n");
+	assert_round_trip(
+	    "firewall icmp-echo off\nfirewall allow Alice@A.example.com tcp/8000-8100\n"
+	    "firewall outbound-only @c.example.org\nfirewall allow @b.example.com udp/53\n");
 }
 
 static void
@@ -213,6 +218,15 @@ test_config_purposes(void **state)
 	assert_false(c->purposes[0].auto_approve);
 	assert_true(purpose_allows(&c->purposes[1], "anyone@x.example.net"));
 	assert_true(c->purposes[1].auto_approve);
+	assert_false(purpose_has_target(&c->purposes[1]));
+	config_release(c);
+	c = config_alloc();
+	assert_int_equal(
+	    parse("purpose web tcp/80 -> 127.0.0.1:8080 auto-approve\n", c, err, sizeof(err)), 0);
+	assert_true(purpose_has_target(&c->purposes[0]));
+	assert_int_equal(c->purposes[0].target.ss_family, AF_INET);
+	assert_int_equal(ntohs(((struct sockaddr_in *)&c->purposes[0].target)->sin_port), 8080);
+	assert_true(c->purposes[0].auto_approve);
 	config_release(c);
 }
 
@@ -224,7 +238,7 @@ struct bad_case {
 static const struct bad_case bad_cases[] = {
 	{ "frobnicate 1\n", "vertexd.conf:1: frobnicate: unknown keyword" },
 	{ "purpose ssh\n", "purpose: expects NAME tcp|udp/PORT" },
-	{ "purpose ssh tcp/22 a b c d\n", "purpose: expects NAME tcp|udp/PORT" },
+	{ "purpose ssh tcp/22 a b c d\n", "unexpected or repeated" },
 	{ "purpose SSH! tcp/22\n", "purpose: a purpose name is 1-32 characters" },
 	{ "purpose ssh sctp/22\n", "purpose: unknown protocol (tcp or udp)" },
 	{ "purpose ssh tcp/0\n", "purpose: port is not a number from 1 to 65535" },
@@ -234,7 +248,20 @@ static const struct bad_case bad_cases[] = {
 	{ "purpose ssh tcp/22 allow bob\n", "purpose: " },
 	{ "purpose ssh tcp/22 allow anyone,@a.example.com\n", "'anyone' cannot be combined" },
 	{ "purpose ssh tcp/22 allow @a.example.com,@a.example.com\n", "appears twice" },
-	{ "purpose ssh tcp/22 allow @a.example.com allow @b.example.com\n", "purpose: expects" },
+	{ "purpose ssh tcp/22 allow @a.example.com allow @b.example.com\n",
+	  "unexpected or repeated" },
+	{ "purpose ssh tcp/22 a b c d e f\n", "purpose: expects NAME tcp|udp/PORT" },
+	{ "purpose web tcp/80 ->\n", "a local target is a numeric" },
+	{ "firewall\n", "firewall: expects icmp-echo" },
+	{ "firewall icmp-echo\n", "firewall: expects icmp-echo" },
+	{ "firewall icmp-echo maybe\n", "vertexd.conf:1: firewall: expected icmp-echo on|off" },
+	{ "firewall allow alice@a.example.com tcp/9-1\n", "firewall: a port range goes from low" },
+	{ "firewall outbound-only x y\n", "firewall: expected outbound-only" },
+	{ "firewall allow alice@a.example.com tcp/1\nfirewall allow alice@a.example.com tcp/1\n",
+	  "vertexd.conf:2: firewall: the same rule is given twice" },
+	{ "purpose web tcp/80 -> localhost:8080\n", "a local target is a numeric" },
+	{ "purpose web tcp/80 -> 127.0.0.1:0\n", "a local target is a numeric" },
+	{ "purpose web tcp/80 auto-approve -> 127.0.0.1:8080\n", "unexpected or repeated" },
 	{ "purpose ssh tcp/22 allow @a.example.com allow\n", "unexpected or repeated" },
 	{ "purpose ssh tcp/22 auto-approve auto-approve\n", "unexpected or repeated" },
 	{ "purpose ssh tcp/22 frob\n", "unexpected or repeated" },
@@ -319,7 +346,7 @@ static const struct bad_case bad_cases[] = {
 	  "endpoint 198.18.0.1:9\n}\n",
 	  "vertexd.conf:10: endpoint: more than 8 endpoints for b@b.example.com" },
 	{ "mtu 1400\r\n", "vertexd.conf:1: line contains a control character (0x0d)" },
-	{ "a b c d e f g h i\n", "vertexd.conf:1: a: too many arguments" },
+	{ "a b c d e f g h i j\n", "vertexd.conf:1: a: too many arguments" },
 };
 
 static void

@@ -10,6 +10,7 @@
 #include "rdv.h"
 #include "register.h"
 #include "ctlclient.h"
+#include "firewall.h"
 #include "show.h"
 #include "trust.h"
 
@@ -27,6 +28,7 @@ static const struct vertex_cmd vertex_cmds[] = {
 	{ "approve", cmd_approve, "approve a waiting request" },
 	{ "deny", cmd_deny, "deny a waiting request" },
 	{ "revoke", cmd_revoke, "end approvals with a peer (and its session)" },
+	{ "firewall", cmd_firewall, "show the firewall: what each peer may reach here" },
 	{ "resolve", cmd_resolve, "print the overlay address and port of an approved purpose" },
 	{ "ping", cmd_ping,
 	  "ping a peer; say which path answered (direct udp, relay) and the RTT" },

@@ -383,10 +383,11 @@ direct_cand_to_sockaddr(const struct ctl_candidate *c, struct sockaddr_storage *
 	}
 	if (c->family == 6) {
 		struct sockaddr_in6 *s6 = (void *)ss;
-		const struct in6_addr *a = (const struct in6_addr *)c->addr;
+		struct in6_addr a;
 
-		if (IN6_IS_ADDR_UNSPECIFIED(a) || IN6_IS_ADDR_LOOPBACK(a) ||
-		    IN6_IS_ADDR_MULTICAST(a) || IN6_IS_ADDR_V4MAPPED(a))
+		memcpy(&a, c->addr, sizeof(a)); /* c->addr is bytes: no alignment to lean on */
+		if (IN6_IS_ADDR_UNSPECIFIED(&a) || IN6_IS_ADDR_LOOPBACK(&a) ||
+		    IN6_IS_ADDR_MULTICAST(&a) || IN6_IS_ADDR_V4MAPPED(&a))
 			return false;
 		s6->sin6_family = AF_INET6;
 		s6->sin6_port = htons(c->port);

@@ -85,6 +85,7 @@ reflect_response_decode(const uint8_t *buf, size_t len, uint64_t *nonce,
 {
 	uint8_t family;
 	uint16_t port_be;
+	struct in6_addr a6;
 	struct rbuf r;
 
 	if (len != REFLECT_LEN || buf[0] != REFLECT_RESPONSE || !reflect_zero(buf + 28, 4))
@@ -103,7 +104,8 @@ reflect_response_decode(const uint8_t *buf, size_t len, uint64_t *nonce,
 		memcpy(&s4->sin_addr, buf + 12, 4);
 		return true;
 	}
-	if (family == 6 && !IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)(buf + 12))) {
+	memcpy(&a6, buf + 12, sizeof(a6)); /* a datagram's bytes: no alignment to lean on */
+	if (family == 6 && !IN6_IS_ADDR_V4MAPPED(&a6)) {
 		struct sockaddr_in6 *s6 = (void *)addr;
 
 		s6->sin6_family = AF_INET6;

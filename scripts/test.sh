@@ -27,6 +27,10 @@ export VERTEX_BUILD_DIR=$BUILD
 PASSED=()
 FAILED=()
 SKIPPED=()
+# Each check's output, kept so that the summary can show why a check failed: CI may show only
+# the end of the log.
+CHECK_LOGS=$(mktemp -d /tmp/vertex-checks.XXXXXX)
+trap 'rm -rf "$CHECK_LOGS"' EXIT
 
 stage()
 {
@@ -52,15 +56,32 @@ record()
 	esac
 }
 
+# check_log NAME: where check NAME's output is kept.
+check_log()
+{
+	printf '%s/%s.log' "$CHECK_LOGS" "${1//[^A-Za-z0-9_.-]/_}"
+}
+
 # check NAME CMD...: run, prefix and record one check; returns CMD's status.
 check()
 {
 	local name=$1 rc
 	shift
-	prefixed "$name" "$@"
-	rc=$?
+	prefixed "$name" "$@" | tee "$(check_log "$name")"
+	rc=${PIPESTATUS[0]}
 	record "$name" "$rc"
 	return "$rc"
+}
+
+# failure_detail NAME: the lines that say why check NAME failed (its FAIL lines, its last lines).
+failure_detail()
+{
+	local log
+	log=$(check_log "$1")
+	[[ -s $log ]] || return 0
+	grep -a -m 3 -B 4 -e '\[FAIL\]' -e 'FAILED' -e 'ERROR' "$log" | cut -c1-300
+	echo "  ... its last lines:"
+	tail -n 12 "$log" | cut -c1-300
 }
 
 stage_deps()
@@ -230,8 +251,10 @@ summary()
 	if [[ ${#FAILED[@]} -gt 0 ]]; then
 		echo "FAILED:"
 		for f in "${FAILED[@]}"; do
-			printf '  %s\n' "$f"
+			printf -- '--- %s\n' "$f"
+			failure_detail "${f% (status *}"
 		done
+		echo "FAILED: ${FAILED[*]}"
 	fi
 	printf 'total time %d s\n' "$SECONDS"
 	if [[ ${#SKIPPED[@]} -gt 0 ]]; then

@@ -203,7 +203,8 @@ dataplane_receive(struct dataplane *dp, struct pkt *p, const struct sockaddr_sto
 							 : "authentication failed");
 		goto out;
 	}
-	peer_on_rx(peer, from);
+	if (peer_on_rx(peer, from))
+		dataplane_send_probe(dp, peer, from); /* UDP works now: say so at once */
 	peer->paths.last_rx = kind;
 	if (!p->len)
 		goto out; /* keepalive */
@@ -264,7 +265,7 @@ dataplane_send_probe(struct dataplane *dp, struct peer *peer, const struct socka
 {
 	struct pkt *p;
 
-	if (!peer->current || !(p = pkt_get(dp->pkts)))
+	if (!dp->udp || !peer->current || !(p = pkt_get(dp->pkts)))
 		return;
 	if (session_seal(peer->current, p))
 		path_udp_queue(dp->udp, to, p);

@@ -219,14 +219,19 @@ peer_on_trust(struct peer_table *t, const char *domain)
 	}
 }
 
-void
+bool
 peer_on_rx(struct peer *p, const struct sockaddr_storage *from)
 {
 	uint64_t now = ev_now_ms(p->table->loop);
+	bool news;
 
 	p->last_rx_ms = now;
-	if (from)
-		path_set_on_udp_rx(&p->paths, from, now, p->identity);
+	if (!from)
+		return false;
+	news = !path_set_udp_is_alive(&p->paths, now, peer_dead_after_ms(p)) ||
+	       !sockaddr_same(from, &p->paths.endpoint);
+	path_set_on_udp_rx(&p->paths, from, now, p->identity);
+	return news;
 }
 
 void

@@ -161,8 +161,14 @@ struct link *peer_on_session(struct peer *p, struct link *l, struct keypair *kp,
 			     const uint8_t addr4[4], const uint8_t addr6[16]);
 /* The peer said it is going away (a CLOSE record): keys dropped, try again after a while. */
 void peer_on_close(struct peer *p);
-/* An authentic frame from p: over UDP from `from`, or over the link (from NULL). */
-void peer_on_rx(struct peer *p, const struct sockaddr_storage *from);
+/*
+ * An authentic frame from p: over UDP from `from`, or over the link (from NULL). True when it
+ * came over UDP that was not known to work with p, or from a new endpoint: the caller answers
+ * at once over UDP (an empty frame to `from`), so that the peer learns within one round trip
+ * that the path works both ways, not at our next keepalive. At most one answer per change: the
+ * answer makes UDP work on the other side, which then does not answer it.
+ */
+bool peer_on_rx(struct peer *p, const struct sockaddr_storage *from);
 /* A frame sealed with kp went out: may ask for an early rekey (rekey-after-packets). */
 void peer_on_tx(struct peer *p, struct keypair *kp);
 /* Closes the sessions of peers whose certificate the list revokes. */

@@ -715,6 +715,34 @@ test_peer_keepalive_sent_when_idle_not_when_sending(void **state)
 	assert_int_equal(f->nkeepalives, 6);
 }
 
+/*
+ * peer_on_rx asks for an answer over UDP exactly when UDP news arrive: the first authentic frame
+ * over it, one from a new endpoint (roaming), the first after UDP went silent; not for frames on
+ * a UDP path that works, nor for frames over the link.
+ */
+static void
+test_peer_on_rx_asks_an_answer_only_on_udp_news(void **state)
+{
+	struct fx *f = *state;
+	struct peer *p = fx_add(f, CAROL, 3);
+	struct sockaddr_storage here = fx_endpoint(7), there = fx_endpoint(8);
+
+	assert_false(peer_on_rx(p, NULL));
+	assert_true(peer_on_rx(p, &here));
+	assert_false(peer_on_rx(p, &here));
+	f->now += 1000;
+	fx_turns(f);
+	assert_false(peer_on_rx(p, &here));
+	assert_false(peer_on_rx(p, NULL));
+	assert_true(peer_on_rx(p, &there)); /* roamed */
+	assert_memory_equal(&p->paths.endpoint, &there, sizeof(there));
+	assert_false(peer_on_rx(p, &there));
+	f->now += DEAD_MS + 1;
+	fx_turns(f);
+	assert_true(peer_on_rx(p, &there)); /* UDP had gone silent */
+	assert_false(peer_on_rx(p, &there));
+}
+
 /* --- loss ---------------------------------------------------------------------------------- */
 
 static void
@@ -1123,6 +1151,7 @@ main(void)
 		T(test_peer_keys_expire_after_reject_periods),
 		T(test_peer_previous_keys_expire_on_their_own),
 		T(test_peer_keepalive_sent_when_idle_not_when_sending),
+		T(test_peer_on_rx_asks_an_answer_only_on_udp_news),
 		T(test_peer_silence_starts_new_handshake),
 		T(test_peer_on_close_drops_keys_and_retries),
 		T(test_peer_on_revocation_closes_revoked_sessions),

@@ -97,12 +97,13 @@ struct agent {
 	struct links *links;
 
 	struct ctl *ctl;
-	struct home *home;       /* NULL without a home server */
-	struct domains *domains; /* other domains' CAs, all lists, notary rounds */
-	struct rdv *rdv;         /* contact requests, approvals (NULL without a home server) */
-	struct relay *relay;     /* channels and frames through the servers (the same) */
-	struct direct *direct;   /* our candidates, offers, probing rounds (the same) */
-	struct nft *nft;         /* the firewall's table (wiring_policy.c) */
+	struct home *home;           /* NULL without a home server */
+	struct domains *domains;     /* other domains' CAs, all lists, notary rounds */
+	struct rdv *rdv;             /* contact requests, approvals (NULL without a home server) */
+	struct relay *relay;         /* channels and frames through the servers (the same) */
+	struct direct *direct;       /* our candidates, offers, probing rounds (the same) */
+	struct addrwatch *addrwatch; /* the host's addresses, for direct/ (the same) */
+	struct nft *nft;             /* the firewall's table (wiring_policy.c) */
 
 	/* The lifecycle hooks and what they remember of the peers (wiring_hooks.c). */
 	struct wiring_hooks *hooks;

@@ -294,7 +294,8 @@ agent_home(struct agent *a)
 	if ((err = rdv_new(&a->rdv, a->loop, a->store, &rp, &wiring_rdv_ops, a)) ||
 	    (err = relay_new(&a->relay, a->loop, a->cfg.identity, &wiring_relay_ops, a)) ||
 	    (err = direct_new(&a->direct, a->loop, &dp, &wiring_direct_ops, a)) ||
-	    (err = wiring_handle_rdv(a)) || (err = wiring_handle_direct(a)))
+	    (err = wiring_handle_rdv(a)) || (err = wiring_handle_direct(a)) ||
+	    (err = wiring_direct_watch(a)))
 		return err;
 	return wiring_rdv_restore(a);
 }
@@ -387,6 +388,7 @@ agent_stop(struct agent *a)
 		domains_free(a->domains);
 		links_free(a->links, true); /* CLOSE records go out through the relay too */
 		relay_free(a->relay);
+		wiring_direct_unwatch(a);
 		direct_free(a->direct);
 		rdv_free(a->rdv);
 		home_free(a->home);

@@ -45,6 +45,13 @@ struct pkt;
 bool wiring_direct_datagram(struct agent *a, struct pkt *p, const struct sockaddr_storage *from);
 void wiring_direct_on_session(struct agent *a, struct peer *p);
 void wiring_direct_home_state(struct agent *a, bool up);
+/* A peer's path changed (wiring_hooks.c sees it): UDP lost, look for a direct path again. */
+void wiring_direct_on_path_change(struct agent *a, struct peer *p, const char *was,
+				  const char *now);
+/* The host's addresses watched for direct/ (kernel-iface/addrwatch.h): after direct_new; 0 or
+ * -errno. */
+int wiring_direct_watch(struct agent *a);
+void wiring_direct_unwatch(struct agent *a);
 int wiring_handle_direct(struct agent *a);
 /* wiring_hooks.c: the lifecycle hooks (docs/hooks.md). open runs vertex-up; close runs
  * vertex-down and waits for the hooks still running, at most one time limit. */

@@ -12,6 +12,8 @@
 #include "core/log.h"
 #include "core/pkt.h"
 #include "direct/direct.h"
+#include "kernel-iface/addrwatch.h"
+#include "kernel-iface/tun.h"
 #include "proto/ctlmsg.h"
 #include "proto/reflect.h"
 
@@ -60,10 +62,16 @@ wiring_direct_works(void *arg, const char *peer)
 static void
 wiring_direct_reoffer(struct peer *p, void *arg)
 {
-	wiring_direct_on_session(arg, p);
+	struct agent *a = arg;
+
+	if (a->direct && p->paths.relay && p->state == PEER_UP)
+		direct_offer(a->direct, p->identity);
 }
 
-/* Our public address is new: every relayed peer with a session hears of it. */
+/*
+ * Our candidates changed: every relayed peer with a session hears of them, even one with a UDP
+ * path that works (it may be about to die: our address went).
+ */
 static void
 wiring_direct_on_reflexive(void *arg)
 {
@@ -100,6 +108,18 @@ wiring_direct_on_session(struct agent *a, struct peer *p)
 }
 
 void
+wiring_direct_on_path_change(struct agent *a, struct peer *p, const char *was, const char *now)
+{
+	if (!a->direct || !p->paths.relay || strcmp(was, "udp") || !strcmp(now, "udp"))
+		return;
+	log_info("direct: the direct path to %s stopped answering: asking our server where we are "
+		 "and offering our candidates again",
+		 p->identity);
+	direct_reflect_now(a->direct);
+	direct_offer(a->direct, p->identity);
+}
+
+void
 wiring_direct_home_state(struct agent *a, bool up)
 {
 	struct sockaddr_storage server;
@@ -130,4 +150,28 @@ int
 wiring_handle_direct(struct agent *a)
 {
 	return home_handle(a->home, CTL_OFFER, wiring_on_home_offer, a);
+}
+
+static void
+wiring_direct_on_host_change(void *arg)
+{
+	struct agent *a = arg;
+
+	if (a->direct)
+		direct_host_changed(a->direct);
+}
+
+int
+wiring_direct_watch(struct agent *a)
+{
+	return a->direct ? addrwatch_open(&a->addrwatch, a->loop, a->tun ? tun_ifindex(a->tun) : 0,
+					  wiring_direct_on_host_change, a)
+			 : 0;
+}
+
+void
+wiring_direct_unwatch(struct agent *a)
+{
+	addrwatch_close(a->addrwatch);
+	a->addrwatch = NULL;
 }

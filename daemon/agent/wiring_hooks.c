@@ -202,6 +202,7 @@ wiring_hooks_check_path(struct peer *p, void *arg)
 		 now.endpoint);
 	now.up = true;
 	wiring_hooks_event(a, p, HOOKS_PATH_CHANGE, &now, hp->path, hp->endpoint);
+	wiring_direct_on_path_change(a, p, hp->path, now.path);
 	*hp = now;
 }
 

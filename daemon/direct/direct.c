@@ -54,6 +54,8 @@ struct direct {
 	bool round_done; /* the next send starts a new round */
 	uint64_t next_reflect_ms;
 	int mapping, filtering; /* from the last round done (enum direct_mapping, _filtering) */
+	struct ctl_candidate host[DIRECT_HOST_MAX]; /* our host candidates when last looked at */
+	size_t nhost;
 
 	struct direct_round rounds[DIRECT_PEERS_MAX];
 	size_t nrounds;
@@ -132,8 +134,9 @@ direct_cand_equal(const struct ctl_candidate *a, const struct ctl_candidate *b)
 	       !memcmp(a->addr, b->addr, sizeof(a->addr));
 }
 
-size_t
-direct_gather(const struct direct *d, struct ctl_candidate *out, size_t max)
+/* Our host candidates into out (at most max); how many. */
+static size_t
+direct_gather_host(const struct direct *d, struct ctl_candidate *out, size_t max)
 {
 	struct ifaddrs *ifs = NULL;
 	size_t n = 0, nhost = 0;
@@ -155,6 +158,14 @@ direct_gather(const struct direct *d, struct ctl_candidate *out, size_t max)
 		}
 		freeifaddrs(ifs);
 	}
+	return n;
+}
+
+size_t
+direct_gather(const struct direct *d, struct ctl_candidate *out, size_t max)
+{
+	size_t n = direct_gather_host(d, out, max);
+
 	if (d->reflexive.ss_family && n < max &&
 	    direct_cand_from(&out[n], CTL_CAND_SRFLX, &d->reflexive, 0, 100)) {
 		bool dup = false;
@@ -189,6 +200,57 @@ direct_offer(struct direct *d, const char *peer)
 }
 
 /* --- reflection ---------------------------------------------------------------------------- */
+
+static void direct_send_reflect(struct direct *d, uint64_t now);
+
+/* Are a and b (na and nb long) the same candidates, in any order? */
+static bool
+direct_cands_same(const struct ctl_candidate *a, size_t na, const struct ctl_candidate *b,
+		  size_t nb)
+{
+	if (na != nb)
+		return false;
+	for (size_t i = 0; i < na; i++) {
+		bool found = false;
+
+		for (size_t k = 0; k < nb && !found; k++)
+			found = direct_cand_equal(&a[i], &b[k]);
+		if (!found)
+			return false;
+	}
+	return true;
+}
+
+void
+direct_reflect_now(struct direct *d)
+{
+	if (!d->server.ss_family)
+		return;
+	d->round_done = true;
+	direct_send_reflect(d, ev_now_ms(d->loop));
+	direct_arm(d);
+}
+
+void
+direct_host_changed(struct direct *d)
+{
+	struct ctl_candidate now[DIRECT_HOST_MAX];
+	size_t n = direct_gather_host(d, now, DIRECT_HOST_MAX);
+
+	if (direct_cands_same(now, n, d->host, d->nhost)) {
+		log_debug(LOG_PATH, "direct: the host changed, but not our %zu host candidate(s)",
+			  n);
+		return;
+	}
+	log_info("direct: our host addresses changed (%zu host candidate(s), were %zu): "
+		 "asking the server again and offering them anew",
+		 n, d->nhost);
+	memcpy(d->host, now, sizeof(now[0]) * n);
+	d->nhost = n;
+	direct_reflect_now(d);
+	if (d->ops.on_reflexive)
+		d->ops.on_reflexive(d->arg);
+}
 
 /* The server's address at its other port (port + 1). */
 static void
@@ -500,6 +562,7 @@ direct_new(struct direct **out, struct ev_loop *loop, const struct direct_params
 	d->family = params->family;
 	d->ops = *ops;
 	d->arg = arg;
+	d->nhost = direct_gather_host(d, d->host, DIRECT_HOST_MAX);
 	*out = d;
 	return 0;
 }

@@ -62,7 +62,10 @@ struct direct_ops {
 	void (*probe)(void *arg, const char *peer, const struct sockaddr_storage *to);
 	/* Does UDP work with peer already (then probing stops)? */
 	bool (*direct_works)(void *arg, const char *peer);
-	/* Our server-reflexive address is new or changed: offer it again where it matters. */
+	/*
+	 * Our candidates changed (the server-reflexive address is new or changed, or the host's
+	 * addresses did): offer them again where it matters.
+	 */
 	void (*on_reflexive)(void *arg);
 };
 
@@ -92,6 +95,14 @@ void direct_on_datagram(struct direct *d, const uint8_t *buf, size_t len,
 void direct_offer(struct direct *d, const char *peer);
 /* An OFFER from an approved peer: a probing round at its candidates. */
 void direct_on_offer(struct direct *d, const struct ctlmsg *m);
+/*
+ * The host's addresses or links changed (kernel-iface/addrwatch.h): if our host candidates are
+ * not what they were, a new reflection round at once (the NAT may have a new mapping for us, or
+ * we have a new NAT) and offers again (ops.on_reflexive).
+ */
+void direct_host_changed(struct direct *d);
+/* A new reflection round now (a direct path died: has our NAT a new mapping?). */
+void direct_reflect_now(struct direct *d);
 /* The peer is gone: its round ends. */
 void direct_forget(struct direct *d, const char *peer);
 /* What reflection told of our NAT, for `vertex netcheck`. */

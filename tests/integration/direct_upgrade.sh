@@ -113,6 +113,9 @@ wait_until 40 path_is alice "$BOB" relay || fail "alice never falls back to the 
 check_ping on_alice "$BOB4"
 [[ $(peer_field alice "$BOB" handshakes) == "$HS" ]] || fail "a new handshake was needed"
 pass "the relay carries the session again, with no new handshake"
+grep -q "direct: the direct path to $BOB stopped answering" "$VTX_TMP/alice.log" ||
+	fail "alice's agent did not look for a direct path again"
+pass "alice's agent asked its server again and offered anew when the direct path died"
 
 for n in alice bob; do
 	vtx_stop "$n"

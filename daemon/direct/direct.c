@@ -27,6 +27,7 @@ struct direct_round {
 	size_t ncand;
 	uint64_t started_ms, next_ms;
 	uint64_t offered_ms; /* when we last offered ours to this peer; 0: never */
+	bool slow;           /* past the fast phase (said once in the log) */
 };
 
 struct direct {
@@ -523,6 +524,14 @@ direct_run_rounds(struct direct *d, uint64_t now)
 			for (size_t k = 0; k < r->ncand; k++) {
 				d->ops.probe(d->arg, r->peer, &r->cand[k]);
 				d->stats.probes_sent++;
+			}
+			if (age >= DIRECT_FAST_MS && !r->slow) {
+				r->slow = true;
+				log_info(
+				    "direct: no answer from the %zu candidate(s) of %s in %d s; "
+				    "probing every %d s until %d s (the relay carries meanwhile)",
+				    r->ncand, r->peer, DIRECT_FAST_MS / 1000,
+				    DIRECT_SLOW_PROBE_MS / 1000, DIRECT_ROUND_MS / 1000);
 			}
 			r->next_ms =
 			    now + (age < DIRECT_FAST_MS ? DIRECT_PROBE_MS : DIRECT_SLOW_PROBE_MS);

@@ -26,6 +26,12 @@
 # an approval both must stay at zero.
 #
 #   nat_lab_up [bob-udp=drop|pass]   the lab (bob's router drops UDP unless told otherwise)
+#   NATA_KIND=symmetric               (before nat_lab_up) alice's router maps every new
+#                                     destination to a random port ("endpoint-dependent
+#                                     mapping"); the default keeps the port ("endpoint-
+#                                     independent", Linux masquerade's way)
+#   nat_forward SITE HOST-IP          SITE's router forwards UDP port 4800 to HOST-IP (a port
+#                                     mapping: anything may come in there)
 #   nat_counter SITE                 packets counted by SITE's router (nata, natb)
 #   on_alice CMD... / on_bob CMD...  CMD in that host's namespace (for check_ping and co.)
 #
@@ -36,10 +42,12 @@ NATB_IP=198.18.0.202
 ALICE_LAN_IP=198.19.1.2
 BOB_LAN_IP=198.19.2.2
 
-# nat_site_add ROUTER PUBLIC-IP HOST NET(x.y.z) OTHER-PUBLIC OTHER-HOST-IP [udp-drop]
+# nat_site_add ROUTER PUBLIC-IP HOST NET(x.y.z) OTHER-PUBLIC OTHER-HOST-IP [udp-drop] [KIND]
 nat_site_add()
 {
-	local router=$1 pub=$2 host=$3 net=$4 other_pub=$5 other_host=$6 udp=${7:-}
+	local router=$1 pub=$2 host=$3 net=$4 other_pub=$5 other_host=$6 udp=${7:-} kind=${8:-}
+	local masq=masquerade
+	[[ $kind == symmetric ]] && masq="masquerade random"
 	local ns=$VTX_RUN-$host
 	domain_node_add "$router" "$pub"
 	ns_add "$ns"
@@ -57,7 +65,7 @@ table ip vtxlab {
 	counter toward_peer { }
 	chain nat_out {
 		type nat hook postrouting priority 100;
-		oifname "eth0" masquerade
+		oifname "eth0" $masq
 	}
 	chain wan_in {
 		type filter hook input priority 0; policy accept;
@@ -74,7 +82,7 @@ table ip vtxlab {
 	}
 }
 EOF
-	pass "$router: NAT for $host ($net.0/24 behind $pub)${udp:+, all UDP but DNS dropped}"
+	pass "$router: NAT for $host ($net.0/24 behind $pub)${udp:+, all UDP but DNS dropped}${kind:+, $kind}"
 }
 
 nat_lab_up()
@@ -92,7 +100,7 @@ nat_lab_up()
 	in_ns dns ip addr add "$DNS_IP/$LAN_PREFIX" dev eth0
 	domain_node_add srva "$SRVA_IP"
 	domain_node_add srvb "$SRVB_IP"
-	nat_site_add nata "$NATA_IP" alice 198.19.1 "$NATB_IP" "$BOB_LAN_IP"
+	nat_site_add nata "$NATA_IP" alice 198.19.1 "$NATB_IP" "$BOB_LAN_IP" "" "${NATA_KIND:-}"
 	nat_site_add natb "$NATB_IP" bob 198.19.2 "$NATA_IP" "$ALICE_LAN_IP" \
 		"$([[ $bob_udp == drop ]] && echo udp-drop)"
 	wait_until 10 qn alice ping -c 1 -W 1 "$DNS_IP" || fail "alice cannot reach the DNS server"
@@ -102,6 +110,18 @@ nat_lab_up()
 	qn nata nft reset counter ip vtxlab toward_peer >/dev/null
 	qn natb nft reset counter ip vtxlab toward_peer >/dev/null
 	pass "NAT lab up: alice behind nata, bob behind natb ($bob_udp UDP), servers public"
+}
+
+nat_forward()
+{
+	qn "$1" nft -f - <<EOF
+table ip vtxfwd {
+	chain pre {
+		type nat hook prerouting priority -100;
+		iifname "eth0" udp dport 4800 dnat to $2:4800
+	}
+}
+EOF
 }
 
 nat_counter()

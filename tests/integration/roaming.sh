@@ -61,14 +61,7 @@ check_ping on_alice "$BOB4"
 pass "alice's new address is a candidate; the session goes on"
 
 say "2. alice's router renumbered, bob's port forwarded: bob follows her at once"
-qn natb nft -f - <<NFT
-table ip vtxfwd {
-	chain pre {
-		type nat hook prerouting priority -100;
-		iifname "eth0" udp dport 4800 dnat to $BOB_LAN_IP:4800
-	}
-}
-NFT
+nat_forward natb "$BOB_LAN_IP"
 qn nata ip addr del "$NATA_IP/24" dev eth0
 qn nata ip addr add "$NATA_NEW_IP/24" dev eth0
 T0=$SECONDS

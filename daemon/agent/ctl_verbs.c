@@ -110,6 +110,12 @@ ctl_peer(struct peer *p, void *arg)
 			strcmp(ours, theirs) ? theirs : "");
 	}
 	fprintf(f, "rx_path %s\n", p->state == PEER_UP ? path_kind_name(p->paths.last_rx) : "none");
+	fprintf(f,
+		"udp_rtt_ms %u\nudp_rtt_last_ms %u\nudp_probes %llu\nudp_probes_answered %llu\n"
+		"udp_failed %s\nudp_failovers %llu\n",
+		p->paths.srtt_ms, p->paths.rtt_ms, (unsigned long long)p->paths.probes_sent,
+		(unsigned long long)p->paths.probes_answered, p->paths.failed_ms ? "yes" : "no",
+		(unsigned long long)p->paths.failovers);
 	ctl_rdv_peer_facts(c->a, p, f);
 	fprintf(f, "last_handshake %lld\nhandshakes %llu\n", (long long)p->last_handshake,
 		(unsigned long long)p->handshakes);

@@ -16,6 +16,7 @@
 #include "path/udp.h"
 #include "peer/peer.h"
 #include "proto/frame.h"
+#include "proto/probe.h"
 #include "session/session.h"
 
 struct dataplane {
@@ -30,7 +31,12 @@ struct dataplane {
 	void *arg;
 	uint64_t drops[DATAPLANE_DROP_COUNT];
 	struct log_ratelimit rl;
+	struct ev_timer upkeep; /* the UDP paths of busy peers watched (path/path.h) */
 };
+
+enum { DATAPLANE_UPKEEP_MS = 250 };
+
+static void dataplane_on_upkeep(struct ev_timer *t);
 
 static const char *const dataplane_drop_names[DATAPLANE_DROP_COUNT] = {
 	"unknown_receiver",
@@ -80,6 +86,7 @@ dataplane_new(struct dataplane **out, struct ev_loop *loop, struct pkt_pool *pkt
 	dp->dev = *dev;
 	dp->ops = *ops;
 	dp->arg = arg;
+	ev_timer_start(loop, &dp->upkeep, DATAPLANE_UPKEEP_MS, dataplane_on_upkeep);
 	*out = dp;
 	return 0;
 }
@@ -87,6 +94,9 @@ dataplane_new(struct dataplane **out, struct ev_loop *loop, struct pkt_pool *pkt
 void
 dataplane_free(struct dataplane *dp)
 {
+	if (!dp)
+		return;
+	ev_timer_stop(dp->loop, &dp->upkeep);
 	free(dp);
 }
 
@@ -103,11 +113,59 @@ dataplane_peer_of(const struct dataplane *dp, const uint8_t *pkt, size_t len)
 	return index ? peer_by_index(dp->peers, index) : NULL;
 }
 
+/* A path probe (proto/probe.h) of type and seq, sealed, over UDP to `to`. */
+static void
+dataplane_send_path_probe(struct dataplane *dp, struct peer *peer, uint8_t type, uint32_t seq,
+			  const struct sockaddr_storage *to)
+{
+	struct pkt *p;
+
+	if (!dp->udp || !peer->current || !(p = pkt_get(dp->pkts)))
+		return;
+	probe_encode(pkt_data(p), type, seq);
+	p->len = PROBE_LEN;
+	if (session_seal(peer->current, p))
+		path_udp_queue(dp->udp, to, p);
+	else
+		pkt_put(dp->pkts, p);
+}
+
+/* While traffic flows, the UDP path is watched: a probe when it has gone quiet. */
+static void
+dataplane_path_upkeep(struct dataplane *dp, struct peer *peer, uint64_t now)
+{
+	if (peer->current &&
+	    path_set_upkeep(&peer->paths, now, peer_dead_after_ms(peer), peer->identity))
+		dataplane_send_path_probe(dp, peer, PROBE_REQUEST,
+					  path_set_probe_sent(&peer->paths, now),
+					  &peer->paths.endpoint);
+}
+
+static void
+dataplane_upkeep_peer(struct peer *peer, void *arg)
+{
+	struct dataplane *dp = arg;
+
+	dataplane_path_upkeep(dp, peer, ev_now_ms(dp->loop));
+}
+
+static void
+dataplane_on_upkeep(struct ev_timer *t)
+{
+	struct dataplane *dp = container_of(t, struct dataplane, upkeep);
+
+	peer_foreach(dp->peers, dataplane_upkeep_peer, dp);
+	ev_timer_start(dp->loop, t, DATAPLANE_UPKEEP_MS, dataplane_on_upkeep);
+}
+
 /* Sends a sealed frame on the path the peer's path set chooses; takes p. */
 static void
 dataplane_output(struct dataplane *dp, struct peer *peer, struct pkt *p)
 {
-	switch (path_choose(&peer->paths, ev_now_ms(dp->loop), peer_dead_after_ms(peer))) {
+	uint64_t now = ev_now_ms(dp->loop), dead = peer_dead_after_ms(peer);
+
+	dataplane_path_upkeep(dp, peer, now);
+	switch (path_choose(&peer->paths, now, dead)) {
 	case PATH_UDP:
 		path_udp_queue(dp->udp, &peer->paths.endpoint, p);
 		return;
@@ -150,6 +208,7 @@ dataplane_send(struct dataplane *dp, struct pkt *p)
 	}
 	peer->stats.tx_packets++;
 	peer->stats.tx_bytes += len;
+	path_set_on_data(&peer->paths, ev_now_ms(dp->loop));
 	peer_on_tx(peer, kp);
 	dataplane_output(dp, peer, p);
 }
@@ -171,6 +230,30 @@ static enum peer_drop
 dataplane_xlate_drop(enum xlate_result r)
 {
 	return r == XLATE_BAD_SOURCE ? PEER_DROP_BAD_SOURCE : PEER_DROP_MALFORMED;
+}
+
+/*
+ * A path probe from peer (a payload of PROBE_LEN bytes: nothing else is that short): a request
+ * over UDP is answered at once to where it came from; an answer times our path. Over the relay
+ * or a link neither means anything (only UDP is probed).
+ */
+static void
+dataplane_on_path_probe(struct dataplane *dp, struct peer *peer, const uint8_t *payload,
+			const struct sockaddr_storage *from)
+{
+	uint8_t type;
+	uint32_t seq;
+
+	if (!probe_decode(payload, PROBE_LEN, &type, &seq)) {
+		peer_count_drop(peer, PEER_DROP_MALFORMED, "a 5-byte payload that is no probe");
+		return;
+	}
+	if (!from)
+		return;
+	if (type == PROBE_REQUEST)
+		dataplane_send_path_probe(dp, peer, PROBE_ANSWER, seq, from);
+	else
+		path_set_on_probe_answer(&peer->paths, seq, ev_now_ms(dp->loop), peer->identity);
 }
 
 /* Handles one received frame in p that came over kind (from: its UDP source); consumes p. */
@@ -208,6 +291,10 @@ dataplane_receive(struct dataplane *dp, struct pkt *p, const struct sockaddr_sto
 	peer->paths.last_rx = kind;
 	if (!p->len)
 		goto out; /* keepalive */
+	if (p->len == PROBE_LEN) {
+		dataplane_on_path_probe(dp, peer, pkt_data(p), from);
+		goto out;
+	}
 	x = xlate_inbound(pkt_data(p), p->len, &peer->map);
 	if (x != XLATE_OK) {
 		peer_count_drop(peer, dataplane_xlate_drop(x), xlate_result_name(x));
@@ -216,6 +303,7 @@ dataplane_receive(struct dataplane *dp, struct pkt *p, const struct sockaddr_sto
 	len = dataplane_ip_len(pkt_data(p), p->len);
 	peer->stats.rx_packets++;
 	peer->stats.rx_bytes += len;
+	path_set_on_data(&peer->paths, ev_now_ms(dp->loop));
 	if (dp->dev.deliver(dp->dev.dev, pkt_data(p), len) < 0 &&
 	    log_ratelimit_ok(&dp->rl, ev_now_ms(dp->loop)))
 		log_warnx("tun write failed");

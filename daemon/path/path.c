@@ -75,13 +75,96 @@ path_set_on_udp_rx(struct path_set *s, const struct sockaddr_storage *from, uint
 		sockaddr_show(from, is, sizeof(is));
 		log_info("peer %s: endpoint %s -> %s", who, was, is);
 		s->endpoint = *from;
+		s->failed_ms = s->probe_sent_ms = 0; /* a new path: nothing known of it yet */
+		s->answers = s->misses = 0;
+		s->srtt_ms = 0;
 	}
 }
 
 bool
 path_set_udp_is_alive(const struct path_set *s, uint64_t now, uint64_t dead_after_ms)
 {
-	return s->last_udp_rx_ms && now - s->last_udp_rx_ms <= dead_after_ms;
+	return s->last_udp_rx_ms && now - s->last_udp_rx_ms <= dead_after_ms && !s->failed_ms;
+}
+
+static uint64_t
+path_probe_timeout_ms(const struct path_set *s)
+{
+	uint64_t t = PATH_QUIET_MS + 2 * (uint64_t)s->srtt_ms;
+
+	return t < PATH_PROBE_TIMEOUT_MAX_MS ? t : PATH_PROBE_TIMEOUT_MAX_MS;
+}
+
+bool
+path_set_upkeep(struct path_set *s, uint64_t now, uint64_t dead_after_ms, const char *who)
+{
+	if (!s->endpoint.ss_family || !s->last_udp_rx_ms)
+		return false; /* UDP never worked: keepalives and probing rounds find it */
+	if (!s->last_data_ms || now - s->last_data_ms > PATH_ACTIVE_MS)
+		return false; /* idle: keepalives watch it */
+	if (s->failed_ms) {
+		if (now - s->probe_last_ms < PATH_RETRY_MS)
+			return false;
+		if (s->probe_sent_ms)
+			s->answers = 0; /* the last one went unanswered: not in a row */
+		return true;
+	}
+	if (s->probe_sent_ms) {
+		if (now - s->probe_sent_ms < path_probe_timeout_ms(s))
+			return false;
+		s->probe_sent_ms = 0;
+		if (++s->misses < PATH_FAIL_MISSES)
+			return true; /* once more, before anything moves */
+		s->failed_ms = now;
+		s->answers = 0;
+		s->failovers++;
+		log_info(
+		    "peer %s: udp path stopped answering (%u probes unanswered, nothing for %llu "
+		    "ms): frames go by the %s until it answers again",
+		    who, s->misses, (unsigned long long)(now - s->last_udp_rx_ms),
+		    s->stream && !s->stream_relayed ? "link"
+		    : s->relay || s->stream_relayed ? "relay"
+						    : "same path");
+		return true;
+	}
+	return now - s->last_udp_rx_ms >= PATH_QUIET_MS && now - s->last_udp_rx_ms <= dead_after_ms;
+}
+
+void
+path_set_on_data(struct path_set *s, uint64_t now)
+{
+	s->last_data_ms = now ? now : 1;
+}
+
+uint32_t
+path_set_probe_sent(struct path_set *s, uint64_t now)
+{
+	s->probe_sent_ms = s->probe_last_ms = now ? now : 1;
+	s->probes_sent++;
+	return ++s->probe_seq;
+}
+
+bool
+path_set_on_probe_answer(struct path_set *s, uint32_t seq, uint64_t now, const char *who)
+{
+	uint32_t rtt;
+
+	if (!s->probe_sent_ms || seq != s->probe_seq)
+		return false;
+	rtt = (uint32_t)(now - s->probe_sent_ms);
+	s->probe_sent_ms = 0;
+	s->misses = 0;
+	s->probes_answered++;
+	s->rtt_ms = rtt;
+	s->srtt_ms = s->srtt_ms ? (uint32_t)((7 * (uint64_t)s->srtt_ms + rtt) / 8) : rtt;
+	if (s->failed_ms && ++s->answers >= PATH_RECOVER_ANSWERS) {
+		log_info("peer %s: udp path answers again (%u probes in a row, rtt %u ms) after "
+			 "%llu ms",
+			 who, s->answers, rtt, (unsigned long long)(now - s->failed_ms));
+		s->failed_ms = 0;
+		s->answers = 0;
+	}
+	return true;
 }
 
 void

@@ -13,8 +13,21 @@
  * the UDP socket is path/udp.h's.
  *
  * When UDP counts as working: an authenticated frame arrived over it within `dead_after_ms`
- * (the peer's dead-peer interval: 3 keepalives + 2 s). Until then frames go over the stream if
- * there is one, and UDP is tried only by keepalives (which are also how it is found to work).
+ * (the peer's dead-peer interval: 3 keepalives + 2 s), and it has not failed a probe. Until
+ * then frames go over the stream if there is one, and UDP is tried only by keepalives (which
+ * are also how it is found to work).
+ *
+ * Probes (proto/probe.h) watch UDP while traffic flows (data either way in the last
+ * PATH_ACTIVE_MS: path_set_on_data), so that a path that dies under a transfer is left within
+ * about a second and a half, not at the dead-peer interval: the data plane asks path_set_upkeep
+ * before each frame it sends and every few hundred milliseconds (a sender that stopped because
+ * nothing comes back sends no frames); when nothing came back over UDP for
+ * PATH_QUIET_MS, a probe goes out (one at a time); PATH_FAIL_MISSES of them unanswered in a row,
+ * each within its timeout (PATH_QUIET_MS plus twice the smoothed RTT, at most
+ * PATH_PROBE_TIMEOUT_MAX_MS), and UDP has failed: frames go the next way (stream or relay). Two,
+ * so that one datagram lost at random does not move a flow. While failed, a probe every
+ * PATH_RETRY_MS; UDP is taken again after PATH_RECOVER_ANSWERS answers in a row (hysteresis: one
+ * lucky datagram does not bring a flapping path back). Answers also give the path's RTT.
  */
 #ifndef VERTEX_PATH_H
 #define VERTEX_PATH_H
@@ -26,7 +39,15 @@
 
 struct link;
 
-enum { PATH_DIAL_MAX = 8 }; /* static endpoints of a peer (config: at most 8) */
+enum {
+	PATH_DIAL_MAX = 8, /* static endpoints of a peer (config: at most 8) */
+	PATH_QUIET_MS = 500,
+	PATH_PROBE_TIMEOUT_MAX_MS = 3000,
+	PATH_RETRY_MS = 1000,
+	PATH_RECOVER_ANSWERS = 2,
+	PATH_FAIL_MISSES = 2,
+	PATH_ACTIVE_MS = 3000, /* data within this long: traffic flows, UDP is watched */
+};
 
 enum path_kind {
 	PATH_NONE,   /* nowhere to send */
@@ -44,6 +65,18 @@ struct path_set {
 	enum path_kind last_rx;           /* the path the last authentic frame came over */
 	struct sockaddr_storage dial[PATH_DIAL_MAX]; /* where a handshake may be dialed */
 	size_t ndial, next_dial;
+
+	/* UDP probes (see above). */
+	uint64_t probe_sent_ms; /* the probe outstanding, sent then; 0: none */
+	uint64_t probe_last_ms; /* the last probe sent, answered or not */
+	uint32_t probe_seq;     /* its sequence number */
+	uint64_t failed_ms;     /* UDP failed a probe then; 0: it has not */
+	unsigned answers;       /* answers in a row since it failed */
+	unsigned misses;        /* probes unanswered in a row (PATH_FAIL_MISSES: failed) */
+	uint32_t srtt_ms;       /* smoothed RTT over UDP (RFC 6298's 1/8 gain); 0: unknown */
+	uint32_t rtt_ms;        /* the last probe's */
+	uint64_t probes_sent, probes_answered, failovers;
+	uint64_t last_data_ms; /* a data frame sent or received (any path); 0: never */
 };
 
 /*
@@ -72,6 +105,17 @@ const struct sockaddr_storage *path_set_next_dial(struct path_set *s);
 void path_set_on_udp_rx(struct path_set *s, const struct sockaddr_storage *from, uint64_t now,
 			const char *who);
 bool path_set_udp_is_alive(const struct path_set *s, uint64_t now, uint64_t dead_after_ms);
+/*
+ * Before a frame goes out at now: may find UDP failed (its probe unanswered; said in the log
+ * with who) and returns true when a probe should go to the endpoint now; then the caller sends
+ * one with the number path_set_probe_sent gives.
+ */
+bool path_set_upkeep(struct path_set *s, uint64_t now, uint64_t dead_after_ms, const char *who);
+uint32_t path_set_probe_sent(struct path_set *s, uint64_t now);
+/* A data frame (not a keepalive or a probe) went out or came in at now. */
+void path_set_on_data(struct path_set *s, uint64_t now);
+/* An answer to probe seq arrived over UDP at now (a stale or unknown one is ignored: false). */
+bool path_set_on_probe_answer(struct path_set *s, uint32_t seq, uint64_t now, const char *who);
 /*
  * The link l came up carrying the session. When we dialed it, its remote end is where the peer
  * listens: the UDP endpoint too, unless there is one and the peer was heard from already

@@ -176,6 +176,144 @@ test_path_choice(void **state)
 	assert_string_equal(path_kind_name(PATH_NONE), "none");
 }
 
+/* Traffic flows at t (a data frame), then the data plane's question. */
+static bool
+busy(struct path_set *s, uint64_t t)
+{
+	path_set_on_data(s, t);
+	return path_set_upkeep(s, t, DEAD_MS, "bob");
+}
+
+/*
+ * The probes' state machine on injected time (path.h): a path that goes quiet under traffic is
+ * probed; two probes unanswered and frames take the relay; while failed a probe a second, and
+ * UDP is taken again after two answers in a row; answers give the RTT.
+ */
+static void
+test_path_probes_fail_over_and_recover(void **state)
+{
+	struct sockaddr_storage e = ep("198.18.1.1:4800");
+	struct path_set s;
+	uint32_t seq;
+
+	(void)state;
+	path_set_init(&s, &e, 1);
+	path_set_relay(&s, true);
+	assert_false(busy(&s, 900)); /* UDP never worked */
+	path_set_on_udp_rx(&s, &e, 1000, "bob");
+	assert_false(busy(&s, 1200));
+	assert_true(busy(&s, 1500)); /* quiet for 500 ms */
+	seq = path_set_probe_sent(&s, 1500);
+	assert_false(busy(&s, 1600)); /* one at a time */
+	path_set_on_udp_rx(&s, &e, 1510, "bob");
+	assert_true(path_set_on_probe_answer(&s, seq, 1510, "bob"));
+	assert_int_equal(s.rtt_ms, 10);
+	assert_int_equal(s.srtt_ms, 10);
+	assert_false(path_set_on_probe_answer(&s, seq, 1520, "bob")); /* answered already */
+
+	/* The path dies at 1510. */
+	assert_false(busy(&s, 1800));
+	assert_true(busy(&s, 2010));
+	path_set_probe_sent(&s, 2010);
+	assert_false(busy(&s, 2400)); /* timeout 500 + 2 x 10 */
+	assert_true(busy(&s, 2530));  /* one miss: once more */
+	path_set_probe_sent(&s, 2530);
+	assert_int_equal(path_choose(&s, 2540, DEAD_MS), PATH_UDP);
+	assert_true(busy(&s, 3051)); /* two: failed */
+	assert_int_equal(path_choose(&s, 3051, DEAD_MS), PATH_RELAY);
+	assert_false(path_set_udp_is_alive(&s, 3051, DEAD_MS));
+	assert_int_equal(s.failovers, 1);
+	path_set_probe_sent(&s, 3051);
+
+	/* Failed: a probe a second; two answers in a row bring UDP back. */
+	assert_false(busy(&s, 3500));
+	assert_true(busy(&s, 4051));
+	seq = path_set_probe_sent(&s, 4051);
+	path_set_on_udp_rx(&s, &e, 4060, "bob");
+	assert_true(path_set_on_probe_answer(&s, seq, 4060, "bob"));
+	assert_int_equal(path_choose(&s, 4060, DEAD_MS), PATH_RELAY); /* one is not enough */
+	assert_false(busy(&s, 4500));
+	assert_true(busy(&s, 5060));
+	seq = path_set_probe_sent(&s, 5060);
+	path_set_on_udp_rx(&s, &e, 5065, "bob");
+	assert_true(path_set_on_probe_answer(&s, seq, 5065, "bob"));
+	assert_int_equal(path_choose(&s, 5065, DEAD_MS), PATH_UDP);
+	assert_int_equal(s.probes_sent, 6);
+	assert_int_equal(s.probes_answered, 3);
+}
+
+/* Near the margin: answers and losses taking turns never bring a failed path back. */
+static void
+test_path_probes_no_flapping(void **state)
+{
+	struct sockaddr_storage e = ep("198.18.1.1:4800");
+	struct path_set s;
+	uint64_t t = 1000;
+
+	(void)state;
+	path_set_init(&s, &e, 1);
+	path_set_relay(&s, true);
+	path_set_on_udp_rx(&s, &e, t, "bob");
+	for (int i = 0; i < 2; i++) { /* two probes lost: failed */
+		t += 600;
+		assert_true(busy(&s, t));
+		path_set_probe_sent(&s, t);
+	}
+	t += 600;
+	assert_true(busy(&s, t));
+	assert_true(s.failed_ms != 0);
+	path_set_probe_sent(&s, t);
+	for (int i = 0; i < 20; i++) {
+		uint32_t seq;
+
+		t += 1000;
+		assert_true(busy(&s, t));
+		seq = path_set_probe_sent(&s, t);
+		if (i % 2) { /* every other one answered */
+			path_set_on_udp_rx(&s, &e, t + 5, "bob");
+			assert_true(path_set_on_probe_answer(&s, seq, t + 5, "bob"));
+		}
+		assert_int_equal(path_choose(&s, t + 6, DEAD_MS), PATH_RELAY);
+	}
+	assert_int_equal(s.failovers, 1);
+}
+
+/* One probe lost at random moves nothing; a move to a new endpoint forgets a failure. */
+static void
+test_path_probes_one_loss_and_roaming(void **state)
+{
+	struct sockaddr_storage e = ep("198.18.1.1:4800"), moved = ep("198.18.7.9:31000");
+	struct path_set s;
+	uint32_t seq;
+
+	(void)state;
+	path_set_init(&s, &e, 1);
+	path_set_relay(&s, true);
+	path_set_on_udp_rx(&s, &e, 1000, "bob");
+	/* No data yet: idle, keepalives watch it, no probes. */
+	assert_false(path_set_upkeep(&s, 1500, DEAD_MS, "bob"));
+	assert_true(busy(&s, 1500));
+	path_set_probe_sent(&s, 1500); /* lost */
+	assert_true(busy(&s, 2001));
+	seq = path_set_probe_sent(&s, 2001);
+	path_set_on_udp_rx(&s, &e, 2003, "bob");
+	assert_true(path_set_on_probe_answer(&s, seq, 2003, "bob"));
+	assert_int_equal(path_choose(&s, 2003, DEAD_MS), PATH_UDP);
+	assert_int_equal(s.failovers, 0);
+	assert_int_equal(s.misses, 0);
+
+	/* Failed, then the peer shows up elsewhere: a new path, taken at once. */
+	for (uint64_t t = 2600; t <= 3800; t += 600) {
+		assert_true(busy(&s, t));
+		path_set_probe_sent(&s, t);
+	}
+	assert_true(s.failed_ms != 0); /* quiet, one miss, two misses */
+	assert_int_equal(path_choose(&s, 4400, DEAD_MS), PATH_RELAY);
+	path_set_on_udp_rx(&s, &moved, 4500, "bob");
+	assert_int_equal(path_choose(&s, 4500, DEAD_MS), PATH_UDP);
+	assert_true(sockaddr_equal(&s.endpoint, &moved));
+}
+
 int
 main(void)
 {
@@ -184,6 +322,9 @@ main(void)
 		cmocka_unit_test(test_path_dial_bounded),
 		cmocka_unit_test(test_path_udp_liveness),
 		cmocka_unit_test(test_path_roaming),
+		cmocka_unit_test(test_path_probes_fail_over_and_recover),
+		cmocka_unit_test(test_path_probes_no_flapping),
+		cmocka_unit_test(test_path_probes_one_loss_and_roaming),
 		cmocka_unit_test(test_path_stream_up_sets_endpoint),
 		cmocka_unit_test(test_path_stream_gone),
 		cmocka_unit_test(test_path_choice),

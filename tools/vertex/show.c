@@ -83,6 +83,16 @@ text_peer(const struct ctlclient_facts *f, size_t from, size_t to)
 	printf("  overlay         %s  %s\n", ctlclient_fact(f, from, to, "overlay4"),
 	       ctlclient_fact(f, from, to, "overlay6"));
 	printf("  endpoint        %s\n", ctlclient_fact(f, from, to, "endpoint"));
+	if (strcmp(ctlclient_fact(f, from, to, "udp_probes"), "0"))
+		printf("  udp probes      %s sent, %s answered, rtt %s ms (last %s), %s "
+		       "failover(s)%s\n",
+		       ctlclient_fact(f, from, to, "udp_probes"),
+		       ctlclient_fact(f, from, to, "udp_probes_answered"),
+		       ctlclient_fact(f, from, to, "udp_rtt_ms"),
+		       ctlclient_fact(f, from, to, "udp_rtt_last_ms"),
+		       ctlclient_fact(f, from, to, "udp_failovers"),
+		       strcmp(ctlclient_fact(f, from, to, "udp_failed"), "yes") ? ""
+										: "; failed now");
 	if (hs)
 		printf("  last handshake  %lld s ago (%s in all)\n", (long long)time(NULL) - hs,
 		       ctlclient_fact(f, from, to, "handshakes"));

@@ -110,6 +110,7 @@ HS=$(peer_field alice "$BOB" handshakes)
 say "3. bob's router drops UDP: back to the relay, same session"
 qn natb nft add rule ip vtxlab between meta l4proto udp ip daddr != "$DNS_IP" ip saddr != "$DNS_IP" drop
 wait_until 40 path_is alice "$BOB" relay || fail "alice never falls back to the relay: $(vtx_ctl alice peers)"
+wait_until 40 path_is bob "$ALICE" relay || fail "bob never falls back to the relay: $(vtx_ctl bob peers)"
 check_ping on_alice "$BOB4"
 [[ $(peer_field alice "$BOB" handshakes) == "$HS" ]] || fail "a new handshake was needed"
 pass "the relay carries the session again, with no new handshake"

@@ -8,8 +8,54 @@
 
 #include "agent/agent.h"
 #include "agent/ctl_rdv.h"
+#include "core/ev.h"
 #include "core/sockaddr.h"
 #include "direct/direct.h"
+#include "path/path.h"
+#include "peer/peer.h"
+
+static const char *
+ctl_cand_kind(uint8_t kind)
+{
+	return kind == CTL_CAND_HOST ? "host" : kind == CTL_CAND_SRFLX ? "srflx" : "mapped";
+}
+
+/*
+ * The peer's candidates (its last offer) and what became of each: `works` (frames come and go
+ * there now), `probing` (a round is running), `failed` (it worked, its probes went unanswered),
+ * `no-answer`; and `prflx` for an endpoint that no candidate named (where the peer's frames
+ * came from: a mapping its NAT made toward us).
+ */
+void
+ctl_direct_peer_facts(struct agent *a, const struct peer *p, FILE *f)
+{
+	struct direct_cand c[CTL_CANDIDATES_MAX];
+	const struct path_set *ps = &p->paths;
+	bool probing, udp = p->state == PEER_UP &&
+			    path_set_udp_is_alive(ps, ev_now_ms(a->loop), peer_dead_after_ms(p));
+	bool named = false;
+	char addr[SOCKADDR_STR_MAX];
+	size_t n;
+
+	if (!a->direct)
+		return;
+	n = direct_candidates(a->direct, p->identity, c, CTL_CANDIDATES_MAX, &probing);
+	for (size_t i = 0; i < n; i++) {
+		bool here = ps->endpoint.ss_family && sockaddr_same(&c[i].addr, &ps->endpoint);
+
+		named |= here;
+		sockaddr_show(&c[i].addr, addr, sizeof(addr));
+		fprintf(f, "candidate %s %s %s\n", ctl_cand_kind(c[i].kind), addr,
+			here && udp             ? "works"
+			: probing               ? "probing"
+			: here && ps->failed_ms ? "failed"
+						: "no-answer");
+	}
+	if (udp && !named) {
+		sockaddr_show(&ps->endpoint, addr, sizeof(addr));
+		fprintf(f, "candidate prflx %s works\n", addr);
+	}
+}
 
 static const char *
 ctl_mapping_name(int m)
@@ -59,8 +105,7 @@ ctl_direct_netcheck(struct agent *a, char **arg, FILE *f)
 		inet_ntop(cand[i].family == 4 ? AF_INET : AF_INET6, cand[i].addr, addr,
 			  sizeof(addr));
 		v6 |= cand[i].family == 6 && cand[i].kind == CTL_CAND_HOST;
-		fprintf(f, "candidate %s %s%s%s:%u\n",
-			cand[i].kind == CTL_CAND_HOST ? "host" : "srflx",
+		fprintf(f, "candidate %s %s%s%s:%u\n", ctl_cand_kind(cand[i].kind),
 			cand[i].family == 6 ? "[" : "", addr, cand[i].family == 6 ? "]" : "",
 			cand[i].port);
 	}

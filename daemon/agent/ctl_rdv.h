@@ -27,6 +27,9 @@ void ctl_rdv_revoke(struct agent *a, char **arg, FILE *f);
 void ctl_rdv_resolve(struct agent *a, char **arg, FILE *f);
 /* ctl_direct.c: netcheck: server, reflexive, mapping, filtering, candidates, ipv6. */
 void ctl_direct_netcheck(struct agent *a, char **arg, FILE *f);
+/* ctl_direct.c: a peer's candidates and their state, for `peers` (`candidate KIND ADDR STATE`). */
+struct peer;
+void ctl_direct_peer_facts(struct agent *a, const struct peer *p, FILE *f);
 /* The approvals with p, as facts of a peer ("approved_in ssh web", "approved_out ssh"). */
 void ctl_rdv_peer_facts(struct agent *a, const struct peer *p, FILE *f);
 

@@ -117,6 +117,7 @@ ctl_peer(struct peer *p, void *arg)
 		(unsigned long long)p->paths.probes_answered, p->paths.failed_ms ? "yes" : "no",
 		(unsigned long long)p->paths.failovers);
 	ctl_rdv_peer_facts(c->a, p, f);
+	ctl_direct_peer_facts(c->a, p, f);
 	fprintf(f, "last_handshake %lld\nhandshakes %llu\n", (long long)p->last_handshake,
 		(unsigned long long)p->handshakes);
 	fprintf(f, "rx_bytes %llu\ntx_bytes %llu\nrx_packets %llu\ntx_packets %llu\n",

@@ -21,10 +21,16 @@
 
 enum { DIRECT_TICK_MS = 250 };
 
+/*
+ * A peer's candidates from its last offer, and the probing round they started: kept after the
+ * round ends (active false), for `vertex peers`, until the peer goes or a new offer comes.
+ */
 struct direct_round {
 	char peer[CTL_STR_MAX + 1];
 	struct sockaddr_storage cand[CTL_CANDIDATES_MAX];
+	uint8_t kind[CTL_CANDIDATES_MAX];
 	size_t ncand;
+	bool active; /* probing */
 	uint64_t started_ms, next_ms;
 	uint64_t offered_ms; /* when we last offered ours to this peer; 0: never */
 	bool slow;           /* past the fast phase (said once in the log) */
@@ -470,13 +476,15 @@ direct_on_offer(struct direct *d, const struct ctlmsg *m)
 	d->stats.offers_received++;
 	if (r)
 		offered = r->offered_ms;
-	if (!r) {
-		if (d->nrounds == DIRECT_PEERS_MAX) {
-			log_warnx("direct: an offer from %s ignored: %d rounds running", peer,
-				  DIRECT_PEERS_MAX);
-			return;
-		}
+	if (!r && d->nrounds < DIRECT_PEERS_MAX)
 		r = &d->rounds[d->nrounds++];
+	for (size_t i = 0; !r && i < d->nrounds; i++)
+		if (!d->rounds[i].active)
+			r = &d->rounds[i]; /* an ended round's place */
+	if (!r) {
+		log_warnx("direct: an offer from %s ignored: %d rounds running", peer,
+			  DIRECT_PEERS_MAX);
+		return;
 	}
 	memset(r, 0, sizeof(*r));
 	snprintf(r->peer, sizeof(r->peer), "%s", peer);
@@ -484,8 +492,9 @@ direct_on_offer(struct direct *d, const struct ctlmsg *m)
 	for (size_t i = 0; i < m->u.offer.count; i++)
 		if (direct_cand_to_sockaddr(&m->u.offer.cand[i], &r->cand[r->ncand]) &&
 		    (d->family == AF_INET6 || r->cand[r->ncand].ss_family == AF_INET))
-			r->ncand++;
+			r->kind[r->ncand++] = m->u.offer.cand[i].kind;
 	r->started_ms = r->next_ms = now;
+	r->active = true;
 	log_debug(LOG_PATH, "direct: %s offers %zu usable candidate(s) of %u", peer, r->ncand,
 		  m->u.offer.count);
 	if (!r->ncand) {
@@ -514,10 +523,15 @@ direct_run_rounds(struct direct *d, uint64_t now)
 		struct direct_round *r = &d->rounds[i];
 		uint64_t age = now - r->started_ms;
 
+		if (!r->active) {
+			i++;
+			continue;
+		}
 		if (age >= DIRECT_ROUND_MS || d->ops.direct_works(d->arg, r->peer)) {
 			log_debug(LOG_PATH, "direct: round with %s ended (%s)", r->peer,
 				  age >= DIRECT_ROUND_MS ? "no answer" : "a direct path works");
-			*r = d->rounds[--d->nrounds];
+			r->active = false;
+			i++;
 			continue;
 		}
 		if (now >= r->next_ms) {
@@ -583,6 +597,24 @@ direct_free(struct direct *d)
 		return;
 	ev_timer_stop(d->loop, &d->timer);
 	free(d);
+}
+
+size_t
+direct_candidates(const struct direct *d, const char *peer, struct direct_cand *out, size_t max,
+		  bool *probing)
+{
+	const struct direct_round *r = NULL;
+	size_t n = 0;
+
+	for (size_t i = 0; i < d->nrounds && !r; i++)
+		if (!strcmp(d->rounds[i].peer, peer))
+			r = &d->rounds[i];
+	*probing = r && r->active;
+	for (size_t i = 0; r && i < r->ncand && n < max; i++, n++) {
+		out[n].kind = r->kind[i];
+		out[n].addr = r->cand[i];
+	}
+	return n;
 }
 
 const struct direct_stats *

@@ -125,6 +125,14 @@ void direct_nat(const struct direct *d, struct direct_nat *out);
 /* Our server-reflexive address (family 0 if not known yet). */
 const struct sockaddr_storage *direct_reflexive(const struct direct *d);
 const struct direct_stats *direct_stats(const struct direct *d);
+/* A peer's candidates, as its last offer gave them (UDP, kinds we know). */
+struct direct_cand {
+	uint8_t kind; /* CTL_CAND_* */
+	struct sockaddr_storage addr;
+};
+/* Up to max of them into out; how many. *probing: a round with them is running. */
+size_t direct_candidates(const struct direct *d, const char *peer, struct direct_cand *out,
+			 size_t max, bool *probing);
 /* Our candidates now, as an OFFER would carry them; returns how many (at most max). */
 size_t direct_gather(const struct direct *d, struct ctl_candidate *out, size_t max);
 

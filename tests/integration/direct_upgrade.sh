@@ -98,6 +98,13 @@ EP=$(peer_field alice "$BOB" endpoint)
 [[ $EP == "$NATB_IP:"* ]] || fail "alice's endpoint for bob is $EP, not bob's router"
 [[ $(peer_field bob "$ALICE" endpoint) == "$NATA_IP:"* ]] || fail "bob's endpoint for alice"
 pass "both on path udp: alice -> $EP, bob -> $(peer_field bob "$ALICE" endpoint)"
+CANDS=$(vtx_ctl alice peers --json | jq -c --arg id "$BOB" '.peers[] | select(.identity == $id) | .candidates')
+jq -e --arg c "srflx $EP works" 'index($c)' <<<"$CANDS" >/dev/null ||
+	fail "alice's peers does not say which of bob's candidates works: $CANDS"
+jq -e --arg c "host $BOB_LAN_IP:4800 no-answer" 'index($c)' <<<"$CANDS" >/dev/null ||
+	fail "alice's peers does not say bob's host candidate got no answer: $CANDS"
+vtx_ctl alice peers | grep -q "candidate  *srflx $EP works" || fail "vertex peers text: $(vtx_ctl alice peers)"
+pass "vertex peers: bob's candidates and their state: $CANDS"
 BEFORE=$(nat_counter natb)
 check_ping on_alice "$BOB4"
 (($(nat_counter natb) >= BEFORE + 10)) || fail "pings did not cross bob's router directly"

@@ -76,6 +76,10 @@ wait_until 10 path_is alice "$BOB" udp || fail "alice never goes direct: $(vtx_c
 check_ping on_alice "$BOB4"
 [[ $(peer_field alice "$BOB" handshakes) == "$HS" ]] || fail "a new handshake was needed"
 pass "direct: bob -> $EP (the port alice's router gave toward bob), same handshake"
+CANDS=$(vtx_ctl bob peers --json | jq -c --arg id "$ALICE" '.peers[] | select(.identity == $id) | .candidates')
+jq -e --arg c "prflx $EP works" 'index($c)' <<<"$CANDS" >/dev/null ||
+	fail "bob's peers does not show the peer-reflexive endpoint: $CANDS"
+pass "vertex peers (bob): $CANDS"
 
 for n in alice bob; do
 	vtx_stop "$n"

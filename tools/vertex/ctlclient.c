@@ -194,6 +194,16 @@ ctlclient_fact(const struct ctlclient_facts *f, size_t from, size_t to, const ch
 	return "?";
 }
 
+/* Is there a fact called key in [from, to)? */
+static bool
+ctlclient_has_after(const struct ctlclient_facts *f, size_t from, size_t to, const char *key)
+{
+	for (size_t i = from; i < to; i++)
+		if (!strcmp(f->v[i].key, key))
+			return true;
+	return false;
+}
+
 size_t
 ctlclient_group_end(const struct ctlclient_facts *f, size_t from, const char *key)
 {
@@ -236,7 +246,7 @@ ctlclient_json_object(const struct ctlclient_facts *f, size_t from, size_t to,
 	for (size_t i = from; i < to; i++) {
 		const char *key = f->v[i].key;
 
-		if (!strncmp(key, "drop.", 5))
+		if (!strncmp(key, "drop.", 5) || !strcmp(key, "candidate"))
 			continue;
 		if (rename_from && !strcmp(key, rename_from))
 			key = rename_to;
@@ -245,6 +255,16 @@ ctlclient_json_object(const struct ctlclient_facts *f, size_t from, size_t to,
 		putchar(':');
 		ctlclient_json_value(f->v[i].value);
 		first = false;
+	}
+	/* Repeated "candidate" facts: one array. */
+	for (size_t i = from, n = 0; i < to; i++) {
+		if (strcmp(f->v[i].key, "candidate"))
+			continue;
+		printf("%s", n ? "," : first ? "\"candidates\":[" : ",\"candidates\":[");
+		json_put_string(f->v[i].value, stdout);
+		first = false;
+		if (++n && !ctlclient_has_after(f, i + 1, to, "candidate"))
+			putchar(']');
 	}
 	for (size_t i = from; i < to; i++) {
 		if (strncmp(f->v[i].key, "drop.", 5))

@@ -83,6 +83,9 @@ text_peer(const struct ctlclient_facts *f, size_t from, size_t to)
 	printf("  overlay         %s  %s\n", ctlclient_fact(f, from, to, "overlay4"),
 	       ctlclient_fact(f, from, to, "overlay6"));
 	printf("  endpoint        %s\n", ctlclient_fact(f, from, to, "endpoint"));
+	for (size_t i = from; i < to; i++)
+		if (!strcmp(f->v[i].key, "candidate"))
+			printf("  candidate       %s\n", f->v[i].value);
 	if (strcmp(ctlclient_fact(f, from, to, "udp_probes"), "0"))
 		printf("  udp probes      %s sent, %s answered, rtt %s ms (last %s), %s "
 		       "failover(s)%s\n",

@@ -326,7 +326,22 @@ test_probing_rounds(void **state)
 	advance(f, 2000);
 	assert_int_equal(f->nprobes, fast + 2);
 	direct_on_offer(f->d, &m);
-	advance(f, DIRECT_ROUND_MS + 1000);
+	{
+		struct direct_cand c[CTL_CANDIDATES_MAX];
+		bool probing;
+
+		assert_int_equal(direct_candidates(f->d, BOB, c, CTL_CANDIDATES_MAX, &probing), 2);
+		assert_true(probing);
+		assert_int_equal(c[0].kind, CTL_CAND_HOST);
+		assert_int_equal(c[1].kind, CTL_CAND_SRFLX);
+		assert_int_equal(sockaddr_parse("198.18.0.202:4800", &want), 0);
+		assert_true(sockaddr_equal(&c[1].addr, &want));
+		advance(f, DIRECT_ROUND_MS + 1000);
+		/* Over, but still known (vertex peers shows them). */
+		assert_int_equal(direct_candidates(f->d, BOB, c, CTL_CANDIDATES_MAX, &probing), 2);
+		assert_false(probing);
+		assert_int_equal(direct_candidates(f->d, "nobody@x.example", c, 2, &probing), 0);
+	}
 	fast = f->nprobes;
 	advance(f, 2 * DIRECT_SLOW_PROBE_MS);
 	assert_int_equal(f->nprobes, fast);

@@ -18,6 +18,7 @@
  * "error CODE MESSAGE".
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -102,12 +103,17 @@ write_all(int fd, const char *p, size_t n)
 	return 0;
 }
 
-/* Sends stdin and prints what comes back, at the same time (the peer may echo as it reads). */
+/*
+ * Sends stdin and prints what comes back, at the same time: the peer may echo as it reads, so
+ * a sender that blocked in write() while not reading would deadlock with it. The socket is
+ * made non-blocking and written only as far as it takes.
+ */
 static int
 run_connect(const char *path, const char *target)
 {
 	static char up[BUF_BYTES], down[BUF_BYTES];
 	char line[LINE_MAX_BYTES];
+	size_t len = 0, off = 0;
 	int s = dial(path), fd;
 	bool in_open = true;
 
@@ -124,9 +130,10 @@ run_connect(const char *path, const char *target)
 		return 1;
 	}
 	fprintf(stderr, "app-echo: connected to %s (%s)\n", target, line + 3);
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 	for (;;) {
-		struct pollfd p[2] = { { .fd = in_open ? 0 : -1, .events = POLLIN },
-				       { .fd = fd, .events = POLLIN } };
+		struct pollfd p[2] = { { .fd = in_open && !len ? 0 : -1, .events = POLLIN },
+				       { .fd = fd, .events = POLLIN | (len ? POLLOUT : 0) } };
 		ssize_t n;
 
 		if (poll(p, 2, -1) < 0)
@@ -136,12 +143,22 @@ run_connect(const char *path, const char *target)
 			if (n <= 0) {
 				in_open = false;
 				shutdown(fd, SHUT_WR);
-			} else if (write_all(fd, up, (size_t)n)) {
-				return 1;
+			} else {
+				len = (size_t)n;
+				off = 0;
 			}
 		}
-		if (p[1].revents) {
+		if (len && (p[1].revents & (POLLOUT | POLLERR))) {
+			n = write(fd, up + off, len - off);
+			if (n < 0 && errno != EAGAIN)
+				return 1;
+			if (n > 0 && (off += (size_t)n) == len)
+				len = 0;
+		}
+		if (p[1].revents & (POLLIN | POLLHUP | POLLERR)) {
 			n = read(fd, down, sizeof(down));
+			if (n < 0 && errno == EAGAIN)
+				continue;
 			if (n <= 0)
 				return n < 0;
 			if (write_all(1, down, (size_t)n))

@@ -11,6 +11,7 @@
 #include "nc.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <poll.h>
 #include <signal.h>
@@ -210,6 +211,8 @@ nc_pump(int sock)
 {
 	static struct nc_dir up, down; /* 64 KiB each: not on the stack */
 
+	/* Never block in a write to the peer while it waits for us to read what it sent. */
+	fcntl(sock, F_SETFL, fcntl(sock, F_GETFL) | O_NONBLOCK);
 	up = (struct nc_dir){ .in = 0, .out = sock };
 	down = (struct nc_dir){ .in = sock, .out = 1 };
 	while (!up.done || !down.done) {

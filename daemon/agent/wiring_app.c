@@ -106,6 +106,12 @@ wiring_app_connect_end(struct wiring_app_connect *k, int err)
 	char msg[IDENTITY_STR_MAX + 160]; /* cut to APPAPI_MESSAGE_MAX on the wire */
 	int fd = k->fd;
 
+	/*
+	 * Off the loop before the descriptor changes hands: once the program holds it, closing
+	 * ours would leave the loop's epoll registration alive with its file (and k freed).
+	 */
+	ev_io_stop(k->w->a->loop, &k->io);
+	ev_timer_stop(k->w->a->loop, &k->deadline);
 	appapi_client_set_data(c, NULL);
 	if (!err) {
 		k->fd = -1;

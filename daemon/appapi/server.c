@@ -194,8 +194,9 @@ appapi_error(struct appapi_client *c, int code, const char *msg)
 	appapi_finish(c, line, n, -1);
 }
 
+/* A request line; more bytes after it (more) are an error too, once the line is good. */
 static void
-appapi_dispatch(struct appapi_client *c, const char *line, size_t len)
+appapi_dispatch(struct appapi_client *c, const char *line, size_t len, bool more)
 {
 	struct appapi *api = c->api;
 	struct appapi_request req;
@@ -208,6 +209,11 @@ appapi_dispatch(struct appapi_client *c, const char *line, size_t len)
 		api->stats.bad_requests++;
 		log_debug(LOG_CTL, "app socket: bad request: %s", bad);
 		appapi_error(c, APPAPI_E_BAD_REQUEST, bad);
+		return;
+	}
+	if (more) {
+		api->stats.bad_requests++;
+		appapi_error(c, APPAPI_E_BAD_REQUEST, "one request per connection");
 		return;
 	}
 	ev_timer_stop(api->loop, &c->deadline);
@@ -268,12 +274,7 @@ appapi_client_read(struct appapi_client *c)
 		}
 		return;
 	}
-	if ((size_t)(nl - c->line) + 1 != c->llen) {
-		c->api->stats.bad_requests++;
-		appapi_error(c, APPAPI_E_BAD_REQUEST, "one request per connection");
-		return;
-	}
-	appapi_dispatch(c, c->line, (size_t)(nl - c->line));
+	appapi_dispatch(c, c->line, (size_t)(nl - c->line), (size_t)(nl - c->line) + 1 != c->llen);
 }
 
 static void

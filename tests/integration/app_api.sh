@@ -114,6 +114,15 @@ wait_until 10 grep -q '^listening chat$' "$VTX_TMP/bob-echo.out" ||
 [[ $(app_answer "$B_APP" "listen chat") == "error in-use another program listens on chat" ]] ||
 	fail "a second listener on chat: $(app_answer "$B_APP" "listen chat")"
 pass "bob's program listens on chat; a second one is refused (in-use)"
+# A connection from an address that is no peer's (bob's own, from his host) is closed by the
+# agent, counted, and never reaches the program.
+BOB_SELF4=$(vtx_ctl bob status --json | jq -r .overlay4)
+OUT=$(qn bob timeout 10 bash -c "exec 3<>/dev/tcp/$BOB_SELF4/7000 && cat <&3" 2>&1) ||
+	fail "a local connection to chat: $OUT"
+[[ $(vtx_ctl bob status --json | jq -r .app_refused_unknown) == 1 ]] ||
+	fail "not counted: $(vtx_ctl bob status --json | jq -c '.')"
+grep -q '^caller' "$VTX_TMP/bob-echo.out" && fail "a connection from no peer reached the program"
+pass "a connection from an address no peer has: closed by the agent and counted"
 head -c 1M /dev/urandom >"$VTX_TMP/blob"
 WANT=$(sha256sum <"$VTX_TMP/blob" | cut -d' ' -f1)
 qn alice timeout 60 "$APP_ECHO" connect "$A_APP" "$BOB/chat" <"$VTX_TMP/blob" >"$VTX_TMP/back" \

@@ -206,9 +206,11 @@ wiring_app_on_connect(void *arg, struct appapi_client *c, const char *peer, cons
 	k->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (k->fd < 0 ||
 	    (connect(k->fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 && errno != EINPROGRESS)) {
+		int err = errno;
+
 		snprintf(why, whylen, "%s at %s port %u: %s", peer, k->addr, ap.port,
-			 strerror(errno));
-		code = errno == ECONNREFUSED ? APPAPI_E_REFUSED : APPAPI_E_UNREACHABLE;
+			 strerror(err));
+		code = err == ECONNREFUSED ? APPAPI_E_REFUSED : APPAPI_E_UNREACHABLE;
 		wiring_app_connect_free(k);
 		return code;
 	}

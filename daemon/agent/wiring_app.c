@@ -170,10 +170,11 @@ wiring_app_connect_check(struct agent *a, const char *peer, const char *purpose,
 	}
 	if ((*p)->state != PEER_UP) {
 		peer_need_session(*p);
-		snprintf(why, whylen,
-			 "no session with %s right now (one is being set up: try again in a few "
-			 "seconds)",
-			 peer);
+		snprintf(
+		    why, whylen,
+		    "no session with %s right now (the agent is trying to reach it: try again in "
+		    "seconds)",
+		    peer);
 		return APPAPI_E_NOT_UP;
 	}
 	return 0;

@@ -15,6 +15,7 @@
 # 4. Garbage on alice's app socket (an HTTP request, random bytes, an over-long line, a
 #    request left unfinished) gets `error bad-request ...` lines, and the agent serves on:
 #    status answers and counts them, a good connect works after.
+# 5. bob's agent stops: a connect says the session is not up (not-up).
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib_domains.sh"
 source "$(dirname "$0")/lib_servers.sh"
@@ -179,10 +180,16 @@ OUT=$(echo still-serving | qn alice timeout 20 "$APP_ECHO" connect "$A_APP" "$BO
 [[ $OUT == still-serving ]] || fail "after the garbage, a connect echoed '$OUT'"
 pass "the agent serves on: status counts $BAD bad requests, a connect by name still works"
 
-for n in alice bob; do
-	vtx_stop "$n"
-	[[ $VTX_LAST_RC -eq 0 ]] || fail "vertexd $n exited with status $VTX_LAST_RC (it crashed?)"
-done
+say "5. bob's agent stops: alice's connect says the session is not up"
+vtx_stop bob
+[[ $VTX_LAST_RC -eq 0 ]] || fail "vertexd bob exited with status $VTX_LAST_RC (it crashed?)"
+wait_until 30 bash -c "! '$VERTEX' -s '$VTX_TMP/alice.sock' peers --json |
+	jq -e '.peers[] | select(.state == \"up\")'" >/dev/null || fail "alice still sees bob up"
+OUT=$(qn alice "$APP_ECHO" connect "$A_APP" "$BOB/chat" </dev/null 2>&1) && fail "connected to a stopped agent"
+[[ $OUT == *"error not-up no session with $BOB right now"* ]] || fail "connect to a stopped agent: $OUT"
+pass "with bob's agent stopped: $OUT"
+vtx_stop alice
+[[ $VTX_LAST_RC -eq 0 ]] || fail "vertexd alice exited with status $VTX_LAST_RC (it crashed?)"
 [[ ! -e $A_APP && ! -e $B_APP ]] || fail "an app socket file is left after shutdown"
 assert_clean "$(ns_for alice)" "$(ns_for bob)"
 server_stop srva

@@ -173,7 +173,7 @@ wiring_app_connect_check(struct agent *a, const char *peer, const char *purpose,
 		snprintf(
 		    why, whylen,
 		    "no session with %s right now (the agent is trying to reach it: try again in "
-		    "seconds)",
+		    "a few seconds)",
 		    peer);
 		return APPAPI_E_NOT_UP;
 	}

@@ -33,7 +33,8 @@ declare -A ALLOWED=(
 	[direct]="core crypto proto"
 	[hooks]="core"
 	[policy]="core trust/identity.h rendezvous/purpose.h"
-	[agent]="control core crypto dataplane domains home hooks kernel-iface link overlay path peer policy proto relay rendezvous direct session store trust"
+	[appapi]="core trust/identity.h rendezvous/purpose.h"
+	[agent]="appapi control core crypto dataplane domains home hooks kernel-iface link overlay path peer policy proto relay rendezvous direct session store trust"
 )
 
 bad=0

@@ -16,6 +16,7 @@
  *   privs.c      dropping privileges once start-up is done
  *   wiring_policy.c  the firewall: each peer's policy into the nftables table
  *   ctl_policy.c the `firewall` verb: the policy as the daemon understands it
+ *   wiring_app.c the application interface (appapi/): connects and listeners in TUN mode
  *
  * The modules (docs/architecture.md draws them): peer/ (the peer table, each peer's session
  * state machine and timers), path/ (each peer's paths; the UDP socket), link/ (TLS links to
@@ -53,6 +54,7 @@ struct rdv;
 struct relay;
 struct direct;
 struct wiring_hooks;
+struct wiring_app;
 struct session_index;
 struct store;
 struct tls_ctx;
@@ -107,6 +109,8 @@ struct agent {
 
 	/* The lifecycle hooks and what they remember of the peers (wiring_hooks.c). */
 	struct wiring_hooks *hooks;
+	/* The application interface's socket, its connects and listeners (wiring_app.c). */
+	struct wiring_app *app;
 };
 
 /*

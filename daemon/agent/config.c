@@ -26,6 +26,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "appapi/appapi.h"
 #include "core/pkt.h"
 
 enum {
@@ -63,6 +64,7 @@ enum config_seen {
 	SEEN_PRIVACY = 1u << 15,
 	SEEN_HOOKS = 1u << 16,
 	SEEN_HOOK_TIMEOUT = 1u << 17,
+	SEEN_APP_SOCKET = 1u << 18,
 };
 
 struct config_parser {
@@ -185,6 +187,12 @@ static int
 config_on_control(struct config_parser *p, char **argv)
 {
 	return config_path(p, argv[0], argv[1], p->c->control_path);
+}
+
+static int
+config_on_app_socket(struct config_parser *p, char **argv)
+{
+	return config_path(p, argv[0], argv[1], p->c->app_path);
 }
 
 static int
@@ -531,6 +539,7 @@ static const struct config_keyword config_keywords[] = {
 	{ "pool6", 1, SEEN_POOL6, false, "X::/LEN", config_on_pool6 },
 	{ "state", 1, SEEN_STATE, false, "PATH", config_on_state },
 	{ "control", 1, SEEN_CONTROL, false, "PATH", config_on_control },
+	{ "app-socket", 1, SEEN_APP_SOCKET, false, "PATH", config_on_app_socket },
 	{ "user", 1, SEEN_USER, false, "NAME", config_on_user },
 	{ "mtu", 1, SEEN_MTU, false, "BYTES", config_on_mtu },
 	{ "rekey-after-seconds", 1, SEEN_REKEY_SEC, false, "SECONDS", config_on_rekey_sec },
@@ -646,6 +655,7 @@ config_defaults(struct config *c)
 	c->pool4.len = 10;
 	strcpy(c->state_path, "/var/lib/vertex/vertexd.db");
 	strcpy(c->control_path, "/run/vertex/vertexd.sock");
+	strcpy(c->app_path, "/run/vertex/vertexd-app.sock"); /* beside control, as it moves */
 	c->mtu = CONFIG_DEFAULT_MTU;
 	c->rekey_after_sec = CONFIG_DEFAULT_REKEY_SEC;
 	c->rekey_after_packets = CONFIG_DEFAULT_REKEY_PACKETS;
@@ -681,6 +691,11 @@ config_parse_buf(const char *name, const char *buf, size_t len, struct config *c
 	if (r == 0 && p.peer) {
 		p.line = p.peer_line;
 		r = config_err(&p, "peer", "unterminated peer block for %s", p.peer->identity);
+	}
+	if (r == 0 && !(p.seen & SEEN_APP_SOCKET) &&
+	    appapi_default_path(c->control_path, c->app_path, sizeof(c->app_path))) {
+		p.line = 0;
+		r = config_err(&p, "control", "too long to derive app-socket from it");
 	}
 	if (r < 0)
 		config_free(c);
@@ -802,6 +817,11 @@ config_validate(const struct config *c, char *err, size_t errlen)
 		return config_invalid(err, errlen, "cert: missing (required)");
 	if (c->ncas == 0)
 		return config_invalid(err, errlen, "ca: at least one ca line is required");
+	if (!strcmp(c->app_path, c->control_path))
+		return config_invalid(err, errlen,
+				      "app-socket: %s is the control socket's path too (they "
+				      "must differ)",
+				      c->app_path);
 	for (size_t i = 0; i < c->npeers; i++) {
 		if (strcmp(c->peers[i].identity, c->identity) == 0)
 			return config_invalid(err, errlen, "peer: %s is this agent's own identity",

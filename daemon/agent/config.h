@@ -102,6 +102,7 @@ struct config {
 	struct config_prefix pool6; /* family 0 when not configured: the store picks a ULA */
 	char state_path[PATH_MAX];
 	char control_path[PATH_MAX];
+	char app_path[PATH_MAX];        /* the application interface; default beside control_path */
 	char user[CONFIG_USER_MAX + 1]; /* "" : stay root (with CAP_NET_ADMIN only) */
 	unsigned mtu;
 	unsigned rekey_after_sec;

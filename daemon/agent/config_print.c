@@ -56,6 +56,7 @@ config_print(const struct config *c, FILE *out)
 	config_print_prefix(out, "pool6", &c->pool6);
 	fprintf(out, "%-20s %s\n", "state", c->state_path);
 	fprintf(out, "%-20s %s\n", "control", c->control_path);
+	fprintf(out, "%-20s %s\n", "app-socket", c->app_path);
 	if (c->user[0])
 		fprintf(out, "%-20s %s\n", "user", c->user);
 	fprintf(out, "%-20s %u\n", "mtu", c->mtu);
@@ -111,8 +112,8 @@ config_equal(const struct config *a, const struct config *b)
 	if (strcmp(a->identity, b->identity) || strcmp(a->key_path, b->key_path) ||
 	    strcmp(a->cert_path, b->cert_path) || strcmp(a->interface, b->interface) ||
 	    strcmp(a->state_path, b->state_path) || strcmp(a->control_path, b->control_path) ||
-	    strcmp(a->user, b->user) || strcmp(a->hooks_dir, b->hooks_dir) ||
-	    a->hook_timeout_sec != b->hook_timeout_sec)
+	    strcmp(a->app_path, b->app_path) || strcmp(a->user, b->user) ||
+	    strcmp(a->hooks_dir, b->hooks_dir) || a->hook_timeout_sec != b->hook_timeout_sec)
 		return false;
 	if (a->port != b->port || a->mtu != b->mtu || a->rekey_after_sec != b->rekey_after_sec ||
 	    a->rekey_after_packets != b->rekey_after_packets ||

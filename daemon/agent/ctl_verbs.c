@@ -7,6 +7,7 @@
  * cert_fpr_parse) before anything is looked up or changed.
  */
 #include "agent/ctl_verbs.h"
+#include "agent/wiring.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -73,6 +74,7 @@ ctl_status(struct agent *a, FILE *f)
 	fprintf(f, "cert_not_after %lld\n", (long long)tls_ctx_cert(a->tls)->not_after);
 	if (a->home)
 		home_status(a->home, f);
+	wiring_app_facts(a, f);
 }
 
 struct ctl_peer_ctx {

@@ -361,7 +361,7 @@ agent_start(struct agent *a)
 		return err;
 	if ((err = agent_kernel(a)) || (err = agent_underlay(a)) || (err = agent_links(a)) ||
 	    (err = agent_dataplane(a)) || (err = agent_home(a)) || (err = wiring_policy_start(a)) ||
-	    (err = ctl_open(a)))
+	    (err = ctl_open(a)) || (err = wiring_app_open(a)))
 		return err;
 	if ((err = ev_signal_add(a->loop, SIGTERM, agent_on_signal, a)) ||
 	    (err = ev_signal_add(a->loop, SIGINT, agent_on_signal, a)))
@@ -392,6 +392,7 @@ agent_stop(struct agent *a)
 		direct_free(a->direct);
 		rdv_free(a->rdv);
 		home_free(a->home);
+		wiring_app_close(a);
 		ctl_close(a);
 		listener_free(a->tcp);
 		tundev_free(a->tundev);

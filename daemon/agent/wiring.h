@@ -71,6 +71,13 @@ void wiring_policy_stop(struct agent *a);
 void wiring_policy_peer(struct agent *a, const struct peer *p);
 void wiring_policy_peer_gone(struct agent *a, const struct peer *p);
 int wiring_policy_build(struct agent *a, const struct peer *p, struct policy_peer *out);
+/*
+ * wiring_app.c: the application interface's socket (docs/app-api.md) opened and closed (every
+ * connect under way and listener with it); its counters as status facts.
+ */
+int wiring_app_open(struct agent *a);
+void wiring_app_close(struct agent *a);
+void wiring_app_facts(const struct agent *a, FILE *f);
 /* The before-sleep hook of the loop: what a turn queued goes out in one batch. */
 void wiring_before_sleep(void *arg);
 

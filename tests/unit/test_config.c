@@ -588,6 +588,41 @@ test_config_equal_differences(void **state)
 	config_release(b);
 }
 
+/* app-socket: beside the control socket unless given; never the control socket itself. */
+static void
+test_config_app_socket(void **state)
+{
+	static const char base[] =
+	    "identity alice@a.example.com\nkey /k\ncert /c\nca a.example.com /ca\n";
+	struct config *c = config_alloc();
+	char text[512], err[256];
+
+	assert_int_equal(parse(base, c, err, sizeof(err)), 0);
+	assert_string_equal(c->app_path, "/run/vertex/vertexd-app.sock");
+	config_free(c);
+	snprintf(text, sizeof(text), "%scontrol /tmp/t/bob.sock\n", base);
+	assert_int_equal(parse(text, c, err, sizeof(err)), 0);
+	assert_string_equal(c->app_path, "/tmp/t/bob-app.sock");
+	config_free(c);
+	snprintf(text, sizeof(text), "%scontrol /tmp/t/ctl\n", base);
+	assert_int_equal(parse(text, c, err, sizeof(err)), 0);
+	assert_string_equal(c->app_path, "/tmp/t/ctl-app");
+	config_free(c);
+	snprintf(text, sizeof(text), "%sapp-socket /srv/app\ncontrol /tmp/t/bob.sock\n", base);
+	assert_int_equal(parse(text, c, err, sizeof(err)), 0);
+	assert_string_equal(c->app_path, "/srv/app");
+	assert_round_trip(text);
+	config_free(c);
+	snprintf(text, sizeof(text), "%sapp-socket relative\n", base);
+	assert_int_equal(parse(text, c, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "not an absolute path"));
+	snprintf(text, sizeof(text), "%sapp-socket /x.sock\ncontrol /x.sock\n", base);
+	assert_int_equal(parse(text, c, err, sizeof(err)), 0);
+	assert_int_equal(config_validate(c, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "app-socket: /x.sock is the control socket's path too"));
+	config_release(c);
+}
+
 int
 main(void)
 {
@@ -604,6 +639,7 @@ main(void)
 		cmocka_unit_test(test_config_purposes),
 		cmocka_unit_test(test_config_print_round_trip_random),
 		cmocka_unit_test(test_config_equal_differences),
+		cmocka_unit_test(test_config_app_socket),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

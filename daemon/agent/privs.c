@@ -64,9 +64,27 @@ privs_give_state(const char *state_path, uid_t uid, gid_t gid)
 	return 0;
 }
 
+/*
+ * The control and application sockets were bound as root (mode 0660): they become the user's,
+ * or the user the agent runs as could not connect to its own sockets (SO_PEERCRED would let it
+ * in; the file's mode would not).
+ */
+static int
+privs_give_sockets(const struct config *c, uid_t uid, gid_t gid)
+{
+	const char *const paths[] = { c->control_path, c->app_path };
+
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
+		if (paths[i][0] && chown(paths[i], uid, gid) < 0 && errno != ENOENT) {
+			log_warn("cannot hand %s to uid %u", paths[i], (unsigned)uid);
+			return -errno;
+		}
+	return 0;
+}
+
 /* Becomes user, keeping the capabilities we hold (then reduced to CAP_NET_ADMIN). */
 static int
-privs_become(const char *user, const char *state_path)
+privs_become(const struct config *c, const char *user, const char *state_path)
 {
 	struct passwd *pw = getpwnam(user);
 	int err;
@@ -79,7 +97,8 @@ privs_become(const char *user, const char *state_path)
 		log_warnx("user %s: is root; name an unprivileged user, or leave 'user' out", user);
 		return -EINVAL;
 	}
-	if ((err = privs_give_state(state_path, pw->pw_uid, pw->pw_gid)))
+	if ((err = privs_give_state(state_path, pw->pw_uid, pw->pw_gid)) ||
+	    (err = privs_give_sockets(c, pw->pw_uid, pw->pw_gid)))
 		return err;
 	if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0 || initgroups(user, pw->pw_gid) < 0 ||
 	    setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) < 0 ||
@@ -127,7 +146,7 @@ privs_drop(const struct config *c)
 		if (cap != CAP_NET_ADMIN && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 &&
 		    errno != EINVAL)
 			return -errno;
-	if (c->user[0] && (err = privs_become(c->user, c->state_path)))
+	if (c->user[0] && (err = privs_become(c, c->user, c->state_path)))
 		return err;
 	if ((err = privs_keep_net_admin()))
 		return err;

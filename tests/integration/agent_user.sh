@@ -48,7 +48,12 @@ nobody=$(id -u nobody)
 grep -q "running as user nobody (uid $nobody) with CAP_NET_ADMIN only" "$VTX_TMP/alice.log" ||
 	fail "vertexd does not say whom it runs as"
 [[ $(stat -c %u "$D/alice.db") == "$nobody" ]] || fail "the state database is not nobody's"
-pass "uid $nobody, CAP_NET_ADMIN alone, the state database handed over"
+[[ $(stat -c %u "$VTX_TMP/alice.sock") == "$nobody" ]] || fail "the control socket is not nobody's"
+# The user the agent runs as may use its control socket (SO_PEERCRED and the file's mode).
+setpriv --reuid="$nobody" --regid="$(id -g nobody)" --clear-groups \
+	"$VERTEX" -s "$VTX_TMP/alice.sock" status >/dev/null ||
+	fail "nobody cannot use the control socket of the agent that runs as nobody"
+pass "uid $nobody, CAP_NET_ADMIN alone, the state database and the sockets handed over"
 wait_tunnel_up
 check_ping n1 "$OVL4_PEER"
 pass "the tunnel works with alice unprivileged"

@@ -43,8 +43,17 @@ ctl_direct_peer_facts(struct agent *a, const struct peer *p, FILE *f)
 	for (size_t i = 0; i < n; i++) {
 		bool here = ps->endpoint.ss_family && sockaddr_same(&c[i].addr, &ps->endpoint);
 
-		named |= here;
 		sockaddr_show(&c[i].addr, addr, sizeof(addr));
+		if (c[i].proto == 6) { /* a TCP candidate: dialed when UDP found no way */
+			bool linked = ps->stream && !ps->stream_relayed;
+
+			fprintf(f, "candidate %s %s/tcp %s\n", ctl_cand_kind(c[i].kind), addr,
+				!c[i].dialed ? "offered"
+				: linked     ? "dialed (a direct link is up)"
+					     : "dialed");
+			continue;
+		}
+		named |= here;
 		fprintf(f, "candidate %s %s %s\n", ctl_cand_kind(c[i].kind), addr,
 			here && udp             ? "works"
 			: probing               ? "probing"

@@ -47,7 +47,7 @@ wiring_direct_probe(void *arg, const char *peer, const struct sockaddr_storage *
 	struct peer *p = peer_find(a->peers, peer);
 
 	if (p && p->paths.relay)
-		dataplane_send_probe(a->dp, p, to);
+		dataplane_send_check(a->dp, p, to);
 }
 
 static bool
@@ -56,6 +56,8 @@ wiring_direct_works(void *arg, const char *peer)
 	struct agent *a = arg;
 	struct peer *p = peer_find(a->peers, peer);
 
+	/* Both ways: a peer heard over UDP may not hear us (a firewall that drops what comes in).
+	 */
 	return !p || path_set_udp_is_alive(&p->paths, ev_now_ms(a->loop), peer_dead_after_ms(p));
 }
 
@@ -80,12 +82,28 @@ wiring_direct_on_reflexive(void *arg)
 	peer_foreach(a->peers, wiring_direct_reoffer, a);
 }
 
+/* No UDP with peer: a direct TCP link to its candidate, unless there is one already. */
+static void
+wiring_direct_dial_tcp(void *arg, const char *peer, const struct sockaddr_storage *to)
+{
+	struct agent *a = arg;
+	struct peer *p = peer_find(a->peers, peer);
+
+	if (!p || !p->paths.relay || p->state != PEER_UP ||
+	    (p->paths.stream && !p->paths.stream_relayed) ||
+	    path_set_udp_is_alive(&p->paths, ev_now_ms(a->loop), peer_dead_after_ms(p)))
+		return;
+	if (!peer_dial_direct(p, to))
+		log_debug(LOG_PATH, "direct: a dial to %s runs already", peer);
+}
+
 const struct direct_ops wiring_direct_ops = {
 	.send_datagram = wiring_direct_send_datagram,
 	.send_offer = wiring_direct_send_offer,
 	.probe = wiring_direct_probe,
 	.direct_works = wiring_direct_works,
 	.on_reflexive = wiring_direct_on_reflexive,
+	.dial_tcp = wiring_direct_dial_tcp,
 };
 
 bool

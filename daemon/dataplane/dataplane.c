@@ -250,9 +250,13 @@ dataplane_on_path_probe(struct dataplane *dp, struct peer *peer, const uint8_t *
 	}
 	if (!from)
 		return;
-	if (type == PROBE_REQUEST)
+	if (type == PROBE_REQUEST) {
 		dataplane_send_path_probe(dp, peer, PROBE_ANSWER, seq, from);
-	else
+		return;
+	}
+	/* Any answer proves the round trip; a numbered one also times the path. */
+	path_set_on_validated(&peer->paths, ev_now_ms(dp->loop));
+	if (seq)
 		path_set_on_probe_answer(&peer->paths, seq, ev_now_ms(dp->loop), peer->identity);
 }
 
@@ -287,7 +291,7 @@ dataplane_receive(struct dataplane *dp, struct pkt *p, const struct sockaddr_sto
 		goto out;
 	}
 	if (peer_on_rx(peer, from))
-		dataplane_send_probe(dp, peer, from); /* UDP works now: say so at once */
+		dataplane_send_check(dp, peer, from); /* UDP news: say so, and ask back, at once */
 	peer->paths.last_rx = kind;
 	if (!p->len)
 		goto out; /* keepalive */
@@ -349,16 +353,9 @@ dataplane_on_relay_frame(struct dataplane *dp, const uint8_t *frame, size_t len)
 }
 
 void
-dataplane_send_probe(struct dataplane *dp, struct peer *peer, const struct sockaddr_storage *to)
+dataplane_send_check(struct dataplane *dp, struct peer *peer, const struct sockaddr_storage *to)
 {
-	struct pkt *p;
-
-	if (!dp->udp || !peer->current || !(p = pkt_get(dp->pkts)))
-		return;
-	if (session_seal(peer->current, p))
-		path_udp_queue(dp->udp, to, p);
-	else
-		pkt_put(dp->pkts, p);
+	dataplane_send_path_probe(dp, peer, PROBE_REQUEST, 0, to);
 }
 
 void
@@ -371,15 +368,12 @@ dataplane_send_keepalive(struct dataplane *dp, struct peer *peer)
 	if (!peer->current)
 		return;
 	/*
-	 * Over UDP always, when we know where: a keepalive is also how UDP is found to work. Over
-	 * the link too while UDP is not proven, so a peer behind a UDP block does not look dead.
+	 * Over UDP always, when we know where, as a probe request the peer answers: a keepalive is
+	 * also how UDP is found to work both ways, and kept known to. Over the link or the relay
+	 * too while UDP is not proven, so a peer behind a UDP block does not look dead.
 	 */
-	if (peer->paths.endpoint.ss_family && (p = pkt_get(dp->pkts))) {
-		if (session_seal(peer->current, p))
-			path_udp_queue(dp->udp, &peer->paths.endpoint, p);
-		else
-			pkt_put(dp->pkts, p);
-	}
+	if (peer->paths.endpoint.ss_family)
+		dataplane_send_path_probe(dp, peer, PROBE_REQUEST, 0, &peer->paths.endpoint);
 	if (!udp_alive && (peer->paths.stream || peer->paths.relay) && (p = pkt_get(dp->pkts))) {
 		/* A relayed link's frames go by the relay, as datagrams, not inside the link. */
 		bool relayed = peer->paths.stream_relayed || !peer->paths.stream;

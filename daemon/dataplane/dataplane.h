@@ -74,8 +74,12 @@ void dataplane_on_stream_frame(struct dataplane *dp, const uint8_t *frame, size_
 void dataplane_on_relay_frame(struct dataplane *dp, const uint8_t *frame, size_t len);
 /* An empty frame to p (which has keys): over UDP, and over the link while UDP is unproven. */
 void dataplane_send_keepalive(struct dataplane *dp, struct peer *p);
-/* An empty frame to p (which has keys) over UDP to `to`: a probe of a candidate path. */
-void dataplane_send_probe(struct dataplane *dp, struct peer *p, const struct sockaddr_storage *to);
+/*
+ * A connectivity check to a candidate `to`: a probe request (proto/probe.h, sequence 0) the
+ * peer answers over the same path; its answer marks the peer's UDP as validated both ways
+ * (path_set_validated).
+ */
+void dataplane_send_check(struct dataplane *dp, struct peer *p, const struct sockaddr_storage *to);
 
 void dataplane_count_drop(struct dataplane *dp, enum dataplane_drop d, const char *detail);
 uint64_t dataplane_drops(const struct dataplane *dp, enum dataplane_drop d);

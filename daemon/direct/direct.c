@@ -30,7 +30,11 @@ struct direct_round {
 	struct sockaddr_storage cand[CTL_CANDIDATES_MAX];
 	uint8_t kind[CTL_CANDIDATES_MAX];
 	size_t ncand;
-	bool active; /* probing */
+	bool active;                                 /* probing */
+	struct sockaddr_storage tcp[DIRECT_TCP_MAX]; /* its TCP candidates, dialed in turn */
+	uint8_t tcp_kind[DIRECT_TCP_MAX];
+	size_t ntcp, tcp_next;
+	uint64_t tcp_due_ms; /* when the next one is dialed; 0: not yet due */
 	uint64_t started_ms, next_ms;
 	uint64_t offered_ms; /* when we last offered ours to this peer; 0: never */
 	bool slow;           /* past the fast phase (said once in the log) */
@@ -182,6 +186,14 @@ direct_gather(const struct direct *d, struct ctl_candidate *out, size_t max)
 		if (!dup)
 			n++;
 	}
+	/* The peer port takes TCP too: each host address again, as a TCP candidate, if room. */
+	for (size_t i = 0, nudp = n; i < nudp && n < max; i++)
+		if (out[i].kind == CTL_CAND_HOST) {
+			out[n] = out[i];
+			out[n].proto = 6;
+			out[n].priority = 50;
+			n++;
+		}
 	return n;
 }
 
@@ -436,7 +448,7 @@ static bool
 direct_cand_to_sockaddr(const struct ctl_candidate *c, struct sockaddr_storage *ss)
 {
 	memset(ss, 0, sizeof(*ss));
-	if (c->proto != 17 || c->port == 0 ||
+	if ((c->proto != 17 && c->proto != 6) || c->port == 0 ||
 	    (c->kind != CTL_CAND_HOST && c->kind != CTL_CAND_SRFLX && c->kind != CTL_CAND_MAPPED))
 		return false; /* kinds we do not know yet are ignored */
 	if (c->family == 4) {
@@ -472,10 +484,17 @@ direct_on_offer(struct direct *d, const struct ctlmsg *m)
 	const char *peer = m->u.offer.from;
 	struct direct_round *r = direct_round_find(d, peer);
 	uint64_t now = ev_now_ms(d->loop), offered = 0;
+	/* TCP candidates dialed already stay dialed (a new offer comes with every session). */
+	struct sockaddr_storage was_tcp[DIRECT_TCP_MAX];
+	size_t was_ntcp = 0, was_next = 0;
 
 	d->stats.offers_received++;
-	if (r)
+	if (r) {
 		offered = r->offered_ms;
+		was_ntcp = r->ntcp;
+		was_next = r->tcp_next;
+		memcpy(was_tcp, r->tcp, sizeof(was_tcp));
+	}
 	if (!r && d->nrounds < DIRECT_PEERS_MAX)
 		r = &d->rounds[d->nrounds++];
 	for (size_t i = 0; !r && i < d->nrounds; i++)
@@ -489,15 +508,34 @@ direct_on_offer(struct direct *d, const struct ctlmsg *m)
 	memset(r, 0, sizeof(*r));
 	snprintf(r->peer, sizeof(r->peer), "%s", peer);
 	r->offered_ms = offered;
-	for (size_t i = 0; i < m->u.offer.count; i++)
-		if (direct_cand_to_sockaddr(&m->u.offer.cand[i], &r->cand[r->ncand]) &&
-		    (d->family == AF_INET6 || r->cand[r->ncand].ss_family == AF_INET))
-			r->kind[r->ncand++] = m->u.offer.cand[i].kind;
+	for (size_t i = 0; i < m->u.offer.count; i++) {
+		const struct ctl_candidate *c = &m->u.offer.cand[i];
+		struct sockaddr_storage ss;
+
+		if (!direct_cand_to_sockaddr(c, &ss) ||
+		    (d->family != AF_INET6 && ss.ss_family != AF_INET))
+			continue;
+		if (c->proto == 17) {
+			r->cand[r->ncand] = ss;
+			r->kind[r->ncand++] = c->kind;
+		} else if (r->ntcp < DIRECT_TCP_MAX) {
+			r->tcp[r->ntcp] = ss;
+			r->tcp_kind[r->ntcp++] = c->kind;
+		}
+	}
 	r->started_ms = r->next_ms = now;
 	r->active = true;
-	log_debug(LOG_PATH, "direct: %s offers %zu usable candidate(s) of %u", peer, r->ncand,
-		  m->u.offer.count);
-	if (!r->ncand) {
+	if (was_next && r->ntcp == was_ntcp) {
+		bool same = true;
+
+		for (size_t i = 0; i < r->ntcp; i++)
+			same &= sockaddr_same(&r->tcp[i], &was_tcp[i]);
+		if (same)
+			r->tcp_next = was_next;
+	}
+	log_debug(LOG_PATH, "direct: %s offers %zu usable UDP and %zu TCP candidate(s) of %u", peer,
+		  r->ncand, r->ntcp, m->u.offer.count);
+	if (!r->ncand && !r->ntcp) {
 		*r = d->rounds[--d->nrounds];
 		return;
 	}
@@ -534,6 +572,19 @@ direct_run_rounds(struct direct *d, uint64_t now)
 			i++;
 			continue;
 		}
+		if (r->tcp_due_ms && now >= r->tcp_due_ms && r->tcp_next < r->ntcp) {
+			char addr[SOCKADDR_STR_MAX];
+
+			sockaddr_show(&r->tcp[r->tcp_next], addr, sizeof(addr));
+			log_info(
+			    "direct: no UDP path to %s: trying a direct link to its TCP candidate "
+			    "%s",
+			    r->peer, addr);
+			if (d->ops.dial_tcp)
+				d->ops.dial_tcp(d->arg, r->peer, &r->tcp[r->tcp_next]);
+			r->tcp_next++;
+			r->tcp_due_ms = now + DIRECT_TCP_NEXT_MS;
+		}
 		if (now >= r->next_ms) {
 			for (size_t k = 0; k < r->ncand; k++) {
 				d->ops.probe(d->arg, r->peer, &r->cand[k]);
@@ -541,6 +592,10 @@ direct_run_rounds(struct direct *d, uint64_t now)
 			}
 			if (age >= DIRECT_FAST_MS && !r->slow) {
 				r->slow = true;
+				if (r->ntcp)
+					r->tcp_due_ms = now + (strcmp(d->self, r->peer) < 0
+								   ? 0
+								   : DIRECT_TCP_DEFER_MS);
 				log_info(
 				    "direct: no answer from the %zu candidate(s) of %s in %d s; "
 				    "probing every %d s until %d s (the relay carries meanwhile)",
@@ -610,10 +665,14 @@ direct_candidates(const struct direct *d, const char *peer, struct direct_cand *
 		if (!strcmp(d->rounds[i].peer, peer))
 			r = &d->rounds[i];
 	*probing = r && r->active;
-	for (size_t i = 0; r && i < r->ncand && n < max; i++, n++) {
-		out[n].kind = r->kind[i];
-		out[n].addr = r->cand[i];
-	}
+	for (size_t i = 0; r && i < r->ncand && n < max; i++, n++)
+		out[n] =
+		    (struct direct_cand){ .kind = r->kind[i], .proto = 17, .addr = r->cand[i] };
+	for (size_t i = 0; r && i < r->ntcp && n < max; i++, n++)
+		out[n] = (struct direct_cand){ .kind = r->tcp_kind[i],
+					       .proto = 6,
+					       .dialed = i < r->tcp_next,
+					       .addr = r->tcp[i] };
 	return n;
 }
 

@@ -50,6 +50,9 @@ enum {
 	DIRECT_ROUND_MS = 60000,
 	DIRECT_PEERS_MAX = 256, /* peers probed at once */
 	DIRECT_HOST_MAX = 8,    /* host candidates offered */
+	DIRECT_TCP_MAX = 4,     /* a peer's TCP candidates kept */
+	DIRECT_TCP_DEFER_MS = 5000,
+	DIRECT_TCP_NEXT_MS = 10000, /* the next TCP candidate, if the last did not come up */
 };
 
 struct direct_ops {
@@ -67,6 +70,12 @@ struct direct_ops {
 	 * addresses did): offer them again where it matters.
 	 */
 	void (*on_reflexive)(void *arg);
+	/*
+	 * No UDP path to peer after the fast probing: try a direct link to its TCP candidate `to`
+	 * (the side whose identity sorts first at once, the other DIRECT_TCP_DEFER_MS later, so
+	 * both do not dial each other at once). May be NULL.
+	 */
+	void (*dial_tcp)(void *arg, const char *peer, const struct sockaddr_storage *to);
 };
 
 struct direct_params {
@@ -127,7 +136,9 @@ const struct sockaddr_storage *direct_reflexive(const struct direct *d);
 const struct direct_stats *direct_stats(const struct direct *d);
 /* A peer's candidates, as its last offer gave them (UDP, kinds we know). */
 struct direct_cand {
-	uint8_t kind; /* CTL_CAND_* */
+	uint8_t kind;  /* CTL_CAND_* */
+	uint8_t proto; /* 17 UDP, 6 TCP */
+	bool dialed;   /* TCP: a direct link was tried there */
 	struct sockaddr_storage addr;
 };
 /* Up to max of them into out; how many. *probing: a round with them is running. */

@@ -49,13 +49,25 @@ path_set_init(struct path_set *s, const struct sockaddr_storage *endpoints, size
 bool
 path_set_can_dial(const struct path_set *s)
 {
-	return s->ndial || s->relay;
+	return s->ndial || s->relay || s->dial_once.ss_family;
+}
+
+void
+path_set_dial_once(struct path_set *s, const struct sockaddr_storage *to)
+{
+	s->dial_once = *to;
 }
 
 const struct sockaddr_storage *
 path_set_next_dial(struct path_set *s)
 {
 	size_t n = s->ndial + (s->relay ? 1 : 0), i;
+
+	if (s->dial_once.ss_family) {
+		s->dial_out = s->dial_once;
+		s->dial_once.ss_family = 0;
+		return &s->dial_out;
+	}
 
 	if (!n)
 		return NULL;
@@ -78,13 +90,21 @@ path_set_on_udp_rx(struct path_set *s, const struct sockaddr_storage *from, uint
 		s->failed_ms = s->probe_sent_ms = 0; /* a new path: nothing known of it yet */
 		s->answers = s->misses = 0;
 		s->srtt_ms = 0;
+		s->validated_ms = 0;
 	}
+}
+
+bool
+path_set_udp_heard(const struct path_set *s, uint64_t now, uint64_t dead_after_ms)
+{
+	return s->last_udp_rx_ms && now - s->last_udp_rx_ms <= dead_after_ms;
 }
 
 bool
 path_set_udp_is_alive(const struct path_set *s, uint64_t now, uint64_t dead_after_ms)
 {
-	return s->last_udp_rx_ms && now - s->last_udp_rx_ms <= dead_after_ms && !s->failed_ms;
+	return path_set_udp_heard(s, now, dead_after_ms) && s->validated_ms &&
+	       now - s->validated_ms <= dead_after_ms && !s->failed_ms;
 }
 
 static uint64_t
@@ -131,6 +151,12 @@ path_set_upkeep(struct path_set *s, uint64_t now, uint64_t dead_after_ms, const 
 }
 
 void
+path_set_on_validated(struct path_set *s, uint64_t now)
+{
+	s->validated_ms = now ? now : 1;
+}
+
+void
 path_set_on_data(struct path_set *s, uint64_t now)
 {
 	s->last_data_ms = now ? now : 1;
@@ -154,6 +180,7 @@ path_set_on_probe_answer(struct path_set *s, uint32_t seq, uint64_t now, const c
 	rtt = (uint32_t)(now - s->probe_sent_ms);
 	s->probe_sent_ms = 0;
 	s->misses = 0;
+	path_set_on_validated(s, now);
 	s->probes_answered++;
 	s->rtt_ms = rtt;
 	s->srtt_ms = s->srtt_ms ? (uint32_t)((7 * (uint64_t)s->srtt_ms + rtt) / 8) : rtt;

@@ -13,9 +13,11 @@
  * the UDP socket is path/udp.h's.
  *
  * When UDP counts as working: an authenticated frame arrived over it within `dead_after_ms`
- * (the peer's dead-peer interval: 3 keepalives + 2 s), and it has not failed a probe. Until
- * then frames go over the stream if there is one, and UDP is tried only by keepalives (which
- * are also how it is found to work).
+ * (the peer's dead-peer interval: 3 keepalives + 2 s), an answer to one of our probes too (so
+ * it works both ways: a firewall that lets the peer's datagrams out but none in would otherwise
+ * swallow everything we send), and it has not failed a probe. Until then frames go over the
+ * stream or the relay if there is one, and UDP is tried by keepalives, which over UDP are probe
+ * requests (sequence 0), answered: that is how it is found to work, and kept known to.
  *
  * Probes (proto/probe.h) watch UDP while traffic flows (data either way in the last
  * PATH_ACTIVE_MS: path_set_on_data), so that a path that dies under a transfer is left within
@@ -65,6 +67,8 @@ struct path_set {
 	enum path_kind last_rx;           /* the path the last authentic frame came over */
 	struct sockaddr_storage dial[PATH_DIAL_MAX]; /* where a handshake may be dialed */
 	size_t ndial, next_dial;
+	struct sockaddr_storage dial_once; /* the next dial goes here first; family 0: none */
+	struct sockaddr_storage dial_out;  /* what path_set_next_dial handed out of dial_once */
 
 	/* UDP probes (see above). */
 	uint64_t probe_sent_ms; /* the probe outstanding, sent then; 0: none */
@@ -77,6 +81,7 @@ struct path_set {
 	uint32_t rtt_ms;        /* the last probe's */
 	uint64_t probes_sent, probes_answered, failovers;
 	uint64_t last_data_ms; /* a data frame sent or received (any path); 0: never */
+	uint64_t validated_ms; /* a probe answer came over UDP (both ways work); 0: never */
 };
 
 /*
@@ -95,8 +100,13 @@ void path_set_relay(struct path_set *s, bool on);
 void path_set_init(struct path_set *s, const struct sockaddr_storage *endpoints, size_t n);
 /* Is there anywhere to dial a handshake to (a static endpoint, or the relay)? */
 bool path_set_can_dial(const struct path_set *s);
-/* The next address to dial a handshake to (round robin, the relay among them), or NULL. */
+/*
+ * The next address to dial a handshake to: the one path_set_dial_once named, once; else round
+ * robin over the static endpoints and the relay; or NULL.
+ */
 const struct sockaddr_storage *path_set_next_dial(struct path_set *s);
+/* The next dial goes to `to` (a peer's TCP candidate: a direct link where UDP does not pass). */
+void path_set_dial_once(struct path_set *s, const struct sockaddr_storage *to);
 /*
  * An authenticated frame arrived over UDP from `from` at now: UDP works; if it came from
  * elsewhere than the endpoint, the peer roamed and the endpoint follows (said in the log, with
@@ -105,6 +115,8 @@ const struct sockaddr_storage *path_set_next_dial(struct path_set *s);
 void path_set_on_udp_rx(struct path_set *s, const struct sockaddr_storage *from, uint64_t now,
 			const char *who);
 bool path_set_udp_is_alive(const struct path_set *s, uint64_t now, uint64_t dead_after_ms);
+/* Has anything authentic come over UDP within dead_after_ms (one way only, maybe)? */
+bool path_set_udp_heard(const struct path_set *s, uint64_t now, uint64_t dead_after_ms);
 /*
  * Before a frame goes out at now: may find UDP failed (its probe unanswered; said in the log
  * with who) and returns true when a probe should go to the endpoint now; then the caller sends
@@ -112,6 +124,8 @@ bool path_set_udp_is_alive(const struct path_set *s, uint64_t now, uint64_t dead
  */
 bool path_set_upkeep(struct path_set *s, uint64_t now, uint64_t dead_after_ms, const char *who);
 uint32_t path_set_probe_sent(struct path_set *s, uint64_t now);
+/* A probe answer came over UDP at now: the path works both ways. */
+void path_set_on_validated(struct path_set *s, uint64_t now);
 /* A data frame (not a keepalive or a probe) went out or came in at now. */
 void path_set_on_data(struct path_set *s, uint64_t now);
 /* An answer to probe seq arrived over UDP at now (a stale or unknown one is ignored: false). */

@@ -105,7 +105,23 @@ void
 peer_on_dial_failed(struct peer *p)
 {
 	p->dialing = false;
+	if (p->dialing_extra) {
+		p->dialing_extra = false;
+		log_info("peer %s: no direct link: the session stays where it is", p->identity);
+		return;
+	}
 	peer_timers_dial_failed(p);
+}
+
+bool
+peer_dial_direct(struct peer *p, const struct sockaddr_storage *to)
+{
+	if (p->dialing)
+		return false;
+	path_set_dial_once(&p->paths, to);
+	p->dialing_extra = true;
+	peer_timers_connect(p, 0);
+	return true;
 }
 
 void
@@ -132,7 +148,7 @@ peer_on_session(struct peer *p, struct link *l, struct keypair *kp, bool we_dial
 	memcpy(p->cert_fpr, cert_fpr, sizeof(p->cert_fpr));
 	path_set_on_stream_up(&p->paths, l, we_dialed, remote, p->last_rx_ms != 0);
 	if (we_dialed)
-		p->dialing = false;
+		p->dialing = p->dialing_extra = false;
 	p->backoff_ms = 0;
 	p->handshakes++;
 	p->last_handshake = time(NULL);
@@ -228,7 +244,7 @@ peer_on_rx(struct peer *p, const struct sockaddr_storage *from)
 	p->last_rx_ms = now;
 	if (!from)
 		return false;
-	news = !path_set_udp_is_alive(&p->paths, now, peer_dead_after_ms(p)) ||
+	news = !path_set_udp_heard(&p->paths, now, peer_dead_after_ms(p)) ||
 	       !sockaddr_same(from, &p->paths.endpoint);
 	path_set_on_udp_rx(&p->paths, from, now, p->identity);
 	return news;

@@ -76,6 +76,7 @@ struct peer {
 
 	struct keypair *current, *previous; /* owned */
 	bool dialing;                       /* an outbound handshake is in progress */
+	bool dialing_extra; /* it is peer_dial_direct's: its failure costs the session nothing */
 	enum peer_state state;
 	uint64_t last_rx_ms, last_tx_ms;
 	int64_t last_handshake; /* unix seconds */
@@ -159,6 +160,13 @@ void peer_on_link_gone(struct peer *p, struct link *l, bool was_client);
 struct link *peer_on_session(struct peer *p, struct link *l, struct keypair *kp, bool we_dialed,
 			     const struct sockaddr_storage *remote, const uint8_t cert_fpr[32],
 			     const uint8_t addr4[4], const uint8_t addr6[16]);
+/*
+ * While a session runs on the relay: dial a direct link to `to` now (a TCP candidate of the
+ * peer). If it comes up, the session moves to it (a new handshake; the relayed link closes, the
+ * relay stays the fallback); if it fails, nothing else changes (no retry, no rekey). False if a
+ * dial is already running.
+ */
+bool peer_dial_direct(struct peer *p, const struct sockaddr_storage *to);
 /* The peer said it is going away (a CLOSE record): keys dropped, try again after a while. */
 void peer_on_close(struct peer *p);
 /*

@@ -30,6 +30,7 @@
 #include "overlay/pool.h"
 #include "peer/peer.h"
 #include "proto/frame.h"
+#include "proto/probe.h"
 #include "session/session.h"
 
 #define SELF  "bob@b.example.com"
@@ -686,6 +687,18 @@ test_dataplane_on_udp_learns_the_endpoint(void **state)
 	assert_int_equal(f->ngot, 1);
 	assert_memory_equal(&f->alice->paths.endpoint, &from, sizeof(from));
 	assert_true(f->alice->paths.last_udp_rx_ms == T0 + 100);
+	/* Heard over UDP, but not known to hear us: still the link. */
+	assert_int_equal(path_choose(&f->alice->paths, f->now, dead), PATH_STREAM);
+	/* Her answer to a probe of ours (proto/probe.h): both ways; UDP. */
+	{
+		const uint8_t answer[PROBE_LEN] = { PROBE_ANSWER, 0, 0, 0, 0 };
+		uint8_t aframe[FRAME_MAX_LEN];
+		size_t alen;
+
+		fx_far_seal(f, &f->far[0], answer, sizeof(answer), aframe, &alen);
+		dataplane_on_udp(f->dp, fx_read(f, aframe, alen), &from);
+		assert_int_equal(f->ngot, 1); /* a probe is not delivered */
+	}
 	assert_int_equal(path_choose(&f->alice->paths, f->now, dead), PATH_UDP);
 	assert_true(f->alice->stats.rx_packets == 1);
 	/* A replay of it from elsewhere does not move the endpoint. */

@@ -37,6 +37,8 @@ struct fx {
 	struct sockaddr_storage probed[64];
 	size_t nprobes;
 	bool works;
+	struct sockaddr_storage dialed[8]; /* dial_tcp */
+	size_t ndialed;
 };
 
 static uint64_t
@@ -86,11 +88,22 @@ fx_works(void *arg, const char *peer)
 	return ((struct fx *)arg)->works;
 }
 
+static void
+fx_dial_tcp(void *arg, const char *peer, const struct sockaddr_storage *to)
+{
+	struct fx *f = arg;
+
+	assert_string_equal(peer, BOB);
+	assert_true(f->ndialed < 8);
+	f->dialed[f->ndialed++] = *to;
+}
+
 static const struct direct_ops fx_ops = {
 	.send_datagram = fx_send_datagram,
 	.send_offer = fx_send_offer,
 	.probe = fx_probe,
 	.direct_works = fx_works,
+	.dial_tcp = fx_dial_tcp,
 };
 
 static int
@@ -308,9 +321,14 @@ test_probing_rounds(void **state)
 	fast = f->nprobes;
 	assert_in_range(fast, 2 * (DIRECT_FAST_MS / DIRECT_PROBE_MS) - 2,
 			2 * (DIRECT_FAST_MS / DIRECT_PROBE_MS) + 2);
-	/* Then slow. */
+	assert_int_equal(f->ndialed, 0); /* TCP waits for UDP's fast phase */
+	/* Then slow; and as UDP found no way, the TCP candidate is dialed: at once, as our
+	 * identity (alice) sorts before bob's. */
 	advance(f, 2 * DIRECT_SLOW_PROBE_MS);
 	assert_in_range(f->nprobes - fast, 2, 6);
+	assert_int_equal(f->ndialed, 1);
+	assert_int_equal(sockaddr_parse("198.18.0.98:4800", &want), 0);
+	assert_true(sockaddr_equal(&f->dialed[0], &want));
 	/* A direct path works: the round ends. */
 	f->works = true;
 	advance(f, 300);
@@ -330,15 +348,18 @@ test_probing_rounds(void **state)
 		struct direct_cand c[CTL_CANDIDATES_MAX];
 		bool probing;
 
-		assert_int_equal(direct_candidates(f->d, BOB, c, CTL_CANDIDATES_MAX, &probing), 2);
+		assert_int_equal(direct_candidates(f->d, BOB, c, CTL_CANDIDATES_MAX, &probing), 3);
 		assert_true(probing);
+		assert_int_equal(c[2].proto, 6);
+		assert_false(c[2].dialed);
 		assert_int_equal(c[0].kind, CTL_CAND_HOST);
 		assert_int_equal(c[1].kind, CTL_CAND_SRFLX);
 		assert_int_equal(sockaddr_parse("198.18.0.202:4800", &want), 0);
 		assert_true(sockaddr_equal(&c[1].addr, &want));
 		advance(f, DIRECT_ROUND_MS + 1000);
-		/* Over, but still known (vertex peers shows them). */
-		assert_int_equal(direct_candidates(f->d, BOB, c, CTL_CANDIDATES_MAX, &probing), 2);
+		/* Over, but still known (vertex peers shows them); the TCP one was dialed once. */
+		assert_int_equal(direct_candidates(f->d, BOB, c, CTL_CANDIDATES_MAX, &probing), 3);
+		assert_true(c[2].dialed);
 		assert_false(probing);
 		assert_int_equal(direct_candidates(f->d, "nobody@x.example", c, 2, &probing), 0);
 	}

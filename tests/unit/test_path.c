@@ -83,9 +83,16 @@ test_path_udp_liveness(void **state)
 	path_set_init(&s, &e, 1);
 	assert_false(path_set_udp_is_alive(&s, 5000, DEAD_MS)); /* never heard over UDP */
 	path_set_on_udp_rx(&s, &e, 5000, "bob@b.example.com");
+	/* Heard, but not known to hear us (no answer yet): not working. */
+	assert_true(path_set_udp_heard(&s, 5000, DEAD_MS));
+	assert_false(path_set_udp_is_alive(&s, 5000, DEAD_MS));
+	path_set_on_validated(&s, 5000);
 	assert_true(path_set_udp_is_alive(&s, 5000, DEAD_MS));
 	assert_true(path_set_udp_is_alive(&s, 5000 + DEAD_MS, DEAD_MS));
 	assert_false(path_set_udp_is_alive(&s, 5000 + DEAD_MS + 1, DEAD_MS));
+	/* Heard again, the answer old: one way, maybe; not working. */
+	path_set_on_udp_rx(&s, &e, 5000 + DEAD_MS + 10, "bob@b.example.com");
+	assert_false(path_set_udp_is_alive(&s, 5000 + DEAD_MS + 10, DEAD_MS));
 }
 
 static void
@@ -164,8 +171,11 @@ test_path_choice(void **state)
 	/* With a link and UDP unproven: the link (UDP may be blocked). */
 	path_set_on_stream_up(&s, LINK(0), true, &e, true);
 	assert_int_equal(path_choose(&s, 1000, DEAD_MS), PATH_STREAM);
-	/* UDP heard from: UDP; silent for longer than the dead interval: the link again. */
+	/* UDP heard from: still the link until a probe is answered (both ways); then UDP; silent
+	 * for longer than the dead interval: the link again. */
 	path_set_on_udp_rx(&s, &e, 2000, "bob@b.example.com");
+	assert_int_equal(path_choose(&s, 2000, DEAD_MS), PATH_STREAM);
+	path_set_on_validated(&s, 2000);
 	assert_int_equal(path_choose(&s, 2000 + DEAD_MS, DEAD_MS), PATH_UDP);
 	assert_int_equal(path_choose(&s, 2001 + DEAD_MS, DEAD_MS), PATH_STREAM);
 	/* The link gone: UDP, working or not. */
@@ -310,7 +320,9 @@ test_path_probes_one_loss_and_roaming(void **state)
 	assert_true(s.failed_ms != 0); /* quiet, one miss, two misses */
 	assert_int_equal(path_choose(&s, 4400, DEAD_MS), PATH_RELAY);
 	path_set_on_udp_rx(&s, &moved, 4500, "bob");
-	assert_int_equal(path_choose(&s, 4500, DEAD_MS), PATH_UDP);
+	assert_int_equal(path_choose(&s, 4500, DEAD_MS), PATH_RELAY); /* not known to hear us */
+	path_set_on_validated(&s, 4501); /* the answer to the check its news asked for */
+	assert_int_equal(path_choose(&s, 4501, DEAD_MS), PATH_UDP);
 	assert_true(sockaddr_equal(&s.endpoint, &moved));
 }
 

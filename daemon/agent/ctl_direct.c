@@ -10,6 +10,7 @@
 #include "agent/ctl_rdv.h"
 #include "core/sockaddr.h"
 #include "direct/direct.h"
+#include "direct/portmap.h"
 
 static const char *
 ctl_mapping_name(int m)
@@ -25,6 +26,44 @@ ctl_filtering_name(int f)
 	return f == DIRECT_FILTERING_OPEN   ? "open"
 	       : f == DIRECT_FILTERING_PORT ? "port-dependent"
 					    : "unknown";
+}
+
+static const char *
+ctl_cand_kind(uint8_t kind)
+{
+	return kind == CTL_CAND_HOST ? "host" : kind == CTL_CAND_MAPPED ? "mapped" : "srflx";
+}
+
+/*
+ * The router port mapping: which protocols answered (port_mapping: "pcp nat-pmp upnp", "none",
+ * "asking" while the first round runs, "off"), and the mapping (protocol, address, lifetime).
+ */
+static void
+ctl_direct_portmap(struct agent *a, FILE *f)
+{
+	struct portmap_info pm;
+	char addr[INET_ADDRSTRLEN];
+
+	if (!direct_portmap_info(a->direct, &pm)) {
+		fputs("port_mapping off\n", f);
+		return;
+	}
+	fputs("port_mapping", f);
+	for (unsigned b = PORTMAP_PCP; b <= PORTMAP_UPNP; b <<= 1)
+		if (pm.answered & b)
+			fprintf(f, " %s", portmap_proto_name(b));
+	fputs(pm.answered ? "\n" : pm.asking ? " asking\n" : " none\n", f);
+	inet_ntop(AF_INET, &pm.gateway, addr, sizeof(addr));
+	fprintf(f, "port_mapping_gateway %s\n", pm.gateway.s_addr ? addr : "-");
+	if (!pm.proto) {
+		fputs("port_mapping_protocol -\nport_mapping_external -\nport_mapping_lifetime -\n",
+		      f);
+		return;
+	}
+	inet_ntop(AF_INET, &pm.external.sin_addr, addr, sizeof(addr));
+	fprintf(f, "port_mapping_protocol %s\nport_mapping_external %s:%u\n",
+		portmap_proto_name(pm.proto), addr, ntohs(pm.external.sin_port));
+	fprintf(f, "port_mapping_lifetime %u\n", pm.lifetime);
 }
 
 void
@@ -51,7 +90,8 @@ ctl_direct_netcheck(struct agent *a, char **arg, FILE *f)
 	fprintf(f, "mapping %s\nfiltering %s\n", ctl_mapping_name(nat.mapping),
 		ctl_filtering_name(nat.filtering));
 	/* Not tried yet (the direct-paths issue): said as such rather than left out. */
-	fputs("hairpin untested\nport_mapping untried\n", f);
+	fputs("hairpin untested\n", f);
+	ctl_direct_portmap(a, f);
 	n = direct_gather(a->direct, cand, CTL_CANDIDATES_MAX);
 	for (size_t i = 0; i < n; i++) {
 		char addr[INET6_ADDRSTRLEN];
@@ -59,8 +99,7 @@ ctl_direct_netcheck(struct agent *a, char **arg, FILE *f)
 		inet_ntop(cand[i].family == 4 ? AF_INET : AF_INET6, cand[i].addr, addr,
 			  sizeof(addr));
 		v6 |= cand[i].family == 6 && cand[i].kind == CTL_CAND_HOST;
-		fprintf(f, "candidate %s %s%s%s:%u\n",
-			cand[i].kind == CTL_CAND_HOST ? "host" : "srflx",
+		fprintf(f, "candidate %s %s%s%s:%u\n", ctl_cand_kind(cand[i].kind),
 			cand[i].family == 6 ? "[" : "", addr, cand[i].family == 6 ? "]" : "",
 			cand[i].port);
 	}

@@ -70,6 +70,13 @@ portmap_proto_name(unsigned proto)
 	return proto == PORTMAP_PCP ? "pcp" : proto == PORTMAP_NATPMP ? "nat-pmp" : "upnp";
 }
 
+/* The protocols' own spelling, for logs. */
+static const char *
+portmap_proto_title(unsigned proto)
+{
+	return proto == PORTMAP_PCP ? "PCP" : proto == PORTMAP_NATPMP ? "NAT-PMP" : "UPnP";
+}
+
 static const char *
 portmap_gw_str(const struct portmap *pm, char *buf, size_t len)
 {
@@ -216,16 +223,16 @@ portmap_mapped(struct portmap *pm, unsigned proto, struct in_addr ext, uint16_t 
 	pm->expires_ms = now + (uint64_t)lifetime * 1000;
 	pm->renew_ms = now + life_ms / 2;
 	pm->state = PM_MAPPED;
-	pm->want = 0;
+	pm->want &= WANT_NATPMP_ADDR; /* still asked: netcheck tells whether NAT-PMP answers */
 	pm->retry_ms = PORTMAP_RETRY_MS;
 	inet_ntop(AF_INET, &ext, addr, sizeof(addr));
 	if (pm->renewing && !changed) {
 		pm->stats.renewals++;
 		log_debug(LOG_PATH, "portmap: %s at %s: renewed %s:%u for %u s",
-			  portmap_proto_name(proto), portmap_gw_str(pm, gw, sizeof(gw)), addr, port,
-			  lifetime);
+			  portmap_proto_title(proto), portmap_gw_str(pm, gw, sizeof(gw)), addr,
+			  port, lifetime);
 	} else {
-		log_info("portmap: %s at %s: mapped %s:%u for %u s", portmap_proto_name(proto),
+		log_info("portmap: %s at %s: mapped %s:%u for %u s", portmap_proto_title(proto),
 			 portmap_gw_str(pm, gw, sizeof(gw)), addr, port, lifetime);
 	}
 	pm->renewing = false;
@@ -270,7 +277,7 @@ portmap_lost(struct portmap *pm, const char *why)
 {
 	char gw[INET_ADDRSTRLEN];
 
-	log_info("portmap: %s at %s: the mapping is gone (%s)", portmap_proto_name(pm->proto),
+	log_info("portmap: %s at %s: the mapping is gone (%s)", portmap_proto_title(pm->proto),
 		 portmap_gw_str(pm, gw, sizeof(gw)), why);
 	pm->stats.lost++;
 	pm->proto = 0;
@@ -592,7 +599,7 @@ portmap_delete(struct portmap *pm)
 			log_info("portmap: UPnP: %s", pm->upnp.error);
 	}
 	if (pm->proto)
-		log_info("portmap: %s at %s: mapping deleted", portmap_proto_name(pm->proto),
+		log_info("portmap: %s at %s: mapping deleted", portmap_proto_title(pm->proto),
 			 portmap_gw_str(pm, gw, sizeof(gw)));
 }
 

@@ -395,8 +395,8 @@ portmap_on_pcp(struct portmap *pm, const struct portmap_reply *r)
 	if (!(pm->want & WANT_PCP_MAP))
 		return; /* a late copy */
 	pm->want &= ~(unsigned)WANT_PCP_MAP;
-	if (r->result == PORTMAP_RESULT_SUCCESS && r->has_external && r->lifetime &&
-	    r->external_port) {
+	if (r->result == PORTMAP_RESULT_SUCCESS && r->has_external && r->external.s_addr &&
+	    r->lifetime && r->external_port) {
 		portmap_mapped(pm, PORTMAP_PCP, r->external, r->external_port, r->lifetime);
 		return;
 	}

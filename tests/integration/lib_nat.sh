@@ -30,8 +30,11 @@
 #                                    alice-random: nata gives every new flow a random public
 #                                    port, "masquerade fully-random": endpoint-dependent
 #                                    mapping, where hole punching cannot guess the port)
-#   nat_upnp_start ROUTER            miniupnpd on ROUTER's LAN side (UPnP IGD, NAT-PMP, PCP),
-#                                    forwarding through its own nftables table; see below
+#   nat_upnp_start ROUTER [upnp-only]
+#                                    miniupnpd on ROUTER's LAN side (UPnP IGD, NAT-PMP, PCP;
+#                                    upnp-only: no NAT-PMP/PCP), forwarding through its own
+#                                    nftables table; see below
+#   nat_upnp_stop ROUTER             miniupnpd stopped (SIGTERM)
 #   nat_upnp_rules ROUTER            the DNAT rules miniupnpd holds now, one a line
 #   nat_counter SITE                 packets counted by SITE's router (nata, natb)
 #   on_alice CMD... / on_bob CMD...  CMD in that host's namespace (for check_ping and co.)
@@ -137,7 +140,8 @@ nat_upnp_binary()
 # answers it. Waits (bounded) until miniupnpd listens for NAT-PMP/PCP.
 nat_upnp_start()
 {
-	local router=$1 bin conf=$VTX_TMP/$1-miniupnpd.conf lan net pid
+	local router=$1 natpmp=yes bin conf=$VTX_TMP/$1-miniupnpd.conf lan net pid
+	[[ ${2:-} == upnp-only ]] && natpmp=no
 	bin=$(nat_upnp_binary) || skip "missing miniupnpd (scripts/install-deps.sh unpacks it)"
 	[[ -x $VTX_BUILD/stun_answer ]] || skip "stun_answer not built in $VTX_BUILD"
 	lan=$(qn "$router" ip -4 -o addr show dev lan0 | awk '{ print $4 }')
@@ -152,6 +156,7 @@ nat_upnp_start()
 		wait_until 5 grep -q listening "$VTX_TMP/stun.log" ||
 			fail "stun_answer: $(cat "$VTX_TMP/stun.log")"
 	fi
+	qn "$router" nft delete table inet vtxupnp 2>/dev/null || true # a previous run's
 	qn "$router" nft -f - <<EOF
 table inet vtxupnp {
 	chain forward {
@@ -181,7 +186,7 @@ ext_ifname=eth0
 listening_ip=lan0
 http_port=0
 enable_upnp=yes
-enable_natpmp=yes
+enable_natpmp=$natpmp
 ext_perform_stun=yes
 ext_stun_host=$STUN_IP
 ext_stun_port=3478
@@ -204,13 +209,25 @@ EOF
 	pid=$!
 	track_pid "$pid"
 	VTX_UPNP_PID[$router]=$pid
-	wait_until 15 grep -q "Listening for NAT-PMP/PCP traffic" "$VTX_TMP/$router-miniupnpd.log" ||
+	# The last line of its start-up: NAT-PMP/PCP's socket, or UPnP's HTTP one.
+	wait_until 15 grep -q -E "Listening for NAT-PMP/PCP traffic|HTTP listening on port" \
+		"$VTX_TMP/$router-miniupnpd.log" ||
 		fail "miniupnpd on $router never listens: $(tail -5 "$VTX_TMP/$router-miniupnpd.log")"
-	grep -q "Port forwarding is now enabled" "$VTX_TMP/$router-miniupnpd.log" ||
-		fail "miniupnpd on $router does not forward: $(grep STUN "$VTX_TMP/$router-miniupnpd.log")"
-	pass "$router: miniupnpd (UPnP IGD, NAT-PMP, PCP) on lan0 for $net, PID $pid"
+	wait_until 10 grep -q "Port forwarding is now enabled" "$VTX_TMP/$router-miniupnpd.log" ||
+		fail "miniupnpd on $router does not forward: $(cat "$VTX_TMP/$router-miniupnpd.log")"
+	if [[ $natpmp == yes ]]; then
+		pass "$router: miniupnpd (UPnP IGD, NAT-PMP, PCP) on lan0 for $net, PID $pid"
+	else
+		pass "$router: miniupnpd (UPnP IGD only) on lan0 for $net, PID $pid"
+	fi
 }
 declare -A VTX_UPNP_PID=()
+
+nat_upnp_stop()
+{
+	pretty "$1" "kill -TERM ${VTX_UPNP_PID[$1]}  # miniupnpd"
+	stop_pid "${VTX_UPNP_PID[$1]}"
+}
 
 nat_upnp_rules()
 {

@@ -26,6 +26,8 @@
 #    mapped port: both go direct (vertex peers, vertex ping; packets counted at natb), alice's
 #    endpoint for bob is the mapped address, bob's for alice a random port of nata.
 # 4. bob's agent stops (SIGTERM): the mapping is deleted (lifetime 0) and gone from miniupnpd.
+# 5. The same router with UPnP IGD only: bob's agent, started again, maps by UPnP
+#    (AddPortMapping, on a thread), and deletes it when it stops (DeletePortMapping).
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib_domains.sh"
 source "$(dirname "$0")/lib_servers.sh"
@@ -181,6 +183,28 @@ no_rules()
 }
 wait_until 5 no_rules || fail "miniupnpd still maps: $(nat_upnp_rules natb)"
 pass "miniupnpd holds no mapping any more"
+
+say "5. UPnP IGD only: mapped and deleted by UPnP"
+nat_upnp_stop natb
+nat_upnp_start natb upnp-only
+lab_agent_start bob bob
+upnp_mapped()
+{
+	[[ $(netcheck_field bob port_mapping) == upnp &&
+		$(netcheck_field bob port_mapping_protocol) == upnp ]]
+}
+wait_until 20 upnp_mapped || fail "bob gets no UPnP mapping: $(vtx_ctl bob netcheck); $(grep portmap "$VTX_TMP/bob.log")"
+[[ $(netcheck_field bob port_mapping_external) == "$NATB_IP:4800" ]] ||
+	fail "UPnP mapping: $(vtx_ctl bob netcheck)"
+RULES=$(nat_upnp_rules natb)
+grep -q "dport 4800 dnat ip to $BOB_LAN_IP:4800" <<<"$RULES" || fail "miniupnpd's rules: $RULES"
+pass "bob: $(vtx_ctl bob netcheck | grep -E '^(port mapping|mapped)' | tr -s ' ' | tr '\n' ';')"
+vtx_stop bob
+[[ $VTX_LAST_RC -eq 0 ]] || fail "vertexd bob exited with status $VTX_LAST_RC (it crashed?)"
+grep -q "portmap: UPnP at 198.19.2.1: mapping deleted" "$VTX_TMP/bob.log" ||
+	fail "bob's log: $(grep portmap "$VTX_TMP/bob.log")"
+wait_until 5 no_rules || fail "miniupnpd still maps: $(nat_upnp_rules natb)"
+pass "UPnP: mapped, then deleted by DeletePortMapping when bob's agent stopped"
 vtx_stop alice
 [[ $VTX_LAST_RC -eq 0 ]] || fail "vertexd alice exited with status $VTX_LAST_RC (it crashed?)"
 server_stop srva

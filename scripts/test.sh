@@ -217,7 +217,7 @@ stage_integration_asan()
 	rm -rf "$dir"
 	mkdir -p "$dir"
 	for t in overlay_basic bad_input udp_blocked federation notaries multidomain server_bad_input \
-		server_cli server_repin rendezvous_server rendezvous direct_upgrade hooks \
+		server_cli server_repin rendezvous_server rendezvous direct_upgrade portmap hooks \
 		firewall; do
 		check "asan-it:$t" env VERTEX_BUILD_DIR="$BUILD_ASAN" \
 			ASAN_OPTIONS="detect_leaks=1:log_path=$dir/asan" \

@@ -25,8 +25,10 @@
 # 3. alice asks, bob approves: the relay first, then alice's probes reach bob through the
 #    mapped port: both go direct (vertex peers, vertex ping; packets counted at natb), alice's
 #    endpoint for bob is the mapped address, bob's for alice a random port of nata.
-# 4. bob's agent stops (SIGTERM): the mapping is deleted (lifetime 0) and gone from miniupnpd.
-# 5. The same router with UPnP IGD only: bob's agent, started again, maps by UPnP
+# 4. bob's agent is killed (SIGKILL): the mapping stays; started again, it maps the same port
+#    (the router's old mapping taken over, not a second one).
+# 5. bob's agent stops (SIGTERM): the mapping is deleted (lifetime 0) and gone from miniupnpd.
+# 6. The same router with UPnP IGD only: bob's agent, started again, maps by UPnP
 #    (AddPortMapping, on a thread), and deletes it when it stops (DeletePortMapping).
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib_domains.sh"
@@ -172,7 +174,22 @@ OUT=$(qn alice "$VERTEX" -s "$VTX_TMP/alice.sock" ping "$BOB" -c 1 -W 2) || fail
 grep -q "reply in .* ms via direct udp $NATB_IP:4800" <<<"$OUT" || fail "vertex ping said: $OUT"
 pass "vertex ping: $(grep reply <<<"$OUT")"
 
-say "4. bob's agent stops: the mapping is deleted"
+say "4. bob's agent is killed (SIGKILL) and started again: it takes over its old mapping"
+vtx_stop bob KILL
+[[ $(nat_upnp_rules natb) == *"dnat ip to $BOB_LAN_IP:4800"* ]] ||
+	fail "a killed agent deletes nothing, yet miniupnpd holds: $(nat_upnp_rules natb)"
+lab_agent_start bob bob
+wait_until 20 home_up bob || fail "bob's agent never connects to its server again"
+again_mapped()
+{
+	[[ $(netcheck_field bob port_mapping_external) == "$NATB_IP:4800" ]]
+}
+wait_until 15 again_mapped || fail "bob gets no mapping after a crash: $(vtx_ctl bob netcheck); $(grep portmap "$VTX_TMP/bob.log" | tail -5)"
+RULES=$(nat_upnp_rules natb)
+(($(wc -l <<<"$RULES") == 1)) || fail "one mapping expected, miniupnpd holds: $RULES"
+pass "after a crash: $(vtx_ctl bob netcheck | grep -E '^mapped' | tr -s ' ') (one rule at natb)"
+
+say "5. bob's agent stops: the mapping is deleted"
 vtx_stop bob
 [[ $VTX_LAST_RC -eq 0 ]] || fail "vertexd bob exited with status $VTX_LAST_RC (it crashed?)"
 grep -q "portmap: PCP at 198.19.2.1: mapping deleted" "$VTX_TMP/bob.log" ||
@@ -184,7 +201,7 @@ no_rules()
 wait_until 5 no_rules || fail "miniupnpd still maps: $(nat_upnp_rules natb)"
 pass "miniupnpd holds no mapping any more"
 
-say "5. UPnP IGD only: mapped and deleted by UPnP"
+say "6. UPnP IGD only: mapped and deleted by UPnP"
 nat_upnp_stop natb
 nat_upnp_start natb upnp-only
 lab_agent_start bob bob

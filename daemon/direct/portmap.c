@@ -220,7 +220,8 @@ portmap_mapped(struct portmap *pm, unsigned proto, struct in_addr ext, uint16_t 
 	pm->external =
 	    (struct sockaddr_in){ .sin_family = AF_INET, .sin_port = htons(port), .sin_addr = ext };
 	pm->lifetime = lifetime;
-	pm->expires_ms = now + (uint64_t)lifetime * 1000;
+	/* A grant under PORTMAP_MIN_LIFETIME_SEC is treated as that long: no renewal storm. */
+	pm->expires_ms = now + life_ms;
 	pm->renew_ms = now + life_ms / 2;
 	pm->state = PM_MAPPED;
 	pm->want &= WANT_NATPMP_ADDR; /* still asked: netcheck tells whether NAT-PMP answers */

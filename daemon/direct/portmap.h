@@ -36,7 +36,8 @@ struct portmap;
 
 enum {
 	PORTMAP_LIFETIME_SEC = 7200,   /* asked for; the router may give less */
-	PORTMAP_MIN_LIFETIME_SEC = 60, /* shorter grants are renewed as if this long */
+	PORTMAP_MIN_LIFETIME_SEC = 60, /* shorter grants are renewed as if this long (they may
+					* lapse until the renewal maps again) */
 	PORTMAP_FIRST_MS = 250,
 	PORTMAP_TRIES = 4, /* 250 + 500 + 1000 + 2000 ms, then the last one's answer is awaited */
 	PORTMAP_RETRY_MS = 60000,

@@ -4,8 +4,8 @@
  * on a loopback UDP socket (no UPnP): PCP maps at once and is renewed at half the lifetime
  * with the same nonce; an answer with another nonce is dropped; a NAT-PMP-only router (it
  * answers PCP with "unsupported version") maps by NAT-PMP once its address is known; nothing
- * answering means a retry later; a mapping not renewed in time is gone; free deletes it
- * (lifetime 0).
+ * answering means a retry later; a mapping not renewed in time is gone; a grant shorter
+ * than PORTMAP_MIN_LIFETIME_SEC is renewed as if that long; free deletes it (lifetime 0).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -303,6 +303,26 @@ test_portmap_not_renewed_is_lost(void **state)
 	assert_true(pcp_requests(f, req, NULL) >= 1); /* and asked again at once */
 }
 
+/* A 10 s grant is renewed as if 60 s: at 30 s, not in a storm, and not lost at 10 s. */
+static void
+test_portmap_short_grant_renewed_as_minimum(void **state)
+{
+	struct fx *f = *state;
+	uint8_t req[PCP_MAP_LEN];
+
+	start(f);
+	assert_int_equal(pcp_requests(f, req, NULL), 1);
+	pcp_answer(f, req, 4800, 10, true);
+	advance(f, 29000);
+	assert_int_equal(pcp_requests(f, req, NULL), 0);
+	assert_int_equal(portmap_external(f->pm)->sin_family, AF_INET);
+	assert_int_equal(f->changes, 1);
+	advance(f, 1100);
+	assert_int_equal(pcp_requests(f, req, NULL), 1); /* the renewal, the mapping still ours */
+	assert_int_equal(portmap_stats(f->pm)->lost, 0);
+	assert_int_equal(f->changes, 1);
+}
+
 int
 main(void)
 {
@@ -314,6 +334,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_portmap_nothing_answers_retry_later, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_portmap_not_renewed_is_lost, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_portmap_short_grant_renewed_as_minimum, setup,
+						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

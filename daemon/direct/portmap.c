@@ -13,6 +13,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +31,18 @@ enum portmap_state { PM_ASKING, PM_MAPPED, PM_WAITING };
 /* UDP requests (bits of `want`). */
 enum { WANT_PCP_MAP = 1 << 0, WANT_NATPMP_ADDR = 1 << 1, WANT_NATPMP_MAP = 1 << 2 };
 
-enum { PORTMAP_RX_BURST = 8, PORTMAP_ROUTE_FILE_MAX = 16384, PORTMAP_RENEW_MIN_MS = 10000 };
+enum {
+	PORTMAP_RX_BURST = 8,
+	PORTMAP_ROUTE_FILE_MAX = 16384,
+	PORTMAP_RENEW_MIN_MS = 10000,
+	PORTMAP_STOP_WAIT_MS = 3000, /* for a UPnP call still running when we are freed */
+};
+
+/* A UPnP job as the offload thread holds it: `finished` is set when the call returned. */
+struct portmap_upnp_run {
+	struct portmap_upnp_job job;
+	atomic_bool finished;
+};
 
 struct portmap {
 	struct ev_loop *loop;
@@ -56,6 +68,7 @@ struct portmap {
 	uint64_t expires_ms, renew_ms;
 
 	struct offload *job;
+	struct portmap_upnp_run *run; /* while job runs: borrowed (the job owns it) */
 	struct portmap_upnp_job upnp; /* what discovery found (URLs, our LAN address) */
 	bool upnp_found;
 	struct portmap_stats stats;
@@ -182,24 +195,39 @@ portmap_ask(struct portmap *pm, unsigned want)
 static void portmap_upnp_done(void *arg);
 
 static void
+portmap_upnp_run_work(void *arg)
+{
+	struct portmap_upnp_run *run = arg;
+
+	portmap_upnp_work(&run->job);
+	atomic_store(&run->finished, true);
+}
+
+/* The job owns its copy of what discovery found; the result comes back in portmap_upnp_done. */
+static void
 portmap_upnp_start(struct portmap *pm, enum portmap_upnp_op op)
 {
+	struct portmap_upnp_run *run;
 	struct portmap_upnp_job *j;
 	int err;
 
-	if (pm->params.no_upnp || pm->job || !(j = malloc(sizeof(*j))))
+	if (pm->params.no_upnp || pm->job || !(run = calloc(1, sizeof(*run))))
 		return;
+	j = &run->job;
 	*j = pm->upnp;
 	j->op = op;
 	j->port = pm->params.port;
 	j->lifetime = PORTMAP_LIFETIME_SEC;
 	j->pm = pm;
-	if ((err = offload_start(&pm->job, pm->loop, portmap_upnp_work, portmap_upnp_done, free,
-				 j))) {
+	atomic_init(&run->finished, false);
+	if ((err = offload_start(&pm->job, pm->loop, portmap_upnp_run_work, portmap_upnp_done, free,
+				 run))) {
 		log_warnx("portmap: UPnP not asked: %s", strerror(-err));
-		free(j);
+		free(run);
 		pm->failed |= PORTMAP_UPNP;
+		return;
 	}
+	pm->run = run;
 }
 
 /* --- the mapping --------------------------------------------------------------------------- */
@@ -349,10 +377,11 @@ portmap_decide(struct portmap *pm)
 static void
 portmap_upnp_done(void *arg)
 {
-	struct portmap_upnp_job *j = arg;
+	struct portmap_upnp_job *j = &((struct portmap_upnp_run *)arg)->job;
 	struct portmap *pm = j->pm;
 	char gw[INET_ADDRSTRLEN];
 
+	pm->run = NULL;
 	if (j->op == PORTMAP_UPNP_DISCOVER) {
 		if (j->ok) {
 			pm->upnp = *j;
@@ -604,13 +633,37 @@ portmap_delete(struct portmap *pm)
 			 portmap_gw_str(pm, gw, sizeof(gw)));
 }
 
+/*
+ * A UPnP call still running: waited for (bounded), so that a mapping it makes is deleted too
+ * and no thread outlives us in the middle of libminiupnpc. Blocks: at shutdown only.
+ */
+static void
+portmap_stop_upnp(struct portmap *pm)
+{
+	struct portmap_upnp_run *run = pm->run;
+	uint64_t until = ev_clock_ms() + PORTMAP_STOP_WAIT_MS;
+
+	if (!pm->job)
+		return;
+	while (!atomic_load(&run->finished) && ev_clock_ms() < until)
+		usleep(10000);
+	if (atomic_load(&run->finished) && run->job.op == PORTMAP_UPNP_MAP && run->job.ok)
+		pm->proto = PORTMAP_UPNP; /* so portmap_delete undoes it */
+	else if (!atomic_load(&run->finished))
+		log_info("portmap: a UPnP call still runs after %d ms: left to end alone",
+			 PORTMAP_STOP_WAIT_MS);
+	offload_cancel(pm->job); /* the job frees run */
+	pm->job = NULL;
+	pm->run = NULL;
+}
+
 void
 portmap_free(struct portmap *pm)
 {
 	if (!pm)
 		return;
+	portmap_stop_upnp(pm);
 	portmap_delete(pm);
-	offload_cancel(pm->job);
 	ev_timer_stop(pm->loop, &pm->timer);
 	if (pm->fd >= 0) {
 		ev_io_stop(pm->loop, &pm->io);

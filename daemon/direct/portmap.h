@@ -17,7 +17,9 @@
  *   WAITING  nothing answered: ASKING again after PORTMAP_RETRY_MS, doubling up to
  *            PORTMAP_RETRY_MAX_MS (a router may get the feature, or its daemon start, later).
  * portmap_free deletes the mapping (lifetime 0; UPnP DeletePortMapping, which blocks: at
- * shutdown only, bounded by libminiupnpc's timeouts).
+ * shutdown only, bounded by libminiupnpc's timeouts), after waiting up to 3 s for a UPnP call
+ * still running (discovery takes 2 s): a mapping it makes is deleted too, and no thread is
+ * left inside libminiupnpc when the process exits.
  *
  * Only answers from the gateway count (the socket is connected to it), PCP answers only with
  * the nonce of our request, and for our internal port: anything else is counted and dropped.

@@ -19,13 +19,21 @@
 static void
 portmap_upnp_discover(struct portmap_upnp_job *j)
 {
+	/*
+	 * One search, for an IGD (version 1: UPnP devices answer searches for earlier versions
+	 * of their type): upnpDiscover would try four types in turn, each waiting the full
+	 * time when nothing answers (8 s), which is what a network without an IGD gets.
+	 */
+	static const char *const types[] = { "urn:schemas-upnp-org:device:InternetGatewayDevice:1",
+					     NULL };
 	struct UPNPUrls urls;
 	struct IGDdatas data;
 	struct UPNPDev *devs;
 	char ext[40] = "";
 	int err = 0, r;
 
-	devs = upnpDiscover(PORTMAP_UPNP_DISCOVER_MS, NULL, NULL, UPNP_LOCAL_PORT_ANY, 0, 2, &err);
+	devs = upnpDiscoverDevices(types, PORTMAP_UPNP_DISCOVER_MS, NULL, NULL, UPNP_LOCAL_PORT_ANY,
+				   0, 2, &err, 0);
 	if (!devs) {
 		snprintf(j->error, sizeof(j->error), "no UPnP device answered (%d)", err);
 		return;

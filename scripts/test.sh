@@ -217,8 +217,8 @@ stage_integration_asan()
 	rm -rf "$dir"
 	mkdir -p "$dir"
 	for t in overlay_basic bad_input udp_blocked federation notaries multidomain server_bad_input \
-		server_cli server_repin rendezvous_server rendezvous direct_upgrade failover hooks \
-		firewall app_api; do
+		server_cli server_repin rendezvous_server rendezvous direct_upgrade failover portmap \
+		hooks firewall app_api; do
 		check "asan-it:$t" env VERTEX_BUILD_DIR="$BUILD_ASAN" \
 			ASAN_OPTIONS="detect_leaks=1:log_path=$dir/asan" \
 			UBSAN_OPTIONS="print_stacktrace=1:log_path=$dir/ubsan" \

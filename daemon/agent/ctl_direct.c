@@ -11,6 +11,7 @@
 #include "core/ev.h"
 #include "core/sockaddr.h"
 #include "direct/direct.h"
+#include "direct/portmap.h"
 #include "path/path.h"
 #include "peer/peer.h"
 
@@ -82,6 +83,38 @@ ctl_filtering_name(int f)
 					    : "unknown";
 }
 
+/*
+ * The router port mapping: which protocols answered (port_mapping: "pcp nat-pmp upnp", "none",
+ * "asking" while the first round runs, "off"), and the mapping (protocol, address, lifetime).
+ */
+static void
+ctl_direct_portmap(struct agent *a, FILE *f)
+{
+	struct portmap_info pm;
+	char addr[INET_ADDRSTRLEN];
+
+	if (!direct_portmap_info(a->direct, &pm)) {
+		fputs("port_mapping off\n", f);
+		return;
+	}
+	fputs("port_mapping", f);
+	for (unsigned b = PORTMAP_PCP; b <= PORTMAP_UPNP; b <<= 1)
+		if (pm.answered & b)
+			fprintf(f, " %s", portmap_proto_name(b));
+	fputs(pm.answered ? "\n" : pm.asking ? " asking\n" : " none\n", f);
+	inet_ntop(AF_INET, &pm.gateway, addr, sizeof(addr));
+	fprintf(f, "port_mapping_gateway %s\n", pm.gateway.s_addr ? addr : "-");
+	if (!pm.proto) {
+		fputs("port_mapping_protocol -\nport_mapping_external -\nport_mapping_lifetime -\n",
+		      f);
+		return;
+	}
+	inet_ntop(AF_INET, &pm.external.sin_addr, addr, sizeof(addr));
+	fprintf(f, "port_mapping_protocol %s\nport_mapping_external %s:%u\n",
+		portmap_proto_name(pm.proto), addr, ntohs(pm.external.sin_port));
+	fprintf(f, "port_mapping_lifetime %u\n", pm.lifetime);
+}
+
 void
 ctl_direct_netcheck(struct agent *a, char **arg, FILE *f)
 {
@@ -106,7 +139,8 @@ ctl_direct_netcheck(struct agent *a, char **arg, FILE *f)
 	fprintf(f, "mapping %s\nfiltering %s\n", ctl_mapping_name(nat.mapping),
 		ctl_filtering_name(nat.filtering));
 	/* Not tried yet (the direct-paths issue): said as such rather than left out. */
-	fputs("hairpin untested\nport_mapping untried\n", f);
+	fputs("hairpin untested\n", f);
+	ctl_direct_portmap(a, f);
 	n = direct_gather(a->direct, cand, CTL_CANDIDATES_MAX);
 	for (size_t i = 0; i < n; i++) {
 		char addr[INET6_ADDRSTRLEN];

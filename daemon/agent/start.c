@@ -277,6 +277,7 @@ agent_home(struct agent *a)
 		.port = a->cfg.port,
 		.family = a->underlay_family,
 		.overlay = a->cfg.interface,
+		.portmap = true,
 	};
 	struct rdv_params rp = {
 		.self = a->cfg.identity,

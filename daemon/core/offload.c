@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -133,6 +134,7 @@ offload_start_in(enum offload_class cls, struct offload **out, struct ev_loop *l
 {
 	struct offload *o;
 	pthread_attr_t attr;
+	sigset_t all, old;
 	pthread_t t;
 	int err;
 
@@ -161,7 +163,15 @@ offload_start_in(enum offload_class cls, struct offload **out, struct ev_loop *l
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	pthread_attr_setstacksize(&attr, OFFLOAD_STACK);
+	/*
+	 * The thread takes no signal: it inherits the mask it is created with, and one started
+	 * before the loop blocks its signals (ev_signal_add) would get a process-directed SIGTERM
+	 * and die of it, taking the process along, instead of the loop's signalfd reading it.
+	 */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
 	err = -pthread_create(&t, &attr, offload_thread, o);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	pthread_attr_destroy(&attr);
 	if (err) {
 		ev_io_stop(loop, &o->io);

@@ -9,6 +9,8 @@
  * whichever lets go last. So a cancelled job costs the canceller no waiting, and the thread
  * never touches freed memory. work must touch nothing but arg.
  *
+ * The threads block every signal, so signals go to the loop (signalfd) whenever a job starts.
+ *
  * Bounds: at most OFFLOAD_MAX_THREADS jobs at once per process; one more fails with -EAGAIN.
  * Each kind of job has its share, so that one user cannot take every thread from another:
  * DNS lookups (OFFLOAD_LOOKUP: resolve.c, which a server's federation and list refreshes use,

@@ -17,6 +17,7 @@
 #include "core/log.h"
 #include "core/sockaddr.h"
 #include "crypto/aead.h"
+#include "direct/portmap.h"
 #include "proto/reflect.h"
 
 enum { DIRECT_TICK_MS = 250 };
@@ -72,6 +73,7 @@ struct direct {
 	size_t nrounds;
 	struct ev_timer timer;
 	struct direct_stats stats;
+	struct portmap *portmap; /* NULL: off */
 };
 
 static void direct_on_timer(struct ev_timer *t);
@@ -145,6 +147,19 @@ direct_cand_equal(const struct ctl_candidate *a, const struct ctl_candidate *b)
 	       !memcmp(a->addr, b->addr, sizeof(a->addr));
 }
 
+/* out[n] made from ss unless it repeats one of out[0..n): returns the new count. */
+static size_t
+direct_cand_add(struct ctl_candidate *out, size_t n, uint8_t kind,
+		const struct sockaddr_storage *ss, uint32_t priority)
+{
+	if (!direct_cand_from(&out[n], kind, ss, 0, priority))
+		return n;
+	for (size_t i = 0; i < n; i++)
+		if (direct_cand_equal(&out[i], &out[n]))
+			return n;
+	return n + 1;
+}
+
 /* Our host candidates into out (at most max); how many. */
 static size_t
 direct_gather_host(const struct direct *d, struct ctl_candidate *out, size_t max)
@@ -177,15 +192,15 @@ direct_gather(const struct direct *d, struct ctl_candidate *out, size_t max)
 {
 	size_t n = direct_gather_host(d, out, max);
 
-	if (d->reflexive.ss_family && n < max &&
-	    direct_cand_from(&out[n], CTL_CAND_SRFLX, &d->reflexive, 0, 100)) {
-		bool dup = false;
+	/* Before the reflexive one: when both are the same, the mapping is what makes it work. */
+	if (d->portmap && portmap_external(d->portmap)->sin_family && n < max) {
+		struct sockaddr_storage ss = { 0 };
 
-		for (size_t i = 0; i < n; i++)
-			dup |= direct_cand_equal(&out[i], &out[n]);
-		if (!dup)
-			n++;
+		memcpy(&ss, portmap_external(d->portmap), sizeof(struct sockaddr_in));
+		n = direct_cand_add(out, n, CTL_CAND_MAPPED, &ss, 150);
 	}
+	if (d->reflexive.ss_family && n < max)
+		n = direct_cand_add(out, n, CTL_CAND_SRFLX, &d->reflexive, 100);
 	/* The peer port takes TCP too: each host address again, as a TCP candidate, if room. */
 	for (size_t i = 0, nudp = n; i < nudp && n < max; i++)
 		if (out[i].kind == CTL_CAND_HOST) {
@@ -427,6 +442,15 @@ direct_nat(const struct direct *d, struct direct_nat *out)
 	out->answered = d->reflexive.ss_family != 0;
 }
 
+bool
+direct_portmap_info(const struct direct *d, struct portmap_info *out)
+{
+	if (!d->portmap)
+		return false;
+	portmap_info(d->portmap, out);
+	return true;
+}
+
 const struct sockaddr_storage *
 direct_reflexive(const struct direct *d)
 {
@@ -623,6 +647,18 @@ direct_on_timer(struct ev_timer *t)
 
 /* --- the rest ------------------------------------------------------------------------------ */
 
+/* The router's mapping appeared, changed or is gone: our candidates changed. */
+static void
+direct_on_portmap(void *arg)
+{
+	struct direct *d = arg;
+
+	if (d->ops.on_reflexive)
+		d->ops.on_reflexive(d->arg);
+}
+
+static const struct portmap_ops direct_portmap_ops = { .on_change = direct_on_portmap };
+
 int
 direct_new(struct direct **out, struct ev_loop *loop, const struct direct_params *params,
 	   const struct direct_ops *ops, void *arg)
@@ -641,6 +677,15 @@ direct_new(struct direct **out, struct ev_loop *loop, const struct direct_params
 	d->ops = *ops;
 	d->arg = arg;
 	d->nhost = direct_gather_host(d, d->host, DIRECT_HOST_MAX);
+	if (params->portmap) {
+		struct portmap_params pp = { .port = params->port };
+		int err = portmap_new(&d->portmap, loop, &pp, &direct_portmap_ops, d);
+
+		if (err) {
+			free(d);
+			return err;
+		}
+	}
 	*out = d;
 	return 0;
 }
@@ -650,6 +695,7 @@ direct_free(struct direct *d)
 {
 	if (!d)
 		return;
+	portmap_free(d->portmap); /* deletes the router's mapping */
 	ev_timer_stop(d->loop, &d->timer);
 	free(d);
 }

@@ -5,7 +5,8 @@
  * stays the path until one validates; it only adds paths.
  *
  * Our candidates: the host's own addresses (every interface that is up, not loopback, not the
- * overlay, no link-local), and the server-reflexive address: what our home server saw as the
+ * overlay, no link-local), the address our router maps to the data port (portmap.h: PCP,
+ * NAT-PMP or UPnP IGD), and the server-reflexive address: what our home server saw as the
  * source of a reflection request (proto/reflect.h) sent from the data socket itself, so it is the
  * mapping our NAT gave that socket. Asked when the home connection comes up and every
  * DIRECT_REFLECT_EVERY_MS after, so a NAT's new mapping is noticed.
@@ -66,8 +67,9 @@ struct direct_ops {
 	/* Does UDP work with peer already (then probing stops)? */
 	bool (*direct_works)(void *arg, const char *peer);
 	/*
-	 * Our candidates changed (the server-reflexive address is new or changed, or the host's
-	 * addresses did): offer them again where it matters.
+	 * Our candidates changed (the server-reflexive address is new or changed, the host's
+	 * addresses did, a router mapping appeared, changed or is gone): offer them again where
+	 * it matters.
 	 */
 	void (*on_reflexive)(void *arg);
 	/*
@@ -83,6 +85,7 @@ struct direct_params {
 	uint16_t port;       /* the data socket's */
 	int family;          /* the data socket's: AF_INET6 (dual-stack) or AF_INET */
 	const char *overlay; /* our overlay interface, never a candidate */
+	bool portmap;        /* ask the router for a mapping of the data port (portmap.h) */
 };
 
 struct direct_stats {
@@ -131,6 +134,9 @@ struct direct_nat {
 	bool answered;
 };
 void direct_nat(const struct direct *d, struct direct_nat *out);
+/* What the router port mapping knows (portmap.h); false if it is off. */
+struct portmap_info;
+bool direct_portmap_info(const struct direct *d, struct portmap_info *out);
 /* Our server-reflexive address (family 0 if not known yet). */
 const struct sockaddr_storage *direct_reflexive(const struct direct *d);
 const struct direct_stats *direct_stats(const struct direct *d);

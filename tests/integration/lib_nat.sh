@@ -32,6 +32,12 @@
 #                                     independent", Linux masquerade's way)
 #   nat_forward SITE HOST-IP          SITE's router forwards UDP port 4800 to HOST-IP (a port
 #                                     mapping: anything may come in there)
+#   nat_upnp_start ROUTER [upnp-only]
+#                                    miniupnpd on ROUTER's LAN side (UPnP IGD, NAT-PMP, PCP;
+#                                    upnp-only: no NAT-PMP/PCP), forwarding through its own
+#                                    nftables table; see below
+#   nat_upnp_stop ROUTER             miniupnpd stopped (SIGTERM)
+#   nat_upnp_rules ROUTER            the DNAT rules miniupnpd holds now, one a line
 #   nat_counter SITE                 packets counted by SITE's router (nata, natb)
 #   on_alice CMD... / on_bob CMD...  CMD in that host's namespace (for check_ping and co.)
 #
@@ -41,6 +47,8 @@ NATA_IP=198.18.0.201
 NATB_IP=198.18.0.202
 ALICE_LAN_IP=198.19.1.2
 BOB_LAN_IP=198.19.2.2
+
+STUN_IP=198.18.0.40
 
 # nat_site_add ROUTER PUBLIC-IP HOST NET(x.y.z) OTHER-PUBLIC OTHER-HOST-IP [udp-drop] [KIND]
 nat_site_add()
@@ -109,7 +117,124 @@ nat_lab_up()
 	# The NAT counters start at zero now: the pings above went to the LAN, not to a site.
 	qn nata nft reset counter ip vtxlab toward_peer >/dev/null
 	qn natb nft reset counter ip vtxlab toward_peer >/dev/null
-	pass "NAT lab up: alice behind nata, bob behind natb ($bob_udp UDP), servers public"
+	pass "NAT lab up: alice behind nata${NATA_KIND:+ ($NATA_KIND)}, bob behind natb ($bob_udp UDP), servers public"
+}
+
+# The miniupnpd binary: $MINIUPNPD, or where scripts/install-deps.sh unpacks Debian's
+# miniupnpd-nftables (apt-get download + dpkg-deb -x: no system service, no debconf), or one
+# installed as a package.
+nat_upnp_binary()
+{
+	local b
+	for b in "${MINIUPNPD:-}" /usr/local/lib/vertex-lab/miniupnpd/usr/sbin/miniupnpd \
+		/usr/sbin/miniupnpd; do
+		[[ -n $b && -x $b ]] && echo "$b" && return 0
+	done
+	return 1
+}
+
+# nat_upnp_start ROUTER: miniupnpd on ROUTER (natb), its LAN side (lan0) only: UPnP IGD (SSDP
+# and HTTP), NAT-PMP and PCP (port 5351), secure mode (a host maps only to itself), mappings of
+# ports 1024-65535 for the site's hosts only. Its rules live in a table of their own, vtxupnp:
+# a DNAT per mapping in prerouting_miniupnpd, an accept in the forward chain miniupnpd, before
+# which nothing new from the WAN gets through (so the router still lets in nothing unasked).
+# miniupnpd refuses to map behind a reserved WAN address (198.18.0.0/15 is one) unless a STUN
+# check finds the address public and unfiltered: stun_answer (a test tool) on the public LAN
+# answers it. Waits (bounded) until miniupnpd listens for NAT-PMP/PCP.
+nat_upnp_start()
+{
+	local router=$1 natpmp=yes bin conf=$VTX_TMP/$1-miniupnpd.conf lan net pid
+	[[ ${2:-} == upnp-only ]] && natpmp=no
+	bin=$(nat_upnp_binary) || skip "missing miniupnpd (scripts/install-deps.sh unpacks it)"
+	[[ -x $VTX_BUILD/stun_answer ]] || skip "stun_answer not built in $VTX_BUILD"
+	lan=$(qn "$router" ip -4 -o addr show dev lan0 | awk '{ print $4 }')
+	net=${lan%.*}.0/24
+	if [[ -z ${VTX_DOMAIN_NS[stun]:-} ]]; then
+		domain_node_add stun "$STUN_IP"
+		# ip netns exec execs the program: $! is its PID (a function would fork a shell).
+		pretty stun "$VTX_BUILD/stun_answer $STUN_IP 3478 >stun.log &"
+		ip netns exec "$(ns_for stun)" "$VTX_BUILD/stun_answer" "$STUN_IP" 3478 \
+			>"$VTX_TMP/stun.log" 2>&1 &
+		track_pid $!
+		wait_until 5 grep -q listening "$VTX_TMP/stun.log" ||
+			fail "stun_answer: $(cat "$VTX_TMP/stun.log")"
+	fi
+	qn "$router" nft delete table inet vtxupnp 2>/dev/null || true # a previous run's
+	qn "$router" nft -f - <<EOF
+table inet vtxupnp {
+	chain forward {
+		type filter hook forward priority -5; policy accept;
+		ct state established,related accept
+		iifname "eth0" jump miniupnpd
+		iifname "eth0" ct state new drop
+	}
+	chain miniupnpd {
+	}
+	chain prerouting {
+		type nat hook prerouting priority -100; policy accept;
+		jump prerouting_miniupnpd
+	}
+	chain postrouting {
+		type nat hook postrouting priority 100; policy accept;
+		jump postrouting_miniupnpd
+	}
+	chain prerouting_miniupnpd {
+	}
+	chain postrouting_miniupnpd {
+	}
+}
+EOF
+	cat >"$conf" <<EOF
+ext_ifname=eth0
+listening_ip=lan0
+http_port=0
+enable_upnp=yes
+enable_natpmp=$natpmp
+ext_perform_stun=yes
+ext_stun_host=$STUN_IP
+ext_stun_port=3478
+secure_mode=yes
+system_uptime=no
+notify_interval=60
+lease_file=$VTX_TMP/$router-miniupnpd.leases
+upnp_table_name=vtxupnp
+upnp_nat_table_name=vtxupnp
+upnp_forward_chain=miniupnpd
+upnp_nat_chain=prerouting_miniupnpd
+upnp_nat_postrouting_chain=postrouting_miniupnpd
+uuid=8d3c41f0-51a4-4e4c-9d5e-$(printf '%012x' $$)
+allow 1024-65535 $net 1024-65535
+deny 0-65535 0.0.0.0/0 0-65535
+EOF
+	pretty "$router" "$bin -f $conf -d -P $router-miniupnpd.pid >$router-miniupnpd.log &"
+	ip netns exec "$(ns_for "$router")" "$bin" -f "$conf" -d -P "$VTX_TMP/$router-miniupnpd.pid" \
+		>"$VTX_TMP/$router-miniupnpd.log" 2>&1 &
+	pid=$!
+	track_pid "$pid"
+	VTX_UPNP_PID[$router]=$pid
+	# The last line of its start-up: NAT-PMP/PCP's socket, or UPnP's HTTP one.
+	wait_until 15 grep -q -E "Listening for NAT-PMP/PCP traffic|HTTP listening on port" \
+		"$VTX_TMP/$router-miniupnpd.log" ||
+		fail "miniupnpd on $router never listens: $(tail -5 "$VTX_TMP/$router-miniupnpd.log")"
+	wait_until 10 grep -q "Port forwarding is now enabled" "$VTX_TMP/$router-miniupnpd.log" ||
+		fail "miniupnpd on $router does not forward: $(cat "$VTX_TMP/$router-miniupnpd.log")"
+	if [[ $natpmp == yes ]]; then
+		pass "$router: miniupnpd (UPnP IGD, NAT-PMP, PCP) on lan0 for $net, PID $pid"
+	else
+		pass "$router: miniupnpd (UPnP IGD only) on lan0 for $net, PID $pid"
+	fi
+}
+declare -A VTX_UPNP_PID=()
+
+nat_upnp_stop()
+{
+	pretty "$1" "kill -TERM ${VTX_UPNP_PID[$1]}  # miniupnpd"
+	stop_pid "${VTX_UPNP_PID[$1]}"
+}
+
+nat_upnp_rules()
+{
+	qn "$1" nft list chain inet vtxupnp prerouting_miniupnpd | grep dnat || true
 }
 
 nat_forward()

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <time.h>
@@ -94,6 +95,50 @@ test_offload_runs_then_done_on_loop(void **state)
 	for (int i = 0; i < 1000 && atomic_load(&freed) == 0; i++)
 		usleep(1000);
 	assert_int_equal(atomic_load(&freed), 1);
+	ev_loop_free(loop);
+}
+
+/* Whether SIGTERM is blocked on the thread that runs the job. */
+static void
+mask_work(void *arg)
+{
+	sigset_t cur;
+
+	pthread_sigmask(SIG_BLOCK, NULL, &cur);
+	*(int *)arg = sigismember(&cur, SIGTERM);
+}
+
+static void
+mask_done(void *arg)
+{
+	(void)arg;
+}
+
+static void
+mask_free(void *arg)
+{
+	(void)arg;
+}
+
+/* Started while the caller takes SIGTERM (before a loop blocks it): the thread does not. */
+static void
+test_offload_thread_blocks_signals(void **state)
+{
+	struct ev_loop *loop;
+	struct offload *o = NULL;
+	int blocked = -1;
+	sigset_t none, old;
+
+	(void)state;
+	sigemptyset(&none);
+	pthread_sigmask(SIG_SETMASK, &none, &old);
+	assert_int_equal(ev_loop_new(&loop), 0);
+	assert_int_equal(offload_start(&o, loop, mask_work, mask_done, mask_free, &blocked), 0);
+	for (int i = 0; i < 5000 && offload_running(); i++)
+		usleep(1000);
+	assert_int_equal(blocked, 1);
+	assert_int_equal(ev_run_once(loop, 100), 0);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	ev_loop_free(loop);
 }
 
@@ -206,6 +251,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_offload_runs_then_done_on_loop),
+		cmocka_unit_test(test_offload_thread_blocks_signals),
 		cmocka_unit_test(test_offload_cancel),
 		cmocka_unit_test(test_offload_bounded),
 		cmocka_unit_test(test_offload_start_in_share),

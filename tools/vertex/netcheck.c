@@ -25,7 +25,9 @@ cmd_netcheck(int argc, char **argv)
 	    "port of a host we sent to, or no NAT at all) or port-dependent (only from where we\n"
 	    "sent); the candidates it offers to approved peers (host and server-reflexive);\n"
 	    "whether it has a global IPv6 address. \"unknown\" until the server answered.\n"
-	    "Hairpinning and router port mapping (UPnP, NAT-PMP, PCP) are not tested yet.\n"
+	    "Port mapping: which of PCP, NAT-PMP and UPnP IGD the router (the default gateway)\n"
+	    "answered, and the mapping it gave our data port: the public address and port, the\n"
+	    "protocol, the lifetime in seconds (renewed at half). Hairpinning is not tested yet.\n"
 	    "\n"
 	    "  --json   one object, the candidates as a list\n";
 	static const struct option opts[] = {
@@ -78,7 +80,14 @@ cmd_netcheck(int argc, char **argv)
 		printf("mapping         %s\n", ctlclient_fact(&f, 0, f.n, "mapping"));
 		printf("filtering       %s\n", ctlclient_fact(&f, 0, f.n, "filtering"));
 		printf("hairpin         %s\n", ctlclient_fact(&f, 0, f.n, "hairpin"));
-		printf("port mapping    %s\n", ctlclient_fact(&f, 0, f.n, "port_mapping"));
+		printf("port mapping    %s (gateway %s)\n",
+		       ctlclient_fact(&f, 0, f.n, "port_mapping"),
+		       ctlclient_fact(&f, 0, f.n, "port_mapping_gateway"));
+		if (strcmp(ctlclient_fact(&f, 0, f.n, "port_mapping_protocol"), "-"))
+			printf("mapped          %s by %s for %s s\n",
+			       ctlclient_fact(&f, 0, f.n, "port_mapping_external"),
+			       ctlclient_fact(&f, 0, f.n, "port_mapping_protocol"),
+			       ctlclient_fact(&f, 0, f.n, "port_mapping_lifetime"));
 		printf("ipv6            %s\n", ctlclient_fact(&f, 0, f.n, "ipv6"));
 		for (size_t i = 0; i < f.n; i++)
 			if (!strcmp(f.v[i].key, "candidate"))

@@ -1,0 +1,682 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The userspace stack (netstack/netstack.h) with the real lwIP, no mocks.
+ *
+ * The netif glue, packet in -> packet out: a TCP SYN to a listening port gives a SYN-ACK on the
+ * output callback, addressed back with valid IP and TCP checksums and acknowledging the SYN;
+ * to a closed port a RST; packets from our own address and malformed ones are dropped and
+ * counted. IPv4 and IPv6.
+ *
+ * Two stacks back to back: lwIP's globals allow one stack per process, so the second runs in
+ * a forked child, the two wired by a SOCK_SEQPACKET socketpair (one packet per message: A's
+ * output is B's input and the reverse). A dials B through the bridge; each side's "user"
+ * writes 4 MiB of seeded random bytes and shuts down its writing side, and reads the other's
+ * 4 MiB, checked byte for byte, then EOF; both bridges are gone at the end (the close went
+ * through). IPv4 and IPv6. The child reports by its exit status.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <arpa/inet.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "core/ev.h"
+#include "netstack/netstack.h"
+
+enum { MAXOUT = 16, XFER_BYTES = 4 << 20, WIRE_BUF = 4 << 20, DEADLINE_MS = 60000 };
+
+/* ---- packets captured from the output callback ---------------------------------------- */
+
+struct capture {
+	size_t n;
+	size_t len[MAXOUT];
+	uint8_t pkt[MAXOUT][2048];
+};
+
+static void
+capture_output(void *arg, const uint8_t *pkt, size_t len)
+{
+	struct capture *c = arg;
+
+	if (c->n < MAXOUT && len <= sizeof(c->pkt[0])) {
+		memcpy(c->pkt[c->n], pkt, len);
+		c->len[c->n++] = len;
+	}
+}
+
+static uint32_t
+sum16(const uint8_t *b, size_t len, uint32_t s)
+{
+	for (size_t i = 0; i + 1 < len; i += 2)
+		s += (uint32_t)b[i] << 8 | b[i + 1];
+	if (len & 1)
+		s += (uint32_t)b[len - 1] << 8;
+	return s;
+}
+
+static uint16_t
+fold(uint32_t s)
+{
+	while (s >> 16)
+		s = (s & 0xffff) + (s >> 16);
+	return (uint16_t)~s;
+}
+
+/* The TCP checksum over the pseudo header; 0 when the segment's own checksum is right. */
+static uint16_t
+tcp_check(const uint8_t *ip, size_t len)
+{
+	uint32_t s;
+	size_t off;
+	uint8_t ph[4];
+
+	if (ip[0] >> 4 == 4) {
+		off = (size_t)(ip[0] & 0x0f) * 4;
+		s = sum16(ip + 12, 8, 0);
+	} else {
+		off = 40;
+		s = sum16(ip + 8, 32, 0);
+	}
+	ph[0] = 0;
+	ph[1] = 6;
+	ph[2] = (uint8_t)((len - off) >> 8);
+	ph[3] = (uint8_t)(len - off);
+	s = sum16(ph, 4, s);
+	return fold(sum16(ip + off, len - off, s));
+}
+
+static const uint8_t A4[4] = { 100, 64, 0, 1 }, B4[4] = { 100, 64, 0, 2 };
+static const uint8_t A6[16] = { 0xfd, 0, 0x12, 0x34, 0x56, 0x78, [15] = 1 };
+static const uint8_t B6[16] = { 0xfd, 0, 0x12, 0x34, 0x56, 0x78, [15] = 2 };
+
+enum { SYN_SPORT = 40000, SYN_ISN = 0x01020304 };
+
+/* A SYN (with an MSS option) from `from` to `to`:dport; returns its length. */
+static size_t
+make_syn(uint8_t *b, bool v6, const uint8_t *from, const uint8_t *to, uint16_t dport)
+{
+	size_t ih = v6 ? 40 : 20, len = ih + 24;
+	uint8_t *t = b + ih;
+	uint16_t c;
+
+	memset(b, 0, len);
+	if (v6) {
+		b[0] = 0x60;
+		b[4] = 0;
+		b[5] = 24;
+		b[6] = 6;
+		b[7] = 64;
+		memcpy(b + 8, from, 16);
+		memcpy(b + 24, to, 16);
+	} else {
+		b[0] = 0x45;
+		b[3] = (uint8_t)len;
+		b[8] = 64;
+		b[9] = 6;
+		memcpy(b + 12, from, 4);
+		memcpy(b + 16, to, 4);
+		c = fold(sum16(b, 20, 0));
+		b[10] = (uint8_t)(c >> 8);
+		b[11] = (uint8_t)c;
+	}
+	t[0] = SYN_SPORT >> 8;
+	t[1] = SYN_SPORT & 0xff;
+	t[2] = (uint8_t)(dport >> 8);
+	t[3] = (uint8_t)dport;
+	t[4] = SYN_ISN >> 24;
+	t[5] = (SYN_ISN >> 16) & 0xff;
+	t[6] = (SYN_ISN >> 8) & 0xff;
+	t[7] = SYN_ISN & 0xff;
+	t[12] = 6 << 4; /* 24-byte header */
+	t[13] = 0x02;   /* SYN */
+	t[14] = 0xff;   /* window */
+	t[15] = 0xff;
+	t[20] = 2; /* MSS 1200 */
+	t[21] = 4;
+	t[22] = 1200 >> 8;
+	t[23] = 1200 & 0xff;
+	c = tcp_check(b, len); /* over a zero checksum field: the value to put there */
+	t[16] = (uint8_t)(c >> 8);
+	t[17] = (uint8_t)c;
+	return len;
+}
+
+static uint32_t
+be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static void
+fill_config(struct netstack_config *cfg, const uint8_t *a4, const uint8_t *a6)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	memcpy(&cfg->addr4, a4, 4);
+	cfg->prefix4 = 10;
+	memcpy(&cfg->addr6, a6, 16);
+	cfg->prefix6 = 48;
+	cfg->mtu = 1420;
+}
+
+static void
+ignore_accept(void *arg, int fd, const struct sockaddr_storage *from,
+	      const struct sockaddr_storage *to)
+{
+	int *accepted = arg;
+
+	(*accepted)++;
+	close(fd);
+}
+
+struct glue {
+	struct ev_loop *loop;
+	struct netstack *ns;
+	struct capture cap;
+	int accepted;
+};
+
+static void
+glue_new(struct glue *g)
+{
+	struct netstack_config cfg;
+	struct netstack_ops ops = { .output = capture_output };
+
+	memset(g, 0, sizeof(*g));
+	fill_config(&cfg, A4, A6);
+	assert_int_equal(ev_loop_new(&g->loop), 0);
+	assert_int_equal(netstack_new(&g->ns, g->loop, &cfg, &ops, &g->cap), 0);
+}
+
+static void
+glue_free(struct glue *g)
+{
+	netstack_free(g->ns);
+	ev_loop_free(g->loop);
+}
+
+/* Feeds a SYN to port and returns the one packet lwIP answered with. */
+static const uint8_t *
+syn_answer(struct glue *g, bool v6, uint16_t port, size_t *len)
+{
+	uint8_t syn[64];
+	size_t n = make_syn(syn, v6, v6 ? B6 : B4, v6 ? A6 : A4, port);
+
+	assert_int_equal(tcp_check(syn, n), 0);
+	netstack_input(g->ns, syn, n);
+	assert_int_equal(g->cap.n, 1);
+	*len = g->cap.len[0];
+	return g->cap.pkt[0];
+}
+
+/* Checks addresses, ports, checksums and the acknowledgement; returns the TCP flags. */
+static uint8_t
+check_answer(const uint8_t *p, size_t len, bool v6, uint16_t port)
+{
+	size_t ih = v6 ? 40 : 20;
+	const uint8_t *t = p + ih;
+
+	assert_true(len >= ih + 20);
+	if (v6) {
+		assert_int_equal(p[0] >> 4, 6);
+		assert_int_equal(p[6], 6);
+		assert_int_equal((size_t)(p[4] << 8 | p[5]), len - 40);
+		assert_memory_equal(p + 8, A6, 16);
+		assert_memory_equal(p + 24, B6, 16);
+	} else {
+		assert_int_equal(p[0], 0x45);
+		assert_int_equal(p[9], 6);
+		assert_int_equal((size_t)(p[2] << 8 | p[3]), len);
+		assert_int_equal(fold(sum16(p, 20, 0)), 0);
+		assert_memory_equal(p + 12, A4, 4);
+		assert_memory_equal(p + 16, B4, 4);
+	}
+	assert_int_equal(tcp_check(p, len), 0);
+	assert_int_equal(t[0] << 8 | t[1], port);
+	assert_int_equal(t[2] << 8 | t[3], SYN_SPORT);
+	assert_int_equal(be32(t + 8), SYN_ISN + 1);
+	return t[13];
+}
+
+static void
+synack_case(bool v6)
+{
+	struct glue g;
+	const uint8_t *p;
+	size_t len;
+
+	glue_new(&g);
+	assert_int_equal(netstack_listen(g.ns, 22, ignore_accept, &g.accepted), 0);
+	assert_int_equal(netstack_listen(g.ns, 22, ignore_accept, &g.accepted), -EADDRINUSE);
+	p = syn_answer(&g, v6, 22, &len);
+	assert_int_equal(check_answer(p, len, v6, 22), 0x12); /* SYN|ACK */
+	/* Our MSS option fits the MTU, not Debian's TCP_MSS of 1460. */
+	assert_int_equal(p[(v6 ? 40 : 20) + 20], 2);
+	assert_true((p[(v6 ? 40 : 20) + 22] << 8 | p[(v6 ? 40 : 20) + 23]) <=
+		    1420 - (v6 ? 60 : 40));
+	assert_int_equal(g.accepted, 0); /* not before the handshake completes */
+	glue_free(&g);
+}
+
+static void
+test_netstack_input_syn_listening_v4(void **state)
+{
+	synack_case(false);
+}
+
+static void
+test_netstack_input_syn_listening_v6(void **state)
+{
+	synack_case(true);
+}
+
+static void
+rst_case(bool v6)
+{
+	struct glue g;
+	const uint8_t *p;
+	size_t len;
+
+	glue_new(&g);
+	p = syn_answer(&g, v6, 23, &len);
+	assert_int_equal(check_answer(p, len, v6, 23), 0x14); /* RST|ACK */
+	glue_free(&g);
+}
+
+static void
+test_netstack_input_syn_closed_v4(void **state)
+{
+	rst_case(false);
+}
+
+static void
+test_netstack_input_syn_closed_v6(void **state)
+{
+	rst_case(true);
+}
+
+static void
+test_netstack_input_drops(void **state)
+{
+	struct glue g;
+	uint8_t pkt[64];
+	size_t n;
+
+	glue_new(&g);
+	assert_int_equal(netstack_listen(g.ns, 22, ignore_accept, &g.accepted), 0);
+	/* From our own address: lwIP would answer through its loopback (its tcpip thread). */
+	n = make_syn(pkt, false, A4, A4, 22);
+	netstack_input(g.ns, pkt, n);
+	n = make_syn(pkt, true, A6, A6, 22);
+	netstack_input(g.ns, pkt, n);
+	assert_int_equal(netstack_drops(g.ns, NETSTACK_DROP_OWN_SOURCE), 2);
+	netstack_input(g.ns, pkt, 10);
+	pkt[0] = 0x75;
+	netstack_input(g.ns, pkt, n);
+	pkt[0] = 0x41; /* IHL 4 */
+	netstack_input(g.ns, pkt, n);
+	assert_int_equal(netstack_drops(g.ns, NETSTACK_DROP_MALFORMED), 3);
+	assert_int_equal(g.cap.n, 0);
+	glue_free(&g);
+}
+
+static void
+test_netstack_input_conns_full(void **state)
+{
+	struct netstack_config cfg;
+	struct netstack_ops ops = { .output = capture_output };
+	struct glue g;
+	uint8_t syn[64];
+	size_t n;
+
+	memset(&g, 0, sizeof(g));
+	fill_config(&cfg, A4, A6);
+	cfg.conns_max = 1;
+	assert_int_equal(ev_loop_new(&g.loop), 0);
+	assert_int_equal(netstack_new(&g.ns, g.loop, &cfg, &ops, &g.cap), 0);
+	assert_int_equal(netstack_listen(g.ns, 22, ignore_accept, &g.accepted), 0);
+	n = make_syn(syn, false, B4, A4, 22);
+	netstack_input(g.ns, syn, n); /* one half-open connection: the limit */
+	assert_int_equal(g.cap.n, 1);
+	syn[(size_t)20 + 1] ^= 1; /* another source port (the checksum no longer matters) */
+	netstack_input(g.ns, syn, n);
+	assert_int_equal(netstack_drops(g.ns, NETSTACK_DROP_CONNS_FULL), 1);
+	assert_int_equal(g.cap.n, 1);
+	glue_free(&g);
+}
+
+static void
+test_netstack_new_refuses_second(void **state)
+{
+	struct glue g;
+	struct netstack *other;
+	struct netstack_config cfg;
+	struct netstack_ops ops = { .output = capture_output };
+
+	glue_new(&g);
+	fill_config(&cfg, B4, B6);
+	assert_int_equal(netstack_new(&other, g.loop, &cfg, &ops, NULL), -EBUSY);
+	cfg.mtu = 100;
+	glue_free(&g);
+	assert_int_equal(ev_loop_new(&g.loop), 0);
+	assert_int_equal(netstack_new(&other, g.loop, &cfg, &ops, NULL), -EINVAL);
+	ev_loop_free(g.loop);
+}
+
+/* ---- two stacks back to back ------------------------------------------------------------ */
+
+struct user {
+	int fd;
+	uint64_t wgen, rgen; /* the seeded streams: ours, and the one we expect */
+	size_t sent, got;
+	bool shut, eof, bad;
+	size_t wlen, woff;
+	uint8_t wbuf[65536];
+};
+
+struct side {
+	struct ev_loop *loop;
+	struct netstack *ns;
+	int wire;
+	struct ev_io wire_io;
+	struct ev_io user_io;
+	struct user u;
+	bool have_user;
+	int connect_err; /* 1: not called yet */
+	uint64_t wire_drops;
+};
+
+static uint8_t
+gen_byte(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return (uint8_t)(*s >> 24);
+}
+
+static void
+wire_output(void *arg, const uint8_t *pkt, size_t len)
+{
+	struct side *s = arg;
+
+	if (send(s->wire, pkt, len, MSG_DONTWAIT) != (ssize_t)len)
+		s->wire_drops++;
+}
+
+static void
+wire_on_ready(struct ev_io *io, uint32_t revents)
+{
+	struct side *s = container_of(io, struct side, wire_io);
+	uint8_t pkt[65536];
+	ssize_t n;
+
+	for (int i = 0; i < 256; i++) {
+		n = recv(s->wire, pkt, sizeof(pkt), MSG_DONTWAIT);
+		if (n <= 0)
+			break;
+		netstack_input(s->ns, pkt, (size_t)n);
+	}
+}
+
+static void
+user_write(struct user *u)
+{
+	while (u->sent < XFER_BYTES) {
+		ssize_t n;
+
+		if (u->woff == u->wlen) {
+			u->wlen = sizeof(u->wbuf);
+			if (u->wlen > XFER_BYTES - u->sent)
+				u->wlen = XFER_BYTES - u->sent;
+			for (size_t i = 0; i < u->wlen; i++)
+				u->wbuf[i] = gen_byte(&u->wgen);
+			u->woff = 0;
+		}
+		n = write(u->fd, u->wbuf + u->woff, u->wlen - u->woff);
+		if (n <= 0)
+			return;
+		u->woff += (size_t)n;
+		u->sent += (size_t)n;
+	}
+	if (!u->shut) {
+		shutdown(u->fd, SHUT_WR);
+		u->shut = true;
+	}
+}
+
+static void
+user_read(struct user *u)
+{
+	uint8_t buf[65536];
+	ssize_t n;
+
+	while (!u->eof) {
+		n = read(u->fd, buf, sizeof(buf));
+		if (n < 0)
+			return;
+		if (n == 0) {
+			u->eof = true;
+			return;
+		}
+		for (ssize_t i = 0; i < n; i++)
+			if (buf[i] != gen_byte(&u->rgen))
+				u->bad = true;
+		u->got += (size_t)n;
+	}
+}
+
+static void
+user_on_ready(struct ev_io *io, uint32_t revents)
+{
+	struct side *s = container_of(io, struct side, user_io);
+
+	if (revents & EV_WRITE)
+		user_write(&s->u);
+	if (revents & EV_READ)
+		user_read(&s->u);
+	if (s->u.shut)
+		ev_io_set_events(s->loop, io, s->u.eof ? 0 : EV_READ);
+}
+
+static void
+user_start(struct side *s, int fd, uint64_t wseed, uint64_t rseed)
+{
+	s->u.fd = fd;
+	s->u.wgen = wseed;
+	s->u.rgen = rseed;
+	fcntl(fd, F_SETFL, O_NONBLOCK);
+	s->have_user = true;
+	ev_io_start(s->loop, &s->user_io, fd, EV_READ | EV_WRITE, user_on_ready);
+}
+
+enum { SEED_A = 0x1234567887654321ull, SEED_B = 0x0fedcba987654321ull, XFER_PORT = 5000 };
+
+static void
+side_on_accept(void *arg, int fd, const struct sockaddr_storage *from,
+	       const struct sockaddr_storage *to)
+{
+	struct side *s = arg;
+
+	if (s->have_user) {
+		close(fd);
+		return;
+	}
+	user_start(s, fd, SEED_B, SEED_A);
+}
+
+static void
+side_on_connected(void *arg, int err)
+{
+	struct side *s = arg;
+
+	s->connect_err = err;
+}
+
+static int
+side_new(struct side *s, int wire, const uint8_t *a4, const uint8_t *a6)
+{
+	struct netstack_config cfg;
+	struct netstack_ops ops = { .output = wire_output };
+
+	memset(s, 0, sizeof(*s));
+	s->wire = wire;
+	s->connect_err = 1;
+	fill_config(&cfg, a4, a6);
+	if (ev_loop_new(&s->loop) < 0 || netstack_new(&s->ns, s->loop, &cfg, &ops, s) < 0)
+		return -1;
+	return ev_io_start(s->loop, &s->wire_io, wire, EV_READ, wire_on_ready);
+}
+
+static void
+side_free(struct side *s)
+{
+	if (s->have_user) {
+		ev_io_stop(s->loop, &s->user_io);
+		close(s->u.fd);
+	}
+	ev_io_stop(s->loop, &s->wire_io);
+	netstack_free(s->ns);
+	ev_loop_free(s->loop);
+}
+
+static bool
+side_done(const struct side *s)
+{
+	return s->have_user && s->u.shut && s->u.eof && netstack_conns(s->ns) == 0;
+}
+
+/* Runs s until its transfer is done or the deadline; true if done. */
+static bool
+side_run(struct side *s)
+{
+	uint64_t end = ev_clock_ms() + DEADLINE_MS;
+
+	while (!side_done(s) && ev_clock_ms() < end)
+		ev_run_once(s->loop, 100);
+	return side_done(s);
+}
+
+/* The child: stack B, a listener; exit 0 if its user got A's bytes intact and all closed. */
+static void __attribute__((noreturn)) child_b(int wire)
+{
+	struct side s;
+	int rc = 10;
+
+	if (side_new(&s, wire, B4, B6) < 0)
+		_exit(2);
+	if (netstack_listen(s.ns, XFER_PORT, side_on_accept, &s) < 0)
+		_exit(3);
+	if (!side_run(&s))
+		rc = 4;
+	else if (s.u.bad || s.u.got != XFER_BYTES || s.u.sent != XFER_BYTES)
+		rc = 5;
+	else
+		rc = 0;
+	if (rc != 0)
+		fprintf(stderr,
+			"child: got %zu sent %zu bad %d eof %d conns %zu drops %" PRIu64 "\n",
+			s.u.got, s.u.sent, s.u.bad, s.u.eof, netstack_conns(s.ns), s.wire_drops);
+	side_free(&s);
+	_exit(rc);
+}
+
+static void
+transfer_case(bool v6)
+{
+	struct sockaddr_storage to;
+	struct side s;
+	int wire[2], status, fd, bufsz = WIRE_BUF;
+	pid_t pid;
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, wire), 0);
+	for (int i = 0; i < 2; i++) {
+		setsockopt(wire[i], SOL_SOCKET, SO_SNDBUF, &bufsz, sizeof(bufsz));
+		setsockopt(wire[i], SOL_SOCKET, SO_RCVBUF, &bufsz, sizeof(bufsz));
+	}
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(wire[0]);
+		child_b(wire[1]);
+	}
+	close(wire[1]);
+	assert_int_equal(side_new(&s, wire[0], A4, A6), 0);
+	memset(&to, 0, sizeof(to));
+	if (v6) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&to;
+
+		s6->sin6_family = AF_INET6;
+		memcpy(&s6->sin6_addr, B6, 16);
+		s6->sin6_port = htons(XFER_PORT);
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&to;
+
+		s4->sin_family = AF_INET;
+		memcpy(&s4->sin_addr, B4, 4);
+		s4->sin_port = htons(XFER_PORT);
+	}
+	/* The child may not listen yet: a refused dial is retried (bounded by the deadline). */
+	for (uint64_t end = ev_clock_ms() + DEADLINE_MS; ev_clock_ms() < end;) {
+		s.connect_err = 1;
+		assert_int_equal(netstack_connect(s.ns, &to, side_on_connected, &s, &fd), 0);
+		while (s.connect_err == 1 && ev_clock_ms() < end)
+			ev_run_once(s.loop, 100);
+		if (s.connect_err == 0)
+			break;
+		close(fd);
+	}
+	assert_int_equal(s.connect_err, 0);
+	user_start(&s, fd, SEED_A, SEED_B);
+	assert_true(side_run(&s));
+	assert_false(s.u.bad);
+	assert_int_equal(s.u.got, XFER_BYTES);
+	assert_int_equal(s.u.sent, XFER_BYTES);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	side_free(&s);
+	close(wire[0]);
+}
+
+static void
+test_netstack_transfer_v4(void **state)
+{
+	transfer_case(false);
+}
+
+static void
+test_netstack_transfer_v6(void **state)
+{
+	transfer_case(true);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_netstack_input_syn_listening_v4),
+		cmocka_unit_test(test_netstack_input_syn_listening_v6),
+		cmocka_unit_test(test_netstack_input_syn_closed_v4),
+		cmocka_unit_test(test_netstack_input_syn_closed_v6),
+		cmocka_unit_test(test_netstack_input_drops),
+		cmocka_unit_test(test_netstack_input_conns_full),
+		cmocka_unit_test(test_netstack_new_refuses_second),
+		cmocka_unit_test(test_netstack_transfer_v4),
+		cmocka_unit_test(test_netstack_transfer_v6),
+	};
+
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

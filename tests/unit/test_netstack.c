@@ -103,25 +103,45 @@ static const uint8_t B6[16] = { 0xfd, 0, 0x12, 0x34, 0x56, 0x78, [15] = 2 };
 
 enum { SYN_SPORT = 40000, SYN_ISN = 0x01020304 };
 
-/* A SYN (with an MSS option) from `from` to `to`:dport; returns its length. */
-static size_t
-make_syn(uint8_t *b, bool v6, const uint8_t *from, const uint8_t *to, uint16_t dport)
+struct seg {
+	uint16_t sport, dport;
+	uint32_t seq, ack;
+	uint8_t flags;
+	const void *data;
+	size_t dlen;
+};
+
+enum { F_FIN = 0x01, F_SYN = 0x02, F_RST = 0x04, F_PSH = 0x08, F_ACK = 0x10 };
+
+static void
+put32(uint8_t *p, uint32_t v)
 {
-	size_t ih = v6 ? 40 : 20, len = ih + 24;
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+/* A TCP segment from `from` to `to` (a SYN carries an MSS option of 1200); returns its length. */
+static size_t
+make_seg(uint8_t *b, bool v6, const uint8_t *from, const uint8_t *to, const struct seg *s)
+{
+	size_t ih = v6 ? 40 : 20, th = s->flags & F_SYN ? 24 : 20, len = ih + th + s->dlen;
 	uint8_t *t = b + ih;
 	uint16_t c;
 
-	memset(b, 0, len);
+	memset(b, 0, ih + th);
 	if (v6) {
 		b[0] = 0x60;
-		b[4] = 0;
-		b[5] = 24;
+		b[4] = (uint8_t)((len - 40) >> 8);
+		b[5] = (uint8_t)(len - 40);
 		b[6] = 6;
 		b[7] = 64;
 		memcpy(b + 8, from, 16);
 		memcpy(b + 24, to, 16);
 	} else {
 		b[0] = 0x45;
+		b[2] = (uint8_t)(len >> 8);
 		b[3] = (uint8_t)len;
 		b[8] = 64;
 		b[9] = 6;
@@ -131,26 +151,36 @@ make_syn(uint8_t *b, bool v6, const uint8_t *from, const uint8_t *to, uint16_t d
 		b[10] = (uint8_t)(c >> 8);
 		b[11] = (uint8_t)c;
 	}
-	t[0] = SYN_SPORT >> 8;
-	t[1] = SYN_SPORT & 0xff;
-	t[2] = (uint8_t)(dport >> 8);
-	t[3] = (uint8_t)dport;
-	t[4] = SYN_ISN >> 24;
-	t[5] = (SYN_ISN >> 16) & 0xff;
-	t[6] = (SYN_ISN >> 8) & 0xff;
-	t[7] = SYN_ISN & 0xff;
-	t[12] = 6 << 4; /* 24-byte header */
-	t[13] = 0x02;   /* SYN */
-	t[14] = 0xff;   /* window */
+	t[0] = (uint8_t)(s->sport >> 8);
+	t[1] = (uint8_t)s->sport;
+	t[2] = (uint8_t)(s->dport >> 8);
+	t[3] = (uint8_t)s->dport;
+	put32(t + 4, s->seq);
+	put32(t + 8, s->ack);
+	t[12] = (uint8_t)(th / 4) << 4;
+	t[13] = s->flags;
+	t[14] = 0xff; /* window */
 	t[15] = 0xff;
-	t[20] = 2; /* MSS 1200 */
-	t[21] = 4;
-	t[22] = 1200 >> 8;
-	t[23] = 1200 & 0xff;
+	if (s->flags & F_SYN) {
+		t[20] = 2; /* MSS 1200 */
+		t[21] = 4;
+		t[22] = 1200 >> 8;
+		t[23] = 1200 & 0xff;
+	}
+	if (s->dlen > 0)
+		memcpy(t + th, s->data, s->dlen);
 	c = tcp_check(b, len); /* over a zero checksum field: the value to put there */
 	t[16] = (uint8_t)(c >> 8);
 	t[17] = (uint8_t)c;
 	return len;
+}
+
+static size_t
+make_syn(uint8_t *b, bool v6, const uint8_t *from, const uint8_t *to, uint16_t dport)
+{
+	struct seg s = { .sport = SYN_SPORT, .dport = dport, .seq = SYN_ISN, .flags = F_SYN };
+
+	return make_seg(b, v6, from, to, &s);
 }
 
 static uint32_t
@@ -372,6 +402,236 @@ test_netstack_new_refuses_second(void **state)
 	assert_int_equal(ev_loop_new(&g.loop), 0);
 	assert_int_equal(netstack_new(&other, g.loop, &cfg, &ops, NULL), -EINVAL);
 	ev_loop_free(g.loop);
+}
+
+/* ---- one connection driven packet by packet (IPv4) ------------------------------------ */
+
+struct tcpview {
+	uint8_t flags;
+	uint32_t seq, ack;
+	uint16_t sport, dport;
+	const uint8_t *data;
+	size_t dlen;
+};
+
+static struct tcpview
+view(const uint8_t *p, size_t len)
+{
+	size_t ih = (size_t)(p[0] & 0x0f) * 4, th = (size_t)(p[ih + 12] >> 4) * 4;
+	struct tcpview v = {
+		.flags = p[ih + 13],
+		.seq = be32(p + ih + 4),
+		.ack = be32(p + ih + 8),
+		.sport = (uint16_t)(p[ih] << 8 | p[ih + 1]),
+		.dport = (uint16_t)(p[ih + 2] << 8 | p[ih + 3]),
+		.data = p + ih + th,
+		.dlen = len - ih - th,
+	};
+
+	assert_int_equal(tcp_check(p, len), 0);
+	return v;
+}
+
+static void
+keep_accept(void *arg, int fd, const struct sockaddr_storage *from,
+	    const struct sockaddr_storage *to)
+{
+	int *out = arg;
+	const struct sockaddr_in *f = (const struct sockaddr_in *)from;
+	const struct sockaddr_in *t = (const struct sockaddr_in *)to;
+
+	assert_int_equal(f->sin_family, AF_INET);
+	assert_memory_equal(&f->sin_addr, B4, 4);
+	assert_int_equal(ntohs(f->sin_port), SYN_SPORT);
+	assert_memory_equal(&t->sin_addr, A4, 4);
+	assert_int_equal(ntohs(t->sin_port), 22);
+	*out = fd;
+}
+
+/* Feeds the remote's segment s. */
+static void
+feed(struct glue *g, const struct seg *s)
+{
+	uint8_t pkt[2048];
+
+	netstack_input(g->ns, pkt, make_seg(pkt, false, B4, A4, s));
+}
+
+static void
+step(struct glue *g)
+{
+	for (int i = 0; i < 8; i++)
+		ev_run_once(g->loop, 0);
+}
+
+/* A connection from B4:40000 to A4:22 up to the accept; *isn is the stack's ISN. */
+static int
+establish(struct glue *g, uint32_t *isn)
+{
+	int fd = -1;
+	uint8_t syn[64];
+	struct tcpview v;
+
+	assert_int_equal(netstack_listen(g->ns, 22, keep_accept, &fd), 0);
+	netstack_input(g->ns, syn, make_syn(syn, false, B4, A4, 22));
+	assert_int_equal(g->cap.n, 1);
+	v = view(g->cap.pkt[0], g->cap.len[0]);
+	*isn = v.seq;
+	feed(g, &(struct seg){ .sport = SYN_SPORT,
+			       .dport = 22,
+			       .seq = SYN_ISN + 1,
+			       .ack = *isn + 1,
+			       .flags = F_ACK });
+	assert_true(fd >= 0);
+	assert_int_equal(netstack_conns(g->ns), 1);
+	g->cap.n = 0;
+	return fd;
+}
+
+static void
+test_netstack_bridge_data_and_close(void **state)
+{
+	struct glue g;
+	uint32_t isn, rseq = SYN_ISN + 1;
+	char buf[16];
+	struct tcpview v;
+	int fd;
+
+	glue_new(&g);
+	fd = establish(&g, &isn);
+	/* Remote -> caller. */
+	feed(&g, &(struct seg){ .sport = SYN_SPORT,
+				.dport = 22,
+				.seq = rseq,
+				.ack = isn + 1,
+				.flags = F_ACK | F_PSH,
+				.data = "hello",
+				.dlen = 5 });
+	rseq += 5;
+	assert_int_equal(recv(fd, buf, sizeof(buf), MSG_DONTWAIT), 5);
+	assert_memory_equal(buf, "hello", 5);
+	/* Caller -> remote: one segment with the bytes, acknowledging ours. */
+	assert_int_equal(write(fd, "world!", 6), 6);
+	step(&g);
+	assert_int_equal(g.cap.n, 1);
+	v = view(g.cap.pkt[0], g.cap.len[0]);
+	assert_int_equal(v.dlen, 6);
+	assert_memory_equal(v.data, "world!", 6);
+	assert_int_equal(v.seq, isn + 1);
+	assert_int_equal(v.ack, rseq);
+	assert_int_equal(v.sport, 22);
+	assert_int_equal(v.dport, SYN_SPORT);
+	/* The remote's FIN: the caller reads EOF, the bridge stays for the other direction. */
+	feed(&g, &(struct seg){ .sport = SYN_SPORT,
+				.dport = 22,
+				.seq = rseq,
+				.ack = isn + 7,
+				.flags = F_ACK | F_FIN });
+	rseq++;
+	assert_int_equal(recv(fd, buf, sizeof(buf), MSG_DONTWAIT), 0);
+	assert_int_equal(netstack_conns(g.ns), 1);
+	/* The caller's shutdown: our FIN after the data; the bridge is gone. */
+	g.cap.n = 0;
+	assert_int_equal(shutdown(fd, SHUT_WR), 0);
+	step(&g);
+	assert_true(g.cap.n >= 1);
+	v = view(g.cap.pkt[g.cap.n - 1], g.cap.len[g.cap.n - 1]);
+	assert_true(v.flags & F_FIN);
+	assert_int_equal(v.seq, isn + 7);
+	assert_int_equal(v.ack, rseq);
+	assert_int_equal(netstack_conns(g.ns), 0);
+	close(fd);
+	glue_free(&g);
+}
+
+static void
+test_netstack_bridge_remote_reset(void **state)
+{
+	struct glue g;
+	uint32_t isn;
+	char buf[4];
+	int fd;
+
+	glue_new(&g);
+	fd = establish(&g, &isn);
+	feed(&g,
+	     &(struct seg){ .sport = SYN_SPORT, .dport = 22, .seq = SYN_ISN + 1, .flags = F_RST });
+	assert_int_equal(netstack_conns(g.ns), 0);
+	assert_int_equal(recv(fd, buf, sizeof(buf), MSG_DONTWAIT), 0); /* our end closed */
+	assert_int_equal(g.cap.n, 0);
+	close(fd);
+	glue_free(&g);
+}
+
+static void
+test_netstack_bridge_caller_close_resets(void **state)
+{
+	struct glue g;
+	uint32_t isn;
+	struct tcpview v;
+	int fd;
+
+	glue_new(&g);
+	fd = establish(&g, &isn);
+	close(fd); /* EOF to the bridge: a FIN */
+	step(&g);
+	assert_int_equal(g.cap.n, 1);
+	assert_true(view(g.cap.pkt[0], g.cap.len[0]).flags & F_FIN);
+	/* Data for a caller that is gone: a reset, as from a kernel socket. */
+	g.cap.n = 0;
+	feed(&g, &(struct seg){ .sport = SYN_SPORT,
+				.dport = 22,
+				.seq = SYN_ISN + 1,
+				.ack = isn + 2,
+				.flags = F_ACK | F_PSH,
+				.data = "late",
+				.dlen = 4 });
+	assert_int_equal(g.cap.n, 1);
+	v = view(g.cap.pkt[0], g.cap.len[0]);
+	assert_true(v.flags & F_RST);
+	assert_int_equal(netstack_conns(g.ns), 0);
+	glue_free(&g);
+}
+
+static void
+on_connected_store(void *arg, int err)
+{
+	*(int *)arg = err;
+}
+
+static void
+test_netstack_connect_refused(void **state)
+{
+	struct sockaddr_storage to;
+	struct sockaddr_in *s4 = (struct sockaddr_in *)&to;
+	struct glue g;
+	struct tcpview v;
+	int fd, err = 1;
+	char buf[4];
+
+	glue_new(&g);
+	memset(&to, 0, sizeof(to));
+	s4->sin_family = AF_INET;
+	memcpy(&s4->sin_addr, A4, 4);
+	s4->sin_port = htons(80);
+	assert_int_equal(netstack_connect(g.ns, &to, on_connected_store, &err, &fd),
+			 -EADDRNOTAVAIL);
+	memcpy(&s4->sin_addr, B4, 4);
+	assert_int_equal(netstack_connect(g.ns, &to, on_connected_store, &err, &fd), 0);
+	assert_int_equal(err, 1); /* never from within the call */
+	assert_int_equal(g.cap.n, 1);
+	v = view(g.cap.pkt[0], g.cap.len[0]);
+	assert_int_equal(v.flags, F_SYN);
+	assert_int_equal(v.dport, 80);
+	assert_memory_equal(g.cap.pkt[0] + 12, A4, 4);
+	assert_memory_equal(g.cap.pkt[0] + 16, B4, 4);
+	feed(&g, &(struct seg){
+		     .sport = 80, .dport = v.sport, .ack = v.seq + 1, .flags = F_RST | F_ACK });
+	assert_int_equal(err, -ECONNREFUSED);
+	assert_int_equal(netstack_conns(g.ns), 0);
+	assert_int_equal(recv(fd, buf, sizeof(buf), MSG_DONTWAIT), 0);
+	close(fd);
+	glue_free(&g);
 }
 
 /* ---- two stacks back to back ------------------------------------------------------------ */
@@ -673,6 +933,10 @@ main(void)
 		cmocka_unit_test(test_netstack_input_drops),
 		cmocka_unit_test(test_netstack_input_conns_full),
 		cmocka_unit_test(test_netstack_new_refuses_second),
+		cmocka_unit_test(test_netstack_bridge_data_and_close),
+		cmocka_unit_test(test_netstack_bridge_remote_reset),
+		cmocka_unit_test(test_netstack_bridge_caller_close_resets),
+		cmocka_unit_test(test_netstack_connect_refused),
 		cmocka_unit_test(test_netstack_transfer_v4),
 		cmocka_unit_test(test_netstack_transfer_v6),
 	};

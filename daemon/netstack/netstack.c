@@ -192,6 +192,15 @@ netstack_free(struct netstack *ns)
 	for (size_t i = 0; i < NETSTACK_LISTENERS_MAX; i++)
 		if (ns->listeners[i].pcb != NULL)
 			netstack_unlisten(ns, ns->listeners[i].port);
+	/*
+	 * What lwIP still holds (connections we closed and it was finishing, half-open ones of
+	 * our listeners, TIME_WAIT) is all ours, lwIP being one per process: dropped, so a stack
+	 * made later starts clean and nothing sends from a stack that is gone.
+	 */
+	while (tcp_active_pcbs != NULL)
+		tcp_abort(tcp_active_pcbs);
+	while (tcp_tw_pcbs != NULL)
+		tcp_abort(tcp_tw_pcbs);
 	netif_remove(&ns->netif);
 	ev_timer_stop(ns->loop, &ns->timer);
 	ns_live = NULL;

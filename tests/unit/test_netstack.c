@@ -600,6 +600,42 @@ test_netstack_bridge_caller_close_resets(void **state)
 	glue_free(&g);
 }
 
+/*
+ * A stack freed with a connection in TIME_WAIT leaves nothing in lwIP: a segment of that
+ * connection to a new stack gets a RST, not TIME_WAIT's ACK. (lwIP itself drops the other
+ * connections of a netif that goes away, but not those in TIME_WAIT.)
+ */
+static void
+test_netstack_free_drops_lwip_state(void **state)
+{
+	struct glue g;
+	uint32_t isn;
+	int fd;
+
+	glue_new(&g);
+	fd = establish(&g, &isn);
+	close(fd);
+	step(&g);
+	assert_true(view(g.cap.last, g.cap.last_len).flags & F_FIN);
+	/* The remote acknowledges our FIN and sends its own: TIME_WAIT. */
+	feed(&g, &(struct seg){ .sport = SYN_SPORT,
+				.dport = 22,
+				.seq = SYN_ISN + 1,
+				.ack = isn + 2,
+				.flags = F_FIN | F_ACK });
+	assert_int_equal(netstack_conns(g.ns), 0);
+	glue_free(&g);
+	glue_new(&g);
+	feed(&g, &(struct seg){ .sport = SYN_SPORT,
+				.dport = 22,
+				.seq = SYN_ISN + 2,
+				.ack = isn + 2,
+				.flags = F_ACK });
+	assert_int_equal(g.cap.n, 1);
+	assert_true(view(g.cap.pkt[0], g.cap.len[0]).flags & F_RST);
+	glue_free(&g);
+}
+
 static uint16_t
 adv_window(const uint8_t *p)
 {
@@ -1007,6 +1043,7 @@ main(void)
 		cmocka_unit_test(test_netstack_input_drops),
 		cmocka_unit_test(test_netstack_input_conns_full),
 		cmocka_unit_test(test_netstack_new_refuses_second),
+		cmocka_unit_test(test_netstack_free_drops_lwip_state),
 		cmocka_unit_test(test_netstack_bridge_data_and_close),
 		cmocka_unit_test(test_netstack_bridge_remote_reset),
 		cmocka_unit_test(test_netstack_bridge_caller_close_resets),

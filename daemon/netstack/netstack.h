@@ -58,6 +58,7 @@ enum {
 
 enum netstack_drop {
 	NETSTACK_DROP_MALFORMED,   /* not an IPv4/IPv6 packet of a sane length */
+	NETSTACK_DROP_PROTO,       /* not TCP, UDP or ICMP (UDP-Lite, IGMP, IPv6 options, ...) */
 	NETSTACK_DROP_OWN_SOURCE,  /* from one of our own addresses (never from a peer) */
 	NETSTACK_DROP_CONNS_FULL,  /* a SYN while the stack holds conns_max connections */
 	NETSTACK_DROP_NOMEM,       /* lwIP could not allocate */

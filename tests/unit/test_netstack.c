@@ -364,6 +364,26 @@ test_netstack_input_drops(void **state)
 	pkt[0] = 0x41; /* IHL 4 */
 	netstack_input(g.ns, pkt, n);
 	assert_int_equal(netstack_drops(g.ns, NETSTACK_DROP_MALFORMED), 3);
+	/*
+	 * UDP-Lite over IPv6 with a checksum coverage over 0x7fff: Debian's lwIP asserts (and
+	 * aborts) in its checksum code. Refused before lwIP, with IGMP and IPv6 options.
+	 */
+	memset(pkt, 0, sizeof(pkt));
+	pkt[0] = 0x60;
+	pkt[5] = 8;
+	pkt[6] = 136; /* UDP-Lite */
+	pkt[7] = 64;
+	memcpy(pkt + 8, B6, 16);
+	memcpy(pkt + 24, A6, 16);
+	pkt[40 + 4] = 0x88; /* coverage */
+	pkt[40 + 5] = 0x88;
+	netstack_input(g.ns, pkt, 48);
+	pkt[6] = 0; /* hop-by-hop options */
+	netstack_input(g.ns, pkt, 48);
+	n = make_syn(pkt, false, B4, A4, 22);
+	pkt[9] = 2; /* IGMP */
+	netstack_input(g.ns, pkt, n);
+	assert_int_equal(netstack_drops(g.ns, NETSTACK_DROP_PROTO), 3);
 	assert_int_equal(g.cap.n, 0);
 	glue_free(&g);
 }

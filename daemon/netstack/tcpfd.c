@@ -14,8 +14,9 @@
  *               buffer and segment queue have room; lwIP's sent callback re-opens it.
  *   fin_in      the remote's FIN: once `pending` is written, shutdown(fd, SHUT_WR) (shut_wr).
  *   fin_out     EOF read from the descriptor: tcp_shutdown(tx), a FIN to the remote.
- *   done        fin_out and shut_wr: tcp_close (lwIP finishes the close on its own), the
- *               descriptor closed, the bridge freed.
+ *   released    fin_in and fin_out: tcp_close at once (lwIP finishes the close and TIME_WAIT
+ *               on its own), even while `pending` still waits for the caller.
+ *   done        fin_out and shut_wr: the descriptor closed, the bridge freed.
  *   reset       lwIP's err callback (a RST, or lwIP gave up: the pcb is already gone), a write
  *               to the caller failing (it closed its end with data still coming: we send a
  *               RST, as a kernel socket would), an unexpected read error: the bridge is freed
@@ -98,20 +99,6 @@ conn_abort(struct ns_conn *c)
 		tcp_abort(pcb);
 	conn_free(c);
 	return NS_ABORTED;
-}
-
-static enum ns_fate
-conn_close(struct ns_conn *c)
-{
-	struct tcp_pcb *pcb = conn_detach(c);
-
-	if (pcb != NULL && tcp_close(pcb) != ERR_OK) {
-		tcp_abort(pcb);
-		conn_free(c);
-		return NS_ABORTED;
-	}
-	conn_free(c);
-	return NS_CLOSED;
 }
 
 /* Bytes tcp_write may take now without failing on the send buffer or the segment queue. */
@@ -250,13 +237,37 @@ conn_pump(struct ns_conn *c)
 	return NS_ALIVE;
 }
 
+/*
+ * Both FINs seen: nothing more comes from lwIP, so the pcb is let go (tcp_close) at once, even
+ * while received data still waits for the caller. Holding it longer is unsafe: lwIP frees a
+ * pcb at the end of LAST_ACK (with an err callback, which would end the bridge and lose that
+ * data) and at the end of TIME_WAIT (silently, leaving us a dangling pointer).
+ */
+static enum ns_fate
+conn_release_pcb(struct ns_conn *c)
+{
+	struct tcp_pcb *pcb = conn_detach(c);
+
+	if (tcp_close(pcb) != ERR_OK) {
+		tcp_abort(pcb);
+		return NS_ABORTED;
+	}
+	return NS_ALIVE;
+}
+
 static enum ns_fate
 conn_settle(struct ns_conn *c)
 {
-	if (c->fin_out && c->shut_wr)
-		return conn_close(c);
+	enum ns_fate f = NS_ALIVE;
+
+	if (c->fin_in && c->fin_out && c->pcb != NULL)
+		f = conn_release_pcb(c);
+	if (c->fin_out && c->shut_wr) {
+		conn_free(c);
+		return f == NS_ABORTED ? NS_ABORTED : NS_CLOSED;
+	}
 	conn_watch(c);
-	return NS_ALIVE;
+	return f;
 }
 
 static void

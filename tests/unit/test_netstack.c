@@ -723,6 +723,103 @@ test_netstack_bridge_flow_control(void **state)
 	glue_free(&g);
 }
 
+/* Reads everything the bridge delivers, stepping the loop; checks the pattern; the total. */
+static size_t
+drain_pattern(struct glue *g, int fd, size_t total, size_t max, bool *eof)
+{
+	uint8_t buf[65536];
+
+	*eof = false;
+	for (int i = 0; i < 1000 && !*eof && total < max; i++) {
+		size_t want = max - total < sizeof(buf) ? max - total : sizeof(buf);
+		ssize_t n = recv(fd, buf, want, MSG_DONTWAIT);
+
+		if (n == 0) {
+			*eof = true;
+		} else if (n < 0) {
+			size_t before = g->cap.total;
+
+			step(g);
+			if (g->cap.total == before && recv(fd, buf, 1, MSG_DONTWAIT | MSG_PEEK) < 0)
+				break;
+		} else {
+			for (ssize_t j = 0; j < n; j++)
+				assert_int_equal(buf[j], (uint8_t)((total + (size_t)j) % 251));
+			total += (size_t)n;
+		}
+	}
+	return total;
+}
+
+/* The remote's segments of 1000 bytes, from byte `from` of the pattern up to `to`. */
+static void
+feed_pattern(struct glue *g, uint32_t rseq, uint32_t isn, size_t from, size_t to, bool fin)
+{
+	uint8_t data[1000];
+
+	for (size_t off = from; off < to; off += sizeof(data)) {
+		size_t n = to - off < sizeof(data) ? to - off : sizeof(data);
+
+		for (size_t j = 0; j < n; j++)
+			data[j] = (uint8_t)((off + j) % 251);
+		feed(g, &(struct seg){ .sport = SYN_SPORT,
+				       .dport = 22,
+				       .seq = rseq + (uint32_t)off,
+				       .ack = isn + 1,
+				       .flags = F_ACK | (fin && off + n == to ? F_FIN : 0),
+				       .data = data,
+				       .dlen = n });
+	}
+}
+
+/*
+ * Data still waiting in the bridge when lwIP ends the connection: the remote's last bytes and
+ * FIN arrive while the caller is behind (the socketpair full, some bytes held by the bridge,
+ * the window still open); the caller shuts its side down (our FIN) and the remote acknowledges
+ * it, which ends lwIP's connection (LAST_ACK -> CLOSED). Everything must still reach the
+ * caller, then EOF. Phase one measures what the socketpair holds (the window closes at that
+ * plus one window), phase two sends that plus 20000 bytes and the FIN.
+ */
+static void
+test_netstack_bridge_close_with_data_waiting(void **state)
+{
+	struct glue g;
+	uint32_t isn, rseq = SYN_ISN + 1;
+	size_t full, held, end;
+	struct tcpview v;
+	bool eof;
+	int fd;
+
+	glue_new(&g);
+	fd = establish(&g, &isn);
+	feed_pattern(&g, rseq, isn, 0, 600000, false);
+	v = view(g.cap.last, g.cap.last_len);
+	assert_int_equal(adv_window(g.cap.last), 0);
+	full = v.ack - rseq;
+	held = full - 65535; /* what the socketpair held */
+	assert_int_equal(drain_pattern(&g, fd, 0, full, &eof), full);
+	assert_int_equal(view(g.cap.last, g.cap.last_len).ack, rseq + full);
+	end = full + held + 20000;
+	feed_pattern(&g, rseq, isn, full, end, true);
+	v = view(g.cap.last, g.cap.last_len);
+	assert_int_equal(v.ack, rseq + end + 1); /* all of it and the FIN taken */
+	assert_true(adv_window(g.cap.last) > 0 && adv_window(g.cap.last) < 65535);
+	assert_int_equal(shutdown(fd, SHUT_WR), 0);
+	step(&g);
+	v = view(g.cap.last, g.cap.last_len);
+	assert_true(v.flags & F_FIN);
+	feed(&g, &(struct seg){ .sport = SYN_SPORT,
+				.dport = 22,
+				.seq = rseq + end + 1,
+				.ack = v.seq + 1,
+				.flags = F_ACK });
+	assert_int_equal(drain_pattern(&g, fd, full, SIZE_MAX, &eof), end);
+	assert_true(eof);
+	assert_int_equal(netstack_conns(g.ns), 0);
+	close(fd);
+	glue_free(&g);
+}
+
 static void
 on_connected_store(void *arg, int err)
 {
@@ -1069,6 +1166,7 @@ main(void)
 		cmocka_unit_test(test_netstack_bridge_caller_close_resets),
 		cmocka_unit_test(test_netstack_connect_refused),
 		cmocka_unit_test(test_netstack_bridge_flow_control),
+		cmocka_unit_test(test_netstack_bridge_close_with_data_waiting),
 		cmocka_unit_test(test_netstack_transfer_v4),
 		cmocka_unit_test(test_netstack_transfer_v6),
 	};

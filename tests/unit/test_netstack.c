@@ -8,8 +8,8 @@
  * counted. IPv4 and IPv6.
  *
  * Two stacks back to back: lwIP's globals allow one stack per process, so the second runs in
- * a forked child, the two wired by a SOCK_SEQPACKET socketpair (one packet per message: A's
- * output is B's input and the reverse). A dials B through the bridge; each side's "user"
+ * a forked child, the two wired by a lossless packet wire (support/wire.h: A's output is B's
+ * input and the reverse). A dials B through the bridge; each side's "user"
  * writes 4 MiB of seeded random bytes and shuts down its writing side, and reads the other's
  * 4 MiB, checked byte for byte, then EOF; both bridges are gone at the end (the close went
  * through). IPv4 and IPv6. The child reports by its exit status.
@@ -34,8 +34,9 @@
 
 #include "core/ev.h"
 #include "netstack/netstack.h"
+#include "support/wire.h"
 
-enum { MAXOUT = 16, XFER_BYTES = 4 << 20, WIRE_BUF = 4 << 20, DEADLINE_MS = 60000 };
+enum { MAXOUT = 16, XFER_BYTES = 4 << 20, DEADLINE_MS = 60000 };
 
 /* ---- packets captured from the output callback ---------------------------------------- */
 
@@ -875,13 +876,12 @@ struct user {
 struct side {
 	struct ev_loop *loop;
 	struct netstack *ns;
-	int wire;
+	struct wire wire;
 	struct ev_io wire_io;
 	struct ev_io user_io;
 	struct user u;
 	bool have_user;
 	int connect_err; /* 1: not called yet */
-	uint64_t wire_drops;
 };
 
 static uint8_t
@@ -898,22 +898,27 @@ wire_output(void *arg, const uint8_t *pkt, size_t len)
 {
 	struct side *s = arg;
 
-	if (send(s->wire, pkt, len, MSG_DONTWAIT) != (ssize_t)len)
-		s->wire_drops++;
+	wire_send(&s->wire, pkt, len);
+}
+
+static void
+wire_on_packet(void *arg, const uint8_t *pkt, size_t len)
+{
+	struct side *s = arg;
+
+	netstack_input(s->ns, pkt, len);
 }
 
 static void
 wire_on_ready(struct ev_io *io, uint32_t revents)
 {
 	struct side *s = container_of(io, struct side, wire_io);
-	uint8_t pkt[65536];
-	ssize_t n;
 
-	for (int i = 0; i < 256; i++) {
-		n = recv(s->wire, pkt, sizeof(pkt), MSG_DONTWAIT);
-		if (n <= 0)
+	for (int i = 0; i < 16; i++) {
+		if (!wire_recv(&s->wire, wire_on_packet, s)) {
+			ev_io_stop(s->loop, io); /* the other side is gone */
 			break;
-		netstack_input(s->ns, pkt, (size_t)n);
+		}
 	}
 }
 
@@ -1018,7 +1023,7 @@ side_new(struct side *s, int wire, const uint8_t *a4, const uint8_t *a6)
 	struct netstack_ops ops = { .output = wire_output };
 
 	memset(s, 0, sizeof(*s));
-	s->wire = wire;
+	wire_init(&s->wire, wire);
 	s->connect_err = 1;
 	fill_config(&cfg, a4, a6);
 	if (ev_loop_new(&s->loop) < 0 || netstack_new(&s->ns, s->loop, &cfg, &ops, s) < 0)
@@ -1074,7 +1079,7 @@ static void __attribute__((noreturn)) child_b(int wire)
 	if (rc != 0)
 		fprintf(stderr,
 			"child: got %zu sent %zu bad %d eof %d conns %zu drops %" PRIu64 "\n",
-			s.u.got, s.u.sent, s.u.bad, s.u.eof, netstack_conns(s.ns), s.wire_drops);
+			s.u.got, s.u.sent, s.u.bad, s.u.eof, netstack_conns(s.ns), s.wire.drops);
 	side_free(&s);
 	_exit(rc);
 }
@@ -1084,14 +1089,10 @@ transfer_case(bool v6)
 {
 	struct sockaddr_storage to;
 	struct side s;
-	int wire[2], status, fd, bufsz = WIRE_BUF;
+	int wire[2], status, fd;
 	pid_t pid;
 
-	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, wire), 0);
-	for (int i = 0; i < 2; i++) {
-		setsockopt(wire[i], SOL_SOCKET, SO_SNDBUF, &bufsz, sizeof(bufsz));
-		setsockopt(wire[i], SOL_SOCKET, SO_RCVBUF, &bufsz, sizeof(bufsz));
-	}
+	assert_int_equal(wire_pair(wire), 0);
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
@@ -1126,7 +1127,11 @@ transfer_case(bool v6)
 	}
 	assert_int_equal(s.connect_err, 0);
 	user_start(&s, fd, SEED_A, SEED_B);
-	assert_true(side_run(&s));
+	if (!side_run(&s))
+		fprintf(stderr, "parent: got %zu sent %zu eof %d conns %zu drops %" PRIu64 "\n",
+			s.u.got, s.u.sent, s.u.eof, netstack_conns(s.ns), s.wire.drops);
+	assert_true(side_done(&s));
+	assert_int_equal(s.wire.drops, 0);
 	assert_false(s.u.bad);
 	assert_int_equal(s.u.got, XFER_BYTES);
 	assert_int_equal(s.u.sent, XFER_BYTES);

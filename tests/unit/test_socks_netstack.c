@@ -2,8 +2,8 @@
 /*
  * The userspace pieces put together the way the agent will (docs/userspace.md): a SOCKS5
  * client asks the SOCKS5 server (socks/server.h) for bob.at.b.example.com:22; the server's
- * connect is answered through netstack_connect on stack A, whose packets go over a
- * SOCK_SEQPACKET socketpair to stack B in a forked child (lwIP is one per process), where a
+ * connect is answered through netstack_connect on stack A, whose packets go over a lossless
+ * wire (support/wire.h) to stack B in a forked child (lwIP is one per process), where a
  * listener on port 22 echoes. The client sends 256 KiB, gets the same bytes back, shuts down
  * its side and sees EOF; everything is gone at the end on both sides. A name the glue does not
  * know is refused with reply 4 before anything is dialed. The glue here (name -> address,
@@ -28,6 +28,7 @@
 #include "core/ev.h"
 #include "netstack/netstack.h"
 #include "socks/server.h"
+#include "support/wire.h"
 
 enum { XFER = 256 * 1024, DEADLINE_MS = 30000, PORT = 22 };
 
@@ -38,7 +39,7 @@ static const uint8_t B6[16] = { 0xfd, 0, 0x12, 0x34, 0x56, 0x78, [15] = 2 };
 struct stack {
 	struct ev_loop *loop;
 	struct netstack *ns;
-	int wire;
+	struct wire wire;
 	struct ev_io wire_io;
 };
 
@@ -47,18 +48,28 @@ wire_output(void *arg, const uint8_t *pkt, size_t len)
 {
 	struct stack *s = arg;
 
-	(void)send(s->wire, pkt, len, MSG_DONTWAIT);
+	wire_send(&s->wire, pkt, len);
+}
+
+static void
+wire_on_packet(void *arg, const uint8_t *pkt, size_t len)
+{
+	struct stack *s = arg;
+
+	netstack_input(s->ns, pkt, len);
 }
 
 static void
 wire_on_ready(struct ev_io *io, uint32_t revents)
 {
 	struct stack *s = container_of(io, struct stack, wire_io);
-	uint8_t pkt[65536];
-	ssize_t n;
 
-	for (int i = 0; i < 256 && (n = recv(s->wire, pkt, sizeof(pkt), MSG_DONTWAIT)) > 0; i++)
-		netstack_input(s->ns, pkt, (size_t)n);
+	for (int i = 0; i < 16; i++) {
+		if (!wire_recv(&s->wire, wire_on_packet, s)) {
+			ev_io_stop(s->loop, io); /* the other side is gone */
+			break;
+		}
+	}
 }
 
 static int
@@ -68,7 +79,7 @@ stack_new(struct stack *s, int wire, const uint8_t *a4, const uint8_t *a6)
 	struct netstack_ops ops = { .output = wire_output };
 
 	memset(s, 0, sizeof(*s));
-	s->wire = wire;
+	wire_init(&s->wire, wire);
 	memcpy(&cfg.addr4, a4, 4);
 	memcpy(&cfg.addr6, a6, 16);
 	if (ev_loop_new(&s->loop) < 0 || netstack_new(&s->ns, s->loop, &cfg, &ops, s) < 0)
@@ -255,7 +266,7 @@ test_socks_netstack_echo(void **state)
 	uint8_t buf[16];
 	pid_t pid;
 
-	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, wire), 0);
+	assert_int_equal(wire_pair(wire), 0);
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
@@ -317,6 +328,7 @@ test_socks_netstack_echo(void **state)
 	assert_int_equal(recv(cl[0], buf, 1, MSG_DONTWAIT), 0);
 	assert_int_equal(socks_server_clients(p.srv), 0);
 	assert_int_equal(netstack_conns(p.s.ns), 0);
+	assert_int_equal(p.s.wire.drops, 0);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status));
 	assert_int_equal(WEXITSTATUS(status), 0);

@@ -12,7 +12,8 @@
  * input and the reverse). A dials B through the bridge; each side's "user"
  * writes 4 MiB of seeded random bytes and shuts down its writing side, and reads the other's
  * 4 MiB, checked byte for byte, then EOF; both bridges are gone at the end (the close went
- * through). IPv4 and IPv6. The child reports by its exit status.
+ * through). IPv4 and IPv6; and IPv4 over a wire losing every 50th packet each way. The child
+ * reports on a pipe and by its exit status.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -37,6 +38,10 @@
 #include "support/wire.h"
 
 enum { MAXOUT = 16, XFER_BYTES = 4 << 20, DEADLINE_MS = 60000 };
+
+/* The two-stack transfer: its size, and every how many packets the wire loses one (0: none). */
+static size_t xfer_bytes = XFER_BYTES;
+static unsigned wire_loss_every;
 
 /* ---- packets captured from the output callback ---------------------------------------- */
 
@@ -882,6 +887,7 @@ struct side {
 	struct user u;
 	bool have_user;
 	int connect_err; /* 1: not called yet */
+	uint64_t wire_sent;
 };
 
 static uint8_t
@@ -898,6 +904,8 @@ wire_output(void *arg, const uint8_t *pkt, size_t len)
 {
 	struct side *s = arg;
 
+	if (wire_loss_every != 0 && ++s->wire_sent % wire_loss_every == 0)
+		return; /* lost */
 	wire_send(&s->wire, pkt, len);
 }
 
@@ -925,13 +933,13 @@ wire_on_ready(struct ev_io *io, uint32_t revents)
 static void
 user_write(struct user *u)
 {
-	while (u->sent < XFER_BYTES) {
+	while (u->sent < xfer_bytes) {
 		ssize_t n;
 
 		if (u->woff == u->wlen) {
 			u->wlen = sizeof(u->wbuf);
-			if (u->wlen > XFER_BYTES - u->sent)
-				u->wlen = XFER_BYTES - u->sent;
+			if (u->wlen > xfer_bytes - u->sent)
+				u->wlen = xfer_bytes - u->sent;
 			for (size_t i = 0; i < u->wlen; i++)
 				u->wbuf[i] = gen_byte(&u->wgen);
 			u->woff = 0;
@@ -1061,7 +1069,13 @@ side_run(struct side *s)
 }
 
 /* The child: stack B, a listener; exit 0 if its user got A's bytes intact and all closed. */
-static void __attribute__((noreturn)) child_b(int wire)
+/*
+ * Each process keeps running its stack after its own side is done, until the other is done
+ * too: lwIP still retransmits what the other has not acknowledged (on a lossy wire, the last
+ * data and the FIN). The child reports its result on `report` and runs until the parent
+ * closes the wire; the parent runs until it has the child's report.
+ */
+static void __attribute__((noreturn)) child_b(int wire, int report)
 {
 	struct side s;
 	int rc = 10;
@@ -1072,7 +1086,7 @@ static void __attribute__((noreturn)) child_b(int wire)
 		_exit(3);
 	if (!side_run(&s))
 		rc = 4;
-	else if (s.u.bad || s.u.got != XFER_BYTES || s.u.sent != XFER_BYTES)
+	else if (s.u.bad || s.u.got != xfer_bytes || s.u.sent != xfer_bytes)
 		rc = 5;
 	else
 		rc = 0;
@@ -1080,6 +1094,10 @@ static void __attribute__((noreturn)) child_b(int wire)
 		fprintf(stderr,
 			"child: got %zu sent %zu bad %d eof %d conns %zu drops %" PRIu64 "\n",
 			s.u.got, s.u.sent, s.u.bad, s.u.eof, netstack_conns(s.ns), s.wire.drops);
+	if (write(report, &(uint8_t){ (uint8_t)rc }, 1) != 1)
+		rc = 6;
+	for (uint64_t end = ev_clock_ms() + DEADLINE_MS; s.wire_io.active && ev_clock_ms() < end;)
+		ev_run_once(s.loop, 100);
 	side_free(&s);
 	_exit(rc);
 }
@@ -1089,17 +1107,21 @@ transfer_case(bool v6)
 {
 	struct sockaddr_storage to;
 	struct side s;
-	int wire[2], status, fd;
+	int wire[2], report[2], status, fd;
+	uint8_t child_rc = 0xff;
 	pid_t pid;
 
 	assert_int_equal(wire_pair(wire), 0);
+	assert_int_equal(pipe2(report, O_CLOEXEC | O_NONBLOCK), 0);
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
 		close(wire[0]);
-		child_b(wire[1]);
+		close(report[0]);
+		child_b(wire[1], report[1]);
 	}
 	close(wire[1]);
+	close(report[1]);
 	assert_int_equal(side_new(&s, wire[0], A4, A6), 0);
 	memset(&to, 0, sizeof(to));
 	if (v6) {
@@ -1130,16 +1152,22 @@ transfer_case(bool v6)
 	if (!side_run(&s))
 		fprintf(stderr, "parent: got %zu sent %zu eof %d conns %zu drops %" PRIu64 "\n",
 			s.u.got, s.u.sent, s.u.eof, netstack_conns(s.ns), s.wire.drops);
+	for (uint64_t end = ev_clock_ms() + DEADLINE_MS;
+	     read(report[0], &child_rc, 1) != 1 && ev_clock_ms() < end;)
+		ev_run_once(s.loop, 20);
+	ev_io_stop(s.loop, &s.wire_io);
+	close(wire[0]); /* the child ends */
+	close(report[0]);
+	assert_int_equal(child_rc, 0);
 	assert_true(side_done(&s));
 	assert_int_equal(s.wire.drops, 0);
 	assert_false(s.u.bad);
-	assert_int_equal(s.u.got, XFER_BYTES);
-	assert_int_equal(s.u.sent, XFER_BYTES);
+	assert_int_equal(s.u.got, xfer_bytes);
+	assert_int_equal(s.u.sent, xfer_bytes);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status));
 	assert_int_equal(WEXITSTATUS(status), 0);
 	side_free(&s);
-	close(wire[0]);
 }
 
 static void
@@ -1152,6 +1180,23 @@ static void
 test_netstack_transfer_v6(void **state)
 {
 	transfer_case(true);
+}
+
+/*
+ * A lossy path: every 50th packet lost each way (data, ACKs, the handshake alike); 1 MiB each
+ * way still arrives intact, by lwIP's retransmissions, within the deadline.
+ */
+static void
+test_netstack_transfer_lossy(void **state)
+{
+	uint64_t start = ev_clock_ms();
+
+	xfer_bytes = 1 << 20;
+	wire_loss_every = 50;
+	transfer_case(false);
+	xfer_bytes = XFER_BYTES;
+	wire_loss_every = 0;
+	print_message("lossy transfer: %" PRIu64 " ms\n", ev_clock_ms() - start);
 }
 
 int
@@ -1174,6 +1219,7 @@ main(void)
 		cmocka_unit_test(test_netstack_bridge_close_with_data_waiting),
 		cmocka_unit_test(test_netstack_transfer_v4),
 		cmocka_unit_test(test_netstack_transfer_v6),
+		cmocka_unit_test(test_netstack_transfer_lossy),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

@@ -515,6 +515,37 @@ netstack_connect(struct netstack *ns, const struct sockaddr_storage *to,
 }
 
 size_t
+netstack_reset_peer(struct netstack *ns, const struct sockaddr_storage *addr)
+{
+	ip_addr_t ip;
+	uint16_t port;
+	size_t n;
+	struct tcp_pcb *p;
+	struct sockaddr_storage any = *addr;
+
+	/* ns_sa_to_ip refuses port 0, which is what a caller naming a peer may well pass. */
+	if (any.ss_family == AF_INET)
+		((struct sockaddr_in *)&any)->sin_port = htons(1);
+	else if (any.ss_family == AF_INET6)
+		((struct sockaddr_in6 *)&any)->sin6_port = htons(1);
+	if (ns_sa_to_ip(&any, &ip, &port) < 0)
+		return 0;
+	n = ns_conn_reset_remote(ns, &ip);
+	/* What lwIP holds alone (half-open, closing): none of our callbacks, abort as is. */
+	for (p = tcp_active_pcbs; p != NULL;) {
+		if (ip_addr_cmp(&p->remote_ip, &ip)) {
+			tcp_abort(p);
+			n++;
+			p = tcp_active_pcbs; /* the list changed */
+		} else {
+			p = p->next;
+		}
+	}
+	ns_timer_rearm(ns);
+	return n;
+}
+
+size_t
 netstack_conns(const struct netstack *ns)
 {
 	return ns->nconns;

@@ -126,6 +126,13 @@ typedef void netstack_connected_fn(void *arg, int err);
 int netstack_connect(struct netstack *ns, const struct sockaddr_storage *to,
 		     netstack_connected_fn *on_connected, void *arg, int *fd_out);
 
+/*
+ * Resets (RST) every TCP connection with the remote address of addr (its port is ignored),
+ * bridged or still in lwIP's hands, e.g. when the agent removes or revokes that peer. Returns
+ * how many.
+ */
+size_t netstack_reset_peer(struct netstack *ns, const struct sockaddr_storage *addr);
+
 /* Bridged connections now (not counting those lwIP still closes on its own). */
 size_t netstack_conns(const struct netstack *ns);
 uint64_t netstack_drops(const struct netstack *ns, enum netstack_drop d);

@@ -50,6 +50,8 @@ void ns_timer_rearm(struct netstack *ns);
  */
 int ns_conn_new(struct netstack *ns, struct tcp_pcb *pcb, const ip_addr_t *dial_to,
 		uint16_t dial_port, netstack_connected_fn *on_connected, void *arg, int *fd_out);
+/* Resets (RST) and frees every bridged connection to remote; returns how many. */
+size_t ns_conn_reset_remote(struct netstack *ns, const ip_addr_t *remote);
 /* Resets and frees every bridged connection (netstack_free). */
 void ns_conn_abort_all(struct netstack *ns);
 

@@ -394,6 +394,22 @@ ns_conn_new(struct netstack *ns, struct tcp_pcb *pcb, const ip_addr_t *dial_to, 
 	return 0;
 }
 
+size_t
+ns_conn_reset_remote(struct netstack *ns, const ip_addr_t *remote)
+{
+	struct ns_conn *c = ns->conns, *next;
+	size_t n = 0;
+
+	for (; c != NULL; c = next) {
+		next = c->next; /* conn_abort frees c, and only c */
+		if (c->pcb != NULL && ip_addr_cmp(&c->pcb->remote_ip, remote)) {
+			conn_abort(c);
+			n++;
+		}
+	}
+	return n;
+}
+
 void
 ns_conn_abort_all(struct netstack *ns)
 {

@@ -826,6 +826,36 @@ test_netstack_bridge_close_with_data_waiting(void **state)
 	glue_free(&g);
 }
 
+/* The agent drops a peer: its connections are reset, our caller reads EOF. */
+static void
+test_netstack_reset_peer(void **state)
+{
+	struct sockaddr_storage peer = { .ss_family = AF_INET };
+	struct glue g;
+	uint32_t isn;
+	char buf[4];
+	int fd;
+
+	glue_new(&g);
+	fd = establish(&g, &isn);
+	/* And a half-open one from the same peer, still in lwIP's hands. */
+	feed(&g,
+	     &(struct seg){ .sport = SYN_SPORT + 1, .dport = 22, .seq = SYN_ISN, .flags = F_SYN });
+	assert_int_equal(g.cap.n, 1); /* its SYN-ACK */
+	memcpy(&((struct sockaddr_in *)&peer)->sin_addr, A4, 4);
+	assert_int_equal(netstack_reset_peer(g.ns, &peer), 0); /* not a remote of ours */
+	memcpy(&((struct sockaddr_in *)&peer)->sin_addr, B4, 4);
+	g.cap.n = 0;
+	assert_int_equal(netstack_reset_peer(g.ns, &peer), 2);
+	assert_int_equal(g.cap.n, 2);
+	assert_true(view(g.cap.pkt[0], g.cap.len[0]).flags & F_RST);
+	assert_true(view(g.cap.pkt[1], g.cap.len[1]).flags & F_RST);
+	assert_int_equal(netstack_conns(g.ns), 0);
+	assert_int_equal(recv(fd, buf, sizeof(buf), MSG_DONTWAIT), 0);
+	close(fd);
+	glue_free(&g);
+}
+
 static void
 on_connected_store(void *arg, int err)
 {
@@ -1216,6 +1246,7 @@ main(void)
 		cmocka_unit_test(test_netstack_bridge_caller_close_resets),
 		cmocka_unit_test(test_netstack_connect_refused),
 		cmocka_unit_test(test_netstack_bridge_flow_control),
+		cmocka_unit_test(test_netstack_reset_peer),
 		cmocka_unit_test(test_netstack_bridge_close_with_data_waiting),
 		cmocka_unit_test(test_netstack_transfer_v4),
 		cmocka_unit_test(test_netstack_transfer_v6),

@@ -88,9 +88,10 @@ struct netstack_ops {
 int netstack_new(struct netstack **out, struct ev_loop *loop, const struct netstack_config *cfg,
 		 const struct netstack_ops *ops, void *arg);
 /*
- * Resets every connection (no output is sent), closes listeners, and drops what lwIP still
- * holds (connections it was closing, TIME_WAIT), so a later netstack_new starts clean. NULL is
- * fine.
+ * Not from within one of the stack's own callbacks (output, accept, connected), which run
+ * inside lwIP. Resets every connection (no output is sent), closes listeners, and drops what lwIP
+ * still holds (connections it was closing, TIME_WAIT), so a later netstack_new starts clean. NULL
+ * is fine.
  */
 void netstack_free(struct netstack *ns);
 

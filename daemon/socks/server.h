@@ -53,7 +53,7 @@ struct socks_server_ops {
 /* Borrows loop, keeps ops and arg. *out freed with socks_server_free. 0 or -ENOMEM. */
 int socks_server_new(struct socks_server **out, struct ev_loop *loop,
 		     const struct socks_server_ops *ops, void *arg);
-/* Closes every client (connects in flight are cancelled). NULL is fine. */
+/* Closes every client (connects in flight are cancelled). NULL is fine. Not from ops->connect. */
 void socks_server_free(struct socks_server *srv);
 
 /* A client connection (taken: closed on any failure). 0, -EMFILE (full), -ENOMEM. */

@@ -54,6 +54,13 @@ enum {
 	NETSTACK_MTU_MIN = 1280, /* IPv6's minimum */
 	NETSTACK_MTU_MAX = 65535,
 	NETSTACK_PUMP_CHUNK = 16384, /* bytes read from a bridged descriptor at a time */
+	/*
+	 * TCP keepalive on every bridged connection (the caller's descriptor cannot ask for it):
+	 * after this long idle, probes; a peer that vanished is given up 9 probes later.
+	 */
+	NETSTACK_KEEPALIVE_IDLE_MS = 15 * 60 * 1000,
+	NETSTACK_KEEPALIVE_INTVL_MS = 75 * 1000,
+	NETSTACK_KEEPALIVE_COUNT = 9,
 };
 
 enum netstack_drop {

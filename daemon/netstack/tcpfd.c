@@ -380,6 +380,10 @@ ns_conn_new(struct netstack *ns, struct tcp_pcb *pcb, const ip_addr_t *dial_to, 
 	tcp_sent(pcb, conn_on_sent);
 	tcp_err(pcb, conn_on_err);
 	tcp_nagle_disable(pcb); /* our reads already coalesce; keystrokes must not wait */
+	ip_set_option(pcb, SOF_KEEPALIVE);
+	pcb->keep_idle = NETSTACK_KEEPALIVE_IDLE_MS;
+	pcb->keep_intvl = NETSTACK_KEEPALIVE_INTVL_MS;
+	pcb->keep_cnt = NETSTACK_KEEPALIVE_COUNT;
 	if (dial_to != NULL) {
 		c->connecting = true;
 		if (tcp_connect(pcb, dial_to, dial_port, conn_on_connected) != ERR_OK) {

@@ -7,8 +7,9 @@
  * lwIP's retransmission timers pass in milliseconds.
  *
  * Covers: a dial nobody answers is retransmitted every 3 s and fails with -ETIMEDOUT, its
- * descriptor then reading EOF; data nobody acknowledges is retransmitted (TCP_MAXRTX times,
- * backing off) until lwIP gives up, which ends the bridge (EOF for the caller).
+ * descriptor then reading EOF; data nobody acknowledges is retransmitted, backing off, until
+ * keepalive's limit ends it with a RST (EOF for the caller); an idle connection whose peer
+ * vanished ends by keepalive, and not before.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -27,6 +28,13 @@
 #include "netstack/netstack.h"
 
 static uint64_t fake_ms = 1000000;
+
+/*
+ * The test's clock advances this much per loop turn: a divisor of lwIP's 250 ms TCP timer.
+ * lwIP 2.1 re-arms a cyclic timer from when it ran, not from when it was due, so steps that
+ * make it late (100 ms: it runs at 300, 600, ...) slow lwIP's clock down (by 20 %).
+ */
+enum { TICK_MS = 50 };
 
 /* lwIP's clock (lwip/sys.h: u32_t sys_now(void)), interposed. */
 uint32_t sys_now(void);
@@ -147,7 +155,7 @@ test_netstack_time_connect_timeout(void **state)
 	assert_int_equal(netstack_connect(g.ns, &to, on_connected, &err, &fd), 0);
 	start = fake_ms;
 	assert_int_equal(g.out.syns, 1);
-	run_until(&g, 10 * 60 * 1000, 50, is_answered, &err);
+	run_until(&g, 10 * 60 * 1000, TICK_MS, is_answered, &err);
 	assert_int_equal(err, -ETIMEDOUT);
 	/*
 	 * lwIP's TCP_SYNMAXRTX (6): the SYN and six retransmissions, every 3 s (lwIP 2.1 does not
@@ -244,13 +252,63 @@ test_netstack_time_retransmit_gives_up(void **state)
 	start = fake_ms;
 	/* The caller writes; the remote never acknowledges. */
 	assert_int_equal(write(fd, "lost", 4), 4);
-	run_until(&g, 60 * 60 * 1000, 100, has_no_conns, g.ns);
+	run_until(&g, 60 * 60 * 1000, TICK_MS, has_no_conns, g.ns);
 	assert_int_equal(netstack_conns(g.ns), 0);
-	/* The segment and its retransmissions (lwIP's TCP_MAXRTX, 12), each the same bytes. */
-	assert_int_equal(g.out.data_segs, 13);
-	/* lwIP gives up silently (no RST), as Linux does after its retransmissions. */
-	assert_false(g.out.last[33] & 0x04);
-	print_message("data given up after %" PRIu64 " s\n", (fake_ms - start) / 1000);
+	/*
+	 * Retransmitted with backoff until lwIP ends it, with a RST: keepalive counts from the
+	 * last segment received and ends it (15 min + 9 x 75 s) before lwIP's own limit of
+	 * TCP_MAXRTX (12) retransmissions, which without keepalive took about 38 minutes.
+	 */
+	print_message("data given up after %" PRIu64 " s, %u sends\n", (fake_ms - start) / 1000,
+		      g.out.data_segs);
+	assert_true(g.out.data_segs >= 8);
+	for (unsigned i = 2; i < g.out.ntimes; i++)
+		assert_true(g.out.times[i] - g.out.times[i - 1] >=
+			    g.out.times[i - 1] - g.out.times[i - 2]);
+	assert_true(g.out.last[33] & 0x04);
+	assert_true(fake_ms - start >=
+		    NETSTACK_KEEPALIVE_IDLE_MS +
+			(uint64_t)NETSTACK_KEEPALIVE_COUNT * NETSTACK_KEEPALIVE_INTVL_MS - 1000);
+	assert_true(fake_ms - start <=
+		    NETSTACK_KEEPALIVE_IDLE_MS +
+			(uint64_t)NETSTACK_KEEPALIVE_COUNT * NETSTACK_KEEPALIVE_INTVL_MS + 1000);
+	assert_int_equal(recv(fd, buf, sizeof(buf), MSG_DONTWAIT), 0);
+	close(fd);
+	glue_free(&g);
+}
+
+/*
+ * An idle connection to a peer that vanished: after NETSTACK_KEEPALIVE_IDLE_MS, a probe every
+ * NETSTACK_KEEPALIVE_INTVL_MS; after NETSTACK_KEEPALIVE_COUNT unanswered, a RST and the
+ * bridge ends (EOF for the caller). Not before.
+ */
+static void
+test_netstack_time_keepalive(void **state)
+{
+	struct glue g;
+	uint8_t pkt[64];
+	uint32_t isn;
+	int fd = -1;
+	char buf[4];
+	uint64_t start, gone = NETSTACK_KEEPALIVE_IDLE_MS +
+			       (uint64_t)NETSTACK_KEEPALIVE_COUNT * NETSTACK_KEEPALIVE_INTVL_MS;
+
+	glue_new(&g);
+	assert_int_equal(netstack_listen(g.ns, 22, keep_fd, &fd), 0);
+	netstack_input(g.ns, pkt, segment(pkt, 40001, 5000, 0, 0x02));
+	isn = seq_of(g.out.last);
+	netstack_input(g.ns, pkt, segment(pkt, 40001, 5001, isn + 1, 0x10));
+	assert_true(fd >= 0);
+	start = fake_ms;
+	g.out.total = 0;
+	run_until(&g, NETSTACK_KEEPALIVE_IDLE_MS - 1000, TICK_MS, has_no_conns, g.ns);
+	assert_int_equal(g.out.total, 0); /* idle: nothing sent */
+	assert_int_equal(netstack_conns(g.ns), 1);
+	run_until(&g, gone, TICK_MS, has_no_conns, g.ns);
+	assert_int_equal(netstack_conns(g.ns), 0);
+	assert_int_equal(g.out.total, NETSTACK_KEEPALIVE_COUNT + 1); /* the probes, the RST */
+	assert_true(g.out.last[33] & 0x04);
+	assert_true(fake_ms - start >= gone - 1000 && fake_ms - start <= gone + 1000);
 	assert_int_equal(recv(fd, buf, sizeof(buf), MSG_DONTWAIT), 0);
 	close(fd);
 	glue_free(&g);
@@ -262,6 +320,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_netstack_time_connect_timeout),
 		cmocka_unit_test(test_netstack_time_retransmit_gives_up),
+		cmocka_unit_test(test_netstack_time_keepalive),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

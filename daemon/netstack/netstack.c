@@ -19,6 +19,8 @@
 #include <sys/random.h>
 
 #include <lwip/init.h>
+#include <lwip/ip4_frag.h>
+#include <lwip/ip6_frag.h>
 #include <lwip/ip.h>
 #include <lwip/pbuf.h>
 #include <lwip/priv/tcp_priv.h>
@@ -205,6 +207,11 @@ netstack_free(struct netstack *ns)
 		tcp_abort(tcp_active_pcbs);
 	while (tcp_tw_pcbs != NULL)
 		tcp_abort(tcp_tw_pcbs);
+	/* Fragments waiting for reassembly, aged out: lwIP has no call to drop them at once. */
+	for (int i = 0; i <= IP_REASS_MAXAGE; i++)
+		ip_reass_tmr();
+	for (int i = 0; i <= IPV6_REASS_MAXAGE; i++)
+		ip6_reass_tmr();
 	netif_remove(&ns->netif);
 	ev_timer_stop(ns->loop, &ns->timer);
 	ns_live = NULL;

@@ -5,7 +5,7 @@
 # under daemon/ (and kernel-iface/) may include headers only of the folders, or the single
 # headers, listed for it below; a folder may always include its own. And no file outside
 # daemon/agent/ includes agent/agent.h: modules report up through callbacks given at _new,
-# never by calling the agent. Prints every include that breaks a rule; exit status 1 if any.
+# never by calling the agent. And only daemon/netstack/ includes lwIP's headers. Prints every include that breaks a rule; exit status 1 if any.
 set -uo pipefail
 
 cd "$(dirname "$0")/.." || exit 1
@@ -34,7 +34,9 @@ declare -A ALLOWED=(
 	[hooks]="core"
 	[policy]="core trust/identity.h rendezvous/purpose.h"
 	[appapi]="core trust/identity.h rendezvous/purpose.h"
-	[agent]="appapi control core crypto dataplane domains home hooks kernel-iface link overlay path peer policy proto relay rendezvous direct session store trust"
+	[netstack]="core"
+	[socks]="core trust/identity.h"
+	[agent]="appapi control core crypto dataplane domains home hooks kernel-iface link netstack overlay path peer policy proto relay rendezvous direct session socks store trust"
 )
 
 bad=0
@@ -68,6 +70,13 @@ while IFS= read -r file; do
 	done < <(sed -n 's/^#include "\([^"]*\)".*/\1/p' "$file")
 done < <(git ls-files -co --exclude-standard -- 'daemon/*.c' 'daemon/*.h' 'kernel-iface/*.c' \
 	'kernel-iface/*.h')
+
+# Only netstack/ sees lwIP (STYLE §4): its headers are on no other file's include path, and no
+# other file names them.
+while IFS= read -r hit; do
+	echo "$hit: only daemon/netstack/ may include lwIP's headers"
+	bad=1
+done < <(git grep -lE '^#include <(lwip|netif|arch)/' -- '*.c' '*.h' ':!daemon/netstack/' 2>/dev/null)
 
 # The agent is the top: nothing else includes its header, not even the tools or the tests.
 while IFS= read -r hit; do

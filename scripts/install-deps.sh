@@ -10,7 +10,7 @@ PACKAGES=(
 	# build
 	build-essential cmake pkg-config clang clang-format libclang-rt-14-dev
 	libwolfssl-dev libnl-3-dev libnl-route-3-dev libmnl-dev libnftnl-dev
-	libcmocka-dev libsqlite3-dev libsodium-dev
+	libcmocka-dev libsqlite3-dev libsodium-dev liblwip-dev
 	# UPnP IGD port mappings (daemon/direct/portmap_upnp.c)
 	libminiupnpc-dev
 	# integration tests, demo, benchmark

@@ -73,6 +73,30 @@ check()
 	return "$rc"
 }
 
+# check_bg NAME CMD...: check NAME run in the background (its status kept for check_collect).
+check_bg()
+{
+	local name=$1
+	shift
+	(
+		prefixed "$name" "$@" | tee "$(check_log "$name")"
+		echo "${PIPESTATUS[0]}" >"$(check_log "$name").rc"
+	) &
+	BG_NAMES+=("$name")
+}
+
+# check_collect: waits for the checks check_bg started and records them, in the order started.
+check_collect()
+{
+	local name
+	wait
+	for name in "${BG_NAMES[@]}"; do
+		record "$name" "$(cat "$(check_log "$name").rc" 2>/dev/null || echo 1)"
+	done
+	BG_NAMES=()
+}
+BG_NAMES=()
+
 # failure_detail NAME: the lines that say why check NAME failed (its FAIL lines, its last lines).
 failure_detail()
 {
@@ -175,11 +199,14 @@ stage_fuzz()
 		[[ -d $corpus ]] && seeds=("$corpus")
 		# A crash, a timeout or running out of memory fails the check: libFuzzer's own
 		# exit codes for them (77, 70) would read as "skipped" here.
-		check "fuzz:$name" "$BUILD_FUZZ/$name" -max_total_time="$FUZZ_SECONDS" \
+		# JOBS targets at once: each is one process on one core for FUZZ_SECONDS.
+		check_bg "fuzz:$name" "$BUILD_FUZZ/$name" -max_total_time="$FUZZ_SECONDS" \
 			-timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
 			-error_exitcode=1 -timeout_exitcode=1 \
 			-artifact_prefix="$BUILD_FUZZ/artifacts/$name-" "$work" "${seeds[@]}"
+		((${#BG_NAMES[@]} < JOBS)) || check_collect
 	done
+	check_collect
 }
 
 stage_integration()

@@ -52,6 +52,9 @@
 #                                     flushed, routes on the LAN for public)
 #   nat_host_add SITE NAME IP         one more host on SITE's LAN (e.g. carol 198.19.1.3)
 #   nat_flush SITE                    SITE's router forgets every connection (its mappings)
+#   nat_site_ipv6 SITE firewall|open  IPv6 without NAT on SITE (fd00:198:19:X::/64 behind a
+#                                     stateful firewall or none; the public LAN fd00:198:18::/64)
+#   nat_counter6 SITE                 IPv6 packets SITE's router forwarded between the sites
 #   nat_forward SITE HOST-IP          SITE's router forwards UDP port 4800 to HOST-IP (a port
 #                                     mapping: anything may come in there)
 #   nat_counter SITE                  packets counted by SITE's router (nata, natb)
@@ -64,7 +67,7 @@ NATB_IP=198.18.0.202
 ALICE_LAN_IP=198.19.1.2
 BOB_LAN_IP=198.19.2.2
 
-declare -A NAT_SITE_PUB=() NAT_SITE_NET=() NAT_SITE_OTHER=() NAT_SITE_KIND=()
+declare -A NAT_SITE_PUB=() NAT_SITE_NET=() NAT_SITE_OTHER=() NAT_SITE_KIND=() NAT_SITE_V6=() NAT_SITE_HOST=()
 NAT_SITES=()
 
 # nat_site_add ROUTER PUBLIC-IP HOST NET(x.y.z) OTHER-PUBLIC OTHER-HOST-IP [udp-drop] [KIND]
@@ -84,6 +87,7 @@ nat_site_add()
 	NAT_SITE_NET[$router]=$net
 	NAT_SITE_OTHER[$router]="$other_pub, $other_host"
 	NAT_SITES+=("$router")
+	NAT_SITE_HOST[$router]=$host
 	nat_host_add "$router" "$host" "$net.2"
 	nat_site_kind "$router" "$kind"
 }
@@ -200,12 +204,63 @@ nat_flush()
 	qn "$1" python3 - <<'PY' || fail "$1: could not flush its connection tracking"
 import socket, struct
 s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 12)  # NETLINK_NETFILTER
-body = struct.pack("BBH", socket.AF_INET, 0, 0)  # nfgenmsg
+body = struct.pack("BBH", socket.AF_UNSPEC, 0, 0)  # nfgenmsg: IPv4 and IPv6
 # NFNL_SUBSYS_CTNETLINK << 8 | IPCTNL_MSG_CT_DELETE; NLM_F_REQUEST | NLM_F_ACK
 s.send(struct.pack("=IHHII", 16 + len(body), 1 << 8 | 2, 1 | 4, 1, 0) + body)
 ack = s.recv(4096)
 raise SystemExit(struct.unpack("=i", ack[16:20])[0] != 0)
 PY
+}
+
+# nat_site_ipv6 ROUTER firewall|open: IPv6 on ROUTER's site, without NAT: the public LAN is
+# fd00:198:18::/64 (ROUTER at fd00:198:18::N, N the last byte of its IPv4 address), its own
+# network fd00:198:19:X::/64 (X the third byte of its IPv4 network: the host at ::2), routed by
+# the other routers. firewall: a stateful firewall lets in only what belongs to a connection
+# that went out (as home routers do for IPv6); open: everything. Called again, it changes only
+# the firewall. Each router counts the IPv6 packets it forwards between its network and the
+# other sites (counter toward_peer6).
+NAT6_LAN=fd00:198:18:
+nat_site_ipv6()
+{
+	local router=$1 mode=$2 net pub6 net6 host node drop=''
+	net=${NAT_SITE_NET[$router]}
+	pub6=$NAT6_LAN:${NAT_SITE_PUB[$router]##*.}
+	net6=fd00:198:19:${net##*.}:
+	if [[ -z ${NAT_SITE_V6[$router]:-} ]]; then
+		in_ns "$router" sysctl -qw net.ipv6.conf.all.forwarding=1
+		in_ns "$router" ip addr add "$pub6/64" dev eth0 nodad
+		in_ns "$router" ip addr add "$net6:1/64" dev lan0 nodad
+		host=${NAT_SITE_HOST[$router]}
+		in_ns "$host" ip addr add "$net6:2/64" dev eth0 nodad
+		in_ns "$host" ip -6 route add default via "$net6:1"
+		for node in "${NAT_SITES[@]}"; do
+			[[ $node != "$router" && -n ${NAT_SITE_V6[$node]:-} ]] || continue
+			qn "$node" ip -6 route replace "$net6:/64" via "$pub6"
+			qn "$router" ip -6 route replace "${NAT_SITE_V6[$node]}:/64" via \
+				"$NAT6_LAN:${NAT_SITE_PUB[$node]##*.}"
+		done
+		NAT_SITE_V6[$router]=$net6
+	fi
+	[[ $mode == open ]] || drop='iifname "eth0" ct state new drop'
+	qn "$router" nft delete table ip6 vtxlab6 2>/dev/null || true
+	qn "$router" nft -f - <<EOF
+table ip6 vtxlab6 {
+	counter toward_peer6 { }
+	chain fw {
+		type filter hook forward priority 0; policy accept;
+		iifname "eth0" ip6 daddr $net6:/64 counter name toward_peer6
+		oifname "eth0" ip6 saddr $net6:/64 ip6 daddr fd00:198:19::/48 counter name toward_peer6
+		ct state established,related accept
+		$drop
+	}
+}
+EOF
+	pass "$router: IPv6 $net6:/64 behind $pub6, $mode"
+}
+
+nat_counter6()
+{
+	qn "$1" nft list counter ip6 vtxlab6 toward_peer6 | awk '/packets/ { print $2; exit }'
 }
 
 nat_lab_up()

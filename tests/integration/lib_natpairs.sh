@@ -19,8 +19,9 @@
 #                                     `via relay ...`, pings work and do not cross bob's router)
 #   nat_pairs_report                  one line per pair: what was asked, what came, how fast
 #
-# The time measured is from the session being up (the first ping through the overlay answered,
-# over the relay) to both agents on the direct path.
+# The time measured is from both agents connected to their servers (for the first pair: from
+# the approval) to both agents on the direct path: the session's handshake over the relay,
+# the offers through the servers and the probes.
 #
 # shellcheck disable=SC2034
 
@@ -89,12 +90,14 @@ nat_pair()
 	lab_agent_start "$bnode" bob
 	wait_until 20 home_up alice || fail "alice's agent never connects to its server"
 	wait_until 20 home_up bob || fail "bob's agent never connects to its server"
+	# From both agents at home (the approval kept in their state), or from the approval.
+	t0=$EPOCHREALTIME
 	if [[ -z ${NAT_BOB4:-} ]]; then
 		rdv_ask_approve alice "$ALICE" bob "$BOB" ssh
+		t0=$EPOCHREALTIME
 		NAT_BOB4=$(vtx_ctl alice resolve --address "$BOB/ssh")
 	fi
 	wait_until 20 qn alice ping -c 1 -W 1 "$NAT_BOB4" || fail "$label: no ping through the overlay"
-	t0=$EPOCHREALTIME
 	bob_ip=$(qn "$bnode" ip -4 -o addr show dev eth0 | awk '{ sub(/\/.*/, "", $4); print $4; exit }')
 	if [[ $bnode != bob ]]; then
 		# On one LAN: each sees the other's own address.

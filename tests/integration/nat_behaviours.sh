@@ -13,6 +13,9 @@
 #    the first two did not was dropped: eif and public let both in, adf only `port`, apdf and
 #    symmetric neither.
 # 3. udp-blocked: nothing alice sends over UDP leaves (bounded wait), DNS still works.
+# 4. IPv6 without NAT: behind a stateful firewall alice is seen at her own address, and only
+#    answers come in (not from another port, not from another address); an open site lets
+#    anything in. Last, nat_flush makes a router forget its mappings.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib_domains.sh"
 source "$(dirname "$0")/lib_servers.sh"
@@ -30,7 +33,7 @@ udp_recv()
 	ip netns exec "$(ns_for "$node")" python3 - "$ip" "$port" "$out" "$secs" <<'PY' &
 import socket, sys, time
 ip, port, out, secs = sys.argv[1], int(sys.argv[2]), sys.argv[3], float(sys.argv[4])
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s = socket.socket(socket.AF_INET6 if ":" in ip else socket.AF_INET, socket.SOCK_DGRAM)
 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind((ip, port))
 end = time.monotonic() + secs
@@ -56,7 +59,7 @@ udp_send()
 {
 	ip netns exec "$(ns_for "$1")" python3 - "${@:2}" <<'PY'
 import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s = socket.socket(socket.AF_INET6 if ":" in sys.argv[1] else socket.AF_INET, socket.SOCK_DGRAM)
 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind((sys.argv[1], int(sys.argv[2])))
 s.sendto(sys.argv[5].encode(), (sys.argv[3], int(sys.argv[4])))
@@ -142,6 +145,32 @@ probe()
 for kind in apdf adf eif symmetric public udp-blocked; do
 	probe "$kind"
 done
+say "IPv6: alice's site behind a stateful firewall, bob's open"
+nat_site_ipv6 nata firewall
+nat_site_ipv6 natb open
+A6=fd00:198:19:1::2
+B6=fd00:198:19:2::2
+udp_recv bob "$B6" 7000 "$VTX_TMP/v6.b" 5
+udp_send alice "$A6" 5100 "$B6" 7000 map
+wait_until 5 test -s "$VTX_TMP/v6.b" || fail "IPv6: bob never hears alice"
+[[ $(seen "$VTX_TMP/v6.b") == "$A6:5100" ]] || fail "IPv6: bob saw alice as $(seen "$VTX_TMP/v6.b")"
+udp_recv alice "$A6" 5100 "$VTX_TMP/v6.in" 5
+PID_IN=$UDP_RECV_PID
+udp_send bob "$B6" 7001 "$A6" 5100 port
+udp_send natb "$NAT6_LAN:202" 7000 "$A6" 5100 addr
+udp_send bob "$B6" 7000 "$A6" 5100 control
+wait_until 10 pid_is_gone "$PID_IN" || fail "alice's receiver never ends"
+[[ $(awk '{ print $1 }' "$VTX_TMP/v6.in") == control ]] ||
+	fail "IPv6 firewall let in: $(cat "$VTX_TMP/v6.in")"
+pass "IPv6 firewall: bob saw $A6:5100 (no NAT), only his answer came in"
+udp_recv bob "$B6" 7000 "$VTX_TMP/v6.open" 5
+PID_IN=$UDP_RECV_PID
+udp_send nata "$NAT6_LAN:201" 7002 "$B6" 7000 addr
+udp_send alice "$A6" 5101 "$B6" 7000 control
+wait_until 10 pid_is_gone "$PID_IN" || fail "bob's receiver never ends"
+got "$VTX_TMP/v6.open" addr || fail "IPv6 open: $(cat "$VTX_TMP/v6.open")"
+pass "IPv6 open: anything comes in"
+
 # Back to a NAT: the route to alice's network is gone; and a flush forgets the mappings: an
 # answer to what alice sent before it is dropped, one to what she sent after comes in.
 say "nat_flush: the mappings forgotten"

@@ -67,7 +67,7 @@ NATB_IP=198.18.0.202
 ALICE_LAN_IP=198.19.1.2
 BOB_LAN_IP=198.19.2.2
 
-declare -A NAT_SITE_PUB=() NAT_SITE_NET=() NAT_SITE_OTHER=() NAT_SITE_KIND=() NAT_SITE_V6=() NAT_SITE_HOST=()
+declare -A NAT_SITE_PUB=() NAT_SITE_NET=() NAT_SITE_OTHER=() NAT_SITE_KIND=() NAT_SITE_V6=() NAT_SITE_V6MODE=() NAT_SITE_HOST=()
 NAT_SITES=()
 
 # nat_site_add ROUTER PUBLIC-IP HOST NET(x.y.z) OTHER-PUBLIC OTHER-HOST-IP [udp-drop] [KIND]
@@ -255,6 +255,7 @@ table ip6 vtxlab6 {
 	}
 }
 EOF
+	NAT_SITE_V6MODE[$router]=$mode
 	pass "$router: IPv6 $net6:/64 behind $pub6, $mode"
 }
 

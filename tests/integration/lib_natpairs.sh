@@ -14,9 +14,11 @@
 #                                     alice's LAN). WANT: direct (both agents on path udp, each
 #                                     at the endpoint the kinds imply, `vertex ping` says
 #                                     `via direct udp ENDPOINT`, pings cross the routers or the
-#                                     LAN directly) or relay (both agents end their fast probing
-#                                     unanswered, stay on the relay, `vertex ping` says
-#                                     `via relay ...`, pings work and do not cross bob's router)
+#                                     LAN directly), direct6 (the same over IPv6, between the
+#                                     hosts' own addresses of nat_site_ipv6) or relay (both
+#                                     agents end their fast probing unanswered, stay on the
+#                                     relay, `vertex ping` says `via relay ...`, pings work and
+#                                     do not cross bob's router)
 #   nat_pairs_report                  one line per pair: what was asked, what came, how fast
 #
 # The time measured is from both agents connected to their servers (for the first pair: from
@@ -76,6 +78,7 @@ nat_pair()
 {
 	local ka=$1 kb=$2 want=$3 bnode=${4:-bob} n t0 t1 ep_a ep_b out before got bob_ip
 	local label="$1/$2${4:+ ($4)}"
+	[[ $want != direct6 ]] || label+=" v6 ${NAT_SITE_V6MODE[nata]}/${NAT_SITE_V6MODE[natb]}"
 	NAT_PAIRS=$((NAT_PAIRS + 1))
 	say "pair $NAT_PAIRS: alice behind $ka, bob behind $kb${4:+ on $bnode}: want $want"
 	for n in alice bob; do
@@ -99,7 +102,11 @@ nat_pair()
 	fi
 	wait_until 20 qn alice ping -c 1 -W 1 "$NAT_BOB4" || fail "$label: no ping through the overlay"
 	bob_ip=$(qn "$bnode" ip -4 -o addr show dev eth0 | awk '{ sub(/\/.*/, "", $4); print $4; exit }')
-	if [[ $bnode != bob ]]; then
+	if [[ $want == direct6 ]]; then
+		# Over IPv6, without NAT: each sees the other's own address (nat_site_ipv6).
+		ep_a="\\[${NAT_SITE_V6[natb]}:2\\]:4800"
+		ep_b="\\[${NAT_SITE_V6[nata]}:2\\]:4800"
+	elif [[ $bnode != bob ]]; then
 		# On one LAN: each sees the other's own address.
 		ep_a=$bob_ip:4800
 		ep_b=$ALICE_LAN_IP:4800
@@ -107,7 +114,7 @@ nat_pair()
 		ep_a=$(nat_pair_endpoint natb "$bob_ip")
 		ep_b=$(nat_pair_endpoint nata "$ALICE_LAN_IP")
 	fi
-	if [[ $want == direct ]]; then
+	if [[ $want == direct* ]]; then
 		wait_until 20 nat_pair_direct || fail "$label: never direct: alice: $(vtx_ctl alice peers); bob: $(vtx_ctl bob peers)"
 		t1=$EPOCHREALTIME
 		# shellcheck disable=SC2053 # the endpoints are glob patterns
@@ -116,7 +123,11 @@ nat_pair()
 		out=$(qn alice "$VERTEX" -s "$VTX_TMP/alice.sock" ping "$BOB" -c 1 -W 2) || fail "vertex ping: $out"
 		# shellcheck disable=SC2053
 		[[ $(grep reply <<<"$out") == *"via direct udp "$ep_a ]] || fail "$label: vertex ping said: $out"
-		if [[ $bnode != bob ]]; then
+		if [[ $want == direct6 ]]; then
+			before=$(nat_counter6 natb)
+			check_ping on_alice "$NAT_BOB4"
+			got=$(($(nat_counter6 natb) - before))
+		elif [[ $bnode != bob ]]; then
 			before=$(nat_lan_counter nata)
 			check_ping on_alice "$NAT_BOB4"
 			got=$(($(nat_lan_counter nata) - before))
@@ -126,7 +137,7 @@ nat_pair()
 			got=$(($(nat_counter natb) - before))
 		fi
 		((got >= 10)) || fail "$label: only $got packets crossed directly for 5 pings"
-		NAT_PAIR_LINES+=("$(printf '%-28s direct   %5s ms to direct  alice -> %s, bob -> %s' "$label" \
+		NAT_PAIR_LINES+=("$(printf '%-36s direct   %5s ms to direct  alice -> %s, bob -> %s' "$label" \
 			"$(nat_ms "$t0" "$t1")" "$(peer_field alice "$BOB" endpoint)" "$(peer_field bob "$ALICE" endpoint)")")
 		pass "$label: direct in $(nat_ms "$t0" "$t1") ms: $(grep reply <<<"$out"); $got packets crossed directly"
 	else
@@ -142,7 +153,7 @@ nat_pair()
 		check_ping on_alice "$NAT_BOB4"
 		got=$(($(nat_counter natb) - before))
 		((got < 10)) || fail "$label: $got packets crossed bob's router directly, on the relay"
-		NAT_PAIR_LINES+=("$(printf '%-28s relay    (fast probing ended unanswered on both sides)' "$label")")
+		NAT_PAIR_LINES+=("$(printf '%-36s relay    (fast probing ended unanswered on both sides)' "$label")")
 		pass "$label: relay: $(grep reply <<<"$out")"
 	fi
 }

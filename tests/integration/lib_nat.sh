@@ -192,7 +192,8 @@ EOF
 			qn "$node" ip route del "$net.0/24" 2>/dev/null || true
 		fi
 	done
-	nat_flush "$router"
+	# A new router has nothing to forget.
+	[[ -z ${NAT_SITE_KIND[$router]:-} ]] || nat_flush "$router"
 	NAT_SITE_KIND[$router]=$kind
 	pass "$router: $kind for $net.0/24 (public address $pub)"
 }
@@ -201,6 +202,7 @@ EOF
 # ctnetlink IPCTNL_MSG_CT_DELETE without attributes flushes the table).
 nat_flush()
 {
+	command -v python3 >/dev/null || skip "missing tool: python3 (nat_flush)"
 	qn "$1" python3 - <<'PY' || fail "$1: could not flush its connection tracking"
 import socket, struct
 s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 12)  # NETLINK_NETFILTER
@@ -269,7 +271,6 @@ nat_lab_up()
 	local bob_udp=${1:-drop} bob_kind=${NATB_KIND:-}
 	command -v dnsmasq >/dev/null || skip "missing tool: dnsmasq (scripts/install-deps.sh)"
 	command -v nft >/dev/null || skip "missing tool: nft (scripts/install-deps.sh)"
-	command -v python3 >/dev/null || skip "missing tool: python3"
 	[[ -n $bob_kind || $bob_udp != drop ]] || bob_kind="udp-blocked"
 	domains_trap
 	local ns=$VTX_RUN-sw

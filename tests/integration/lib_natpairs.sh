@@ -137,8 +137,9 @@ nat_pair()
 			got=$(($(nat_counter natb) - before))
 		fi
 		((got >= 10)) || fail "$label: only $got packets crossed directly for 5 pings"
-		NAT_PAIR_LINES+=("$(printf '%-36s direct   %5s ms to direct  alice -> %s, bob -> %s' "$label" \
-			"$(nat_ms "$t0" "$t1")" "$(peer_field alice "$BOB" endpoint)" "$(peer_field bob "$ALICE" endpoint)")")
+		NAT_PAIR_LINES+=("$(printf '%-36s direct %5s ms  alice -> %s, bob -> %s; netcheck %s, %s' "$label" \
+			"$(nat_ms "$t0" "$t1")" "$(peer_field alice "$BOB" endpoint)" "$(peer_field bob "$ALICE" endpoint)" \
+			"$(nat_pair_netcheck alice)" "$(nat_pair_netcheck bob)")")
 		pass "$label: direct in $(nat_ms "$t0" "$t1") ms: $(grep reply <<<"$out"); $got packets crossed directly"
 	else
 		for n in alice bob; do
@@ -153,9 +154,16 @@ nat_pair()
 		check_ping on_alice "$NAT_BOB4"
 		got=$(($(nat_counter natb) - before))
 		((got < 10)) || fail "$label: $got packets crossed bob's router directly, on the relay"
-		NAT_PAIR_LINES+=("$(printf '%-36s relay    (fast probing ended unanswered on both sides)' "$label")")
+		NAT_PAIR_LINES+=("$(printf '%-36s relay (fast probing ended unanswered); netcheck %s, %s' "$label" \
+			"$(nat_pair_netcheck alice)" "$(nat_pair_netcheck bob)")")
 		pass "$label: relay: $(grep reply <<<"$out")"
 	fi
+}
+
+# nat_pair_netcheck NAME: what NAME's netcheck says of its NAT (reported, not asserted)
+nat_pair_netcheck()
+{
+	vtx_ctl "$1" netcheck --json | jq -r '"\(.nat.mapping)/\(.nat.filtering)"' 2>/dev/null || echo '?'
 }
 
 nat_pair_direct()

@@ -24,7 +24,7 @@
 #   adf          endpoint-independent            address-dependent         masquerade + DNAT
 #   eif          endpoint-independent            endpoint-independent      masquerade + DNAT
 #   symmetric    endpoint-dependent, random      address-and-port-dep.     masquerade random
-#   udp-blocked  (as apdf for TCP)               all UDP dropped but DNS   masquerade + drop
+#   udp-blocked  (as apdf for TCP)               IPv4 UDP dropped but DNS  masquerade + drop
 #   public       none: the site is routed        none                      routes on the LAN
 #
 # Linux masquerade keeps a socket's port for every destination (when it is free), and

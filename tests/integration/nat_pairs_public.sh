@@ -5,7 +5,8 @@
 # nothing is filtered) against every other kind, either side (lib_natpairs.sh): direct over
 # UDP to the public host's own address, and to the NATed side's mapping (for a symmetric
 # router, the port it gave toward the public host); with UDP blocked on the other side, the
-# relay.
+# relay (the issue wants a direct TCP path there, to the public host's port: the agents have no
+# TCP candidates yet, so what is asserted is today's relay).
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib_domains.sh"
 source "$(dirname "$0")/lib_servers.sh"

@@ -6,12 +6,11 @@
 # UDP to the public host's own address, and to the NATed side's mapping (for a symmetric
 # router, the port it gave toward the public host).
 #
-# Against UDP blocked (IPv4), where the issue wants a direct TCP path to the public host's
-# port: only the agent whose identity sorts first (alice) dials a TCP candidate once UDP probing
-# ended unanswered (daemon/direct). With bob public, alice dials his address: direct TCP. With
-# alice public, she dials bob's host candidate, a private address behind his NAT that nothing
-# routes, and bob never dials hers, which would work: the relay. That is what is asserted, as
-# today's behaviour, not the issue's.
+# Against UDP blocked (IPv4): a direct TCP path to the public host's port, with main's direct
+# TCP paths (daemon/direct: once UDP probing ended unanswered, the agent whose identity sorts
+# first, alice, dials the peer's TCP candidate; the other 5 s later). With bob public, alice's
+# dial reaches him at once. With alice public, her dial goes to bob's host candidate, a private
+# address nothing routes, and the session moves to TCP only when bob dials hers, 5 s later.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib_domains.sh"
 source "$(dirname "$0")/lib_servers.sh"
@@ -29,6 +28,6 @@ for k in apdf adf eif symmetric; do
 	nat_pair "$k" public direct
 done
 nat_pair udp-blocked public tcp
-nat_pair public udp-blocked relay
+nat_pair public udp-blocked tcp
 nat_pairs_report
 pass "$VTX_SCENARIO"

@@ -11,7 +11,7 @@
 #
 # Environment: VERTEX_BUILD_DIR (default "build"; the sanitizer and fuzz builds go to
 # <dir>-asan and <dir>-fuzz), FUZZ_SECONDS (default 20 per target), VERTEX_SKIP_DEPS=1 to skip
-# the apt step, JOBS (default nproc).
+# the apt step, JOBS (default nproc), IT_JOBS (scenarios at once, default 2).
 set -uo pipefail
 
 cd "$(dirname "$0")/.." || exit 1
@@ -22,6 +22,7 @@ BUILD_FUZZ=$BUILD-fuzz
 BUILD_TSAN=$BUILD-tsan
 FUZZ_SECONDS=${FUZZ_SECONDS:-20}
 JOBS=${JOBS:-$(nproc)}
+IT_JOBS=${IT_JOBS:-2}
 export VERTEX_BUILD_DIR=$BUILD
 
 PASSED=()
@@ -209,15 +210,27 @@ stage_fuzz()
 	check_collect
 }
 
+# pool_wait: returns once fewer than IT_JOBS checks started by check_bg still run.
+pool_wait()
+{
+	while (($(jobs -rp | wc -l) >= IT_JOBS)); do
+		wait -n
+	done
+}
+
+# Scenarios IT_JOBS at a time (default 2): each makes its own uniquely named namespaces (lib.sh:
+# VTX_RUN) and uses no port or file of another, and their waits are bounded for a loaded machine.
 stage_integration()
 {
 	local t name
-	stage "integration (network namespaces)"
+	stage "integration (network namespaces, $IT_JOBS at a time)"
 	for t in tests/integration/*.sh; do
 		name=$(basename "$t" .sh)
 		[[ $name == lib || $name == lib_* ]] && continue # sourced helpers, not scenarios
-		check "it:$name" timeout --kill-after=10 900 bash "$t"
+		pool_wait
+		check_bg "it:$name" timeout --kill-after=10 900 bash "$t"
 	done
+	check_collect
 }
 
 # sanitizer_reports DIR: passes if no sanitizer wrote a report into DIR (else prints them).
@@ -246,11 +259,13 @@ stage_integration_asan()
 	for t in overlay_basic bad_input udp_blocked federation notaries multidomain server_bad_input \
 		server_cli server_repin rendezvous_server rendezvous direct_upgrade failover portmap \
 		hooks firewall app_api; do
-		check "asan-it:$t" env VERTEX_BUILD_DIR="$BUILD_ASAN" \
+		pool_wait
+		check_bg "asan-it:$t" env VERTEX_BUILD_DIR="$BUILD_ASAN" \
 			ASAN_OPTIONS="detect_leaks=1:log_path=$dir/asan" \
 			UBSAN_OPTIONS="print_stacktrace=1:log_path=$dir/ubsan" \
 			timeout --kill-after=10 900 bash "tests/integration/$t.sh"
 	done
+	check_collect
 	check asan-reports sanitizer_reports "$dir"
 }
 

@@ -5,8 +5,8 @@
  * its session link, which carries frames as FRAME records when UDP does not get through, and the
  * relay through the servers (docs/rendezvous.md), for a peer met by rendezvous: its frames go as
  * RELAY_FRAME datagrams through the home server, and its handshakes are dialed through the
- * relay too (a link over a relayed channel). Candidates, probes, hole punching and port
- * mappings will be paths here too.
+ * relay too (a link over a relayed channel). Candidates from offers become the UDP endpoint
+ * once validated (direct/), or a direct TCP link (path_set_dial_once).
  *
  * struct path_set is embedded in the peer (peer/peer.h) and changed only by these functions.
  * It knows nothing of peers, links or sockets: the stream is an opaque handle of the link module,

@@ -10,6 +10,13 @@
 #   rdv_ask_approve ASKER ASKER-ID OWNER OWNER-ID PURPOSE
 #                                      ASKER asks for OWNER-ID/PURPOSE, OWNER approves, and
 #                                      the connect returns; fails the scenario otherwise
+#   rdv_alice_bob                      on the NAT lab (lib_nat.sh, up already): both domains'
+#                                      servers, alice@a and bob@b enrolled and at home, bob
+#                                      offering ssh (tcp/22); sets ALICE and BOB
+#   rdv_alice_bob_direct               and then: alice asks, bob approves, both go direct
+#                                      (UDP); sets BOB4, HS_A and HS_B (their handshakes)
+#
+# shellcheck disable=SC2034 # ALICE, BOB, BOB4, HS_A, HS_B are for the scenarios
 
 home_up()
 {
@@ -37,4 +44,34 @@ rdv_ask_approve()
 		fail "$owner never sees the request of $asker_id"
 	vtx_ctl "$owner" approve "$asker_id" "$purpose" >/dev/null || fail "approve failed"
 	wait "$pid" || fail "connect: $(cat "$VTX_TMP/connect.out")"
+}
+
+rdv_alice_bob()
+{
+	ALICE=alice@$DOMAIN_A
+	BOB=bob@$DOMAIN_B
+	server_init srva "$DOMAIN_A" >/dev/null
+	server_init srvb "$DOMAIN_B" >/dev/null
+	server_start srva
+	server_start srvb
+	enrolled alice alice "$ALICE"
+	enrolled bob bob "$BOB"
+	lab_agent_config alice "$ALICE" fd00:5678:a1::/48
+	lab_agent_config bob "$BOB" fd00:5678:b1::/48
+	printf 'purpose ssh tcp/22\n' >>"$VTX_TMP/bob.conf"
+	lab_agent_start alice alice
+	lab_agent_start bob bob
+	wait_until 20 home_up alice || fail "alice's agent never connects to its server"
+	wait_until 20 home_up bob || fail "bob's agent never connects to its server"
+}
+
+rdv_alice_bob_direct()
+{
+	rdv_alice_bob
+	rdv_ask_approve alice "$ALICE" bob "$BOB" ssh
+	BOB4=$(vtx_ctl alice resolve --address "$BOB/ssh")
+	wait_until 20 path_is alice "$BOB" udp || fail "alice never goes direct: $(vtx_ctl alice peers)"
+	wait_until 20 path_is bob "$ALICE" udp || fail "bob never goes direct: $(vtx_ctl bob peers)"
+	HS_A=$(peer_field alice "$BOB" handshakes)
+	HS_B=$(peer_field bob "$ALICE" handshakes)
 }

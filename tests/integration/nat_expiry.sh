@@ -19,25 +19,7 @@ vtx_require
 [[ -x $VERTEX_SERVER ]] || fail "missing $VERTEX_SERVER"
 nat_lab_up pass
 
-ALICE=alice@$DOMAIN_A
-BOB=bob@$DOMAIN_B
-server_init srva "$DOMAIN_A" >/dev/null
-server_init srvb "$DOMAIN_B" >/dev/null
-server_start srva
-server_start srvb
-enrolled alice alice "$ALICE"
-enrolled bob bob "$BOB"
-lab_agent_config alice "$ALICE" fd00:5678:a1::/48
-lab_agent_config bob "$BOB" fd00:5678:b1::/48
-printf 'purpose ssh tcp/22\n' >>"$VTX_TMP/bob.conf"
-lab_agent_start alice alice
-lab_agent_start bob bob
-wait_until 20 home_up alice || fail "alice's agent never connects to its server"
-wait_until 20 home_up bob || fail "bob's agent never connects to its server"
-rdv_ask_approve alice "$ALICE" bob "$BOB" ssh
-BOB4=$(vtx_ctl alice resolve --address "$BOB/ssh")
-wait_until 20 path_is alice "$BOB" udp || fail "alice never goes direct: $(vtx_ctl alice peers)"
-wait_until 20 path_is bob "$ALICE" udp || fail "bob never goes direct: $(vtx_ctl bob peers)"
+rdv_alice_bob_direct
 pass "direct"
 
 udp_timeouts() # udp_timeouts SECONDS: both routers' UDP conntrack timeouts

@@ -24,21 +24,7 @@ vtx_require
 [[ -x $VERTEX_SERVER ]] || fail "missing $VERTEX_SERVER"
 NATA_KIND=symmetric nat_lab_up pass
 
-ALICE=alice@$DOMAIN_A
-BOB=bob@$DOMAIN_B
-server_init srva "$DOMAIN_A" >/dev/null
-server_init srvb "$DOMAIN_B" >/dev/null
-server_start srva
-server_start srvb
-enrolled alice alice "$ALICE"
-enrolled bob bob "$BOB"
-lab_agent_config alice "$ALICE" fd00:5678:a1::/48
-lab_agent_config bob "$BOB" fd00:5678:b1::/48
-printf 'purpose ssh tcp/22\n' >>"$VTX_TMP/bob.conf"
-lab_agent_start alice alice
-lab_agent_start bob bob
-wait_until 20 home_up alice || fail "alice's agent never connects to its server"
-wait_until 20 home_up bob || fail "bob's agent never connects to its server"
+rdv_alice_bob
 
 say "1. netcheck: alice's mapping is endpoint-dependent"
 mapping_known()

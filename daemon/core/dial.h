@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A non-blocking TCP connect on the event loop, with a deadline: a port forward's or the SOCKS
+ * server's connection over the kernel's overlay interface (TUN mode), a purpose's local target
+ * (userspace mode). The answer comes once, by callback, never from within dial_tcp.
+ */
+#ifndef VERTEX_DIAL_H
+#define VERTEX_DIAL_H
+
+#include <stdint.h>
+#include <sys/socket.h>
+
+struct dial;
+struct ev_loop;
+
+/*
+ * The answer: err 0 and fd connected (the callee's, non-blocking, close-on-exec), or err a
+ * positive errno (ETIMEDOUT at the deadline) and fd -1. The dial is freed after the call.
+ */
+typedef void dial_fn(void *arg, int fd, int err);
+
+/*
+ * Dials to. 0 and *out (to cancel it) or -errno (no callback then: the socket could not be
+ * made or the connect failed at once, e.g. ENETUNREACH).
+ */
+int dial_tcp(struct dial **out, struct ev_loop *loop, const struct sockaddr_storage *to,
+	     uint64_t timeout_ms, dial_fn *cb, void *arg);
+/* Withdraws d: no callback, its socket closed. */
+void dial_cancel(struct dial *d);
+
+#endif

@@ -36,7 +36,8 @@ declare -A ALLOWED=(
 	[appapi]="core trust/identity.h rendezvous/purpose.h"
 	[netstack]="core"
 	[socks]="core trust/identity.h"
-	[agent]="appapi control core crypto dataplane domains home hooks kernel-iface link netstack overlay path peer policy proto relay rendezvous direct session socks store trust"
+	[forward]="core trust/identity.h"
+	[agent]="appapi control core crypto dataplane domains forward home hooks kernel-iface link netstack overlay path peer policy proto relay rendezvous direct session socks store trust"
 )
 
 bad=0

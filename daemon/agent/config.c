@@ -65,6 +65,8 @@ enum config_seen {
 	SEEN_HOOKS = 1u << 16,
 	SEEN_HOOK_TIMEOUT = 1u << 17,
 	SEEN_APP_SOCKET = 1u << 18,
+	SEEN_USERSPACE = 1u << 19,
+	SEEN_SOCKS = 1u << 20,
 };
 
 struct config_parser {
@@ -522,6 +524,43 @@ config_on_privacy(struct config_parser *p, char **argv)
 }
 
 static int
+config_on_userspace(struct config_parser *p, char **argv)
+{
+	if (strcmp(argv[1], "on") && strcmp(argv[1], "off"))
+		return config_err(p, argv[0], "%s is neither 'on' nor 'off'", argv[1]);
+	p->c->userspace = !strcmp(argv[1], "on");
+	return 0;
+}
+
+/* The SOCKS5 server: loopback only, as a forward (no authentication: whoever reaches it uses
+ * our approvals). */
+static int
+config_on_socks(struct config_parser *p, char **argv)
+{
+	const char *why;
+
+	if (forward_parse_listen(argv[1], &p->c->socks, &why))
+		return config_err(p, argv[0], "%s: %s", argv[1], why);
+	return 0;
+}
+
+static int
+config_on_forward(struct config_parser *p, char **argv)
+{
+	struct forward f;
+	const char *why;
+	int err;
+
+	if (forward_parse(argv[1], argv[2], &f, &why))
+		return config_err(p, argv[0], "%s %s: %s", argv[1], argv[2], why);
+	if ((err = forward_table_add(&p->c->forwards, &f)))
+		return config_err(p, argv[0], "%s: %s", argv[1],
+				  err == -EEXIST ? "another forward listens there"
+						 : "too many forwards (at most 32)");
+	return 0;
+}
+
+static int
 config_on_close(struct config_parser *p, char **argv)
 {
 	p->peer = NULL;
@@ -552,6 +591,9 @@ static const struct config_keyword config_keywords[] = {
 	  "icmp-echo on|off | allow WHO PROTO/PORT[-PORT] | outbound-only WHO",
 	  config_on_firewall },
 	{ "privacy", 1, SEEN_PRIVACY, false, "on|off", config_on_privacy },
+	{ "userspace", 1, SEEN_USERSPACE, false, "on|off", config_on_userspace },
+	{ "socks", 1, SEEN_SOCKS, false, "127.0.0.1:PORT|[::1]:PORT", config_on_socks },
+	{ "forward", 2, 0, false, "127.0.0.1:PORT USER@DOMAIN/PURPOSE", config_on_forward },
 	{ "hooks", 1, SEEN_HOOKS, false, "DIR", config_on_hooks },
 	{ "hook-timeout-seconds", 1, SEEN_HOOK_TIMEOUT, false, "SECONDS", config_on_hook_timeout },
 	{ "peer", 2, 0, false, "IDENTITY {", config_on_peer },

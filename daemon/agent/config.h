@@ -46,6 +46,7 @@
 #include <sys/socket.h>
 
 #include "core/sockaddr.h"
+#include "forward/forward.h"
 #include "policy/policy.h"
 #include "rendezvous/purpose.h"
 #include "trust/identity.h"
@@ -119,6 +120,10 @@ struct config {
 	char hooks_dir[PATH_MAX];
 	unsigned hook_timeout_sec;
 	struct policy_config firewall; /* the `firewall` lines (policy/policy.h) */
+	/* Userspace mode (docs/userspace.md): lwIP instead of a TUN device, no privileges. */
+	bool userspace;
+	struct sockaddr_storage socks; /* the SOCKS5 server's loopback address; family 0: none */
+	struct forward_table forwards; /* the `forward` lines (forward/forward.h) */
 };
 
 /* Fills *c with defaults (no identity, no peers). */

@@ -72,6 +72,18 @@ config_print(const struct config *c, FILE *out)
 		fprintf(out, "%-20s %s\n", "server", ep);
 	}
 	fprintf(out, "%-20s %s\n", "privacy", c->privacy ? "on" : "off");
+	fprintf(out, "%-20s %s\n", "userspace", c->userspace ? "on" : "off");
+	if (c->socks.ss_family) {
+		char ep[SOCKADDR_STR_MAX];
+
+		sockaddr_format(&c->socks, ep, sizeof(ep));
+		fprintf(out, "%-20s %s\n", "socks", ep);
+	}
+	for (size_t i = 0; i < c->forwards.n; i++) {
+		fprintf(out, "%-20s ", "forward");
+		forward_print(&c->forwards.f[i], out);
+		fputc('\n', out);
+	}
 	if (c->hooks_dir[0])
 		fprintf(out, "%-20s %s\n", "hooks", c->hooks_dir);
 	fprintf(out, "%-20s %u\n", "hook-timeout-seconds", c->hook_timeout_sec);
@@ -119,7 +131,9 @@ config_equal(const struct config *a, const struct config *b)
 	    a->rekey_after_packets != b->rekey_after_packets ||
 	    a->keepalive_sec != b->keepalive_sec || a->ncas != b->ncas || a->npeers != b->npeers ||
 	    a->npurposes != b->npurposes || a->privacy != b->privacy ||
-	    !policy_config_equal(&a->firewall, &b->firewall))
+	    a->userspace != b->userspace || a->socks.ss_family != b->socks.ss_family ||
+	    (a->socks.ss_family && !sockaddr_equal(&a->socks, &b->socks)) ||
+	    a->forwards.n != b->forwards.n || !policy_config_equal(&a->firewall, &b->firewall))
 		return false;
 	for (size_t i = 0; i < a->npurposes; i++) {
 		const struct purpose *x = &a->purposes[i], *y = &b->purposes[i];
@@ -149,5 +163,8 @@ config_equal(const struct config *a, const struct config *b)
 		if (!config_peer_equal(&a->peers[i], &b->peers[i]))
 			return false;
 	}
+	for (size_t i = 0; i < a->forwards.n; i++)
+		if (!forward_equal(&a->forwards.f[i], &b->forwards.f[i]))
+			return false;
 	return true;
 }

@@ -188,6 +188,9 @@ test_config_print_round_trip_example(void **state)
 	    "privacy on\npurpose ssh tcp/022 allow @A.example.com,Carol@c.example.org\n"
 	    "purpose\tweb  tcp/80   auto-approve\npurpose dns udp/53 allow anyone\n");
 	assert_round_trip("hooks /etc/vertex/hooks.d\nhook-timeout-seconds 3\n");
+	assert_round_trip("userspace on\nsocks 127.0.0.1:1080\nforward 127.0.0.1:2222 "
+			  "Bob@B.example.com/ssh\nforward [::1]:8080 carol@c.example.org/web\n");
+	assert_round_trip("socks [::1]:1080\n");
 	assert_round_trip("purpose web tcp/80 -> 127.0.0.1:8080 allow @a.example.com auto-approve\n"
 			  "purpose web6 tcp/81 -> [::1]:8080\n");
 	assert_round_trip(
@@ -268,6 +271,15 @@ static const struct bad_case bad_cases[] = {
 	{ "purpose ssh tcp/22\npurpose ssh udp/22\n",
 	  "vertexd.conf:2: purpose: duplicate purpose ssh" },
 	{ "privacy yes\n", "privacy: yes is neither 'on' nor 'off'" },
+	{ "userspace yes\n", "userspace: yes is neither 'on' nor 'off'" },
+	{ "socks 0.0.0.0:1080\n", "socks: 0.0.0.0:1080: only a loopback address" },
+	{ "socks 127.0.0.1\n", "socks: 127.0.0.1: the address to listen on is not a numeric" },
+	{ "socks 127.0.0.1:1080\nsocks 127.0.0.1:1081\n", "socks: given more than once" },
+	{ "forward 127.0.0.1:22 bob@b.example.com\n", "forward: 127.0.0.1:22 bob@b.example.com:" },
+	{ "forward 198.18.0.1:22 bob@b.example.com/ssh\n", "only a loopback address" },
+	{ "forward 127.0.0.1:22 b@b.example.com/ssh\nforward 127.0.0.1:22 c@c.example.com/ssh\n",
+	  "forward: 127.0.0.1:22: another forward listens there" },
+	{ "forward 127.0.0.1:22\n", "forward: expects 127.0.0.1:PORT USER@DOMAIN/PURPOSE" },
 	{ "privacy on\nprivacy off\n", "privacy: given more than once" },
 	{ "hooks etc/hooks\n", "hooks: etc/hooks is not an absolute path" },
 	{ "hooks /a\nhooks /b\n", "hooks: given more than once" },

@@ -16,7 +16,11 @@
  *   privs.c      dropping privileges once start-up is done
  *   wiring_policy.c  the firewall: each peer's policy into the nftables table
  *   ctl_policy.c the `firewall` verb: the policy as the daemon understands it
- *   wiring_app.c the application interface (appapi/): connects and listeners in TUN mode
+ *   wiring_app.c the application interface (appapi/): connects and listeners
+ *   wiring_userspace.c  userspace mode: lwIP as the packet device, the policy per packet,
+ *                the purposes proxied to their local targets
+ *   wiring_connect.c  TCP over the overlay in either mode (kernel socket or lwIP)
+ *   wiring_proxy.c the SOCKS5 server and the port forwards
  *
  * The modules (docs/architecture.md draws them): peer/ (the peer table, each peer's session
  * state machine and timers), path/ (each peer's paths; the UDP socket), link/ (TLS links to
@@ -55,6 +59,9 @@ struct relay;
 struct direct;
 struct wiring_hooks;
 struct wiring_app;
+struct wiring_connect;
+struct wiring_proxy;
+struct wiring_us;
 struct session_index;
 struct store;
 struct tls_ctx;
@@ -111,6 +118,12 @@ struct agent {
 	struct wiring_hooks *hooks;
 	/* The application interface's socket, its connects and listeners (wiring_app.c). */
 	struct wiring_app *app;
+	/* Userspace mode: the stack, the policy per peer, the purposes (wiring_userspace.c). */
+	struct wiring_us *us;
+	/* Connections over the overlay waiting for lwIP (wiring_connect.c). */
+	struct wiring_connect *connects;
+	/* The SOCKS5 server and the port forwards (wiring_proxy.c). */
+	struct wiring_proxy *proxy;
 };
 
 /*

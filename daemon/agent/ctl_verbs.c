@@ -19,6 +19,7 @@
 
 #include "agent/agent.h"
 #include "agent/ctl_policy.h"
+#include "agent/ctl_proxy.h"
 #include "agent/ctl_rdv.h"
 #include "core/log.h"
 #include "core/ev.h"
@@ -63,8 +64,10 @@ ctl_status(struct agent *a, FILE *f)
 	peer_foreach(a->peers, ctl_count_up, &up);
 	ctl_fmt_addr(AF_INET, a->own4, a4, sizeof(a4));
 	ctl_fmt_addr(AF_INET6, a->own6, a6, sizeof(a6));
-	fprintf(f, "identity %s\ninterface %s\nmtu %u\noverlay4 %s\noverlay6 %s\nport %u\n",
-		a->cfg.identity, a->cfg.interface, a->mtu, a4, a6, a->cfg.port);
+	fprintf(f, "identity %s\n", a->cfg.identity);
+	wiring_userspace_facts(a, f); /* mode tun|userspace, and userspace's counters */
+	fprintf(f, "interface %s\nmtu %u\noverlay4 %s\noverlay6 %s\nport %u\n",
+		a->us ? "(none)" : a->cfg.interface, a->mtu, a4, a6, a->cfg.port);
 	fprintf(f, "peers %zu\npeers_up %zu\n", peer_count(a->peers), up);
 	for (int d = 0; d < DATAPLANE_DROP_COUNT; d++)
 		fprintf(f, "drop.%s %llu\n", dataplane_drop_name(d),
@@ -75,6 +78,7 @@ ctl_status(struct agent *a, FILE *f)
 	if (a->home)
 		home_status(a->home, f);
 	wiring_app_facts(a, f);
+	wiring_proxy_facts(a, f);
 }
 
 struct ctl_peer_ctx {
@@ -346,6 +350,9 @@ static const struct ctl_verb ctl_verbs[] = {
 	{ { "resolve", NULL }, 2, false, ctl_rdv_resolve },
 	{ { "netcheck", NULL }, 0, false, ctl_direct_netcheck },
 	{ { "firewall", NULL }, 0, false, ctl_policy_firewall },
+	{ { "forward", NULL }, 2, false, ctl_proxy_forward },
+	{ { "unforward", NULL }, 1, false, ctl_proxy_unforward },
+	{ { "forwards", NULL }, 0, false, ctl_proxy_forwards },
 };
 
 /* Splits line in place at single spaces; -1 for an empty word (leading, trailing, double). */

@@ -15,6 +15,9 @@
  * database, opened as root, is handed to the user first. Without `user` it stays uid 0 with
  * CAP_NET_ADMIN alone.
  *
+ * Userspace mode needs no privilege: started by an ordinary user it only sets no_new_privs;
+ * started as root it drops every capability, CAP_NET_ADMIN too (and becomes `user` if set).
+ *
  * Splitting the key-holding process from the network-parsing one (the OpenBSD pattern) is the
  * next step and not done yet.
  */
@@ -33,12 +36,13 @@
 #include "agent/agent.h"
 #include "core/log.h"
 
+/* Keeps CAP_NET_ADMIN alone, or (userspace mode) nothing. */
 static int
-privs_keep_net_admin(void)
+privs_keep(bool net_admin)
 {
 	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
 	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = { 0 };
-	uint32_t keep = 1u << CAP_NET_ADMIN;
+	uint32_t keep = net_admin ? 1u << CAP_NET_ADMIN : 0;
 
 	data[0].effective = data[0].permitted = keep;
 	return syscall(SYS_capset, &hdr, data) < 0 ? -errno : 0;
@@ -139,23 +143,34 @@ privs_check_files(const struct config *c)
 int
 privs_drop(const struct config *c)
 {
+	bool net_admin = !c->userspace; /* userspace mode needs no privilege at all */
 	int err;
 
+	if (c->userspace && geteuid() != 0) {
+		/* An ordinary user already: nothing to give up but the right to gain more. */
+		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+			return -errno;
+		log_info("userspace mode: running as uid %u, without privileges",
+			 (unsigned)getuid());
+		return 0;
+	}
 	/* The bounding set first: dropping from it needs CAP_SETPCAP, which goes next. */
 	for (int cap = 0; cap <= CAP_LAST_CAP; cap++)
-		if (cap != CAP_NET_ADMIN && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 &&
-		    errno != EINVAL)
+		if ((cap != CAP_NET_ADMIN || !net_admin) &&
+		    prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
 			return -errno;
 	if (c->user[0] && (err = privs_become(c, c->user, c->state_path)))
 		return err;
-	if ((err = privs_keep_net_admin()))
+	if ((err = privs_keep(net_admin)))
 		return err;
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return -errno;
 	if (c->user[0] && (err = privs_check_files(c)))
 		return err;
 	if (c->user[0])
-		log_info("running as user %s (uid %u) with CAP_NET_ADMIN only", c->user,
-			 (unsigned)getuid());
+		log_info("running as user %s (uid %u) with %s", c->user, (unsigned)getuid(),
+			 net_admin ? "CAP_NET_ADMIN only" : "no capabilities (userspace mode)");
+	else if (!net_admin)
+		log_info("userspace mode: running as root without capabilities");
 	return 0;
 }

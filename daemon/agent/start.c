@@ -3,7 +3,9 @@
  * Start-up and shutdown of the agent (agent.h), in a fixed order, each step undone in reverse
  * on shutdown: state store and addresses, identity and trust, the peers and the other domains,
  * kernel state (stale leftovers cleared first), sockets and the data plane, control socket,
- * privileges dropped to CAP_NET_ADMIN, then the sessions and the home channel. A start-up
+ * privileges dropped to CAP_NET_ADMIN, then the sessions and the home channel. In userspace
+ * mode (docs/userspace.md) there is no kernel state: lwIP is the packet device, the policy is
+ * applied in the daemon, and no capability is kept. A start-up
  * failure says which step failed and why, and agent_stop leaves nothing behind.
  *
  * Who owns what: every handle in struct agent is created here and freed here, by agent_stop;
@@ -134,6 +136,9 @@ agent_kernel(struct agent *a)
 {
 	int err, removed, ifindex;
 
+	a->mtu = a->cfg.mtu;
+	if (a->cfg.userspace)
+		return 0; /* no interface, no routes: lwIP holds our addresses */
 	err = netlink_open(&a->nl);
 	if (err)
 		return err;
@@ -151,7 +156,6 @@ agent_kernel(struct agent *a)
 	else
 		log_info("%s: TUN offloads off (VERTEX_TUN_OFFLOAD=0)", a->cfg.interface);
 	ifindex = tun_ifindex(a->tun);
-	a->mtu = a->cfg.mtu;
 	err = netlink_link_up(a->nl, ifindex, a->mtu);
 	if (!err)
 		err = netlink_addr_add(a->nl, ifindex, AF_INET, a->own4, 32);
@@ -326,18 +330,22 @@ agent_underlay(struct agent *a)
 	return err;
 }
 
+/* The packet device: the TUN device, or in userspace mode lwIP (wiring_userspace.c). */
 static int
 agent_dataplane(struct agent *a)
 {
 	struct pktdev dev;
 	int err;
 
-	if ((err = tundev_new(&a->tundev, a->loop, a->tun, a->pkts, a->udp)))
+	if (a->cfg.userspace)
+		err = wiring_userspace_open(a, &dev);
+	else if (!(err = tundev_new(&a->tundev, a->loop, a->tun, a->pkts, a->udp)))
+		tundev_pktdev(a->tundev, &dev);
+	if (err)
 		return err;
-	tundev_pktdev(a->tundev, &dev);
 	if ((err = dataplane_new(&a->dp, a->loop, a->pkts, &a->pool, a->index, a->peers, a->udp,
 				 &dev, &wiring_dataplane_ops, a)) ||
-	    (err = tundev_start(a->tundev, a->dp)))
+	    (a->tundev && (err = tundev_start(a->tundev, a->dp))))
 		return err;
 	ev_set_before_sleep(a->loop, wiring_before_sleep, a);
 	return 0;
@@ -362,7 +370,8 @@ agent_start(struct agent *a)
 		return err;
 	if ((err = agent_kernel(a)) || (err = agent_underlay(a)) || (err = agent_links(a)) ||
 	    (err = agent_dataplane(a)) || (err = agent_home(a)) || (err = wiring_policy_start(a)) ||
-	    (err = ctl_open(a)) || (err = wiring_app_open(a)))
+	    (err = ctl_open(a)) || (err = wiring_app_open(a)) ||
+	    (err = wiring_userspace_start(a)) || (err = wiring_proxy_open(a)))
 		return err;
 	if ((err = ev_signal_add(a->loop, SIGTERM, agent_on_signal, a)) ||
 	    (err = ev_signal_add(a->loop, SIGINT, agent_on_signal, a)))
@@ -393,10 +402,13 @@ agent_stop(struct agent *a)
 		direct_free(a->direct);
 		rdv_free(a->rdv);
 		home_free(a->home);
+		wiring_proxy_close(a);
 		wiring_app_close(a);
 		ctl_close(a);
 		listener_free(a->tcp);
 		tundev_free(a->tundev);
+		wiring_userspace_close(a); /* no output: before the data plane goes */
+		wiring_connect_close(a);
 		path_udp_close(a->udp); /* after the last sends: it flushes */
 		dataplane_free(a->dp);
 		peer_table_free(a->peers);

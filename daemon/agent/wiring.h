@@ -78,6 +78,58 @@ int wiring_policy_build(struct agent *a, const struct peer *p, struct policy_pee
 int wiring_app_open(struct agent *a);
 void wiring_app_close(struct agent *a);
 void wiring_app_facts(const struct agent *a, FILE *f);
+/*
+ * wiring_app.c, for userspace mode: the peer a connection's source (our view) names, with its
+ * address and port as text; and a connection to our purpose handed to the program listening on
+ * it, if one does (true: fd taken).
+ */
+struct peer *wiring_app_peer_of(struct agent *a, const struct sockaddr_storage *from, char *addr,
+				uint16_t *port);
+bool wiring_app_take(struct agent *a, const char *purpose, int fd, const struct peer *p,
+		     const char *addr, uint16_t port);
+
+/*
+ * wiring_userspace.c: userspace mode (docs/userspace.md). open makes the stack and fills dev (the
+ * data plane delivers to it); start listens on our purposes; policy keeps a peer's policy for
+ * the packet check (wiring_policy.c calls it whenever it rebuilds one); peer_gone forgets it and
+ * resets the peer's connections; facts for `status`, "mode tun" in TUN mode.
+ */
+struct pktdev;
+struct policy_peer;
+struct netstack;
+int wiring_userspace_open(struct agent *a, struct pktdev *dev);
+int wiring_userspace_start(struct agent *a);
+void wiring_userspace_close(struct agent *a);
+void wiring_userspace_policy(struct agent *a, const struct policy_peer *pp);
+void wiring_userspace_peer_gone(struct agent *a, const struct peer *p);
+struct netstack *wiring_userspace_netstack(const struct agent *a);
+void wiring_userspace_facts(const struct agent *a, FILE *f);
+
+/*
+ * wiring_connect.c: a TCP connection to p's port over the overlay, in either mode, answered once by
+ * cb (core/dial.h's contract) within WIRING_CONNECT_MS. 0 and *out (to cancel it), or -errno and no
+ * answer. close frees userspace dials still waiting for lwIP (after the stack is gone).
+ */
+#include "core/dial.h"
+enum { WIRING_CONNECT_MS = 10000 };
+struct wiring_connect;
+int wiring_connect(struct agent *a, const struct peer *p, uint16_t port, dial_fn *cb, void *arg,
+		   struct wiring_connect **out);
+void wiring_connect_cancel(struct wiring_connect *d);
+void wiring_connect_close(struct agent *a);
+
+/*
+ * wiring_proxy.c: the SOCKS5 server and the port forwards (docs/userspace.md), in either mode;
+ * forward_add/remove for `vertex forward`, facts for `status` and the `forwards` verb.
+ */
+struct forward;
+int wiring_proxy_open(struct agent *a);
+void wiring_proxy_close(struct agent *a);
+int wiring_proxy_forward_add(struct agent *a, const struct forward *f, char *why, size_t whylen);
+int wiring_proxy_forward_remove(struct agent *a, const struct sockaddr_storage *listen);
+void wiring_proxy_facts(const struct agent *a, FILE *f);
+void wiring_proxy_forwards(const struct agent *a, FILE *f);
+
 /* The before-sleep hook of the loop: what a turn queued goes out in one batch. */
 void wiring_before_sleep(void *arg);
 

@@ -5,14 +5,16 @@
  *
  * connect PEER/PURPOSE: the peer must have approved the purpose for us (the store's
  * STORE_APPROVAL_OUT row, what `vertex resolve` reads) and its session be up; then a
- * non-blocking connect to its overlay address (as we see it) at the approved port, answered
- * when it completes or after WIRING_APP_CONNECT_MS.
+ * connection to its overlay address (as we see it) at the approved port, through wiring_connect.c
+ * in either mode, answered when it completes or after WIRING_CONNECT_MS.
  *
- * listen PURPOSE: one of our tcp purposes, one program each. We listen on our own overlay
- * addresses at its port (bound to them, so nothing else is exposed); each connection's source
- * is a peer's address in our view (pool base + its index), and the peer must be allowed that
- * port by the same policy the firewall applies (wiring_policy_build), or it is closed and
- * counted. The program's going away closes the listening sockets.
+ * listen PURPOSE: one of our tcp purposes, one program each. In TUN mode we listen on our own
+ * overlay addresses at its port (bound to them, so nothing else is exposed); in userspace mode
+ * lwIP already listens on every tcp purpose (wiring_userspace.c) and offers each connection
+ * here first (wiring_app_take). Either way each connection's source is a peer's address in our
+ * view (pool base + its index), and the peer must be allowed that port by the same policy the
+ * firewall applies (wiring_policy_build), or it is closed and counted. The program's going
+ * away closes the listening sockets.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -31,11 +33,11 @@
 #include "core/listener.h"
 #include "core/log.h"
 #include "peer/peer.h"
+#include "policy/inbound.h"
 #include "policy/policy.h"
 #include "store/store.h"
 
 enum {
-	WIRING_APP_CONNECT_MS = 10000, /* a connect's answer, at the latest */
 	WIRING_APP_BACKLOG = 16,
 	WIRING_APP_ACCEPT_PER_TURN = 16,
 	WIRING_APP_ACCEPT_PAUSE_MS = 500,
@@ -49,9 +51,7 @@ struct wiring_app_connect {
 	int kind; /* WIRING_APP_CONNECTING: first, as in wiring_app_listen */
 	struct wiring_app *w;
 	struct appapi_client *c;
-	int fd;
-	struct ev_io io;
-	struct ev_timer deadline;
+	struct wiring_connect *dial;
 	char peer[IDENTITY_STR_MAX];
 	char addr[INET_ADDRSTRLEN];
 	uint16_t port;
@@ -89,32 +89,21 @@ wiring_app_blocking(int fd)
 static void
 wiring_app_connect_free(struct wiring_app_connect *k)
 {
-	struct ev_loop *loop = k->w->a->loop;
-
-	ev_io_stop(loop, &k->io);
-	ev_timer_stop(loop, &k->deadline);
-	if (k->fd >= 0)
-		close(k->fd);
+	wiring_connect_cancel(k->dial);
 	free(k);
 }
 
-/* The connect's end, whichever: the answer goes to the program, k is freed. */
+/* The connect's answer (wiring_connect.c): it goes to the program, k is freed. */
 static void
-wiring_app_connect_end(struct wiring_app_connect *k, int err)
+wiring_app_on_dialed(void *arg, int fd, int err)
 {
+	struct wiring_app_connect *k = arg;
 	struct appapi_client *c = k->c;
 	char msg[IDENTITY_STR_MAX + 160]; /* cut to APPAPI_MESSAGE_MAX on the wire */
-	int fd = k->fd;
 
-	/*
-	 * Off the loop before the descriptor changes hands: once the program holds it, closing
-	 * ours would leave the loop's epoll registration alive with its file (and k freed).
-	 */
-	ev_io_stop(k->w->a->loop, &k->io);
-	ev_timer_stop(k->w->a->loop, &k->deadline);
+	k->dial = NULL; /* answered */
 	appapi_client_set_data(c, NULL);
 	if (!err) {
-		k->fd = -1;
 		wiring_app_blocking(fd);
 		log_info("app socket: connected to %s at %s port %u", k->peer, k->addr, k->port);
 		appapi_connected(c, fd, k->addr, k->port);
@@ -130,25 +119,6 @@ wiring_app_connect_end(struct wiring_app_connect *k, int err)
 		      : err == ETIMEDOUT  ? APPAPI_E_TIMEOUT
 					  : APPAPI_E_UNREACHABLE,
 		      msg);
-}
-
-static void
-wiring_app_connect_on_io(struct ev_io *io, uint32_t revents)
-{
-	struct wiring_app_connect *k = container_of(io, struct wiring_app_connect, io);
-	int err = 0;
-	socklen_t len = sizeof(err);
-
-	(void)revents;
-	if (getsockopt(k->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
-		err = errno;
-	wiring_app_connect_end(k, err);
-}
-
-static void
-wiring_app_connect_on_deadline(struct ev_timer *t)
-{
-	wiring_app_connect_end(container_of(t, struct wiring_app_connect, deadline), ETIMEDOUT);
 }
 
 /* The checks before a connect: approved, tcp, up. 0 or a code with why. */
@@ -187,52 +157,35 @@ wiring_app_on_connect(void *arg, struct appapi_client *c, const char *peer, cons
 	struct wiring_app *w = arg;
 	struct agent *a = w->a;
 	struct store_approval ap;
-	struct sockaddr_in sin = { .sin_family = AF_INET };
 	struct wiring_app_connect *k;
 	struct peer *p = NULL;
-	int code;
+	int code, err;
 
 	if ((code = wiring_app_connect_check(a, peer, purpose, &ap, &p, why, whylen)))
 		return code;
-	if (!(k = calloc(1, sizeof(*k))))
-		goto err_nomem;
+	if (!(k = calloc(1, sizeof(*k)))) {
+		snprintf(why, whylen, "out of memory");
+		return APPAPI_E_UNAVAILABLE;
+	}
 	k->kind = WIRING_APP_CONNECTING;
 	k->w = w;
 	k->c = c;
 	k->port = ap.port;
 	snprintf(k->peer, sizeof(k->peer), "%s", peer);
-	memcpy(&sin.sin_addr, p->map.peer_view4, 4);
-	sin.sin_port = htons(ap.port);
-	inet_ntop(AF_INET, &sin.sin_addr, k->addr, sizeof(k->addr));
-	k->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (k->fd < 0 ||
-	    (connect(k->fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 && errno != EINPROGRESS)) {
-		int err = errno;
-
+	inet_ntop(AF_INET, p->map.peer_view4, k->addr, sizeof(k->addr));
+	if ((err = wiring_connect(a, p, ap.port, wiring_app_on_dialed, k, &k->dial))) {
 		snprintf(why, whylen, "%s at %s port %u: %s", peer, k->addr, ap.port,
-			 strerror(err));
-		code = err == ECONNREFUSED ? APPAPI_E_REFUSED : APPAPI_E_UNREACHABLE;
-		wiring_app_connect_free(k);
-		return code;
-	}
-	if (ev_io_start(a->loop, &k->io, k->fd, EV_WRITE, wiring_app_connect_on_io) ||
-	    ev_timer_start(a->loop, &k->deadline, WIRING_APP_CONNECT_MS,
-			   wiring_app_connect_on_deadline)) {
-		wiring_app_connect_free(k);
-		goto err_nomem;
+			 strerror(-err));
+		free(k);
+		return err == -ECONNREFUSED ? APPAPI_E_REFUSED : APPAPI_E_UNREACHABLE;
 	}
 	appapi_client_set_data(c, k);
 	return 0;
-
-err_nomem:
-	snprintf(why, whylen, "out of memory");
-	return APPAPI_E_UNAVAILABLE;
 }
 
 /* --- listen --- */
 
-/* The peer whose address (in our view) from is, or NULL. */
-static struct peer *
+struct peer *
 wiring_app_peer_of(struct agent *a, const struct sockaddr_storage *from, char *addr, uint16_t *port)
 {
 	const struct sockaddr_in *s4 = (const void *)from;
@@ -259,17 +212,26 @@ wiring_app_allowed(struct agent *a, const struct peer *p, uint16_t port)
 {
 	struct policy_peer pp;
 
-	if (wiring_policy_build(a, p, &pp))
-		return false;
-	if (pp.all)
-		return true;
-	if (pp.outbound_only)
-		return false;
-	for (size_t i = 0; i < pp.nports; i++)
-		if (pp.ports[i].proto == PURPOSE_TCP && pp.ports[i].lo <= port &&
-		    port <= pp.ports[i].hi)
-			return true;
-	return false;
+	return !wiring_policy_build(a, p, &pp) && policy_peer_allows(&pp, PURPOSE_TCP, port);
+}
+
+/* A connection from p (allowed l's port), handed to l's program. */
+static void
+wiring_app_hand_over(struct wiring_app_listen *l, int fd, const struct peer *p, const char *addr,
+		     uint16_t port)
+{
+	struct wiring_app *w = l->w;
+
+	wiring_app_blocking(fd);
+	if (!appapi_deliver(l->c, fd, p->identity, addr, port)) {
+		w->dropped_queue++;
+		log_info("app socket: %s: the program does not read its connections: one from %s "
+			 "closed",
+			 l->purpose, p->identity);
+		return;
+	}
+	log_info("app socket: %s: a connection from %s (%s port %u) handed over", l->purpose,
+		 p->identity, addr, port);
 }
 
 static void
@@ -295,16 +257,22 @@ wiring_app_on_accept(void *arg, int fd, const struct sockaddr_storage *from)
 		close(fd);
 		return;
 	}
-	wiring_app_blocking(fd);
-	if (!appapi_deliver(l->c, fd, p->identity, addr, port)) {
-		w->dropped_queue++;
-		log_info("app socket: %s: the program does not read its connections: one from %s "
-			 "closed",
-			 l->purpose, p->identity);
-		return;
+	wiring_app_hand_over(l, fd, p, addr, port);
+}
+
+bool
+wiring_app_take(struct agent *a, const char *purpose, int fd, const struct peer *p,
+		const char *addr, uint16_t port)
+{
+	struct wiring_app *w = a->app;
+
+	for (struct wiring_app_listen *l = w ? w->listens : NULL; l; l = l->next) {
+		if (!strcmp(l->purpose, purpose)) {
+			wiring_app_hand_over(l, fd, p, addr, port);
+			return true;
+		}
 	}
-	log_info("app socket: %s: a connection from %s (%s port %u) handed over", l->purpose,
-		 p->identity, addr, port);
+	return false;
 }
 
 static const struct listener_ops wiring_app_listener_ops = {
@@ -420,6 +388,12 @@ wiring_app_on_listen(void *arg, struct appapi_client *c, const char *purpose, ch
 	l->next = w->listens;
 	w->listens = l;
 	inet_ntop(AF_INET, w->a->own4, a4, sizeof(a4));
+	if (w->a->us) { /* lwIP listens already: wiring_app_take */
+		appapi_client_set_data(c, l);
+		log_info("app socket: a program listens on %s (%s port %u, userspace)", purpose, a4,
+			 l->port);
+		return 0;
+	}
 	if ((err = wiring_app_bind(l, AF_INET, w->a->own4, &l->l4))) {
 		snprintf(why, whylen, "cannot listen on %s port %u: %s%s", a4, l->port,
 			 strerror(-err),

@@ -6,6 +6,8 @@
  * (kernel-iface/nft.h). A failed batch is logged and leaves the peer's earlier rules: never more
  * than it was approved for before, since a revocation that fails to apply is retried by the next
  * change of that peer and the peer's session is ended anyway when nothing vouches for it.
+ * In userspace mode the same policy goes to wiring_userspace.c instead, which checks each
+ * inbound packet against it.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -73,17 +75,19 @@ wiring_policy_peer(struct agent *a, const struct peer *p)
 	struct policy_peer pp;
 	int err;
 
-	if (!a->nft)
+	if (!a->nft && !a->us)
 		return;
-	if ((err = wiring_policy_build(a, p, &pp)) || (err = nft_peer_set(a->nft, &pp)))
+	if ((err = wiring_policy_build(a, p, &pp)) ||
+	    (a->nft && (err = nft_peer_set(a->nft, &pp)))) {
 		log_warnx("firewall: peer %s: cannot update its rules: %s", p->identity,
 			  strerror(-err));
-	else
-		log_debug(LOG_NETLINK, "firewall: peer %s: %zu port ranges%s", p->identity,
-			  pp.nports,
-			  pp.all             ? " (all)"
-			  : pp.outbound_only ? " (outbound only)"
-					     : "");
+		return;
+	}
+	wiring_userspace_policy(a, &pp);
+	log_debug(LOG_NETLINK, "firewall: peer %s: %zu port ranges%s", p->identity, pp.nports,
+		  pp.all             ? " (all)"
+		  : pp.outbound_only ? " (outbound only)"
+				     : "");
 }
 
 void
@@ -92,6 +96,7 @@ wiring_policy_peer_gone(struct agent *a, const struct peer *p)
 	struct policy_peer pp = { .index = p->index };
 	int err;
 
+	wiring_userspace_peer_gone(a, p);
 	if (!a->nft)
 		return;
 	memcpy(pp.addr4, p->map.peer_view4, 4);
@@ -112,6 +117,10 @@ wiring_policy_start(struct agent *a)
 {
 	int err;
 
+	if (a->us) { /* the policy is applied in the daemon (wiring_userspace.c) */
+		peer_foreach(a->peers, wiring_policy_each, a);
+		return 0;
+	}
 	if ((err = nft_open(&a->nft, a->cfg.interface, a->cfg.purposes, a->cfg.npurposes))) {
 		log_warnx("firewall: cannot install table inet %s: %s", NFT_TABLE_NAME,
 			  strerror(-err));

@@ -11,6 +11,7 @@
 #include "register.h"
 #include "ctlclient.h"
 #include "firewall.h"
+#include "fwd.h"
 #include "nc.h"
 #include "show.h"
 #include "trust.h"
@@ -31,6 +32,8 @@ static const struct vertex_cmd vertex_cmds[] = {
 	{ "revoke", cmd_revoke, "end approvals with a peer (and its session)" },
 	{ "firewall", cmd_firewall, "show the firewall: what each peer may reach here" },
 	{ "resolve", cmd_resolve, "print the overlay address and port of an approved purpose" },
+	{ "forward", cmd_forward,
+	  "forward a loopback port to an approved purpose (add, --remove, --list)" },
 	{ "nc", cmd_nc,
 	  "connect to an approved purpose by name; copy stdin/stdout (ProxyCommand)" },
 	{ "ping", cmd_ping,

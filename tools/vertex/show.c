@@ -50,14 +50,33 @@ text_status(const struct ctlclient_facts *f)
 {
 	size_t n = f->n;
 
+	const char *mode = ctlclient_fact(f, 0, n, "mode");
+
 	printf("identity        %s\n", ctlclient_fact(f, 0, n, "identity"));
-	printf("interface       %s (mtu %s)\n", ctlclient_fact(f, 0, n, "interface"),
-	       ctlclient_fact(f, 0, n, "mtu"));
+	if (!strcmp(mode, "userspace"))
+		printf("mode            userspace (lwIP inside vertexd; no TUN device, mtu %s)\n",
+		       ctlclient_fact(f, 0, n, "mtu"));
+	else
+		printf("mode            tun\ninterface       %s (mtu %s)\n",
+		       ctlclient_fact(f, 0, n, "interface"), ctlclient_fact(f, 0, n, "mtu"));
 	printf("overlay         %s  %s\n", ctlclient_fact(f, 0, n, "overlay4"),
 	       ctlclient_fact(f, 0, n, "overlay6"));
 	printf("port            %s (udp and tcp)\n", ctlclient_fact(f, 0, n, "port"));
 	printf("peers           %s (%s up)\n", ctlclient_fact(f, 0, n, "peers"),
 	       ctlclient_fact(f, 0, n, "peers_up"));
+	if (strcmp(ctlclient_fact(f, 0, n, "socks"), "?"))
+		printf("socks           %s (%s clients, %s connected, %s refused)\n",
+		       ctlclient_fact(f, 0, n, "socks"), ctlclient_fact(f, 0, n, "socks_clients"),
+		       ctlclient_fact(f, 0, n, "socks_connects"),
+		       ctlclient_fact(f, 0, n, "socks_refused"));
+	printf("forwards        %s (%s connected, %s refused; vertex forward --list)\n",
+	       ctlclient_fact(f, 0, n, "forwards"), ctlclient_fact(f, 0, n, "forward_connects"),
+	       ctlclient_fact(f, 0, n, "forward_refused"));
+	if (!strcmp(mode, "userspace"))
+		printf("userspace       %s connections, %s proxied to local targets, %s refused\n",
+		       ctlclient_fact(f, 0, n, "netstack_conns"),
+		       ctlclient_fact(f, 0, n, "proxied"),
+		       ctlclient_fact(f, 0, n, "userspace_refused_unapproved"));
 	text_drops(f, 0, n, "");
 }
 
@@ -144,12 +163,15 @@ cmd_status(int argc, char **argv)
 	static const char help[] =
 	    "Usage: vertex [-s SOCKET] status [--json]\n"
 	    "\n"
-	    "Shows the agent: its identity, overlay interface and MTU, its own overlay\n"
+	    "Shows the agent: its identity, its mode (tun: the overlay interface and its\n"
+	    "MTU; userspace: lwIP inside vertexd, no interface), its own overlay\n"
 	    "addresses, the underlay port, how many peers are configured and up, and the\n"
 	    "packets it dropped before finding a peer, by reason (unknown_receiver: a frame\n"
 	    "for no session; malformed: a bad frame header; no_buffer: packet pool exhausted;\n"
 	    "no_route: a packet on the interface for an address no peer has; link_refused:\n"
-	    "an incoming connection on the peer port closed at once, too many in progress).\n"
+	    "an incoming connection on the peer port closed at once, too many in progress),\n"
+	    "the SOCKS5 server and the port forwards, and in userspace mode the stack's\n"
+	    "connections and the packets the policy dropped (policy_drop.*, in --json).\n"
 	    "\n"
 	    "  --json   one JSON object, for scripts\n";
 	struct ctlclient_facts f;

@@ -16,6 +16,9 @@ PACKAGES=(
 	# integration tests, demo, benchmark
 	iproute2 iputils-ping nftables openssh-server openssh-client iperf3 jq procps
 	wireguard-tools wireguard-go tcpdump coreutils util-linux
+	# SOCKS5 clients of userspace mode (tests/integration/userspace.sh): ssh through nc -X 5,
+	# curl --socks5-hostname
+	netcat-openbsd curl
 	# certificates forged by an attacker (tests/integration/impersonation.sh)
 	openssl
 	# dnsmasq without its system service (which would listen on the host's port 53): the DNS of

@@ -61,7 +61,9 @@ wiring_hooks_common(struct agent *a, struct hooks_env *env)
 	inet_ntop(AF_INET6, a->own6, a6, sizeof(a6));
 	hooks_env_init(env);
 	hooks_env_add(env, "VERTEX_IDENTITY", "%s", a->cfg.identity);
-	hooks_env_add(env, "VERTEX_INTERFACE", "%s", a->cfg.interface);
+	/* Userspace mode has no interface: empty, and VERTEX_MODE says why. */
+	hooks_env_add(env, "VERTEX_INTERFACE", "%s", a->us ? "" : a->cfg.interface);
+	hooks_env_add(env, "VERTEX_MODE", "%s", a->us ? "userspace" : "tun");
 	hooks_env_add(env, "VERTEX_OWN_ADDR4", "%s", a4);
 	hooks_env_add(env, "VERTEX_OWN_ADDR6", "%s", a6);
 }

@@ -214,6 +214,7 @@ netstack_free(struct netstack *ns)
 		ip6_reass_tmr();
 	netif_remove(&ns->netif);
 	ev_timer_stop(ns->loop, &ns->timer);
+	ev_timer_stop(ns->loop, &ns->flush_timer);
 	ns_live = NULL;
 	free(ns);
 }

@@ -7,14 +7,16 @@
  *   connecting  dialed, SYN sent: the descriptor is not read (what the caller writes waits in
  *               the socketpair); lwIP's connected callback ends it (on_connected(0)), its err
  *               callback fails it (on_connected(-errno), the descriptor then reads EOF).
- *   open        lwIP -> fd: each segment lwIP hands up is written to the descriptor; what does
- *               not fit waits in `pending` (at most lwIP's receive window, as data is
- *               acknowledged to lwIP with tcp_recved only once written) and EV_WRITE is
- *               watched. fd -> lwIP: the descriptor is read (EV_READ) only while lwIP's send
- *               buffer and segment queue have room; lwIP's sent callback re-opens it.
- *   fin_in      the remote's FIN: once `pending` is written, shutdown(fd, SHUT_WR) (shut_wr).
- *   fin_out     EOF read from the descriptor: tcp_shutdown(tx), a FIN to the remote.
- *   released    fin_in and fin_out: tcp_close at once (lwIP finishes the close and TIME_WAIT
+ *   open        lwIP -> fd: the segments lwIP hands up in one loop turn are written to the
+ *               descriptor together, in one sendmsg once the turn's I/O is done (`deferred`,
+ *               the stack's 0 ms flush timer, which the loop runs after its watchers), or
+ *               at once when NS_DEFER_MAX bytes wait; what does not fit
+ *               waits in `pending` (at most lwIP's receive window, as data is acknowledged
+ *               to lwIP with tcp_recved only once written) and EV_WRITE is watched. fd -> lwIP: the
+ * descriptor is read (EV_READ) only while lwIP's send buffer and segment queue have room; lwIP's
+ * sent callback re-opens it. fin_in      the remote's FIN: once `pending` is written, shutdown(fd,
+ * SHUT_WR) (shut_wr). fin_out     EOF read from the descriptor: tcp_shutdown(tx), a FIN to the
+ * remote. released    fin_in and fin_out: tcp_close at once (lwIP finishes the close and TIME_WAIT
  *               on its own), even while `pending` still waits for the caller.
  *   done        fin_out and shut_wr: the descriptor closed, the bridge freed.
  *   reset       lwIP's err callback (a RST, or lwIP gave up: the pcb is already gone), a write
@@ -35,7 +37,7 @@
 
 #include "netstack/netstack_int.h"
 
-enum { NS_IOV_MAX = 16, NS_PUMP_ROUNDS = 8 };
+enum { NS_IOV_MAX = 64, NS_PUMP_ROUNDS = 8, NS_DEFER_MAX = 32768 };
 
 struct ns_conn {
 	struct netstack *ns;
@@ -45,7 +47,9 @@ struct ns_conn {
 	struct ev_io io;
 	struct pbuf *pending, *pending_tail; /* received, not yet written to fd */
 	size_t pending_off;                  /* bytes of the first pbuf already written */
+	size_t pending_len;                  /* bytes in pending, pending_off included */
 	bool connecting, fin_in, fin_out, shut_wr;
+	bool deferred; /* pending waits for the end of the loop turn (ns->deferred counts it) */
 	netstack_connected_fn *on_connected;
 	void *arg;
 };
@@ -54,6 +58,7 @@ struct ns_conn {
 enum ns_fate { NS_ALIVE, NS_CLOSED, NS_ABORTED };
 
 static void conn_on_io(struct ev_io *io, uint32_t revents);
+static void ns_on_flush(struct ev_timer *t);
 
 static struct tcp_pcb *
 conn_detach(struct ns_conn *c)
@@ -78,6 +83,8 @@ conn_free(struct ns_conn *c)
 	if (c->io.active)
 		ev_io_stop(ns->loop, &c->io);
 	close(c->fd);
+	if (c->deferred)
+		ns->deferred--;
 	if (c->pending != NULL)
 		pbuf_free(c->pending);
 	if (c->prev != NULL)
@@ -123,7 +130,7 @@ conn_watch(struct ns_conn *c)
 
 	if (c->pcb != NULL && !c->connecting && !c->fin_out && conn_send_room(c) > 0)
 		ev |= EV_READ;
-	if (c->pending != NULL)
+	if (c->pending != NULL && !c->deferred)
 		ev |= EV_WRITE;
 	/*
 	 * Stopped, not just emptied, when nothing is wanted: epoll reports a hang-up even for no
@@ -145,6 +152,7 @@ conn_consume(struct ns_conn *c, size_t n)
 {
 	size_t acked = n;
 
+	c->pending_len -= n;
 	while (n > 0) {
 		struct pbuf *q = c->pending, *next = q->next;
 		size_t avail = q->len - c->pending_off;
@@ -302,10 +310,47 @@ conn_on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
 		else
 			c->pending = p;
 		c->pending_tail = last;
+		c->pending_len += p->tot_len;
+	}
+	/* Written with what else this turn brings, unless it is a FIN or enough to write now. */
+	if (p != NULL && c->pending_len < NS_DEFER_MAX) {
+		if (!c->deferred) {
+			c->deferred = true;
+			if (c->ns->deferred++ == 0 && !ev_timer_is_armed(&c->ns->flush_timer))
+				ev_timer_start(c->ns->loop, &c->ns->flush_timer, 0, ns_on_flush);
+		}
+		return conn_settle(c) == NS_ABORTED ? ERR_ABRT : ERR_OK;
+	}
+	if (c->deferred) {
+		c->deferred = false;
+		c->ns->deferred--;
 	}
 	if (conn_flush(c) == NS_ABORTED)
 		return ERR_ABRT;
 	return conn_settle(c) == NS_ABORTED ? ERR_ABRT : ERR_OK;
+}
+
+void
+ns_conn_flush_all(struct netstack *ns)
+{
+	struct ns_conn *c, *next;
+
+	for (c = ns->conns; c != NULL && ns->deferred > 0; c = next) {
+		next = c->next;
+		if (!c->deferred)
+			continue;
+		c->deferred = false;
+		ns->deferred--;
+		if (conn_flush(c) == NS_ALIVE)
+			conn_settle(c);
+	}
+	ns_timer_rearm(ns);
+}
+
+static void
+ns_on_flush(struct ev_timer *t)
+{
+	ns_conn_flush_all(container_of(t, struct netstack, flush_timer));
 }
 
 static err_t

@@ -20,7 +20,8 @@
 #      allowed), her forward and her app socket.
 # 2. Mixed: alice in TUN mode (as nobody with CAP_NET_ADMIN), bob in userspace mode, the same
 #    state databases: the approvals and addresses survive the change. ping (lwIP answers), ssh
-#    to bob's overlay address and 16 MiB each way; a SYN to bob's unapproved admin port, which
+#    to bob's overlay address and 16 MiB each way, ssh through alice's SOCKS5 server in TUN mode
+#    (its connection is a kernel socket over vtx0); a SYN to bob's unapproved admin port, which
 #    alice's kernel sends, is dropped by bob's userspace policy and counted.
 # 3. The reverse: alice userspace, bob TUN: ssh through alice's SOCKS server to bob's kernel
 #    sshd, 16 MiB each way. (No ping: alice has no kernel interface to ping from, and bob may
@@ -235,6 +236,10 @@ pass "ping $BOB4: bob's lwIP answers alice's kernel"
 OUT=$(qn alice ssh "${SSH_OPTS[@]}" "root@$BOB4" "echo $TOKEN") || fail "ssh $BOB4 failed"
 [[ $OUT == "$TOKEN" ]] || fail "ssh printed '$OUT'"
 bulk alice 16 "root@$BOB4"
+OUT=$(qn alice ssh "${SSH_OPTS[@]}" "${SOCKS_PROXY[@]}" "root@bob.at.$DOMAIN_B" "echo $TOKEN") ||
+	fail "ssh through SOCKS in TUN mode failed"
+[[ $OUT == "$TOKEN" ]] || fail "ssh through SOCKS in TUN mode printed '$OUT'"
+pass "alice's SOCKS5 server in TUN mode (a kernel connection over vtx0) reaches bob too"
 DROPS=$(status_of bob '"policy_drop.port-not-allowed"')
 qn alice timeout 5 bash -c "exec 3<>/dev/tcp/$BOB4/8022" 2>/dev/null && fail "alice reached bob's admin port"
 wait_until 5 bash -c "(( \$('$VERTEX' -s '$VTX_TMP/bob.sock' status --json |

@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -188,8 +189,20 @@ splicer_free(struct splicer *s)
 int
 splicer_add(struct splicer *s, int a, int b)
 {
+	return splicer_add_with(s, a, b, NULL, 0, NULL, 0);
+}
+
+int
+splicer_add_with(struct splicer *s, int a, int b, const uint8_t *ab, size_t nab, const uint8_t *ba,
+		 size_t nba)
+{
 	struct splice_pair *p;
 
+	if (nab > SPLICE_BUF || nba > SPLICE_BUF) {
+		close(a);
+		close(b);
+		return -EINVAL;
+	}
 	if (s->n >= s->max) {
 		s->stats.refused++;
 		close(a);
@@ -206,6 +219,12 @@ splicer_add(struct splicer *s, int a, int b)
 	p->fd[1] = b;
 	p->dir[0].bytes = &s->stats.bytes_ab;
 	p->dir[1].bytes = &s->stats.bytes_ba;
+	if (nab)
+		memcpy(p->dir[0].buf, ab, nab);
+	if (nba)
+		memcpy(p->dir[1].buf, ba, nba);
+	p->dir[0].len = nab;
+	p->dir[1].len = nba;
 	for (int i = 0; i < 2; i++)
 		fcntl(p->fd[i], F_SETFL, fcntl(p->fd[i], F_GETFL) | O_NONBLOCK);
 	p->next = s->pairs;

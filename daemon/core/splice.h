@@ -36,6 +36,12 @@ void splicer_free(struct splicer *s);
  * 0, -EMFILE (max pairs: both closed, counted), -ENOMEM.
  */
 int splicer_add(struct splicer *s, int a, int b);
+/*
+ * The same, with bytes already read that go first: ab (nab bytes) to b, ba (nba bytes) to a,
+ * each at most SPLICE_BUF (copied). -EINVAL (both closed) if one is larger.
+ */
+int splicer_add_with(struct splicer *s, int a, int b, const uint8_t *ab, size_t nab,
+		     const uint8_t *ba, size_t nba);
 
 size_t splicer_pairs(const struct splicer *s);
 const struct splicer_stats *splicer_stats(const struct splicer *s);

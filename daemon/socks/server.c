@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
  * The SOCKS5 server's clients (server.h, which lists their states and the timer). The method
- * choice and the reply are written through the target-to-client buffer like any other bytes,
- * so they always precede what the target sends; bytes a client sent behind its request start
- * the client-to-target buffer.
+ * choice and the reply go through `out`, written while the handshake goes on; whatever of them
+ * is unwritten when the target is connected goes first to the client through the splicer, so
+ * it always precedes what the target sends. Bytes a client sent behind its request are kept in
+ * `early` and go to the target first.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -12,27 +13,26 @@
 #include <unistd.h>
 
 #include "core/ev.h"
+#include "core/splice.h"
 #include "socks/server.h"
 
-enum socks_state { ST_GREETING, ST_REQUEST, ST_CONNECTING, ST_SPLICING, ST_CLOSING };
+/* ST_SPLICED: handed to the splicer, freed as soon as no caller of ours is still using it. */
+enum socks_state { ST_GREETING, ST_REQUEST, ST_CONNECTING, ST_CLOSING, ST_SPLICED };
 
-struct socks_pipe {
-	size_t len, off;
-	bool eof;  /* the source's EOF was read */
-	bool shut; /* ... and passed on: the destination's writing half is shut */
-	uint8_t buf[SOCKS_SPLICE_BUF];
-};
+enum { SOCKS_OUT_MAX = SOCKS_METHOD_LEN + SOCKS_REPLY_MAX };
 
 struct socks_client {
 	struct socks_server *srv;
 	struct socks_client *prev, *next;
 	enum socks_state st;
-	int cfd, tfd; /* the client; the target (-1 until connected) */
-	struct ev_io cio, tio;
+	int cfd; /* the client; -1 once handed to the splicer */
+	struct ev_io cio;
 	struct ev_timer deadline;
-	size_t inlen;
+	size_t inlen, earlylen, outlen, outoff;
+	bool busy; /* within client_handshake: ops->connect may answer from inside it */
 	uint8_t in[SOCKS_GREETING_MAX + SOCKS_REQUEST_MAX];
-	struct socks_pipe up, down; /* client -> target, target -> client */
+	uint8_t early[SOCKS_GREETING_MAX + SOCKS_REQUEST_MAX]; /* sent behind the request */
+	uint8_t out[SOCKS_OUT_MAX];                            /* to the client: choice, reply */
 };
 
 struct socks_server {
@@ -41,10 +41,10 @@ struct socks_server {
 	void *arg;
 	struct socks_client *clients;
 	size_t n;
+	struct splicer *splice; /* the connected clients */
 };
 
 static void client_on_cio(struct ev_io *io, uint32_t revents);
-static void client_on_tio(struct ev_io *io, uint32_t revents);
 
 static void
 client_free(struct socks_client *c)
@@ -55,12 +55,9 @@ client_free(struct socks_client *c)
 		srv->ops.cancel(srv->arg, c);
 	if (c->cio.active)
 		ev_io_stop(srv->loop, &c->cio);
-	if (c->tio.active)
-		ev_io_stop(srv->loop, &c->tio);
 	ev_timer_stop(srv->loop, &c->deadline);
-	close(c->cfd);
-	if (c->tfd >= 0)
-		close(c->tfd);
+	if (c->cfd >= 0)
+		close(c->cfd);
 	if (c->prev != NULL)
 		c->prev->next = c->next;
 	else
@@ -71,60 +68,40 @@ client_free(struct socks_client *c)
 	free(c);
 }
 
-/* Stopped when nothing is wanted: epoll reports a hang-up even for no events. */
-static void
-watch(struct ev_loop *loop, struct ev_io *io, int fd, uint32_t ev,
-      void (*cb)(struct ev_io *, uint32_t))
-{
-	if (ev == 0) {
-		if (io->active)
-			ev_io_stop(loop, io);
-	} else if (!io->active) {
-		ev_io_start(loop, io, fd, ev, cb);
-	} else if (io->events != ev) {
-		ev_io_set_events(loop, io, ev);
-	}
-}
-
 static bool
-pipe_has_data(const struct socks_pipe *p)
+client_has_out(const struct socks_client *c)
 {
-	return p->off < p->len;
+	return c->outoff < c->outlen;
 }
 
-static bool
-pipe_wants_read(const struct socks_pipe *p)
-{
-	return !pipe_has_data(p) && !p->eof;
-}
-
+/* The client is read while handshaking, written while `out` has bytes. */
 static void
 client_watch(struct socks_client *c)
 {
 	struct ev_loop *loop = c->srv->loop;
-	uint32_t cev = 0, tev = 0;
+	uint32_t ev = 0;
 
-	if (c->st == ST_GREETING || c->st == ST_REQUEST ||
-	    (c->st == ST_SPLICING && pipe_wants_read(&c->up)))
-		cev |= EV_READ;
-	if (pipe_has_data(&c->down))
-		cev |= EV_WRITE;
-	watch(loop, &c->cio, c->cfd, cev, client_on_cio);
-	if (c->tfd < 0)
-		return;
-	if (c->st == ST_SPLICING && pipe_wants_read(&c->down))
-		tev |= EV_READ;
-	if (pipe_has_data(&c->up))
-		tev |= EV_WRITE;
-	watch(loop, &c->tio, c->tfd, tev, client_on_tio);
+	if (c->st == ST_GREETING || c->st == ST_REQUEST)
+		ev |= EV_READ;
+	if (client_has_out(c))
+		ev |= EV_WRITE;
+	/* Stopped when nothing is wanted: epoll reports a hang-up even for no events. */
+	if (ev == 0) {
+		if (c->cio.active)
+			ev_io_stop(loop, &c->cio);
+	} else if (!c->cio.active) {
+		ev_io_start(loop, &c->cio, c->cfd, ev, client_on_cio);
+	} else if (c->cio.events != ev) {
+		ev_io_set_events(loop, &c->cio, ev);
+	}
 }
 
-/* Queues bytes for the client (the method choice, a reply): before anything else it gets. */
+/* Queues bytes for the client (the method choice, a reply). */
 static void
 client_say(struct socks_client *c, const uint8_t *b, size_t n)
 {
-	memcpy(c->down.buf + c->down.len, b, n); /* handshake bytes: far below the buffer size */
-	c->down.len += n;
+	memcpy(c->out + c->outlen, b, n); /* at most SOCKS_OUT_MAX in all */
+	c->outlen += n;
 }
 
 static void
@@ -136,39 +113,18 @@ client_refuse(struct socks_client *c, enum socks_reply rep)
 	c->st = ST_CLOSING;
 }
 
-/* Reads src into p; false on an error (the client ends). */
+/* Writes what `out` holds; false on an error (the client ends). */
 static bool
-pipe_fill(struct socks_pipe *p, int src)
+client_drain(struct socks_client *c)
 {
-	ssize_t n = read(src, p->buf, sizeof(p->buf));
+	ssize_t n;
 
+	if (!client_has_out(c))
+		return true;
+	n = send(c->cfd, c->out + c->outoff, c->outlen - c->outoff, MSG_NOSIGNAL);
 	if (n < 0)
 		return errno == EAGAIN || errno == EINTR;
-	if (n == 0)
-		p->eof = true;
-	p->len = (size_t)n;
-	p->off = 0;
-	return true;
-}
-
-/* Writes p to dst, then passes its EOF on; false on an error. */
-static bool
-pipe_drain(struct socks_pipe *p, int dst)
-{
-	if (pipe_has_data(p)) {
-		ssize_t n = send(dst, p->buf + p->off, p->len - p->off, MSG_NOSIGNAL);
-
-		if (n < 0)
-			return errno == EAGAIN || errno == EINTR;
-		p->off += (size_t)n;
-		if (p->off < p->len)
-			return true;
-		p->off = p->len = 0;
-	}
-	if (p->eof && !p->shut) {
-		shutdown(dst, SHUT_WR);
-		p->shut = true;
-	}
+	c->outoff += (size_t)n;
 	return true;
 }
 
@@ -209,9 +165,8 @@ client_on_request(struct socks_client *c, size_t *used)
 		break;
 	}
 	/* What follows the request is the client's first data for the target. */
-	memcpy(c->up.buf, c->in + *used, c->inlen - *used);
-	c->up.len = c->inlen - *used;
-	c->up.off = 0;
+	memcpy(c->early, c->in + *used, c->inlen - *used);
+	c->earlylen = c->inlen - *used;
 	*used = c->inlen;
 	c->st = ST_CONNECTING;
 	c->srv->ops.connect(c->srv->arg, c, &r);
@@ -244,7 +199,9 @@ client_read_handshake(struct socks_client *c)
 	if (n == 0)
 		return false; /* gone before it asked */
 	c->inlen += (size_t)n;
+	c->busy = true;
 	client_handshake(c);
+	c->busy = false;
 	return true;
 }
 
@@ -252,8 +209,7 @@ client_read_handshake(struct socks_client *c)
 static void
 client_settle(struct socks_client *c, bool ok)
 {
-	if (!ok || (c->st == ST_CLOSING && !pipe_has_data(&c->down)) ||
-	    (c->st == ST_SPLICING && c->up.shut && c->down.shut)) {
+	if (!ok || c->st == ST_SPLICED || (c->st == ST_CLOSING && !client_has_out(c))) {
 		client_free(c);
 		return;
 	}
@@ -267,26 +223,9 @@ client_on_cio(struct ev_io *io, uint32_t revents)
 	bool ok = true;
 
 	if (revents & EV_WRITE)
-		ok = pipe_drain(&c->down, c->cfd);
-	if (ok && (revents & EV_READ)) {
-		if (c->st == ST_GREETING || c->st == ST_REQUEST)
-			ok = client_read_handshake(c);
-		else if (c->st == ST_SPLICING && pipe_wants_read(&c->up))
-			ok = pipe_fill(&c->up, c->cfd) && pipe_drain(&c->up, c->tfd);
-	}
-	client_settle(c, ok);
-}
-
-static void
-client_on_tio(struct ev_io *io, uint32_t revents)
-{
-	struct socks_client *c = container_of(io, struct socks_client, tio);
-	bool ok = true;
-
-	if (revents & EV_WRITE)
-		ok = pipe_drain(&c->up, c->tfd);
-	if (ok && (revents & EV_READ) && pipe_wants_read(&c->down))
-		ok = pipe_fill(&c->down, c->tfd) && pipe_drain(&c->down, c->cfd);
+		ok = client_drain(c);
+	if (ok && (revents & EV_READ) && (c->st == ST_GREETING || c->st == ST_REQUEST))
+		ok = client_read_handshake(c);
 	client_settle(c, ok);
 }
 
@@ -304,6 +243,10 @@ socks_server_new(struct socks_server **out, struct ev_loop *loop,
 
 	if (srv == NULL)
 		return -ENOMEM;
+	if (splicer_new(&srv->splice, loop, SOCKS_CLIENTS_MAX)) {
+		free(srv);
+		return -ENOMEM;
+	}
 	srv->loop = loop;
 	srv->ops = *ops;
 	srv->arg = arg;
@@ -318,6 +261,7 @@ socks_server_free(struct socks_server *srv)
 		return;
 	while (srv->clients != NULL)
 		client_free(srv->clients);
+	splicer_free(srv->splice);
 	free(srv);
 }
 
@@ -326,7 +270,7 @@ socks_server_accept(struct socks_server *srv, int fd)
 {
 	struct socks_client *c;
 
-	if (srv->n >= SOCKS_CLIENTS_MAX) {
+	if (srv->n + splicer_pairs(srv->splice) >= SOCKS_CLIENTS_MAX) {
 		close(fd);
 		return -EMFILE;
 	}
@@ -339,7 +283,6 @@ socks_server_accept(struct socks_server *srv, int fd)
 	}
 	c->srv = srv;
 	c->cfd = fd;
-	c->tfd = -1;
 	c->st = ST_GREETING;
 	c->next = srv->clients;
 	if (srv->clients != NULL)
@@ -355,22 +298,27 @@ socks_server_connected(struct socks_server *srv, struct socks_client *c, int fd,
 		       enum socks_reply rep, const struct sockaddr_storage *bound)
 {
 	uint8_t out[SOCKS_REPLY_MAX];
+	int cfd = c->cfd;
 
 	if (fd < 0) {
 		client_refuse(c, rep == SOCKS_REP_SUCCEEDED ? SOCKS_REP_GENERAL_FAILURE : rep);
 		client_watch(c);
 		return;
 	}
-	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-	c->tfd = fd;
 	client_say(c, out, socks_encode_reply(out, SOCKS_REP_SUCCEEDED, bound));
-	c->st = ST_SPLICING;
-	ev_timer_stop(srv->loop, &c->deadline);
-	client_watch(c);
+	/* The splicer takes both descriptors and what is still to be written each way. */
+	if (c->cio.active)
+		ev_io_stop(srv->loop, &c->cio); /* one watcher per descriptor */
+	c->st = ST_SPLICED;
+	c->cfd = -1;
+	splicer_add_with(srv->splice, cfd, fd, c->early, c->earlylen, c->out + c->outoff,
+			 c->outlen - c->outoff);
+	if (!c->busy)
+		client_free(c);
 }
 
 size_t
 socks_server_clients(const struct socks_server *srv)
 {
-	return srv->n;
+	return srv->n + splicer_pairs(srv->splice);
 }

@@ -11,15 +11,16 @@
  *   REQUEST     reading the request; a bad one gets its reply code, then the client closes
  *   CONNECTING  ops->connect was called; the client is not read (bytes it sent behind its
  *               request are kept and go to the target first) until socks_server_connected
- *   SPLICING    bytes both ways through a buffer per direction (SOCKS_SPLICE_BUF): a side is
- *               read only while its buffer is empty; EOF from one side, once its buffer is
- *               written, shuts the other side's writing half; both EOFs, or an error, end it
  *   CLOSING     a refusal (or 0xff) is being written; then the client is closed
- * Timer: each client has SOCKS_HANDSHAKE_MS from being handed in to reach SPLICING (the
+ * Once connected, the client and the target are handed to a splicer (core/splice.h) with
+ * what is still to be written each way (the reply to the client, the bytes the client sent
+ * behind its request to the target): bytes both ways, half-closes passed on, both EOFs or an
+ * error end it.
+ * Timer: each client has SOCKS_HANDSHAKE_MS from being handed in to be connected (the
  * connect included); when it fires the client is closed, and a connect in flight is
  * withdrawn with ops->cancel (so is every one at socks_server_free).
  *
- * Bounds: SOCKS_CLIENTS_MAX clients (one more is closed at once), the buffers above.
+ * Bounds: SOCKS_CLIENTS_MAX clients, handshaking or spliced (one more is closed at once).
  */
 #ifndef VERTEX_SOCKS_SERVER_H
 #define VERTEX_SOCKS_SERVER_H
@@ -36,7 +37,6 @@ struct socks_client;
 
 enum {
 	SOCKS_CLIENTS_MAX = 256,
-	SOCKS_SPLICE_BUF = 65536,
 	SOCKS_HANDSHAKE_MS = 10000,
 };
 
@@ -67,6 +67,7 @@ int socks_server_accept(struct socks_server *srv, int fd);
 void socks_server_connected(struct socks_server *srv, struct socks_client *c, int fd,
 			    enum socks_reply rep, const struct sockaddr_storage *bound);
 
+/* Clients handshaking, connecting or spliced. */
 size_t socks_server_clients(const struct socks_server *srv);
 
 #endif

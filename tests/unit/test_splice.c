@@ -2,8 +2,8 @@
 /*
  * The splicer (core/splice.h) on real socketpairs: 1 MiB each way at once arrives intact
  * through a small reader, a half close travels (the other direction goes on), both EOFs end the
- * pair and close its descriptors, an error on one side ends it, and the bound refuses a pair
- * beyond max (closing both).
+ * pair and close its descriptors, an error on one side ends it, bytes already read go first,
+ * and the bound refuses a pair beyond max (closing both).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -171,6 +171,44 @@ test_error_ends_the_pair(void **state)
 }
 
 static void
+test_bytes_already_read_go_first(void **state)
+{
+	struct ev_loop *loop;
+	struct splicer *s;
+	int a[2], b[2];
+	char buf[64];
+	ssize_t n;
+	static uint8_t big[SPLICE_BUF + 1];
+
+	(void)state;
+	assert_int_equal(ev_loop_new(&loop), 0);
+	assert_int_equal(splicer_new(&s, loop, 4), 0);
+	pairs(a, b);
+	/* A proxy's case: the reply to the client, the client's early bytes to the target. */
+	assert_int_equal(splicer_add_with(s, a[1], b[1], (const uint8_t *)"early", 5,
+					  (const uint8_t *)"reply", 5),
+			 0);
+	assert_int_equal(write(b[0], "+data", 5), 5);
+	for (int turn = 0; turn < 10; turn++)
+		ev_run_once(loop, 0);
+	n = read(a[0], buf, sizeof(buf));
+	assert_int_equal(n, 10);
+	assert_memory_equal(buf, "reply+data", 10);
+	n = read(b[0], buf, sizeof(buf));
+	assert_int_equal(n, 5);
+	assert_memory_equal(buf, "early", 5);
+	close(a[0]);
+	close(b[0]);
+	pairs(a, b);
+	assert_int_equal(splicer_add_with(s, a[1], b[1], big, sizeof(big), NULL, 0), -EINVAL);
+	assert_int_equal(fcntl(a[1], F_GETFD), -1);
+	close(a[0]);
+	close(b[0]);
+	splicer_free(s);
+	ev_loop_free(loop);
+}
+
+static void
 test_bound_and_free(void **state)
 {
 	struct ev_loop *loop;
@@ -203,6 +241,7 @@ main(void)
 		cmocka_unit_test(test_both_ways_and_half_close),
 		cmocka_unit_test(test_one_side_half_closed_other_goes_on),
 		cmocka_unit_test(test_error_ends_the_pair),
+		cmocka_unit_test(test_bytes_already_read_go_first),
 		cmocka_unit_test(test_bound_and_free),
 	};
 

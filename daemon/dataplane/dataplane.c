@@ -290,7 +290,7 @@ dataplane_receive(struct dataplane *dp, struct pkt *p, const struct sockaddr_sto
 							 : "authentication failed");
 		goto out;
 	}
-	if (peer_on_rx(peer, from))
+	if (peer_on_rx(peer, from, p->len == PROBE_LEN))
 		dataplane_send_check(dp, peer, from); /* UDP news: say so, and ask back, at once */
 	peer->paths.last_rx = kind;
 	if (!p->len)

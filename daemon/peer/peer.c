@@ -236,13 +236,16 @@ peer_on_trust(struct peer_table *t, const char *domain)
 }
 
 bool
-peer_on_rx(struct peer *p, const struct sockaddr_storage *from)
+peer_on_rx(struct peer *p, const struct sockaddr_storage *from, bool probe)
 {
 	uint64_t now = ev_now_ms(p->table->loop);
 	bool news;
 
 	p->last_rx_ms = now;
 	if (!from)
+		return false;
+	if (probe && !sockaddr_same(from, &p->paths.endpoint) &&
+	    path_set_udp_is_alive(&p->paths, now, peer_dead_after_ms(p)))
 		return false;
 	news = !path_set_udp_heard(&p->paths, now, peer_dead_after_ms(p)) ||
 	       !sockaddr_same(from, &p->paths.endpoint);

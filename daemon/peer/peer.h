@@ -170,13 +170,20 @@ bool peer_dial_direct(struct peer *p, const struct sockaddr_storage *to);
 /* The peer said it is going away (a CLOSE record): keys dropped, try again after a while. */
 void peer_on_close(struct peer *p);
 /*
- * An authentic frame from p: over UDP from `from`, or over the link (from NULL). True when it
- * came over UDP that was not known to work with p, or from a new endpoint: the caller answers
- * at once over UDP (an empty frame to `from`), so that the peer learns within one round trip
- * that the path works both ways, not at our next keepalive. At most one answer per change: the
- * answer makes UDP work on the other side, which then does not answer it.
+ * An authentic frame from p: over UDP from `from`, or over the link (from NULL); probe says it
+ * was a path probe (proto/probe.h), not data or a keepalive. True when it came over UDP that
+ * was not known to work with p, or from a new endpoint: the caller answers at once over UDP (a
+ * probe request to `from`), so that the peer learns within one round trip that the path works
+ * both ways, not at our next keepalive. At most one answer per change: the answer makes UDP
+ * work on the other side, which then does not answer it.
+ *
+ * A probe from another source while our UDP path works (validated, heard, not failed) changes
+ * nothing: it is answered to where it came from (a candidate check of the peer's), but the
+ * endpoint stays. Otherwise a peer reachable at two addresses (IPv4 and IPv6) would have each
+ * answer move the endpoint and ask back over the other, without end. Data moves the endpoint
+ * at once (roaming).
  */
-bool peer_on_rx(struct peer *p, const struct sockaddr_storage *from);
+bool peer_on_rx(struct peer *p, const struct sockaddr_storage *from, bool probe);
 /* A frame sealed with kp went out: may ask for an early rekey (rekey-after-packets). */
 void peer_on_tx(struct peer *p, struct keypair *kp);
 /* Closes the sessions of peers whose certificate the list revokes. */

@@ -103,7 +103,7 @@ fx_send_keepalive(void *arg, struct peer *p)
 	fx_record(f->keepalives, &f->nkeepalives, f, p);
 	p->last_tx_ms = ev_now_ms(f->loop);
 	if (f->peer_echoes)
-		peer_on_rx(p, NULL);
+		peer_on_rx(p, NULL, false);
 }
 
 /* Like link_close_peer: a dial in flight fails (link_detach), the session's link goes. */
@@ -226,7 +226,7 @@ fx_traffic_to(struct fx *f, struct peer *p, uint64_t until, uint64_t every_ms, b
 		if (tx && p->current)
 			peer_on_tx(p, p->current);
 		if (rx)
-			peer_on_rx(p, NULL);
+			peer_on_rx(p, NULL, false);
 	}
 }
 
@@ -727,20 +727,46 @@ test_peer_on_rx_asks_an_answer_only_on_udp_news(void **state)
 	struct peer *p = fx_add(f, CAROL, 3);
 	struct sockaddr_storage here = fx_endpoint(7), there = fx_endpoint(8);
 
-	assert_false(peer_on_rx(p, NULL));
-	assert_true(peer_on_rx(p, &here));
-	assert_false(peer_on_rx(p, &here));
+	assert_false(peer_on_rx(p, NULL, false));
+	assert_true(peer_on_rx(p, &here, false));
+	assert_false(peer_on_rx(p, &here, false));
 	f->now += 1000;
 	fx_turns(f);
-	assert_false(peer_on_rx(p, &here));
-	assert_false(peer_on_rx(p, NULL));
-	assert_true(peer_on_rx(p, &there)); /* roamed */
+	assert_false(peer_on_rx(p, &here, false));
+	assert_false(peer_on_rx(p, NULL, false));
+	assert_true(peer_on_rx(p, &there, false)); /* roamed */
 	assert_memory_equal(&p->paths.endpoint, &there, sizeof(there));
-	assert_false(peer_on_rx(p, &there));
+	assert_false(peer_on_rx(p, &there, false));
 	f->now += DEAD_MS + 1;
 	fx_turns(f);
-	assert_true(peer_on_rx(p, &there)); /* UDP had gone silent */
-	assert_false(peer_on_rx(p, &there));
+	assert_true(peer_on_rx(p, &there, false)); /* UDP had gone silent */
+	assert_false(peer_on_rx(p, &there, false));
+}
+
+/*
+ * A peer at two addresses (IPv4 and IPv6): while UDP works at one, a probe from the other is
+ * answered but moves nothing, so the two sides do not chase each other from one address to the
+ * other; data from the other moves the endpoint (roaming), and so does a probe once UDP at the
+ * first has stopped working.
+ */
+static void
+test_peer_on_rx_probe_from_a_second_address(void **state)
+{
+	struct fx *f = *state;
+	struct peer *p = fx_add(f, CAROL, 3);
+	struct sockaddr_storage v4 = fx_endpoint(7), v6 = fx_endpoint(8);
+
+	assert_true(peer_on_rx(p, &v4, true));
+	path_set_on_validated(&p->paths, f->now); /* its answer came */
+	assert_false(peer_on_rx(p, &v6, true));
+	assert_memory_equal(&p->paths.endpoint, &v4, sizeof(v4));
+	assert_false(peer_on_rx(p, &v6, true)); /* and again: still nothing */
+	assert_false(peer_on_rx(p, &v4, true));
+	assert_true(peer_on_rx(p, &v6, false)); /* data: roamed */
+	assert_memory_equal(&p->paths.endpoint, &v6, sizeof(v6));
+	/* Not validated at v6 yet: a probe from v4 now moves it back (v4 may be the way). */
+	assert_true(peer_on_rx(p, &v4, true));
+	assert_memory_equal(&p->paths.endpoint, &v4, sizeof(v4));
 }
 
 /* --- loss ---------------------------------------------------------------------------------- */
@@ -1152,6 +1178,7 @@ main(void)
 		T(test_peer_previous_keys_expire_on_their_own),
 		T(test_peer_keepalive_sent_when_idle_not_when_sending),
 		T(test_peer_on_rx_asks_an_answer_only_on_udp_news),
+		T(test_peer_on_rx_probe_from_a_second_address),
 		T(test_peer_silence_starts_new_handshake),
 		T(test_peer_on_close_drops_keys_and_retries),
 		T(test_peer_on_revocation_closes_revoked_sessions),

@@ -326,6 +326,58 @@ ctl_status_verb(struct agent *a, char **arg, FILE *f)
 	ctl_status(a, f);
 }
 
+/* echo IDENTITY: an ICMP echo request from lwIP to the peer (userspace mode): "seq N". */
+static void
+ctl_echo_verb(struct agent *a, char **arg, FILE *f)
+{
+	struct identity id;
+	char name[IDENTITY_STR_MAX];
+	const char *why = "?";
+	struct peer *p;
+	uint16_t seq;
+	int err;
+
+	if (identity_parse(arg[0], IDENTITY_PURPOSE_FORBIDDEN, &id, &why) ||
+	    identity_format(&id, name, sizeof(name))) {
+		fprintf(f, "error %s\n", why);
+		return;
+	}
+	if (!(p = peer_find(a->peers, name))) {
+		fprintf(f, "error %s is not a peer of this agent\n", name);
+		return;
+	}
+	if ((err = wiring_userspace_echo(a, p, &seq))) {
+		fprintf(f, "error %s\n",
+			err == -EOPNOTSUPP
+			    ? "TUN mode: ping the peer's address through the interface"
+			    : strerror(-err));
+		return;
+	}
+	fprintf(f, "seq %u\n", seq);
+}
+
+/* echo-reply SEQ: "rtt_us N" once the reply came, "rtt_us pending" before. */
+static void
+ctl_echo_reply_verb(struct agent *a, char **arg, FILE *f)
+{
+	char *end;
+	unsigned long seq = strtoul(arg[0], &end, 10);
+	uint64_t rtt;
+	int err;
+
+	if (*end || !*arg[0] || seq < 1 || seq > 65535) {
+		fprintf(f, "error %s is not a sequence number\n", arg[0]);
+		return;
+	}
+	err = wiring_userspace_echo_rtt(a, (uint16_t)seq, &rtt);
+	if (err == -EAGAIN)
+		fprintf(f, "rtt_us pending\n");
+	else if (!err)
+		fprintf(f, "rtt_us %llu\n", (unsigned long long)rtt);
+	else
+		fprintf(f, "error no echo request %lu\n", seq);
+}
+
 static void
 ctl_peers_verb(struct agent *a, char **arg, FILE *f)
 {
@@ -353,6 +405,8 @@ static const struct ctl_verb ctl_verbs[] = {
 	{ { "forward", NULL }, 2, false, ctl_proxy_forward },
 	{ { "unforward", NULL }, 1, false, ctl_proxy_unforward },
 	{ { "forwards", NULL }, 0, false, ctl_proxy_forwards },
+	{ { "echo", NULL }, 1, false, ctl_echo_verb },
+	{ { "echo-reply", NULL }, 1, false, ctl_echo_reply_verb },
 };
 
 /* Splits line in place at single spaces; -1 for an empty word (leading, trailing, double). */

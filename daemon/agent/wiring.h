@@ -103,6 +103,13 @@ void wiring_userspace_close(struct agent *a);
 void wiring_userspace_policy(struct agent *a, const struct policy_peer *pp);
 void wiring_userspace_peer_gone(struct agent *a, const struct peer *p);
 struct netstack *wiring_userspace_netstack(const struct agent *a);
+/*
+ * An ICMP echo request to p from lwIP (`vertex ping` in userspace mode): *seq to ask after it
+ * with echo_rtt, which answers 0 and the RTT, -EAGAIN (no reply yet), -ENOENT (unknown, or
+ * forgotten: the last 64 are kept). -EOPNOTSUPP in TUN mode (ping through vtx0 instead).
+ */
+int wiring_userspace_echo(struct agent *a, const struct peer *p, uint16_t *seq);
+int wiring_userspace_echo_rtt(const struct agent *a, uint16_t seq, uint64_t *rtt_us);
 void wiring_userspace_facts(const struct agent *a, FILE *f);
 
 /*

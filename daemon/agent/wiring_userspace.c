@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "agent/agent.h"
@@ -43,6 +44,15 @@
 enum {
 	WIRING_US_TARGET_MS = 10000, /* a purpose's local target answers within this */
 	WIRING_US_TARGETS_MAX = 256, /* connects to local targets under way at once */
+	WIRING_US_ECHOES = 64,       /* echo requests remembered (`vertex ping`) */
+	WIRING_US_ECHO_ID = 0x7678,  /* our echo requests' ICMP id */
+};
+
+/* An echo request sent for `vertex ping`, and its answer. */
+struct wiring_us_echo {
+	uint16_t seq;
+	struct in_addr to;
+	uint64_t sent_us, rtt_us; /* rtt 0: no reply yet */
 };
 
 struct wiring_us;
@@ -74,6 +84,8 @@ struct wiring_us {
 	size_t npurposes;
 	struct wiring_us_target *targets;
 	size_t ntargets;
+	struct wiring_us_echo echoes[WIRING_US_ECHOES]; /* by seq % WIRING_US_ECHOES */
+	uint16_t echo_seq;
 	uint64_t drops[POLICY_VERDICT_COUNT];
 	uint64_t no_peer, no_buffer, refused_unapproved, target_failed, proxied;
 	struct log_ratelimit rl;
@@ -130,6 +142,65 @@ wiring_us_deliver(void *dev, const uint8_t *pkt, size_t len)
 		return 0;
 	}
 	netstack_input(w->ns, pkt, len);
+	return 0;
+}
+
+/* --- echo, for `vertex ping` --- */
+
+static uint64_t
+wiring_us_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+static void
+wiring_us_echo_reply(void *arg, const struct in_addr *from, uint16_t id, uint16_t seq)
+{
+	struct wiring_us *w = arg;
+	struct wiring_us_echo *e = &w->echoes[seq % WIRING_US_ECHOES];
+
+	if (id == WIRING_US_ECHO_ID && e->seq == seq && e->sent_us && !e->rtt_us &&
+	    e->to.s_addr == from->s_addr)
+		e->rtt_us = wiring_us_now_us() - e->sent_us + 1; /* never 0 */
+}
+
+int
+wiring_userspace_echo(struct agent *a, const struct peer *p, uint16_t *seq)
+{
+	struct wiring_us *w = a->us;
+	struct wiring_us_echo *e;
+	int err;
+
+	if (!w)
+		return -EOPNOTSUPP;
+	*seq = ++w->echo_seq ? w->echo_seq : ++w->echo_seq; /* 0 stays unused */
+	e = &w->echoes[*seq % WIRING_US_ECHOES];
+	memset(e, 0, sizeof(*e));
+	e->seq = *seq;
+	memcpy(&e->to, p->map.peer_view4, 4);
+	e->sent_us = wiring_us_now_us();
+	if ((err = netstack_echo(w->ns, &e->to, WIRING_US_ECHO_ID, *seq)))
+		e->sent_us = 0;
+	return err;
+}
+
+int
+wiring_userspace_echo_rtt(const struct agent *a, uint16_t seq, uint64_t *rtt_us)
+{
+	const struct wiring_us *w = a->us;
+	const struct wiring_us_echo *e;
+
+	if (!w)
+		return -EOPNOTSUPP;
+	e = &w->echoes[seq % WIRING_US_ECHOES];
+	if (e->seq != seq || !e->sent_us)
+		return -ENOENT;
+	if (!e->rtt_us)
+		return -EAGAIN;
+	*rtt_us = e->rtt_us;
 	return 0;
 }
 
@@ -323,7 +394,8 @@ wiring_us_listen(struct wiring_us *w)
 int
 wiring_userspace_open(struct agent *a, struct pktdev *dev)
 {
-	struct netstack_ops ops = { .output = wiring_us_output };
+	struct netstack_ops ops = { .output = wiring_us_output,
+				    .echo_reply = wiring_us_echo_reply };
 	struct netstack_config nc = {
 		.prefix4 = (uint8_t)a->pool.len4,
 		.prefix6 = (uint8_t)a->pool.len6,

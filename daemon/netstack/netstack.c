@@ -182,6 +182,11 @@ netstack_new(struct netstack **out, struct ev_loop *loop, const struct netstack_
 	ip6_addr_clear_zone(ip_2_ip6(&ns->ip6));
 	ns_lwip_init_once();
 	ns_netif_setup(ns);
+	if (ns_echo_open(ns)) {
+		netif_remove(&ns->netif);
+		free(ns);
+		return -ENOMEM;
+	}
 	ns_live = ns;
 	ns_timer_rearm(ns);
 	*out = ns;
@@ -194,6 +199,7 @@ netstack_free(struct netstack *ns)
 	if (ns == NULL)
 		return;
 	ns->freeing = true;
+	ns_echo_close(ns);
 	ns_conn_abort_all(ns);
 	for (size_t i = 0; i < NETSTACK_LISTENERS_MAX; i++)
 		if (ns->listeners[i].pcb != NULL)

@@ -86,6 +86,8 @@ struct netstack_config {
 struct netstack_ops {
 	/* A complete IP packet lwIP sends (borrowed for the call). */
 	void (*output)(void *arg, const uint8_t *pkt, size_t len);
+	/* An ICMP echo reply to us (netstack_echo's, or anyone's); NULL: none wanted. */
+	void (*echo_reply)(void *arg, const struct in_addr *from, uint16_t id, uint16_t seq);
 };
 
 /*
@@ -140,6 +142,13 @@ int netstack_connect(struct netstack *ns, const struct sockaddr_storage *to,
  * how many.
  */
 size_t netstack_reset_peer(struct netstack *ns, const struct sockaddr_storage *addr);
+
+/*
+ * An ICMP echo request from our IPv4 address to `to` with id and seq (a fixed 24-byte payload),
+ * for `vertex ping` in userspace mode; its reply comes to ops->echo_reply. 0, -EINVAL (no
+ * echo_reply op), -EADDRNOTAVAIL (to is our own address), -ENOMEM, -EHOSTUNREACH.
+ */
+int netstack_echo(struct netstack *ns, const struct in_addr *to, uint16_t id, uint16_t seq);
 
 /* Bridged connections now (not counting those lwIP still closes on its own). */
 size_t netstack_conns(const struct netstack *ns);

@@ -37,6 +37,7 @@ struct netstack {
 	size_t deferred;             /* bridges whose received data waits for the turn's end */
 	struct ev_timer flush_timer; /* 0 ms: runs after the turn's I/O (ns_conn_flush_all) */
 	bool freeing;                /* netstack_free runs: no output */
+	struct raw_pcb *echo;        /* ICMP echo (echo.c), with ops.echo_reply */
 	uint64_t drops[NETSTACK_DROP_MAX];
 	uint8_t txbuf[NETSTACK_MTU_MAX]; /* a chained pbuf made contiguous for output */
 };
@@ -56,6 +57,9 @@ int ns_conn_new(struct netstack *ns, struct tcp_pcb *pcb, const ip_addr_t *dial_
 size_t ns_conn_reset_remote(struct netstack *ns, const ip_addr_t *remote);
 /* Resets and frees every bridged connection (netstack_free). */
 void ns_conn_abort_all(struct netstack *ns);
+/* echo.c: the ICMP pcb, when ops.echo_reply is set. 0 or -ENOMEM. */
+int ns_echo_open(struct netstack *ns);
+void ns_echo_close(struct netstack *ns);
 /* Writes what each bridge received this loop turn to its descriptor (flush_timer). */
 void ns_conn_flush_all(struct netstack *ns);
 

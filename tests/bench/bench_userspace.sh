@@ -19,7 +19,8 @@
 #
 # BENCH_ROUNDS (3) runs each; the median Mbit/s, and the CPU seconds both vertexd used per GB
 # (utime+stime from /proc/PID/stat). The same nc on both ends in every mode, so what differs is
-# the agents.
+# the agents. BENCH_PERF=DIR: a perf profile (perf record -g) of each vertexd during the first
+# counted round of each mode, DIR/MODE-NAME.data (perf report -i ... --no-children).
 #
 # shellcheck source-path=SCRIPTDIR source=../integration/lib.sh
 source "$(dirname "$0")/../integration/lib.sh"
@@ -33,6 +34,8 @@ declare -A R=()
 
 [[ $(id -u) -eq 0 ]] || skip "needs root (network namespaces)"
 nc -h 2>&1 | grep -q -- '-X proxy_protocol' || skip "missing tool: netcat-openbsd"
+[[ -z ${BENCH_PERF:-} ]] || { mkdir -p "$BENCH_PERF" && command -v perf >/dev/null; } ||
+	skip "BENCH_PERF: needs perf and a directory"
 vtx_setup_common
 trap 'rc=$?; report; (exit $rc); vtx_cleanup' EXIT
 topo_up >"$VTX_TMP/topology.log" 2>&1 || fail "topology: $(cat "$VTX_TMP/topology.log")"
@@ -62,10 +65,17 @@ start()
 # one MODE: one transfer; prints "SECONDS CPU-TICKS".
 one()
 {
-	local amode=$1 t0 t1 c0 c1 sink
+	local amode=$1 perf=${2:-} t0 t1 c0 c1 sink pids=()
 	qn2 nc -l 5201 >/dev/null &
 	sink=$!
 	wait_until 5 q2 bash -c 'ss -ltn | grep -q ":5201 "' || return 1
+	if [[ -n $perf ]]; then
+		for n in alice bob; do
+			perf record -q -F 999 -g -o "$perf-$n.data" -p "${VTX_DAEMON_PID[$n]}" \
+				>/dev/null 2>&1 &
+			pids+=($!)
+		done
+	fi
 	c0=$(cpu_ticks "${VTX_DAEMON_PID[alice]}" "${VTX_DAEMON_PID[bob]}")
 	t0=$(date +%s.%N)
 	if [[ $amode == tun ]]; then
@@ -76,6 +86,10 @@ one()
 	wait "$sink"
 	t1=$(date +%s.%N)
 	c1=$(cpu_ticks "${VTX_DAEMON_PID[alice]}" "${VTX_DAEMON_PID[bob]}")
+	if ((${#pids[@]})); then
+		kill -INT "${pids[@]}" 2>/dev/null
+		wait "${pids[@]}" 2>/dev/null
+	fi
 	echo "$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }') $((c1 - c0))"
 }
 
@@ -100,7 +114,9 @@ measure()
 	fi
 	one "$amode" >/dev/null # warm-up (the first SYN may wait for the path)
 	for ((i = 0; i < ROUNDS; i++)); do
-		read -r secs ticks <<<"$(one "$amode")"
+		perf=
+		[[ -n ${BENCH_PERF:-} && $i -eq 0 ]] && perf=$BENCH_PERF/${mode/\//-}
+		read -r secs ticks <<<"$(one "$amode" "$perf")"
 		[[ -n $secs ]] || continue
 		mbits+=("$(awk -v mb="$MB" -v s="$secs" 'BEGIN { print mb * 8 * 1.048576 / s }')")
 		cpus+=("$(awk -v t="$ticks" -v hz="$CLK_TCK" -v mb="$MB" \

@@ -7,7 +7,8 @@
 #
 # 1. Both agents in userspace mode, started as nobody in a mount namespace where /dev/net is
 #    empty (no TUN device to open): uid nobody, no capabilities, no vtx0, no nftables table,
-#    `vertex status` says the mode. alice asks bob for ssh, web and chat; bob approves them.
+#    `vertex status` says the mode. alice asks bob for ssh, web and chat; bob approves them;
+#    `vertex ping` (the echo sent by alice's lwIP) is answered by bob's lwIP.
 #    - ssh through alice's SOCKS5 server (nc -X 5, the name bob.at.b.example.com) runs a
 #      command on bob's real sshd (bob's purpose ssh, no local target: 127.0.0.1:22), and
 #      64 MiB go up and back, sha256 equal on both ends;
@@ -24,8 +25,8 @@
 #    to bob's overlay address and 16 MiB each way, ssh through alice's SOCKS5 server in TUN mode
 #    (its connection is a kernel socket over vtx0); a SYN to bob's unapproved admin port, which
 #    alice's kernel sends, is dropped by bob's userspace policy and counted.
-# 3. The reverse: alice userspace, bob TUN: ssh through alice's SOCKS server to bob's kernel
-#    sshd, 16 MiB each way. (No ping: alice has no kernel interface to ping from, and bob may
+# 3. The reverse: alice userspace, bob TUN: `vertex ping` from alice's lwIP, answered by bob's
+#    kernel; ssh through alice's SOCKS server to bob's kernel sshd, 16 MiB each way. (bob may
 #    not ping alice, who approved nothing for him.)
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -155,6 +156,10 @@ rdv_ask_approve alice "$ALICE" bob "$BOB" chat
 wait_until 30 bash -c "[[ \$('$VERTEX' -s '$VTX_TMP/alice.sock' peers --json |
 	jq -r '.peers[0].state') == up ]]" || fail "no session: $(vtx_ctl alice peers)"
 pass "approved ssh, web and chat; the session is up ($(peer_field alice "$BOB" path))"
+OUT=$(vtx_ctl alice ping -c 2 -W 5 "$BOB") || fail "vertex ping in userspace mode: $OUT"
+[[ $OUT == *"from the agent's userspace stack"* && $OUT == *"seq 2: reply in "*" ms via direct udp "* ]] ||
+	fail "vertex ping in userspace mode printed: $OUT"
+pass "vertex ping from lwIP, answered by bob's lwIP: $(grep '^seq 2' <<<"$OUT")"
 
 say "1a. ssh through alice's SOCKS5 server, by name"
 TOKEN=userspace-$RANDOM$RANDOM
@@ -262,6 +267,8 @@ wait_until 20 home_up bob || fail "bob (TUN) never connects to its server"
 wait_until 30 bash -c "[[ \$('$VERTEX' -s '$VTX_TMP/alice.sock' peers --json |
 	jq -r '.peers[0].state') == up ]]" || fail "no session: $(vtx_ctl alice peers)"
 pass "the session is up again ($(peer_field alice "$BOB" path)), the same approvals"
+OUT=$(vtx_ctl alice ping -c 1 -W 5 "$BOB") || fail "vertex ping alice (userspace) -> bob (TUN): $OUT"
+pass "vertex ping from alice's lwIP, answered by bob's kernel: $(grep '^seq 1' <<<"$OUT")"
 OUT=$(qn alice ssh "${SSH_OPTS[@]}" "${SOCKS_PROXY[@]}" "root@bob.at.$DOMAIN_B" "echo $TOKEN") ||
 	fail "ssh through SOCKS to bob (TUN) failed"
 [[ $OUT == "$TOKEN" ]] || fail "ssh printed '$OUT'"

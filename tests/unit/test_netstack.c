@@ -1231,10 +1231,108 @@ test_netstack_transfer_lossy(void **state)
 	print_message("lossy transfer: %" PRIu64 " ms\n", ev_clock_ms() - start);
 }
 
+/* --- ICMP echo (netstack_echo, ops.echo_reply) --- */
+
+static struct {
+	int n;
+	struct in_addr from;
+	uint16_t id, seq;
+} echo_got;
+
+static void
+echo_reply(void *arg, const struct in_addr *from, uint16_t id, uint16_t seq)
+{
+	(void)arg;
+	echo_got.n++;
+	echo_got.from = *from;
+	echo_got.id = id;
+	echo_got.seq = seq;
+}
+
+/*
+ * An echo request goes out from our address with the id, seq and a valid checksum; the peer's
+ * reply (the same packet turned around, type 0) reaches echo_reply; an echo request to us is
+ * still lwIP's to answer; our own address is refused.
+ */
+static void
+test_netstack_echo(void **state)
+{
+	struct netstack_config cfg;
+	struct netstack_ops ops = { .output = capture_output, .echo_reply = echo_reply };
+	struct ev_loop *loop;
+	struct netstack *ns;
+	struct capture *cap = calloc(1, sizeof(*cap));
+	struct in_addr to, self;
+	uint8_t pkt[128];
+	size_t len;
+
+	(void)state;
+	assert_non_null(cap);
+	memset(&echo_got, 0, sizeof(echo_got));
+	fill_config(&cfg, A4, A6);
+	assert_int_equal(ev_loop_new(&loop), 0);
+	assert_int_equal(netstack_new(&ns, loop, &cfg, &ops, cap), 0);
+	memcpy(&to, B4, 4);
+	memcpy(&self, A4, 4);
+	assert_int_equal(netstack_echo(ns, &self, 7, 1), -EADDRNOTAVAIL);
+	assert_int_equal(netstack_echo(ns, &to, 0x7678, 42), 0);
+	assert_int_equal(cap->n, 1);
+	len = cap->len[0];
+	memcpy(pkt, cap->pkt[0], len);
+	assert_int_equal(pkt[9], 1); /* ICMP */
+	assert_memory_equal(pkt + 12, A4, 4);
+	assert_memory_equal(pkt + 16, B4, 4);
+	assert_int_equal(pkt[20], 8); /* echo request */
+	assert_int_equal(pkt[24] << 8 | pkt[25], 0x7678);
+	assert_int_equal(pkt[26] << 8 | pkt[27], 42);
+	assert_int_equal(fold(sum16(pkt + 20, len - 20, 0)), 0); /* its checksum is right */
+	/* The reply: addresses swapped, type 0, checksum fixed by the difference (8 << 8). */
+	memcpy(pkt + 12, B4, 4);
+	memcpy(pkt + 16, A4, 4);
+	pkt[20] = 0;
+	pkt[22] = pkt[23] = 0;
+	{
+		uint16_t c = fold(sum16(pkt + 20, len - 20, 0));
+
+		pkt[22] = (uint8_t)(c >> 8);
+		pkt[23] = (uint8_t)c;
+	}
+	pkt[10] = pkt[11] = 0;
+	{
+		uint16_t c = fold(sum16(pkt, 20, 0));
+
+		pkt[10] = (uint8_t)(c >> 8);
+		pkt[11] = (uint8_t)c;
+	}
+	netstack_input(ns, pkt, len);
+	assert_int_equal(echo_got.n, 1);
+	assert_int_equal(echo_got.id, 0x7678);
+	assert_int_equal(echo_got.seq, 42);
+	assert_memory_equal(&echo_got.from, B4, 4);
+	/* A request to us: lwIP answers it (one more packet out), no callback. */
+	cap->n = 0;
+	pkt[20] = 8;
+	pkt[22] = pkt[23] = 0;
+	{
+		uint16_t c = fold(sum16(pkt + 20, len - 20, 0));
+
+		pkt[22] = (uint8_t)(c >> 8);
+		pkt[23] = (uint8_t)c;
+	}
+	netstack_input(ns, pkt, len);
+	assert_int_equal(echo_got.n, 1);
+	assert_int_equal(cap->n, 1);
+	assert_int_equal(cap->pkt[0][20], 0); /* lwIP's echo reply */
+	netstack_free(ns);
+	ev_loop_free(loop);
+	free(cap);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_netstack_echo),
 		cmocka_unit_test(test_netstack_input_syn_listening_v4),
 		cmocka_unit_test(test_netstack_input_syn_listening_v6),
 		cmocka_unit_test(test_netstack_input_syn_closed_v4),

@@ -3,7 +3,9 @@
  * vertex ping: ICMP echo to a peer's overlay address, and for each reply the path the peer's
  * frames came over (the agent's `rx_path`: direct UDP from an endpoint, the TCP link, or the
  * relay through the servers) and the round-trip time. The echo is an ordinary one through vtx0,
- * so it measures what programs get; the path is asked of the agent after each reply.
+ * so it measures what programs get; the path is asked of the agent after each reply. In
+ * userspace mode there is no vtx0: the agent sends the echo from its own stack (`echo`) and is
+ * asked for the reply (`echo-reply`) every few milliseconds.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -131,6 +133,63 @@ ping_wait(int fd, bool raw, uint16_t id, uint16_t seq, double sent, int timeout_
 	}
 }
 
+static void
+ping_sleep_ms(long ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+/* Is the agent in userspace mode? */
+static bool
+ping_agent_is_userspace(void)
+{
+	struct ctlclient_facts f;
+	bool us;
+
+	if (ctlclient_ask("status", &f))
+		return false;
+	us = !strcmp(ctlclient_fact(&f, 0, f.n, "mode"), "userspace");
+	ctlclient_facts_free(&f);
+	return us;
+}
+
+/* One echo through the agent's stack: its RTT in ms, or a negative number (said why). */
+static double
+ping_by_agent(const char *peer, unsigned long seq, unsigned long wait_s)
+{
+	struct ctlclient_facts f;
+	char req[IDENTITY_STR_MAX + 16];
+	double deadline = ping_now_ms() + (double)wait_s * 1000;
+	unsigned long aseq;
+
+	snprintf(req, sizeof(req), "echo %s", peer);
+	if (ctlclient_ask(req, &f)) {
+		printf("seq %lu: cannot send\n", seq);
+		return -1;
+	}
+	aseq = strtoul(ctlclient_fact(&f, 0, f.n, "seq"), NULL, 10);
+	ctlclient_facts_free(&f);
+	snprintf(req, sizeof(req), "echo-reply %lu", aseq);
+	while (ping_now_ms() < deadline) {
+		const char *v;
+		double rtt = -1;
+
+		ping_sleep_ms(2);
+		if (ctlclient_ask(req, &f))
+			return -1;
+		v = ctlclient_fact(&f, 0, f.n, "rtt_us");
+		if (strcmp(v, "pending"))
+			rtt = strtod(v, NULL) / 1000;
+		ctlclient_facts_free(&f);
+		if (rtt >= 0)
+			return rtt;
+	}
+	printf("seq %lu: no reply within %lu s\n", seq, wait_s);
+	return -1;
+}
+
 int
 cmd_ping(int argc, char **argv)
 {
@@ -142,6 +201,8 @@ cmd_ping(int argc, char **argv)
 	    "peer's frames came over: `direct udp ADDRESS:PORT` (the peer's endpoint, its NAT's\n"
 	    "public address), `direct tcp` (frames inside the TLS link), or `relay via` the\n"
 	    "servers. Needs an ICMP socket: root, or a group in net.ipv4.ping_group_range.\n"
+	    "With an agent in userspace mode (no vtx0), the agent's own stack sends the echo\n"
+	    "and no privilege is needed.\n"
 	    "\n"
 	    "  -c COUNT     echo requests to send, one a second (default 3, at most 1000)\n"
 	    "  -W SECONDS   how long to wait for each reply (default 2)\n"
@@ -209,6 +270,23 @@ cmd_ping(int argc, char **argv)
 		return 1;
 	}
 	ctlclient_facts_free(&f);
+	if (ping_agent_is_userspace()) {
+		printf("PING %s (%s, from the agent's userspace stack)\n", peer,
+		       inet_ntoa(to.sin_addr));
+		for (unsigned long seq = 1; seq <= count; seq++) {
+			double rtt = ping_by_agent(peer, seq, wait_s);
+
+			if (rtt >= 0) {
+				replies++;
+				ping_path(peer, path, sizeof(path));
+				printf("seq %lu: reply in %.2f ms via %s\n", seq, rtt, path);
+			}
+			if (seq < count)
+				ping_sleep_ms(1000);
+		}
+		printf("%u of %lu replied\n", replies, count);
+		return replies ? 0 : 1;
+	}
 	if ((fd = ping_socket(&raw)) < 0) {
 		fprintf(stderr, "vertex: cannot open an ICMP socket: %s\n", strerror(errno));
 		return 1;

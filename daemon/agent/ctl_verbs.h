@@ -4,7 +4,9 @@
  *
  *   request:   WORD (" " WORD)* "\n"      words separated by single spaces:
  *              status | peers | trust list | trust show DOMAIN | trust forget DOMAIN |
- *              trust pin DOMAIN SHA256:BASE64 | the rendezvous verbs of ctl_rdv.h
+ *              trust pin DOMAIN SHA256:BASE64 | the rendezvous verbs of ctl_rdv.h |
+ *              the forward verbs of ctl_proxy.h | echo IDENTITY | echo-reply SEQ
+ *              (userspace mode's `vertex ping`: an echo from lwIP, then its RTT)
  *   response:  ("KEY" " " "VALUE" "\n")* "end\n"     or    "error" " " MESSAGE "\n"
  *
  * A response is a flat list of facts; "peer IDENTITY" starts the facts about one peer, "pin

@@ -5,7 +5,9 @@
 # behind a NAT router (bob's drops all UDP). They enrol with invite codes; no config names any
 # address of the other. alice asks for bob@b.example.com/ssh, bob sees who asks and approves,
 # and at once the two agents are connected through the servers' relay: ping and ssh by overlay
-# address -- built from nothing in network namespaces and removed afterwards.
+# address; then a direct path once bob's router lets UDP through, and alice's agent again in
+# userspace mode (no TUN), ssh through its SOCKS5 server -- built from nothing in network
+# namespaces and removed afterwards.
 #
 #                        dns 198.18.0.53 (SRV/A records for a.example.com, b.example.com)
 #                                    |
@@ -125,12 +127,28 @@ else
 	echo "    (no direct path within 40 s: the session stays on the relay)"
 fi
 
+step "The same without a TUN device: alice's agent restarts in userspace mode (lwIP inside"
+echo "    vertexd: no interface, no routes, no privileges kept). Her approval is remembered, and"
+echo "    ssh reaches bob by name through the agent's SOCKS5 server on 127.0.0.1:1080."
+vtx_stop alice
+wait_until 10 bash -c "! kill -0 ${VTX_DAEMON_PID[alice]} 2>/dev/null" || fail "alice's agent does not stop"
+printf 'userspace on\nsocks 127.0.0.1:1080\n' >>"$VTX_TMP/alice.conf"
+lab_agent_start alice alice
+peer_up()
+{
+	[[ $("$VERTEX" -s "$VTX_TMP/alice.sock" peers --json | jq -r '.peers[0].state') == up ]]
+}
+wait_until 30 peer_up || fail "alice's agent (userspace) does not get its session back"
+in_ns alice ssh "${SSH_OPTS[@]}" -o "ProxyCommand=nc -X 5 -x 127.0.0.1:1080 %h %p" \
+	"root@bob.at.$DOMAIN_B" 'echo "hello from alice in userspace mode, through SOCKS5"'
+in_ns alice "$VERTEX" -s "$VTX_TMP/alice.sock" ping -c 2 "bob@$DOMAIN_B"
+
 step "What alice's agent says: vertex status, vertex peers, vertex trust list."
 in_ns alice "$VERTEX" -s "$VTX_TMP/alice.sock" status
 in_ns alice "$VERTEX" -s "$VTX_TMP/alice.sock" peers
 in_ns alice "$VERTEX" -s "$VTX_TMP/alice.sock" trust list
 
-step "Stopping everything; the agents remove vtx0 and their routes."
+step "Stopping everything; bob's agent removes vtx0 and its routes."
 vtx_stop alice
 vtx_stop bob
 server_stop srva

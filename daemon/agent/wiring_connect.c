@@ -34,7 +34,7 @@ struct wiring_connect {
 };
 
 static void
-wiring_dial_unlink(struct wiring_connect *d)
+wiring_connect_unlink(struct wiring_connect *d)
 {
 	if (d->prev)
 		d->prev->next = d->next;
@@ -45,18 +45,18 @@ wiring_dial_unlink(struct wiring_connect *d)
 }
 
 static void
-wiring_dial_free(struct wiring_connect *d)
+wiring_connect_free(struct wiring_connect *d)
 {
 	ev_timer_stop(d->a->loop, &d->timeout);
 	if (d->fd >= 0)
 		close(d->fd);
-	wiring_dial_unlink(d);
+	wiring_connect_unlink(d);
 	free(d);
 }
 
 /* lwIP's answer. */
 static void
-wiring_dial_on_connected(void *arg, int err)
+wiring_connect_on_lwip(void *arg, int err)
 {
 	struct wiring_connect *d = arg;
 	dial_fn *cb = d->cb;
@@ -64,19 +64,19 @@ wiring_dial_on_connected(void *arg, int err)
 	int fd = -1;
 
 	if (d->withdrawn) {
-		wiring_dial_free(d);
+		wiring_connect_free(d);
 		return;
 	}
 	if (!err) {
 		fd = d->fd;
 		d->fd = -1;
 	}
-	wiring_dial_free(d);
+	wiring_connect_free(d);
 	cb(cb_arg, fd, -err);
 }
 
 static void
-wiring_dial_on_timeout(struct ev_timer *t)
+wiring_connect_on_timeout(struct ev_timer *t)
 {
 	struct wiring_connect *d = container_of(t, struct wiring_connect, timeout);
 	dial_fn *cb = d->cb;
@@ -90,7 +90,7 @@ wiring_dial_on_timeout(struct ev_timer *t)
 }
 
 static void
-wiring_dial_kernel_done(void *arg, int fd, int err)
+wiring_connect_on_kernel(void *arg, int fd, int err)
 {
 	struct wiring_connect *d = arg;
 	dial_fn *cb = d->cb;
@@ -120,14 +120,14 @@ wiring_connect(struct agent *a, const struct peer *p, uint16_t port, dial_fn *cb
 	d->fd = -1;
 	if (!ns) {
 		if ((err = dial_tcp(&d->kernel, a->loop, &to, WIRING_CONNECT_MS,
-				    wiring_dial_kernel_done, d))) {
+				    wiring_connect_on_kernel, d))) {
 			free(d);
 			return err;
 		}
 		*out = d;
 		return 0;
 	}
-	if ((err = netstack_connect(ns, &to, wiring_dial_on_connected, d, &d->fd))) {
+	if ((err = netstack_connect(ns, &to, wiring_connect_on_lwip, d, &d->fd))) {
 		free(d);
 		return err;
 	}
@@ -135,8 +135,8 @@ wiring_connect(struct agent *a, const struct peer *p, uint16_t port, dial_fn *cb
 	if (a->connects)
 		a->connects->prev = d;
 	a->connects = d;
-	if ((err =
-		 ev_timer_start(a->loop, &d->timeout, WIRING_CONNECT_MS, wiring_dial_on_timeout))) {
+	if ((err = ev_timer_start(a->loop, &d->timeout, WIRING_CONNECT_MS,
+				  wiring_connect_on_timeout))) {
 		d->withdrawn = true; /* lwIP's answer frees it */
 		return err;
 	}
@@ -164,5 +164,5 @@ void
 wiring_connect_close(struct agent *a)
 {
 	while (a->connects)
-		wiring_dial_free(a->connects);
+		wiring_connect_free(a->connects);
 }

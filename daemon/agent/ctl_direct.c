@@ -65,6 +65,9 @@ ctl_direct_peer_facts(struct agent *a, const struct peer *p, FILE *f)
 		sockaddr_show(&ps->endpoint, addr, sizeof(addr));
 		fprintf(f, "candidate prflx %s works\n", addr);
 	}
+	direct_birthday_state(a->direct, p->identity, addr, sizeof(addr));
+	if (addr[0])
+		fprintf(f, "birthday %s\n", addr);
 }
 
 static const char *
@@ -153,4 +156,11 @@ ctl_direct_netcheck(struct agent *a, char **arg, FILE *f)
 			cand[i].port);
 	}
 	fprintf(f, "ipv6 %s\n", v6 ? "yes" : "no");
+	{
+		const struct direct_stats *st = direct_stats(a->direct);
+
+		fprintf(f, "birthday_sockets %llu\nbirthday_probes %llu\nbirthday_hits %llu\n",
+			(unsigned long long)st->bd_sockets, (unsigned long long)st->bd_probes,
+			(unsigned long long)st->bd_hits);
+	}
 }

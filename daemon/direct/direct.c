@@ -17,10 +17,29 @@
 #include "core/log.h"
 #include "core/sockaddr.h"
 #include "crypto/aead.h"
+#include "direct/birthday.h"
 #include "direct/portmap.h"
 #include "proto/reflect.h"
 
-enum { DIRECT_TICK_MS = 250 };
+enum {
+	DIRECT_TICK_MS = 250,
+	DIRECT_BD_BATCH = 128, /* sockets opened or probes sent per tick, at most */
+};
+
+/*
+ * The birthday technique with one peer (birthday.h): our extra sockets (we are the side whose
+ * mapping is endpoint-dependent) and our spray at its ports (its mapping is). Allocated when
+ * it starts, freed when both parts are over; it outlives a new offer from the peer, so a new
+ * round does not close the socket that carries the path.
+ */
+struct direct_bd {
+	bool socks_on, spray_on;
+	bool hit; /* counted once */
+	struct birthday_socks socks;
+	struct birthday_spray spray;
+	struct sockaddr_storage to;  /* the peer's server-reflexive endpoint: our sockets' target */
+	struct sockaddr_storage pub; /* its public address: the spray's, ports replaced */
+};
 
 /*
  * A peer's candidates from its last offer, and the probing round they started: kept after the
@@ -39,6 +58,11 @@ struct direct_round {
 	uint64_t started_ms, next_ms;
 	uint64_t offered_ms; /* when we last offered ours to this peer; 0: never */
 	bool slow;           /* past the fast phase (said once in the log) */
+	/* What its offer said of its NAT (CTL_CAND_NAT; DIRECT_* enums, 0: not said). */
+	int mapping, filtering;
+	struct sockaddr_storage srflx; /* its server-reflexive candidate; family 0: none */
+	uint16_t nat_ports[2]; /* its mapped ports toward its server's two ports; 0: unknown */
+	struct direct_bd *bd;  /* the birthday technique with it; NULL: not running */
 };
 
 struct direct {
@@ -223,6 +247,20 @@ direct_offer(struct direct *d, const char *peer)
 	snprintf(m.u.offer.to, sizeof(m.u.offer.to), "%s", peer);
 	m.u.offer.generation = (uint32_t)(ev_now_ms(d->loop) / 1000);
 	m.u.offer.count = (uint8_t)direct_gather(d, m.u.offer.cand, CTL_CANDIDATES_MAX);
+	/* What we know of our NAT, for the peer to weigh the birthday technique (birthday.h). */
+	if ((d->mapping || d->filtering) && d->reflexive.ss_family &&
+	    m.u.offer.count < CTL_CANDIDATES_MAX) {
+		struct ctl_candidate *c = &m.u.offer.cand[m.u.offer.count];
+		const struct sockaddr_storage *other =
+		    d->ask[1].answered ? &d->ask[1].seen : &d->reflexive;
+
+		if (direct_cand_from(c, CTL_CAND_NAT, other, 0,
+				     (uint32_t)d->mapping | (uint32_t)d->filtering << 8)) {
+			if (!d->ask[1].answered)
+				c->port = 0;
+			m.u.offer.count++;
+		}
+	}
 	if (d->ops.send_offer(d->arg, &m)) {
 		struct direct_round *r = direct_round_find(d, peer);
 
@@ -299,16 +337,46 @@ direct_other_port(const struct sockaddr_storage *server, struct sockaddr_storage
 		    htons((uint16_t)(ntohs(((struct sockaddr_in6 *)out)->sin6_port) + 1));
 }
 
+static void direct_bd_consider(struct direct *d, struct direct_round *r, uint64_t now);
+
+/*
+ * What the answers so far say of our NAT, as soon as they say it (not only at the round's end:
+ * the birthday technique waits for it). A change is news for our peers: offers go again, and
+ * the technique is weighed again with every peer whose offer we hold.
+ */
+static void
+direct_classify(struct direct *d, uint64_t now)
+{
+	int mapping = d->mapping, filtering = d->filtering;
+
+	if (d->ask[0].answered && d->ask[1].answered)
+		mapping = sockaddr_same(&d->ask[0].seen, &d->ask[1].seen)
+			      ? DIRECT_MAPPING_INDEPENDENT
+			      : DIRECT_MAPPING_DEPENDENT;
+	if (d->ask[0].answered && (d->ask[2].answered || d->tries >= DIRECT_FILTER_TRIES))
+		filtering = d->ask[2].answered ? DIRECT_FILTERING_OPEN : DIRECT_FILTERING_PORT;
+	if (mapping == d->mapping && filtering == d->filtering)
+		return;
+	d->mapping = mapping;
+	d->filtering = filtering;
+	log_info("direct: our NAT: mapping %s, filtering %s",
+		 mapping == DIRECT_MAPPING_INDEPENDENT ? "endpoint-independent"
+		 : mapping == DIRECT_MAPPING_DEPENDENT ? "endpoint-dependent"
+						       : "unknown",
+		 filtering == DIRECT_FILTERING_OPEN   ? "open"
+		 : filtering == DIRECT_FILTERING_PORT ? "port-dependent"
+						      : "unknown");
+	for (size_t i = 0; i < d->nrounds; i++)
+		direct_bd_consider(d, &d->rounds[i], now);
+	if (d->ops.on_reflexive)
+		d->ops.on_reflexive(d->arg);
+}
+
 /* The round is over: what it found is kept, the next one comes later. */
 static void
 direct_round_done(struct direct *d, uint64_t now)
 {
-	if (d->ask[0].answered && d->ask[1].answered)
-		d->mapping = sockaddr_same(&d->ask[0].seen, &d->ask[1].seen)
-				 ? DIRECT_MAPPING_INDEPENDENT
-				 : DIRECT_MAPPING_DEPENDENT;
-	if (d->ask[0].answered && (d->ask[2].answered || d->tries >= DIRECT_FILTER_TRIES))
-		d->filtering = d->ask[2].answered ? DIRECT_FILTERING_OPEN : DIRECT_FILTERING_PORT;
+	direct_classify(d, now);
 	d->round_done = true;
 	d->next_reflect_ms = now + DIRECT_REFLECT_EVERY_MS;
 }
@@ -346,6 +414,7 @@ direct_send_reflect(struct direct *d, uint64_t now)
 			d->stats.reflect_sent++;
 	}
 	d->tries++;
+	direct_classify(d, now);
 	if (d->ask[0].answered && d->tries >= DIRECT_REFLECT_TRIES) {
 		direct_round_done(d, now);
 		return;
@@ -411,6 +480,7 @@ direct_on_datagram(struct direct *d, const uint8_t *buf, size_t len,
 	d->ask[i].answered = true;
 	d->ask[i].seen = addr;
 	d->stats.reflect_answers++;
+	direct_classify(d, ev_now_ms(d->loop));
 	if (d->ask[0].answered && d->ask[1].answered && d->ask[2].answered)
 		direct_round_done(d, ev_now_ms(d->loop));
 	else if (i == 0 && d->tries >= DIRECT_REFLECT_TRIES)
@@ -511,9 +581,11 @@ direct_on_offer(struct direct *d, const struct ctlmsg *m)
 	/* TCP candidates dialed already stay dialed (a new offer comes with every session). */
 	struct sockaddr_storage was_tcp[DIRECT_TCP_MAX];
 	size_t was_ntcp = 0, was_next = 0;
+	struct direct_bd *bd = NULL;
 
 	d->stats.offers_received++;
 	if (r) {
+		bd = r->bd;
 		offered = r->offered_ms;
 		was_ntcp = r->ntcp;
 		was_next = r->tcp_next;
@@ -522,7 +594,7 @@ direct_on_offer(struct direct *d, const struct ctlmsg *m)
 	if (!r && d->nrounds < DIRECT_PEERS_MAX)
 		r = &d->rounds[d->nrounds++];
 	for (size_t i = 0; !r && i < d->nrounds; i++)
-		if (!d->rounds[i].active)
+		if (!d->rounds[i].active && !d->rounds[i].bd)
 			r = &d->rounds[i]; /* an ended round's place */
 	if (!r) {
 		log_warnx("direct: an offer from %s ignored: %d rounds running", peer,
@@ -532,10 +604,20 @@ direct_on_offer(struct direct *d, const struct ctlmsg *m)
 	memset(r, 0, sizeof(*r));
 	snprintf(r->peer, sizeof(r->peer), "%s", peer);
 	r->offered_ms = offered;
+	r->bd = bd;
 	for (size_t i = 0; i < m->u.offer.count; i++) {
 		const struct ctl_candidate *c = &m->u.offer.cand[i];
 		struct sockaddr_storage ss;
 
+		if (c->kind == CTL_CAND_NAT) {
+			r->mapping = (int)(c->priority & 0xff);
+			r->filtering = (int)(c->priority >> 8 & 0xff);
+			r->nat_ports[1] = c->port;
+			continue;
+		}
+		if (c->kind == CTL_CAND_SRFLX && c->proto == 17 && !r->srflx.ss_family &&
+		    direct_cand_to_sockaddr(c, &r->srflx))
+			r->nat_ports[0] = c->port;
 		if (!direct_cand_to_sockaddr(c, &ss) ||
 		    (d->family != AF_INET6 && ss.ss_family != AF_INET))
 			continue;
@@ -559,23 +641,223 @@ direct_on_offer(struct direct *d, const struct ctlmsg *m)
 	}
 	log_debug(LOG_PATH, "direct: %s offers %zu usable UDP and %zu TCP candidate(s) of %u", peer,
 		  r->ncand, r->ntcp, m->u.offer.count);
-	if (!r->ncand && !r->ntcp) {
+	if (!r->ncand && !r->ntcp && !r->bd) {
 		*r = d->rounds[--d->nrounds];
 		return;
 	}
+	direct_bd_consider(d, r, now);
 	/* Answered with ours, so both sides probe in the same window. */
 	if (!r->offered_ms || now - r->offered_ms >= DIRECT_REOFFER_MS)
 		direct_offer(d, peer);
 	direct_arm(d);
 }
 
+static void direct_bd_end(struct direct *d, struct direct_round *r);
+
 void
 direct_forget(struct direct *d, const char *peer)
 {
 	struct direct_round *r = direct_round_find(d, peer);
 
-	if (r)
+	if (r) {
+		direct_bd_end(d, r);
 		*r = d->rounds[--d->nrounds];
+	}
+}
+
+/* --- the birthday technique (birthday.h) ------------------------------------------------- */
+
+static uint32_t
+direct_bd_rand(void *arg)
+{
+	uint32_t v = 0;
+
+	(void)arg;
+	crypto_random(&v, sizeof(v));
+	return v;
+}
+
+/* Our sockets released (all, or what birthday_socks_release says), the state freed if over. */
+static void
+direct_bd_close(struct direct *d, const int *ids, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		d->ops.aux_close(d->arg, ids[i]);
+}
+
+static void
+direct_bd_end(struct direct *d, struct direct_round *r)
+{
+	int ids[BIRTHDAY_SOCKETS];
+
+	if (!r->bd)
+		return;
+	if (r->bd->socks_on)
+		direct_bd_close(d, ids, birthday_socks_release_all(&r->bd->socks, ids));
+	free(r->bd);
+	r->bd = NULL;
+}
+
+/*
+ * Is the technique needed with the peer of r, and which part is ours? Ours is the sockets when
+ * our mapping is endpoint-dependent and the peer lets in only what comes from where it sent
+ * (or is endpoint-dependent too); the spray when the peer's mapping is endpoint-dependent and
+ * ours filters so (or is too). A part that is over may start again (a new offer, our NAT
+ * classified anew); a part that runs, or a socket that carries the path, is left alone.
+ */
+static void
+direct_bd_consider(struct direct *d, struct direct_round *r, uint64_t now)
+{
+	bool socks =
+	    d->mapping == DIRECT_MAPPING_DEPENDENT &&
+	    (r->filtering == DIRECT_FILTERING_PORT || r->mapping == DIRECT_MAPPING_DEPENDENT);
+	bool spray =
+	    r->mapping == DIRECT_MAPPING_DEPENDENT &&
+	    (d->filtering == DIRECT_FILTERING_PORT || d->mapping == DIRECT_MAPPING_DEPENDENT);
+	struct direct_bd *bd = r->bd;
+	char addr[SOCKADDR_STR_MAX];
+
+	if (!d->ops.aux_open || !r->srflx.ss_family || (!socks && !spray) ||
+	    d->ops.direct_works(d->arg, r->peer))
+		return;
+	if (!bd && !(bd = r->bd = calloc(1, sizeof(*bd))))
+		return;
+	bd->to = r->srflx;
+	bd->pub = r->srflx;
+	if (socks && (!bd->socks_on || birthday_socks_is_over(&bd->socks))) {
+		birthday_socks_init(&bd->socks, now, BIRTHDAY_SOCKETS);
+		bd->socks_on = true;
+		sockaddr_show(&bd->to, addr, sizeof(addr));
+		log_info("direct: our NAT maps per destination and %s's lets in only answers: "
+			 "opening %d sockets toward %s (birthday technique)",
+			 r->peer, BIRTHDAY_SOCKETS, addr);
+	}
+	if (spray && (!bd->spray_on || birthday_spray_is_done(&bd->spray))) {
+		uint16_t next = 0;
+		int delta = 0;
+		bool predicted = r->nat_ports[0] && r->nat_ports[1] &&
+				 birthday_predict(r->nat_ports, 2, &next, &delta);
+
+		birthday_spray_init(&bd->spray, now + BIRTHDAY_SPRAY_DELAY_MS, BIRTHDAY_PROBES,
+				    predicted, next, delta);
+		bd->spray_on = true;
+		sockaddr_show(&bd->pub, addr, sizeof(addr));
+		log_info("direct: %s's NAT maps per destination: %d probes to ports of %s "
+			 "(birthday technique; %s)",
+			 r->peer, BIRTHDAY_PROBES, addr,
+			 predicted ? "its ports look sequential: predicted ones first"
+				   : "random ports");
+	}
+}
+
+static void
+direct_bd_spray(struct direct *d, struct direct_round *r, struct direct_bd *bd, uint64_t now)
+{
+	uint16_t ports[DIRECT_BD_BATCH];
+	size_t n =
+	    birthday_spray_due(&bd->spray, now, ports, DIRECT_BD_BATCH, direct_bd_rand, NULL);
+
+	for (size_t i = 0; i < n; i++) {
+		struct sockaddr_storage to = bd->pub;
+
+		if (to.ss_family == AF_INET)
+			((struct sockaddr_in *)&to)->sin_port = htons(ports[i]);
+		else
+			((struct sockaddr_in6 *)&to)->sin6_port = htons(ports[i]);
+		d->ops.probe(d->arg, r->peer, &to);
+	}
+	d->stats.bd_probes += n;
+	if (birthday_spray_is_done(&bd->spray))
+		bd->spray_on = false;
+}
+
+static void
+direct_bd_socks(struct direct *d, struct direct_round *r, struct direct_bd *bd, uint64_t now,
+		bool works)
+{
+	int ids[BIRTHDAY_SOCKETS], pinned;
+	unsigned due = birthday_socks_due(&bd->socks, now, DIRECT_BD_BATCH);
+	size_t n;
+
+	for (unsigned i = 0; i < due; i++) {
+		int id = d->ops.aux_open(d->arg, &bd->to);
+
+		if (id < 0)
+			log_warnx("direct: an extra socket for %s: %s (%u open)", r->peer,
+				  strerror(-id), birthday_socks_held(&bd->socks));
+		else
+			d->stats.bd_sockets++;
+		birthday_socks_opened(&bd->socks, id);
+		if (id < 0)
+			break;
+	}
+	pinned = d->ops.aux_pinned(d->arg, &bd->to);
+	n = birthday_socks_release(&bd->socks, now, pinned, works, ids);
+	if (works && bd->socks.kept >= 0 && !bd->hit) {
+		bd->hit = true;
+		d->stats.bd_hits++;
+		log_info("direct: birthday technique: %s got through to one of our sockets after "
+			 "%llu ms; keeping it, closing the %zu others",
+			 r->peer, (unsigned long long)(now - bd->socks.start_ms), n);
+	} else if (n && !works && birthday_socks_is_over(&bd->socks)) {
+		log_info("direct: birthday technique: nothing from %s through our %zu sockets; "
+			 "closed",
+			 r->peer, n);
+	}
+	direct_bd_close(d, ids, n);
+	if (birthday_socks_is_over(&bd->socks))
+		bd->socks_on = false;
+}
+
+static void
+direct_bd_run(struct direct *d, struct direct_round *r, uint64_t now)
+{
+	struct direct_bd *bd = r->bd;
+	bool works = d->ops.direct_works(d->arg, r->peer);
+
+	if (bd->spray_on && works)
+		bd->spray_on = false;
+	if (bd->spray_on)
+		direct_bd_spray(d, r, bd, now);
+	if (bd->socks_on)
+		direct_bd_socks(d, r, bd, now, works);
+	if (!bd->socks_on && !bd->spray_on) {
+		if (works && !bd->hit)
+			log_debug(LOG_PATH, "direct: birthday technique with %s over: direct",
+				  r->peer);
+		free(bd);
+		r->bd = NULL;
+	}
+}
+
+void
+direct_on_opener(struct direct *d)
+{
+	d->stats.bd_openers++;
+}
+
+void
+direct_birthday_state(const struct direct *d, const char *peer, char *buf, size_t len)
+{
+	const struct direct_round *r = NULL;
+	const struct direct_bd *bd;
+
+	for (size_t i = 0; i < d->nrounds && !r; i++)
+		if (!strcmp(d->rounds[i].peer, peer))
+			r = &d->rounds[i];
+	buf[0] = 0;
+	if (!r || !(bd = r->bd))
+		return;
+	if (bd->socks_on && bd->socks.kept >= 0)
+		snprintf(buf, len, "kept");
+	else if (bd->socks_on)
+		snprintf(buf, len, "sockets %u", birthday_socks_held(&bd->socks));
+	if (bd->spray_on) {
+		size_t l = strlen(buf);
+
+		snprintf(buf + l, len - l, "%sspraying %u/%u", l ? " " : "", bd->spray.sent,
+			 bd->spray.total);
+	}
 }
 
 static void
@@ -585,6 +867,8 @@ direct_run_rounds(struct direct *d, uint64_t now)
 		struct direct_round *r = &d->rounds[i];
 		uint64_t age = now - r->started_ms;
 
+		if (r->bd)
+			direct_bd_run(d, r, now);
 		if (!r->active) {
 			i++;
 			continue;
@@ -697,6 +981,9 @@ direct_free(struct direct *d)
 		return;
 	portmap_free(d->portmap); /* deletes the router's mapping */
 	ev_timer_stop(d->loop, &d->timer);
+	/* The extra sockets are the UDP path's (closed with it): only our records go. */
+	for (size_t i = 0; i < d->nrounds; i++)
+		free(d->rounds[i].bd);
 	free(d);
 }
 

@@ -89,6 +89,10 @@ cmd_netcheck(int argc, char **argv)
 			       ctlclient_fact(&f, 0, f.n, "port_mapping_protocol"),
 			       ctlclient_fact(&f, 0, f.n, "port_mapping_lifetime"));
 		printf("ipv6            %s\n", ctlclient_fact(&f, 0, f.n, "ipv6"));
+		printf("birthday        %s sockets opened, %s probes sent, %s found a way\n",
+		       ctlclient_fact(&f, 0, f.n, "birthday_sockets"),
+		       ctlclient_fact(&f, 0, f.n, "birthday_probes"),
+		       ctlclient_fact(&f, 0, f.n, "birthday_hits"));
 		for (size_t i = 0; i < f.n; i++)
 			if (!strcmp(f.v[i].key, "candidate"))
 				printf("candidate       %s\n", f.v[i].value);

@@ -144,6 +144,12 @@ ctl_direct_netcheck(struct agent *a, char **arg, FILE *f)
 	/* Not tried yet (the direct-paths issue): said as such rather than left out. */
 	fputs("hairpin untested\n", f);
 	ctl_direct_portmap(a, f);
+	/* The birthday technique so far (direct/birthday.h): before the candidates (JSON: "nat").
+	 */
+	fprintf(f, "birthday_sockets %llu\nbirthday_probes %llu\nbirthday_hits %llu\n",
+		(unsigned long long)direct_stats(a->direct)->bd_sockets,
+		(unsigned long long)direct_stats(a->direct)->bd_probes,
+		(unsigned long long)direct_stats(a->direct)->bd_hits);
 	n = direct_gather(a->direct, cand, CTL_CANDIDATES_MAX);
 	for (size_t i = 0; i < n; i++) {
 		char addr[INET6_ADDRSTRLEN];
@@ -156,11 +162,4 @@ ctl_direct_netcheck(struct agent *a, char **arg, FILE *f)
 			cand[i].port);
 	}
 	fprintf(f, "ipv6 %s\n", v6 ? "yes" : "no");
-	{
-		const struct direct_stats *st = direct_stats(a->direct);
-
-		fprintf(f, "birthday_sockets %llu\nbirthday_probes %llu\nbirthday_hits %llu\n",
-			(unsigned long long)st->bd_sockets, (unsigned long long)st->bd_probes,
-			(unsigned long long)st->bd_hits);
-	}
 }

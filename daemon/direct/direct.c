@@ -62,6 +62,7 @@ struct direct_round {
 	int mapping, filtering;
 	struct sockaddr_storage srflx; /* its server-reflexive candidate; family 0: none */
 	uint16_t nat_ports[2]; /* its mapped ports toward its server's two ports; 0: unknown */
+	bool mapped;           /* it offered a router mapping (plain probes get in there) */
 	struct direct_bd *bd;  /* the birthday technique with it; NULL: not running */
 };
 
@@ -615,6 +616,7 @@ direct_on_offer(struct direct *d, const struct ctlmsg *m)
 			r->nat_ports[1] = c->port;
 			continue;
 		}
+		r->mapped |= c->kind == CTL_CAND_MAPPED && c->proto == 17;
 		if (c->kind == CTL_CAND_SRFLX && c->proto == 17 && !r->srflx.ss_family &&
 		    direct_cand_to_sockaddr(c, &r->srflx))
 			r->nat_ports[0] = c->port;
@@ -702,14 +704,15 @@ direct_bd_end(struct direct *d, struct direct_round *r)
  * Is the technique needed with the peer of r, and which part is ours? Ours is the sockets when
  * our mapping is endpoint-dependent and the peer lets in only what comes from where it sent
  * (or is endpoint-dependent too); the spray when the peer's mapping is endpoint-dependent and
- * ours filters so (or is too). A part that is over may start again (a new offer, our NAT
+ * ours filters so (or is too). Not when the peer offered a router mapping: our probes get in
+ * there from any port. A part that is over may start again (a new offer, our NAT
  * classified anew); a part that runs, or a socket that carries the path, is left alone.
  */
 static void
 direct_bd_consider(struct direct *d, struct direct_round *r, uint64_t now)
 {
 	bool socks =
-	    d->mapping == DIRECT_MAPPING_DEPENDENT &&
+	    d->mapping == DIRECT_MAPPING_DEPENDENT && !r->mapped &&
 	    (r->filtering == DIRECT_FILTERING_PORT || r->mapping == DIRECT_MAPPING_DEPENDENT);
 	bool spray =
 	    r->mapping == DIRECT_MAPPING_DEPENDENT &&

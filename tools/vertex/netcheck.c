@@ -28,6 +28,8 @@ cmd_netcheck(int argc, char **argv)
 	    "Port mapping: which of PCP, NAT-PMP and UPnP IGD the router (the default gateway)\n"
 	    "answered, and the mapping it gave our data port: the public address and port, the\n"
 	    "protocol, the lifetime in seconds (renewed at half). Hairpinning is not tested yet.\n"
+	    "Birthday: the extra sockets opened and probes sprayed so far for peers behind (or\n"
+	    "in front of) an endpoint-dependent NAT, and how often that found a way.\n"
 	    "\n"
 	    "  --json   one object, the candidates as a list\n";
 	static const struct option opts[] = {

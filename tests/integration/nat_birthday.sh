@@ -13,6 +13,11 @@
 #    (symmetric) asks bob (apdf), bob approves: the session comes up through the relay, the
 #    offers say what each NAT does, alice opens 256 sockets toward bob's endpoint, bob sprays
 #    probes at alice's router: direct UDP, `vertex ping` says so, pings cross the routers.
+#    Bad input on the socket that won: frames bob sent to it, captured at alice's router and
+#    sent again from the LAN with bob's address and port (so her router lets them in), as they
+#    were (replays), with a ciphertext byte flipped, and garbage: every one dropped and
+#    counted exactly (the extra socket's datagrams take the data socket's checks), the path
+#    unmoved.
 # 2. VTX_BIRTHDAY_TRIALS (default 3) trials of one symmetric side, the sides in turn: agents
 #    restarted (conntrack flushed), each trial must go direct (asserted: the technique's
 #    numbers make a miss about 3 in 10,000); printed: the time from both at home to direct
@@ -30,7 +35,7 @@ source "$(dirname "$0")/lib_nat.sh"
 source "$(dirname "$0")/lib_rdv.sh"
 source "$(dirname "$0")/lib_natpairs.sh"
 
-vtx_require python3
+vtx_require python3 tcpdump
 [[ -x $VERTEX_SERVER ]] || fail "missing $VERTEX_SERVER"
 TRIALS=${VTX_BIRTHDAY_TRIALS:-3}
 BD_RUN=0
@@ -109,6 +114,75 @@ bd_direct_checked "approval"
 # All but the socket that carries the path closed (255 of 256): the hit counted once.
 [[ $(vtx_ctl alice netcheck --json | jq -r .nat.birthday_hits) == 1 ]] || fail "netcheck: $(vtx_ctl alice netcheck)"
 pass "approval to direct in $APPROVAL_MS ms (sockets hit after $(bd_hit_ms alice) ms): $(vtx_ctl alice peers | grep -i birthday | tr -s ' ')"
+
+# bd_inject MODE PCAP PORT: from the LAN (srva's namespace), each UDP payload of PCAP (MODE
+# as-is: replay; flip: byte 20 flipped; garbage: 40 bytes of 0xff instead), as a datagram from
+# bob's public endpoint to alice's router at PORT. Prints how many went.
+bd_inject()
+{
+	pretty srva "inject $1 $(basename "$2") -> $NATA_IP:$3 (from $NATB_IP:4800)"
+	qn srva python3 - "$1" "$2" "$NATB_IP" "$NATA_IP" "$3" <<'PY'
+import socket, struct, sys
+mode, path, src, dst, port = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
+data = open(path, 'rb').read()
+endian = '<' if data[:4] in (b'\xd4\xc3\xb2\xa1', b'\x4d\x3c\xb2\xa1') else '>'
+off, sent = 24, 0
+raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+while off + 16 <= len(data):
+    incl = struct.unpack(endian + 'I', data[off + 8:off + 12])[0]
+    pkt = data[off + 16:off + 16 + incl]
+    off += 16 + incl
+    ip = pkt[14:]  # Ethernet (tcpdump -i eth0)
+    ihl = (ip[0] & 15) * 4
+    payload = bytearray(ip[ihl + 8:])
+    if mode == 'flip':
+        payload[20] ^= 0x80
+    elif mode == 'garbage':
+        payload = bytearray(b'\xff' * 40)
+    udp = struct.pack('>HHHH', 4800, port, 8 + len(payload), 0) + payload
+    hdr = struct.pack('>BBHHHBBH4s4s', 0x45, 0, 20 + len(udp), 0, 0, 64, 17, 0,
+                      socket.inet_aton(src), socket.inet_aton(dst))
+    raw.sendto(hdr + udp, (dst, 0))
+    sent += 1
+print(sent)
+PY
+}
+
+say "1b. replayed, forged and garbage datagrams on the socket that won"
+APORT=$(peer_field bob "$ALICE" endpoint)
+APORT=${APORT##*:}
+CAP_FILTER="udp and src host $NATB_IP and src port 4800 and dst host $NATA_IP and dst port $APORT and udp[8] = 1"
+pretty nata "tcpdump -i eth0 -c 4 '$CAP_FILTER' &"
+qn nata tcpdump -Z root -U -n -i eth0 -c 4 -w "$VTX_TMP/won.pcap" "$CAP_FILTER" 2>"$VTX_TMP/won.pcap.log" &
+CAP_PID=$!
+track_pid "$CAP_PID"
+wait_until 10 grep -q 'listening on' "$VTX_TMP/won.pcap.log" || fail "tcpdump did not start"
+qn alice ping -c 10 -i 0.05 "$NAT_BOB4" >/dev/null
+wait_until 10 pid_is_gone "$CAP_PID" || fail "fewer than 4 frames from bob to alice's socket captured"
+bd_drops()
+{
+	local p s
+	p=$(peer_field alice "$BOB" drops | jq -r '.replay + .auth')
+	s=$(vtx_ctl alice status --json | jq -r '.drops.malformed + .drops.unknown_receiver')
+	echo "$p $s"
+}
+read -r P0 S0 <<<"$(bd_drops)"
+[[ $(bd_inject replay "$VTX_TMP/won.pcap" "$APORT") == 4 ]] || fail "replay injection"
+[[ $(bd_inject flip "$VTX_TMP/won.pcap" "$APORT") == 4 ]] || fail "forgery injection"
+[[ $(bd_inject garbage "$VTX_TMP/won.pcap" "$APORT") == 4 ]] || fail "garbage injection"
+bd_drops_reach()
+{
+	local p s
+	read -r p s <<<"$(bd_drops)"
+	((p >= P0 + 8 && s >= S0 + 4))
+}
+wait_until 10 bd_drops_reach || fail "drops never rose by 8 and 4: $(bd_drops) (were $P0 $S0)"
+check_ping on_alice "$NAT_BOB4"
+read -r P1 S1 <<<"$(bd_drops)"
+((P1 - P0 == 8 && S1 - S0 == 4)) || fail "drops rose by $((P1 - P0)) and $((S1 - S0)), want exactly 8 and 4"
+[[ $(peer_field bob "$ALICE" endpoint) == "$NATA_IP:$APORT" ]] && path_is alice "$BOB" udp ||
+	fail "the path moved: $(vtx_ctl alice peers)"
+pass "4 replays and 4 forgeries counted as the peer's replay/auth drops, 4 garbage datagrams as malformed; the path stays"
 
 say "2. $TRIALS trials with one symmetric side"
 ONE_LINES=()

@@ -700,22 +700,29 @@ direct_bd_end(struct direct *d, struct direct_round *r)
 	r->bd = NULL;
 }
 
+/* Our router forwards a port to us (portmap.h): probes get in there from any port. */
+static bool
+direct_has_portmap(const struct direct *d)
+{
+	return d->portmap && portmap_external(d->portmap)->sin_family;
+}
+
 /*
  * Is the technique needed with the peer of r, and which part is ours? Ours is the sockets when
  * our mapping is endpoint-dependent and the peer lets in only what comes from where it sent
  * (or is endpoint-dependent too); the spray when the peer's mapping is endpoint-dependent and
- * ours filters so (or is too). Not when the peer offered a router mapping: our probes get in
- * there from any port. A part that is over may start again (a new offer, our NAT
- * classified anew); a part that runs, or a socket that carries the path, is left alone.
+ * ours filters so (or is too). Neither when either side has a router mapping (probes get in
+ * there from any port). A part that is over may start again (a new offer, our NAT classified
+ * anew); a part that runs, or a socket that carries the path, is left alone.
  */
 static void
 direct_bd_consider(struct direct *d, struct direct_round *r, uint64_t now)
 {
 	bool socks =
-	    d->mapping == DIRECT_MAPPING_DEPENDENT && !r->mapped &&
+	    d->mapping == DIRECT_MAPPING_DEPENDENT && !r->mapped && !direct_has_portmap(d) &&
 	    (r->filtering == DIRECT_FILTERING_PORT || r->mapping == DIRECT_MAPPING_DEPENDENT);
 	bool spray =
-	    r->mapping == DIRECT_MAPPING_DEPENDENT &&
+	    r->mapping == DIRECT_MAPPING_DEPENDENT && !r->mapped && !direct_has_portmap(d) &&
 	    (d->filtering == DIRECT_FILTERING_PORT || d->mapping == DIRECT_MAPPING_DEPENDENT);
 	struct direct_bd *bd = r->bd;
 	char addr[SOCKADDR_STR_MAX];

@@ -23,7 +23,8 @@
  * S's sockets are all released BIRTHDAY_HOLD_MS after they were opened if none was hit, all but
  * the hit one once its path works both ways, the hit one too if it has not validated within
  * BIRTHDAY_VALIDATE_MS (a datagram that pinned it and was no authentic frame) or when the path
- * has not worked for BIRTHDAY_HOLD_MS (dead: the next round opens new ones).
+ * has not worked for BIRTHDAY_HOLD_MS (dead: the next round opens new ones). A try that found
+ * nothing is not repeated with that peer for BIRTHDAY_RETRY_MS, whatever offers come.
  *
  * Port prediction: reflection saw two public ports for the data socket (toward the server's
  * two ports, in that order). A NAT that allocates sequentially shows a small constant step
@@ -49,6 +50,8 @@ enum {
 	BIRTHDAY_SPRAY_DELAY_MS = 500,
 	BIRTHDAY_HOLD_MS = 15000,
 	BIRTHDAY_VALIDATE_MS = 5000,
+	BIRTHDAY_RETRY_MS =
+	    120000,               /* after a try that found nothing, the next one with that peer */
 	BIRTHDAY_PORT_MIN = 1024, /* a NAT maps ports >= 1024 among themselves */
 	BIRTHDAY_PORTS = 65536 - BIRTHDAY_PORT_MIN,
 	BIRTHDAY_PREDICT_DELTA_MAX = 16, /* a larger step between mappings: not sequential */

@@ -64,6 +64,7 @@ struct direct_round {
 	uint16_t nat_ports[2]; /* its mapped ports toward its server's two ports; 0: unknown */
 	bool mapped;           /* it offered a router mapping (plain probes get in there) */
 	struct direct_bd *bd;  /* the birthday technique with it; NULL: not running */
+	uint64_t bd_next_ms;   /* not again before (it found nothing last time); 0: any time */
 };
 
 struct direct {
@@ -583,10 +584,12 @@ direct_on_offer(struct direct *d, const struct ctlmsg *m)
 	struct sockaddr_storage was_tcp[DIRECT_TCP_MAX];
 	size_t was_ntcp = 0, was_next = 0;
 	struct direct_bd *bd = NULL;
+	uint64_t bd_next = 0;
 
 	d->stats.offers_received++;
 	if (r) {
 		bd = r->bd;
+		bd_next = r->bd_next_ms;
 		offered = r->offered_ms;
 		was_ntcp = r->ntcp;
 		was_next = r->tcp_next;
@@ -606,6 +609,7 @@ direct_on_offer(struct direct *d, const struct ctlmsg *m)
 	snprintf(r->peer, sizeof(r->peer), "%s", peer);
 	r->offered_ms = offered;
 	r->bd = bd;
+	r->bd_next_ms = bd_next;
 	for (size_t i = 0; i < m->u.offer.count; i++) {
 		const struct ctl_candidate *c = &m->u.offer.cand[i];
 		struct sockaddr_storage ss;
@@ -728,7 +732,7 @@ direct_bd_consider(struct direct *d, struct direct_round *r, uint64_t now)
 	char addr[SOCKADDR_STR_MAX];
 
 	if (!d->ops.aux_open || !r->srflx.ss_family || (!socks && !spray) ||
-	    d->ops.direct_works(d->arg, r->peer))
+	    (!bd && now < r->bd_next_ms) || d->ops.direct_works(d->arg, r->peer))
 		return;
 	if (!bd && !(bd = r->bd = calloc(1, sizeof(*bd))))
 		return;
@@ -835,6 +839,9 @@ direct_bd_run(struct direct *d, struct direct_round *r, uint64_t now)
 		if (works && !bd->hit)
 			log_debug(LOG_PATH, "direct: birthday technique with %s over: direct",
 				  r->peer);
+		/* Found nothing: not again with this peer for a while (offers come with rekeys). */
+		if (!works)
+			r->bd_next_ms = now + BIRTHDAY_RETRY_MS;
 		free(bd);
 		r->bd = NULL;
 	}

@@ -543,6 +543,15 @@ test_birthday_sockets_then_released(void **state)
 	assert_int_equal(f->aux_closed, BIRTHDAY_SOCKETS);
 	advance(f, 5000);
 	assert_int_equal(f->aux_opened, BIRTHDAY_SOCKETS);
+	/* a new offer soon after (a rekey) does not start it again ... */
+	bob_offers(f, DIRECT_MAPPING_INDEPENDENT, DIRECT_FILTERING_PORT, false);
+	advance(f, 2000);
+	assert_int_equal(f->aux_opened, BIRTHDAY_SOCKETS);
+	/* ... one after the retry time does */
+	advance(f, BIRTHDAY_RETRY_MS);
+	bob_offers(f, DIRECT_MAPPING_INDEPENDENT, DIRECT_FILTERING_PORT, false);
+	advance(f, 2000);
+	assert_int_equal(f->aux_opened, 2 * BIRTHDAY_SOCKETS);
 }
 
 static void

@@ -65,6 +65,9 @@ ctl_direct_peer_facts(struct agent *a, const struct peer *p, FILE *f)
 		sockaddr_show(&ps->endpoint, addr, sizeof(addr));
 		fprintf(f, "candidate prflx %s works\n", addr);
 	}
+	direct_birthday_state(a->direct, p->identity, addr, sizeof(addr));
+	if (addr[0])
+		fprintf(f, "birthday %s\n", addr);
 }
 
 static const char *
@@ -141,6 +144,12 @@ ctl_direct_netcheck(struct agent *a, char **arg, FILE *f)
 	/* Not tried yet (the direct-paths issue): said as such rather than left out. */
 	fputs("hairpin untested\n", f);
 	ctl_direct_portmap(a, f);
+	/* The birthday technique so far (direct/birthday.h): before the candidates (JSON: "nat").
+	 */
+	fprintf(f, "birthday_sockets %llu\nbirthday_probes %llu\nbirthday_hits %llu\n",
+		(unsigned long long)direct_stats(a->direct)->bd_sockets,
+		(unsigned long long)direct_stats(a->direct)->bd_probes,
+		(unsigned long long)direct_stats(a->direct)->bd_hits);
 	n = direct_gather(a->direct, cand, CTL_CANDIDATES_MAX);
 	for (size_t i = 0; i < n; i++) {
 		char addr[INET6_ADDRSTRLEN];

@@ -4,6 +4,7 @@
  * the home server to approved peers only, probes are sealed by the data plane under the
  * session's keys. What decides is direct/ (candidates, rounds) and path/ (which path works).
  */
+#include <errno.h>
 #include <string.h>
 
 #include "agent/agent.h"
@@ -97,6 +98,34 @@ wiring_direct_dial_tcp(void *arg, const char *peer, const struct sockaddr_storag
 		log_debug(LOG_PATH, "direct: a dial to %s runs already", peer);
 }
 
+/* The birthday technique's extra sockets: the UDP path's (path/udp.h). */
+static int
+wiring_direct_aux_open(void *arg, const struct sockaddr_storage *to)
+{
+	static const uint8_t opener[1];
+	struct agent *a = arg;
+
+	/* An empty datagram: it only opens our NAT's mapping; a peer that gets it ignores it. */
+	return a->udp ? path_udp_aux_open(a->udp, to, opener, 0) : -ENOTCONN;
+}
+
+static void
+wiring_direct_aux_close(void *arg, int id)
+{
+	struct agent *a = arg;
+
+	if (a->udp)
+		path_udp_aux_close(a->udp, id);
+}
+
+static int
+wiring_direct_aux_pinned(void *arg, const struct sockaddr_storage *to)
+{
+	struct agent *a = arg;
+
+	return a->udp ? path_udp_aux_pinned(a->udp, to) : -1;
+}
+
 const struct direct_ops wiring_direct_ops = {
 	.send_datagram = wiring_direct_send_datagram,
 	.send_offer = wiring_direct_send_offer,
@@ -104,11 +133,22 @@ const struct direct_ops wiring_direct_ops = {
 	.direct_works = wiring_direct_works,
 	.on_reflexive = wiring_direct_on_reflexive,
 	.dial_tcp = wiring_direct_dial_tcp,
+	.aux_open = wiring_direct_aux_open,
+	.aux_close = wiring_direct_aux_close,
+	.aux_pinned = wiring_direct_aux_pinned,
 };
 
 bool
 wiring_direct_datagram(struct agent *a, struct pkt *p, const struct sockaddr_storage *from)
 {
+	if (!p->len) {
+		/* A peer's birthday opener (direct/birthday.h) that its NAT let through: counted.
+		 */
+		if (a->direct)
+			direct_on_opener(a->direct);
+		pkt_put(a->pkts, p);
+		return true;
+	}
 	if (!reflect_is_reflect(pkt_data(p), p->len))
 		return false;
 	if (a->direct)

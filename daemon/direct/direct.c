@@ -17,64 +17,11 @@
 #include "core/log.h"
 #include "core/sockaddr.h"
 #include "crypto/aead.h"
+#include "direct/direct_int.h"
 #include "direct/portmap.h"
 #include "proto/reflect.h"
 
 enum { DIRECT_TICK_MS = 250 };
-
-/*
- * A peer's candidates from its last offer, and the probing round they started: kept after the
- * round ends (active false), for `vertex peers`, until the peer goes or a new offer comes.
- */
-struct direct_round {
-	char peer[CTL_STR_MAX + 1];
-	struct sockaddr_storage cand[CTL_CANDIDATES_MAX];
-	uint8_t kind[CTL_CANDIDATES_MAX];
-	size_t ncand;
-	bool active;                                 /* probing */
-	struct sockaddr_storage tcp[DIRECT_TCP_MAX]; /* its TCP candidates, dialed in turn */
-	uint8_t tcp_kind[DIRECT_TCP_MAX];
-	size_t ntcp, tcp_next;
-	uint64_t tcp_due_ms; /* when the next one is dialed; 0: not yet due */
-	uint64_t started_ms, next_ms;
-	uint64_t offered_ms; /* when we last offered ours to this peer; 0: never */
-	bool slow;           /* past the fast phase (said once in the log) */
-};
-
-struct direct {
-	struct ev_loop *loop;
-	char self[CTL_STR_MAX + 1];
-	uint16_t port;
-	int family;
-	char overlay[IF_NAMESIZE];
-	struct direct_ops ops;
-	void *arg;
-
-	struct sockaddr_storage server; /* the home server's UDP address; family 0: none */
-	struct sockaddr_storage reflexive;
-	/*
-	 * One round of reflection: [0] to the server's port (our reflexive address), [1] to its
-	 * other port (is the mapping the same?), [2] to its port, answered from the other one
-	 * (does the NAT let that in?). Unanswered ones are asked again (new nonces).
-	 */
-	struct direct_ask {
-		uint64_t nonce; /* outstanding; 0: none */
-		bool answered;
-		struct sockaddr_storage seen;
-	} ask[3];
-	unsigned tries;  /* sends this round */
-	bool round_done; /* the next send starts a new round */
-	uint64_t next_reflect_ms;
-	int mapping, filtering; /* from the last round done (enum direct_mapping, _filtering) */
-	struct ctl_candidate host[DIRECT_HOST_MAX]; /* our host candidates when last looked at */
-	size_t nhost;
-
-	struct direct_round rounds[DIRECT_PEERS_MAX];
-	size_t nrounds;
-	struct ev_timer timer;
-	struct direct_stats stats;
-	struct portmap *portmap; /* NULL: off */
-};
 
 static void direct_on_timer(struct ev_timer *t);
 static struct direct_round *direct_round_find(struct direct *d, const char *peer);
@@ -223,6 +170,20 @@ direct_offer(struct direct *d, const char *peer)
 	snprintf(m.u.offer.to, sizeof(m.u.offer.to), "%s", peer);
 	m.u.offer.generation = (uint32_t)(ev_now_ms(d->loop) / 1000);
 	m.u.offer.count = (uint8_t)direct_gather(d, m.u.offer.cand, CTL_CANDIDATES_MAX);
+	/* What we know of our NAT, for the peer to weigh the birthday technique (birthday.h). */
+	if ((d->mapping || d->filtering) && d->reflexive.ss_family &&
+	    m.u.offer.count < CTL_CANDIDATES_MAX) {
+		struct ctl_candidate *c = &m.u.offer.cand[m.u.offer.count];
+		const struct sockaddr_storage *other =
+		    d->ask[1].answered ? &d->ask[1].seen : &d->reflexive;
+
+		if (direct_cand_from(c, CTL_CAND_NAT, other, 0,
+				     (uint32_t)d->mapping | (uint32_t)d->filtering << 8)) {
+			if (!d->ask[1].answered)
+				c->port = 0;
+			m.u.offer.count++;
+		}
+	}
 	if (d->ops.send_offer(d->arg, &m)) {
 		struct direct_round *r = direct_round_find(d, peer);
 
@@ -299,16 +260,44 @@ direct_other_port(const struct sockaddr_storage *server, struct sockaddr_storage
 		    htons((uint16_t)(ntohs(((struct sockaddr_in6 *)out)->sin6_port) + 1));
 }
 
+/*
+ * What the answers so far say of our NAT, as soon as they say it (not only at the round's end:
+ * the birthday technique waits for it). A change is news for our peers: offers go again, and
+ * the technique is weighed again with every peer whose offer we hold.
+ */
+static void
+direct_classify(struct direct *d, uint64_t now)
+{
+	int mapping = d->mapping, filtering = d->filtering;
+
+	if (d->ask[0].answered && d->ask[1].answered)
+		mapping = sockaddr_same(&d->ask[0].seen, &d->ask[1].seen)
+			      ? DIRECT_MAPPING_INDEPENDENT
+			      : DIRECT_MAPPING_DEPENDENT;
+	if (d->ask[0].answered && (d->ask[2].answered || d->tries >= DIRECT_FILTER_TRIES))
+		filtering = d->ask[2].answered ? DIRECT_FILTERING_OPEN : DIRECT_FILTERING_PORT;
+	if (mapping == d->mapping && filtering == d->filtering)
+		return;
+	d->mapping = mapping;
+	d->filtering = filtering;
+	log_info("direct: our NAT: mapping %s, filtering %s",
+		 mapping == DIRECT_MAPPING_INDEPENDENT ? "endpoint-independent"
+		 : mapping == DIRECT_MAPPING_DEPENDENT ? "endpoint-dependent"
+						       : "unknown",
+		 filtering == DIRECT_FILTERING_OPEN   ? "open"
+		 : filtering == DIRECT_FILTERING_PORT ? "port-dependent"
+						      : "unknown");
+	for (size_t i = 0; i < d->nrounds; i++)
+		direct_bd_consider(d, &d->rounds[i], now);
+	if (d->ops.on_reflexive)
+		d->ops.on_reflexive(d->arg);
+}
+
 /* The round is over: what it found is kept, the next one comes later. */
 static void
 direct_round_done(struct direct *d, uint64_t now)
 {
-	if (d->ask[0].answered && d->ask[1].answered)
-		d->mapping = sockaddr_same(&d->ask[0].seen, &d->ask[1].seen)
-				 ? DIRECT_MAPPING_INDEPENDENT
-				 : DIRECT_MAPPING_DEPENDENT;
-	if (d->ask[0].answered && (d->ask[2].answered || d->tries >= DIRECT_FILTER_TRIES))
-		d->filtering = d->ask[2].answered ? DIRECT_FILTERING_OPEN : DIRECT_FILTERING_PORT;
+	direct_classify(d, now);
 	d->round_done = true;
 	d->next_reflect_ms = now + DIRECT_REFLECT_EVERY_MS;
 }
@@ -346,6 +335,7 @@ direct_send_reflect(struct direct *d, uint64_t now)
 			d->stats.reflect_sent++;
 	}
 	d->tries++;
+	direct_classify(d, now);
 	if (d->ask[0].answered && d->tries >= DIRECT_REFLECT_TRIES) {
 		direct_round_done(d, now);
 		return;
@@ -411,6 +401,7 @@ direct_on_datagram(struct direct *d, const uint8_t *buf, size_t len,
 	d->ask[i].answered = true;
 	d->ask[i].seen = addr;
 	d->stats.reflect_answers++;
+	direct_classify(d, ev_now_ms(d->loop));
 	if (d->ask[0].answered && d->ask[1].answered && d->ask[2].answered)
 		direct_round_done(d, ev_now_ms(d->loop));
 	else if (i == 0 && d->tries >= DIRECT_REFLECT_TRIES)
@@ -511,9 +502,13 @@ direct_on_offer(struct direct *d, const struct ctlmsg *m)
 	/* TCP candidates dialed already stay dialed (a new offer comes with every session). */
 	struct sockaddr_storage was_tcp[DIRECT_TCP_MAX];
 	size_t was_ntcp = 0, was_next = 0;
+	struct direct_bd *bd = NULL;
+	uint64_t bd_next = 0;
 
 	d->stats.offers_received++;
 	if (r) {
+		bd = r->bd;
+		bd_next = r->bd_next_ms;
 		offered = r->offered_ms;
 		was_ntcp = r->ntcp;
 		was_next = r->tcp_next;
@@ -522,7 +517,7 @@ direct_on_offer(struct direct *d, const struct ctlmsg *m)
 	if (!r && d->nrounds < DIRECT_PEERS_MAX)
 		r = &d->rounds[d->nrounds++];
 	for (size_t i = 0; !r && i < d->nrounds; i++)
-		if (!d->rounds[i].active)
+		if (!d->rounds[i].active && !d->rounds[i].bd)
 			r = &d->rounds[i]; /* an ended round's place */
 	if (!r) {
 		log_warnx("direct: an offer from %s ignored: %d rounds running", peer,
@@ -532,10 +527,22 @@ direct_on_offer(struct direct *d, const struct ctlmsg *m)
 	memset(r, 0, sizeof(*r));
 	snprintf(r->peer, sizeof(r->peer), "%s", peer);
 	r->offered_ms = offered;
+	r->bd = bd;
+	r->bd_next_ms = bd_next;
 	for (size_t i = 0; i < m->u.offer.count; i++) {
 		const struct ctl_candidate *c = &m->u.offer.cand[i];
 		struct sockaddr_storage ss;
 
+		if (c->kind == CTL_CAND_NAT) {
+			r->mapping = (int)(c->priority & 0xff);
+			r->filtering = (int)(c->priority >> 8 & 0xff);
+			r->nat_ports[1] = c->port;
+			continue;
+		}
+		r->mapped |= c->kind == CTL_CAND_MAPPED && c->proto == 17;
+		if (c->kind == CTL_CAND_SRFLX && c->proto == 17 && !r->srflx.ss_family &&
+		    direct_cand_to_sockaddr(c, &r->srflx))
+			r->nat_ports[0] = c->port;
 		if (!direct_cand_to_sockaddr(c, &ss) ||
 		    (d->family != AF_INET6 && ss.ss_family != AF_INET))
 			continue;
@@ -559,10 +566,11 @@ direct_on_offer(struct direct *d, const struct ctlmsg *m)
 	}
 	log_debug(LOG_PATH, "direct: %s offers %zu usable UDP and %zu TCP candidate(s) of %u", peer,
 		  r->ncand, r->ntcp, m->u.offer.count);
-	if (!r->ncand && !r->ntcp) {
+	if (!r->ncand && !r->ntcp && !r->bd) {
 		*r = d->rounds[--d->nrounds];
 		return;
 	}
+	direct_bd_consider(d, r, now);
 	/* Answered with ours, so both sides probe in the same window. */
 	if (!r->offered_ms || now - r->offered_ms >= DIRECT_REOFFER_MS)
 		direct_offer(d, peer);
@@ -574,8 +582,10 @@ direct_forget(struct direct *d, const char *peer)
 {
 	struct direct_round *r = direct_round_find(d, peer);
 
-	if (r)
+	if (r) {
+		direct_bd_end(d, r);
 		*r = d->rounds[--d->nrounds];
+	}
 }
 
 static void
@@ -585,6 +595,8 @@ direct_run_rounds(struct direct *d, uint64_t now)
 		struct direct_round *r = &d->rounds[i];
 		uint64_t age = now - r->started_ms;
 
+		if (r->bd)
+			direct_bd_run(d, r, now);
 		if (!r->active) {
 			i++;
 			continue;
@@ -697,6 +709,9 @@ direct_free(struct direct *d)
 		return;
 	portmap_free(d->portmap); /* deletes the router's mapping */
 	ev_timer_stop(d->loop, &d->timer);
+	/* The extra sockets are the UDP path's (closed with it): only our records go. */
+	for (size_t i = 0; i < d->nrounds; i++)
+		free(d->rounds[i].bd);
 	free(d);
 }
 

@@ -24,6 +24,13 @@
  * NATs that let answers in (simultaneous open). Nothing in a probe can be forged: the path is
  * taken only once an authentic frame arrives over it (path/path.h), never on the word of an
  * offer.
+ *
+ * Offers also carry what reflection saw of our NAT (a CTL_CAND_NAT candidate: mapping,
+ * filtering and the second mapped port), and we offer again when that classification changes.
+ * When one side's mapping is endpoint-dependent and the other's filtering lets in only what
+ * comes from where it sent to, plain probing cannot work: then the birthday technique
+ * (birthday.h) runs alongside the round, the endpoint-dependent side opening extra sockets
+ * (ops.aux_open) and the other spraying probes at its public address's ports (ops.probe).
  */
 #ifndef VERTEX_DIRECT_H
 #define VERTEX_DIRECT_H
@@ -78,6 +85,14 @@ struct direct_ops {
 	 * both do not dial each other at once). May be NULL.
 	 */
 	void (*dial_tcp)(void *arg, const char *peer, const struct sockaddr_storage *to);
+	/*
+	 * The birthday technique's extra sockets (path/udp.h path_udp_aux_*): open one that sends
+	 * one datagram to `to` (its id, or -errno), close one, and which one frames to `to` go out
+	 * of (-1: the data socket). NULL: the technique is off.
+	 */
+	int (*aux_open)(void *arg, const struct sockaddr_storage *to);
+	void (*aux_close)(void *arg, int id);
+	int (*aux_pinned)(void *arg, const struct sockaddr_storage *to);
 };
 
 struct direct_params {
@@ -91,6 +106,9 @@ struct direct_params {
 struct direct_stats {
 	uint64_t reflect_sent, reflect_answers, reflect_bad, offers_sent, offers_received,
 	    probes_sent;
+	/* The birthday technique: extra sockets opened, probes sprayed, rounds that found a way
+	 * (a socket hit and its path validated), openers (empty datagrams) received and ignored. */
+	uint64_t bd_sockets, bd_probes, bd_hits, bd_openers;
 };
 
 int direct_new(struct direct **out, struct ev_loop *loop, const struct direct_params *params,
@@ -150,6 +168,14 @@ struct direct_cand {
 /* Up to max of them into out; how many. *probing: a round with them is running. */
 size_t direct_candidates(const struct direct *d, const char *peer, struct direct_cand *out,
 			 size_t max, bool *probing);
+/*
+ * The birthday technique with peer (birthday.h), for `vertex peers`: "" when it is not running,
+ * else e.g. "sockets 256" (ours open), "spraying 512/1024", "kept" (a socket hit and carries
+ * the path). Into buf (len bytes).
+ */
+void direct_birthday_state(const struct direct *d, const char *peer, char *buf, size_t len);
+/* An empty datagram (another side's birthday opener) reached the data socket: counted. */
+void direct_on_opener(struct direct *d);
 /* Our candidates now, as an OFFER would carry them; returns how many (at most max). */
 size_t direct_gather(const struct direct *d, struct ctl_candidate *out, size_t max);
 

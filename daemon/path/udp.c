@@ -33,6 +33,17 @@ enum {
 	UDP_GRO_BUFS = 8,          /* coalesced datagrams per recvmmsg when UDP GRO is on */
 	UDP_GRO_BUF_SIZE = 65536,
 	UDP_SOCKBUF = 4 << 20,
+	UDP_AUX_RECV_MAX = 16, /* datagrams read from an extra socket per readiness */
+};
+
+/* An extra socket (udp.h, path_udp_aux_open). */
+struct udp_aux {
+	struct path_udp *u;
+	int fd;    /* -1: the slot is free */
+	bool pins; /* frames to `to` go out of this socket */
+	struct sockaddr_storage to;
+	socklen_t tolen;
+	struct ev_io io;
 };
 
 struct path_udp {
@@ -58,8 +69,12 @@ struct path_udp {
 		char buf[CMSG_SPACE(sizeof(uint16_t))];
 		struct cmsghdr align;
 	} tx_cmsg[UDP_BATCH];
-	uint8_t *rx_gro; /* UDP_GRO_BUFS x UDP_GRO_BUF_SIZE, when gro */
+	uint8_t *rx_gro;     /* UDP_GRO_BUFS x UDP_GRO_BUF_SIZE, when gro */
+	struct udp_aux *aux; /* PATH_UDP_AUX_MAX slots, allocated at the first; NULL: none yet */
+	unsigned naux, npins;
 };
+
+static void udp_aux_send_pinned(struct path_udp *u, int id, struct pkt *p);
 
 int
 path_underlay_family(void)
@@ -190,6 +205,14 @@ path_udp_queue(struct path_udp *u, const struct sockaddr_storage *to, struct pkt
 {
 	unsigned i;
 
+	if (u->npins) {
+		int id = path_udp_aux_pinned(u, to);
+
+		if (id >= 0) {
+			udp_aux_send_pinned(u, id, p);
+			return;
+		}
+	}
 	if (u->ntx == UDP_BATCH)
 		path_udp_flush(u);
 	i = u->ntx++;
@@ -388,6 +411,9 @@ path_udp_close(struct path_udp *u)
 {
 	if (!u)
 		return;
+	for (int i = 0; u->aux && i < PATH_UDP_AUX_MAX; i++)
+		path_udp_aux_close(u, i);
+	free(u->aux);
 	path_udp_flush(u);
 	ev_io_stop(u->loop, &u->io);
 	close(u->fd);
@@ -399,4 +425,134 @@ int
 path_udp_family(const struct path_udp *u)
 {
 	return u->family;
+}
+
+/* --- extra sockets (udp.h) ----------------------------------------------------------------- */
+
+/*
+ * A frame for a pinned address goes at once, not batched: these paths are rare (a peer behind a
+ * NAT only the birthday technique got through) and one send per frame keeps the code apart from
+ * the main socket's batches. Takes p.
+ */
+static void
+udp_aux_send_pinned(struct path_udp *u, int id, struct pkt *p)
+{
+	struct udp_aux *x = &u->aux[id];
+
+	if (send(x->fd, pkt_data(p), p->len, MSG_DONTWAIT) < 0 && errno != EAGAIN &&
+	    errno != ENOBUFS && log_ratelimit_ok(&u->rl, ev_now_ms(u->loop)))
+		log_warn("udp send (extra socket)");
+	pkt_put(u->pkts, p);
+}
+
+static void
+udp_aux_on_readable(struct ev_io *io, uint32_t revents)
+{
+	struct udp_aux *x = container_of(io, struct udp_aux, io);
+	struct path_udp *u = x->u;
+	int id = (int)(x - u->aux);
+
+	(void)revents;
+	for (int n = 0; n < UDP_AUX_RECV_MAX && x->fd >= 0; n++) {
+		struct pkt *p = pkt_get(u->pkts);
+		ssize_t len;
+
+		if (!p) {
+			u->ops.on_drop(u->arg, PATH_UDP_DROP_NO_BUFFER, "packet pool exhausted");
+			return;
+		}
+		len =
+		    recv(x->fd, pkt_data(p), PKT_BUF_SIZE - PKT_HEADROOM, MSG_DONTWAIT | MSG_TRUNC);
+		if (len < 0) {
+			pkt_put(u->pkts, p);
+			return;
+		}
+		if ((size_t)len > PKT_BUF_SIZE - PKT_HEADROOM) {
+			u->ops.on_drop(u->arg, PATH_UDP_DROP_OVERSIZED, "oversized datagram");
+			pkt_put(u->pkts, p);
+			continue;
+		}
+		p->len = (uint16_t)len;
+		/* Connected: it came from x->to. The pin first, so the answer takes this way. */
+		if (!x->pins && path_udp_aux_pinned(u, &x->to) < 0) {
+			x->pins = true;
+			u->npins++;
+		}
+		u->ops.on_frame(u->arg, p, &x->to);
+		x = &u->aux[id]; /* on_frame may have closed it (fd -1: the loop ends) */
+	}
+}
+
+/* Ownership: the socket is u's until path_udp_aux_close or path_udp_close. */
+int
+path_udp_aux_open(struct path_udp *u, const struct sockaddr_storage *to, const uint8_t *buf,
+		  size_t len)
+{
+	struct udp_aux *x = NULL;
+	int id, err;
+
+	if (!u->aux) {
+		if (!(u->aux = calloc(PATH_UDP_AUX_MAX, sizeof(*u->aux))))
+			return -ENOMEM;
+		for (int i = 0; i < PATH_UDP_AUX_MAX; i++)
+			u->aux[i].fd = -1;
+	}
+	for (id = 0; id < PATH_UDP_AUX_MAX && u->aux[id].fd >= 0; id++)
+		;
+	if (id == PATH_UDP_AUX_MAX)
+		return -EMFILE;
+	x = &u->aux[id];
+	*x = (struct udp_aux){ .u = u, .fd = -1 };
+	x->tolen = sockaddr_for_family(u->family, to, &x->to);
+	if ((x->fd = path_socket_bind(u->family, SOCK_DGRAM, 0)) < 0) {
+		err = x->fd;
+		x->fd = -1;
+		return err;
+	}
+	if (connect(x->fd, (const struct sockaddr *)&x->to, x->tolen) < 0 ||
+	    send(x->fd, buf, len, MSG_DONTWAIT) < 0) {
+		err = -errno;
+		goto err_close;
+	}
+	if ((err = ev_io_start(u->loop, &x->io, x->fd, EV_READ, udp_aux_on_readable)))
+		goto err_close;
+	u->naux++;
+	return id;
+err_close:
+	close(x->fd);
+	x->fd = -1;
+	return err;
+}
+
+void
+path_udp_aux_close(struct path_udp *u, int id)
+{
+	struct udp_aux *x;
+
+	if (!u->aux || id < 0 || id >= PATH_UDP_AUX_MAX || u->aux[id].fd < 0)
+		return;
+	x = &u->aux[id];
+	ev_io_stop(u->loop, &x->io);
+	close(x->fd);
+	x->fd = -1;
+	u->naux--;
+	if (x->pins) {
+		x->pins = false;
+		u->npins--;
+	}
+}
+
+int
+path_udp_aux_pinned(const struct path_udp *u, const struct sockaddr_storage *to)
+{
+	for (int i = 0; u->npins && i < PATH_UDP_AUX_MAX; i++)
+		if (u->aux[i].fd >= 0 && u->aux[i].pins && sockaddr_same(&u->aux[i].to, to))
+			return i;
+	return -1;
+}
+
+unsigned
+path_udp_aux_count(const struct path_udp *u)
+{
+	return u->naux;
 }

@@ -13,6 +13,7 @@
 #define VERTEX_PATH_UDP_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
@@ -47,6 +48,27 @@ void path_udp_queue(struct path_udp *u, const struct sockaddr_storage *to, struc
 void path_udp_flush(struct path_udp *u);
 /* The socket's family: AF_INET6 (dual-stack) or AF_INET. */
 int path_udp_family(const struct path_udp *u);
+
+/*
+ * Extra sockets, for the birthday technique (direct/birthday.h): a NAT with endpoint-dependent
+ * mapping gives each of them its own public port toward the peer, so a peer behind a filtering
+ * NAT that sprays probes at random ports may hit one. Each is bound to a port the kernel picks
+ * and connected to `to` (so the kernel lets in only what comes from there), sends buf once
+ * (opening its mapping), and hands what it receives to on_frame like the main socket: the same
+ * checks follow (a frame counts only if authentic under a session). The first datagram one of
+ * them receives pins `to` to it, if no other one holds `to` already: every frame queued for `to`
+ * then goes out of that socket (through the mapping the peer got through), until it is closed.
+ * At most PATH_UDP_AUX_MAX at once (then -EMFILE). Returns the socket's id (>= 0) or -errno.
+ */
+enum { PATH_UDP_AUX_MAX = 256 };
+int path_udp_aux_open(struct path_udp *u, const struct sockaddr_storage *to, const uint8_t *buf,
+		      size_t len);
+/* Closes extra socket id (an unknown id is ignored); frames to its address take the main one. */
+void path_udp_aux_close(struct path_udp *u, int id);
+/* The extra socket frames to `to` go out of (pinned), or -1 (the main socket). */
+int path_udp_aux_pinned(const struct path_udp *u, const struct sockaddr_storage *to);
+/* How many extra sockets are open. */
+unsigned path_udp_aux_count(const struct path_udp *u);
 
 /*
  * The family the agent's sockets use: AF_INET6 if the host can make an IPv6 socket (then one

@@ -59,7 +59,11 @@
  *                   | port u16 | priority u32)        (ways to reach `from` directly, sent
  *                   only to an approved peer; kinds a receiver does not know are ignored, so the
  *                   direct-paths work adds kinds, not records; IPv4 addresses sit in the first
- *                   four bytes of addr, the rest zero)
+ *                   four bytes of addr, the rest zero). Kind 4 (CTL_CAND_NAT) is no place to
+ *                   send to but what the sender's reflection saw of its NAT: proto 17, addr and
+ *                   port the public address toward the server's other port (port 0: not seen),
+ *                   priority = mapping | filtering << 8 (direct.h's enums, each at most 2; the
+ *                   other bits zero)
  */
 #ifndef VERTEX_CTLMSG_H
 #define VERTEX_CTLMSG_H
@@ -126,10 +130,13 @@ enum ctl_relay_flags { CTL_RELAY_FIN = 1 << 0, CTL_RELAY_DIALER = 1 << 1 };
 
 /* CTL_OFFER candidate kinds (the direct-paths work adds more; unknown kinds are ignored). */
 enum ctl_candidate_kind {
-	CTL_CAND_HOST = 1,  /* an interface address */
-	CTL_CAND_SRFLX = 2, /* our address as a server saw it */
-	CTL_CAND_MAPPED = 3 /* a port mapping on the router (UPnP IGD, NAT-PMP, PCP) */
+	CTL_CAND_HOST = 1,   /* an interface address */
+	CTL_CAND_SRFLX = 2,  /* our address as a server saw it */
+	CTL_CAND_MAPPED = 3, /* a port mapping on the router (UPnP IGD, NAT-PMP, PCP) */
+	CTL_CAND_NAT = 4,    /* the sender's NAT, as its reflection saw it (see above) */
 };
+
+enum { CTL_NAT_CLASS_MAX = 2 }; /* CTL_CAND_NAT: mapping and filtering are 0..2 */
 
 struct ctl_candidate {
 	uint8_t kind, proto, family;

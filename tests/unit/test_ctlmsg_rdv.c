@@ -133,6 +133,7 @@ test_largest_bodies_are_the_limits(void **state)
 	m.u.offer.count = CTL_CANDIDATES_MAX;
 	for (int i = 0; i < CTL_CANDIDATES_MAX; i++) {
 		m.u.offer.cand[i].kind = (uint8_t)(1 + i); /* unknown kinds travel too */
+		m.u.offer.cand[i].proto = 17;              /* a CTL_CAND_NAT must say UDP */
 		m.u.offer.cand[i].family = 6;
 		m.u.offer.cand[i].addr[15] = (uint8_t)i;
 		m.u.offer.cand[i].port = 41641;
@@ -317,6 +318,44 @@ test_offer_rules(void **state)
 	assert_false(round_trip(&m, NULL));
 }
 
+/* The NAT's classification (CTL_CAND_NAT): mapping | filtering << 8, each 0..2, over UDP. */
+static void
+test_offer_nat_rules(void **state)
+{
+	struct ctlmsg m = { .type = CTL_OFFER }, got;
+	uint8_t buf[4096];
+	int len;
+
+	(void)state;
+	strcpy(m.u.offer.from, "alice@a.example.com");
+	strcpy(m.u.offer.to, "bob@b.example.com");
+	m.u.offer.count = 1;
+	m.u.offer.cand[0] = (struct ctl_candidate){ .kind = CTL_CAND_NAT,
+						    .proto = 17,
+						    .family = 4,
+						    .addr = { 198, 18, 0, 101 },
+						    .port = 40123,
+						    .priority = 2 | 2 << 8 };
+	len = ctlmsg_encode(&m, buf, sizeof(buf));
+	assert_true(len > 0);
+	assert_true(ctlmsg_decode(CTL_OFFER, buf, (size_t)len, &got));
+	assert_int_equal(got.u.offer.cand[0].kind, CTL_CAND_NAT);
+	assert_int_equal(got.u.offer.cand[0].port, 40123);
+	assert_int_equal(got.u.offer.cand[0].priority, 2 | 2 << 8);
+	m.u.offer.cand[0].port = 0; /* the other port not seen yet */
+	m.u.offer.cand[0].priority = 0;
+	assert_true(round_trip(&m, NULL));
+	m.u.offer.cand[0].priority = 3; /* no such mapping */
+	assert_false(round_trip(&m, NULL));
+	m.u.offer.cand[0].priority = 3 << 8; /* no such filtering */
+	assert_false(round_trip(&m, NULL));
+	m.u.offer.cand[0].priority = 1 << 16; /* bits that mean nothing */
+	assert_false(round_trip(&m, NULL));
+	m.u.offer.cand[0].priority = 1;
+	m.u.offer.cand[0].proto = 6;
+	assert_false(round_trip(&m, NULL));
+}
+
 int
 main(void)
 {
@@ -327,6 +366,7 @@ main(void)
 		cmocka_unit_test(test_answer_rules),
 		cmocka_unit_test(test_relay_rules),
 		cmocka_unit_test(test_offer_rules),
+		cmocka_unit_test(test_offer_nat_rules),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -5,7 +5,11 @@
  * address becoming a candidate), offers (our candidates, the reflexive one once), probing
  * rounds (every candidate of a known kind probed on schedule, fast then slow, ended when a
  * direct path works, at the round's end, or when the peer is forgotten; unknown kinds and
- * other protocols ignored).
+ * other protocols ignored), and the birthday technique as direct.c runs it (our NAT's
+ * classification in the offer; extra sockets when ours maps per destination and the peer
+ * filters, released after the hold time or all but the hit one once it works; the spray at
+ * the peer's ports when its NAT maps per destination, bounded per tick and in all; nothing
+ * when the peer offers a router mapping).
  */
 #include <arpa/inet.h>
 #include <setjmp.h>
@@ -19,11 +23,14 @@
 
 #include "core/ev.h"
 #include "core/sockaddr.h"
+#include "direct/birthday.h"
 #include "direct/direct.h"
 #include "proto/reflect.h"
 
 #define ALICE "alice@a.example.com"
 #define BOB   "bob@b.example.com"
+/* direct.c's DIRECT_BD_BATCH: sockets or probes per tick at most */
+#define DIRECT_BD_TEST_BATCH 128
 
 struct fx {
 	uint64_t now;
@@ -39,6 +46,12 @@ struct fx {
 	bool works;
 	struct sockaddr_storage dialed[8]; /* dial_tcp */
 	size_t ndialed;
+	/* The birthday technique's extra sockets (fakes: ids 0..). */
+	unsigned aux_opened, aux_closed;
+	bool aux_open[512];
+	int pinned;
+	uint8_t spray_ports[65536]; /* probes to 198.18.0.202 at a port other than 4800 */
+	size_t nspray;
 };
 
 static uint64_t
@@ -79,6 +92,47 @@ fx_probe(void *arg, const char *peer, const struct sockaddr_storage *to)
 	if (f->nprobes < 64)
 		f->probed[f->nprobes] = *to;
 	f->nprobes++;
+	if (to->ss_family == AF_INET &&
+	    ((const struct sockaddr_in *)to)->sin_addr.s_addr == htonl(0xc61200ca) &&
+	    ntohs(((const struct sockaddr_in *)to)->sin_port) != 4800) {
+		uint16_t port = ntohs(((const struct sockaddr_in *)to)->sin_port);
+
+		assert_int_equal(f->spray_ports[port], 0); /* each port once */
+		f->spray_ports[port] = 1;
+		f->nspray++;
+	}
+}
+
+static int
+fx_aux_open(void *arg, const struct sockaddr_storage *to)
+{
+	struct fx *f = arg;
+	struct sockaddr_storage want;
+
+	assert_int_equal(sockaddr_parse("198.18.0.202:4800", &want), 0);
+	assert_true(sockaddr_same(to, &want)); /* toward the peer's server-reflexive endpoint */
+	assert_true(f->aux_opened < 512);
+	f->aux_open[f->aux_opened] = true;
+	return (int)f->aux_opened++;
+}
+
+static void
+fx_aux_close(void *arg, int id)
+{
+	struct fx *f = arg;
+
+	assert_true(id >= 0 && (unsigned)id < f->aux_opened && f->aux_open[id]);
+	f->aux_open[id] = false;
+	f->aux_closed++;
+	if (f->pinned == id)
+		f->pinned = -1;
+}
+
+static int
+fx_aux_pinned(void *arg, const struct sockaddr_storage *to)
+{
+	(void)to;
+	return ((struct fx *)arg)->pinned;
 }
 
 static bool
@@ -104,6 +158,9 @@ static const struct direct_ops fx_ops = {
 	.probe = fx_probe,
 	.direct_works = fx_works,
 	.dial_tcp = fx_dial_tcp,
+	.aux_open = fx_aux_open,
+	.aux_close = fx_aux_close,
+	.aux_pinned = fx_aux_pinned,
 };
 
 static int
@@ -117,6 +174,7 @@ setup(void **state)
 	assert_non_null(f);
 	assert_int_equal(ev_loop_new(&f->loop), 0);
 	f->now = 1000000;
+	f->pinned = -1;
 	ev_loop_set_clock(f->loop, fx_clock, f);
 	assert_int_equal(direct_new(&f->d, f->loop, &p, &fx_ops, f), 0);
 	*state = f;
@@ -385,12 +443,215 @@ test_probing_rounds(void **state)
 	assert_int_equal(f->nprobes, fast);
 }
 
+/*
+ * Reflection settles our NAT: the server's port sees us at 198.18.0.201:1111, its other port at
+ * :2222 (dependent) or :1111 (independent); an answer from the other port never comes in
+ * (port-dependent filtering).
+ */
+static void
+classify(struct fx *f, bool dependent)
+{
+	struct sockaddr_storage server;
+	struct direct_nat nat;
+	size_t done = 0;
+
+	assert_int_equal(sockaddr_parse("198.18.0.10:4801", &server), 0);
+	direct_home_up(f->d, &server);
+	for (int step = 0; step < 6; step++) {
+		for (; done < f->ndgrams; done++) {
+			bool other =
+			    ntohs(((struct sockaddr_in *)&f->dgram_to[done])->sin_port) == 4802;
+
+			if (other)
+				answer(f, done, "198.18.0.10:4802",
+				       dependent ? "198.18.0.201:2222" : "198.18.0.201:1111", true);
+			else if (flags_of(f, done) == 0)
+				answer(f, done, "198.18.0.10:4801", "198.18.0.201:1111", true);
+		}
+		advance(f, DIRECT_REFLECT_RETRY_MS);
+	}
+	direct_nat(f->d, &nat);
+	assert_int_equal(nat.mapping,
+			 dependent ? DIRECT_MAPPING_DEPENDENT : DIRECT_MAPPING_INDEPENDENT);
+	assert_int_equal(nat.filtering, DIRECT_FILTERING_PORT);
+}
+
+/* An offer from bob: his router's address, port kept, and what his NAT does (0: not said). */
+static void
+bob_offers(struct fx *f, int mapping, int filtering, bool mapped)
+{
+	struct ctlmsg m = { .type = CTL_OFFER };
+
+	strcpy(m.u.offer.from, BOB);
+	strcpy(m.u.offer.to, ALICE);
+	m.u.offer.cand[m.u.offer.count++] = (struct ctl_candidate){ .kind = CTL_CAND_SRFLX,
+								    .proto = 17,
+								    .family = 4,
+								    .addr = { 198, 18, 0, 202 },
+								    .port = 4800 };
+	if (mapped)
+		m.u.offer.cand[m.u.offer.count++] =
+		    (struct ctl_candidate){ .kind = CTL_CAND_MAPPED,
+					    .proto = 17,
+					    .family = 4,
+					    .addr = { 198, 18, 0, 203 },
+					    .port = 4800 };
+	if (mapping || filtering)
+		m.u.offer.cand[m.u.offer.count++] =
+		    (struct ctl_candidate){ .kind = CTL_CAND_NAT,
+					    .proto = 17,
+					    .family = 4,
+					    .addr = { 198, 18, 0, 202 },
+					    .port = 4800,
+					    .priority = (uint32_t)mapping | (uint32_t)filtering
+										<< 8 };
+	direct_on_offer(f->d, &m);
+}
+
+static void
+test_birthday_offer_says_our_nat(void **state)
+{
+	struct fx *f = *state;
+	const struct ctl_candidate *nat = NULL;
+
+	classify(f, true);
+	direct_offer(f->d, BOB);
+	for (size_t i = 0; i < f->offer.u.offer.count; i++)
+		if (f->offer.u.offer.cand[i].kind == CTL_CAND_NAT)
+			nat = &f->offer.u.offer.cand[i];
+	assert_non_null(nat);
+	assert_int_equal(nat->priority, DIRECT_MAPPING_DEPENDENT | DIRECT_FILTERING_PORT << 8);
+	assert_int_equal(nat->port, 2222); /* the other port's mapping */
+	assert_int_equal(nat->addr[3], 201);
+}
+
+static void
+test_birthday_sockets_then_released(void **state)
+{
+	struct fx *f = *state;
+
+	classify(f, true);
+	bob_offers(f, DIRECT_MAPPING_INDEPENDENT, DIRECT_FILTERING_PORT, false);
+	advance(f, 250);
+	/* at the rate, in batches: not all at once */
+	assert_true(f->aux_opened > 0 && f->aux_opened <= DIRECT_BD_TEST_BATCH);
+	advance(f, 1000);
+	assert_int_equal(f->aux_opened, BIRTHDAY_SOCKETS);
+	assert_int_equal(f->nspray, 0); /* bob's NAT keeps ports: nothing to spray at */
+	/* nothing hit: all closed after the hold time, none opened again */
+	advance(f, BIRTHDAY_HOLD_MS);
+	assert_int_equal(f->aux_closed, BIRTHDAY_SOCKETS);
+	advance(f, 5000);
+	assert_int_equal(f->aux_opened, BIRTHDAY_SOCKETS);
+	/* a new offer soon after (a rekey) does not start it again ... */
+	bob_offers(f, DIRECT_MAPPING_INDEPENDENT, DIRECT_FILTERING_PORT, false);
+	advance(f, 2000);
+	assert_int_equal(f->aux_opened, BIRTHDAY_SOCKETS);
+	/* ... one after the retry time does */
+	advance(f, BIRTHDAY_RETRY_MS);
+	bob_offers(f, DIRECT_MAPPING_INDEPENDENT, DIRECT_FILTERING_PORT, false);
+	advance(f, 2000);
+	assert_int_equal(f->aux_opened, 2 * BIRTHDAY_SOCKETS);
+}
+
+static void
+test_birthday_keeps_the_hit(void **state)
+{
+	struct fx *f = *state;
+
+	classify(f, true);
+	bob_offers(f, DIRECT_MAPPING_INDEPENDENT, DIRECT_FILTERING_PORT, false);
+	advance(f, 1500);
+	assert_int_equal(f->aux_opened, BIRTHDAY_SOCKETS);
+	f->pinned = 77; /* bob's probe landed on socket 77 */
+	f->works = true;
+	advance(f, 250);
+	assert_int_equal(f->aux_closed, BIRTHDAY_SOCKETS - 1);
+	assert_true(f->aux_open[77]);
+	assert_int_equal(direct_stats(f->d)->bd_hits, 1);
+	/* a new offer (a rekey, say) leaves the socket that carries the path alone */
+	bob_offers(f, DIRECT_MAPPING_INDEPENDENT, DIRECT_FILTERING_PORT, false);
+	advance(f, 20000);
+	assert_true(f->aux_open[77]);
+	assert_int_equal(f->aux_opened, BIRTHDAY_SOCKETS);
+	direct_forget(f->d, BOB); /* the peer gone: closed too */
+	assert_int_equal(f->aux_closed, BIRTHDAY_SOCKETS);
+}
+
+static void
+test_birthday_spray(void **state)
+{
+	struct fx *f = *state;
+	size_t before;
+
+	classify(f, false);
+	bob_offers(f, DIRECT_MAPPING_DEPENDENT, DIRECT_FILTERING_PORT, false);
+	assert_int_equal(f->nspray, 0);
+	advance(f, BIRTHDAY_SPRAY_DELAY_MS - 50); /* not before the delay */
+	assert_int_equal(f->nspray, 0);
+	advance(f, 300);
+	assert_true(f->nspray > 0 && f->nspray <= DIRECT_BD_TEST_BATCH);
+	assert_int_equal(f->aux_opened, 0); /* our NAT keeps ports: no sockets */
+	before = f->nspray;
+	advance(f, 1000); /* at most the rate */
+	assert_true(f->nspray - before <= BIRTHDAY_RATE_PER_SEC + DIRECT_BD_TEST_BATCH);
+	advance(f, 10000);
+	assert_int_equal(f->nspray, BIRTHDAY_PROBES); /* all of them, each port once, no more */
+	advance(f, 10000);
+	assert_int_equal(f->nspray, BIRTHDAY_PROBES);
+	assert_int_equal(direct_stats(f->d)->bd_probes, BIRTHDAY_PROBES);
+}
+
+static void
+test_birthday_spray_stops_when_direct(void **state)
+{
+	struct fx *f = *state;
+	size_t at;
+
+	classify(f, false);
+	bob_offers(f, DIRECT_MAPPING_DEPENDENT, DIRECT_FILTERING_PORT, false);
+	advance(f, 1000);
+	f->works = true;
+	advance(f, 250);
+	at = f->nspray;
+	advance(f, 10000);
+	assert_int_equal(f->nspray, at);
+	assert_true(at < BIRTHDAY_PROBES);
+}
+
+static void
+test_birthday_not_needed(void **state)
+{
+	struct fx *f = *state;
+
+	classify(f, true);
+	/* bob's router forwards a port: our probes get in there */
+	bob_offers(f, DIRECT_MAPPING_INDEPENDENT, DIRECT_FILTERING_PORT, true);
+	advance(f, 2000);
+	/* bob lets in what comes from any port of ours: plain probing works */
+	bob_offers(f, DIRECT_MAPPING_INDEPENDENT, DIRECT_FILTERING_OPEN, false);
+	advance(f, 2000);
+	/* bob said nothing of his NAT */
+	bob_offers(f, 0, 0, false);
+	advance(f, 2000);
+	assert_int_equal(f->aux_opened, 0);
+	assert_int_equal(f->nspray, 0);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_reflection, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_probing_rounds, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_birthday_offer_says_our_nat, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_birthday_sockets_then_released, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_birthday_keeps_the_hit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_birthday_spray, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_birthday_spray_stops_when_direct, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_birthday_not_needed, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

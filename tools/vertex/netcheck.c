@@ -28,6 +28,8 @@ cmd_netcheck(int argc, char **argv)
 	    "Port mapping: which of PCP, NAT-PMP and UPnP IGD the router (the default gateway)\n"
 	    "answered, and the mapping it gave our data port: the public address and port, the\n"
 	    "protocol, the lifetime in seconds (renewed at half). Hairpinning is not tested yet.\n"
+	    "Birthday: the extra sockets opened and probes sprayed so far for peers behind (or\n"
+	    "in front of) an endpoint-dependent NAT, and how often that found a way.\n"
 	    "\n"
 	    "  --json   one object, the candidates as a list\n";
 	static const struct option opts[] = {
@@ -89,6 +91,10 @@ cmd_netcheck(int argc, char **argv)
 			       ctlclient_fact(&f, 0, f.n, "port_mapping_protocol"),
 			       ctlclient_fact(&f, 0, f.n, "port_mapping_lifetime"));
 		printf("ipv6            %s\n", ctlclient_fact(&f, 0, f.n, "ipv6"));
+		printf("birthday        %s sockets opened, %s probes sent, %s found a way\n",
+		       ctlclient_fact(&f, 0, f.n, "birthday_sockets"),
+		       ctlclient_fact(&f, 0, f.n, "birthday_probes"),
+		       ctlclient_fact(&f, 0, f.n, "birthday_hits"));
 		for (size_t i = 0; i < f.n; i++)
 			if (!strcmp(f.v[i].key, "candidate"))
 				printf("candidate       %s\n", f.v[i].value);

@@ -105,6 +105,8 @@ text_peer(const struct ctlclient_facts *f, size_t from, size_t to)
 	for (size_t i = from; i < to; i++)
 		if (!strcmp(f->v[i].key, "candidate"))
 			printf("  candidate       %s\n", f->v[i].value);
+	if (strcmp(ctlclient_fact(f, from, to, "birthday"), "?"))
+		printf("  birthday        %s\n", ctlclient_fact(f, from, to, "birthday"));
 	if (strcmp(ctlclient_fact(f, from, to, "udp_probes"), "0"))
 		printf("  udp probes      %s sent, %s answered, rtt %s ms (last %s), %s "
 		       "failover(s)%s\n",

@@ -63,6 +63,7 @@ config_print(const struct config *c, FILE *out)
 	fprintf(out, "%-20s %u\n", "rekey-after-seconds", c->rekey_after_sec);
 	fprintf(out, "%-20s %" PRIu64 "\n", "rekey-after-packets", c->rekey_after_packets);
 	fprintf(out, "%-20s %u\n", "keepalive-seconds", c->keepalive_sec);
+	fprintf(out, "%-20s %u\n", "workers", c->workers);
 	if (c->server.enabled && c->server.discover) {
 		fprintf(out, "%-20s auto\n", "server");
 	} else if (c->server.enabled) {
@@ -117,9 +118,9 @@ config_equal(const struct config *a, const struct config *b)
 		return false;
 	if (a->port != b->port || a->mtu != b->mtu || a->rekey_after_sec != b->rekey_after_sec ||
 	    a->rekey_after_packets != b->rekey_after_packets ||
-	    a->keepalive_sec != b->keepalive_sec || a->ncas != b->ncas || a->npeers != b->npeers ||
-	    a->npurposes != b->npurposes || a->privacy != b->privacy ||
-	    !policy_config_equal(&a->firewall, &b->firewall))
+	    a->keepalive_sec != b->keepalive_sec || a->workers != b->workers ||
+	    a->ncas != b->ncas || a->npeers != b->npeers || a->npurposes != b->npurposes ||
+	    a->privacy != b->privacy || !policy_config_equal(&a->firewall, &b->firewall))
 		return false;
 	for (size_t i = 0; i < a->npurposes; i++) {
 		const struct purpose *x = &a->purposes[i], *y = &b->purposes[i];

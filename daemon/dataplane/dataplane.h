@@ -21,6 +21,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/socket.h>
 
 struct dataplane;
@@ -80,6 +81,17 @@ void dataplane_send_keepalive(struct dataplane *dp, struct peer *p);
  * (path_set_validated).
  */
 void dataplane_send_check(struct dataplane *dp, struct peer *p, const struct sockaddr_storage *to);
+
+/*
+ * Seals and opens on workers threads from now on (dataplane/crypto_pool.h), or inline if
+ * workers is 0. Call after dropping privileges: threads keep the capabilities they start with.
+ * 0 or -errno (then everything stays inline).
+ */
+int dataplane_start_workers(struct dataplane *dp, unsigned workers);
+/* The end of a loop turn: what waits for a worker goes to one. dp may be NULL. */
+void dataplane_flush(struct dataplane *dp);
+/* The workers' counters, `name value` lines, for the control socket's status. */
+void dataplane_status(const struct dataplane *dp, FILE *f);
 
 void dataplane_count_drop(struct dataplane *dp, enum dataplane_drop d, const char *detail);
 uint64_t dataplane_drops(const struct dataplane *dp, enum dataplane_drop d);

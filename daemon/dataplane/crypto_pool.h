@@ -15,9 +15,13 @@
  *
  * Bounds: CRYPTO_POOL_DEPTH batches of CRYPTO_POOL_BATCH jobs at once. When all are taken, the
  * loop hands back what is finished, and if the oldest batch is still being worked on it waits
- * for it (counted as CRYPTO_POOL_FULL_WAITS): a worker is on it already, so the wait is one
- * batch's AEAD at most, and it pushes back into the kernel's queues (TUN, the UDP socket) instead
- * of dropping packets already read.
+ * for it (counted as CRYPTO_POOL_FULL_WAITS), working meanwhile on queued batches itself: a
+ * worker is on the oldest already, so the wait is one batch's AEAD at most, and it pushes back
+ * into the kernel's queues (TUN, the UDP socket) instead of dropping packets already read.
+ *
+ * Latency: a batch of at most CRYPTO_POOL_INLINE_MAX jobs submitted while nothing is in flight
+ * is worked on by the loop at once and handed back from crypto_pool_flush itself, so a lone
+ * packet costs no thread wake-up; anything else goes to the workers.
  *
  * Batch states: FREE -> FILLING (the loop adds jobs) -> QUEUED (submitted: full, or
  * crypto_pool_flush at the end of a loop turn) -> RUNNING (a worker) -> DONE -> handed back to
@@ -44,6 +48,8 @@ enum {
 	CRYPTO_POOL_BATCH = 64,
 	CRYPTO_POOL_DEPTH = 8,
 	CRYPTO_POOL_MAX_WORKERS = 8,
+	/* A batch this short, with nothing in flight, is worked on at once on the loop. */
+	CRYPTO_POOL_INLINE_MAX = 4,
 	/* Buffers a full pool can hold, for sizing the packet pool. */
 	CRYPTO_POOL_PKTS = CRYPTO_POOL_BATCH * CRYPTO_POOL_DEPTH,
 };
@@ -74,17 +80,22 @@ struct crypto_batch {
 struct crypto_pool_ops {
 	/*
 	 * On the loop, each batch once, in submission order; takes every job's p. Must not add
-	 * jobs to the pool (it runs from within crypto_pool_job when the pool is full).
+	 * jobs to the pool (it runs from within crypto_pool_job when the pool is full, and from
+	 * crypto_pool_flush and crypto_pool_commit).
 	 */
 	void (*on_done)(void *arg, struct crypto_batch *b);
-	/* Tests only (may be NULL): on the worker, before (done false) and after a batch. */
+	/*
+	 * Tests only (may be NULL): before (done false) and after a batch's AEAD, on whichever
+	 * thread works on it (a worker, or the loop: see above).
+	 */
 	void (*on_work)(void *arg, uint64_t seq, bool done);
 };
 
 enum crypto_pool_counter {
-	CRYPTO_POOL_BATCHES,    /* batches submitted */
-	CRYPTO_POOL_JOBS,       /* jobs submitted */
-	CRYPTO_POOL_FULL_WAITS, /* times the loop waited for a worker: every batch in use */
+	CRYPTO_POOL_BATCHES,      /* batches submitted */
+	CRYPTO_POOL_JOBS,         /* jobs submitted */
+	CRYPTO_POOL_FULL_WAITS,   /* times the loop waited for a worker: every batch in use */
+	CRYPTO_POOL_LOOP_BATCHES, /* batches the loop worked on itself (short or waiting) */
 	CRYPTO_POOL_COUNTERS,
 };
 

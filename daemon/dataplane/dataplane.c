@@ -457,12 +457,13 @@ dataplane_status(const struct dataplane *dp, FILE *f)
 		fprintf(f, "crypto_workers 0\n");
 		return;
 	}
-	fprintf(
-	    f, "crypto_workers %u\ncrypto_batches %llu\ncrypto_jobs %llu\ncrypto_full_waits %llu\n",
-	    crypto_pool_workers(dp->crypto),
-	    (unsigned long long)crypto_pool_count(dp->crypto, CRYPTO_POOL_BATCHES),
-	    (unsigned long long)crypto_pool_count(dp->crypto, CRYPTO_POOL_JOBS),
-	    (unsigned long long)crypto_pool_count(dp->crypto, CRYPTO_POOL_FULL_WAITS));
+	fprintf(f, "crypto_workers %u\n", crypto_pool_workers(dp->crypto));
+	fprintf(f, "crypto_batches %llu\ncrypto_jobs %llu\n",
+		(unsigned long long)crypto_pool_count(dp->crypto, CRYPTO_POOL_BATCHES),
+		(unsigned long long)crypto_pool_count(dp->crypto, CRYPTO_POOL_JOBS));
+	fprintf(f, "crypto_full_waits %llu\ncrypto_loop_batches %llu\n",
+		(unsigned long long)crypto_pool_count(dp->crypto, CRYPTO_POOL_FULL_WAITS),
+		(unsigned long long)crypto_pool_count(dp->crypto, CRYPTO_POOL_LOOP_BATCHES));
 }
 
 void

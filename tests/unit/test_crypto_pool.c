@@ -382,30 +382,76 @@ test_crypto_pool_seal_out_of_order_completion(void **state)
 	crypto_pool_free(cp);
 }
 
-/* Batches come back through the loop's eventfd too, not only when drained. */
+/* seal_some N: N jobs of fresh frames into the pool, committed (no flush). */
+static void
+seal_some(struct crypto_pool *cp, struct keypair *tx, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		struct pkt *p = random_packet();
+		struct crypto_job *j = crypto_pool_job(cp);
+		uint64_t counter;
+
+		assert_true(session_seal_begin(tx, p, &counter));
+		*j = (struct crypto_job){
+			.p = p, .counter = counter, .op = CRYPTO_SEAL, .ref = (uint32_t)counter
+		};
+		memcpy(j->key, tx->send_key, AEAD_KEY_LEN);
+		crypto_pool_commit(cp);
+	}
+}
+
+/* A full batch goes to a worker and comes back through the loop's eventfd. */
 static void
 test_crypto_pool_hands_back_on_the_loop(void **state)
 {
 	const struct crypto_pool_ops ops = { .on_done = on_sealed };
 	struct keypair tx, rx;
 	struct crypto_pool *cp;
-	struct pkt *p = random_packet();
-	struct crypto_job *j;
-	uint64_t counter;
 
 	(void)state;
 	make_pair(&tx, &rx, 4);
 	assert_int_equal(crypto_pool_new(&cp, loop, pkts, 1, &ops, NULL), 0);
-	assert_true(session_seal_begin(&tx, p, &counter));
-	j = crypto_pool_job(cp);
-	*j = (struct crypto_job){ .p = p, .counter = counter, .op = CRYPTO_SEAL };
-	memcpy(j->key, tx.send_key, AEAD_KEY_LEN);
-	crypto_pool_commit(cp);
-	assert_int_equal(seen->n, 0); /* a short batch waits for the end of the turn */
-	crypto_pool_flush(cp);
+	seal_some(cp, &tx, CRYPTO_POOL_BATCH);
+	assert_int_equal(seen->n, 0); /* only the loop hands back */
 	for (int i = 0; i < 50 && seen->n == 0; i++)
 		assert_true(ev_run_once(loop, 100) >= 0);
-	assert_int_equal(seen->n, 1);
+	assert_int_equal(seen->n, CRYPTO_POOL_BATCH);
+	assert_int_equal(crypto_pool_count(cp, CRYPTO_POOL_LOOP_BATCHES), 0);
+	crypto_pool_free(cp);
+}
+
+/*
+ * A short batch with nothing in flight is sealed by the loop at the flush, at once; with a
+ * batch in flight it waits its turn behind it; and the workers go on after either.
+ */
+static void
+test_crypto_pool_short_batch_inline_when_idle(void **state)
+{
+	const struct crypto_pool_ops ops = { .on_done = on_sealed };
+	struct keypair tx, rx;
+	struct crypto_pool *cp;
+
+	(void)state;
+	make_pair(&tx, &rx, 6);
+	assert_int_equal(crypto_pool_new(&cp, loop, pkts, 1, &ops, NULL), 0);
+	seal_some(cp, &tx, CRYPTO_POOL_INLINE_MAX);
+	assert_int_equal(seen->n, 0);
+	crypto_pool_flush(cp);
+	assert_int_equal(seen->n, CRYPTO_POOL_INLINE_MAX);
+	assert_int_equal(crypto_pool_count(cp, CRYPTO_POOL_LOOP_BATCHES), 1);
+
+	/* A full batch for the worker, then a short one behind it: in order. */
+	seal_some(cp, &tx, CRYPTO_POOL_BATCH);
+	seal_some(cp, &tx, 1);
+	crypto_pool_flush(cp);
+	crypto_pool_drain(cp);
+	assert_false(seen->out_of_order);
+	assert_int_equal(seen->n, CRYPTO_POOL_INLINE_MAX + CRYPTO_POOL_BATCH + 1);
+	/* And one more full batch: the worker still finds it. */
+	seal_some(cp, &tx, CRYPTO_POOL_BATCH);
+	for (int i = 0; i < 50 && seen->n < 2 * CRYPTO_POOL_BATCH + CRYPTO_POOL_INLINE_MAX + 1; i++)
+		assert_true(ev_run_once(loop, 100) >= 0);
+	assert_int_equal(seen->n, 2 * CRYPTO_POOL_BATCH + CRYPTO_POOL_INLINE_MAX + 1);
 	crypto_pool_free(cp);
 }
 
@@ -474,6 +520,8 @@ main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_crypto_pool_hands_back_on_the_loop, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_crypto_pool_short_batch_inline_when_idle,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_crypto_pool_free_with_work_in_flight, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_crypto_pool_new_bad_args, setup, teardown),

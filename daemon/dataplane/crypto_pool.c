@@ -86,6 +86,7 @@ crypto_pool_worker(void *arg)
 {
 	struct crypto_pool *cp = arg;
 	const uint64_t one = 1;
+	ssize_t n;
 
 	pthread_mutex_lock(&cp->mu);
 	for (;;) {
@@ -103,8 +104,11 @@ crypto_pool_worker(void *arg)
 		pthread_mutex_lock(&cp->mu);
 		s->state = BATCH_DONE;
 		pthread_cond_broadcast(&cp->done_cv);
-		if (write(cp->efd, &one, sizeof(one)) != sizeof(one))
-			log_warn("crypto pool: cannot signal a finished batch");
+		pthread_mutex_unlock(&cp->mu);
+		/* Cannot fail: the count would have to reach 2^64 - 1 unread. */
+		n = write(cp->efd, &one, sizeof(one));
+		(void)n;
+		pthread_mutex_lock(&cp->mu);
 	}
 	pthread_mutex_unlock(&cp->mu);
 	return NULL;

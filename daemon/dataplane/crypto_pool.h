@@ -37,7 +37,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "crypto/aead.h"
+#include "session/session.h" /* AEAD_KEY_LEN */
 
 struct crypto_pool;
 struct ev_loop;

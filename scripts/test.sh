@@ -274,19 +274,23 @@ stage_integration_asan()
 }
 
 # Threads are few (offload jobs: DNS lookups, password checks; the AEAD workers); TSan checks
-# them where they run: the offload and crypto pool unit tests, and the threaded lookups of the
-# discovery scenario (the probe's --async mode), any report failing the check (halt_on_error).
+# them where they run: the offload and crypto pool unit tests, the threaded lookups of the
+# discovery scenario (the probe's --async mode) and overlay_basic's bulk transfer on two AEAD
+# workers, any report failing the check (halt_on_error).
 stage_tsan()
 {
 	stage "ThreadSanitizer ($BUILD_TSAN): offload jobs"
 	mkdir -p "$BUILD_TSAN"
 	check tsan-build bash -c "cmake -S '$REPO' -B '$BUILD_TSAN' -DVERTEX_WERROR=ON \
 		-DVERTEX_TSAN=ON -DCMAKE_C_COMPILER=clang >'$BUILD_TSAN/configure.log' 2>&1 &&
-		cmake --build '$BUILD_TSAN' -j $JOBS --target test_offload test_crypto_pool discover_probe" || return
+		cmake --build '$BUILD_TSAN' -j $JOBS --target test_offload test_crypto_pool \
+		discover_probe vertexd vertex" || return
 	check tsan:test_offload env TSAN_OPTIONS=halt_on_error=1 "$BUILD_TSAN/test_offload"
 	check tsan:test_crypto_pool env TSAN_OPTIONS=halt_on_error=1 "$BUILD_TSAN/test_crypto_pool"
 	check tsan-it:discover env TSAN_OPTIONS=halt_on_error=1 VERTEX_BUILD_DIR="$BUILD_TSAN" \
 		bash "$REPO/tests/integration/discover.sh"
+	check tsan-it:overlay_basic-workers env TSAN_OPTIONS=halt_on_error=1 VERTEX_WORKERS=2 \
+		VERTEX_BUILD_DIR="$BUILD_TSAN" bash "$REPO/tests/integration/overlay_basic.sh"
 }
 
 summary()

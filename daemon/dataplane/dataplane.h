@@ -14,6 +14,10 @@
  *
  * Nothing here allocates: every buffer comes from the agent's pkt pool, and every failure is a
  * counted drop (per peer where the peer is known, here otherwise).
+ *
+ * With AEAD workers (dataplane_start_workers, dataplane/crypto_pool.h) only the AEAD itself
+ * moves to threads: the send counter and header, the replay check before and the replay
+ * window's update after, and everything else stay here, on the loop, in the same order.
  */
 #ifndef VERTEX_DATAPLANE_H
 #define VERTEX_DATAPLANE_H

@@ -230,6 +230,10 @@ stage_integration()
 		pool_wait
 		check_bg "it:$name" timeout --kill-after=10 900 bash "$t"
 	done
+	# The data plane once more with the AEAD on worker threads (docs/performance.md).
+	pool_wait
+	check_bg "it:overlay_basic-workers" env VERTEX_WORKERS=2 timeout --kill-after=10 900 \
+		bash tests/integration/overlay_basic.sh
 	check_collect
 }
 
@@ -270,19 +274,24 @@ stage_integration_asan()
 	check asan-reports sanitizer_reports "$dir"
 }
 
-# Threads are few (offload jobs: DNS lookups, password checks); TSan checks them where they
-# run: the offload unit test, and the threaded lookups of the discovery scenario (the probe's
-# --async mode), any report failing the check (halt_on_error).
+# Threads are few (offload jobs: DNS lookups, password checks; the AEAD workers); TSan checks
+# them where they run: the offload and crypto pool unit tests, the threaded lookups of the
+# discovery scenario (the probe's --async mode) and overlay_basic's bulk transfer on two AEAD
+# workers, any report failing the check (halt_on_error).
 stage_tsan()
 {
 	stage "ThreadSanitizer ($BUILD_TSAN): offload jobs"
 	mkdir -p "$BUILD_TSAN"
 	check tsan-build bash -c "cmake -S '$REPO' -B '$BUILD_TSAN' -DVERTEX_WERROR=ON \
 		-DVERTEX_TSAN=ON -DCMAKE_C_COMPILER=clang >'$BUILD_TSAN/configure.log' 2>&1 &&
-		cmake --build '$BUILD_TSAN' -j $JOBS --target test_offload discover_probe" || return
+		cmake --build '$BUILD_TSAN' -j $JOBS --target test_offload test_crypto_pool \
+		discover_probe vertexd vertex" || return
 	check tsan:test_offload env TSAN_OPTIONS=halt_on_error=1 "$BUILD_TSAN/test_offload"
+	check tsan:test_crypto_pool env TSAN_OPTIONS=halt_on_error=1 "$BUILD_TSAN/test_crypto_pool"
 	check tsan-it:discover env TSAN_OPTIONS=halt_on_error=1 VERTEX_BUILD_DIR="$BUILD_TSAN" \
 		bash "$REPO/tests/integration/discover.sh"
+	check tsan-it:overlay_basic-workers env TSAN_OPTIONS=halt_on_error=1 VERTEX_WORKERS=2 \
+		VERTEX_BUILD_DIR="$BUILD_TSAN" bash "$REPO/tests/integration/overlay_basic.sh"
 }
 
 summary()

@@ -67,6 +67,7 @@ enum config_seen {
 	SEEN_APP_SOCKET = 1u << 18,
 	SEEN_USERSPACE = 1u << 19,
 	SEEN_SOCKS = 1u << 20,
+	SEEN_WORKERS = 1u << 21,
 };
 
 struct config_parser {
@@ -359,6 +360,17 @@ config_on_mtu(struct config_parser *p, char **argv)
 }
 
 static int
+config_on_workers(struct config_parser *p, char **argv)
+{
+	uint64_t v;
+
+	if (config_number(p, argv[0], argv[1], 0, CONFIG_MAX_WORKERS, &v) < 0)
+		return -EINVAL;
+	p->c->workers = (unsigned)v;
+	return 0;
+}
+
+static int
 config_on_rekey_sec(struct config_parser *p, char **argv)
 {
 	uint64_t v;
@@ -584,6 +596,7 @@ static const struct config_keyword config_keywords[] = {
 	{ "rekey-after-seconds", 1, SEEN_REKEY_SEC, false, "SECONDS", config_on_rekey_sec },
 	{ "rekey-after-packets", 1, SEEN_REKEY_PACKETS, false, "COUNT", config_on_rekey_packets },
 	{ "keepalive-seconds", 1, SEEN_KEEPALIVE, false, "SECONDS", config_on_keepalive },
+	{ "workers", 1, SEEN_WORKERS, false, "COUNT", config_on_workers },
 	{ "server", 1, SEEN_SERVER, false, "auto|HOST:PORT", config_on_server },
 	{ "purpose", -7, 0, false,
 	  "NAME tcp|udp/PORT [-> ADDR:PORT] [allow WHO,...] [auto-approve]", config_on_purpose },
@@ -702,6 +715,7 @@ config_defaults(struct config *c)
 	c->rekey_after_sec = CONFIG_DEFAULT_REKEY_SEC;
 	c->rekey_after_packets = CONFIG_DEFAULT_REKEY_PACKETS;
 	c->keepalive_sec = CONFIG_DEFAULT_KEEPALIVE_SEC;
+	c->workers = CONFIG_DEFAULT_WORKERS;
 	c->hook_timeout_sec = CONFIG_DEFAULT_HOOK_TIMEOUT_SEC;
 }
 

@@ -18,6 +18,7 @@
  *   rekey-after-seconds  120
  *   rekey-after-packets  1000000000
  *   keepalive-seconds    10
+ *   workers     0                         # threads sealing/opening data frames; 0: the loop
  *   server      auto                      # or ADDRESS:PORT: keep a connection to the home
  *                                         # server (renewal, revocation); absent: static only
  *
@@ -63,7 +64,9 @@ enum {
 	CONFIG_MAX_HOOK_TIMEOUT_SEC = 3600,
 	CONFIG_USER_MAX = 32,
 	CONFIG_MIN_MTU = 1280,
-	CONFIG_MAX_MTU = 1920, /* PKT_DATA_MAX: the largest inner packet a buffer holds */
+	CONFIG_MAX_MTU = 1920,      /* PKT_DATA_MAX: the largest inner packet a buffer holds */
+	CONFIG_DEFAULT_WORKERS = 0, /* docs/performance.md, "More than one core" */
+	CONFIG_MAX_WORKERS = 8,     /* CRYPTO_POOL_MAX_WORKERS */
 };
 #define CONFIG_DEFAULT_REKEY_PACKETS (1ull << 30)
 
@@ -109,6 +112,7 @@ struct config {
 	unsigned rekey_after_sec;
 	uint64_t rekey_after_packets;
 	unsigned keepalive_sec;
+	unsigned workers; /* AEAD worker threads (dataplane/crypto_pool.h); 0: inline */
 	struct config_server server;
 	struct config_peer *peers; /* owned; config_free() releases */
 	size_t npeers;

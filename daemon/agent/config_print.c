@@ -63,6 +63,7 @@ config_print(const struct config *c, FILE *out)
 	fprintf(out, "%-20s %u\n", "rekey-after-seconds", c->rekey_after_sec);
 	fprintf(out, "%-20s %" PRIu64 "\n", "rekey-after-packets", c->rekey_after_packets);
 	fprintf(out, "%-20s %u\n", "keepalive-seconds", c->keepalive_sec);
+	fprintf(out, "%-20s %u\n", "workers", c->workers);
 	if (c->server.enabled && c->server.discover) {
 		fprintf(out, "%-20s auto\n", "server");
 	} else if (c->server.enabled) {
@@ -129,9 +130,10 @@ config_equal(const struct config *a, const struct config *b)
 		return false;
 	if (a->port != b->port || a->mtu != b->mtu || a->rekey_after_sec != b->rekey_after_sec ||
 	    a->rekey_after_packets != b->rekey_after_packets ||
-	    a->keepalive_sec != b->keepalive_sec || a->ncas != b->ncas || a->npeers != b->npeers ||
-	    a->npurposes != b->npurposes || a->privacy != b->privacy ||
-	    a->userspace != b->userspace || a->socks.ss_family != b->socks.ss_family ||
+	    a->keepalive_sec != b->keepalive_sec || a->workers != b->workers ||
+	    a->ncas != b->ncas || a->npeers != b->npeers || a->npurposes != b->npurposes ||
+	    a->privacy != b->privacy || a->userspace != b->userspace ||
+	    a->socks.ss_family != b->socks.ss_family ||
 	    (a->socks.ss_family && !sockaddr_equal(&a->socks, &b->socks)) ||
 	    a->forwards.n != b->forwards.n || !policy_config_equal(&a->firewall, &b->firewall))
 		return false;

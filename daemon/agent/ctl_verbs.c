@@ -74,6 +74,7 @@ ctl_status(struct agent *a, FILE *f)
 			(unsigned long long)dataplane_drops(a->dp, d));
 	fprintf(f, "drop.link_refused %llu\n", (unsigned long long)links_refused(a->links));
 	tundev_status(a->tundev, f);
+	dataplane_status(a->dp, f);
 	fprintf(f, "cert_not_after %lld\n", (long long)tls_ctx_cert(a->tls)->not_after);
 	if (a->home)
 		home_status(a->home, f);

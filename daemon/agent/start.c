@@ -26,6 +26,7 @@
 #include "crypto/aead.h"
 #include "crypto/cert.h"
 #include "crypto/tls.h"
+#include "dataplane/crypto_pool.h"
 #include "dataplane/tundev.h"
 #include "kernel-iface/netlink.h"
 #include "kernel-iface/tun.h"
@@ -129,6 +130,28 @@ agent_tun_flags(void)
 	const char *v = getenv("VERTEX_TUN_OFFLOAD");
 
 	return v && !strcmp(v, "0") ? 0 : TUN_OFFLOAD;
+}
+
+/*
+ * AEAD worker threads: the config's `workers`, or VERTEX_WORKERS=N in the environment (tests
+ * and benchmarks; docs/performance.md).
+ */
+static unsigned
+agent_workers(const struct agent *a)
+{
+	const char *v = getenv("VERTEX_WORKERS");
+	char *end;
+	unsigned long n;
+
+	if (!v || !*v)
+		return a->cfg.workers;
+	n = strtoul(v, &end, 10);
+	if (*end || n > CONFIG_MAX_WORKERS) {
+		log_warnx("VERTEX_WORKERS=%s is not 0..%d: using %u", v, CONFIG_MAX_WORKERS,
+			  a->cfg.workers);
+		return a->cfg.workers;
+	}
+	return (unsigned)n;
 }
 
 static int
@@ -364,7 +387,9 @@ agent_start(struct agent *a)
 	int err;
 
 	if ((err = ev_loop_new(&a->loop)) || (err = agent_addressing(a)) ||
-	    (err = agent_identity(a)) || (err = pkt_pool_new(&a->pkts, AGENT_PKT_POOL)) ||
+	    (err = agent_identity(a)) ||
+	    (err = pkt_pool_new(&a->pkts,
+				AGENT_PKT_POOL + (agent_workers(a) ? 2 * CRYPTO_POOL_PKTS : 0))) ||
 	    (err = session_index_new(&a->index)) || (err = agent_peers(a)) ||
 	    (err = agent_domains(a)))
 		return err;
@@ -380,6 +405,13 @@ agent_start(struct agent *a)
 		log_warnx("cannot drop privileges: %s", strerror(-err));
 		return err;
 	}
+	/* After privs_drop: a thread keeps the capabilities it was started with. */
+	if (agent_workers(a) && (err = dataplane_start_workers(a->dp, agent_workers(a)))) {
+		log_warnx("cannot start %u AEAD workers: %s", agent_workers(a), strerror(-err));
+		return err;
+	}
+	if (agent_workers(a))
+		log_info("sealing and opening on %u worker threads", agent_workers(a));
 	/* Hooks run with the privileges left now; vertex-up once the interface is up. */
 	if ((err = wiring_hooks_open(a)))
 		return err;

@@ -137,6 +137,7 @@ wiring_before_sleep(void *arg)
 {
 	struct agent *a = arg;
 
+	dataplane_flush(a->dp); /* first: what waits for a worker goes to one */
 	path_udp_flush(a->udp);
 	tundev_flush(a->tundev);
 }

@@ -5,12 +5,14 @@
 #include "dataplane/dataplane.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/ev.h"
 #include "core/log.h"
 #include "core/pkt.h"
+#include "dataplane/crypto_pool.h"
 #include "overlay/pool.h"
 #include "overlay/xlate.h"
 #include "path/udp.h"
@@ -31,7 +33,8 @@ struct dataplane {
 	void *arg;
 	uint64_t drops[DATAPLANE_DROP_COUNT];
 	struct log_ratelimit rl;
-	struct ev_timer upkeep; /* the UDP paths of busy peers watched (path/path.h) */
+	struct ev_timer upkeep;     /* the UDP paths of busy peers watched (path/path.h) */
+	struct crypto_pool *crypto; /* the AEAD on workers (dataplane_start_workers), or NULL */
 };
 
 enum { DATAPLANE_UPKEEP_MS = 250 };
@@ -97,6 +100,7 @@ dataplane_free(struct dataplane *dp)
 	if (!dp)
 		return;
 	ev_timer_stop(dp->loop, &dp->upkeep);
+	crypto_pool_free(dp->crypto);
 	free(dp);
 }
 
@@ -192,6 +196,7 @@ dataplane_send(struct dataplane *dp, struct pkt *p)
 	struct peer *peer = dataplane_peer_of(dp, pkt_data(p), p->len);
 	struct keypair *kp;
 	size_t len = p->len;
+	uint64_t counter;
 
 	if (!peer) {
 		dataplane_count_drop(dp, DATAPLANE_DROP_NO_ROUTE,
@@ -200,7 +205,7 @@ dataplane_send(struct dataplane *dp, struct pkt *p)
 		return;
 	}
 	kp = peer->current;
-	if (!kp || !session_seal(kp, p)) {
+	if (!kp || !session_seal_begin(kp, p, &counter)) {
 		peer->stats.drops[PEER_DROP_NO_SESSION]++;
 		peer_need_session(peer);
 		pkt_put(dp->pkts, p);
@@ -210,7 +215,43 @@ dataplane_send(struct dataplane *dp, struct pkt *p)
 	peer->stats.tx_bytes += len;
 	path_set_on_data(&peer->paths, ev_now_ms(dp->loop));
 	peer_on_tx(peer, kp);
+	if (dp->crypto) {
+		struct crypto_job *j = crypto_pool_job(dp->crypto);
+
+		*j = (struct crypto_job){
+			.p = p, .counter = counter, .op = CRYPTO_SEAL, .ref = peer->index
+		};
+		memcpy(j->key, kp->send_key, AEAD_KEY_LEN);
+		crypto_pool_commit(dp->crypto);
+		return;
+	}
+	if (!session_seal_finish(kp->send_key, counter, p)) {
+		pkt_put(dp->pkts, p);
+		return;
+	}
 	dataplane_output(dp, peer, p);
+}
+
+/*
+ * A frame sealed on a worker: it goes out if its peer is still there with that key (current or
+ * previous: a rekey does not void the frames sealed just before it); else it is dropped.
+ */
+static void
+dataplane_sealed(struct dataplane *dp, struct crypto_job *j)
+{
+	struct peer *peer = peer_by_index(dp->peers, j->ref);
+	bool ours =
+	    peer &&
+	    ((peer->current && crypto_equal(peer->current->send_key, j->key, AEAD_KEY_LEN)) ||
+	     (peer->previous && crypto_equal(peer->previous->send_key, j->key, AEAD_KEY_LEN)));
+
+	if (!ours || !j->ok) {
+		if (peer)
+			peer_count_drop(peer, PEER_DROP_NO_SESSION, "the session ended meanwhile");
+		pkt_put(dp->pkts, j->p);
+		return;
+	}
+	dataplane_output(dp, peer, j->p);
 }
 
 /* The length the inner IP header claims, bounded by what arrived. */
@@ -260,34 +301,17 @@ dataplane_on_path_probe(struct dataplane *dp, struct peer *peer, const uint8_t *
 		path_set_on_probe_answer(&peer->paths, seq, ev_now_ms(dp->loop), peer->identity);
 }
 
-/* Handles one received frame in p that came over kind (from: its UDP source); consumes p. */
+/* The rest of a received frame's way once the AEAD verified it (on the loop); consumes p. */
 static void
-dataplane_receive(struct dataplane *dp, struct pkt *p, const struct sockaddr_storage *from,
-		  enum path_kind kind)
+dataplane_opened(struct dataplane *dp, struct keypair *kp, struct pkt *p, uint64_t counter,
+		 const struct sockaddr_storage *from, enum path_kind kind)
 {
-	struct frame_hdr h;
-	struct keypair *kp;
-	struct peer *peer;
-	enum session_open_result o;
+	struct peer *peer = kp->owner;
 	enum xlate_result x;
 	size_t len;
 
-	if (!frame_hdr_decode(pkt_data(p), p->len, &h)) {
-		dataplane_count_drop(dp, DATAPLANE_DROP_MALFORMED, "bad frame header");
-		goto out;
-	}
-	kp = session_index_find(dp->index, h.receiver);
-	if (!kp) {
-		dataplane_count_drop(dp, DATAPLANE_DROP_UNKNOWN_RECEIVER,
-				     "no session has this index");
-		goto out;
-	}
-	peer = kp->owner;
-	o = session_open(kp, p, h.counter);
-	if (o != SESSION_OPEN_OK) {
-		peer_count_drop(peer, o == SESSION_OPEN_REPLAY ? PEER_DROP_REPLAY : PEER_DROP_AUTH,
-				o == SESSION_OPEN_REPLAY ? "counter already seen or too old"
-							 : "authentication failed");
+	if (session_open_accept(kp, p, counter) != SESSION_OPEN_OK) {
+		peer_count_drop(peer, PEER_DROP_REPLAY, "counter already seen or too old");
 		goto out;
 	}
 	if (peer_on_rx(peer, from, p->len == PROBE_LEN))
@@ -313,6 +337,133 @@ dataplane_receive(struct dataplane *dp, struct pkt *p, const struct sockaddr_sto
 		log_warnx("tun write failed");
 out:
 	pkt_put(dp->pkts, p);
+}
+
+/* A frame for kp to open on a worker: the loop's part (the replay check) is done. */
+static void
+dataplane_open_later(struct dataplane *dp, struct keypair *kp, struct pkt *p, uint64_t counter,
+		     const struct sockaddr_storage *from, enum path_kind kind)
+{
+	struct crypto_job *j = crypto_pool_job(dp->crypto);
+
+	*j = (struct crypto_job){ .p = p,
+				  .counter = counter,
+				  .op = CRYPTO_OPEN,
+				  .kind = (uint8_t)kind,
+				  .ref = kp->local_index };
+	memcpy(j->key, kp->recv_key, AEAD_KEY_LEN);
+	if (from)
+		j->from = *from;
+	crypto_pool_commit(dp->crypto);
+}
+
+/*
+ * A frame opened on a worker, handed back in the order it was received: its keypair is looked
+ * up again (it may have gone, or its index been taken by another with another key), and the
+ * replay window is moved here, on the loop.
+ */
+static void
+dataplane_opened_job(struct dataplane *dp, struct crypto_job *j)
+{
+	struct keypair *kp = session_index_find(dp->index, j->ref);
+
+	if (!kp || !crypto_equal(kp->recv_key, j->key, AEAD_KEY_LEN)) {
+		dataplane_count_drop(dp, DATAPLANE_DROP_UNKNOWN_RECEIVER,
+				     "the session ended while the frame was opened");
+		pkt_put(dp->pkts, j->p);
+		return;
+	}
+	if (!j->ok) {
+		peer_count_drop(kp->owner, PEER_DROP_AUTH, "authentication failed");
+		pkt_put(dp->pkts, j->p);
+		return;
+	}
+	dataplane_opened(dp, kp, j->p, j->counter, j->from.ss_family ? &j->from : NULL,
+			 (enum path_kind)j->kind);
+}
+
+/* Handles one received frame in p that came over kind (from: its UDP source); consumes p. */
+static void
+dataplane_receive(struct dataplane *dp, struct pkt *p, const struct sockaddr_storage *from,
+		  enum path_kind kind)
+{
+	struct frame_hdr h;
+	struct keypair *kp;
+
+	if (!frame_hdr_decode(pkt_data(p), p->len, &h)) {
+		dataplane_count_drop(dp, DATAPLANE_DROP_MALFORMED, "bad frame header");
+		goto drop;
+	}
+	kp = session_index_find(dp->index, h.receiver);
+	if (!kp) {
+		dataplane_count_drop(dp, DATAPLANE_DROP_UNKNOWN_RECEIVER,
+				     "no session has this index");
+		goto drop;
+	}
+	/* Cheap check first: a replayed frame costs no decryption. */
+	if (!replay_check(&kp->replay, h.counter)) {
+		peer_count_drop(kp->owner, PEER_DROP_REPLAY, "counter already seen or too old");
+		goto drop;
+	}
+	if (dp->crypto) {
+		dataplane_open_later(dp, kp, p, h.counter, from, kind);
+		return;
+	}
+	if (!session_open_decrypt(kp->recv_key, h.counter, p)) {
+		peer_count_drop(kp->owner, PEER_DROP_AUTH, "authentication failed");
+		goto drop;
+	}
+	dataplane_opened(dp, kp, p, h.counter, from, kind);
+	return;
+drop:
+	pkt_put(dp->pkts, p);
+}
+
+/* A batch back from the workers, in order. */
+static void
+dataplane_on_crypto_done(void *arg, struct crypto_batch *b)
+{
+	struct dataplane *dp = arg;
+
+	for (unsigned i = 0; i < b->n; i++) {
+		if (b->jobs[i].op == CRYPTO_SEAL)
+			dataplane_sealed(dp, &b->jobs[i]);
+		else
+			dataplane_opened_job(dp, &b->jobs[i]);
+	}
+}
+
+int
+dataplane_start_workers(struct dataplane *dp, unsigned workers)
+{
+	const struct crypto_pool_ops ops = { .on_done = dataplane_on_crypto_done };
+
+	if (!workers || dp->crypto)
+		return 0;
+	return crypto_pool_new(&dp->crypto, dp->loop, dp->pkts, workers, &ops, dp);
+}
+
+void
+dataplane_flush(struct dataplane *dp)
+{
+	if (dp && dp->crypto)
+		crypto_pool_flush(dp->crypto);
+}
+
+void
+dataplane_status(const struct dataplane *dp, FILE *f)
+{
+	if (!dp->crypto) {
+		fprintf(f, "crypto_workers 0\n");
+		return;
+	}
+	fprintf(f, "crypto_workers %u\n", crypto_pool_workers(dp->crypto));
+	fprintf(f, "crypto_batches %llu\ncrypto_jobs %llu\n",
+		(unsigned long long)crypto_pool_count(dp->crypto, CRYPTO_POOL_BATCHES),
+		(unsigned long long)crypto_pool_count(dp->crypto, CRYPTO_POOL_JOBS));
+	fprintf(f, "crypto_full_waits %llu\ncrypto_loop_batches %llu\n",
+		(unsigned long long)crypto_pool_count(dp->crypto, CRYPTO_POOL_FULL_WAITS),
+		(unsigned long long)crypto_pool_count(dp->crypto, CRYPTO_POOL_LOOP_BATCHES));
 }
 
 void

@@ -14,6 +14,10 @@
  *
  * Nothing here allocates: every buffer comes from the agent's pkt pool, and every failure is a
  * counted drop (per peer where the peer is known, here otherwise).
+ *
+ * With AEAD workers (dataplane_start_workers, dataplane/crypto_pool.h) only the AEAD itself
+ * moves to threads: the send counter and header, the replay check before and the replay
+ * window's update after, and everything else stay here, on the loop, in the same order.
  */
 #ifndef VERTEX_DATAPLANE_H
 #define VERTEX_DATAPLANE_H
@@ -21,6 +25,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/socket.h>
 
 struct dataplane;
@@ -80,6 +85,17 @@ void dataplane_send_keepalive(struct dataplane *dp, struct peer *p);
  * (path_set_validated).
  */
 void dataplane_send_check(struct dataplane *dp, struct peer *p, const struct sockaddr_storage *to);
+
+/*
+ * Seals and opens on workers threads from now on (dataplane/crypto_pool.h), or inline if
+ * workers is 0. Call after dropping privileges: threads keep the capabilities they start with.
+ * 0 or -errno (then everything stays inline).
+ */
+int dataplane_start_workers(struct dataplane *dp, unsigned workers);
+/* The end of a loop turn: what waits for a worker goes to one. dp may be NULL. */
+void dataplane_flush(struct dataplane *dp);
+/* The workers' counters, `name value` lines, for the control socket's status. */
+void dataplane_status(const struct dataplane *dp, FILE *f);
 
 void dataplane_count_drop(struct dataplane *dp, enum dataplane_drop d, const char *detail);
 uint64_t dataplane_drops(const struct dataplane *dp, enum dataplane_drop d);

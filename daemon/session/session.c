@@ -31,11 +31,10 @@ session_keypair_wipe(struct keypair *kp)
 }
 
 bool
-session_seal(struct keypair *kp, struct pkt *p)
+session_seal_begin(struct keypair *kp, struct pkt *p, uint64_t *counter)
 {
 	struct frame_hdr h = { .type = FRAME_DATA, .receiver = kp->remote_index };
 	uint8_t *hdr;
-	size_t len = p->len;
 
 	if (kp->send_counter >= SESSION_REJECT_AFTER_MESSAGES || pkt_tailroom(p) < FRAME_TAG_LEN)
 		return false;
@@ -44,27 +43,57 @@ session_seal(struct keypair *kp, struct pkt *p)
 		return false;
 	h.counter = kp->send_counter++;
 	frame_hdr_encode(hdr, &h);
-	if (!aead_seal(kp->send_key, h.counter, hdr, FRAME_HDR_LEN, hdr + FRAME_HDR_LEN, len))
+	*counter = h.counter;
+	return true;
+}
+
+bool
+session_seal_finish(const uint8_t key[AEAD_KEY_LEN], uint64_t counter, struct pkt *p)
+{
+	uint8_t *hdr = pkt_data(p);
+
+	if (!aead_seal(key, counter, hdr, FRAME_HDR_LEN, hdr + FRAME_HDR_LEN,
+		       p->len - FRAME_HDR_LEN))
 		return false;
 	p->len += FRAME_TAG_LEN;
 	return true;
 }
 
-enum session_open_result
-session_open(struct keypair *kp, struct pkt *p, uint64_t counter)
+bool
+session_seal(struct keypair *kp, struct pkt *p)
+{
+	uint64_t counter;
+
+	return session_seal_begin(kp, p, &counter) && session_seal_finish(kp->send_key, counter, p);
+}
+
+bool
+session_open_decrypt(const uint8_t key[AEAD_KEY_LEN], uint64_t counter, struct pkt *p)
 {
 	uint8_t *hdr = pkt_data(p);
 
-	/* Cheap check first: a replayed frame costs no decryption. */
-	if (!replay_check(&kp->replay, counter))
-		return SESSION_OPEN_REPLAY;
-	if (!aead_open(kp->recv_key, counter, hdr, FRAME_HDR_LEN, hdr + FRAME_HDR_LEN,
-		       p->len - FRAME_HDR_LEN))
-		return SESSION_OPEN_AUTH;
+	return p->len >= FRAME_HDR_LEN && aead_open(key, counter, hdr, FRAME_HDR_LEN,
+						    hdr + FRAME_HDR_LEN, p->len - FRAME_HDR_LEN);
+}
+
+enum session_open_result
+session_open_accept(struct keypair *kp, struct pkt *p, uint64_t counter)
+{
 	/* Two frames with one counter may both pass the check in one batch: accept() decides. */
 	if (!replay_accept(&kp->replay, counter))
 		return SESSION_OPEN_REPLAY;
 	pkt_pull(p, FRAME_HDR_LEN);
 	p->len -= FRAME_TAG_LEN;
 	return SESSION_OPEN_OK;
+}
+
+enum session_open_result
+session_open(struct keypair *kp, struct pkt *p, uint64_t counter)
+{
+	/* Cheap check first: a replayed frame costs no decryption. */
+	if (!replay_check(&kp->replay, counter))
+		return SESSION_OPEN_REPLAY;
+	if (!session_open_decrypt(kp->recv_key, counter, p))
+		return SESSION_OPEN_AUTH;
+	return session_open_accept(kp, p, counter);
 }

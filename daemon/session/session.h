@@ -63,6 +63,23 @@ bool session_seal(struct keypair *kp, struct pkt *p);
  */
 enum session_open_result session_open(struct keypair *kp, struct pkt *p, uint64_t counter);
 
+/*
+ * The same in steps, for the AEAD on worker threads (dataplane/crypto_pool.h): what touches the
+ * keypair (the send counter, the replay window) runs on the loop, the AEAD in between is a pure
+ * function of key, counter and buffer. session_seal() is _begin then _finish; session_open() is
+ * replay_check(), _decrypt, then _accept.
+ *
+ * _begin takes the next counter into *counter and writes the header in front of p; false (and
+ * p unchanged) if the key is used up or p has no room. _finish seals p after its header.
+ * _decrypt checks the tag and decrypts p's payload in place (p's length is unchanged);
+ * _accept moves the replay window (SESSION_OPEN_REPLAY if counter was taken meanwhile) and
+ * leaves the inner packet in p.
+ */
+bool session_seal_begin(struct keypair *kp, struct pkt *p, uint64_t *counter);
+bool session_seal_finish(const uint8_t key[AEAD_KEY_LEN], uint64_t counter, struct pkt *p);
+bool session_open_decrypt(const uint8_t key[AEAD_KEY_LEN], uint64_t counter, struct pkt *p);
+enum session_open_result session_open_accept(struct keypair *kp, struct pkt *p, uint64_t counter);
+
 /* Receiver-index table: local index -> keypair. */
 struct session_index;
 

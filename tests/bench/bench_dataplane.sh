@@ -24,7 +24,12 @@ set +e
 
 SECS=${BENCH_SECONDS:-10}
 PATHS=${BENCH_PATHS:-plain wireguard-go vertexd} # which paths to measure
-# BENCH_PERF=FILE: a perf profile (perf record -g) of both vertexd during the one-stream run.
+# BENCH_PERF=FILE: a perf profile (perf record -g) of both vertexd during the one-stream run
+# (FILE.wN for each worker count of BENCH_WORKERS but the first).
+# BENCH_WORKERS="0 1 2": vertexd once per AEAD worker count (VERTEX_WORKERS), as vertexd-wN.
+WORKERS_LIST=${BENCH_WORKERS:-}
+# BENCH_ENDPOINTS=4: the agents know each other's IPv4 endpoint only (as wireguard-go does),
+# not IPv4 and IPv6 (the default, as in the integration tests).
 CLK_TCK=$(getconf CLK_TCK)
 WG1=wg$$a # wireguard-go's UAPI socket is /var/run/wireguard/NAME.sock, shared by all
 WG2=wg$$b # namespaces: names unique per run keep runs and the two ends apart
@@ -55,11 +60,13 @@ cpu_ticks()
 # CPU s/GB of the daemons in PIDS.
 iperf()
 {
-	local path=$1 addr=$2 tag=$3 t0 t1 json bytes bps perf_pid=
+	local path=$1 addr=$2 tag=$3 t0 t1 json bytes bps perf_out perf_pid=''
 	shift 3
 	t0=$(cpu_ticks "$@")
-	if [[ -n ${BENCH_PERF:-} && $path == vertexd && $tag == tcp1 ]]; then
-		perf record -q -F 499 -g -o "$BENCH_PERF" -p "$(IFS=,; echo "$*")" \
+	if [[ -n ${BENCH_PERF:-} && $path == vertexd* && $tag == tcp1 ]]; then
+		perf_out=$BENCH_PERF
+		[[ $path == "${FIRST_VERTEXD:-vertexd}" ]] || perf_out=$BENCH_PERF.${path#vertexd-}
+		perf record -q -F 499 -g -o "$perf_out" -p "$(IFS=,; echo "$*")" \
 			-- sleep "$SECS" >"$VTX_TMP/perf.log" 2>&1 &
 		perf_pid=$!
 	fi
@@ -133,17 +140,43 @@ bench_wireguard_go()
 	stop_pid "$p2"
 }
 
-bench_vertexd()
+# bench_vertexd_one NAME: start both agents, measure them as path NAME, stop them.
+bench_vertexd_one()
 {
-	[[ -x $VERTEXD && -x $VERTEX ]] || return 1
+	local st
 	# lib.sh's helpers end the run on failure; the EXIT trap still prints what was measured.
 	{
-		pair_setup "$BOB"
 		vtx_start "$NS1" alice
 		vtx_start "$NS2" bob
 	} >>"$VTX_TMP/vertexd-setup.log" 2>&1
 	wait_until 30 q1 ping -c 1 -W 1 "$OVL4_PEER" || return 1
-	measure vertexd "$OVL4_PEER" "${VTX_DAEMON_PID[alice]}" "${VTX_DAEMON_PID[bob]}"
+	measure "$1" "$OVL4_PEER" "${VTX_DAEMON_PID[alice]}" "${VTX_DAEMON_PID[bob]}"
+	st=$(vtx_ctl alice status --json)
+	R[$1,waits]=$(jq -r '.crypto_full_waits // "-"' <<<"$st")
+	{
+		vtx_stop alice
+		vtx_stop bob
+	} >>"$VTX_TMP/vertexd-setup.log" 2>&1
+}
+
+bench_vertexd()
+{
+	local w
+	[[ -x $VERTEXD && -x $VERTEX ]] || return 1
+	if [[ ${BENCH_ENDPOINTS:-} == 4 ]]; then
+		H1_ENDPOINTS=("$H2_IP4:$VTX_PORT")
+		H2_ENDPOINTS=("$H1_IP4:$VTX_PORT")
+	fi
+	pair_setup "$BOB" >>"$VTX_TMP/vertexd-setup.log" 2>&1
+	FIRST_VERTEXD=$(vertexd_paths | head -n 1)
+	if [[ -z $WORKERS_LIST ]]; then
+		bench_vertexd_one vertexd
+		return
+	fi
+	for w in $WORKERS_LIST; do
+		export VERTEX_WORKERS=$w
+		bench_vertexd_one "vertexd-w$w" || return 1
+	done
 }
 
 ratio() # ratio A B: A/B with two decimals, or n/a
@@ -152,9 +185,23 @@ ratio() # ratio A B: A/B with two decimals, or n/a
 		else printf "n/a" }'
 }
 
+# The vertexd paths measured: vertexd, or vertexd-wN for each N of BENCH_WORKERS.
+vertexd_paths()
+{
+	local w
+	if [[ -z $WORKERS_LIST ]]; then
+		echo vertexd
+		return
+	fi
+	for w in $WORKERS_LIST; do
+		echo "vertexd-w$w"
+	done
+}
+
 report()
 {
-	local p a b
+	local p a b vp
+	vp=$(vertexd_paths)
 	echo
 	if [[ -n ${R[aead,tcp1]:-} ]]; then
 		echo "AEAD ceiling, one core, 1420-byte frames (aead_bench): seal ${R[aead,tcp1]}" \
@@ -164,7 +211,7 @@ report()
 		"kernel $(uname -r); iperf3 $SECS s per run"
 	printf '%-14s %12s %12s %10s %14s %14s\n' path "TCP Gbit/s" "TCP -P4" "RTT ms" \
 		"CPU s/GB (1)" "CPU s/GB (P4)"
-	for p in plain wireguard-go vertexd; do
+	for p in plain wireguard-go $vp; do
 		printf '%-14s %12s %12s %10s %14s %14s\n' "$p" "${R[$p,tcp1]:-n/a}" \
 			"${R[$p,tcp4]:-n/a}" "${R[$p,rtt]:-n/a}" "${R[$p,tcp1-cpu]:--}" \
 			"${R[$p,tcp4-cpu]:--}"
@@ -172,7 +219,10 @@ report()
 	echo
 	echo "ratios (throughput: higher is better; RTT and CPU: lower is better)"
 	printf '%-26s %12s %12s %10s %14s %14s\n' "" "TCP" "TCP -P4" "RTT" "CPU (1)" "CPU (P4)"
-	for p in "wireguard-go plain" "vertexd plain" "vertexd wireguard-go" "vertexd aead"; do
+	for p in wireguard-go:plain $(for a in $vp; do
+		echo "$a:plain $a:wireguard-go $a:aead"
+	done); do
+		p=${p/:/ }
 		read -r a b <<<"$p"
 		printf '%-26s %12s %12s %10s %14s %14s\n' "$a / $b" \
 			"$(ratio "${R[$a,tcp1]:-}" "${R[$b,tcp1]:-}")" \
@@ -181,6 +231,13 @@ report()
 			"$(ratio "${R[$a,tcp1-cpu]:-}" "${R[$b,tcp1-cpu]:-}")" \
 			"$(ratio "${R[$a,tcp4-cpu]:-}" "${R[$b,tcp4-cpu]:-}")"
 	done
+	if [[ -n $WORKERS_LIST ]]; then
+		echo
+		echo "times alice's loop waited for a worker (every batch in use):"
+		for p in $vp; do
+			printf '  %-14s %s\n' "$p" "${R[$p,waits]:--}"
+		done
+	fi
 }
 
 q1 iperf3 -v >/dev/null 2>&1 || fail "iperf3 does not run"

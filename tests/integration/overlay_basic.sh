@@ -79,6 +79,21 @@ for name in alice bob; do
 	pass "$name: $(jq -r '"\(.tun_super_read) super-packets read (\(.tun_frames_cut) frames),
 \(.tun_super_written) written (\(.tun_frames_merged) segments)"' <<<"$st" | tr '\n' ' ')"
 done
+# AEAD workers (docs/performance.md, "More than one core"), none unless VERTEX_WORKERS=N: with
+# them, the bulk transfer was sealed and opened on the workers (well over 64 MiB of 1,420-byte
+# frames each way, so more than 45,000 jobs), and the sha256 checks above held.
+for name in alice bob; do
+	st=$(vtx_ctl "$name" status --json)
+	if [[ ${VERTEX_WORKERS:-0} == 0 ]]; then
+		jq -e '.crypto_workers == 0 and (has("crypto_jobs") | not)' <<<"$st" >/dev/null ||
+			fail "$name: AEAD workers on without VERTEX_WORKERS: $st"
+		continue
+	fi
+	jq -e --argjson w "$VERTEX_WORKERS" '.crypto_workers == $w and .crypto_jobs > 90000 and
+		.crypto_batches > 0 and .crypto_batches <= .crypto_jobs' <<<"$st" >/dev/null ||
+		fail "$name: AEAD workers not used: $st"
+	pass "$name: $(jq -r '"\(.crypto_jobs) frames sealed or opened on \(.crypto_workers) workers in \(.crypto_batches) batches (\(.crypto_full_waits) waits)"' <<<"$st")"
+done
 [[ $(peer_json alice .identity) == "$BOB" ]] || fail "alice's peer is not $BOB"
 [[ $(peer_json bob .identity) == "$ALICE" ]] || fail "bob's peer is not $ALICE"
 [[ $(peer_json alice .overlay6) == "$H1_OVL6_PEER" ]] || fail "alice: bob's overlay6 is not $H1_OVL6_PEER"

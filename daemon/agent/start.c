@@ -134,7 +134,9 @@ agent_tun_flags(void)
 
 /*
  * AEAD worker threads: the config's `workers`, or VERTEX_WORKERS=N in the environment (tests
- * and benchmarks; docs/performance.md).
+ * and benchmarks; docs/performance.md). None in userspace mode: lwIP sends from inside the
+ * delivery of a received batch, and the pool does not take a send from there yet (frames
+ * failed authentication in userspace.sh with two workers).
  */
 static unsigned
 agent_workers(const struct agent *a)
@@ -143,6 +145,8 @@ agent_workers(const struct agent *a)
 	char *end;
 	unsigned long n;
 
+	if (a->cfg.userspace)
+		return 0;
 	if (!v || !*v)
 		return a->cfg.workers;
 	n = strtoul(v, &end, 10);
@@ -412,6 +416,8 @@ agent_start(struct agent *a)
 	}
 	if (agent_workers(a))
 		log_info("sealing and opening on %u worker threads", agent_workers(a));
+	else if (a->cfg.userspace && (a->cfg.workers || getenv("VERTEX_WORKERS")))
+		log_info("userspace mode: no AEAD worker threads (not yet with lwIP), on the loop");
 	/* Hooks run with the privileges left now; vertex-up once the interface is up. */
 	if ((err = wiring_hooks_open(a)))
 		return err;

@@ -100,6 +100,9 @@ void relay_handle(struct rdv *r, const struct rdv_origin *o, const struct ctlmsg
 int relay_pairs_new(struct relay_pairs **out);
 void relay_pairs_free(struct relay_pairs *p);
 
+/* relay_udp.c: m (a RELAY_FRAME, admitted) sent as a datagram to its `to`, an agent here? */
+bool relay_udp_deliver(struct rdv *r, const struct ctlmsg *m);
+
 /* peering.c */
 /* Queues or sends m to domain's server; 0, -ENOBUFS or -EHOSTUNREACH (as rdv_route). */
 int peering_send(struct rdv *r, const char *domain, const struct ctlmsg *m);

@@ -12,6 +12,9 @@
  * forged source); at most SERVER_REFLECT_RATE answers a second per source network (burst
  * SERVER_REFLECT_BURST), the rest dropped and counted; at most REFLECT_READS_PER_TURN datagrams
  * a loop turn, so a flood cannot starve the TCP side.
+ *
+ * The same sockets carry the relay's datagrams (proto/relayudp.h): their first byte tells
+ * them apart, and relay_udp.c takes them, with bounds of its own.
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -26,6 +29,7 @@
 #include "core/ratelimit.h"
 #include "core/sockaddr.h"
 #include "proto/reflect.h"
+#include "proto/relayudp.h"
 #include "server/server.h"
 
 enum { REFLECT_READS_PER_TURN = 64 };
@@ -37,6 +41,7 @@ struct reflect_sock {
 };
 
 struct reflect {
+	struct server *srv;
 	struct ev_loop *loop;
 	struct reflect_sock sock[2]; /* the port, and the next one */
 	struct ratelimit *rl;
@@ -52,7 +57,7 @@ reflect_on_io(struct ev_io *io, uint32_t revents)
 
 	(void)revents;
 	for (int i = 0; i < REFLECT_READS_PER_TURN; i++) {
-		uint8_t buf[REFLECT_LEN + 1], out[REFLECT_LEN];
+		uint8_t buf[RUDP_DATA_MAX_LEN + 1], out[REFLECT_LEN];
 		struct sockaddr_storage from;
 		socklen_t fl = sizeof(from);
 		char net[64];
@@ -63,6 +68,10 @@ reflect_on_io(struct ev_io *io, uint32_t revents)
 
 		if (n < 0)
 			return; /* EAGAIN, or an ICMP error reported on the socket */
+		if (rudp_is_rudp(buf, (size_t)n)) {
+			relay_udp_on_datagram(r->srv, rs->fd, buf, (size_t)n, &from, fl);
+			continue;
+		}
 		if (!reflect_request_decode(buf, (size_t)n, &nonce, &flags)) {
 			r->malformed++;
 			continue;
@@ -128,6 +137,7 @@ reflect_open(struct server *srv)
 
 	if (!r)
 		return -ENOMEM;
+	r->srv = srv;
 	r->loop = srv->loop;
 	r->sock[0].fd = r->sock[1].fd = -1;
 	if ((err = ratelimit_new(&r->rl, SERVER_RATELIMIT_KEYS, SERVER_REFLECT_RATE,

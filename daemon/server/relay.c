@@ -216,7 +216,7 @@ relay_frame(struct rdv *r, const struct rdv_origin *o, const struct ctlmsg *m)
 			(unsigned long long)r->n.relay_dropped_queue);
 		return;
 	}
-	if ((rc = rdv_route(r, m))) {
+	if (!relay_udp_deliver(r, m) && (rc = rdv_route(r, m))) {
 		relay_count_route_failure(r, rc);
 		return;
 	}

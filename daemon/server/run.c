@@ -99,6 +99,7 @@ serve_free_domain(struct server *srv)
 	}
 	listener_free(srv->listener);
 	reflect_close(srv);
+	relay_udp_close(srv);
 	rdv_close(srv);
 	federation_close(srv);
 	addrcount_free(srv->prehello);

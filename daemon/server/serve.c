@@ -254,6 +254,7 @@ serve_hello(struct sconn *c, const struct ctlmsg *m)
 	c->role = m->u.hello.role;
 	sconn_uncount(c);
 	rdv_agent_up(c); /* an agent of ours: records for it come here now */
+	relay_udp_conn_up(c);
 	/*
 	 * Another domain's server whose certificate is still being judged (federation.c: its CA
 	 * fetched and pinned first) hears our HELLO only once it is verified, so that it sends its
@@ -435,6 +436,7 @@ serve_on_closed(struct stream *s, const char *why)
 	sconn_uncount_all(c);
 	federation_forget(srv, c);
 	rdv_agent_down(c);
+	relay_udp_conn_down(c);
 	/* Others may still hold c in this turn (see sconn_send): free it when the turn ends. */
 	c->closed = true;
 	c->s = NULL;

@@ -1,0 +1,129 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The relay's datagrams (relayudp.h): a fixed header, then per type a sequence number and a
+ * MAC, or a data frame. Every reserved byte is zero, so each message has one encoding.
+ */
+#include "proto/relayudp.h"
+
+#include <sodium.h>
+#include <string.h>
+
+#include "core/rbuf.h"
+#include "core/wbuf.h"
+
+bool
+rudp_is_rudp(const uint8_t *buf, size_t len)
+{
+	return len >= 1 && buf[0] >= RUDP_BIND && buf[0] <= RUDP_DATA;
+}
+
+static bool
+rudp_len_ok(uint8_t type, size_t len)
+{
+	switch (type) {
+	case RUDP_BIND:
+	case RUDP_BIND_OK:
+	case RUDP_PAIR_OK:
+		return len == RUDP_CTL_LEN;
+	case RUDP_PAIR:
+		return len >= RUDP_CTL_LEN + 2 && len <= RUDP_PAIR_MAX_LEN;
+	case RUDP_DATA:
+		return len >= RUDP_DATA_MIN_LEN && len <= RUDP_DATA_MAX_LEN;
+	}
+	return false;
+}
+
+bool
+rudp_hdr_decode(const uint8_t *buf, size_t len, struct rudp_hdr *h)
+{
+	struct rbuf r;
+	uint8_t reserved;
+	bool no_handle;
+
+	rbuf_init(&r, buf, len);
+	if (!rbuf_get_u8(&r, &h->type) || !rbuf_get_u8(&r, &reserved) ||
+	    !rbuf_get_u16(&r, &h->handle) || !rbuf_get_u64(&r, &h->ticket))
+		return false;
+	if (reserved || !rudp_is_rudp(buf, len) || !rudp_len_ok(h->type, len))
+		return false;
+	no_handle = h->type == RUDP_BIND || h->type == RUDP_BIND_OK;
+	if (no_handle)
+		return h->handle == 0;
+	return h->handle >= 1 && h->handle <= RUDP_HANDLES_MAX;
+}
+
+static void
+rudp_mac(uint8_t out[RUDP_MAC_LEN], const uint8_t *buf, size_t len, const uint8_t key[RUDP_KEY_LEN])
+{
+	crypto_generichash(out, RUDP_MAC_LEN, buf, len, key, RUDP_KEY_LEN);
+}
+
+size_t
+rudp_ctl_encode(uint8_t *out, size_t cap, const struct rudp_ctl *m, const uint8_t key[RUDP_KEY_LEN])
+{
+	struct wbuf w;
+	size_t idlen = 0, len;
+	struct rudp_hdr check;
+
+	if (m->h.type == RUDP_PAIR) {
+		idlen = strnlen(m->identity, sizeof(m->identity));
+		if (idlen == 0 || idlen > RUDP_ID_MAX)
+			return 0;
+	} else if (m->h.type == RUDP_DATA) {
+		return 0;
+	}
+	wbuf_init(&w, out, cap);
+	wbuf_put_u8(&w, m->h.type);
+	wbuf_put_u8(&w, 0);
+	wbuf_put_u16(&w, m->h.handle);
+	wbuf_put_u64(&w, m->h.ticket);
+	wbuf_put_u64(&w, m->seq);
+	if (m->h.type == RUDP_PAIR) {
+		wbuf_put_u8(&w, (uint8_t)idlen);
+		wbuf_put_bytes(&w, m->identity, idlen);
+	}
+	if (!wbuf_ok(&w))
+		return 0;
+	len = RUDP_HDR_LEN + RUDP_SEQ_LEN + (m->h.type == RUDP_PAIR ? 1 + idlen : 0);
+	if (len + RUDP_MAC_LEN > cap)
+		return 0;
+	rudp_mac(out + len, out, len, key);
+	len += RUDP_MAC_LEN;
+	return rudp_hdr_decode(out, len, &check) ? len : 0;
+}
+
+bool
+rudp_ctl_decode(const uint8_t *buf, size_t len, const uint8_t key[RUDP_KEY_LEN], struct rudp_ctl *m)
+{
+	uint8_t mac[RUDP_MAC_LEN], idlen = 0;
+	struct rbuf r;
+
+	if (!rudp_hdr_decode(buf, len, &m->h) || m->h.type == RUDP_DATA)
+		return false;
+	rbuf_init(&r, buf + RUDP_HDR_LEN, len - RUDP_HDR_LEN - RUDP_MAC_LEN);
+	if (!rbuf_get_u64(&r, &m->seq))
+		return false;
+	m->identity[0] = '\0';
+	if (m->h.type == RUDP_PAIR) {
+		if (!rbuf_get_u8(&r, &idlen) || idlen == 0 || rbuf_remaining(&r) != idlen ||
+		    !rbuf_get_bytes(&r, m->identity, idlen) || memchr(m->identity, 0, idlen))
+			return false;
+		m->identity[idlen] = '\0';
+	}
+	if (rbuf_remaining(&r))
+		return false;
+	rudp_mac(mac, buf, len - RUDP_MAC_LEN, key);
+	return crypto_verify_16(mac, buf + len - RUDP_MAC_LEN) == 0;
+}
+
+void
+rudp_data_hdr_encode(uint8_t out[RUDP_HDR_LEN], uint16_t handle, uint64_t ticket)
+{
+	struct wbuf w;
+
+	wbuf_init(&w, out, RUDP_HDR_LEN);
+	wbuf_put_u8(&w, RUDP_DATA);
+	wbuf_put_u8(&w, 0);
+	wbuf_put_u16(&w, handle);
+	wbuf_put_u64(&w, ticket);
+}

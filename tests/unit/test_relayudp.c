@@ -1,0 +1,152 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The relay's datagrams (proto/relayudp.h): round trips of every control message, the MAC
+ * (another key, any flipped byte, one type passed for another), the header's checks (reserved
+ * bytes, handles, lengths per type) and the first byte that tells them from frames and
+ * reflection.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "proto/frame.h"
+#include "proto/reflect.h"
+#include "proto/relayudp.h"
+
+static const uint8_t key[RUDP_KEY_LEN] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 };
+static const uint8_t other_key[RUDP_KEY_LEN] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 11 };
+
+static void
+test_rudp_ctl_round_trip(void **state)
+{
+	static const uint8_t types[] = { RUDP_BIND, RUDP_BIND_OK, RUDP_PAIR, RUDP_PAIR_OK };
+	uint8_t buf[RUDP_PAIR_MAX_LEN];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(types); i++) {
+		bool paired = types[i] == RUDP_PAIR || types[i] == RUDP_PAIR_OK;
+		struct rudp_ctl m = { .h = { .type = types[i],
+					     .handle = paired ? 7 : 0,
+					     .ticket = 0x0102030405060708ull },
+				      .seq = 42 + i },
+				out;
+		size_t len;
+
+		if (types[i] == RUDP_PAIR)
+			strcpy(m.identity, "bob@b.example.com");
+		len = rudp_ctl_encode(buf, sizeof(buf), &m, key);
+		assert_int_equal(len, types[i] == RUDP_PAIR ? RUDP_CTL_LEN + 1 + 17 : RUDP_CTL_LEN);
+		assert_int_equal(buf[0], types[i]);
+		assert_true(rudp_is_rudp(buf, len));
+		assert_false(reflect_is_reflect(buf, len));
+		assert_true(rudp_ctl_decode(buf, len, key, &out));
+		assert_int_equal(out.h.type, types[i]);
+		assert_int_equal(out.h.handle, m.h.handle);
+		assert_true(out.h.ticket == m.h.ticket);
+		assert_true(out.seq == m.seq);
+		assert_string_equal(out.identity, m.identity);
+		assert_false(rudp_ctl_decode(buf, len, other_key, &out));
+		for (size_t b = 0; b < len; b++) {
+			buf[b] ^= 0x40;
+			assert_false(rudp_ctl_decode(buf, len, key, &out));
+			buf[b] ^= 0x40;
+		}
+		assert_false(rudp_ctl_decode(buf, len - 1, key, &out));
+	}
+}
+
+static void
+test_rudp_ctl_type_is_covered(void **state)
+{
+	struct rudp_ctl m = { .h = { .type = RUDP_BIND, .ticket = 9 }, .seq = 3 }, out;
+	uint8_t buf[RUDP_CTL_LEN];
+
+	(void)state;
+	assert_int_equal(rudp_ctl_encode(buf, sizeof(buf), &m, key), RUDP_CTL_LEN);
+	buf[0] = RUDP_BIND_OK; /* a BIND reflected back as its answer */
+	assert_false(rudp_ctl_decode(buf, sizeof(buf), key, &out));
+}
+
+static void
+test_rudp_ctl_encode_refuses(void **state)
+{
+	struct rudp_ctl m = { .h = { .type = RUDP_PAIR, .handle = 1 } };
+	uint8_t buf[RUDP_PAIR_MAX_LEN];
+
+	(void)state;
+	assert_int_equal(rudp_ctl_encode(buf, sizeof(buf), &m, key), 0); /* no identity */
+	strcpy(m.identity, "bob@b.example.com");
+	m.h.handle = 0;
+	assert_int_equal(rudp_ctl_encode(buf, sizeof(buf), &m, key), 0);
+	m.h.handle = RUDP_HANDLES_MAX + 1;
+	assert_int_equal(rudp_ctl_encode(buf, sizeof(buf), &m, key), 0);
+	m.h.handle = 1;
+	assert_int_equal(rudp_ctl_encode(buf, RUDP_CTL_LEN, &m, key), 0); /* no room */
+	m.h.type = RUDP_BIND;                                             /* a BIND has no handle */
+	assert_int_equal(rudp_ctl_encode(buf, sizeof(buf), &m, key), 0);
+	m.h.type = RUDP_DATA;
+	assert_int_equal(rudp_ctl_encode(buf, sizeof(buf), &m, key), 0);
+}
+
+static void
+test_rudp_hdr_checks(void **state)
+{
+	uint8_t buf[RUDP_DATA_MAX_LEN + 1] = { 0 };
+	struct rudp_hdr h;
+
+	(void)state;
+	rudp_data_hdr_encode(buf, 5, 0xa1a2a3a4a5a6a7a8ull);
+	assert_true(rudp_hdr_decode(buf, RUDP_DATA_MIN_LEN, &h));
+	assert_int_equal(h.type, RUDP_DATA);
+	assert_int_equal(h.handle, 5);
+	assert_true(h.ticket == 0xa1a2a3a4a5a6a7a8ull);
+	assert_true(rudp_hdr_decode(buf, RUDP_DATA_MAX_LEN, &h));
+	assert_false(rudp_hdr_decode(buf, RUDP_DATA_MIN_LEN - 1, &h)); /* shorter than a frame */
+	assert_false(rudp_hdr_decode(buf, RUDP_DATA_MAX_LEN + 1, &h));
+	buf[1] = 1; /* reserved */
+	assert_false(rudp_hdr_decode(buf, RUDP_DATA_MIN_LEN, &h));
+	buf[1] = 0;
+	rudp_data_hdr_encode(buf, 0, 1);
+	assert_false(rudp_hdr_decode(buf, RUDP_DATA_MIN_LEN, &h)); /* handle 0 */
+	rudp_data_hdr_encode(buf, RUDP_HANDLES_MAX + 1, 1);
+	assert_false(rudp_hdr_decode(buf, RUDP_DATA_MIN_LEN, &h));
+	buf[0] = RUDP_BIND; /* a BIND must be exactly RUDP_CTL_LEN */
+	buf[2] = buf[3] = 0;
+	assert_false(rudp_hdr_decode(buf, RUDP_CTL_LEN + 1, &h));
+	assert_true(rudp_hdr_decode(buf, RUDP_CTL_LEN, &h));
+	assert_false(rudp_hdr_decode(buf, 3, &h));
+	assert_false(rudp_is_rudp(buf, 0));
+}
+
+static void
+test_rudp_first_byte(void **state)
+{
+	uint8_t b[1];
+
+	(void)state;
+	for (unsigned v = 0; v < 256; v++) {
+		b[0] = (uint8_t)v;
+		assert_int_equal(rudp_is_rudp(b, 1), v >= RUDP_BIND && v <= RUDP_DATA);
+		if (rudp_is_rudp(b, 1))
+			assert_true(v != FRAME_DATA && v != REFLECT_REQUEST &&
+				    v != REFLECT_RESPONSE);
+	}
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_rudp_ctl_round_trip),
+		cmocka_unit_test(test_rudp_ctl_type_is_covered),
+		cmocka_unit_test(test_rudp_ctl_encode_refuses),
+		cmocka_unit_test(test_rudp_hdr_checks),
+		cmocka_unit_test(test_rudp_first_byte),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -59,6 +59,25 @@ test_rudp_ctl_round_trip(void **state)
 	}
 }
 
+/* The vector of docs/protocol.md: computed independently (BLAKE2b-128, keyed), the corpus' bind. */
+static void
+test_rudp_bind_vector(void **state)
+{
+	static const uint8_t k[RUDP_KEY_LEN] = { 7 };
+	static const uint8_t want[RUDP_CTL_LEN] = {
+		0x12, 0x00, 0x00, 0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08,
+		0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x16, 0xc7, 0xc4, 0x76,
+		0x5b, 0xc5, 0x1b, 0x24, 0x23, 0x2f, 0x38, 0xe4, 0x4b, 0x76, 0xd1, 0x9a,
+	};
+	struct rudp_ctl m = { .h = { .type = RUDP_BIND, .ticket = 0x0102030405060708ull },
+			      .seq = 1 };
+	uint8_t buf[RUDP_CTL_LEN];
+
+	(void)state;
+	assert_int_equal(rudp_ctl_encode(buf, sizeof(buf), &m, k), RUDP_CTL_LEN);
+	assert_memory_equal(buf, want, RUDP_CTL_LEN);
+}
+
 static void
 test_rudp_ctl_type_is_covered(void **state)
 {
@@ -142,6 +161,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rudp_ctl_round_trip),
+		cmocka_unit_test(test_rudp_bind_vector),
 		cmocka_unit_test(test_rudp_ctl_type_is_covered),
 		cmocka_unit_test(test_rudp_ctl_encode_refuses),
 		cmocka_unit_test(test_rudp_hdr_checks),

@@ -26,7 +26,7 @@ rudp_len_ok(uint8_t type, size_t len)
 	case RUDP_PAIR_OK:
 		return len == RUDP_CTL_LEN;
 	case RUDP_PAIR:
-		return len >= RUDP_CTL_LEN + 2 && len <= RUDP_PAIR_MAX_LEN;
+		return len >= RUDP_CTL_LEN + 3 && len <= RUDP_PAIR_MAX_LEN;
 	case RUDP_DATA:
 		return len >= RUDP_DATA_MIN_LEN && len <= RUDP_DATA_MAX_LEN;
 	}
@@ -49,7 +49,7 @@ rudp_hdr_decode(const uint8_t *buf, size_t len, struct rudp_hdr *h)
 	no_handle = h->type == RUDP_BIND || h->type == RUDP_BIND_OK;
 	if (no_handle)
 		return h->handle == 0;
-	return h->handle >= 1 && h->handle <= RUDP_HANDLES_MAX;
+	return h->handle != 0;
 }
 
 static void
@@ -62,12 +62,13 @@ size_t
 rudp_ctl_encode(uint8_t *out, size_t cap, const struct rudp_ctl *m, const uint8_t key[RUDP_KEY_LEN])
 {
 	struct wbuf w;
-	size_t idlen = 0, len;
+	size_t flen = 0, tlen = 0, len;
 	struct rudp_hdr check;
 
 	if (m->h.type == RUDP_PAIR) {
-		idlen = strnlen(m->identity, sizeof(m->identity));
-		if (idlen == 0 || idlen > RUDP_ID_MAX)
+		flen = strnlen(m->from, sizeof(m->from));
+		tlen = strnlen(m->to, sizeof(m->to));
+		if (tlen == 0 || tlen > RUDP_ID_MAX || flen > RUDP_ID_MAX)
 			return 0;
 	} else if (m->h.type == RUDP_DATA) {
 		return 0;
@@ -79,12 +80,14 @@ rudp_ctl_encode(uint8_t *out, size_t cap, const struct rudp_ctl *m, const uint8_
 	wbuf_put_u64(&w, m->h.ticket);
 	wbuf_put_u64(&w, m->seq);
 	if (m->h.type == RUDP_PAIR) {
-		wbuf_put_u8(&w, (uint8_t)idlen);
-		wbuf_put_bytes(&w, m->identity, idlen);
+		wbuf_put_u8(&w, (uint8_t)flen);
+		wbuf_put_bytes(&w, m->from, flen);
+		wbuf_put_u8(&w, (uint8_t)tlen);
+		wbuf_put_bytes(&w, m->to, tlen);
 	}
 	if (!wbuf_ok(&w))
 		return 0;
-	len = RUDP_HDR_LEN + RUDP_SEQ_LEN + (m->h.type == RUDP_PAIR ? 1 + idlen : 0);
+	len = RUDP_HDR_LEN + RUDP_SEQ_LEN + (m->h.type == RUDP_PAIR ? 2 + flen + tlen : 0);
 	if (len + RUDP_MAC_LEN > cap)
 		return 0;
 	rudp_mac(out + len, out, len, key);
@@ -92,10 +95,23 @@ rudp_ctl_encode(uint8_t *out, size_t cap, const struct rudp_ctl *m, const uint8_
 	return rudp_hdr_decode(out, len, &check) ? len : 0;
 }
 
+/* A u8 length and that many bytes, no NUL among them, into out[RUDP_ID_MAX + 1]. */
+static bool
+rudp_get_str(struct rbuf *r, char *out, bool nonempty)
+{
+	uint8_t n;
+
+	if (!rbuf_get_u8(r, &n) || (nonempty && n == 0) || !rbuf_get_bytes(r, out, n) ||
+	    memchr(out, 0, n))
+		return false;
+	out[n] = '\0';
+	return true;
+}
+
 bool
 rudp_ctl_decode(const uint8_t *buf, size_t len, const uint8_t key[RUDP_KEY_LEN], struct rudp_ctl *m)
 {
-	uint8_t mac[RUDP_MAC_LEN], idlen = 0;
+	uint8_t mac[RUDP_MAC_LEN];
 	struct rbuf r;
 
 	if (!rudp_hdr_decode(buf, len, &m->h) || m->h.type == RUDP_DATA)
@@ -103,13 +119,10 @@ rudp_ctl_decode(const uint8_t *buf, size_t len, const uint8_t key[RUDP_KEY_LEN],
 	rbuf_init(&r, buf + RUDP_HDR_LEN, len - RUDP_HDR_LEN - RUDP_MAC_LEN);
 	if (!rbuf_get_u64(&r, &m->seq))
 		return false;
-	m->identity[0] = '\0';
-	if (m->h.type == RUDP_PAIR) {
-		if (!rbuf_get_u8(&r, &idlen) || idlen == 0 || rbuf_remaining(&r) != idlen ||
-		    !rbuf_get_bytes(&r, m->identity, idlen) || memchr(m->identity, 0, idlen))
-			return false;
-		m->identity[idlen] = '\0';
-	}
+	m->from[0] = m->to[0] = '\0';
+	if (m->h.type == RUDP_PAIR &&
+	    (!rudp_get_str(&r, m->from, false) || !rudp_get_str(&r, m->to, true)))
+		return false;
 	if (rbuf_remaining(&r))
 		return false;
 	rudp_mac(mac, buf, len - RUDP_MAC_LEN, key);

@@ -376,7 +376,7 @@ relay_udp_send_ctl(struct relay *r, uint8_t type, uint16_t handle, const char *p
 
 	m.seq = ++r->udp.seq;
 	if (peer) {
-		snprintf(m.identity, sizeof(m.identity), "%s", peer);
+		snprintf(m.to, sizeof(m.to), "%s", peer);
 		r->udp.p[handle].seq = m.seq;
 	}
 	if (!(len = rudp_ctl_encode(buf, sizeof(buf), &m, r->udp.key)))
@@ -499,7 +499,8 @@ relay_udp_on_ctl(struct relay *r, const uint8_t *buf, size_t len)
 	struct rudp_ctl m;
 	struct relay_udp_peer *p;
 
-	if (!rudp_ctl_decode(buf, len, r->udp.key, &m) || m.h.ticket != r->udp.ticket) {
+	if (!rudp_ctl_decode(buf, len, r->udp.key, &m) || m.h.ticket != r->udp.ticket ||
+	    m.h.handle > RUDP_HANDLES_MAX) {
 		r->stats.udp_dropped++;
 		return;
 	}
@@ -531,7 +532,7 @@ relay_on_datagram(struct relay *r, const uint8_t *buf, size_t len,
 	if (!rudp_is_rudp(buf, len))
 		return false;
 	if (!r->udp.on || !sockaddr_same(from, &r->udp.server) || !rudp_hdr_decode(buf, len, &h) ||
-	    h.ticket != r->udp.ticket) {
+	    h.ticket != r->udp.ticket || h.handle > RUDP_HANDLES_MAX) {
 		r->stats.udp_dropped++;
 		return true;
 	}

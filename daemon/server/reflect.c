@@ -155,6 +155,12 @@ reflect_open(struct server *srv)
 	return 0;
 }
 
+int
+reflect_fd(const struct server *srv)
+{
+	return srv->reflect ? srv->reflect->sock[0].fd : -1;
+}
+
 void
 reflect_close(struct server *srv)
 {

@@ -1,32 +1,41 @@
 // SPDX-License-Identifier: MIT
 /*
  * The relay over UDP, on a server (docs/rendezvous.md, "The relay over UDP"; proto/relayudp.h):
- * sealed frames from and to the agents of the domains served here as datagrams on the
- * reflection socket (reflect.c hands us every datagram whose first byte is one of ours).
+ * sealed frames from and to the agents of the domains served here, and to and from other
+ * domains' servers, as datagrams on the reflection socket (reflect.c hands us every datagram
+ * whose first byte is one of ours).
  *
- * Each agent connection (once it said HELLO as an agent of ours) gets a ticket and a MAC key
- * from its TLS exporter (relay_udp_conn_up): both ends derive them, nothing is sent. The agent
- * binds its UDP source with a BIND (MAC'd, its seq above the last taken: no replay) and names
- * its peers' handles with PAIRs (MAC'd; each handle's seq only grows); both are answered,
- * never with more bytes than they brought. A DATA then needs, in this order (cheap checks
- * first): a known type and length, a known ticket, the very address and port the last BIND
- * came from, a handle the agent named. It becomes the RELAY_FRAME it stands for (a record kept
- * per handle, from and to filled once, so no identity is parsed or formatted per frame) and
- * goes through relay.c's admission as a record would: the approval between the two, the
- * agent's and the pair's buckets, the next hop's queue, the same counters.
+ * Three kinds of entry, each keyed by the ticket its TLS connection exports (both ends derive it
+ * and the MAC key; nothing is sent for them):
+ *   AGENT     an agent of ours (relay_udp_conn_up at HELLO): it binds and sends
+ *   PEER_IN   another domain's server connected to us (the same, at HELLO as a server): it binds
+ *             and sends what it relays toward our agents
+ *   PEER_OUT  our peering link to another domain's server (relay_udp_link_up when it is UP):
+ *             we bind (every RUDP_BIND_MS) and send what we relay toward its agents
+ * The sender binds its UDP source with a BIND (MAC'd, its seq above the last taken: no replay)
+ * and names pairs with PAIRs (MAC'd; each handle's seq only grows); both are answered, never
+ * with more bytes than they brought. A DATA then needs, in this order (cheap checks first): a
+ * known type and length, a known ticket, the very address and port the last BIND came from, a
+ * handle its sender named. It becomes the RELAY_FRAME it stands for (a record kept per handle,
+ * from and to filled once, so no identity is parsed or formatted per frame) and goes through
+ * relay.c's admission as a record would: from an agent with relay_handle, from a server through
+ * rendezvous.c's hop check (rdv_from_domain); the approval between the two, the buckets, the next
+ * hop's queue, the same counters.
  *
- * The other way, relay.c asks relay_udp_deliver before it routes a frame to an agent here:
- * if that agent's BIND is fresh (RUDP_BIND_FRESH_MS) and it named a handle for the sender, the
- * frame goes as a DATA datagram to the bound address, from the socket the BIND came to (the
- * agent's NAT lets that in); else over TLS as before.
+ * The other way, relay.c asks relay_udp_deliver before it routes a frame: to an agent here whose
+ * BIND is fresh (RUDP_BIND_FRESH_MS) and who named a handle for the sender, or to another domain
+ * whose server answered our BIND lately and took our PAIR for the pair, the frame goes as a
+ * DATA datagram; else over TLS as before.
  *
  * Every datagram that fails a check is dropped and counted (by reason, logged at exit and
- * rate-limited as it happens). Tickets are found in a table of RUDP_TICKET_BUCKETS chains:
- * the ticket is exporter output, uniformly random, so its low bits pick the chain.
+ * rate-limited as it happens). Tickets are found in a table of RUDP_TICKET_BUCKETS chains: the
+ * ticket is exporter output, uniformly random, so its low bits pick the chain. A PEER_OUT finds
+ * a pair's handle in a hash table of RUDP_LINK_SLOTS slots (never shrinks; full: TLS).
  */
 #include <errno.h>
 #include <netinet/in.h>
 #include <sodium.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -35,6 +44,7 @@
 #include "control/stream.h"
 #include "core/ev.h"
 #include "core/log.h"
+#include "core/siphash.h"
 #include "core/sockaddr.h"
 #include "crypto/tls.h"
 #include "proto/ctlmsg.h"
@@ -45,27 +55,43 @@
 
 enum {
 	RUDP_TICKET_BUCKETS = 4096,
-	RUDP_BIND_FRESH_MS = 3500, /* the agent binds every second (relay.h RELAY_UDP_BIND_MS) */
+	RUDP_BIND_MS = 1000,       /* a PEER_OUT binds this often (agents too: relay.h) */
+	RUDP_BIND_FRESH_MS = 3500, /* a binding, or its answer, counts this long */
+	RUDP_LINK_SLOTS = 2 * RUDP_LINK_HANDLES,
+	RUDP_PAIRS_PER_TICK = 64, /* PAIRs a PEER_OUT sends again per RUDP_BIND_MS */
 };
 
-/* One agent connection's datagrams. */
+enum relay_udp_kind { RUDP_AGENT, RUDP_PEER_IN, RUDP_PEER_OUT };
+
 struct relay_udp_conn {
-	struct sconn *c;
+	enum relay_udp_kind kind;
+	struct server *srv;          /* the domain served here it belongs to */
+	struct sconn *c;             /* AGENT, PEER_IN */
 	struct relay_udp_conn *next; /* in its ticket's chain */
 	uint64_t ticket;
 	uint8_t key[RUDP_KEY_LEN];
+	char domain[IDENTITY_DOMAIN_MAX + 1]; /* PEER_IN, PEER_OUT: the other server's */
+	/* AGENT, PEER_IN: the sender's binding; PEER_OUT: the other server's address */
 	bool bound;
-	int fd; /* the socket its BIND came to */
+	int fd;
 	struct sockaddr_storage addr;
 	socklen_t addrlen;
 	uint64_t bind_seq, bind_ms;
-	unsigned last_found;
-	struct ctlmsg *frame[RUDP_HANDLES_MAX + 1]; /* RELAY_FRAME from c's agent to the handle's */
-	uint64_t pair_seq[RUDP_HANDLES_MAX + 1];
+	/* the pairs: a RELAY_FRAME per handle, and the seq of its last PAIR taken (or sent) */
+	unsigned nhandles, last_found;
+	struct ctlmsg **frame;
+	uint64_t *pair_seq;
+	/* PEER_OUT */
+	bool *acked;
+	uint16_t *slot;
+	unsigned next_handle;
+	uint64_t seq, ok_seq, ok_ms;
+	struct ev_timer timer;
 };
 
 struct relay_udp {
 	struct relay_udp_conn *bucket[RUDP_TICKET_BUCKETS];
+	struct siphash_key hash_key;
 	struct relay_udp_stats n;
 	struct log_ratelimit rl;
 };
@@ -75,8 +101,8 @@ relay_udp_of(struct server *srv, bool create)
 {
 	struct server *p = srv->primary ? srv->primary : srv;
 
-	if (!p->relay_udp && create)
-		p->relay_udp = calloc(1, sizeof(*p->relay_udp));
+	if (!p->relay_udp && create && (p->relay_udp = calloc(1, sizeof(*p->relay_udp))))
+		p->relay_udp->hash_key = siphash_key_random();
 	return p->relay_udp;
 }
 
@@ -94,54 +120,116 @@ relay_udp_drop(struct relay_udp *u, struct ev_loop *loop, uint64_t *counter, con
 		 (unsigned long long)*counter);
 }
 
-void
-relay_udp_conn_up(struct sconn *c)
+/* --- entries -------------------------------------------------------------------------------- */
+
+static void
+relay_udp_entry_free(struct relay_udp_conn *rc)
 {
-	struct relay_udp *u = relay_udp_of(c->srv, true);
+	if (!rc)
+		return;
+	if (rc->kind == RUDP_PEER_OUT)
+		ev_timer_stop(rc->srv->loop, &rc->timer);
+	for (unsigned h = 0; rc->frame && h <= rc->nhandles; h++)
+		free(rc->frame[h]);
+	free(rc->frame);
+	free(rc->pair_seq);
+	free(rc->acked);
+	free(rc->slot);
+	sodium_memzero(rc->key, sizeof(rc->key));
+	free(rc);
+}
+
+/* A new entry for the connection tls, in the table; NULL if anything fails (TLS then). */
+static struct relay_udp_conn *
+relay_udp_entry_new(struct server *srv, enum relay_udp_kind kind, struct tls_conn *tls,
+		    unsigned nhandles)
+{
+	struct relay_udp *u = relay_udp_of(srv, true);
 	uint8_t ex[RUDP_EXPORT_LEN];
 	struct relay_udp_conn *rc, **chain;
 
-	if (!u || c->rudp || !c->srv->rdv || rdv_agent_conn(c->srv, c->peer) != c)
-		return;
-	if (tls_conn_export(stream_tls(c->s), RUDP_EXPORT_LABEL, ex, sizeof(ex)) ||
+	if (!u || !tls || tls_conn_export(tls, RUDP_EXPORT_LABEL, ex, sizeof(ex)) ||
 	    !(rc = calloc(1, sizeof(*rc)))) {
 		sodium_memzero(ex, sizeof(ex));
-		return; /* its frames go over TLS */
+		return NULL;
 	}
+	rc->kind = kind;
+	rc->srv = srv;
+	rc->nhandles = nhandles;
 	for (int i = 0; i < RUDP_TICKET_LEN; i++)
 		rc->ticket = rc->ticket << 8 | ex[i];
 	memcpy(rc->key, ex + RUDP_TICKET_LEN, RUDP_KEY_LEN);
 	sodium_memzero(ex, sizeof(ex));
-	rc->c = c;
+	rc->frame = calloc(nhandles + 1, sizeof(*rc->frame));
+	rc->pair_seq = calloc(nhandles + 1, sizeof(*rc->pair_seq));
+	if (kind == RUDP_PEER_OUT) {
+		rc->acked = calloc(nhandles + 1, sizeof(*rc->acked));
+		rc->slot = calloc(RUDP_LINK_SLOTS, sizeof(*rc->slot));
+	}
+	if (!rc->frame || !rc->pair_seq || (kind == RUDP_PEER_OUT && (!rc->acked || !rc->slot))) {
+		relay_udp_entry_free(rc);
+		return NULL;
+	}
 	chain = &u->bucket[rc->ticket & (RUDP_TICKET_BUCKETS - 1)];
 	rc->next = *chain;
 	*chain = rc;
-	c->rudp = rc;
+	return rc;
 }
 
 static void
-relay_udp_conn_free(struct relay_udp_conn *rc)
+relay_udp_entry_del(struct server *srv, struct relay_udp_conn *rc)
 {
-	for (unsigned h = 0; h <= RUDP_HANDLES_MAX; h++)
-		free(rc->frame[h]);
-	sodium_memzero(rc->key, sizeof(rc->key));
-	free(rc);
+	struct relay_udp *u = relay_udp_of(srv, false);
+	struct relay_udp_conn **pp;
+
+	if (!u || !rc)
+		return; /* relay_udp_close freed them all already */
+	for (pp = &u->bucket[rc->ticket & (RUDP_TICKET_BUCKETS - 1)]; *pp; pp = &(*pp)->next)
+		if (*pp == rc) {
+			*pp = rc->next;
+			break;
+		}
+	relay_udp_entry_free(rc);
+}
+
+/* server@X, X not ours: X; else NULL. */
+static const char *
+relay_udp_server_domain(const struct sconn *c)
+{
+	const char *d = identity_domain_of(c->peer);
+
+	if (!d || strncmp(c->peer, "server@", 7) || !strcmp(d, c->srv->domain))
+		return NULL;
+	return d;
+}
+
+void
+relay_udp_conn_up(struct sconn *c)
+{
+	const char *peer_domain = NULL;
+	enum relay_udp_kind kind;
+
+	if (c->rudp || !c->srv->rdv || !c->s || !c->hello)
+		return;
+	if (c->role == CTL_ROLE_AGENT && rdv_agent_conn(c->srv, c->peer) == c)
+		kind = RUDP_AGENT;
+	else if (c->role == CTL_ROLE_SERVER && (peer_domain = relay_udp_server_domain(c)))
+		kind = RUDP_PEER_IN;
+	else
+		return;
+	c->rudp = relay_udp_entry_new(c->srv, kind, stream_tls(c->s),
+				      kind == RUDP_AGENT ? RUDP_HANDLES_MAX : RUDP_LINK_HANDLES);
+	if (!c->rudp)
+		return;
+	c->rudp->c = c;
+	if (peer_domain)
+		snprintf(c->rudp->domain, sizeof(c->rudp->domain), "%s", peer_domain);
 }
 
 void
 relay_udp_conn_down(struct sconn *c)
 {
-	struct relay_udp *u = relay_udp_of(c->srv, false);
-	struct relay_udp_conn **pp;
-
-	if (!u || !c->rudp)
-		return;
-	for (pp = &u->bucket[c->rudp->ticket & (RUDP_TICKET_BUCKETS - 1)]; *pp; pp = &(*pp)->next)
-		if (*pp == c->rudp) {
-			*pp = c->rudp->next;
-			break;
-		}
-	relay_udp_conn_free(c->rudp);
+	relay_udp_entry_del(c->srv, c->rudp);
 	c->rudp = NULL;
 }
 
@@ -155,6 +243,8 @@ relay_udp_find(struct relay_udp *u, uint64_t ticket)
 	return rc;
 }
 
+/* --- what the sender's datagrams bring (AGENT, PEER_IN) -------------------------------------- */
+
 static void
 relay_udp_answer(struct relay_udp_conn *rc, int fd, const struct sockaddr_storage *to,
 		 socklen_t tolen, uint8_t type, uint16_t handle, uint64_t seq)
@@ -167,53 +257,92 @@ relay_udp_answer(struct relay_udp_conn *rc, int fd, const struct sockaddr_storag
 		sendto(fd, out, sizeof(out), 0, (const struct sockaddr *)to, tolen);
 }
 
-/* PAIR: handle h names peer from now on (a RELAY_FRAME kept with from and to filled). */
+static bool
+relay_udp_is_identity(const char *s)
+{
+	struct identity id;
+
+	return identity_parse(s, IDENTITY_PURPOSE_FORBIDDEN, &id, NULL) == 0;
+}
+
+/* May rc's sender name the pair (from, to)? An agent: from is itself; a server: from is of its
+ * domain and to of one served here. */
+static bool
+relay_udp_pair_ok(const struct relay_udp_conn *rc, const char *from, const char *to)
+{
+	const char *td = identity_domain_of(to);
+
+	if (!relay_udp_is_identity(to))
+		return false;
+	if (rc->kind == RUDP_AGENT)
+		return !from[0] || !strcmp(from, rc->c->peer);
+	return relay_udp_is_identity(from) && !strcmp(identity_domain_of(from), rc->domain) &&
+	       (!strcmp(td, rc->srv->domain) || rdv_domain_here(rc->srv, td));
+}
+
+/* PAIR: handle h names (from, to) from now on (a RELAY_FRAME kept with both filled). */
 static bool
 relay_udp_pair(struct relay_udp_conn *rc, const struct rudp_ctl *m)
 {
-	struct ctlmsg *f = rc->frame[m->h.handle];
-	struct identity id;
+	const char *from = rc->kind == RUDP_AGENT ? rc->c->peer : m->from;
+	unsigned h = m->h.handle;
+	struct ctlmsg *f;
 
-	if (m->seq <= rc->pair_seq[m->h.handle] ||
-	    identity_parse(m->identity, IDENTITY_PURPOSE_FORBIDDEN, &id, NULL))
+	if (h > rc->nhandles || m->seq <= rc->pair_seq[h] || !relay_udp_pair_ok(rc, m->from, m->to))
 		return false;
-	if (!f && !(f = rc->frame[m->h.handle] = malloc(sizeof(*f))))
+	if (!(f = rc->frame[h]) && !(f = rc->frame[h] = malloc(sizeof(*f))))
 		return false;
 	memset(f, 0, sizeof(*f));
 	f->type = CTL_RELAY_FRAME;
-	memcpy(f->u.frame.from, rc->c->peer, strlen(rc->c->peer) + 1);
-	memcpy(f->u.frame.to, m->identity, strlen(m->identity) + 1);
-	rc->pair_seq[m->h.handle] = m->seq;
+	memcpy(f->u.frame.from, from, strlen(from) + 1);
+	memcpy(f->u.frame.to, m->to, strlen(m->to) + 1);
+	rc->pair_seq[h] = m->seq;
 	rc->last_found = 0;
 	return true;
 }
 
 static void
+relay_udp_on_bind(struct relay_udp *u, struct relay_udp_conn *rc, int fd, const struct rudp_ctl *m,
+		  const struct sockaddr_storage *from, socklen_t fl)
+{
+	if (m->seq <= rc->bind_seq) {
+		relay_udp_drop(u, rc->srv->loop, &u->n.replayed, "a BIND replayed", from);
+		return;
+	}
+	rc->bind_seq = m->seq;
+	rc->bind_ms = ev_now_ms(rc->srv->loop);
+	rc->bound = true;
+	rc->fd = fd;
+	rc->addr = *from;
+	rc->addrlen = fl;
+	u->n.binds++;
+	relay_udp_answer(rc, fd, from, fl, RUDP_BIND_OK, 0, m->seq);
+}
+
+static void relay_udp_on_answer(struct relay_udp *u, struct relay_udp_conn *rc,
+				const struct rudp_ctl *m, const struct sockaddr_storage *from);
+
+static void
 relay_udp_on_ctl(struct relay_udp *u, struct relay_udp_conn *rc, int fd, const uint8_t *buf,
 		 size_t len, const struct sockaddr_storage *from, socklen_t fl)
 {
-	struct ev_loop *loop = rc->c->srv->loop;
+	struct ev_loop *loop = rc->srv->loop;
 	struct rudp_ctl m;
+	bool answers = rc->kind == RUDP_PEER_OUT;
 
 	if (!rudp_ctl_decode(buf, len, rc->key, &m) ||
-	    (m.h.type != RUDP_BIND && m.h.type != RUDP_PAIR)) {
+	    (answers ? m.h.type != RUDP_BIND_OK && m.h.type != RUDP_PAIR_OK
+		     : m.h.type != RUDP_BIND && m.h.type != RUDP_PAIR)) {
 		relay_udp_drop(u, loop, &u->n.bad_mac, "not authenticated by its ticket's key",
 			       from);
 		return;
 	}
+	if (answers) {
+		relay_udp_on_answer(u, rc, &m, from);
+		return;
+	}
 	if (m.h.type == RUDP_BIND) {
-		if (m.seq <= rc->bind_seq) {
-			relay_udp_drop(u, loop, &u->n.replayed, "a BIND replayed", from);
-			return;
-		}
-		rc->bind_seq = m.seq;
-		rc->bind_ms = ev_now_ms(loop);
-		rc->bound = true;
-		rc->fd = fd;
-		rc->addr = *from;
-		rc->addrlen = fl;
-		u->n.binds++;
-		relay_udp_answer(rc, fd, from, fl, RUDP_BIND_OK, 0, m.seq);
+		relay_udp_on_bind(u, rc, fd, &m, from, fl);
 		return;
 	}
 	if (!rc->bound || !sockaddr_same(from, &rc->addr)) {
@@ -222,12 +351,34 @@ relay_udp_on_ctl(struct relay_udp *u, struct relay_udp_conn *rc, int fd, const u
 		return;
 	}
 	if (!relay_udp_pair(rc, &m)) {
-		relay_udp_drop(u, loop, &u->n.replayed, "a PAIR replayed or naming no identity",
+		relay_udp_drop(u, loop, &u->n.replayed,
+			       "a PAIR replayed, over the bound or for a pair it may not name",
 			       from);
 		return;
 	}
 	u->n.pairs++;
 	relay_udp_answer(rc, fd, from, fl, RUDP_PAIR_OK, m.h.handle, m.seq);
+}
+
+/* A DATA admitted this far goes through relay.c as the RELAY_FRAME of its handle. */
+static void
+relay_udp_admit(struct relay_udp_conn *rc, struct ctlmsg *f, const uint8_t *frame, size_t len)
+{
+	struct rdv_origin o = { .c = rc->c };
+	const char *td;
+	struct server *to_srv;
+
+	f->u.frame.frame = frame;
+	f->u.frame.frame_len = len;
+	if (rc->kind == RUDP_AGENT) {
+		relay_handle(rc->srv->rdv, &o, f);
+	} else {
+		td = identity_domain_of(f->u.frame.to);
+		to_srv = !strcmp(td, rc->srv->domain) ? rc->srv : rdv_domain_here(rc->srv, td);
+		if (to_srv && to_srv->rdv)
+			rdv_from_domain(to_srv, rc->domain, f);
+	}
+	f->u.frame.frame = NULL;
 }
 
 void
@@ -236,7 +387,6 @@ relay_udp_on_datagram(struct server *srv, int fd, const uint8_t *buf, size_t len
 {
 	struct relay_udp *u = relay_udp_of(srv, false);
 	struct relay_udp_conn *rc;
-	struct rdv_origin o;
 	struct ctlmsg *f;
 	struct rudp_hdr h;
 
@@ -246,7 +396,7 @@ relay_udp_on_datagram(struct server *srv, int fd, const uint8_t *buf, size_t len
 		relay_udp_drop(u, srv->loop, &u->n.malformed, "malformed", from);
 		return;
 	}
-	if (!(rc = relay_udp_find(u, h.ticket)) || rc->c->closed) {
+	if (!(rc = relay_udp_find(u, h.ticket)) || (rc->c && rc->c->closed)) {
 		relay_udp_drop(u, srv->loop, &u->n.unknown_ticket, "unknown ticket", from);
 		return;
 	}
@@ -254,24 +404,158 @@ relay_udp_on_datagram(struct server *srv, int fd, const uint8_t *buf, size_t len
 		relay_udp_on_ctl(u, rc, fd, buf, len, from, fl);
 		return;
 	}
-	if (!rc->bound || !sockaddr_same(from, &rc->addr)) {
+	if (rc->kind == RUDP_PEER_OUT || !rc->bound || !sockaddr_same(from, &rc->addr)) {
 		relay_udp_drop(u, srv->loop, &u->n.wrong_source,
 			       "a frame from an address its ticket is not bound to", from);
 		return;
 	}
-	if (!(f = rc->frame[h.handle])) {
+	if (h.handle > rc->nhandles || !(f = rc->frame[h.handle])) {
 		relay_udp_drop(u, srv->loop, &u->n.unknown_handle, "a handle never paired", from);
 		return;
 	}
 	u->n.frames_rx++;
-	f->u.frame.frame = buf + RUDP_HDR_LEN;
-	f->u.frame.frame_len = len - RUDP_HDR_LEN;
-	o = (struct rdv_origin){ .c = rc->c };
-	relay_handle(rc->c->srv->rdv, &o, f);
-	f->u.frame.frame = NULL;
+	relay_udp_admit(rc, f, buf + RUDP_HDR_LEN, len - RUDP_HDR_LEN);
 }
 
-/* rc's handle for peer, 0 if none. */
+/* --- our peering links (PEER_OUT) ------------------------------------------------------------ */
+
+static int
+relay_udp_fd(struct server *srv)
+{
+	return reflect_fd(srv->primary ? srv->primary : srv);
+}
+
+static void
+relay_udp_send_ctl(struct relay_udp_conn *rc, uint8_t type, uint16_t handle)
+{
+	struct rudp_ctl m = { .h = { .type = type, .handle = handle, .ticket = rc->ticket } };
+	uint8_t buf[RUDP_PAIR_MAX_LEN];
+	size_t len;
+	int fd = relay_udp_fd(rc->srv);
+
+	m.seq = ++rc->seq;
+	if (type == RUDP_PAIR) {
+		snprintf(m.from, sizeof(m.from), "%s", rc->frame[handle]->u.frame.from);
+		snprintf(m.to, sizeof(m.to), "%s", rc->frame[handle]->u.frame.to);
+		rc->pair_seq[handle] = m.seq;
+	}
+	if (fd >= 0 && (len = rudp_ctl_encode(buf, sizeof(buf), &m, rc->key)))
+		sendto(fd, buf, len, 0, (const struct sockaddr *)&rc->addr, rc->addrlen);
+}
+
+static bool
+relay_udp_link_works(const struct relay_udp_conn *rc)
+{
+	return rc->ok_ms && ev_now_ms(rc->srv->loop) - rc->ok_ms < RUDP_BIND_FRESH_MS;
+}
+
+static void
+relay_udp_on_answer(struct relay_udp *u, struct relay_udp_conn *rc, const struct rudp_ctl *m,
+		    const struct sockaddr_storage *from)
+{
+	bool worked = relay_udp_link_works(rc);
+
+	if (!sockaddr_same(from, &rc->addr)) {
+		relay_udp_drop(u, rc->srv->loop, &u->n.wrong_source,
+			       "an answer from another address than the server's", from);
+		return;
+	}
+	if (m->h.type == RUDP_BIND_OK && m->seq > rc->ok_seq && m->seq <= rc->seq) {
+		rc->ok_seq = m->seq;
+		rc->ok_ms = ev_now_ms(rc->srv->loop);
+		if (!worked)
+			rdv_info(rc->srv->rdv, "peering with %s: frames go over udp now",
+				 rc->domain);
+		return;
+	}
+	if (m->h.type == RUDP_PAIR_OK && m->h.handle <= rc->nhandles && rc->frame[m->h.handle] &&
+	    m->seq == rc->pair_seq[m->h.handle]) {
+		rc->acked[m->h.handle] = true;
+		return;
+	}
+	relay_udp_drop(u, rc->srv->loop, &u->n.replayed, "a stale answer", from);
+}
+
+static void
+relay_udp_on_link_timer(struct ev_timer *t)
+{
+	struct relay_udp_conn *rc = container_of(t, struct relay_udp_conn, timer);
+	unsigned sent = 0;
+
+	if (rc->ok_ms && !relay_udp_link_works(rc)) {
+		rdv_info(rc->srv->rdv, "peering with %s: no answer over udp: frames go over tls",
+			 rc->domain);
+		rc->ok_ms = 0;
+	}
+	relay_udp_send_ctl(rc, RUDP_BIND, 0);
+	for (unsigned h = 1; h < rc->next_handle && sent < RUDP_PAIRS_PER_TICK; h++)
+		if (!rc->acked[h]) {
+			relay_udp_send_ctl(rc, RUDP_PAIR, (uint16_t)h);
+			sent++;
+		}
+	ev_timer_start(rc->srv->loop, &rc->timer, RUDP_BIND_MS, relay_udp_on_link_timer);
+}
+
+struct relay_udp_conn *
+relay_udp_link_up(struct server *srv, const char *domain, struct stream *s)
+{
+	struct relay_udp_conn *rc;
+
+	if (relay_udp_fd(srv) < 0 ||
+	    !(rc = relay_udp_entry_new(srv, RUDP_PEER_OUT, stream_tls(s), RUDP_LINK_HANDLES)))
+		return NULL;
+	snprintf(rc->domain, sizeof(rc->domain), "%s", domain);
+	rc->addrlen = sockaddr_for_family(AF_INET6, stream_remote(s), &rc->addr);
+	rc->next_handle = 1;
+	relay_udp_on_link_timer(&rc->timer);
+	return rc;
+}
+
+void
+relay_udp_link_down(struct server *srv, struct relay_udp_conn *rc)
+{
+	relay_udp_entry_del(srv, rc);
+}
+
+static size_t
+relay_udp_slot_of(struct relay_udp_conn *rc, const char *from, const char *to)
+{
+	struct relay_udp *u = relay_udp_of(rc->srv, false);
+	uint64_t h = siphash24(&u->hash_key, from, strlen(from)) * 31 +
+		     siphash24(&u->hash_key, to, strlen(to));
+
+	return (size_t)(h % RUDP_LINK_SLOTS);
+}
+
+/* The handle of (from, to) on the link, a new one (its PAIR sent) if it has none; 0: full. */
+static unsigned
+relay_udp_link_handle(struct relay_udp_conn *rc, const char *from, const char *to)
+{
+	size_t i = relay_udp_slot_of(rc, from, to);
+	struct ctlmsg *f;
+	unsigned h;
+
+	for (size_t n = 0; n < RUDP_LINK_SLOTS; n++, i = (i + 1) % RUDP_LINK_SLOTS) {
+		if (!(h = rc->slot[i]))
+			break;
+		f = rc->frame[h];
+		if (!strcmp(f->u.frame.from, from) && !strcmp(f->u.frame.to, to))
+			return h;
+	}
+	if (rc->slot[i] || rc->next_handle > rc->nhandles || !(f = calloc(1, sizeof(*f))))
+		return 0;
+	h = rc->next_handle++;
+	memcpy(f->u.frame.from, from, strlen(from) + 1);
+	memcpy(f->u.frame.to, to, strlen(to) + 1);
+	rc->frame[h] = f;
+	rc->slot[i] = (uint16_t)h;
+	relay_udp_send_ctl(rc, RUDP_PAIR, (uint16_t)h);
+	return h;
+}
+
+/* --- frames out ------------------------------------------------------------------------------ */
+
+/* rc's (an AGENT's) handle for peer, 0 if none. */
 static unsigned
 relay_udp_handle_of(struct relay_udp_conn *rc, const char *peer)
 {
@@ -279,40 +563,76 @@ relay_udp_handle_of(struct relay_udp_conn *rc, const char *peer)
 
 	if (h && rc->frame[h] && !strcmp(rc->frame[h]->u.frame.to, peer))
 		return h;
-	for (h = 1; h <= RUDP_HANDLES_MAX; h++)
+	for (h = 1; h <= rc->nhandles; h++)
 		if (rc->frame[h] && !strcmp(rc->frame[h]->u.frame.to, peer))
 			return rc->last_found = h;
 	return 0;
+}
+
+static bool
+relay_udp_send_data(struct relay_udp *u, int fd, const struct relay_udp_conn *rc, unsigned handle,
+		    const struct ctlmsg *m)
+{
+	uint8_t hdr[RUDP_HDR_LEN];
+	struct iovec iov[2];
+	struct msghdr mh;
+
+	rudp_data_hdr_encode(hdr, (uint16_t)handle, rc->ticket);
+	iov[0] = (struct iovec){ hdr, sizeof(hdr) };
+	iov[1] = (struct iovec){ (void *)m->u.frame.frame, m->u.frame.frame_len };
+	mh = (struct msghdr){ .msg_name = (void *)&rc->addr,
+			      .msg_namelen = rc->addrlen,
+			      .msg_iov = iov,
+			      .msg_iovlen = 2 };
+	if (fd < 0 || sendmsg(fd, &mh, MSG_DONTWAIT) < 0) {
+		u->n.send_failed++;
+		return false; /* the stream may still take it */
+	}
+	u->n.frames_tx++;
+	return true;
+}
+
+/* To an agent of ours with a fresh binding and a handle for the sender. */
+static bool
+relay_udp_to_agent(struct relay_udp *u, struct rdv *r, const struct ctlmsg *m)
+{
+	struct relay_udp_conn *rc;
+	struct sconn *c;
+	unsigned h;
+
+	if (!(c = rdv_agent_conn(r->srv, m->u.frame.to)) || !(rc = c->rudp) || !rc->bound ||
+	    ev_now_ms(r->srv->loop) - rc->bind_ms >= RUDP_BIND_FRESH_MS ||
+	    !(h = relay_udp_handle_of(rc, m->u.frame.from)))
+		return false;
+	return relay_udp_send_data(u, rc->fd, rc, h, m);
+}
+
+/* To another domain's server whose UDP answers, once it took the pair's PAIR. */
+static bool
+relay_udp_to_server(struct relay_udp *u, struct rdv *r, const char *domain, const struct ctlmsg *m)
+{
+	struct relay_udp_conn *rc = peering_rudp(r, domain);
+	unsigned h;
+
+	if (!rc || !relay_udp_link_works(rc) ||
+	    !(h = relay_udp_link_handle(rc, m->u.frame.from, m->u.frame.to)) || !rc->acked[h])
+		return false;
+	return relay_udp_send_data(u, relay_udp_fd(r->srv), rc, h, m);
 }
 
 bool
 relay_udp_deliver(struct rdv *r, const struct ctlmsg *m)
 {
 	struct relay_udp *u = relay_udp_of(r->srv, false);
-	uint8_t hdr[RUDP_HDR_LEN];
-	struct relay_udp_conn *rc;
-	struct iovec iov[2];
-	struct msghdr mh;
-	struct sconn *c;
-	unsigned h;
+	const char *domain = identity_domain_of(m->u.frame.to);
 
-	if (!u || strcmp(identity_domain_of(m->u.frame.to), r->srv->domain) ||
-	    !(c = rdv_agent_conn(r->srv, m->u.frame.to)) || !(rc = c->rudp) || !rc->bound ||
-	    ev_now_ms(r->srv->loop) - rc->bind_ms >= RUDP_BIND_FRESH_MS ||
-	    !(h = relay_udp_handle_of(rc, m->u.frame.from)))
+	if (!u)
 		return false;
-	rudp_data_hdr_encode(hdr, (uint16_t)h, rc->ticket);
-	iov[0] = (struct iovec){ hdr, sizeof(hdr) };
-	iov[1] = (struct iovec){ (void *)m->u.frame.frame, m->u.frame.frame_len };
-	mh = (struct msghdr){
-		.msg_name = &rc->addr, .msg_namelen = rc->addrlen, .msg_iov = iov, .msg_iovlen = 2
-	};
-	if (sendmsg(rc->fd, &mh, MSG_DONTWAIT) < 0) {
-		u->n.send_failed++;
-		return false; /* the stream may still take it */
-	}
-	u->n.frames_tx++;
-	return true;
+	if (!strcmp(domain, r->srv->domain))
+		return relay_udp_to_agent(u, r, m);
+	if (rdv_domain_here(r->srv, domain))
+		return false; /* in-process: no hop to save */
+	return relay_udp_to_server(u, r, domain, m);
 }
 
 const struct relay_udp_stats *
@@ -344,8 +664,9 @@ relay_udp_close(struct server *srv)
 			struct relay_udp_conn *rc = u->bucket[i];
 
 			u->bucket[i] = rc->next;
-			rc->c->rudp = NULL;
-			relay_udp_conn_free(rc);
+			if (rc->c)
+				rc->c->rudp = NULL;
+			relay_udp_entry_free(rc);
 		}
 	free(u);
 	srv->relay_udp = NULL;

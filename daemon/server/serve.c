@@ -237,6 +237,7 @@ serve_hello_release(struct sconn *c)
 	if (!c->hello_held)
 		return;
 	c->hello_held = false;
+	relay_udp_conn_up(c); /* its certificate is verified now */
 	serve_hello_send(c);
 }
 

@@ -348,7 +348,8 @@ struct relay_udp_stats {
 	uint64_t malformed, unknown_ticket, wrong_source, bad_mac, replayed, unknown_handle,
 	    send_failed;
 };
-/* c said HELLO as an agent of ours: its ticket and key, from its TLS exporter. */
+/* c said HELLO as an agent of ours or another domain's server (verified): its ticket and key,
+ * from its TLS exporter. */
 void relay_udp_conn_up(struct sconn *c);
 void relay_udp_conn_down(struct sconn *c);
 /* A datagram of ours (rudp_is_rudp) on fd, the primary's UDP socket, from `from`. */
@@ -362,6 +363,8 @@ void relay_udp_close(struct server *srv);
 /* reflect.c: the primary's UDP socket on its port, answering reflection requests. */
 int reflect_open(struct server *srv);
 void reflect_close(struct server *srv);
+/* The socket on the port (the relay's datagrams leave from it), or -1. */
+int reflect_fd(const struct server *srv);
 
 /* revocation.c */
 int revocation_publish(struct server *srv);

@@ -13,7 +13,8 @@
 # 1. alice asks bob, bob approves. Their direct path is blocked (each host's nft filter passes
 #    only DNS and the servers' port, TCP and UDP, and counts what it drops): the session runs
 #    through the relay, and both agents' frames go over UDP to their server (`vertex peers`:
-#    "relay via a.example.com b.example.com, udp to our server"; relay_transport udp).
+#    "relay via a.example.com b.example.com, udp to our server"; relay_transport udp), and
+#    the two servers send them to each other as datagrams too (their logs say so).
 # 2. 64 MiB up and down by ssh, byte-identical; the filter's UDP counter toward the server shows
 #    the frames went as datagrams (the direct module's probes toward bob are dropped by it).
 # 3. carol, on the LAN, replays datagrams of alice's captured on the bridge (wrong source
@@ -21,6 +22,7 @@
 #    by reason (its log at exit); bob gets nothing more.
 # 4. UDP to the servers is then blocked on alice's host: her agent sees its BIND unanswered and
 #    falls back to the TLS relay (relay_transport tls) and 8 MiB still arrive intact.
+# At the end, a's server's counts (logged at exit) show carol's datagrams, by reason.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib_domains.sh"
 source "$(dirname "$0")/lib_servers.sh"
@@ -99,6 +101,12 @@ vtx_ctl alice peers | grep -q "relay via $DOMAIN_A $DOMAIN_B, udp to our server"
 	fail "peers: $(vtx_ctl alice peers)"
 check_ping on_alice "$BOB4"
 pass "both agents relay over UDP to their servers: $(vtx_ctl alice peers | head -1)"
+for s in "srva $DOMAIN_A $DOMAIN_B" "srvb $DOMAIN_B $DOMAIN_A"; do
+	read -r node ours theirs <<<"$s"
+	wait_until 10 grep -q "rendezvous of $ours: peering with $theirs: frames go over udp now" \
+		"$VTX_TMP/$node.log" || fail "$node does not relay to $theirs's server over udp"
+done
+pass "and both servers relay to each other over UDP"
 
 say "2. 64 MiB each way through the UDP relay"
 sshd_start "$(ns_for bob)"

@@ -132,9 +132,10 @@ udp_socket(struct sockaddr_storage *ss, socklen_t *len)
 	return fd;
 }
 
-/* a connects as id, as serve.c makes the connection once HELLO came; its ticket and key. */
+/* a connects as id with role, as serve.c makes the connection once HELLO came; its ticket and
+ * key. */
 static void
-agent_connect(struct fx *f, struct agent *a, const char *id)
+conn_connect(struct fx *f, struct agent *a, const char *id, uint8_t role)
 {
 	struct sconn *c = calloc(1, sizeof(*c));
 	uint8_t ex[RUDP_EXPORT_LEN];
@@ -146,7 +147,7 @@ agent_connect(struct fx *f, struct agent *a, const char *id)
 	c->srv = &f->srv;
 	snprintf(c->peer, sizeof(c->peer), "%s", id);
 	c->hello = true;
-	c->role = CTL_ROLE_AGENT;
+	c->role = role;
 	assert_int_equal(
 	    stream_new(&c->s, f->loop, f->server_tls, sv[1], false, NULL, NULL, &side_ops, c), 0);
 	c->next = f->srv.conns;
@@ -168,6 +169,12 @@ agent_connect(struct fx *f, struct agent *a, const char *id)
 	a->udp = udp_socket(&a->addr, &a->addrlen);
 }
 
+static void
+agent_connect(struct fx *f, struct agent *a, const char *id)
+{
+	conn_connect(f, a, id, CTL_ROLE_AGENT);
+}
+
 /* A datagram from `from`'s address, handed to the server as reflect.c does. */
 static void
 dgram(struct fx *f, const struct agent *from, const uint8_t *buf, size_t len)
@@ -185,18 +192,27 @@ agent_recv(struct agent *a, uint8_t *buf, size_t cap)
 }
 
 static void
-send_ctl(struct fx *f, struct agent *a, const struct agent *as, uint8_t type, uint16_t handle,
-	 const char *peer, uint64_t seq)
+send_ctl2(struct fx *f, struct agent *a, const struct agent *as, uint8_t type, uint16_t handle,
+	  const char *from, const char *peer, uint64_t seq)
 {
 	struct rudp_ctl m = { .h = { .type = type, .handle = handle, .ticket = a->ticket },
 			      .seq = seq };
 	uint8_t buf[RUDP_PAIR_MAX_LEN];
 	size_t len;
 
+	if (from)
+		snprintf(m.from, sizeof(m.from), "%s", from);
 	if (peer)
-		snprintf(m.identity, sizeof(m.identity), "%s", peer);
+		snprintf(m.to, sizeof(m.to), "%s", peer);
 	assert_true((len = rudp_ctl_encode(buf, sizeof(buf), &m, a->key)) > 0);
 	dgram(f, as, buf, len);
+}
+
+static void
+send_ctl(struct fx *f, struct agent *a, const struct agent *as, uint8_t type, uint16_t handle,
+	 const char *peer, uint64_t seq)
+{
+	send_ctl2(f, a, as, type, handle, NULL, peer, seq);
 }
 
 /* a binds (seq a->seq + 1) and gets its BIND_OK. */
@@ -456,6 +472,56 @@ test_relay_udp_rate(void **state)
 	assert_int_equal(f->srv.rdv->n.relay_dropped_rate, 20 - RELAY_BURST_MIN / 2000);
 }
 
+/* Another domain's server connected to us sends what it relays toward our agents. */
+static void
+test_relay_udp_from_server(void **state)
+{
+	struct fx *f = *state;
+	struct agent *alice = &f->ag[0], *srvb = &f->ag[2];
+	const struct relay_udp_stats *n;
+	uint8_t buf[RUDP_DATA_MAX_LEN];
+	struct rudp_hdr h;
+
+	memset(&f->srv, 0, sizeof(f->srv));
+	snprintf(f->srv.domain, sizeof(f->srv.domain), "%s", DOMAIN);
+	f->srv.primary = &f->srv;
+	f->srv.loop = f->loop;
+	assert_int_equal(accounts_open(&f->srv.acc, test_pki_path(&f->pki, "server.db")), 0);
+	assert_int_equal(rdv_open(&f->srv, test_pki_path(&f->pki, "server.db")), 0);
+	agent_connect(f, alice, ALICE);
+	agent_connect(f, &f->ag[1], BOB);
+	conn_connect(f, srvb, "server@b.example.com", CTL_ROLE_SERVER);
+	approve(f, "dave@b.example.com", ALICE);
+	n = relay_udp_stats(&f->srv);
+	bind_ok(f, alice);
+	bind_ok(f, srvb);
+	pair_ok(f, alice, 2, "dave@b.example.com");
+	/* A server names both ends: from of its domain, to of ours; anything else is refused. */
+	send_ctl2(f, srvb, srvb, RUDP_PAIR, 1, "dave@c.example.com", ALICE, ++srvb->seq);
+	send_ctl2(f, srvb, srvb, RUDP_PAIR, 1, "dave@b.example.com", "x@c.example.com",
+		  ++srvb->seq);
+	send_ctl2(f, srvb, srvb, RUDP_PAIR, 1, NULL, ALICE, ++srvb->seq);
+	send_ctl2(f, srvb, srvb, RUDP_PAIR, RUDP_LINK_HANDLES + 1, "dave@b.example.com", ALICE,
+		  ++srvb->seq);
+	assert_int_equal(n->replayed, 4);
+	assert_int_equal(agent_recv(srvb, buf, sizeof(buf)), 0);
+	send_ctl2(f, srvb, srvb, RUDP_PAIR, 1, "dave@b.example.com", ALICE, ++srvb->seq);
+	assert_int_equal(agent_recv(srvb, buf, sizeof(buf)), RUDP_CTL_LEN); /* PAIR_OK */
+	send_ctl2(f, srvb, srvb, RUDP_PAIR, 2, "erin@b.example.com", ALICE, ++srvb->seq);
+	assert_int_equal(agent_recv(srvb, buf, sizeof(buf)), RUDP_CTL_LEN);
+	/* dave -> alice is approved: the frame reaches her as a datagram, with her handle. */
+	send_data(f, srvb, srvb, srvb->ticket, 1, FRAME_LEN);
+	assert_int_equal(agent_recv(alice, buf, sizeof(buf)), RUDP_HDR_LEN + FRAME_LEN);
+	assert_true(rudp_hdr_decode(buf, RUDP_HDR_LEN + FRAME_LEN, &h));
+	assert_int_equal(h.handle, 2);
+	assert_true(h.ticket == alice->ticket);
+	/* erin -> alice is not: refused and counted, nothing to alice. */
+	send_data(f, srvb, srvb, srvb->ticket, 2, FRAME_LEN);
+	assert_int_equal(agent_recv(alice, buf, sizeof(buf)), 0);
+	assert_int_equal(f->srv.rdv->n.relay_refused, 1);
+	assert_int_equal(f->srv.rdv->n.relay_frames, 1);
+}
+
 int
 main(void)
 {
@@ -463,6 +529,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_relay_udp_frame_passes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_relay_udp_refusals, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_relay_udp_rate, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_relay_udp_from_server, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

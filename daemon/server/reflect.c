@@ -11,7 +11,7 @@
  * its own address). Bounds: requests and answers are the same size (no amplification toward a
  * forged source); at most SERVER_REFLECT_RATE answers a second per source network (burst
  * SERVER_REFLECT_BURST), the rest dropped and counted; at most REFLECT_READS_PER_TURN datagrams
- * a loop turn, so a flood cannot starve the TCP side.
+ * a loop turn (of reflection and the relay together), so a flood cannot starve the TCP side.
  *
  * The same sockets carry the relay's datagrams (proto/relayudp.h): their first byte tells
  * them apart, and relay_udp.c takes them, with bounds of its own.
@@ -32,7 +32,11 @@
 #include "proto/relayudp.h"
 #include "server/server.h"
 
-enum { REFLECT_READS_PER_TURN = 64 };
+/*
+ * Datagrams read a loop turn: reflection's are rare, the relay's come in runs (one per relayed
+ * packet); the socket's buffers (REFLECT_SOCKBUF) take a run of them between two turns.
+ */
+enum { REFLECT_READS_PER_TURN = 256, REFLECT_SOCKBUF = 4 << 20 };
 
 struct reflect_sock {
 	struct reflect *r;
@@ -99,13 +103,15 @@ static int
 reflect_sock_open(struct reflect *r, struct reflect_sock *rs, uint16_t port)
 {
 	struct sockaddr_in6 sa = { .sin6_family = AF_INET6, .sin6_port = htons(port) };
-	int zero = 0, err;
+	int zero = 0, buf = REFLECT_SOCKBUF, err;
 
 	rs->r = r;
 	rs->fd = socket(AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (rs->fd < 0)
 		return -errno;
 	setsockopt(rs->fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+	setsockopt(rs->fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
+	setsockopt(rs->fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
 	if (bind(rs->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		err = -errno;
 		log_warn("reflection: udp port %u", port);

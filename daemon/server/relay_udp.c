@@ -59,6 +59,7 @@ enum {
 	RUDP_BIND_FRESH_MS = 3500, /* a binding, or its answer, counts this long */
 	RUDP_LINK_SLOTS = 2 * RUDP_LINK_HANDLES,
 	RUDP_PAIRS_PER_TICK = 64, /* PAIRs a PEER_OUT sends again per RUDP_BIND_MS */
+	RUDP_TX_BATCH = 64,       /* DATA datagrams queued for one sendmmsg */
 };
 
 enum relay_udp_kind { RUDP_AGENT, RUDP_PEER_IN, RUDP_PEER_OUT };
@@ -89,8 +90,21 @@ struct relay_udp_conn {
 	struct ev_timer timer;
 };
 
+/* A DATA waiting for the flush (its frame copied: what it came from is borrowed). */
+struct relay_udp_tx {
+	int fd;
+	struct sockaddr_storage to;
+	socklen_t tolen;
+	size_t len;
+	uint8_t buf[RUDP_DATA_MAX_LEN];
+};
+
 struct relay_udp {
 	struct relay_udp_conn *bucket[RUDP_TICKET_BUCKETS];
+	struct relay_udp_tx tx[RUDP_TX_BATCH];
+	struct mmsghdr tx_msg[RUDP_TX_BATCH];
+	struct iovec tx_iov[RUDP_TX_BATCH];
+	unsigned ntx;
 	struct siphash_key hash_key;
 	struct relay_udp_stats n;
 	struct log_ratelimit rl;
@@ -569,26 +583,56 @@ relay_udp_handle_of(struct relay_udp_conn *rc, const char *peer)
 	return 0;
 }
 
+/* Sends what is queued, one sendmmsg per run of one socket; what the kernel refuses is lost. */
+static void
+relay_udp_tx_flush(struct relay_udp *u)
+{
+	for (unsigned i = 0; i < u->ntx;) {
+		unsigned start = i;
+		int sent;
+
+		for (; i < u->ntx && u->tx[i].fd == u->tx[start].fd; i++) {
+			u->tx_iov[i] = (struct iovec){ u->tx[i].buf, u->tx[i].len };
+			u->tx_msg[i].msg_hdr = (struct msghdr){ .msg_name = &u->tx[i].to,
+								.msg_namelen = u->tx[i].tolen,
+								.msg_iov = &u->tx_iov[i],
+								.msg_iovlen = 1 };
+		}
+		sent = sendmmsg(u->tx[start].fd, &u->tx_msg[start], i - start, MSG_DONTWAIT);
+		sent = sent < 0 ? 0 : sent;
+		u->n.frames_tx += (unsigned)sent;
+		u->n.send_failed += i - start - (unsigned)sent;
+	}
+	u->ntx = 0;
+}
+
+void
+relay_udp_flush(struct server *srv)
+{
+	struct relay_udp *u = relay_udp_of(srv, false);
+
+	if (u && u->ntx)
+		relay_udp_tx_flush(u);
+}
+
+/* The frame as a DATA to rc's address, queued for the flush (at the end of the loop turn). */
 static bool
 relay_udp_send_data(struct relay_udp *u, int fd, const struct relay_udp_conn *rc, unsigned handle,
 		    const struct ctlmsg *m)
 {
-	uint8_t hdr[RUDP_HDR_LEN];
-	struct iovec iov[2];
-	struct msghdr mh;
+	struct relay_udp_tx *t;
 
-	rudp_data_hdr_encode(hdr, (uint16_t)handle, rc->ticket);
-	iov[0] = (struct iovec){ hdr, sizeof(hdr) };
-	iov[1] = (struct iovec){ (void *)m->u.frame.frame, m->u.frame.frame_len };
-	mh = (struct msghdr){ .msg_name = (void *)&rc->addr,
-			      .msg_namelen = rc->addrlen,
-			      .msg_iov = iov,
-			      .msg_iovlen = 2 };
-	if (fd < 0 || sendmsg(fd, &mh, MSG_DONTWAIT) < 0) {
-		u->n.send_failed++;
+	if (fd < 0 || m->u.frame.frame_len > FRAME_MAX_LEN)
 		return false; /* the stream may still take it */
-	}
-	u->n.frames_tx++;
+	if (u->ntx == RUDP_TX_BATCH)
+		relay_udp_tx_flush(u);
+	t = &u->tx[u->ntx++];
+	t->fd = fd;
+	t->to = rc->addr;
+	t->tolen = rc->addrlen;
+	rudp_data_hdr_encode(t->buf, (uint16_t)handle, rc->ticket);
+	memcpy(t->buf + RUDP_HDR_LEN, m->u.frame.frame, m->u.frame.frame_len);
+	t->len = RUDP_HDR_LEN + m->u.frame.frame_len;
 	return true;
 }
 
@@ -650,6 +694,7 @@ relay_udp_close(struct server *srv)
 
 	if (!u)
 		return;
+	relay_udp_tx_flush(u);
 	log_info("relay udp at exit: %llu frames in, %llu out, %llu binds, %llu pairs; dropped: "
 		 "%llu malformed, %llu unknown ticket, %llu wrong source, %llu not authenticated, "
 		 "%llu replayed, %llu unknown handle, %llu not sent",

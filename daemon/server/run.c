@@ -71,6 +71,7 @@ serve_before_sleep(void *arg)
 {
 	struct server *p = arg;
 
+	relay_udp_flush(p);
 	for (struct server *srv = p; srv; srv = server_next_domain(p, srv)) {
 		while (srv->dead) {
 			struct sconn *c = srv->dead;

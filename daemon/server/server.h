@@ -355,6 +355,9 @@ void relay_udp_conn_down(struct sconn *c);
 /* A datagram of ours (rudp_is_rudp) on fd, the primary's UDP socket, from `from`. */
 void relay_udp_on_datagram(struct server *srv, int fd, const uint8_t *buf, size_t len,
 			   const struct sockaddr_storage *from, socklen_t fl);
+/* Sends the datagrams queued this loop turn (the before-sleep hook, and the reflection socket
+ * after each batch it read). */
+void relay_udp_flush(struct server *srv);
 /* The counts so far; NULL before the first agent connection. */
 const struct relay_udp_stats *relay_udp_stats(struct server *srv);
 /* Logs the counts and frees (the primary's, at exit). */

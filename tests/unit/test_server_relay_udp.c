@@ -180,6 +180,7 @@ static void
 dgram(struct fx *f, const struct agent *from, const uint8_t *buf, size_t len)
 {
 	relay_udp_on_datagram(&f->srv, f->srv_udp, buf, len, &from->addr, from->addrlen);
+	relay_udp_flush(&f->srv); /* as reflect.c does after each batch */
 }
 
 /* The next datagram a's socket got, or 0. */

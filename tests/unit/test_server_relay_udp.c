@@ -87,8 +87,14 @@ static void
 side_closed(struct stream *s, const char *why)
 {
 	struct sconn *c = stream_arg(s);
+	struct sconn **pp;
 
 	(void)why;
+	for (pp = &c->srv->conns; *pp; pp = &(*pp)->next)
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
 	rdv_agent_down(c);
 	relay_udp_conn_down(c);
 	c->closed = true;
@@ -331,8 +337,9 @@ teardown(void **state)
 		stream_close(f->ag[i].client, "test over");
 		stream_close(f->ag[i].c->s, "test over");
 		close(f->ag[i].udp);
-		free(f->ag[i].c);
 	}
+	for (int i = 0; i < NAGENTS; i++)
+		free(f->ag[i].c); /* once no list holds any of them */
 	rdv_close(&f->srv);
 	accounts_close(f->srv.acc);
 	close(f->srv_udp);

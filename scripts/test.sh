@@ -257,7 +257,7 @@ stage_integration_asan()
 	rm -rf "$dir"
 	mkdir -p "$dir"
 	for t in overlay_basic bad_input udp_blocked federation notaries multidomain server_bad_input \
-		server_cli server_repin rendezvous_server rendezvous direct_upgrade failover portmap \
+		server_cli server_repin rendezvous_server rendezvous relay_udp direct_upgrade failover portmap \
 		hooks firewall app_api; do
 		pool_wait
 		check_bg "asan-it:$t" env VERTEX_BUILD_DIR="$BUILD_ASAN" \

@@ -6,7 +6,6 @@
  * server.
  */
 #include <errno.h>
-#include <sodium.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -14,6 +13,7 @@
 #include "agent/wiring.h"
 #include "core/log.h"
 #include "core/pkt.h"
+#include "crypto/aead.h"
 #include "link/link.h"
 #include "proto/ctlmsg.h"
 #include "proto/relayudp.h"
@@ -199,7 +199,7 @@ wiring_relay_udp_up(struct agent *a)
 	    home_export(a->home, RUDP_EXPORT_LABEL, exported, sizeof(exported)))
 		return;
 	relay_udp_up(a->relay, &server, exported);
-	sodium_memzero(exported, sizeof(exported));
+	crypto_wipe(exported, sizeof(exported));
 }
 
 int

@@ -5,7 +5,6 @@
  */
 #include "proto/relayudp.h"
 
-#include <sodium.h>
 #include <string.h>
 
 #include "core/rbuf.h"
@@ -52,14 +51,8 @@ rudp_hdr_decode(const uint8_t *buf, size_t len, struct rudp_hdr *h)
 	return h->handle != 0;
 }
 
-static void
-rudp_mac(uint8_t out[RUDP_MAC_LEN], const uint8_t *buf, size_t len, const uint8_t key[RUDP_KEY_LEN])
-{
-	crypto_generichash(out, RUDP_MAC_LEN, buf, len, key, RUDP_KEY_LEN);
-}
-
 size_t
-rudp_ctl_encode(uint8_t *out, size_t cap, const struct rudp_ctl *m, const uint8_t key[RUDP_KEY_LEN])
+rudp_ctl_encode(uint8_t *out, size_t cap, const struct rudp_ctl *m)
 {
 	struct wbuf w;
 	size_t flen = 0, tlen = 0, len;
@@ -90,7 +83,7 @@ rudp_ctl_encode(uint8_t *out, size_t cap, const struct rudp_ctl *m, const uint8_
 	len = RUDP_HDR_LEN + RUDP_SEQ_LEN + (m->h.type == RUDP_PAIR ? 2 + flen + tlen : 0);
 	if (len + RUDP_MAC_LEN > cap)
 		return 0;
-	rudp_mac(out + len, out, len, key);
+	memset(out + len, 0, RUDP_MAC_LEN);
 	len += RUDP_MAC_LEN;
 	return rudp_hdr_decode(out, len, &check) ? len : 0;
 }
@@ -109,9 +102,8 @@ rudp_get_str(struct rbuf *r, char *out, bool nonempty)
 }
 
 bool
-rudp_ctl_decode(const uint8_t *buf, size_t len, const uint8_t key[RUDP_KEY_LEN], struct rudp_ctl *m)
+rudp_ctl_decode(const uint8_t *buf, size_t len, struct rudp_ctl *m)
 {
-	uint8_t mac[RUDP_MAC_LEN];
 	struct rbuf r;
 
 	if (!rudp_hdr_decode(buf, len, &m->h) || m->h.type == RUDP_DATA)
@@ -123,10 +115,7 @@ rudp_ctl_decode(const uint8_t *buf, size_t len, const uint8_t key[RUDP_KEY_LEN],
 	if (m->h.type == RUDP_PAIR &&
 	    (!rudp_get_str(&r, m->from, false) || !rudp_get_str(&r, m->to, true)))
 		return false;
-	if (rbuf_remaining(&r))
-		return false;
-	rudp_mac(mac, buf, len - RUDP_MAC_LEN, key);
-	return crypto_verify_16(mac, buf + len - RUDP_MAC_LEN) == 0;
+	return rbuf_remaining(&r) == 0;
 }
 
 void

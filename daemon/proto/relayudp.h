@@ -19,10 +19,12 @@
  *   DATA     header (handle h) | a data frame (proto/frame.h)                   either way
  *
  * mac: keyed BLAKE2b-128 (the MAC key) over every byte before it; the type byte is covered, so
- * one message cannot pass for another. BIND binds the connection's datagrams to the address and
- * port it came from (the server takes a BIND only with a seq above the last it took: no
- * replay); PAIR says the handle h (not 0) names the pair (from, to): from is empty from an agent
- * (it is the connection's identity), and names the sender from a server. In a DATA to the
+ * one message cannot pass for another. This codec leaves the MAC to its callers (crypto_mac,
+ * crypto_mac_ok: only daemon/crypto/ includes a crypto library): the two functions
+ * (rudp_ctl_encode, rudp_ctl_decode) say where it goes. BIND binds the connection's datagrams to
+ * the address and port it came from (the server takes a BIND only with a seq above the last it
+ * took: no replay); PAIR says the handle h (not 0) names the pair (from, to): from is empty from an
+ * agent (it is the connection's identity), and names the sender from a server. In a DATA to the
  * server, h names the pair; in one from the server to an agent, the sender (the receiving
  * agent's handle for it). Answers are never larger than what they answer (no amplification
  * toward a forged source). How many handles one connection may name is its receiver's bound
@@ -90,12 +92,16 @@ bool rudp_is_rudp(const uint8_t *buf, size_t len);
  * type (DATA: a frame's length bounds). False: a counted drop for the caller.
  */
 bool rudp_hdr_decode(const uint8_t *buf, size_t len, struct rudp_hdr *h);
-/* m's message with its MAC into out (RUDP_PAIR_MAX_LEN is enough); its length, 0 if m is bad. */
-size_t rudp_ctl_encode(uint8_t *out, size_t cap, const struct rudp_ctl *m,
-		       const uint8_t key[RUDP_KEY_LEN]);
-/* A control message, its MAC checked (in constant time) with key. False if anything is wrong. */
-bool rudp_ctl_decode(const uint8_t *buf, size_t len, const uint8_t key[RUDP_KEY_LEN],
-		     struct rudp_ctl *m);
+/*
+ * m's message into out (RUDP_PAIR_MAX_LEN is enough), its last RUDP_MAC_LEN bytes zero for the
+ * MAC the caller writes there, over the bytes before it; its length, 0 if m is bad.
+ */
+size_t rudp_ctl_encode(uint8_t *out, size_t cap, const struct rudp_ctl *m);
+/*
+ * A control message's fields, its layout checked; not its MAC (the last RUDP_MAC_LEN bytes,
+ * over the bytes before them), which the caller checks before it acts on m. False if bad.
+ */
+bool rudp_ctl_decode(const uint8_t *buf, size_t len, struct rudp_ctl *m);
 /* A DATA header into out; the frame follows it. */
 void rudp_data_hdr_encode(uint8_t out[RUDP_HDR_LEN], uint16_t handle, uint64_t ticket);
 

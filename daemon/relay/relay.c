@@ -6,7 +6,6 @@
 #include "relay/relay.h"
 
 #include <errno.h>
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +15,7 @@
 #include "core/ev.h"
 #include "core/log.h"
 #include "core/sockaddr.h"
+#include "crypto/aead.h"
 #include "proto/ctlmsg.h"
 #include "proto/relayudp.h"
 
@@ -357,6 +357,25 @@ relay_send_frame(struct relay *r, const char *peer, const uint8_t *frame, size_t
 	return true;
 }
 
+/* A control datagram with its MAC (proto/relayudp.h leaves the MAC to us); 0 if m is bad. */
+static size_t
+relay_udp_seal(uint8_t *out, size_t cap, const struct rudp_ctl *m, const uint8_t key[RUDP_KEY_LEN])
+{
+	size_t len = rudp_ctl_encode(out, cap, m);
+
+	if (len)
+		crypto_mac(out + len - RUDP_MAC_LEN, key, out, len - RUDP_MAC_LEN);
+	return len;
+}
+
+/* A control datagram's fields, once its layout and its MAC under key are right. */
+static bool
+relay_udp_open(const uint8_t *buf, size_t len, const uint8_t key[RUDP_KEY_LEN], struct rudp_ctl *m)
+{
+	return rudp_ctl_decode(buf, len, m) &&
+	       crypto_mac_ok(buf + len - RUDP_MAC_LEN, key, buf, len - RUDP_MAC_LEN);
+}
+
 /* --- frames over UDP ------------------------------------------------------------------------ */
 
 bool
@@ -379,7 +398,7 @@ relay_udp_send_ctl(struct relay *r, uint8_t type, uint16_t handle, const char *p
 		snprintf(m.to, sizeof(m.to), "%s", peer);
 		r->udp.p[handle].seq = m.seq;
 	}
-	if (!(len = rudp_ctl_encode(buf, sizeof(buf), &m, r->udp.key)))
+	if (!(len = relay_udp_seal(buf, sizeof(buf), &m, r->udp.key)))
 		return;
 	if (type == RUDP_BIND)
 		r->stats.udp_binds_sent++;
@@ -433,13 +452,47 @@ relay_udp_up(struct relay *r, const struct sockaddr_storage *server, const uint8
 	relay_udp_on_timer(&r->udp.timer);
 }
 
+/*
+ * Tells the server, over TLS, to send our frames over TLS until our next BIND: a RELAY_FRAME of
+ * one zero byte, which no data frame is (docs/protocol.md, "Relay datagrams"), to a peer.
+ */
+static void
+relay_udp_say_tls(struct relay *r)
+{
+	static const uint8_t none[1];
+	struct ctlmsg m = { .type = CTL_RELAY_FRAME };
+	unsigned h = 1;
+
+	while (h <= RUDP_HANDLES_MAX && !r->udp.p[h].peer[0])
+		h++;
+	if (h > RUDP_HANDLES_MAX)
+		return; /* no peer over UDP: nothing comes to us that way */
+	snprintf(m.u.frame.from, sizeof(m.u.frame.from), "%s", r->self);
+	snprintf(m.u.frame.to, sizeof(m.u.frame.to), "%s", r->udp.p[h].peer);
+	m.u.frame.frame = none;
+	m.u.frame.frame_len = sizeof(none);
+	r->ops.send(r->arg, &m);
+}
+
+void
+relay_udp_recheck(struct relay *r)
+{
+	if (!r->udp.on || !r->udp.ok_ms)
+		return;
+	r->udp.ok_ms = 0;
+	r->udp.ok_seq = r->udp.seq; /* only an answer to what we send from now on counts */
+	relay_udp_note(r);
+	relay_udp_send_ctl(r, RUDP_BIND, 0, NULL);
+	relay_udp_say_tls(r);
+}
+
 static void
 relay_udp_down(struct relay *r)
 {
 	if (!r->udp.on)
 		return;
 	ev_timer_stop(r->loop, &r->udp.timer);
-	sodium_memzero(r->udp.key, sizeof(r->udp.key));
+	crypto_wipe(r->udp.key, sizeof(r->udp.key));
 	r->udp.on = false;
 	r->udp.ok_ms = 0;
 	relay_udp_note(r);
@@ -499,7 +552,7 @@ relay_udp_on_ctl(struct relay *r, const uint8_t *buf, size_t len)
 	struct rudp_ctl m;
 	struct relay_udp_peer *p;
 
-	if (!rudp_ctl_decode(buf, len, r->udp.key, &m) || m.h.ticket != r->udp.ticket ||
+	if (!relay_udp_open(buf, len, r->udp.key, &m) || m.h.ticket != r->udp.ticket ||
 	    m.h.handle > RUDP_HANDLES_MAX) {
 		r->stats.udp_dropped++;
 		return;

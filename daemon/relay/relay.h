@@ -91,6 +91,11 @@ void relay_udp_up(struct relay *r, const struct sockaddr_storage *server,
 /* A datagram on the data socket: true if it was ours (taken: counted, dropped if bad). */
 bool relay_on_datagram(struct relay *r, const uint8_t *buf, size_t len,
 		       const struct sockaddr_storage *from);
+/*
+ * UDP may have stopped (a direct path just died: the same network may now drop what goes to
+ * the server): frames go over TLS until the server answers a BIND sent now.
+ */
+void relay_udp_recheck(struct relay *r);
 /* Do frames go over UDP now (the server answered our BIND lately)? */
 bool relay_udp_works(const struct relay *r);
 const struct relay_stats *relay_stats(const struct relay *r);

@@ -107,6 +107,10 @@ void relay_pairs_free(struct relay_pairs *p);
  * or the server of its domain)? False: route it over TLS.
  */
 bool relay_udp_deliver(struct rdv *r, const struct ctlmsg *m);
+/* Agent connection c said "no datagrams to me until my next BIND". */
+void relay_udp_unbind(struct sconn *c);
+/* A RELAY_FRAME came over TLS from agent connection c (relay.c, before admission). */
+void relay_udp_tls_frame(struct sconn *c, const struct ctlmsg *m);
 /* Our peering link to domain is UP on s: its datagrams (NULL: none, TLS alone). */
 struct relay_udp_conn *relay_udp_link_up(struct server *srv, const char *domain, struct stream *s);
 /* It is down; rc NULL is ignored. */

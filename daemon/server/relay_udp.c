@@ -23,9 +23,11 @@
  * hop's queue, the same counters.
  *
  * The other way, relay.c asks relay_udp_deliver before it routes a frame: to an agent here whose
- * BIND is fresh (RUDP_BIND_FRESH_MS) and who named a handle for the sender, or to another domain
- * whose server answered our BIND lately and took our PAIR for the pair, the frame goes as a
- * DATA datagram; else over TLS as before.
+ * BIND is fresh (RUDP_BIND_FRESH_MS; a RELAY_FRAME over TLS from it for a peer it has a handle
+ * for, or one of a single zero byte, which says so, makes it stale at once: that agent
+ * stopped trusting UDP) and who named a handle for the sender, or to another domain whose server
+ * answered our BIND lately and took our PAIR for the pair, the frame goes as a DATA datagram; else
+ * over TLS as before.
  *
  * Every datagram that fails a check is dropped and counted (by reason, logged at exit and
  * rate-limited as it happens). Tickets are found in a table of RUDP_TICKET_BUCKETS chains: the
@@ -34,7 +36,6 @@
  */
 #include <errno.h>
 #include <netinet/in.h>
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +47,7 @@
 #include "core/log.h"
 #include "core/siphash.h"
 #include "core/sockaddr.h"
+#include "crypto/aead.h"
 #include "crypto/tls.h"
 #include "proto/ctlmsg.h"
 #include "proto/relayudp.h"
@@ -134,6 +136,25 @@ relay_udp_drop(struct relay_udp *u, struct ev_loop *loop, uint64_t *counter, con
 		 (unsigned long long)*counter);
 }
 
+/* A control datagram with its MAC (proto/relayudp.h leaves the MAC to us); 0 if m is bad. */
+static size_t
+relay_udp_seal(uint8_t *out, size_t cap, const struct rudp_ctl *m, const uint8_t key[RUDP_KEY_LEN])
+{
+	size_t len = rudp_ctl_encode(out, cap, m);
+
+	if (len)
+		crypto_mac(out + len - RUDP_MAC_LEN, key, out, len - RUDP_MAC_LEN);
+	return len;
+}
+
+/* A control datagram's fields, once its layout and its MAC under key are right. */
+static bool
+relay_udp_open(const uint8_t *buf, size_t len, const uint8_t key[RUDP_KEY_LEN], struct rudp_ctl *m)
+{
+	return rudp_ctl_decode(buf, len, m) &&
+	       crypto_mac_ok(buf + len - RUDP_MAC_LEN, key, buf, len - RUDP_MAC_LEN);
+}
+
 /* --- entries -------------------------------------------------------------------------------- */
 
 static void
@@ -149,7 +170,7 @@ relay_udp_entry_free(struct relay_udp_conn *rc)
 	free(rc->pair_seq);
 	free(rc->acked);
 	free(rc->slot);
-	sodium_memzero(rc->key, sizeof(rc->key));
+	crypto_wipe(rc->key, sizeof(rc->key));
 	free(rc);
 }
 
@@ -164,7 +185,7 @@ relay_udp_entry_new(struct server *srv, enum relay_udp_kind kind, struct tls_con
 
 	if (!u || !tls || tls_conn_export(tls, RUDP_EXPORT_LABEL, ex, sizeof(ex)) ||
 	    !(rc = calloc(1, sizeof(*rc)))) {
-		sodium_memzero(ex, sizeof(ex));
+		crypto_wipe(ex, sizeof(ex));
 		return NULL;
 	}
 	rc->kind = kind;
@@ -173,7 +194,7 @@ relay_udp_entry_new(struct server *srv, enum relay_udp_kind kind, struct tls_con
 	for (int i = 0; i < RUDP_TICKET_LEN; i++)
 		rc->ticket = rc->ticket << 8 | ex[i];
 	memcpy(rc->key, ex + RUDP_TICKET_LEN, RUDP_KEY_LEN);
-	sodium_memzero(ex, sizeof(ex));
+	crypto_wipe(ex, sizeof(ex));
 	rc->frame = calloc(nhandles + 1, sizeof(*rc->frame));
 	rc->pair_seq = calloc(nhandles + 1, sizeof(*rc->pair_seq));
 	if (kind == RUDP_PEER_OUT) {
@@ -267,7 +288,7 @@ relay_udp_answer(struct relay_udp_conn *rc, int fd, const struct sockaddr_storag
 			      .seq = seq };
 	uint8_t out[RUDP_CTL_LEN];
 
-	if (rudp_ctl_encode(out, sizeof(out), &m, rc->key) == RUDP_CTL_LEN)
+	if (relay_udp_seal(out, sizeof(out), &m, rc->key) == RUDP_CTL_LEN)
 		sendto(fd, out, sizeof(out), 0, (const struct sockaddr *)to, tolen);
 }
 
@@ -344,7 +365,7 @@ relay_udp_on_ctl(struct relay_udp *u, struct relay_udp_conn *rc, int fd, const u
 	struct rudp_ctl m;
 	bool answers = rc->kind == RUDP_PEER_OUT;
 
-	if (!rudp_ctl_decode(buf, len, rc->key, &m) ||
+	if (!relay_udp_open(buf, len, rc->key, &m) ||
 	    (answers ? m.h.type != RUDP_BIND_OK && m.h.type != RUDP_PAIR_OK
 		     : m.h.type != RUDP_BIND && m.h.type != RUDP_PAIR)) {
 		relay_udp_drop(u, loop, &u->n.bad_mac, "not authenticated by its ticket's key",
@@ -453,7 +474,7 @@ relay_udp_send_ctl(struct relay_udp_conn *rc, uint8_t type, uint16_t handle)
 		snprintf(m.to, sizeof(m.to), "%s", rc->frame[handle]->u.frame.to);
 		rc->pair_seq[handle] = m.seq;
 	}
-	if (fd >= 0 && (len = rudp_ctl_encode(buf, sizeof(buf), &m, rc->key)))
+	if (fd >= 0 && (len = relay_udp_seal(buf, sizeof(buf), &m, rc->key)))
 		sendto(fd, buf, len, 0, (const struct sockaddr *)&rc->addr, rc->addrlen);
 }
 
@@ -677,6 +698,26 @@ relay_udp_deliver(struct rdv *r, const struct ctlmsg *m)
 	if (rdv_domain_here(r->srv, domain))
 		return false; /* in-process: no hop to save */
 	return relay_udp_to_server(u, r, domain, m);
+}
+
+void
+relay_udp_unbind(struct sconn *c)
+{
+	if (c->rudp && c->rudp->kind == RUDP_AGENT)
+		c->rudp->bind_ms = 0;
+}
+
+void
+relay_udp_tls_frame(struct sconn *c, const struct ctlmsg *m)
+{
+	struct relay_udp_conn *rc = c->rudp;
+	unsigned h;
+
+	if (!rc || rc->kind != RUDP_AGENT || !rc->bound ||
+	    !(h = relay_udp_handle_of(rc, m->u.frame.to)) || rc->frame[h] == m)
+		return;
+	/* It could have sent this as a datagram and did not: it does not trust UDP now. */
+	rc->bind_ms = 0;
 }
 
 const struct relay_udp_stats *

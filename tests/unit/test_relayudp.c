@@ -15,7 +15,27 @@
 
 #include "proto/frame.h"
 #include "proto/reflect.h"
+#include "crypto/aead.h"
 #include "proto/relayudp.h"
+
+/* A control datagram with its MAC (as the agent and the server seal them); 0 if m is bad. */
+static size_t
+relay_udp_seal(uint8_t *out, size_t cap, const struct rudp_ctl *m, const uint8_t key[RUDP_KEY_LEN])
+{
+	size_t len = rudp_ctl_encode(out, cap, m);
+
+	if (len)
+		crypto_mac(out + len - RUDP_MAC_LEN, key, out, len - RUDP_MAC_LEN);
+	return len;
+}
+
+/* A control datagram's fields, once its layout and its MAC under key are right. */
+static bool
+relay_udp_open(const uint8_t *buf, size_t len, const uint8_t key[RUDP_KEY_LEN], struct rudp_ctl *m)
+{
+	return rudp_ctl_decode(buf, len, m) &&
+	       crypto_mac_ok(buf + len - RUDP_MAC_LEN, key, buf, len - RUDP_MAC_LEN);
+}
 
 static const uint8_t key[RUDP_KEY_LEN] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 };
 static const uint8_t other_key[RUDP_KEY_LEN] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 11 };
@@ -41,25 +61,26 @@ test_rudp_ctl_round_trip(void **state)
 			if (i == 2)
 				strcpy(m.from, "alice@a.example.com");
 		}
-		len = rudp_ctl_encode(buf, sizeof(buf), &m, key);
-		assert_int_equal(len, types[i] == RUDP_PAIR ? RUDP_CTL_LEN + 2 + 19 + 17 : RUDP_CTL_LEN);
+		len = relay_udp_seal(buf, sizeof(buf), &m, key);
+		assert_int_equal(len,
+				 types[i] == RUDP_PAIR ? RUDP_CTL_LEN + 2 + 19 + 17 : RUDP_CTL_LEN);
 		assert_int_equal(buf[0], types[i]);
 		assert_true(rudp_is_rudp(buf, len));
 		assert_false(reflect_is_reflect(buf, len));
-		assert_true(rudp_ctl_decode(buf, len, key, &out));
+		assert_true(relay_udp_open(buf, len, key, &out));
 		assert_int_equal(out.h.type, types[i]);
 		assert_int_equal(out.h.handle, m.h.handle);
 		assert_true(out.h.ticket == m.h.ticket);
 		assert_true(out.seq == m.seq);
 		assert_string_equal(out.from, m.from);
 		assert_string_equal(out.to, m.to);
-		assert_false(rudp_ctl_decode(buf, len, other_key, &out));
+		assert_false(relay_udp_open(buf, len, other_key, &out));
 		for (size_t b = 0; b < len; b++) {
 			buf[b] ^= 0x40;
-			assert_false(rudp_ctl_decode(buf, len, key, &out));
+			assert_false(relay_udp_open(buf, len, key, &out));
 			buf[b] ^= 0x40;
 		}
-		assert_false(rudp_ctl_decode(buf, len - 1, key, &out));
+		assert_false(relay_udp_open(buf, len - 1, key, &out));
 	}
 }
 
@@ -78,7 +99,7 @@ test_rudp_bind_vector(void **state)
 	uint8_t buf[RUDP_CTL_LEN];
 
 	(void)state;
-	assert_int_equal(rudp_ctl_encode(buf, sizeof(buf), &m, k), RUDP_CTL_LEN);
+	assert_int_equal(relay_udp_seal(buf, sizeof(buf), &m, k), RUDP_CTL_LEN);
 	assert_memory_equal(buf, want, RUDP_CTL_LEN);
 }
 
@@ -89,9 +110,9 @@ test_rudp_ctl_type_is_covered(void **state)
 	uint8_t buf[RUDP_CTL_LEN];
 
 	(void)state;
-	assert_int_equal(rudp_ctl_encode(buf, sizeof(buf), &m, key), RUDP_CTL_LEN);
+	assert_int_equal(relay_udp_seal(buf, sizeof(buf), &m, key), RUDP_CTL_LEN);
 	buf[0] = RUDP_BIND_OK; /* a BIND reflected back as its answer */
-	assert_false(rudp_ctl_decode(buf, sizeof(buf), key, &out));
+	assert_false(relay_udp_open(buf, sizeof(buf), key, &out));
 }
 
 static void
@@ -101,16 +122,16 @@ test_rudp_ctl_encode_refuses(void **state)
 	uint8_t buf[RUDP_PAIR_MAX_LEN];
 
 	(void)state;
-	assert_int_equal(rudp_ctl_encode(buf, sizeof(buf), &m, key), 0); /* no `to` */
+	assert_int_equal(relay_udp_seal(buf, sizeof(buf), &m, key), 0); /* no `to` */
 	strcpy(m.to, "bob@b.example.com");
 	m.h.handle = 0;
-	assert_int_equal(rudp_ctl_encode(buf, sizeof(buf), &m, key), 0);
+	assert_int_equal(relay_udp_seal(buf, sizeof(buf), &m, key), 0);
 	m.h.handle = 1;
-	assert_int_equal(rudp_ctl_encode(buf, RUDP_CTL_LEN, &m, key), 0); /* no room */
-	m.h.type = RUDP_BIND;                                             /* a BIND has no handle */
-	assert_int_equal(rudp_ctl_encode(buf, sizeof(buf), &m, key), 0);
+	assert_int_equal(relay_udp_seal(buf, RUDP_CTL_LEN, &m, key), 0); /* no room */
+	m.h.type = RUDP_BIND;                                            /* a BIND has no handle */
+	assert_int_equal(relay_udp_seal(buf, sizeof(buf), &m, key), 0);
 	m.h.type = RUDP_DATA;
-	assert_int_equal(rudp_ctl_encode(buf, sizeof(buf), &m, key), 0);
+	assert_int_equal(relay_udp_seal(buf, sizeof(buf), &m, key), 0);
 }
 
 static void

@@ -30,6 +30,7 @@
 #include "crypto/tls.h"
 #include "pki.h"
 #include "proto/ctlmsg.h"
+#include "crypto/aead.h"
 #include "proto/relayudp.h"
 #include "server/accounts.h"
 #include "server/approvals.h"
@@ -65,6 +66,25 @@ struct fx {
 	int srv_udp;
 	struct agent ag[NAGENTS];
 };
+
+/* A control datagram with its MAC (as the agent and the server seal them); 0 if m is bad. */
+static size_t
+relay_udp_seal(uint8_t *out, size_t cap, const struct rudp_ctl *m, const uint8_t key[RUDP_KEY_LEN])
+{
+	size_t len = rudp_ctl_encode(out, cap, m);
+
+	if (len)
+		crypto_mac(out + len - RUDP_MAC_LEN, key, out, len - RUDP_MAC_LEN);
+	return len;
+}
+
+/* A control datagram's fields, once its layout and its MAC under key are right. */
+static bool
+relay_udp_open(const uint8_t *buf, size_t len, const uint8_t key[RUDP_KEY_LEN], struct rudp_ctl *m)
+{
+	return rudp_ctl_decode(buf, len, m) &&
+	       crypto_mac_ok(buf + len - RUDP_MAC_LEN, key, buf, len - RUDP_MAC_LEN);
+}
 
 static uint64_t
 fx_clock(void *arg)
@@ -211,7 +231,7 @@ send_ctl2(struct fx *f, struct agent *a, const struct agent *as, uint8_t type, u
 		snprintf(m.from, sizeof(m.from), "%s", from);
 	if (peer)
 		snprintf(m.to, sizeof(m.to), "%s", peer);
-	assert_true((len = rudp_ctl_encode(buf, sizeof(buf), &m, a->key)) > 0);
+	assert_true((len = relay_udp_seal(buf, sizeof(buf), &m, a->key)) > 0);
 	dgram(f, as, buf, len);
 }
 
@@ -232,7 +252,7 @@ bind_ok(struct fx *f, struct agent *a)
 
 	send_ctl(f, a, a, RUDP_BIND, 0, NULL, ++a->seq);
 	assert_int_equal(n = agent_recv(a, buf, sizeof(buf)), RUDP_CTL_LEN);
-	assert_true(rudp_ctl_decode(buf, n, a->key, &m));
+	assert_true(relay_udp_open(buf, n, a->key, &m));
 	assert_int_equal(m.h.type, RUDP_BIND_OK);
 	assert_true(m.seq == a->seq);
 }
@@ -246,7 +266,7 @@ pair_ok(struct fx *f, struct agent *a, uint16_t handle, const char *peer)
 
 	send_ctl(f, a, a, RUDP_PAIR, handle, peer, ++a->seq);
 	assert_int_equal(n = agent_recv(a, buf, sizeof(buf)), RUDP_CTL_LEN);
-	assert_true(rudp_ctl_decode(buf, n, a->key, &m));
+	assert_true(relay_udp_open(buf, n, a->key, &m));
 	assert_int_equal(m.h.type, RUDP_PAIR_OK);
 	assert_int_equal(m.h.handle, handle);
 }
@@ -298,6 +318,13 @@ fx_server(struct fx *f, uint64_t relay_rate)
 	approve(f, ALICE, BOB);
 }
 
+/* As run.c's before-sleep hook: the datagrams queued in a turn go at its end. */
+static void
+fx_before_sleep(void *arg)
+{
+	relay_udp_flush(arg);
+}
+
 static int
 setup(void **state)
 {
@@ -311,6 +338,7 @@ setup(void **state)
 	assert_int_equal(ev_loop_new(&f->loop), 0);
 	f->now = T0;
 	ev_loop_set_clock(f->loop, fx_clock, f);
+	ev_set_before_sleep(f->loop, fx_before_sleep, &f->srv);
 	assert_int_equal(cert_key_new(test_pki_path(&f->pki, "server.key"), NULL), 0);
 	assert_int_equal(cert_sign(test_pki_path(&f->pki, "a.key"), test_pki_path(&f->pki, "a.crt"),
 				   test_pki_path(&f->pki, "server.key"), "server@" DOMAIN,
@@ -386,6 +414,47 @@ test_relay_udp_frame_passes(void **state)
 	assert_int_equal(f->srv.rdv->n.relay_frames, 2);
 }
 
+/* An agent that sends over TLS what it could send as a datagram has stopped trusting UDP: the
+ * server's frames to it go over TLS too, until its next BIND. */
+static void
+test_relay_udp_tls_frame_unbinds(void **state)
+{
+	struct fx *f = *state;
+	struct agent *alice = &f->ag[0], *bob = &f->ag[1];
+	uint8_t buf[RUDP_DATA_MAX_LEN], data[FRAME_LEN] = { 0 };
+	struct ctlmsg m = { .type = CTL_RELAY_FRAME };
+
+	fx_server(f, 0);
+	bind_ok(f, alice);
+	bind_ok(f, bob);
+	pair_ok(f, alice, 1, BOB);
+	pair_ok(f, bob, 1, ALICE);
+	snprintf(m.u.frame.from, sizeof(m.u.frame.from), "%s", BOB);
+	snprintf(m.u.frame.to, sizeof(m.u.frame.to), "%s", ALICE);
+	m.u.frame.frame = data;
+	m.u.frame.frame_len = sizeof(data);
+	assert_true(stream_send_msg(bob->client, &m));
+	RUN_UNTIL(f->loop, f->srv.rdv->n.relay_frames == 1);
+	relay_udp_flush(&f->srv);
+	assert_int_equal(agent_recv(alice, buf, sizeof(buf)), RUDP_HDR_LEN + FRAME_LEN);
+	send_data(f, alice, alice, alice->ticket, 1, FRAME_LEN);
+	RUN_UNTIL(f->loop, bob->tls_frames == 1);
+	assert_int_equal(agent_recv(bob, buf, sizeof(buf)), 0);
+	bind_ok(f, bob); /* trusted again */
+	send_data(f, alice, alice, alice->ticket, 1, FRAME_LEN);
+	assert_int_equal(agent_recv(bob, buf, sizeof(buf)), RUDP_HDR_LEN + FRAME_LEN);
+	/* bob says so outright: a RELAY_FRAME of one zero byte; not relayed. */
+	m.u.frame.frame_len = 1;
+	assert_true(stream_send_msg(bob->client, &m));
+	/* alice's frames reach bob as datagrams until the server read bob's word, then over TLS. */
+	RUN_UNTIL(f->loop, (send_data(f, alice, alice, alice->ticket, 1, FRAME_LEN),
+			    agent_recv(bob, buf, sizeof(buf)) == 0));
+	RUN_UNTIL(f->loop, bob->tls_frames >= 3); /* the first, and the last two of those */
+	assert_int_equal(agent_recv(bob, buf, sizeof(buf)), 0);
+	/* The word was neither relayed nor refused. */
+	assert_int_equal(f->srv.rdv->n.relay_refused, 0);
+}
+
 static void
 test_relay_udp_refusals(void **state)
 {
@@ -423,7 +492,7 @@ test_relay_udp_refusals(void **state)
 				      .seq = 1000 };
 		uint8_t d[RUDP_CTL_LEN];
 
-		assert_int_equal(rudp_ctl_encode(d, sizeof(d), &m, carol->key), RUDP_CTL_LEN);
+		assert_int_equal(relay_udp_seal(d, sizeof(d), &m, carol->key), RUDP_CTL_LEN);
 		dgram(f, carol, d, sizeof(d));
 	}
 	memcpy(carol->key, buf, RUDP_KEY_LEN);
@@ -535,6 +604,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_relay_udp_frame_passes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_relay_udp_tls_frame_unbinds, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_relay_udp_refusals, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_relay_udp_rate, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_relay_udp_from_server, setup, teardown),

@@ -57,8 +57,8 @@
 
 enum {
 	RUDP_TICKET_BUCKETS = 4096,
-	RUDP_BIND_MS = 1000,       /* a PEER_OUT binds this often (agents too: relay.h) */
-	RUDP_BIND_FRESH_MS = 3500, /* a binding, or its answer, counts this long */
+	RUDP_BIND_MS = 500,        /* a PEER_OUT binds this often (agents too: relay.h) */
+	RUDP_BIND_FRESH_MS = 1500, /* a binding, or its answer, counts this long */
 	RUDP_LINK_SLOTS = 2 * RUDP_LINK_HANDLES,
 	RUDP_PAIRS_PER_TICK = 64, /* PAIRs a PEER_OUT sends again per RUDP_BIND_MS */
 	RUDP_TX_BATCH = 64,       /* DATA datagrams queued for one sendmmsg */

@@ -28,6 +28,7 @@
 #include "crypto/tls.h"
 #include "dataplane/dataplane.h"
 #include "dataplane/tundev.h"
+#include "relay/relay.h"
 #include "domains/domains.h"
 #include "home/home.h"
 #include "link/link.h"
@@ -115,6 +116,9 @@ ctl_peer(struct peer *p, void *arg)
 
 		fprintf(f, "via %s%s%s\n", ours, strcmp(ours, theirs) ? " " : "",
 			strcmp(ours, theirs) ? theirs : "");
+		/* How our frames reach our server (relay.h): datagrams, or the TLS connection. */
+		fprintf(f, "relay_transport %s\n",
+			c->a->relay && relay_udp_works(c->a->relay) ? "udp" : "tls");
 	}
 	fprintf(f, "rx_path %s\n", p->state == PEER_UP ? path_kind_name(p->paths.last_rx) : "none");
 	fprintf(f,

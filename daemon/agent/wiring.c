@@ -73,7 +73,7 @@ wiring_on_udp_frame(void *arg, struct pkt *p, const struct sockaddr_storage *fro
 {
 	struct agent *a = arg;
 
-	if (!wiring_direct_datagram(a, p, from))
+	if (!wiring_relay_datagram(a, p, from) && !wiring_direct_datagram(a, p, from))
 		dataplane_on_udp(a->dp, p, from);
 }
 

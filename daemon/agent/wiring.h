@@ -42,6 +42,8 @@ void wiring_rdv_home_state(struct agent *a, bool up);
 /* wiring_direct.c: reflection datagrams (true if p was one, then taken), sessions up, the home
  * server coming and going, OFFER messages. */
 struct pkt;
+/* A relay datagram from the home server (proto/relayudp.h) on the data socket: taken if so. */
+bool wiring_relay_datagram(struct agent *a, struct pkt *p, const struct sockaddr_storage *from);
 bool wiring_direct_datagram(struct agent *a, struct pkt *p, const struct sockaddr_storage *from);
 void wiring_direct_on_session(struct agent *a, struct peer *p);
 void wiring_direct_home_state(struct agent *a, bool up);

@@ -170,6 +170,9 @@ wiring_direct_on_path_change(struct agent *a, struct peer *p, const char *was, c
 {
 	if (!a->direct || !p->paths.relay || strcmp(was, "udp") || !strcmp(now, "udp"))
 		return;
+	/* What blocks the direct path may block our datagrams to the server too. */
+	if (a->relay)
+		relay_udp_recheck(a->relay);
 	log_info("direct: the direct path to %s stopped answering: asking our server where we are "
 		 "and offering our candidates again",
 		 p->identity);

@@ -12,8 +12,11 @@
 #include "agent/agent.h"
 #include "agent/wiring.h"
 #include "core/log.h"
+#include "core/pkt.h"
+#include "crypto/aead.h"
 #include "link/link.h"
 #include "proto/ctlmsg.h"
+#include "proto/relayudp.h"
 #include "store/store.h"
 #include "trust/identity.h"
 
@@ -148,12 +151,56 @@ wiring_relay_on_frame(void *arg, const char *from, const uint8_t *frame, size_t 
 	dataplane_on_relay_frame(a->dp, frame, len);
 }
 
+/* The relay's datagrams leave from the data socket: the NAT mapping reflection saw. */
+static bool
+wiring_relay_send_udp(void *arg, const struct sockaddr_storage *to, const uint8_t *hdr, size_t hlen,
+		      const uint8_t *body, size_t blen)
+{
+	struct agent *a = arg;
+	struct pkt *p;
+
+	if (!a->udp || hlen + blen > PKT_BUF_SIZE - PKT_HEADROOM || !(p = pkt_get(a->pkts)))
+		return false;
+	memcpy(pkt_data(p), hdr, hlen);
+	if (blen)
+		memcpy(pkt_data(p) + hlen, body, blen);
+	p->len = hlen + blen;
+	path_udp_queue(a->udp, to, p);
+	return true;
+}
+
 const struct relay_ops wiring_relay_ops = {
 	.send = wiring_rdv_send,
 	.backlog = wiring_relay_backlog,
 	.on_channel = wiring_relay_on_channel,
 	.on_frame = wiring_relay_on_frame,
+	.send_udp = wiring_relay_send_udp,
 };
+
+bool
+wiring_relay_datagram(struct agent *a, struct pkt *p, const struct sockaddr_storage *from)
+{
+	if (!rudp_is_rudp(pkt_data(p), p->len))
+		return false;
+	if (a->relay)
+		relay_on_datagram(a->relay, pkt_data(p), p->len, from);
+	pkt_put(a->pkts, p);
+	return true;
+}
+
+/* The home connection is up: the relay's frames may go over UDP, keyed by this connection. */
+static void
+wiring_relay_udp_up(struct agent *a)
+{
+	uint8_t exported[RUDP_EXPORT_LEN];
+	struct sockaddr_storage server;
+
+	if (!home_server_addr(a->home, &server) ||
+	    home_export(a->home, RUDP_EXPORT_LABEL, exported, sizeof(exported)))
+		return;
+	relay_udp_up(a->relay, &server, exported);
+	crypto_wipe(exported, sizeof(exported));
+}
 
 int
 wiring_relay_dial(struct agent *a, struct peer *p)
@@ -193,6 +240,7 @@ wiring_rdv_home_state(struct agent *a, bool up)
 		return;
 	}
 	rdv_on_home_up(a->rdv);
+	wiring_relay_udp_up(a);
 	peer_foreach(a->peers, wiring_rdv_retry, NULL); /* the relay is back: no backoff wait */
 }
 

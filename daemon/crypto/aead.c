@@ -99,6 +99,23 @@ crypto_wipe(void *buf, size_t len)
 		sodium_memzero(buf, len);
 }
 
+void
+crypto_mac(uint8_t out[CRYPTO_MAC_LEN], const uint8_t key[CRYPTO_MAC_KEY_LEN], const void *buf,
+	   size_t len)
+{
+	crypto_generichash(out, CRYPTO_MAC_LEN, buf, len, key, CRYPTO_MAC_KEY_LEN);
+}
+
+bool
+crypto_mac_ok(const uint8_t tag[CRYPTO_MAC_LEN], const uint8_t key[CRYPTO_MAC_KEY_LEN],
+	      const void *buf, size_t len)
+{
+	uint8_t mac[CRYPTO_MAC_LEN];
+
+	crypto_mac(mac, key, buf, len);
+	return crypto_verify_16(mac, tag) == 0;
+}
+
 bool
 crypto_equal(const void *a, const void *b, size_t len)
 {

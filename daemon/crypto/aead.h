@@ -29,4 +29,12 @@ void crypto_wipe(void *buf, size_t len);
 /* Constant-time comparison. */
 bool crypto_equal(const void *a, const void *b, size_t len);
 
+/* A MAC: keyed BLAKE2b with a 16-byte output (the relay's datagrams, proto/relayudp.h). */
+enum { CRYPTO_MAC_KEY_LEN = 32, CRYPTO_MAC_LEN = 16 };
+void crypto_mac(uint8_t out[CRYPTO_MAC_LEN], const uint8_t key[CRYPTO_MAC_KEY_LEN], const void *buf,
+		size_t len);
+/* Is tag the MAC of buf under key? Compared in constant time. */
+bool crypto_mac_ok(const uint8_t tag[CRYPTO_MAC_LEN], const uint8_t key[CRYPTO_MAC_KEY_LEN],
+		   const void *buf, size_t len);
+
 #endif

@@ -346,6 +346,14 @@ home_server_addr(const struct home *h, struct sockaddr_storage *out)
 	return true;
 }
 
+int
+home_export(const struct home *h, const char *label, uint8_t *out, size_t len)
+{
+	if (h->state != HOME_UP || !h->s)
+		return -ENOTCONN;
+	return tls_conn_export(stream_tls(h->s), label, out, len);
+}
+
 static const struct stream_ops home_ops = {
 	.on_established = home_on_established,
 	.on_record = home_on_record,

@@ -99,6 +99,8 @@ bool home_send_msg(struct home *h, const struct ctlmsg *m);
 size_t home_pending_output(const struct home *h);
 bool home_is_up(const struct home *h);
 /* The address of the server we are connected to; false when not up. */
+/* len bytes of the connection's TLS exporter for label (RFC 8446 7.5); 0 or -errno (not up). */
+int home_export(const struct home *h, const char *label, uint8_t *out, size_t len);
 bool home_server_addr(const struct home *h, struct sockaddr_storage *out);
 /* "server", "server_address", "server_state", "crl_number", "last_renewal" lines. */
 void home_status(const struct home *h, FILE *f);

@@ -14,7 +14,10 @@
 
 #include "core/ev.h"
 #include "core/log.h"
+#include "core/sockaddr.h"
+#include "crypto/aead.h"
 #include "proto/ctlmsg.h"
+#include "proto/relayudp.h"
 
 enum { RELAY_READS_PER_TURN = 8 };
 
@@ -31,8 +34,31 @@ struct relay_chan {
 	uint64_t opened_ms;
 };
 
+/* A peer we relay to over UDP: its handle is its index in struct relay_udp's peer[]. */
+struct relay_udp_peer {
+	char peer[CTL_STR_MAX + 1]; /* "" when the handle is free */
+	bool acked;                 /* the server took our PAIR */
+	uint64_t seq;               /* of the PAIR last sent */
+};
+
+/* Frames over UDP to the home server (relay.h); on only between relay_udp_up and home down. */
+struct relay_udp {
+	bool on;
+	struct sockaddr_storage server;
+	uint64_t ticket;
+	uint8_t key[RUDP_KEY_LEN];
+	uint64_t seq;        /* the last BIND or PAIR sent */
+	uint64_t ok_seq;     /* the BIND the last BIND_OK answered */
+	uint64_t ok_ms;      /* when that came; 0: never */
+	bool works;          /* as last said in the log */
+	unsigned last_found; /* the handle the last lookup found */
+	struct ev_timer timer;
+	struct relay_udp_peer p[RUDP_HANDLES_MAX + 1]; /* [0] unused */
+};
+
 struct relay {
 	struct ev_loop *loop;
+	struct relay_udp udp;
 	char self[CTL_STR_MAX + 1];
 	struct relay_ops ops;
 	void *arg;
@@ -305,11 +331,15 @@ relay_on_msg(struct relay *r, const struct ctlmsg *m)
 	}
 }
 
+static bool relay_udp_send(struct relay *r, const char *peer, const uint8_t *frame, size_t len);
+
 bool
 relay_send_frame(struct relay *r, const char *peer, const uint8_t *frame, size_t len)
 {
 	struct ctlmsg m = { .type = CTL_RELAY_FRAME };
 
+	if (relay_udp_send(r, peer, frame, len))
+		return true;
 	if (strlen(peer) > CTL_STR_MAX || len > CTL_BLOB_MAX ||
 	    r->ops.backlog(r->arg) > RELAY_FRAME_BACKLOG) {
 		r->stats.frames_dropped++;
@@ -327,9 +357,256 @@ relay_send_frame(struct relay *r, const char *peer, const uint8_t *frame, size_t
 	return true;
 }
 
+/* A control datagram with its MAC (proto/relayudp.h leaves the MAC to us); 0 if m is bad. */
+static size_t
+relay_udp_seal(uint8_t *out, size_t cap, const struct rudp_ctl *m, const uint8_t key[RUDP_KEY_LEN])
+{
+	size_t len = rudp_ctl_encode(out, cap, m);
+
+	if (len)
+		crypto_mac(out + len - RUDP_MAC_LEN, key, out, len - RUDP_MAC_LEN);
+	return len;
+}
+
+/* A control datagram's fields, once its layout and its MAC under key are right. */
+static bool
+relay_udp_open(const uint8_t *buf, size_t len, const uint8_t key[RUDP_KEY_LEN], struct rudp_ctl *m)
+{
+	return rudp_ctl_decode(buf, len, m) &&
+	       crypto_mac_ok(buf + len - RUDP_MAC_LEN, key, buf, len - RUDP_MAC_LEN);
+}
+
+/* --- frames over UDP ------------------------------------------------------------------------ */
+
+bool
+relay_udp_works(const struct relay *r)
+{
+	uint64_t now = ev_now_ms(r->loop);
+
+	return r->udp.on && r->udp.ok_ms && now - r->udp.ok_ms < RELAY_UDP_DEAD_MS;
+}
+
+static void
+relay_udp_send_ctl(struct relay *r, uint8_t type, uint16_t handle, const char *peer)
+{
+	struct rudp_ctl m = { .h = { .type = type, .handle = handle, .ticket = r->udp.ticket } };
+	uint8_t buf[RUDP_PAIR_MAX_LEN];
+	size_t len;
+
+	m.seq = ++r->udp.seq;
+	if (peer) {
+		snprintf(m.to, sizeof(m.to), "%s", peer);
+		r->udp.p[handle].seq = m.seq;
+	}
+	if (!(len = relay_udp_seal(buf, sizeof(buf), &m, r->udp.key)))
+		return;
+	if (type == RUDP_BIND)
+		r->stats.udp_binds_sent++;
+	r->ops.send_udp(r->arg, &r->udp.server, buf, len, NULL, 0);
+}
+
+/* Says in the log when UDP starts or stops carrying our frames. */
+static void
+relay_udp_note(struct relay *r)
+{
+	bool works = relay_udp_works(r);
+
+	if (works == r->udp.works)
+		return;
+	r->udp.works = works;
+	if (works)
+		log_info("relay: frames go over udp to the home server now");
+	else
+		log_info("relay: the home server stopped answering over udp: frames go over tls");
+}
+
+static void
+relay_udp_on_timer(struct ev_timer *t)
+{
+	struct relay *r = container_of(t, struct relay, udp.timer);
+
+	relay_udp_note(r);
+	relay_udp_send_ctl(r, RUDP_BIND, 0, NULL);
+	for (unsigned h = 1; h <= RUDP_HANDLES_MAX; h++)
+		if (r->udp.p[h].peer[0] && !r->udp.p[h].acked)
+			relay_udp_send_ctl(r, RUDP_PAIR, (uint16_t)h, r->udp.p[h].peer);
+	ev_timer_start(r->loop, &r->udp.timer, RELAY_UDP_BIND_MS, relay_udp_on_timer);
+}
+
+void
+relay_udp_up(struct relay *r, const struct sockaddr_storage *server, const uint8_t exported[40])
+{
+	static_assert(RUDP_EXPORT_LEN == 40, "relay.h's exported[40]");
+	uint64_t ticket = 0;
+
+	for (int i = 0; i < RUDP_TICKET_LEN; i++)
+		ticket = ticket << 8 | exported[i];
+	if (r->udp.on)
+		ev_timer_stop(r->loop, &r->udp.timer);
+	memset(r->udp.p, 0, sizeof(r->udp.p));
+	r->udp.on = true;
+	r->udp.server = *server;
+	r->udp.ticket = ticket;
+	memcpy(r->udp.key, exported + RUDP_TICKET_LEN, RUDP_KEY_LEN);
+	r->udp.seq = r->udp.ok_seq = r->udp.ok_ms = 0;
+	relay_udp_on_timer(&r->udp.timer);
+}
+
+/*
+ * Tells the server, over TLS, to send our frames over TLS until our next BIND: a RELAY_FRAME of
+ * one zero byte, which no data frame is (docs/protocol.md, "Relay datagrams"), to a peer.
+ */
+static void
+relay_udp_say_tls(struct relay *r)
+{
+	static const uint8_t none[1];
+	struct ctlmsg m = { .type = CTL_RELAY_FRAME };
+	unsigned h = 1;
+
+	while (h <= RUDP_HANDLES_MAX && !r->udp.p[h].peer[0])
+		h++;
+	if (h > RUDP_HANDLES_MAX)
+		return; /* no peer over UDP: nothing comes to us that way */
+	snprintf(m.u.frame.from, sizeof(m.u.frame.from), "%s", r->self);
+	snprintf(m.u.frame.to, sizeof(m.u.frame.to), "%s", r->udp.p[h].peer);
+	m.u.frame.frame = none;
+	m.u.frame.frame_len = sizeof(none);
+	r->ops.send(r->arg, &m);
+}
+
+void
+relay_udp_recheck(struct relay *r)
+{
+	if (!r->udp.on || !r->udp.ok_ms)
+		return;
+	r->udp.ok_ms = 0;
+	r->udp.ok_seq = r->udp.seq; /* only an answer to what we send from now on counts */
+	relay_udp_note(r);
+	relay_udp_send_ctl(r, RUDP_BIND, 0, NULL);
+	relay_udp_say_tls(r);
+}
+
+static void
+relay_udp_down(struct relay *r)
+{
+	if (!r->udp.on)
+		return;
+	ev_timer_stop(r->loop, &r->udp.timer);
+	crypto_wipe(r->udp.key, sizeof(r->udp.key));
+	r->udp.on = false;
+	r->udp.ok_ms = 0;
+	relay_udp_note(r);
+}
+
+/* peer's handle, a new one (its PAIR sent) if it has none; 0 if the table is full. */
+static unsigned
+relay_udp_handle(struct relay *r, const char *peer)
+{
+	unsigned h = r->udp.last_found, free_h = 0;
+
+	if (h && !strcmp(r->udp.p[h].peer, peer))
+		return h;
+	for (h = 1; h <= RUDP_HANDLES_MAX; h++) {
+		if (!strcmp(r->udp.p[h].peer, peer))
+			return r->udp.last_found = h;
+		if (!free_h && !r->udp.p[h].peer[0])
+			free_h = h;
+	}
+	if (!free_h || strlen(peer) > RUDP_ID_MAX)
+		return 0;
+	snprintf(r->udp.p[free_h].peer, sizeof(r->udp.p[free_h].peer), "%s", peer);
+	r->udp.p[free_h].acked = false;
+	relay_udp_send_ctl(r, RUDP_PAIR, (uint16_t)free_h, peer);
+	return free_h;
+}
+
+static void
+relay_udp_forget(struct relay *r, const char *peer)
+{
+	for (unsigned h = 1; h <= RUDP_HANDLES_MAX; h++)
+		if (!strcmp(r->udp.p[h].peer, peer))
+			memset(&r->udp.p[h], 0, sizeof(r->udp.p[h]));
+	r->udp.last_found = 0;
+}
+
+/* The frame as a DATA datagram, if UDP works and the server knows the peer's handle. */
+static bool
+relay_udp_send(struct relay *r, const char *peer, const uint8_t *frame, size_t len)
+{
+	uint8_t hdr[RUDP_HDR_LEN];
+	unsigned h;
+
+	if (!relay_udp_works(r) || len > FRAME_MAX_LEN || !(h = relay_udp_handle(r, peer)) ||
+	    !r->udp.p[h].acked)
+		return false;
+	rudp_data_hdr_encode(hdr, (uint16_t)h, r->udp.ticket);
+	if (!r->ops.send_udp(r->arg, &r->udp.server, hdr, sizeof(hdr), frame, len))
+		return false; /* no buffer: the stream may still take it */
+	r->stats.udp_frames_tx++;
+	return true;
+}
+
+static void
+relay_udp_on_ctl(struct relay *r, const uint8_t *buf, size_t len)
+{
+	struct rudp_ctl m;
+	struct relay_udp_peer *p;
+
+	if (!relay_udp_open(buf, len, r->udp.key, &m) || m.h.ticket != r->udp.ticket ||
+	    m.h.handle > RUDP_HANDLES_MAX) {
+		r->stats.udp_dropped++;
+		return;
+	}
+	if (m.h.type == RUDP_BIND_OK && m.seq > r->udp.ok_seq && m.seq <= r->udp.seq) {
+		r->udp.ok_seq = m.seq;
+		r->udp.ok_ms = ev_now_ms(r->loop);
+		r->stats.udp_bind_ok++;
+		relay_udp_note(r);
+		return;
+	}
+	p = &r->udp.p[m.h.handle];
+	if (m.h.type == RUDP_PAIR_OK && p->peer[0] && m.seq == p->seq) {
+		if (!p->acked)
+			log_debug(LOG_PEER, "relay: %s has udp handle %u at the home server",
+				  p->peer, m.h.handle);
+		p->acked = true;
+		return;
+	}
+	r->stats.udp_dropped++; /* a stale answer, or one to nothing we asked */
+}
+
+bool
+relay_on_datagram(struct relay *r, const uint8_t *buf, size_t len,
+		  const struct sockaddr_storage *from)
+{
+	struct rudp_hdr h;
+	const char *peer;
+
+	if (!rudp_is_rudp(buf, len))
+		return false;
+	if (!r->udp.on || !sockaddr_same(from, &r->udp.server) || !rudp_hdr_decode(buf, len, &h) ||
+	    h.ticket != r->udp.ticket || h.handle > RUDP_HANDLES_MAX) {
+		r->stats.udp_dropped++;
+		return true;
+	}
+	if (h.type != RUDP_DATA) {
+		relay_udp_on_ctl(r, buf, len);
+		return true;
+	}
+	if (!(peer = r->udp.p[h.handle].peer)[0]) {
+		r->stats.udp_dropped++;
+		return true;
+	}
+	r->stats.udp_frames_rx++;
+	r->stats.frames_rx++;
+	r->ops.on_frame(r->arg, peer, buf + RUDP_HDR_LEN, len - RUDP_HDR_LEN);
+	return true;
+}
+
 void
 relay_home_down(struct relay *r)
 {
+	relay_udp_down(r);
 	while (r->chans)
 		relay_chan_end(r->chans, false, "the home server connection is gone");
 }
@@ -339,6 +616,7 @@ relay_close_peer(struct relay *r, const char *peer)
 {
 	struct relay_chan *c, *next;
 
+	relay_udp_forget(r, peer);
 	for (c = r->chans; c; c = next) {
 		next = c->next;
 		if (!strcmp(c->peer, peer))
@@ -369,6 +647,7 @@ relay_free(struct relay *r)
 {
 	if (!r)
 		return;
+	relay_udp_down(r);
 	/* What the links wrote last (their CLOSE records) still goes, then the ends. */
 	while (r->chans) {
 		struct relay_chan *c = r->chans;

@@ -15,6 +15,14 @@
  * while more than RELAY_FRAME_BACKLOG bytes wait to go to the home server, as a congested UDP
  * path would, so the overlay's TCP backs off instead of the queue growing.
  *
+ * Frames over UDP (docs/rendezvous.md, "The relay over UDP"): once the home connection is up,
+ * relay_udp_up starts binding our data socket's address at the server (BIND every
+ * RELAY_UDP_BIND_MS, so the NAT's mapping stays; a new one after roaming is bound by the next);
+ * while BIND_OK answers (the last within RELAY_UDP_DEAD_MS) and the server took our PAIR for
+ * the peer (its handle, retried every RELAY_UDP_BIND_MS until answered), a frame goes as a
+ * DATA datagram; else, or when no answer comes (UDP blocked), in a RELAY_FRAME as before.
+ * One path kind (PATH_RELAY) either way: the transport is chosen per frame.
+ *
  * Bounds: RELAY_CHANNELS_MAX channels, RELAY_CHANNELS_PER_PEER per peer (a new one from a peer
  * over it ends its oldest), RELAY_CHANNEL_WBUF bytes waiting toward one link (more ends it).
  */
@@ -26,6 +34,7 @@
 #include <stdint.h>
 
 struct ctlmsg;
+struct sockaddr_storage;
 struct ev_loop;
 struct relay;
 
@@ -34,6 +43,8 @@ enum {
 	RELAY_CHANNELS_PER_PEER = 4,
 	RELAY_CHANNEL_WBUF = 256 * 1024,
 	RELAY_FRAME_BACKLOG = 192 * 1024,
+	RELAY_UDP_BIND_MS = 500,
+	RELAY_UDP_DEAD_MS = 1200,
 };
 
 struct relay_ops {
@@ -45,11 +56,15 @@ struct relay_ops {
 	bool (*on_channel)(void *arg, const char *from, int fd);
 	/* A data frame from `from` (borrowed). */
 	void (*on_frame)(void *arg, const char *from, const uint8_t *frame, size_t len);
+	/* A datagram (hdr then body, both borrowed) to the server from the data socket. */
+	bool (*send_udp)(void *arg, const struct sockaddr_storage *to, const uint8_t *hdr,
+			 size_t hlen, const uint8_t *body, size_t blen);
 };
 
 struct relay_stats {
 	uint64_t channels_opened, channels_refused, frames_tx, frames_rx, frames_dropped, bytes_tx,
 	    bytes_rx, records_dropped;
+	uint64_t udp_frames_tx, udp_frames_rx, udp_binds_sent, udp_bind_ok, udp_dropped;
 };
 
 /* Borrows loop; copies self. */
@@ -67,6 +82,22 @@ bool relay_send_frame(struct relay *r, const char *peer, const uint8_t *frame, s
 void relay_home_down(struct relay *r);
 /* Ends the channels of peer (its approvals are gone). */
 void relay_close_peer(struct relay *r, const char *peer);
+/*
+ * The home connection is up: frames may go over UDP to server (its address, port 4801) with
+ * the ticket and key exported from that connection (proto/relayudp.h). Both copied.
+ */
+void relay_udp_up(struct relay *r, const struct sockaddr_storage *server,
+		  const uint8_t exported[40]);
+/* A datagram on the data socket: true if it was ours (taken: counted, dropped if bad). */
+bool relay_on_datagram(struct relay *r, const uint8_t *buf, size_t len,
+		       const struct sockaddr_storage *from);
+/*
+ * UDP may have stopped (a direct path just died: the same network may now drop what goes to
+ * the server): frames go over TLS until the server answers a BIND sent now.
+ */
+void relay_udp_recheck(struct relay *r);
+/* Do frames go over UDP now (the server answered our BIND lately)? */
+bool relay_udp_works(const struct relay *r);
 const struct relay_stats *relay_stats(const struct relay *r);
 size_t relay_channels(const struct relay *r);
 

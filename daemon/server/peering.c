@@ -24,6 +24,9 @@
  * At most PEERING_MAX links; when the table is full, one with nothing to do (idle, or in its
  * backoff with an empty queue) makes room.
  *
+ * While UP, relay_udp.c may carry the relay's frames to that server as datagrams (keyed by this
+ * connection's exporter: relay_udp_link_up); the records stay here.
+ *
  * Timers: the link's one timer is the backoff wait, or while UP the keepalive (a PING every
  * PEERING_PING_MS; the stream closes after PEERING_DEAD_MS without a record from the other).
  */
@@ -87,7 +90,8 @@ struct peering_link {
 	uint64_t nonce;
 	struct peering_rec q[PEERING_QUEUE_MAX];
 	size_t nq, qbytes;
-	bool freeing; /* at exit: a closing stream gives nothing back */
+	bool freeing;                /* at exit: a closing stream gives nothing back */
+	struct relay_udp_conn *rudp; /* while UP: frames as datagrams (relay_udp.c) */
 };
 
 static void peering_start(struct peering_link *l);
@@ -234,6 +238,8 @@ peering_up(struct peering_link *l)
 		if (!stream_send(l->s, l->q[i].type, l->q[i].body, l->q[i].len))
 			r->n.peering_dropped++;
 	peering_queue_clear(l);
+	if (l->s && !l->rudp)
+		l->rudp = relay_udp_link_up(r->srv, l->domain, l->s);
 	if (l->s)
 		ev_timer_start(r->srv->loop, &l->timer, PEERING_PING_MS, peering_on_timer);
 }
@@ -285,6 +291,8 @@ peering_on_closed(struct stream *s, const char *why)
 
 	l->s = NULL;
 	ev_timer_stop(l->r->srv->loop, &l->timer);
+	relay_udp_link_down(l->r->srv, l->rudp);
+	l->rudp = NULL;
 	if (l->freeing)
 		return;
 	if (l->state == PEERING_CONNECT && peering_connect_next(l))
@@ -403,6 +411,14 @@ peering_pending_output(struct rdv *r, const char *domain)
 	if (!l)
 		return 0;
 	return l->state == PEERING_UP && l->s ? stream_pending_output(l->s) : l->qbytes;
+}
+
+struct relay_udp_conn *
+peering_rudp(struct rdv *r, const char *domain)
+{
+	struct peering_link *l = peering_find(r, domain, false);
+
+	return l && l->state == PEERING_UP ? l->rudp : NULL;
 }
 
 void

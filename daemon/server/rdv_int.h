@@ -24,6 +24,8 @@ struct peering_link;
 struct ratelimit;
 struct sconn;
 struct server;
+struct stream;
+struct relay_udp_conn;
 
 enum {
 	RDV_ASK_BURST = 20, /* CONTACTs per asking identity: 20, then one per RDV_ASK_EVERY_S */
@@ -100,9 +102,25 @@ void relay_handle(struct rdv *r, const struct rdv_origin *o, const struct ctlmsg
 int relay_pairs_new(struct relay_pairs **out);
 void relay_pairs_free(struct relay_pairs *p);
 
+/*
+ * relay_udp.c: m (a RELAY_FRAME, admitted) sent as a datagram toward its `to` (an agent here,
+ * or the server of its domain)? False: route it over TLS.
+ */
+bool relay_udp_deliver(struct rdv *r, const struct ctlmsg *m);
+/* Agent connection c said "no datagrams to me until my next BIND". */
+void relay_udp_unbind(struct sconn *c);
+/* A RELAY_FRAME came over TLS from agent connection c (relay.c, before admission). */
+void relay_udp_tls_frame(struct sconn *c, const struct ctlmsg *m);
+/* Our peering link to domain is UP on s: its datagrams (NULL: none, TLS alone). */
+struct relay_udp_conn *relay_udp_link_up(struct server *srv, const char *domain, struct stream *s);
+/* It is down; rc NULL is ignored. */
+void relay_udp_link_down(struct server *srv, struct relay_udp_conn *rc);
+
 /* peering.c */
 /* Queues or sends m to domain's server; 0, -ENOBUFS or -EHOSTUNREACH (as rdv_route). */
 int peering_send(struct rdv *r, const char *domain, const struct ctlmsg *m);
+/* The link to domain's relay datagrams (relay_udp.c), if it is UP and has them; else NULL. */
+struct relay_udp_conn *peering_rudp(struct rdv *r, const char *domain);
 /* Output bytes waiting on the connection to domain (0 if none). */
 size_t peering_pending_output(struct rdv *r, const char *domain);
 void peering_free_all(struct rdv *r);

@@ -11,13 +11,17 @@
  * its own address). Bounds: requests and answers are the same size (no amplification toward a
  * forged source); at most SERVER_REFLECT_RATE answers a second per source network (burst
  * SERVER_REFLECT_BURST), the rest dropped and counted; at most REFLECT_READS_PER_TURN datagrams
- * a loop turn, so a flood cannot starve the TCP side.
+ * a loop turn (of reflection and the relay together), so a flood cannot starve the TCP side.
+ *
+ * The same sockets carry the relay's datagrams (proto/relayudp.h): their first byte tells
+ * them apart, and relay_udp.c takes them, with bounds of its own.
  */
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "core/addrcount.h"
@@ -26,9 +30,14 @@
 #include "core/ratelimit.h"
 #include "core/sockaddr.h"
 #include "proto/reflect.h"
+#include "proto/relayudp.h"
 #include "server/server.h"
 
-enum { REFLECT_READS_PER_TURN = 64 };
+/*
+ * Datagrams read a loop turn: reflection's are rare, the relay's come in runs (one per relayed
+ * packet); the socket's buffers (REFLECT_SOCKBUF) take a run of them between two turns.
+ */
+enum { REFLECT_READS_PER_TURN = 256, REFLECT_BATCH = 32, REFLECT_SOCKBUF = 4 << 20 };
 
 struct reflect_sock {
 	struct reflect *r;
@@ -37,52 +46,83 @@ struct reflect_sock {
 };
 
 struct reflect {
+	struct server *srv;
 	struct ev_loop *loop;
 	struct reflect_sock sock[2]; /* the port, and the next one */
 	struct ratelimit *rl;
 	uint64_t answered, refused, malformed;
+	/* recvmmsg's: one datagram a buffer (one byte more than the largest we take) */
+	struct mmsghdr msg[REFLECT_BATCH];
+	struct iovec iov[REFLECT_BATCH];
+	struct sockaddr_storage from[REFLECT_BATCH];
+	uint8_t buf[REFLECT_BATCH][RUDP_DATA_MAX_LEN + 1];
 };
+
+/* One datagram: the relay's go to relay_udp.c, reflection requests are answered. */
+static void
+reflect_on_datagram(struct reflect_sock *rs, const uint8_t *buf, size_t n,
+		    const struct sockaddr_storage *from, socklen_t fl)
+{
+	struct reflect *r = rs->r;
+	struct reflect_sock *other = &r->sock[rs == &r->sock[0] ? 1 : 0];
+	uint8_t out[REFLECT_LEN];
+	int out_fd = rs->fd;
+	char net[64];
+	uint64_t nonce;
+	uint8_t flags;
+
+	if (rudp_is_rudp(buf, n)) {
+		relay_udp_on_datagram(r->srv, rs->fd, buf, n, from, fl);
+		return;
+	}
+	if (!reflect_request_decode(buf, n, &nonce, &flags)) {
+		r->malformed++;
+		return;
+	}
+	if (flags & REFLECT_OTHER_PORT) {
+		if (other->fd < 0)
+			return;
+		out_fd = other->fd;
+	}
+	addrcount_net(from, net, sizeof(net));
+	if (!ratelimit_allow(r->rl, net, ev_now_ms(r->loop))) {
+		r->refused++;
+		return;
+	}
+	if (!reflect_response_encode(out, nonce, from))
+		return;
+	if (sendto(out_fd, out, sizeof(out), 0, (const struct sockaddr *)from, fl) == REFLECT_LEN)
+		r->answered++;
+}
 
 static void
 reflect_on_io(struct ev_io *io, uint32_t revents)
 {
 	struct reflect_sock *rs = container_of(io, struct reflect_sock, io);
 	struct reflect *r = rs->r;
-	struct reflect_sock *other = &r->sock[rs == &r->sock[0] ? 1 : 0];
 
 	(void)revents;
-	for (int i = 0; i < REFLECT_READS_PER_TURN; i++) {
-		uint8_t buf[REFLECT_LEN + 1], out[REFLECT_LEN];
-		struct sockaddr_storage from;
-		socklen_t fl = sizeof(from);
-		char net[64];
-		uint64_t nonce;
-		uint8_t flags;
-		ssize_t n = recvfrom(rs->fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &fl);
-		int out_fd = rs->fd;
+	for (int done = 0; done < REFLECT_READS_PER_TURN;) {
+		int n;
 
-		if (n < 0)
-			return; /* EAGAIN, or an ICMP error reported on the socket */
-		if (!reflect_request_decode(buf, (size_t)n, &nonce, &flags)) {
-			r->malformed++;
-			continue;
+		for (int i = 0; i < REFLECT_BATCH; i++) {
+			r->iov[i] = (struct iovec){ r->buf[i], sizeof(r->buf[i]) };
+			r->msg[i].msg_hdr = (struct msghdr){ .msg_name = &r->from[i],
+							     .msg_namelen = sizeof(r->from[i]),
+							     .msg_iov = &r->iov[i],
+							     .msg_iovlen = 1 };
 		}
-		if (flags & REFLECT_OTHER_PORT) {
-			if (other->fd < 0)
-				continue;
-			out_fd = other->fd;
-		}
-		addrcount_net(&from, net, sizeof(net));
-		if (!ratelimit_allow(r->rl, net, ev_now_ms(r->loop))) {
-			r->refused++;
-			continue;
-		}
-		if (!reflect_response_encode(out, nonce, &from))
-			continue;
-		if (sendto(out_fd, out, sizeof(out), 0, (struct sockaddr *)&from, fl) ==
-		    REFLECT_LEN)
-			r->answered++;
+		/* EAGAIN, or an ICMP error reported on the socket: the next readiness. */
+		if ((n = recvmmsg(rs->fd, r->msg, REFLECT_BATCH, MSG_DONTWAIT, NULL)) <= 0)
+			break;
+		for (int i = 0; i < n; i++)
+			reflect_on_datagram(rs, r->buf[i], r->msg[i].msg_len, &r->from[i],
+					    r->msg[i].msg_hdr.msg_namelen);
+		done += n;
+		if (n < REFLECT_BATCH)
+			break;
 	}
+	relay_udp_flush(r->srv); /* what those datagrams relay goes now, in one sendmmsg */
 }
 
 /* One socket on port; 0 or -errno (logged). */
@@ -90,13 +130,15 @@ static int
 reflect_sock_open(struct reflect *r, struct reflect_sock *rs, uint16_t port)
 {
 	struct sockaddr_in6 sa = { .sin6_family = AF_INET6, .sin6_port = htons(port) };
-	int zero = 0, err;
+	int zero = 0, buf = REFLECT_SOCKBUF, err;
 
 	rs->r = r;
 	rs->fd = socket(AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (rs->fd < 0)
 		return -errno;
 	setsockopt(rs->fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+	setsockopt(rs->fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
+	setsockopt(rs->fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
 	if (bind(rs->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		err = -errno;
 		log_warn("reflection: udp port %u", port);
@@ -128,6 +170,7 @@ reflect_open(struct server *srv)
 
 	if (!r)
 		return -ENOMEM;
+	r->srv = srv;
 	r->loop = srv->loop;
 	r->sock[0].fd = r->sock[1].fd = -1;
 	if ((err = ratelimit_new(&r->rl, SERVER_RATELIMIT_KEYS, SERVER_REFLECT_RATE,
@@ -143,6 +186,12 @@ reflect_open(struct server *srv)
 			  srv->opts.port + 1);
 	srv->reflect = r;
 	return 0;
+}
+
+int
+reflect_fd(const struct server *srv)
+{
+	return srv->reflect ? srv->reflect->sock[0].fd : -1;
 }
 
 void

@@ -23,6 +23,7 @@
 #include "control/stream.h"
 #include "core/siphash.h"
 #include "proto/ctlmsg.h"
+#include "proto/frame.h"
 #include "server/approvals.h"
 #include "server/rdv_int.h"
 #include "server/server.h"
@@ -216,7 +217,7 @@ relay_frame(struct rdv *r, const struct rdv_origin *o, const struct ctlmsg *m)
 			(unsigned long long)r->n.relay_dropped_queue);
 		return;
 	}
-	if ((rc = rdv_route(r, m))) {
+	if (!relay_udp_deliver(r, m) && (rc = rdv_route(r, m))) {
 		relay_count_route_failure(r, rc);
 		return;
 	}
@@ -254,6 +255,11 @@ relay_handle(struct rdv *r, const struct rdv_origin *o, const struct ctlmsg *m)
 	const char *why;
 	int rc;
 
+	if (m->type == CTL_RELAY_FRAME && !o->domain && m->u.frame.frame_len == 1 &&
+	    m->u.frame.frame[0] == 0) {
+		relay_udp_unbind(o->c); /* not a frame: "send mine over TLS" (relay_udp.c) */
+		return;
+	}
 	if (!approvals_has_pair(r->approvals, from, to)) {
 		r->n.relay_refused++;
 		rdv_log(
@@ -262,6 +268,8 @@ relay_handle(struct rdv *r, const struct rdv_origin *o, const struct ctlmsg *m)
 		return;
 	}
 	if (m->type == CTL_RELAY_FRAME) {
+		if (!o->domain && o->c)
+			relay_udp_tls_frame(o->c, m);
 		relay_frame(r, o, m);
 		return;
 	}

@@ -71,6 +71,7 @@ serve_before_sleep(void *arg)
 {
 	struct server *p = arg;
 
+	relay_udp_flush(p);
 	for (struct server *srv = p; srv; srv = server_next_domain(p, srv)) {
 		while (srv->dead) {
 			struct sconn *c = srv->dead;
@@ -99,6 +100,7 @@ serve_free_domain(struct server *srv)
 	}
 	listener_free(srv->listener);
 	reflect_close(srv);
+	relay_udp_close(srv);
 	rdv_close(srv);
 	federation_close(srv);
 	addrcount_free(srv->prehello);

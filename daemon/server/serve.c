@@ -237,6 +237,7 @@ serve_hello_release(struct sconn *c)
 	if (!c->hello_held)
 		return;
 	c->hello_held = false;
+	relay_udp_conn_up(c); /* its certificate is verified now */
 	serve_hello_send(c);
 }
 
@@ -254,6 +255,7 @@ serve_hello(struct sconn *c, const struct ctlmsg *m)
 	c->role = m->u.hello.role;
 	sconn_uncount(c);
 	rdv_agent_up(c); /* an agent of ours: records for it come here now */
+	relay_udp_conn_up(c);
 	/*
 	 * Another domain's server whose certificate is still being judged (federation.c: its CA
 	 * fetched and pinned first) hears our HELLO only once it is verified, so that it sends its
@@ -435,6 +437,7 @@ serve_on_closed(struct stream *s, const char *why)
 	sconn_uncount_all(c);
 	federation_forget(srv, c);
 	rdv_agent_down(c);
+	relay_udp_conn_down(c);
 	/* Others may still hold c in this turn (see sconn_send): free it when the turn ends. */
 	c->closed = true;
 	c->s = NULL;

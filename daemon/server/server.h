@@ -39,6 +39,8 @@ struct cert_trust;
 struct ctlmsg;
 struct federation;
 struct reflect;
+struct relay_udp;
+struct relay_udp_conn;
 struct listener;
 struct addrcount;
 struct ratelimit;
@@ -199,8 +201,9 @@ struct server {
 	struct ev_timer revocation_timer;
 
 	struct federation *federation;
-	struct reflect *reflect; /* primary: the UDP reflection socket (reflect.c) */
-	struct rdv *rdv;         /* rendezvous and relay (rendezvous.c, relay.c, peering.c) */
+	struct reflect *reflect;     /* primary: the UDP reflection socket (reflect.c) */
+	struct relay_udp *relay_udp; /* primary: the relay's datagrams (relay_udp.c) */
+	struct rdv *rdv;             /* rendezvous and relay (rendezvous.c, relay.c, peering.c) */
 
 	uint64_t enrolled, renewed, refused;
 	struct log_ratelimit refusal_rl;
@@ -223,9 +226,10 @@ struct sconn {
 	bool hello;                   /* CTL_HELLO received */
 	uint8_t role;                 /* what it said it is in HELLO (enum ctl_role) */
 	bool hello_held; /* a server whose certificate is still being judged: our HELLO waits */
-	struct relay_bucket relay; /* what this agent may send through the relay */
-	bool closed;               /* its stream is gone; freed at the end of the loop turn */
-	bool salt_asked;           /* it sent a SALT_REQ (one per connection, enrol.c) */
+	struct relay_bucket relay;   /* what this agent may send through the relay */
+	struct relay_udp_conn *rudp; /* its relay datagrams' ticket and key (relay_udp.c) */
+	bool closed;                 /* its stream is gone; freed at the end of the loop turn */
+	bool salt_asked;             /* it sent a SALT_REQ (one per connection, enrol.c) */
 };
 
 /* vertex-server.c helpers shared by the verbs */
@@ -338,9 +342,32 @@ void peering_on_settled(struct server *srv, const char *domain, bool anchored);
 /* serve.c: a held HELLO (sconn.hello_held) is answered now that its certificate is judged. */
 void serve_hello_release(struct sconn *c);
 
+/* relay_udp.c: the relay's datagrams (proto/relayudp.h), counted by what became of them. */
+struct relay_udp_stats {
+	uint64_t frames_rx, frames_tx, binds, pairs;
+	uint64_t malformed, unknown_ticket, wrong_source, bad_mac, replayed, unknown_handle,
+	    send_failed;
+};
+/* c said HELLO as an agent of ours or another domain's server (verified): its ticket and key,
+ * from its TLS exporter. */
+void relay_udp_conn_up(struct sconn *c);
+void relay_udp_conn_down(struct sconn *c);
+/* A datagram of ours (rudp_is_rudp) on fd, the primary's UDP socket, from `from`. */
+void relay_udp_on_datagram(struct server *srv, int fd, const uint8_t *buf, size_t len,
+			   const struct sockaddr_storage *from, socklen_t fl);
+/* Sends the datagrams queued this loop turn (the before-sleep hook, and the reflection socket
+ * after each batch it read). */
+void relay_udp_flush(struct server *srv);
+/* The counts so far; NULL before the first agent connection. */
+const struct relay_udp_stats *relay_udp_stats(struct server *srv);
+/* Logs the counts and frees (the primary's, at exit). */
+void relay_udp_close(struct server *srv);
+
 /* reflect.c: the primary's UDP socket on its port, answering reflection requests. */
 int reflect_open(struct server *srv);
 void reflect_close(struct server *srv);
+/* The socket on the port (the relay's datagrams leave from it), or -1. */
+int reflect_fd(const struct server *srv);
 
 /* revocation.c */
 int revocation_publish(struct server *srv);

@@ -7,8 +7,10 @@
 #
 #   alice@a 198.18.0.101  bob@b 198.18.0.102   the relayed pair: no endpoint in any config, and an
 #                                              nftables filter on each host's eth0 passes only
-#                                              DNS and TCP to the two servers' port 4801, so the
-#                                              relay (alice -> srva -> srvb -> bob) is the only path
+#                                              DNS, TCP and UDP to the two servers' port 4801
+#                                              (and 4802), so the relay (alice -> srva -> srvb ->
+#                                              bob) is the only path, its frames as datagrams
+#                                              between agent and server
 #   carol@a .103          dave@b .104          the direct pair: static peers with each other's
 #                                              LAN endpoint, UDP between them, the same servers
 #                                              present (each agent connected to its own)
@@ -23,7 +25,9 @@
 #    of 50 pings, alice -> bob (relay) and carol -> dave (direct UDP); CPU seconds per GB
 #    (utime+stime from /proc/PID/stat) of both agents together and of each server apart.
 #    Then one more relayed single-stream run, not counted, with `perf record` on a's server
-#    (if perf works here) for where the relay's time goes.
+#    (if perf works here) for where the relay's time goes. Then UDP to the servers is blocked
+#    on alice's and bob's hosts, the relay falls back to its TLS connections, and the same
+#    measures again ("relay-tls": the relay as it was before its frames went as datagrams).
 # 3. For each N in BENCH_PAIRS (default "1 4 16"): N relayed pairs at once, each an iperf3 TCP
 #    stream paced at BENCH_PAIR_RATE (default 5M bit/s); the aggregate received throughput, and
 #    each server's and all those agents' CPU as a percentage of one CPU.
@@ -157,10 +161,14 @@ median() # median N...: of integers
 
 # --- the lab ------------------------------------------------------------------------------------
 
-# relay_only NODE: NODE's eth0 passes only DNS and TCP to the servers' port; a counter
-# `direct` counts what it drops (it should stay at zero: agents do not learn peers' addresses).
+# relay_only NODE [udp]: NODE's eth0 passes only DNS and TCP to the servers' port, and with udp
+# UDP to their ports too (the relay's datagrams, reflection); a counter `direct` counts what it
+# drops (the direct module's probes toward the peer's candidates, once reflection told them).
 relay_only()
 {
+	local udp=drop
+	[[ ${2:-} == udp ]] && udp=accept
+	qn "$1" nft delete table ip vtxbench 2>/dev/null
 	qn "$1" nft -f - <<EOF
 table ip vtxbench {
 	counter direct { }
@@ -168,10 +176,21 @@ table ip vtxbench {
 		type filter hook output priority 0; policy accept;
 		oifname "eth0" ip daddr $DNS_IP accept
 		oifname "eth0" ip daddr { $SRVA_IP, $SRVB_IP } tcp dport $SERVER_PORT accept
+		oifname "eth0" ip daddr { $SRVA_IP, $SRVB_IP } udp dport { $SERVER_PORT, $((SERVER_PORT + 1)) } $udp
 		oifname "eth0" counter name direct drop
 	}
 }
 EOF
+}
+
+relay_transport() # relay_transport NODE PEER: udp or tls
+{
+	peer_field "$1" "$2" relay_transport 2>/dev/null
+}
+
+relay_is() # relay_is TRANSPORT: both relayed agents send their frames so
+{
+	[[ $(relay_transport alice "$BOB") == "$1" && $(relay_transport bob "$ALICE") == "$1" ]]
 }
 
 home_up()
@@ -277,7 +296,7 @@ lab()
 		RELAYED+=("u$i" "w$i")
 	done
 	for i in "${RELAYED[@]}"; do
-		relay_only "$i" || fail "nft filter on $i"
+		relay_only "$i" udp || fail "nft filter on $i"
 	done
 	for i in "${RELAYED[@]}" carol dave; do
 		lab_agent_start "$i" "$i"
@@ -310,7 +329,8 @@ approve_rounds()
 
 relay_vs_direct()
 {
-	R[relay,path]=$(peer_field alice "$BOB" path)
+	wait_until 10 relay_is udp || echo "the relay is not over udp: $(vtx_ctl alice peers)" >&2
+	R[relay,path]=$(peer_field alice "$BOB" path)-$(relay_transport alice "$BOB")
 	wait_until 30 peer_up carol "$DAVE" || fail "carol never sees dave up: $(vtx_ctl carol peers)"
 	OVL[carol]=$(peer_field carol "$DAVE" overlay4)
 	wait_until 10 qn carol ping -c 1 -W 1 "${OVL[carol]}" || fail "no ping carol -> dave"
@@ -319,6 +339,19 @@ relay_vs_direct()
 		"${VTX_DAEMON_PID[alice]} ${VTX_DAEMON_PID[bob]}"
 	measure direct carol "${OVL[carol]}" \
 		"${VTX_DAEMON_PID[carol]} ${VTX_DAEMON_PID[dave]}"
+}
+
+# The same relayed measures with UDP to the servers blocked: the relay over TLS alone.
+relay_tls()
+{
+	relay_only alice || return 1
+	relay_only bob || return 1
+	wait_until 10 relay_is tls || { echo "no fallback to tls: $(vtx_ctl alice peers)" >&2 && return 1; }
+	R[relay-tls,path]=$(peer_field alice "$BOB" path)-$(relay_transport alice "$BOB")
+	measure relay-tls alice "${OVL[alice]}" \
+		"${VTX_DAEMON_PID[alice]} ${VTX_DAEMON_PID[bob]}"
+	relay_only alice udp
+	relay_only bob udp
 }
 
 perf_profile()
@@ -405,10 +438,10 @@ report()
 	fi
 	echo
 	echo "2. relay (alice -> srva -> srvb -> bob) against direct UDP (carol -> dave), same servers"
-	printf '   %-7s %-6s %9s %9s %8s %9s %9s %9s %9s %9s %9s %7s %7s\n' path is "Gbit/s" \
+	printf '   %-9s %-9s %9s %9s %8s %9s %9s %9s %9s %9s %9s %7s %7s\n' path is "Gbit/s" \
 		"-P4" "RTT ms" "agents/GB" "(-P4)" "srva/GB" "(-P4)" "srvb/GB" "(-P4)" retr "(-P4)"
-	for p in relay direct; do
-		printf '   %-7s %-6s %9s %9s %8s %9s %9s %9s %9s %9s %9s %7s %7s\n' "$p" \
+	for p in relay relay-tls direct; do
+		printf '   %-9s %-9s %9s %9s %8s %9s %9s %9s %9s %9s %9s %7s %7s\n' "$p" \
 			"${R[$p,path]:-?}" "${R[$p,tcp1]:-n/a}" "${R[$p,tcp4]:-n/a}" "${R[$p,rtt]:-n/a}" \
 			"${R[$p,tcp1-agents]:--}" "${R[$p,tcp4-agents]:--}" "${R[$p,tcp1-srva]:--}" \
 			"${R[$p,tcp4-srva]:--}" "${R[$p,tcp1-srvb]:--}" "${R[$p,tcp4-srvb]:--}" \
@@ -422,6 +455,11 @@ report()
 	printf ' agents CPU/GB %s (1 stream), %s (-P4)\n' \
 		"$(ratio "${R[relay,tcp1-agents]:-}" "${R[direct,tcp1-agents]:-}")" \
 		"$(ratio "${R[relay,tcp4-agents]:-}" "${R[direct,tcp4-agents]:-}")"
+	printf '   relay-tls / direct: throughput %s (1 stream), %s (-P4); relay / relay-tls: %s, %s\n' \
+		"$(ratio "${R[relay-tls,tcp1]:-}" "${R[direct,tcp1]:-}")" \
+		"$(ratio "${R[relay-tls,tcp4]:-}" "${R[direct,tcp4]:-}")" \
+		"$(ratio "${R[relay,tcp1]:-}" "${R[relay-tls,tcp1]:-}")" \
+		"$(ratio "${R[relay,tcp4]:-}" "${R[relay-tls,tcp4]:-}")"
 	echo
 	echo "3. N relayed pairs at once, each an iperf3 TCP stream paced at $PAIR_RATE bit/s"
 	printf '   %5s %6s %14s %13s %10s %10s %12s %10s %10s\n' pairs "done" "aggregate Mb/s" \
@@ -438,9 +476,11 @@ report()
 		drops=$((drops + ${n:-0}))
 	done
 	echo
-	echo "relayed agents' packets dropped by the relay-only filter (a direct attempt): $drops"
+	echo "relayed agents' packets dropped by the relay-only filter (direct attempts): $drops"
 	for node in srva srvb; do
 		n=$(grep -h 'relay of .* at exit' "$VTX_TMP/$node.log" 2>/dev/null | tail -n 1)
+		[[ -z $n ]] || echo "$node: ${n#* vertex-server: }"
+		n=$(grep -h 'relay udp at exit' "$VTX_TMP/$node.log" 2>/dev/null | tail -n 1)
 		[[ -z $n ]] || echo "$node: ${n#* vertex-server: }"
 	done
 	if [[ -n $PERF_TOP ]]; then
@@ -469,6 +509,7 @@ approve_rounds 2>>"$SETUP_LOG"
 say "2. relay against direct"
 relay_vs_direct 2>>"$SETUP_LOG"
 perf_profile 2>>"$SETUP_LOG"
+relay_tls 2>>"$SETUP_LOG" || say "relay-tls not measured (see the setup log)"
 say "3. relayed pairs at once: ${PAIRS[*]}"
 for i in $(seq 1 "$MAXPAIRS"); do
 	ask "u$i" "u$i@$DOMAIN_A" "w$i" "w$i@$DOMAIN_B" 2>>"$SETUP_LOG" || fail "pair $i: no approval"

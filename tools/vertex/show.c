@@ -91,8 +91,11 @@ text_peer(const struct ctlclient_facts *f, size_t from, size_t to)
 	const char *path = ctlclient_fact(f, from, to, "path");
 
 	if (!strcmp(path, "relay"))
-		printf("peer %s  %s (path relay via %s)\n", ctlclient_fact(f, from, to, "peer"),
-		       ctlclient_fact(f, from, to, "state"), ctlclient_fact(f, from, to, "via"));
+		printf("peer %s  %s (path relay via %s%s)\n", ctlclient_fact(f, from, to, "peer"),
+		       ctlclient_fact(f, from, to, "state"), ctlclient_fact(f, from, to, "via"),
+		       strcmp(ctlclient_fact(f, from, to, "relay_transport"), "udp")
+			   ? ""
+			   : ", udp to our server");
 	else
 		printf("peer %s  %s (path %s)\n", ctlclient_fact(f, from, to, "peer"),
 		       ctlclient_fact(f, from, to, "state"), path);

@@ -147,7 +147,15 @@ path_set_upkeep(struct path_set *s, uint64_t now, uint64_t dead_after_ms, const 
 						    : "same path");
 		return true;
 	}
-	return now - s->last_udp_rx_ms >= PATH_QUIET_MS && now - s->last_udp_rx_ms <= dead_after_ms;
+	if (now - s->last_udp_rx_ms > dead_after_ms)
+		return false;
+	/*
+	 * Quiet: is it still there? Or busy, but the proof that it works both ways (the last
+	 * answer) is half the dead-peer interval old: renewed, before it lapses under a steady
+	 * flow and frames leave a UDP path that works.
+	 */
+	return now - s->last_udp_rx_ms >= PATH_QUIET_MS ||
+	       (s->validated_ms && now - s->validated_ms >= dead_after_ms / 2);
 }
 
 void

@@ -115,7 +115,7 @@ measure()
 	one "$amode" >/dev/null # warm-up (the first SYN may wait for the path)
 	for ((i = 0; i < ROUNDS; i++)); do
 		perf=
-		[[ -n ${BENCH_PERF:-} && $i -eq 0 ]] && perf=$BENCH_PERF/${mode/\//-}
+		[[ -n ${BENCH_PERF:-} && $i -eq $((ROUNDS - 1)) ]] && perf=$BENCH_PERF/${mode/\//-}
 		read -r secs ticks <<<"$(one "$amode" "$perf")"
 		[[ -n $secs ]] || continue
 		mbits+=("$(awk -v mb="$MB" -v s="$secs" 'BEGIN { print mb * 8 * 1.048576 / s }')")
@@ -123,6 +123,10 @@ measure()
 			'BEGIN { print t / hz / (mb * 1.048576 / 1000) }')")
 		printf '%-8s round %d: %.0f Mbit/s, %.2f CPU s/GB\n' "$mode" "$i" "${mbits[-1]}" \
 			"${cpus[-1]}"
+	done
+	for n in alice bob; do # what the agents still hold after the rounds
+		echo "$mode $n: $(vtx_ctl "$n" status --json | jq -c '{netstack_conns, proxied, netstack_no_buffer, drops,
+			proxy_spliced, socks_clients, policy: ."policy_drop.port-not-allowed"}')"
 	done
 	R[$mode,mbit]=$(printf '%s\n' "${mbits[@]}" | median)
 	R[$mode,cpu]=$(printf '%s\n' "${cpus[@]}" | median)

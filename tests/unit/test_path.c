@@ -252,6 +252,39 @@ test_path_probes_fail_over_and_recover(void **state)
 	assert_int_equal(s.probes_answered, 3);
 }
 
+/*
+ * A steady flow over UDP (never quiet) for longer than the dead-peer interval: the validation
+ * is renewed by a probe at half the interval, so UDP stays chosen (it lapsed before, and a
+ * long transfer left a working UDP path for the link).
+ */
+static void
+test_path_probes_renew_validation_under_steady_flow(void **state)
+{
+	struct sockaddr_storage e = ep("198.18.1.1:4800");
+	struct path_set s;
+	uint64_t t;
+	uint32_t seq = 0;
+	unsigned probes = 0;
+
+	(void)state;
+	path_set_init(&s, &e, 1);
+	path_set_on_stream_up(&s, LINK(0), true, &e, true);
+	path_set_on_udp_rx(&s, &e, 1000, "bob");
+	path_set_on_validated(&s, 1000);
+	for (t = 1000; t <= 1000 + 3 * DEAD_MS; t += 10) {
+		path_set_on_udp_rx(&s, &e, t, "bob"); /* frames arrive every 10 ms */
+		if (busy(&s, t)) {
+			probes++;
+			seq = path_set_probe_sent(&s, t);
+		} else if (s.probe_sent_ms && t - s.probe_sent_ms == 20) {
+			assert_true(path_set_on_probe_answer(&s, seq, t, "bob"));
+		}
+		assert_int_equal(path_choose(&s, t, DEAD_MS), PATH_UDP);
+	}
+	/* About one probe per half interval, not one per turn. */
+	assert_true(probes >= 5 && probes <= 7);
+}
+
 /* Near the margin: answers and losses taking turns never bring a failed path back. */
 static void
 test_path_probes_no_flapping(void **state)
@@ -335,6 +368,7 @@ main(void)
 		cmocka_unit_test(test_path_udp_liveness),
 		cmocka_unit_test(test_path_roaming),
 		cmocka_unit_test(test_path_probes_fail_over_and_recover),
+		cmocka_unit_test(test_path_probes_renew_validation_under_steady_flow),
 		cmocka_unit_test(test_path_probes_no_flapping),
 		cmocka_unit_test(test_path_probes_one_loss_and_roaming),
 		cmocka_unit_test(test_path_stream_up_sets_endpoint),

@@ -37,7 +37,7 @@ int wiring_handle_rdv(struct agent *a);
 int wiring_rdv_restore(struct agent *a);
 /* Through the relay: the dial of a peer, a frame; the home server came or went. */
 int wiring_relay_dial(struct agent *a, struct peer *p);
-bool wiring_send_relay(void *arg, struct peer *p, const uint8_t *frame, size_t len);
+bool wiring_send_relay(void *arg, struct peer *p, struct pkt *pkt);
 void wiring_rdv_home_state(struct agent *a, bool up);
 /* wiring_direct.c: reflection datagrams (true if p was one, then taken), sessions up, the home
  * server coming and going, OFFER messages. */

@@ -137,18 +137,26 @@ wiring_relay_on_channel(void *arg, const char *from, int fd)
 	return true;
 }
 
+/* Is `from` a peer we relay with? A frame relayed from anyone else is dropped, and counted. */
+static bool
+wiring_relayed_peer(struct agent *a, const char *from)
+{
+	struct peer *p = peer_find(a->peers, from);
+
+	if (p && p->paths.relay)
+		return true;
+	dataplane_count_drop(a->dp, DATAPLANE_DROP_UNKNOWN_RECEIVER,
+			     "a relayed frame from no approved peer");
+	return false;
+}
+
 static void
 wiring_relay_on_frame(void *arg, const char *from, const uint8_t *frame, size_t len)
 {
 	struct agent *a = arg;
-	struct peer *p = peer_find(a->peers, from);
 
-	if (!p || !p->paths.relay) {
-		dataplane_count_drop(a->dp, DATAPLANE_DROP_UNKNOWN_RECEIVER,
-				     "a relayed frame from no approved peer");
-		return;
-	}
-	dataplane_on_relay_frame(a->dp, frame, len);
+	if (wiring_relayed_peer(a, from))
+		dataplane_on_relay_frame(a->dp, frame, len);
 }
 
 /* The relay's datagrams leave from the data socket: the NAT mapping reflection saw. */
@@ -180,10 +188,17 @@ const struct relay_ops wiring_relay_ops = {
 bool
 wiring_relay_datagram(struct agent *a, struct pkt *p, const struct sockaddr_storage *from)
 {
+	const char *peer;
+
 	if (!rudp_is_rudp(pkt_data(p), p->len))
 		return false;
-	if (a->relay)
-		relay_on_datagram(a->relay, pkt_data(p), p->len, from);
+	/* A relayed frame is received in its own buffer: the relay's header pulled off. */
+	if (a->relay &&
+	    relay_on_datagram(a->relay, pkt_data(p), p->len, from, &peer) == RELAY_DGRAM_FRAME &&
+	    wiring_relayed_peer(a, peer) && pkt_pull(p, RUDP_HDR_LEN)) {
+		dataplane_on_relay_pkt(a->dp, p);
+		return true;
+	}
 	pkt_put(a->pkts, p);
 	return true;
 }
@@ -214,12 +229,21 @@ wiring_relay_dial(struct agent *a, struct peer *p)
 	return link_dial_fd(a->links, p, fd, &path_relay_addr);
 }
 
+/* As a datagram in pkt itself where the relay's UDP works (no copy), else over TLS. */
 bool
-wiring_send_relay(void *arg, struct peer *p, const uint8_t *frame, size_t len)
+wiring_send_relay(void *arg, struct peer *p, struct pkt *pkt)
 {
 	struct agent *a = arg;
+	struct sockaddr_storage to;
+	bool ok;
 
-	return a->relay && relay_send_frame(a->relay, p->identity, frame, len);
+	if (a->relay && a->udp && relay_udp_frame(a->relay, p->identity, pkt, &to)) {
+		path_udp_queue(a->udp, &to, pkt);
+		return true;
+	}
+	ok = a->relay && relay_send_frame(a->relay, p->identity, pkt_data(pkt), pkt->len);
+	pkt_put(a->pkts, pkt);
+	return ok;
 }
 
 static void

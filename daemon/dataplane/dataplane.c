@@ -179,9 +179,11 @@ dataplane_output(struct dataplane *dp, struct peer *peer, struct pkt *p)
 		peer_count_drop(peer, PEER_DROP_NO_SESSION, "the link's output is full");
 		break;
 	case PATH_RELAY:
-		if (dp->ops.send_relay && dp->ops.send_relay(dp->arg, peer, pkt_data(p), p->len))
-			break;
-		peer_count_drop(peer, PEER_DROP_NO_SESSION, "the relay is down or over its bound");
+		if (!dp->ops.send_relay || !dp->ops.send_relay(dp->arg, peer, p))
+			peer_count_drop(peer, PEER_DROP_NO_SESSION,
+					"the relay is down or over its bound");
+		if (dp->ops.send_relay)
+			return; /* it took p */
 		break;
 	case PATH_NONE:
 		peer_count_drop(peer, PEER_DROP_NO_SESSION, "no path to the peer");
@@ -504,6 +506,12 @@ dataplane_on_relay_frame(struct dataplane *dp, const uint8_t *frame, size_t len)
 }
 
 void
+dataplane_on_relay_pkt(struct dataplane *dp, struct pkt *p)
+{
+	dataplane_receive(dp, p, NULL, PATH_RELAY);
+}
+
+void
 dataplane_send_check(struct dataplane *dp, struct peer *peer, const struct sockaddr_storage *to)
 {
 	dataplane_send_path_probe(dp, peer, PROBE_REQUEST, 0, to);
@@ -530,11 +538,13 @@ dataplane_send_keepalive(struct dataplane *dp, struct peer *peer)
 		bool relayed = peer->paths.stream_relayed || !peer->paths.stream;
 
 		if (session_seal(peer->current, p)) {
-			if (!relayed)
+			if (!relayed) {
 				dp->ops.send_stream(dp->arg, peer->paths.stream, pkt_data(p),
 						    p->len);
-			else if (dp->ops.send_relay)
-				dp->ops.send_relay(dp->arg, peer, pkt_data(p), p->len);
+			} else if (dp->ops.send_relay) {
+				dp->ops.send_relay(dp->arg, peer, p);
+				p = NULL; /* taken */
+			}
 		}
 		pkt_put(dp->pkts, p);
 	}

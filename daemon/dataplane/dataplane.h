@@ -58,8 +58,12 @@ struct pktdev {
 struct dataplane_ops {
 	/* Sends a sealed frame as a FRAME record on l; false if it could not be queued. */
 	bool (*send_stream)(void *arg, struct link *l, const uint8_t *frame, size_t len);
-	/* Sends a sealed frame to p through the relay (RELAY_FRAME); false if it was dropped. */
-	bool (*send_relay)(void *arg, struct peer *p, const uint8_t *frame, size_t len);
+	/*
+	 * Sends the sealed frame in pkt to p through the relay (a datagram to the home server, the
+	 * relay's header pushed into pkt's headroom, or a RELAY_FRAME record); takes pkt. False if
+	 * it was dropped.
+	 */
+	bool (*send_relay)(void *arg, struct peer *p, struct pkt *pkt);
 };
 
 /* Borrows everything; *out freed with dataplane_free. 0 or -ENOMEM. */
@@ -77,6 +81,8 @@ void dataplane_on_udp(struct dataplane *dp, struct pkt *p, const struct sockaddr
 void dataplane_on_stream_frame(struct dataplane *dp, const uint8_t *frame, size_t len);
 /* A frame that arrived through the relay (borrowed). */
 void dataplane_on_relay_frame(struct dataplane *dp, const uint8_t *frame, size_t len);
+/* The same, a frame that came as a relay datagram, in its own buffer p (taken). */
+void dataplane_on_relay_pkt(struct dataplane *dp, struct pkt *p);
 /* An empty frame to p (which has keys): over UDP, and over the link while UDP is unproven. */
 void dataplane_send_keepalive(struct dataplane *dp, struct peer *p);
 /*

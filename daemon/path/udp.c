@@ -4,7 +4,8 @@
  *
  * Send: frames queue in tx_pkts (in order, with their address) until the before-sleep flush,
  * which groups them into messages -- with UDP GSO, a run of frames to one peer, all of one size
- * but the last, is one message the kernel cuts into datagrams -- and sends them with sendmmsg().
+ * but the last, is one message the kernel cuts into datagrams -- and sends them with sendmmsg()
+ * (core/udpbatch.c, which the servers' relay shares).
  *
  * Receive: recvmmsg() straight into pool buffers, one datagram each; or, with UDP GRO, into a
  * few large buffers of coalesced same-size datagrams from one sender, each then cut back into
@@ -15,7 +16,6 @@
 
 #include <errno.h>
 #include <netinet/in.h>
-#include <netinet/udp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -25,13 +25,11 @@
 #include "core/log.h"
 #include "core/pkt.h"
 #include "core/sockaddr.h"
+#include "core/udpbatch.h"
 
 enum {
-	UDP_BATCH = 64,            /* frames per send batch and per receive call */
-	UDP_GSO_MAX_SEGS = 64,     /* frames in one UDP GSO send (the kernel's minimum limit) */
-	UDP_GSO_MAX_BYTES = 65000, /* payload of one UDP GSO send: an IP packet is <= 64 KiB */
+	UDP_BATCH = UDP_BATCH_MAX, /* frames per send batch and per receive call */
 	UDP_GRO_BUFS = 8,          /* coalesced datagrams per recvmmsg when UDP GRO is on */
-	UDP_GRO_BUF_SIZE = 65536,
 	UDP_SOCKBUF = 4 << 20,
 	UDP_AUX_RECV_MAX = 16, /* datagrams read from an extra socket per readiness */
 };
@@ -53,22 +51,12 @@ struct path_udp {
 	void *arg;
 	int fd, family;
 	struct ev_io io;
-	bool gso; /* the kernel segments runs of equal frames for us (UDP_SEGMENT) */
 	bool gro; /* the kernel hands us coalesced datagrams (UDP_GRO) */
 	struct log_ratelimit rl;
 
-	/* Frames waiting for the flush, in order. */
+	/* Frames waiting for the flush, in order (tx.gso: runs of equal frames are segmented). */
 	struct pkt *tx_pkts[UDP_BATCH];
-	struct sockaddr_storage tx_addr[UDP_BATCH];
-	socklen_t tx_addrlen[UDP_BATCH];
-	unsigned ntx;
-	/* Scratch for the flush: one message per run of frames to one peer. */
-	struct mmsghdr tx_msgs[UDP_BATCH];
-	struct iovec tx_iov[UDP_BATCH];
-	union {
-		char buf[CMSG_SPACE(sizeof(uint16_t))];
-		struct cmsghdr align;
-	} tx_cmsg[UDP_BATCH];
+	struct udp_batch tx;
 	uint8_t *rx_gro;     /* UDP_GRO_BUFS x UDP_GRO_BUF_SIZE, when gro */
 	struct udp_aux *aux; /* PATH_UDP_AUX_MAX slots, allocated at the first; NULL: none yet */
 	unsigned naux, npins;
@@ -121,90 +109,27 @@ path_socket_bind(int family, int type, uint16_t port)
 	return fd;
 }
 
-/* True if queued frames i and j go to the same address. */
-static bool
-udp_same_dest(const struct path_udp *u, unsigned i, unsigned j)
-{
-	return u->tx_addrlen[i] == u->tx_addrlen[j] &&
-	       !memcmp(&u->tx_addr[i], &u->tx_addr[j], u->tx_addrlen[i]);
-}
-
-/* Groups the queue into messages (see the top of the file); returns how many. */
-static unsigned
-udp_build_msgs(struct path_udp *u)
-{
-	unsigned nmsg = 0;
-
-	for (unsigned i = 0; i < u->ntx;) {
-		unsigned start = i;
-		size_t seg = u->tx_pkts[i]->len, total = seg;
-		struct msghdr *m = &u->tx_msgs[nmsg].msg_hdr;
-
-		u->tx_iov[i] = (struct iovec){ pkt_data(u->tx_pkts[i]), u->tx_pkts[i]->len };
-		for (i++; u->gso && i < u->ntx && i - start < UDP_GSO_MAX_SEGS; i++) {
-			size_t len = u->tx_pkts[i]->len;
-
-			if (len > seg || total + len > UDP_GSO_MAX_BYTES ||
-			    !udp_same_dest(u, start, i) || u->tx_pkts[i - 1]->len < seg)
-				break;
-			u->tx_iov[i] = (struct iovec){ pkt_data(u->tx_pkts[i]), len };
-			total += len;
-		}
-		*m = (struct msghdr){ .msg_name = &u->tx_addr[start],
-				      .msg_namelen = u->tx_addrlen[start],
-				      .msg_iov = &u->tx_iov[start],
-				      .msg_iovlen = i - start };
-		if (i - start > 1) {
-			struct cmsghdr *c = &u->tx_cmsg[nmsg].align;
-			uint16_t gso = (uint16_t)seg;
-
-			m->msg_control = u->tx_cmsg[nmsg].buf;
-			m->msg_controllen = sizeof(u->tx_cmsg[nmsg].buf);
-			c->cmsg_level = SOL_UDP;
-			c->cmsg_type = UDP_SEGMENT;
-			c->cmsg_len = CMSG_LEN(sizeof(gso));
-			memcpy(CMSG_DATA(c), &gso, sizeof(gso));
-		}
-		nmsg++;
-	}
-	return nmsg;
-}
-
 /* Frames the kernel refuses are dropped (UDP is lossy anyway). */
 void
 path_udp_flush(struct path_udp *u)
 {
-	unsigned nmsg = udp_build_msgs(u), sent = 0;
+	struct udp_batch_result r;
+	unsigned n = u->tx.n;
 
-	while (sent < nmsg) {
-		int n = sendmmsg(u->fd, u->tx_msgs + sent, nmsg - sent, MSG_DONTWAIT);
-
-		if (n <= 0) {
-			if (n < 0 && errno == EIO && u->gso) {
-				/* The route's device cannot take GSO after all: stop using it. */
-				log_warnx(
-				    "udp: segmentation offload refused; sending frames one by one");
-				u->gso = false;
-			} else if (n < 0 && errno != EAGAIN && errno != ENOBUFS &&
-				   log_ratelimit_ok(&u->rl, ev_now_ms(u->loop))) {
-				log_warn("udp send");
-			}
-			/* Skip the message that failed (e.g. unreachable), go on with the rest. */
-			sent++;
-			continue;
-		}
-		sent += (unsigned)n;
+	udp_batch_send(&u->tx, u->fd, &r);
+	if (r.gso_refused)
+		log_warnx("udp: segmentation offload refused; sending frames one by one");
+	if (r.err && log_ratelimit_ok(&u->rl, ev_now_ms(u->loop))) {
+		errno = r.err;
+		log_warn("udp send");
 	}
-	for (unsigned i = 0; i < u->ntx; i++)
+	for (unsigned i = 0; i < n; i++)
 		pkt_put(u->pkts, u->tx_pkts[i]);
-	u->ntx = 0;
 }
 
 void
 path_udp_queue(struct path_udp *u, const struct sockaddr_storage *to, struct pkt *p)
 {
-	unsigned i;
-
 	if (u->npins) {
 		int id = path_udp_aux_pinned(u, to);
 
@@ -213,11 +138,14 @@ path_udp_queue(struct path_udp *u, const struct sockaddr_storage *to, struct pkt
 			return;
 		}
 	}
-	if (u->ntx == UDP_BATCH)
+	struct sockaddr_storage ss;
+	socklen_t sl;
+
+	if (udp_batch_full(&u->tx))
 		path_udp_flush(u);
-	i = u->ntx++;
-	u->tx_pkts[i] = p;
-	u->tx_addrlen[i] = sockaddr_for_family(u->family, to, &u->tx_addr[i]);
+	sl = sockaddr_for_family(u->family, to, &ss);
+	u->tx_pkts[u->tx.n] = p;
+	udp_batch_add(&u->tx, pkt_data(p), p->len, (const struct sockaddr *)&ss, sl);
 }
 
 /* Receives straight into pool buffers, one datagram each (no UDP GRO). */
@@ -259,23 +187,6 @@ udp_recv_plain(struct path_udp *u)
 	}
 	for (unsigned i = n > 0 ? (unsigned)n : 0; i < have; i++)
 		pkt_put(u->pkts, pkts[i]);
-}
-
-/* The segment size of a coalesced datagram, or its whole length if it was not coalesced. */
-static size_t
-udp_gro_size(struct msghdr *m, size_t len)
-{
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(m); c; c = CMSG_NXTHDR(m, c)) {
-		int gso;
-
-		if (c->cmsg_level != SOL_UDP || c->cmsg_type != UDP_GRO ||
-		    c->cmsg_len < CMSG_LEN(sizeof(gso)))
-			continue;
-		memcpy(&gso, CMSG_DATA(c), sizeof(gso));
-		if (gso > 0 && (size_t)gso < len)
-			return (size_t)gso;
-	}
-	return len;
 }
 
 /* Cuts a coalesced datagram back into frames, each into a pool buffer. */
@@ -333,7 +244,7 @@ udp_recv_gro(struct path_udp *u)
 			u->ops.on_drop(u->arg, PATH_UDP_DROP_OVERSIZED, "oversized datagram");
 			continue;
 		}
-		udp_split(u, iov[i].iov_base, len, udp_gro_size(m, len), &from[i]);
+		udp_split(u, iov[i].iov_base, len, udp_gro_segment(m, len), &from[i]);
 	}
 }
 
@@ -357,15 +268,11 @@ udp_on_readable(struct ev_io *io, uint32_t revents)
 static void
 udp_offloads(struct path_udp *u)
 {
-	int one = 1, gso = 0;
-	socklen_t gl = sizeof(gso);
-
-	u->gso = getsockopt(u->fd, SOL_UDP, UDP_SEGMENT, &gso, &gl) == 0;
-	u->gro = setsockopt(u->fd, SOL_UDP, UDP_GRO, &one, sizeof(one)) == 0;
+	udp_offloads_probe(u->fd, &u->tx.gso, &u->gro);
 	if (u->gro && !(u->rx_gro = malloc((size_t)UDP_GRO_BUFS * UDP_GRO_BUF_SIZE)))
 		u->gro = false;
 	log_debug(LOG_DATA, "udp offloads: segmentation %s, receive coalescing %s",
-		  u->gso ? "on" : "off", u->gro ? "on" : "off");
+		  u->tx.gso ? "on" : "off", u->gro ? "on" : "off");
 }
 
 /* Ownership: *out is the caller's, freed with path_udp_close; loop and pkts are borrowed. */

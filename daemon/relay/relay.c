@@ -14,6 +14,7 @@
 
 #include "core/ev.h"
 #include "core/log.h"
+#include "core/pkt.h"
 #include "core/sockaddr.h"
 #include "crypto/aead.h"
 #include "proto/ctlmsg.h"
@@ -331,15 +332,11 @@ relay_on_msg(struct relay *r, const struct ctlmsg *m)
 	}
 }
 
-static bool relay_udp_send(struct relay *r, const char *peer, const uint8_t *frame, size_t len);
-
 bool
 relay_send_frame(struct relay *r, const char *peer, const uint8_t *frame, size_t len)
 {
 	struct ctlmsg m = { .type = CTL_RELAY_FRAME };
 
-	if (relay_udp_send(r, peer, frame, len))
-		return true;
 	if (strlen(peer) > CTL_STR_MAX || len > CTL_BLOB_MAX ||
 	    r->ops.backlog(r->arg) > RELAY_FRAME_BACKLOG) {
 		r->stats.frames_dropped++;
@@ -529,20 +526,19 @@ relay_udp_forget(struct relay *r, const char *peer)
 	r->udp.last_found = 0;
 }
 
-/* The frame as a DATA datagram, if UDP works and the server knows the peer's handle. */
-static bool
-relay_udp_send(struct relay *r, const char *peer, const uint8_t *frame, size_t len)
+bool
+relay_udp_frame(struct relay *r, const char *peer, struct pkt *p, struct sockaddr_storage *to)
 {
-	uint8_t hdr[RUDP_HDR_LEN];
+	uint8_t *hdr;
 	unsigned h;
 
-	if (!relay_udp_works(r) || len > FRAME_MAX_LEN || !(h = relay_udp_handle(r, peer)) ||
-	    !r->udp.p[h].acked)
+	if (!relay_udp_works(r) || p->len > FRAME_MAX_LEN || !(h = relay_udp_handle(r, peer)) ||
+	    !r->udp.p[h].acked || !(hdr = pkt_push(p, RUDP_HDR_LEN)))
 		return false;
 	rudp_data_hdr_encode(hdr, (uint16_t)h, r->udp.ticket);
-	if (!r->ops.send_udp(r->arg, &r->udp.server, hdr, sizeof(hdr), frame, len))
-		return false; /* no buffer: the stream may still take it */
+	*to = r->udp.server;
 	r->stats.udp_frames_tx++;
+	r->stats.frames_tx++;
 	return true;
 }
 
@@ -575,32 +571,30 @@ relay_udp_on_ctl(struct relay *r, const uint8_t *buf, size_t len)
 	r->stats.udp_dropped++; /* a stale answer, or one to nothing we asked */
 }
 
-bool
+enum relay_dgram
 relay_on_datagram(struct relay *r, const uint8_t *buf, size_t len,
-		  const struct sockaddr_storage *from)
+		  const struct sockaddr_storage *from, const char **peer)
 {
 	struct rudp_hdr h;
-	const char *peer;
 
 	if (!rudp_is_rudp(buf, len))
-		return false;
+		return RELAY_DGRAM_NOT_OURS;
 	if (!r->udp.on || !sockaddr_same(from, &r->udp.server) || !rudp_hdr_decode(buf, len, &h) ||
 	    h.ticket != r->udp.ticket || h.handle > RUDP_HANDLES_MAX) {
 		r->stats.udp_dropped++;
-		return true;
+		return RELAY_DGRAM_TAKEN;
 	}
 	if (h.type != RUDP_DATA) {
 		relay_udp_on_ctl(r, buf, len);
-		return true;
+		return RELAY_DGRAM_TAKEN;
 	}
-	if (!(peer = r->udp.p[h.handle].peer)[0]) {
+	if (!(*peer = r->udp.p[h.handle].peer)[0]) {
 		r->stats.udp_dropped++;
-		return true;
+		return RELAY_DGRAM_TAKEN;
 	}
 	r->stats.udp_frames_rx++;
 	r->stats.frames_rx++;
-	r->ops.on_frame(r->arg, peer, buf + RUDP_HDR_LEN, len - RUDP_HDR_LEN);
-	return true;
+	return RELAY_DGRAM_FRAME;
 }
 
 void

@@ -34,6 +34,7 @@
 #include <stdint.h>
 
 struct ctlmsg;
+struct pkt;
 struct sockaddr_storage;
 struct ev_loop;
 struct relay;
@@ -54,7 +55,7 @@ struct relay_ops {
 	size_t (*backlog)(void *arg);
 	/* from opened a channel: fd (taken, in both cases) is the link's end; false: refused. */
 	bool (*on_channel)(void *arg, const char *from, int fd);
-	/* A data frame from `from` (borrowed). */
+	/* A data frame from `from` in a RELAY_FRAME record (borrowed). */
 	void (*on_frame)(void *arg, const char *from, const uint8_t *frame, size_t len);
 	/* A datagram (hdr then body, both borrowed) to the server from the data socket. */
 	bool (*send_udp)(void *arg, const struct sockaddr_storage *to, const uint8_t *hdr,
@@ -76,7 +77,14 @@ void relay_free(struct relay *r);
 int relay_dial(struct relay *r, const char *peer, int *fd);
 /* A RELAY or RELAY_FRAME from the home server. */
 void relay_on_msg(struct relay *r, const struct ctlmsg *m);
-/* A sealed frame to peer; false if dropped (counted). */
+/*
+ * The sealed frame in p as a DATA datagram to peer, if frames go over UDP now and the server
+ * took our handle for peer: the datagram's header is pushed into p's headroom and *to is the
+ * server's address, for the caller to send p there from the data socket (counted as sent).
+ * False: p is unchanged, and goes by relay_send_frame.
+ */
+bool relay_udp_frame(struct relay *r, const char *peer, struct pkt *p, struct sockaddr_storage *to);
+/* A sealed frame to peer in a RELAY_FRAME record over TLS; false if dropped (counted). */
 bool relay_send_frame(struct relay *r, const char *peer, const uint8_t *frame, size_t len);
 /* The home connection is gone: every channel ends. */
 void relay_home_down(struct relay *r);
@@ -88,9 +96,14 @@ void relay_close_peer(struct relay *r, const char *peer);
  */
 void relay_udp_up(struct relay *r, const struct sockaddr_storage *server,
 		  const uint8_t exported[40]);
-/* A datagram on the data socket: true if it was ours (taken: counted, dropped if bad). */
-bool relay_on_datagram(struct relay *r, const uint8_t *buf, size_t len,
-		       const struct sockaddr_storage *from);
+/*
+ * A datagram on the data socket. NOT_OURS: not the relay's. TAKEN: the relay's, and handled
+ * (counted; dropped if bad). FRAME: a DATA from *peer (borrowed until the relay changes), its
+ * sealed frame the datagram after its first RUDP_HDR_LEN bytes, for the caller to receive.
+ */
+enum relay_dgram { RELAY_DGRAM_NOT_OURS, RELAY_DGRAM_TAKEN, RELAY_DGRAM_FRAME };
+enum relay_dgram relay_on_datagram(struct relay *r, const uint8_t *buf, size_t len,
+				   const struct sockaddr_storage *from, const char **peer);
 /*
  * UDP may have stopped (a direct path just died: the same network may now drop what goes to
  * the server): frames go over TLS until the server answers a BIND sent now.

@@ -29,15 +29,24 @@
 #include "core/log.h"
 #include "core/ratelimit.h"
 #include "core/sockaddr.h"
+#include "core/udpbatch.h"
 #include "proto/reflect.h"
 #include "proto/relayudp.h"
 #include "server/server.h"
 
 /*
  * Datagrams read a loop turn: reflection's are rare, the relay's come in runs (one per relayed
- * packet); the socket's buffers (REFLECT_SOCKBUF) take a run of them between two turns.
+ * packet); the socket's buffers (REFLECT_SOCKBUF) take a run of them between two turns. With UDP
+ * GRO a receive may be a run of one sender's same-size datagrams coalesced by the kernel (an
+ * agent's or a server's GSO send arrives whole: one trip through the stack, not one a datagram),
+ * cut here; the bound counts datagrams, not receives. Each buffer holds a coalesced receive.
  */
-enum { REFLECT_READS_PER_TURN = 256, REFLECT_BATCH = 32, REFLECT_SOCKBUF = 4 << 20 };
+enum {
+	REFLECT_READS_PER_TURN = 256,
+	REFLECT_BATCH = 16,
+	REFLECT_BUF = UDP_GRO_BUF_SIZE,
+	REFLECT_SOCKBUF = 4 << 20,
+};
 
 struct reflect_sock {
 	struct reflect *r;
@@ -51,11 +60,15 @@ struct reflect {
 	struct reflect_sock sock[2]; /* the port, and the next one */
 	struct ratelimit *rl;
 	uint64_t answered, refused, malformed;
-	/* recvmmsg's: one datagram a buffer (one byte more than the largest we take) */
+	/* recvmmsg's: a datagram, or a coalesced run of them, a buffer */
 	struct mmsghdr msg[REFLECT_BATCH];
 	struct iovec iov[REFLECT_BATCH];
 	struct sockaddr_storage from[REFLECT_BATCH];
-	uint8_t buf[REFLECT_BATCH][RUDP_DATA_MAX_LEN + 1];
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} cmsg[REFLECT_BATCH];
+	uint8_t buf[REFLECT_BATCH][REFLECT_BUF];
 };
 
 /* One datagram: the relay's go to relay_udp.c, reflection requests are answered. */
@@ -107,18 +120,30 @@ reflect_on_io(struct ev_io *io, uint32_t revents)
 
 		for (int i = 0; i < REFLECT_BATCH; i++) {
 			r->iov[i] = (struct iovec){ r->buf[i], sizeof(r->buf[i]) };
-			r->msg[i].msg_hdr = (struct msghdr){ .msg_name = &r->from[i],
-							     .msg_namelen = sizeof(r->from[i]),
-							     .msg_iov = &r->iov[i],
-							     .msg_iovlen = 1 };
+			r->msg[i].msg_hdr =
+			    (struct msghdr){ .msg_name = &r->from[i],
+					     .msg_namelen = sizeof(r->from[i]),
+					     .msg_iov = &r->iov[i],
+					     .msg_iovlen = 1,
+					     .msg_control = r->cmsg[i].buf,
+					     .msg_controllen = sizeof(r->cmsg[i].buf) };
 		}
 		/* EAGAIN, or an ICMP error reported on the socket: the next readiness. */
 		if ((n = recvmmsg(rs->fd, r->msg, REFLECT_BATCH, MSG_DONTWAIT, NULL)) <= 0)
 			break;
-		for (int i = 0; i < n; i++)
-			reflect_on_datagram(rs, r->buf[i], r->msg[i].msg_len, &r->from[i],
-					    r->msg[i].msg_hdr.msg_namelen);
-		done += n;
+		for (int i = 0; i < n; i++) {
+			struct msghdr *m = &r->msg[i].msg_hdr;
+			size_t len = r->msg[i].msg_len, seg = udp_gro_segment(m, len);
+
+			if (m->msg_flags & MSG_TRUNC) { /* larger than any we take */
+				r->malformed++;
+				continue;
+			}
+			for (size_t off = 0; off < len; off += seg, done++)
+				reflect_on_datagram(rs, r->buf[i] + off,
+						    len - off < seg ? len - off : seg, &r->from[i],
+						    m->msg_namelen);
+		}
 		if (n < REFLECT_BATCH)
 			break;
 	}
@@ -131,6 +156,7 @@ reflect_sock_open(struct reflect *r, struct reflect_sock *rs, uint16_t port)
 {
 	struct sockaddr_in6 sa = { .sin6_family = AF_INET6, .sin6_port = htons(port) };
 	int zero = 0, buf = REFLECT_SOCKBUF, err;
+	bool gso, gro;
 
 	rs->r = r;
 	rs->fd = socket(AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -139,6 +165,7 @@ reflect_sock_open(struct reflect *r, struct reflect_sock *rs, uint16_t port)
 	setsockopt(rs->fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
 	setsockopt(rs->fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
 	setsockopt(rs->fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
+	udp_offloads_probe(rs->fd, &gso, &gro); /* GRO on where the kernel has it */
 	if (bind(rs->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		err = -errno;
 		log_warn("reflection: udp port %u", port);

@@ -40,13 +40,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/uio.h>
 
 #include "control/stream.h"
 #include "core/ev.h"
 #include "core/log.h"
 #include "core/siphash.h"
 #include "core/sockaddr.h"
+#include "core/udpbatch.h"
 #include "crypto/aead.h"
 #include "crypto/tls.h"
 #include "proto/ctlmsg.h"
@@ -60,8 +60,8 @@ enum {
 	RUDP_BIND_MS = 500,        /* a PEER_OUT binds this often (agents too: relay.h) */
 	RUDP_BIND_FRESH_MS = 1500, /* a binding, or its answer, counts this long */
 	RUDP_LINK_SLOTS = 2 * RUDP_LINK_HANDLES,
-	RUDP_PAIRS_PER_TICK = 64, /* PAIRs a PEER_OUT sends again per RUDP_BIND_MS */
-	RUDP_TX_BATCH = 64,       /* DATA datagrams queued for one sendmmsg */
+	RUDP_PAIRS_PER_TICK = 64,      /* PAIRs a PEER_OUT sends again per RUDP_BIND_MS */
+	RUDP_TX_BATCH = UDP_BATCH_MAX, /* DATA datagrams queued for one flush */
 };
 
 enum relay_udp_kind { RUDP_AGENT, RUDP_PEER_IN, RUDP_PEER_OUT };
@@ -92,21 +92,17 @@ struct relay_udp_conn {
 	struct ev_timer timer;
 };
 
-/* A DATA waiting for the flush (its frame copied: what it came from is borrowed). */
-struct relay_udp_tx {
-	int fd;
-	struct sockaddr_storage to;
-	socklen_t tolen;
-	size_t len;
-	uint8_t buf[RUDP_DATA_MAX_LEN];
-};
-
 struct relay_udp {
 	struct relay_udp_conn *bucket[RUDP_TICKET_BUCKETS];
-	struct relay_udp_tx tx[RUDP_TX_BATCH];
-	struct mmsghdr tx_msg[RUDP_TX_BATCH];
-	struct iovec tx_iov[RUDP_TX_BATCH];
-	unsigned ntx;
+	/*
+	 * DATAs waiting for the flush, all to go out of tx_fd, each frame copied into tx_buf (what
+	 * it came from is borrowed); with GSO (tx.gso), a run of them to one address, all of one
+	 * size but the last, leaves in one send: a stream's frames mostly are.
+	 */
+	uint8_t tx_buf[RUDP_TX_BATCH][RUDP_DATA_MAX_LEN];
+	struct udp_batch tx;
+	int tx_fd;
+	bool tx_probed;
 	struct siphash_key hash_key;
 	struct relay_udp_stats n;
 	struct log_ratelimit rl;
@@ -604,27 +600,19 @@ relay_udp_handle_of(struct relay_udp_conn *rc, const char *peer)
 	return 0;
 }
 
-/* Sends what is queued, one sendmmsg per run of one socket; what the kernel refuses is lost. */
+/* Sends what is queued; what the kernel refuses is lost, and counted. */
 static void
 relay_udp_tx_flush(struct relay_udp *u)
 {
-	for (unsigned i = 0; i < u->ntx;) {
-		unsigned start = i;
-		int sent;
+	struct udp_batch_result r;
 
-		for (; i < u->ntx && u->tx[i].fd == u->tx[start].fd; i++) {
-			u->tx_iov[i] = (struct iovec){ u->tx[i].buf, u->tx[i].len };
-			u->tx_msg[i].msg_hdr = (struct msghdr){ .msg_name = &u->tx[i].to,
-								.msg_namelen = u->tx[i].tolen,
-								.msg_iov = &u->tx_iov[i],
-								.msg_iovlen = 1 };
-		}
-		sent = sendmmsg(u->tx[start].fd, &u->tx_msg[start], i - start, MSG_DONTWAIT);
-		sent = sent < 0 ? 0 : sent;
-		u->n.frames_tx += (unsigned)sent;
-		u->n.send_failed += i - start - (unsigned)sent;
-	}
-	u->ntx = 0;
+	if (!u->tx.n)
+		return;
+	udp_batch_send(&u->tx, u->tx_fd, &r);
+	if (r.gso_refused)
+		log_warnx("relay udp: segmentation offload refused; sending frames one by one");
+	u->n.frames_tx += r.sent;
+	u->n.send_failed += r.failed;
 }
 
 void
@@ -632,7 +620,7 @@ relay_udp_flush(struct server *srv)
 {
 	struct relay_udp *u = relay_udp_of(srv, false);
 
-	if (u && u->ntx)
+	if (u)
 		relay_udp_tx_flush(u);
 }
 
@@ -641,19 +629,22 @@ static bool
 relay_udp_send_data(struct relay_udp *u, int fd, const struct relay_udp_conn *rc, unsigned handle,
 		    const struct ctlmsg *m)
 {
-	struct relay_udp_tx *t;
+	uint8_t *buf;
 
 	if (fd < 0 || m->u.frame.frame_len > FRAME_MAX_LEN)
 		return false; /* the stream may still take it */
-	if (u->ntx == RUDP_TX_BATCH)
+	if (!u->tx_probed) {
+		udp_offloads_probe(fd, &u->tx.gso, NULL);
+		u->tx_probed = true;
+	}
+	if (udp_batch_full(&u->tx) || (u->tx.n && fd != u->tx_fd))
 		relay_udp_tx_flush(u);
-	t = &u->tx[u->ntx++];
-	t->fd = fd;
-	t->to = rc->addr;
-	t->tolen = rc->addrlen;
-	rudp_data_hdr_encode(t->buf, (uint16_t)handle, rc->ticket);
-	memcpy(t->buf + RUDP_HDR_LEN, m->u.frame.frame, m->u.frame.frame_len);
-	t->len = RUDP_HDR_LEN + m->u.frame.frame_len;
+	u->tx_fd = fd;
+	buf = u->tx_buf[u->tx.n];
+	rudp_data_hdr_encode(buf, (uint16_t)handle, rc->ticket);
+	memcpy(buf + RUDP_HDR_LEN, m->u.frame.frame, m->u.frame.frame_len);
+	udp_batch_add(&u->tx, buf, RUDP_HDR_LEN + m->u.frame.frame_len,
+		      (const struct sockaddr *)&rc->addr, rc->addrlen);
 	return true;
 }
 

@@ -95,7 +95,7 @@ static const char server_run_help[] =
     "                            is answered 'timeout' at the end of its ttl, exactly as\n"
     "                            one nobody answered, rather than at once\n"
     "  --relay-rate BYTES_PER_SEC  what the relay carries per pair of agents and again per\n"
-    "                            sending agent (default 67108864, 64 MiB/s; burst 4 MiB)\n"
+    "                            sending agent (default 268435456, 256 MiB/s; burst 4 MiB)\n"
     "  -d, --debug CATEGORIES    debug logging: ctl (each connection, federation), or all\n"
     "\n"
     "Limits: 20,000 connections; 64 from one network (an IPv4 address or an IPv6 /64) that\n"

@@ -33,7 +33,7 @@
 #    each server's and all those agents' CPU as a percentage of one CPU.
 #
 # BENCH_RELAY_RATE, if set, is given to both servers as --relay-rate (bytes/s per pair and per
-# sending agent; the default is 64 MiB/s). Everything measured is printed at exit, however the
+# sending agent; the default is 256 MiB/s). Everything measured is printed at exit, however the
 # run ends; the lab's chatter goes to $VTX_TMP/setup.log (VTX_KEEP=1 keeps it).
 #
 # shellcheck source-path=SCRIPTDIR source=../integration/lib.sh
@@ -426,7 +426,7 @@ report()
 	echo "machine: $(nproc) CPUs, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n 1)," \
 		"kernel $(uname -r); load average at start $LOAD_START, at the end" \
 		"$(cut -d' ' -f1-3 /proc/loadavg); iperf3 $SECS s per run;" \
-		"relay rate ${RELAY_RATE:-default (64 MiB/s)}"
+		"relay rate ${RELAY_RATE:-default (256 MiB/s)}"
 	echo
 	echo "1. vertex approve -> first ping reply through the relay, $ROUNDS rounds (target < 300 ms)"
 	if ((${#LAT[@]})); then

@@ -139,11 +139,11 @@ test_relay_bucket_burst_and_rate(void **state)
 	struct relay_bucket b;
 
 	(void)state;
-	relay_bucket_init(&b, 0, 0); /* the default: 64 MiB/s, burst 4 MiB */
+	relay_bucket_init(&b, 0, 0); /* the default: 256 MiB/s, burst 4 MiB */
 	assert_true(relay_bucket_take(&b, RELAY_BURST, 0));
 	assert_false(relay_bucket_take(&b, 1, 0));
-	/* 1 ms earns 64 MiB / 1000 = 67108 bytes (and a few hundredths). */
-	assert_true(relay_bucket_take(&b, 67108, 1));
+	/* 1 ms earns 256 MiB / 1000 = 268435 bytes (and a half). */
+	assert_true(relay_bucket_take(&b, 268435, 1));
 	assert_false(relay_bucket_take(&b, 1000, 1));
 	/* A long pause refills to the burst, no more. */
 	assert_true(relay_bucket_take(&b, RELAY_BURST, 100000));

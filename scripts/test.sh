@@ -234,6 +234,10 @@ stage_integration()
 	pool_wait
 	check_bg "it:overlay_basic-workers" env VERTEX_WORKERS=2 timeout --kill-after=10 900 \
 		bash tests/integration/overlay_basic.sh
+	# And with the other AEAD: ChaCha20-Poly1305 where AES-256-GCM is the default (docs/protocol.md).
+	pool_wait
+	check_bg "it:overlay_basic-chacha" env VERTEX_CIPHER=chacha20-poly1305 \
+		timeout --kill-after=10 900 bash tests/integration/overlay_basic.sh
 	check_collect
 }
 

@@ -68,6 +68,7 @@ enum config_seen {
 	SEEN_USERSPACE = 1u << 19,
 	SEEN_SOCKS = 1u << 20,
 	SEEN_WORKERS = 1u << 21,
+	SEEN_CIPHER = 1u << 22,
 };
 
 struct config_parser {
@@ -536,6 +537,16 @@ config_on_privacy(struct config_parser *p, char **argv)
 }
 
 static int
+config_on_cipher(struct config_parser *p, char **argv)
+{
+	if (strcmp(argv[1], "auto") && strcmp(argv[1], "chacha20-poly1305"))
+		return config_err(p, argv[0], "%s is neither 'auto' nor 'chacha20-poly1305'",
+				  argv[1]);
+	p->c->chacha_only = !strcmp(argv[1], "chacha20-poly1305");
+	return 0;
+}
+
+static int
 config_on_userspace(struct config_parser *p, char **argv)
 {
 	if (strcmp(argv[1], "on") && strcmp(argv[1], "off"))
@@ -597,6 +608,7 @@ static const struct config_keyword config_keywords[] = {
 	{ "rekey-after-packets", 1, SEEN_REKEY_PACKETS, false, "COUNT", config_on_rekey_packets },
 	{ "keepalive-seconds", 1, SEEN_KEEPALIVE, false, "SECONDS", config_on_keepalive },
 	{ "workers", 1, SEEN_WORKERS, false, "COUNT", config_on_workers },
+	{ "cipher", 1, SEEN_CIPHER, false, "auto|chacha20-poly1305", config_on_cipher },
 	{ "server", 1, SEEN_SERVER, false, "auto|HOST:PORT", config_on_server },
 	{ "purpose", -7, 0, false,
 	  "NAME tcp|udp/PORT [-> ADDR:PORT] [allow WHO,...] [auto-approve]", config_on_purpose },

@@ -19,6 +19,8 @@
  *   rekey-after-packets  1000000000
  *   keepalive-seconds    10
  *   workers     0                         # threads sealing/opening data frames; 0: the loop
+ *   cipher      auto                      # data frames: AES-256-GCM with a peer whose CPU
+ *                                         # has it too, else ChaCha20-Poly1305 (or only that)
  *   server      auto                      # or ADDRESS:PORT: keep a connection to the home
  *                                         # server (renewal, revocation); absent: static only
  *
@@ -113,6 +115,7 @@ struct config {
 	uint64_t rekey_after_packets;
 	unsigned keepalive_sec;
 	unsigned workers; /* AEAD worker threads (dataplane/crypto_pool.h); 0: inline */
+	bool chacha_only; /* `cipher chacha20-poly1305`: never offer AES-256-GCM (session.h) */
 	struct config_server server;
 	struct config_peer *peers; /* owned; config_free() releases */
 	size_t npeers;

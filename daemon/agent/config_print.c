@@ -64,6 +64,7 @@ config_print(const struct config *c, FILE *out)
 	fprintf(out, "%-20s %" PRIu64 "\n", "rekey-after-packets", c->rekey_after_packets);
 	fprintf(out, "%-20s %u\n", "keepalive-seconds", c->keepalive_sec);
 	fprintf(out, "%-20s %u\n", "workers", c->workers);
+	fprintf(out, "%-20s %s\n", "cipher", c->chacha_only ? "chacha20-poly1305" : "auto");
 	if (c->server.enabled && c->server.discover) {
 		fprintf(out, "%-20s auto\n", "server");
 	} else if (c->server.enabled) {
@@ -131,9 +132,9 @@ config_equal(const struct config *a, const struct config *b)
 	if (a->port != b->port || a->mtu != b->mtu || a->rekey_after_sec != b->rekey_after_sec ||
 	    a->rekey_after_packets != b->rekey_after_packets ||
 	    a->keepalive_sec != b->keepalive_sec || a->workers != b->workers ||
-	    a->ncas != b->ncas || a->npeers != b->npeers || a->npurposes != b->npurposes ||
-	    a->privacy != b->privacy || a->userspace != b->userspace ||
-	    a->socks.ss_family != b->socks.ss_family ||
+	    a->chacha_only != b->chacha_only || a->ncas != b->ncas || a->npeers != b->npeers ||
+	    a->npurposes != b->npurposes || a->privacy != b->privacy ||
+	    a->userspace != b->userspace || a->socks.ss_family != b->socks.ss_family ||
 	    (a->socks.ss_family && !sockaddr_equal(&a->socks, &b->socks)) ||
 	    a->forwards.n != b->forwards.n || !policy_config_equal(&a->firewall, &b->firewall))
 		return false;

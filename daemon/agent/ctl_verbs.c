@@ -24,11 +24,13 @@
 #include "core/log.h"
 #include "core/ev.h"
 #include "core/sockaddr.h"
+#include "crypto/aead.h"
 #include "crypto/cert.h"
 #include "crypto/tls.h"
 #include "dataplane/dataplane.h"
 #include "dataplane/tundev.h"
 #include "relay/relay.h"
+#include "session/session.h"
 #include "domains/domains.h"
 #include "home/home.h"
 #include "link/link.h"
@@ -131,6 +133,9 @@ ctl_peer(struct peer *p, void *arg)
 	ctl_direct_peer_facts(c->a, p, f);
 	fprintf(f, "last_handshake %lld\nhandshakes %llu\n", (long long)p->last_handshake,
 		(unsigned long long)p->handshakes);
+	/* The AEAD of the frames we seal now (session.h); "none" without a session. */
+	fprintf(f, "cipher %s\n",
+		p->current ? aead_cipher_name(session_send_cipher(p->current)) : "none");
 	fprintf(f, "rx_bytes %llu\ntx_bytes %llu\nrx_packets %llu\ntx_packets %llu\n",
 		(unsigned long long)s->rx_bytes, (unsigned long long)s->tx_bytes,
 		(unsigned long long)s->rx_packets, (unsigned long long)s->tx_packets);

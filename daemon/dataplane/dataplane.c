@@ -223,11 +223,11 @@ dataplane_send(struct dataplane *dp, struct pkt *p)
 		*j = (struct crypto_job){
 			.p = p, .counter = counter, .op = CRYPTO_SEAL, .ref = peer->index
 		};
-		memcpy(j->key, kp->send_key, AEAD_KEY_LEN);
+		memcpy(j->key, session_send_key(kp), AEAD_KEY_LEN);
 		crypto_pool_commit(dp->crypto);
 		return;
 	}
-	if (!session_seal_finish(kp->send_key, counter, p)) {
+	if (!session_seal_finish(session_send_key(kp), counter, p)) {
 		pkt_put(dp->pkts, p);
 		return;
 	}
@@ -242,10 +242,10 @@ static void
 dataplane_sealed(struct dataplane *dp, struct crypto_job *j)
 {
 	struct peer *peer = peer_by_index(dp->peers, j->ref);
-	bool ours =
-	    peer &&
-	    ((peer->current && crypto_equal(peer->current->send_key, j->key, AEAD_KEY_LEN)) ||
-	     (peer->previous && crypto_equal(peer->previous->send_key, j->key, AEAD_KEY_LEN)));
+	bool ours = peer && ((peer->current && crypto_equal(session_send_key(peer->current), j->key,
+							    AEAD_KEY_LEN)) ||
+			     (peer->previous && crypto_equal(session_send_key(peer->previous),
+							     j->key, AEAD_KEY_LEN)));
 
 	if (!ours || !j->ok) {
 		if (peer)
@@ -341,10 +341,10 @@ out:
 	pkt_put(dp->pkts, p);
 }
 
-/* A frame for kp to open on a worker: the loop's part (the replay check) is done. */
+/* A frame for kp to open on a worker with key: the loop's part (the replay check) is done. */
 static void
-dataplane_open_later(struct dataplane *dp, struct keypair *kp, struct pkt *p, uint64_t counter,
-		     const struct sockaddr_storage *from, enum path_kind kind)
+dataplane_open_later(struct dataplane *dp, struct keypair *kp, const uint8_t *key, struct pkt *p,
+		     uint64_t counter, const struct sockaddr_storage *from, enum path_kind kind)
 {
 	struct crypto_job *j = crypto_pool_job(dp->crypto);
 
@@ -353,7 +353,7 @@ dataplane_open_later(struct dataplane *dp, struct keypair *kp, struct pkt *p, ui
 				  .op = CRYPTO_OPEN,
 				  .kind = (uint8_t)kind,
 				  .ref = kp->local_index };
-	memcpy(j->key, kp->recv_key, AEAD_KEY_LEN);
+	memcpy(j->key, key, AEAD_KEY_LEN);
 	if (from)
 		j->from = *from;
 	crypto_pool_commit(dp->crypto);
@@ -368,8 +368,9 @@ static void
 dataplane_opened_job(struct dataplane *dp, struct crypto_job *j)
 {
 	struct keypair *kp = session_index_find(dp->index, j->ref);
+	const uint8_t *key = kp ? session_recv_key(kp, pkt_data(j->p)[0]) : NULL;
 
-	if (!kp || !crypto_equal(kp->recv_key, j->key, AEAD_KEY_LEN)) {
+	if (!key || !crypto_equal(key, j->key, AEAD_KEY_LEN)) {
 		dataplane_count_drop(dp, DATAPLANE_DROP_UNKNOWN_RECEIVER,
 				     "the session ended while the frame was opened");
 		pkt_put(dp->pkts, j->p);
@@ -391,6 +392,7 @@ dataplane_receive(struct dataplane *dp, struct pkt *p, const struct sockaddr_sto
 {
 	struct frame_hdr h;
 	struct keypair *kp;
+	const uint8_t *key;
 
 	if (!frame_hdr_decode(pkt_data(p), p->len, &h)) {
 		dataplane_count_drop(dp, DATAPLANE_DROP_MALFORMED, "bad frame header");
@@ -407,11 +409,15 @@ dataplane_receive(struct dataplane *dp, struct pkt *p, const struct sockaddr_sto
 		peer_count_drop(kp->owner, PEER_DROP_REPLAY, "counter already seen or too old");
 		goto drop;
 	}
+	if (!(key = session_recv_key(kp, h.type))) {
+		peer_count_drop(kp->owner, PEER_DROP_AUTH, "a cipher we did not offer");
+		goto drop;
+	}
 	if (dp->crypto) {
-		dataplane_open_later(dp, kp, p, h.counter, from, kind);
+		dataplane_open_later(dp, kp, key, p, h.counter, from, kind);
 		return;
 	}
-	if (!session_open_decrypt(kp->recv_key, h.counter, p)) {
+	if (!session_open_decrypt(key, h.counter, p)) {
 		peer_count_drop(kp->owner, PEER_DROP_AUTH, "authentication failed");
 		goto drop;
 	}

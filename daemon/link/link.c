@@ -131,7 +131,7 @@ links_new(struct links **out, struct ev_loop *loop, struct tls_ctx *tls,
 int
 link_handle(struct links *t, uint16_t type, link_record_fn fn, void *arg)
 {
-	if (type == RECORD_HELLO || type == RECORD_CLOSE)
+	if (type == RECORD_HELLO || type == RECORD_CLOSE || type == RECORD_CIPHERS)
 		return -EEXIST;
 	for (size_t i = 0; i < t->nhandlers; i++)
 		if (t->handlers[i].type == type)
@@ -392,6 +392,10 @@ link_on_established(struct stream *s)
 		return;
 	}
 	session_keypair_init(kp, exported, l->is_client, ev_now_ms(t->loop));
+	/* AES-256-GCM's keys are its own (another label): no key serves both ciphers. */
+	if (t->params.aes &&
+	    !tls_conn_export(tls, SESSION_EXPORTER_LABEL_AES, exported, sizeof(exported)))
+		session_keypair_init_aes(kp, exported);
 	crypto_wipe(exported, sizeof(exported));
 	kp->owner = l->peer;
 	if (session_index_add(t->index, kp)) {
@@ -414,7 +418,29 @@ link_on_established(struct stream *s)
 		log_debug(LOG_HANDSHAKE, "handshake with %s done (%s), sending HELLO (index %08x)",
 			  link_who(l), params, kp->local_index);
 	}
+	if (kp->has_aes) {
+		uint8_t bits = CIPHERS_AES256GCM;
+
+		link_send_record(l, RECORD_CIPHERS, &bits, sizeof(bits));
+	}
 	link_send_record(l, RECORD_HELLO, body, sizeof(body));
+}
+
+/* The peer's CIPHERS, before its HELLO: frames to it are sealed with AES-256-GCM if it opens them.
+ */
+static bool
+link_on_ciphers(struct link *l, const uint8_t *body, size_t len)
+{
+	uint8_t bits;
+
+	if (!ciphers_decode(body, len, &bits)) {
+		link_fail(l, "session", "malformed CIPHERS");
+		return false;
+	}
+	/* Only before HELLO: once the peer has the keypair its cipher stays. */
+	if (l->state == LINK_HELLO && (bits & CIPHERS_AES256GCM))
+		session_keypair_send_aes(l->pending);
+	return true;
 }
 
 /* Handles one complete record; false if the link was closed. */
@@ -450,6 +476,8 @@ link_on_record(struct link *l, uint16_t type, const uint8_t *body, size_t len)
 	switch (type) {
 	case RECORD_HELLO:
 		return link_on_hello(l, body, len);
+	case RECORD_CIPHERS:
+		return link_on_ciphers(l, body, len);
 	case RECORD_CLOSE:
 		log_info("peer %s closed the session (shutting down)", link_who(l));
 		if (l->state == LINK_UP)

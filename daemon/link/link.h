@@ -68,6 +68,8 @@ struct link_params {
 	uint32_t inbound_per_source;            /* accepted links not up yet, per source network */
 	double handshake_rate, handshake_burst; /* inbound handshakes started per second */
 	double source_handshake_rate, source_handshake_burst; /* the same, per source network */
+	bool aes; /* offer AES-256-GCM frames (CIPHERS before HELLO): the CPU has it, config allows
+		   */
 };
 
 /* Borrows loop, tls, index and peers; copies params. *out freed with links_free. */

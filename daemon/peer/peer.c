@@ -157,8 +157,9 @@ peer_on_session(struct peer *p, struct link *l, struct keypair *kp, bool we_dial
 		p->last_rx_ms = ev_now_ms(p->table->loop);
 
 	path_addr_show(remote, addr, sizeof(addr));
-	log_info("peer %s (%s): session up, handshake #%llu, %s", p->identity, addr,
-		 (unsigned long long)p->handshakes, we_dialed ? "we dialed" : "they dialed");
+	log_info("peer %s (%s): session up, handshake #%llu, %s, %s", p->identity, addr,
+		 (unsigned long long)p->handshakes, we_dialed ? "we dialed" : "they dialed",
+		 aead_cipher_name(session_send_cipher(kp)));
 	peer_timers_session_up(p, kp);
 	/* Tells a peer that was dialed where our UDP frames come from. */
 	p->table->ops.send_keepalive(p->table->arg, p);

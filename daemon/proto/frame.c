@@ -42,7 +42,8 @@ frame_hdr_decode(const uint8_t *buf, size_t len, struct frame_hdr *h)
 	rbuf_get_u32(&r, &receiver);
 	if (!rbuf_get_u64(&r, &counter))
 		return false;
-	if (type != FRAME_DATA || res8 != 0 || res16 != 0 || receiver == 0)
+	if ((type != FRAME_DATA && type != FRAME_DATA_AES) || res8 != 0 || res16 != 0 ||
+	    receiver == 0)
 		return false;
 	h->type = type;
 	h->receiver = receiver;

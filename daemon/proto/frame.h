@@ -9,8 +9,10 @@
  *   +-------+---------------+---------------+------------------------------+----------------+
  *
  * The 16-byte header is the AEAD's associated data. A data frame with an empty payload is a
- * keepalive. The receiver index is chosen by the receiver (random, non-zero) and names its
- * session key; it is all the receiver needs to find the session without trying keys.
+ * keepalive. The type names the AEAD too: FRAME_DATA is sealed with ChaCha20-Poly1305,
+ * FRAME_DATA_AES with AES-256-GCM under a key of its own (session/session.h says who may send
+ * which); nothing else differs. The receiver index is chosen by the receiver (random, non-zero) and
+ * names its session key; it is all the receiver needs to find the session without trying keys.
  */
 #ifndef VERTEX_FRAME_H
 #define VERTEX_FRAME_H
@@ -21,7 +23,8 @@
 #include <stdint.h>
 
 enum frame_type {
-	FRAME_DATA = 1,
+	FRAME_DATA = 1,     /* ChaCha20-Poly1305 */
+	FRAME_DATA_AES = 2, /* AES-256-GCM */
 };
 
 enum {

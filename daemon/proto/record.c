@@ -27,6 +27,8 @@ record_body_max(uint16_t type)
 		return FRAME_MAX_LEN;
 	case RECORD_CLOSE:
 		return 0;
+	case RECORD_CIPHERS:
+		return CIPHERS_LEN;
 	default:
 		/* Control messages (types 16 and up) know their own largest encoding. */
 		if (ctlmsg_is_known(type))
@@ -39,7 +41,7 @@ record_body_max(uint16_t type)
 static bool
 record_is_fixed_size(uint16_t type)
 {
-	return type == RECORD_HELLO || type == RECORD_CLOSE;
+	return type == RECORD_HELLO || type == RECORD_CLOSE || type == RECORD_CIPHERS;
 }
 
 void
@@ -112,5 +114,14 @@ hello_decode(const uint8_t *buf, size_t len, struct hello *h)
 	h->receiver = receiver;
 	memcpy(h->addr4, addr4, sizeof(addr4));
 	memcpy(h->addr6, addr6, sizeof(addr6));
+	return true;
+}
+
+bool
+ciphers_decode(const uint8_t *buf, size_t len, uint8_t *bits)
+{
+	if (len != CIPHERS_LEN)
+		return false;
+	*bits = buf[0];
 	return true;
 }

@@ -15,6 +15,10 @@
  *   | own IPv4 overlay address (4) | own IPv6 overlay address (16)          = 28 bytes
  * FRAME: the body is one data frame (frame.h), for paths where UDP does not get through.
  * CLOSE: empty; the sender is going away (shutdown), so the peer drops the session at once.
+ * CIPHERS: bits u8 = 1 byte, sent before HELLO by a side that opens more than ChaCha20-Poly1305
+ *   frames: CIPHERS_AES256GCM, it opens FRAME_DATA_AES frames too (session/session.h). Other
+ *   bits are ignored (a later cipher the receiver does not know). A peer that sends none opens
+ *   ChaCha20-Poly1305 only; one that does not know the type skips it, as any unknown type.
  */
 #ifndef VERTEX_RECORD_H
 #define VERTEX_RECORD_H
@@ -27,6 +31,7 @@ enum record_type {
 	RECORD_HELLO = 1,
 	RECORD_FRAME = 2,
 	RECORD_CLOSE = 3,
+	RECORD_CIPHERS = 4,
 };
 
 enum {
@@ -34,6 +39,8 @@ enum {
 	RECORD_BODY_MAX = 65536, /* no type may exceed this; stricter limits per type */
 	HELLO_LEN = 28,
 	HELLO_VERSION = 1,
+	CIPHERS_LEN = 1,
+	CIPHERS_AES256GCM = 0x01,
 };
 
 struct record_hdr {
@@ -58,5 +65,8 @@ uint32_t record_body_max(uint16_t type);
 void hello_encode(uint8_t out[HELLO_LEN], const struct hello *h);
 /* False unless len == HELLO_LEN, version known, reserved zero, receiver non-zero. */
 bool hello_decode(const uint8_t *buf, size_t len, struct hello *h);
+/* A CIPHERS body's bits (CIPHERS_*, others kept for the caller to ignore); false unless
+ * len == CIPHERS_LEN. */
+bool ciphers_decode(const uint8_t *buf, size_t len, uint8_t *bits);
 
 #endif

@@ -10,6 +10,14 @@
  * session_seal()/session_open() work in place on a struct pkt: seal prepends the 16-byte header
  * into the headroom and appends the tag into the tailroom; open does the reverse. Neither
  * allocates.
+ *
+ * Two ciphers (crypto/aead.h), each with keys of its own from the TLS exporter: ChaCha20-Poly1305
+ * (label SESSION_EXPORTER_LABEL), which every agent has, and AES-256-GCM (label
+ * SESSION_EXPORTER_LABEL_AES), which an agent on a CPU with AES-NI also derives, and then opens
+ * frames of type FRAME_DATA_AES; it says so to the peer in a CIPHERS record before its HELLO
+ * (proto/record.h). A side seals with AES-256-GCM once the peer said it opens it, else with
+ * ChaCha20-Poly1305; so each key is only ever used with one cipher, and either side's choice
+ * works whatever the other's is. The frame's type says which key and cipher open it.
  */
 #ifndef VERTEX_SESSION_H
 #define VERTEX_SESSION_H
@@ -26,13 +34,18 @@ enum {
 	/* RFC 8446 §7.5 exporter output: client->server key then server->client key. */
 	SESSION_EXPORT_LEN = 2 * AEAD_KEY_LEN,
 };
-#define SESSION_EXPORTER_LABEL "EXPORTER-vertex-data-v1"
+#define SESSION_EXPORTER_LABEL     "EXPORTER-vertex-data-v1"
+#define SESSION_EXPORTER_LABEL_AES "EXPORTER-vertex-data-aes256gcm-v1"
 /* A key is never used for more than this many frames (nonce reuse is impossible before 2^64). */
 #define SESSION_REJECT_AFTER_MESSAGES (UINT64_MAX - (1ull << 13))
 
 struct keypair {
-	uint8_t send_key[AEAD_KEY_LEN];
+	uint8_t send_key[AEAD_KEY_LEN]; /* ChaCha20-Poly1305 */
 	uint8_t recv_key[AEAD_KEY_LEN];
+	uint8_t send_key_aes[AEAD_KEY_LEN]; /* AES-256-GCM, when has_aes */
+	uint8_t recv_key_aes[AEAD_KEY_LEN];
+	bool has_aes;  /* we derived AES-256-GCM keys: frames of type FRAME_DATA_AES open */
+	bool send_aes; /* and the peer opens them too: ours are sealed with AES-256-GCM */
 	uint32_t local_index;
 	uint32_t remote_index; /* 0 until the peer's HELLO arrives */
 	uint64_t send_counter;
@@ -53,7 +66,16 @@ enum session_open_result {
 /* Splits exporter output into direction keys; wipes nothing (the caller wipes its buffer). */
 void session_keypair_init(struct keypair *kp, const uint8_t exported[SESSION_EXPORT_LEN],
 			  bool is_initiator, uint64_t now_ms);
+/* AES-256-GCM keys, from SESSION_EXPORTER_LABEL_AES's output: such frames open from now on. */
+void session_keypair_init_aes(struct keypair *kp, const uint8_t exported[SESSION_EXPORT_LEN]);
+/* The peer opens AES-256-GCM frames: ours are sealed with it from now on (if we have its keys). */
+void session_keypair_send_aes(struct keypair *kp);
 void session_keypair_wipe(struct keypair *kp);
+/* The cipher and key frames are sealed with now. */
+enum aead_cipher session_send_cipher(const struct keypair *kp);
+const uint8_t *session_send_key(const struct keypair *kp);
+/* The key a frame of that type (its first byte) opens with; NULL if we do not take that type. */
+const uint8_t *session_recv_key(const struct keypair *kp, uint8_t type);
 
 /* Seals p (an inner packet, possibly empty for a keepalive) into a data frame, in place. */
 bool session_seal(struct keypair *kp, struct pkt *p);
@@ -70,8 +92,10 @@ enum session_open_result session_open(struct keypair *kp, struct pkt *p, uint64_
  * replay_check(), _decrypt, then _accept.
  *
  * _begin takes the next counter into *counter and writes the header in front of p; false (and
- * p unchanged) if the key is used up or p has no room. _finish seals p after its header.
- * _decrypt checks the tag and decrypts p's payload in place (p's length is unchanged);
+ * p unchanged) if the key is used up or p has no room. _finish seals p after its header, with
+ * the cipher its type names and key (session_send_key).
+ * _decrypt checks the tag and decrypts p's payload in place (p's length is unchanged), with the
+ * cipher its type names and key (session_recv_key for that type);
  * _accept moves the replay window (SESSION_OPEN_REPLAY if counter was taken meanwhile) and
  * leaves the inner packet in p.
  */

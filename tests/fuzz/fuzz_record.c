@@ -3,7 +3,8 @@
  * libFuzzer target for the record layer, driven the way a real stream reader drives it: decode
  * a header, check the length against the type's limit before touching the body, take the body,
  * hand it to its type's decoder, move on. A truncated last record ends the stream (a reader
- * would wait for more bytes). Decoded HELLOs and frame headers must re-encode to their bytes.
+ * would wait for more bytes). Decoded HELLOs and frame headers must re-encode to their bytes;
+ * a CIPHERS record decodes exactly when it has its one byte, to that byte.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -19,7 +20,7 @@ fuzz_record_body(const struct record_hdr *rh, const uint8_t *body)
 {
 	struct hello hello;
 	struct frame_hdr fh;
-	uint8_t out[HELLO_LEN];
+	uint8_t out[HELLO_LEN], bits;
 
 	switch (rh->type) {
 	case RECORD_HELLO:
@@ -40,6 +41,11 @@ fuzz_record_body(const struct record_hdr *rh, const uint8_t *body)
 		break;
 	case RECORD_CLOSE:
 		if (rh->len != 0)
+			abort();
+		break;
+	case RECORD_CIPHERS:
+		if (rh->len != CIPHERS_LEN || !ciphers_decode(body, rh->len, &bits) ||
+		    bits != body[0])
 			abort();
 		break;
 	default:

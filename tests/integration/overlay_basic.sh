@@ -94,6 +94,19 @@ for name in alice bob; do
 		fail "$name: AEAD workers not used: $st"
 	pass "$name: $(jq -r '"\(.crypto_jobs) frames sealed or opened on \(.crypto_workers) workers in \(.crypto_batches) batches (\(.crypto_full_waits) waits)"' <<<"$st")"
 done
+# The frames' AEAD (docs/protocol.md, "Data keys"): AES-256-GCM both ways where this CPU has it
+# (both agents run on it), ChaCha20-Poly1305 with VERTEX_CIPHER=chacha20-poly1305 or without
+# AES-NI; the 64 MiB sha256 checks above went through it.
+want_cipher=chacha20-poly1305
+if [[ ${VERTEX_CIPHER:-auto} != chacha20-poly1305 ]] && grep -qw aes /proc/cpuinfo &&
+	grep -qw pclmulqdq /proc/cpuinfo; then
+	want_cipher=aes-256-gcm
+fi
+for name in alice bob; do
+	[[ $(peer_json "$name" .cipher) == "$want_cipher" ]] ||
+		fail "$name seals with $(peer_json "$name" .cipher), not $want_cipher"
+done
+pass "both seal their frames with $want_cipher"
 [[ $(peer_json alice .identity) == "$BOB" ]] || fail "alice's peer is not $BOB"
 [[ $(peer_json bob .identity) == "$ALICE" ]] || fail "bob's peer is not $ALICE"
 [[ $(peer_json alice .overlay6) == "$H1_OVL6_PEER" ]] || fail "alice: bob's overlay6 is not $H1_OVL6_PEER"

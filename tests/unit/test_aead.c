@@ -4,7 +4,10 @@
  * is exactly our layout, counter 0x0807060504030201), round trips over seeded random sizes,
  * every kind of tampering (ciphertext, tag, AAD, counter, key) refused, and agreement with
  * wolfCrypt's implementation of the same construction on seeded random inputs (the data path uses
- * libsodium for speed; TLS uses wolfSSL; both must be the same RFC 8439).
+ * libsodium for speed; TLS uses wolfSSL; both must be the same RFC 8439). The same for
+ * AES-256-GCM where the CPU has it (else those tests are skipped): the GCM specification's test
+ * case 14 (key, IV and plaintext all zero), round trips, tampering, and agreement with
+ * wolfCrypt's AES-GCM; and a frame sealed with one cipher never opens with the other.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,9 +21,12 @@
 #include <cmocka.h>
 
 #include <wolfssl/options.h>
+#include <wolfssl/wolfcrypt/aes.h>
 #include <wolfssl/wolfcrypt/chacha20_poly1305.h>
 
 #include "crypto/aead.h"
+
+#define CC AEAD_CHACHA20_POLY1305
 
 static const uint8_t a5_key[AEAD_KEY_LEN] = {
 	0x1c, 0x92, 0x40, 0xa5, 0xeb, 0x55, 0xd3, 0x8a, 0xf3, 0x33, 0x88,
@@ -67,7 +73,7 @@ test_aead_seal_rfc8439_a5(void **state)
 	(void)state;
 	assert_int_equal(len + AEAD_TAG_LEN, sizeof(a5_sealed));
 	memcpy(buf, a5_plain, len);
-	assert_true(aead_seal(a5_key, a5_counter, a5_aad, sizeof(a5_aad), buf, len));
+	assert_true(aead_seal(CC, a5_key, a5_counter, a5_aad, sizeof(a5_aad), buf, len));
 	assert_memory_equal(buf, a5_sealed, sizeof(a5_sealed));
 }
 
@@ -78,7 +84,7 @@ test_aead_open_rfc8439_a5(void **state)
 
 	(void)state;
 	memcpy(buf, a5_sealed, sizeof(buf));
-	assert_true(aead_open(a5_key, a5_counter, a5_aad, sizeof(a5_aad), buf, sizeof(buf)));
+	assert_true(aead_open(CC, a5_key, a5_counter, a5_aad, sizeof(a5_aad), buf, sizeof(buf)));
 	assert_memory_equal(buf, a5_plain, sizeof(a5_plain) - 1);
 }
 
@@ -94,29 +100,30 @@ test_aead_open_tampered(void **state)
 	for (size_t i = 0; i < sizeof(buf); i++) { /* every byte of ciphertext and tag */
 		memcpy(buf, a5_sealed, sizeof(buf));
 		buf[i] ^= 0x80;
-		assert_false(aead_open(key, a5_counter, aad, sizeof(aad), buf, sizeof(buf)));
+		assert_false(aead_open(CC, key, a5_counter, aad, sizeof(aad), buf, sizeof(buf)));
 	}
 	memcpy(buf, a5_sealed, sizeof(buf));
 	aad[3] ^= 1;
-	assert_false(aead_open(key, a5_counter, aad, sizeof(aad), buf, sizeof(buf)));
+	assert_false(aead_open(CC, key, a5_counter, aad, sizeof(aad), buf, sizeof(buf)));
 	aad[3] ^= 1;
 	memcpy(buf, a5_sealed, sizeof(buf));
-	assert_false(aead_open(key, a5_counter, aad, sizeof(aad) - 1, buf, sizeof(buf)));
+	assert_false(aead_open(CC, key, a5_counter, aad, sizeof(aad) - 1, buf, sizeof(buf)));
 	memcpy(buf, a5_sealed, sizeof(buf));
-	assert_false(aead_open(key, a5_counter + 1, aad, sizeof(aad), buf, sizeof(buf)));
+	assert_false(aead_open(CC, key, a5_counter + 1, aad, sizeof(aad), buf, sizeof(buf)));
 	memcpy(buf, a5_sealed, sizeof(buf));
-	assert_false(aead_open(key, a5_counter ^ (1ull << 63), aad, sizeof(aad), buf, sizeof(buf)));
+	assert_false(
+	    aead_open(CC, key, a5_counter ^ (1ull << 63), aad, sizeof(aad), buf, sizeof(buf)));
 	memcpy(buf, a5_sealed, sizeof(buf));
 	key[31] ^= 1;
-	assert_false(aead_open(key, a5_counter, aad, sizeof(aad), buf, sizeof(buf)));
+	assert_false(aead_open(CC, key, a5_counter, aad, sizeof(aad), buf, sizeof(buf)));
 	key[31] ^= 1;
 	/* Truncated: shorter than a tag, and one byte short. */
 	memcpy(buf, a5_sealed, sizeof(buf));
-	assert_false(aead_open(key, a5_counter, aad, sizeof(aad), buf, AEAD_TAG_LEN - 1));
-	assert_false(aead_open(key, a5_counter, aad, sizeof(aad), buf, sizeof(buf) - 1));
+	assert_false(aead_open(CC, key, a5_counter, aad, sizeof(aad), buf, AEAD_TAG_LEN - 1));
+	assert_false(aead_open(CC, key, a5_counter, aad, sizeof(aad), buf, sizeof(buf) - 1));
 	/* The original still opens: nothing above was a false negative by accident. */
 	memcpy(buf, a5_sealed, sizeof(buf));
-	assert_true(aead_open(key, a5_counter, aad, sizeof(aad), buf, sizeof(buf)));
+	assert_true(aead_open(CC, key, a5_counter, aad, sizeof(aad), buf, sizeof(buf)));
 }
 
 /* Seeded random sizes 0..1500 (and empty AAD): seal then open gives the plaintext back. */
@@ -139,11 +146,11 @@ test_aead_seal_round_trip(void **state)
 		for (size_t i = 0; i < len; i++)
 			plain[i] = (uint8_t)rand();
 		memcpy(buf, plain, len);
-		assert_true(aead_seal(key, ctr, aad_len ? aad : NULL, aad_len, buf, len));
+		assert_true(aead_seal(CC, key, ctr, aad_len ? aad : NULL, aad_len, buf, len));
 		if (len >= 16)
 			assert_memory_not_equal(buf, plain, len);
-		assert_true(
-		    aead_open(key, ctr, aad_len ? aad : NULL, aad_len, buf, len + AEAD_TAG_LEN));
+		assert_true(aead_open(CC, key, ctr, aad_len ? aad : NULL, aad_len, buf,
+				      len + AEAD_TAG_LEN));
 		assert_memory_equal(buf, plain, len);
 	}
 }
@@ -158,8 +165,8 @@ test_aead_seal_counter_bytes(void **state)
 	for (int byte = 0; byte < 8; byte++) {
 		memset(a, 0, sizeof(a));
 		memset(b, 0, sizeof(b));
-		assert_true(aead_seal(a5_key, 0, NULL, 0, a, 64));
-		assert_true(aead_seal(a5_key, 1ull << (8 * byte), NULL, 0, b, 64));
+		assert_true(aead_seal(CC, a5_key, 0, NULL, 0, a, 64));
+		assert_true(aead_seal(CC, a5_key, 1ull << (8 * byte), NULL, 0, b, 64));
 		assert_memory_not_equal(a, b, 64);
 	}
 }
@@ -217,12 +224,13 @@ test_aead_seal_matches_wolfcrypt(void **state)
 			ours[i] = theirs[i] = (uint8_t)random();
 		for (int i = 0; i < 8; i++)
 			nonce[4 + i] = (uint8_t)(counter >> (8 * i));
-		assert_true(aead_seal(key, counter, aad, sizeof(aad), ours, len));
+		assert_true(aead_seal(CC, key, counter, aad, sizeof(aad), ours, len));
 		assert_int_equal(wc_ChaCha20Poly1305_Encrypt(key, nonce, aad, sizeof(aad), theirs,
 							     (word32)len, theirs, theirs + len),
 				 0);
 		assert_memory_equal(ours, theirs, len + AEAD_TAG_LEN);
-		assert_true(aead_open(key, counter, aad, sizeof(aad), theirs, len + AEAD_TAG_LEN));
+		assert_true(
+		    aead_open(CC, key, counter, aad, sizeof(aad), theirs, len + AEAD_TAG_LEN));
 	}
 }
 
@@ -236,11 +244,121 @@ test_aead_seal_many(void **state)
 	(void)state;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (uint64_t i = 0; i < 20000; i++)
-		assert_true(aead_seal(a5_key, i, NULL, 0, buf, 1420));
+		assert_true(aead_seal(CC, a5_key, i, NULL, 0, buf, 1420));
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	mbps = 20000.0 * 1420 * 8 / 1e6 /
 	       ((double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
 	print_message("aead_seal: %.0f Mbit/s at 1420-byte frames\n", mbps);
+}
+
+/* --- AES-256-GCM ---------------------------------------------------------------------------- */
+
+#define GCM AEAD_AES256_GCM
+
+static bool
+no_aes(void)
+{
+	if (aead_aes256gcm_available())
+		return false;
+	print_message("no AES-NI here: AES-256-GCM is not used, its tests are skipped\n");
+	return true;
+}
+
+/* McGrew and Viega, "The Galois/Counter Mode of Operation", test case 14: K = 0^256, IV = 0^96
+ * (our nonce for counter 0), P = 0^128, no AAD. */
+static void
+test_aes_gcm_test_case_14(void **state)
+{
+	static const uint8_t want[] = {
+		0xce, 0xa7, 0x40, 0x3d, 0x4d, 0x60, 0x6b, 0x6e,
+		0x07, 0x4e, 0xc5, 0xd3, 0xba, 0xf3, 0x9d, 0x18, /* ciphertext */
+		0xd0, 0xd1, 0xc8, 0xa7, 0x99, 0x99, 0x6b, 0xf0,
+		0x26, 0x5b, 0x98, 0xb5, 0xd4, 0x8a, 0xb9, 0x19, /* tag */
+	};
+	uint8_t key[AEAD_KEY_LEN] = { 0 }, buf[16 + AEAD_TAG_LEN] = { 0 };
+
+	(void)state;
+	if (no_aes())
+		skip();
+	assert_true(aead_seal(GCM, key, 0, NULL, 0, buf, 16));
+	assert_memory_equal(buf, want, sizeof(want));
+	assert_true(aead_open(GCM, key, 0, NULL, 0, buf, sizeof(buf)));
+	for (size_t i = 0; i < 16; i++)
+		assert_int_equal(buf[i], 0);
+}
+
+/* Seeded random inputs: ours is byte for byte wolfCrypt's AES-GCM, opens, and refuses tampering. */
+static void
+test_aes_gcm_matches_wolfcrypt(void **state)
+{
+	uint8_t key[AEAD_KEY_LEN], aad[16], ours[1600], theirs[1600], nonce[12] = { 0 };
+	uint8_t sealed[1600], plain[1600];
+	Aes aes;
+
+	(void)state;
+	if (no_aes())
+		skip();
+	assert_int_equal(wc_AesInit(&aes, NULL, INVALID_DEVID), 0);
+	srandom(38);
+	for (int round = 0; round < 2000; round++) {
+		size_t len = (size_t)(random() % 1500), flip;
+		uint64_t counter = (uint64_t)random() << 32 | (uint64_t)random();
+
+		for (size_t i = 0; i < sizeof(key); i++)
+			key[i] = (uint8_t)random();
+		for (size_t i = 0; i < sizeof(aad); i++)
+			aad[i] = (uint8_t)random();
+		for (size_t i = 0; i < len; i++)
+			plain[i] = ours[i] = theirs[i] = (uint8_t)random();
+		for (int i = 0; i < 8; i++)
+			nonce[4 + i] = (uint8_t)(counter >> (8 * i));
+		assert_true(aead_seal(GCM, key, counter, aad, sizeof(aad), ours, len));
+		assert_int_equal(wc_AesGcmSetKey(&aes, key, sizeof(key)), 0);
+		assert_int_equal(wc_AesGcmEncrypt(&aes, theirs, theirs, (word32)len, nonce,
+						  sizeof(nonce), theirs + len, AEAD_TAG_LEN, aad,
+						  sizeof(aad)),
+				 0);
+		assert_memory_equal(ours, theirs, len + AEAD_TAG_LEN);
+		/*
+		 * One flipped bit anywhere, the other cipher, the next counter: refused (a refused
+		 * AES-256-GCM open leaves the buffer zeroed: each try gets a fresh copy);
+		 * untouched: opens.
+		 */
+		memcpy(sealed, theirs, len + AEAD_TAG_LEN);
+		flip = (size_t)random() % (len + AEAD_TAG_LEN);
+		theirs[flip] ^= 1;
+		assert_false(
+		    aead_open(GCM, key, counter, aad, sizeof(aad), theirs, len + AEAD_TAG_LEN));
+		memcpy(theirs, sealed, len + AEAD_TAG_LEN);
+		assert_false(
+		    aead_open(CC, key, counter, aad, sizeof(aad), theirs, len + AEAD_TAG_LEN));
+		memcpy(theirs, sealed, len + AEAD_TAG_LEN);
+		assert_false(
+		    aead_open(GCM, key, counter + 1, aad, sizeof(aad), theirs, len + AEAD_TAG_LEN));
+		memcpy(theirs, sealed, len + AEAD_TAG_LEN);
+		assert_true(
+		    aead_open(GCM, key, counter, aad, sizeof(aad), theirs, len + AEAD_TAG_LEN));
+		assert_memory_equal(theirs, plain, len);
+	}
+	wc_AesFree(&aes);
+}
+
+/* A ChaCha20-Poly1305 frame does not open as AES-256-GCM under the same key, nor the reverse. */
+static void
+test_aead_ciphers_do_not_cross(void **state)
+{
+	uint8_t buf[64 + AEAD_TAG_LEN] = { 0 };
+
+	(void)state;
+	if (no_aes())
+		skip();
+	assert_true(aead_seal(CC, a5_key, 5, NULL, 0, buf, 64));
+	assert_false(aead_open(GCM, a5_key, 5, NULL, 0, buf, sizeof(buf)));
+	memset(buf, 0, sizeof(buf));
+	assert_true(aead_seal(GCM, a5_key, 5, NULL, 0, buf, 64));
+	assert_false(aead_open(CC, a5_key, 5, NULL, 0, buf, sizeof(buf)));
+	assert_string_equal(aead_cipher_name(GCM), "aes-256-gcm");
+	assert_string_equal(aead_cipher_name(CC), "chacha20-poly1305");
 }
 
 int
@@ -256,6 +374,9 @@ main(void)
 		cmocka_unit_test(test_crypto_equal_and_wipe),
 		cmocka_unit_test(test_aead_seal_many),
 		cmocka_unit_test(test_aead_seal_matches_wolfcrypt),
+		cmocka_unit_test(test_aes_gcm_test_case_14),
+		cmocka_unit_test(test_aes_gcm_matches_wolfcrypt),
+		cmocka_unit_test(test_aead_ciphers_do_not_cross),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

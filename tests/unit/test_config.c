@@ -40,6 +40,7 @@ static const char example[] =
     "rekey-after-packets  5000\n"
     "keepalive-seconds    25\n"
     "workers     2\n"
+    "cipher      chacha20-poly1305\n"
     "\n"
     "peer bob@b.example.com {\n"
     "    endpoint 198.18.0.2:4800\n"
@@ -138,6 +139,7 @@ test_config_parse_buf_example(void **state)
 	assert_int_equal(c->rekey_after_packets, 5000);
 	assert_int_equal(c->keepalive_sec, 25);
 	assert_int_equal(c->workers, 2);
+	assert_true(c->chacha_only);
 	assert_int_equal(c->npeers, 2);
 	assert_string_equal(c->peers[0].identity, "bob@b.example.com");
 	assert_int_equal(c->peers[0].nendpoints, 2);
@@ -173,6 +175,7 @@ test_config_parse_buf_defaults(void **state)
 	assert_true(c->rekey_after_packets == CONFIG_DEFAULT_REKEY_PACKETS);
 	assert_int_equal(c->keepalive_sec, 10);
 	assert_int_equal(c->workers, CONFIG_DEFAULT_WORKERS);
+	assert_false(c->chacha_only); /* cipher auto */
 	assert_int_equal(c->npeers, 0);
 	/* an empty buffer and one without a final newline */
 	assert_int_equal(config_parse_buf("x", "", 0, c, err, sizeof(err)), 0);
@@ -335,6 +338,9 @@ static const struct bad_case bad_cases[] = {
 	{ "keepalive-seconds 3601\n", "keepalive-seconds: 3601 is out of range 1..3600" },
 	{ "workers 9\n", "workers: 9 is out of range 0..8" },
 	{ "workers 1\nworkers 2\n", "vertexd.conf:2: workers: given more than once" },
+	{ "cipher aes-256-gcm\n", "cipher: aes-256-gcm is neither 'auto' nor 'chacha20-poly1305'" },
+	{ "cipher\n", "cipher" },
+	{ "cipher auto\ncipher auto\n", "vertexd.conf:2: cipher: given more than once" },
 	{ "peer bob@b.example.com {\n}\npeer BOB@b.example.com {\n}\n",
 	  "vertexd.conf:3: peer: duplicate peer bob@b.example.com" },
 	{ "\npeer bob@b.example.com {\n endpoint 198.18.0.2:1\n",
@@ -563,6 +569,7 @@ gen_config(void)
 	MAYBE("rekey-after-packets", "%llu", 1000ull + (unsigned long long)random() * 7919);
 	MAYBE("keepalive-seconds", "%ld", 1 + random() % 3600);
 	MAYBE("workers", "%ld", random() % (CONFIG_MAX_WORKERS + 1));
+	MAYBE("cipher", "%s", random() % 2 ? "auto" : "chacha20-poly1305");
 #undef MAYBE
 	for (int i = 0; i < npeers; i++)
 		gen_peer(buf, cap, &len, i);

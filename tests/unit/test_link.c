@@ -23,6 +23,7 @@
 
 #include "control/stream.h"
 #include "core/ev.h"
+#include "crypto/aead.h"
 #include "crypto/cert.h"
 #include "crypto/tls.h"
 #include "link/link.h"
@@ -259,6 +260,59 @@ test_link_session_up(void **state)
 	assert_int_equal(links_refused(f->bob.links), 0);
 }
 
+/* Both sides' links made anew, each offering AES-256-GCM or not. */
+static void
+relink(struct fx *f, bool alice_aes, bool bob_aes)
+{
+	struct link_params lp = fx_params();
+
+	links_free(f->alice.links, false);
+	links_free(f->bob.links, false);
+	lp.aes = alice_aes;
+	assert_int_equal(
+	    links_new(&f->alice.links, f->loop, f->alice.tls, f->alice.index, f->alice.peers, &lp),
+	    0);
+	lp.aes = bob_aes;
+	assert_int_equal(
+	    links_new(&f->bob.links, f->loop, f->bob.tls, f->bob.index, f->bob.peers, &lp), 0);
+}
+
+/*
+ * CIPHERS before HELLO: AES-256-GCM both ways when both offer it, with keys both derived alike
+ * (the exporter's other label) and apart from ChaCha20-Poly1305's; ChaCha20-Poly1305 both ways
+ * when only one does (each seals what the other opens).
+ */
+static void
+test_link_ciphers(void **state)
+{
+	struct fx *f = *state;
+	struct peer *a = f->alice.peer, *b = f->bob.peer;
+	struct keypair *ka, *kb;
+
+	if (!aead_aes256gcm_available())
+		skip();
+	relink(f, true, true);
+	connect_pair(f);
+	RUN_UNTIL(f->loop, a->state == PEER_UP && b->state == PEER_UP);
+	assert_true(a->current->send_aes && b->current->send_aes);
+	assert_int_equal(session_send_cipher(a->current), AEAD_AES256_GCM);
+	assert_memory_equal(session_send_key(a->current), b->current->recv_key_aes, AEAD_KEY_LEN);
+	assert_memory_equal(session_send_key(b->current), a->current->recv_key_aes, AEAD_KEY_LEN);
+	assert_memory_not_equal(a->current->send_key_aes, a->current->send_key, AEAD_KEY_LEN);
+
+	ka = a->current;
+	kb = b->current;
+	relink(f, true, false);
+	connect_pair(f);
+	RUN_UNTIL(f->loop, a->current != ka && b->current != kb && a->current &&
+			       a->current->remote_index && b->current && b->current->remote_index);
+	assert_true(a->current->has_aes);
+	assert_false(b->current->has_aes);
+	assert_false(a->current->send_aes || b->current->send_aes);
+	assert_memory_equal(session_send_key(a->current), b->current->recv_key, AEAD_KEY_LEN);
+	assert_memory_equal(session_send_key(b->current), a->current->recv_key, AEAD_KEY_LEN);
+}
+
 static void
 test_link_records_dispatched(void **state)
 {
@@ -442,6 +496,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_link_session_up, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_link_ciphers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_link_records_dispatched, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_link_close_record, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_link_unknown_peer_refused, setup, teardown),

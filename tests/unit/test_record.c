@@ -130,6 +130,24 @@ test_hello_decode_rejects(void **state)
 	assert_false(hello_decode(buf, HELLO_LEN, &h));
 }
 
+/* CIPHERS: exactly one byte, every bit kept for the caller (unknown ones it ignores). */
+static void
+test_ciphers_decode(void **state)
+{
+	uint8_t buf[2] = { 0 }, bits = 0xee;
+
+	(void)state;
+	for (unsigned v = 0; v < 256; v++) {
+		buf[0] = (uint8_t)v;
+		assert_true(ciphers_decode(buf, CIPHERS_LEN, &bits));
+		assert_int_equal(bits, v);
+	}
+	bits = 0xee;
+	assert_false(ciphers_decode(buf, 0, &bits));
+	assert_false(ciphers_decode(buf, 2, &bits));
+	assert_int_equal(bits, 0xee);
+}
+
 static void
 test_record_body_max_types(void **state)
 {
@@ -138,7 +156,8 @@ test_record_body_max_types(void **state)
 	assert_int_equal(record_body_max(RECORD_CLOSE), 0);
 	assert_int_equal(record_body_max(CTL_CERT), 2 + CTL_BLOB_MAX + 2 + CTL_BLOB_MAX);
 	assert_int_equal(record_body_max(0), RECORD_BODY_MAX);
-	assert_int_equal(record_body_max(4), RECORD_BODY_MAX);
+	assert_int_equal(record_body_max(RECORD_CIPHERS), CIPHERS_LEN);
+	assert_int_equal(record_body_max(5), RECORD_BODY_MAX);
 	assert_int_equal(record_body_max(0xffff), RECORD_BODY_MAX);
 }
 
@@ -171,6 +190,9 @@ test_record_hdr_decode_limits(void **state)
 	assert_false(record_try(RECORD_FRAME, FRAME_MAX_LEN + 1));
 	assert_true(record_try(RECORD_CLOSE, 0));
 	assert_false(record_try(RECORD_CLOSE, 1));
+	assert_true(record_try(RECORD_CIPHERS, CIPHERS_LEN));
+	assert_false(record_try(RECORD_CIPHERS, 0));
+	assert_false(record_try(RECORD_CIPHERS, CIPHERS_LEN + 1));
 	assert_true(record_try(77, 0));
 	assert_true(record_try(77, RECORD_BODY_MAX));
 	assert_false(record_try(77, RECORD_BODY_MAX + 1));
@@ -197,6 +219,7 @@ main(void)
 		cmocka_unit_test(test_hello_decode_known_answer),
 		cmocka_unit_test(test_hello_decode_round_trip_random),
 		cmocka_unit_test(test_hello_decode_rejects),
+		cmocka_unit_test(test_ciphers_decode),
 		cmocka_unit_test(test_record_body_max_types),
 		cmocka_unit_test(test_record_hdr_decode_limits),
 		cmocka_unit_test(test_record_hdr_decode_short),

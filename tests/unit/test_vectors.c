@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "core/pkt.h"
+#include "crypto/aead.h"
 #include "crypto/cert.h"
 #include "proto/frame.h"
 #include "proto/record.h"
@@ -66,6 +67,18 @@ static const uint8_t KEEPALIVE_FROM_SERVER[] = {
 	0x01, 0x00, 0x00, 0x00, 0x11, 0x22, 0x33, 0x44, 0x00, 0x00, 0x00,
 	0x00, 0x00, 0x00, 0x00, 0x00, 0xa1, 0x17, 0xfb, 0x38, 0x50, 0xe0,
 	0x40, 0x13, 0x9f, 0xef, 0xe6, 0x0c, 0x39, 0xb7, 0x26, 0xa4,
+};
+
+/*
+ * The same packet and counter sealed with AES-256-GCM, both sides having its keys from
+ * TLS-Exporter("EXPORTER-vertex-data-aes256gcm-v1", "", 64) = 40 41 .. 7f (the client's key
+ * 40 .. 5f) and the server having sent CIPHERS: type 2.
+ */
+static const uint8_t AES_FRAME_FROM_CLIENT[] = {
+	0x02, 0x00, 0x00, 0x00, 0x0a, 0x0b, 0x0c, 0x0d, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07,
+	0x08, 0x04, 0xbb, 0x02, 0x00, 0xf2, 0x66, 0x75, 0x7e, 0x3c, 0x48, 0x25, 0x6c, 0xdd, 0x31,
+	0xe6, 0x6a, 0x14, 0xdd, 0x81, 0x18, 0x31, 0xc1, 0x5c, 0xc1, 0xb4, 0xa1, 0xab, 0xf7, 0x9c,
+	0xd7, 0xa1, 0xa6, 0x81, 0xc0, 0x79, 0xd3, 0x81, 0x31, 0x72, 0xca, 0xd9, 0x5a, 0x8f, 0x35,
 };
 
 static struct pkt *
@@ -151,6 +164,33 @@ test_vectors_keepalive_from_server(void **state)
 	assert_memory_equal(pkt_data(p), KEEPALIVE_FROM_SERVER, sizeof(KEEPALIVE_FROM_SERVER));
 	pkt_put(pool, p);
 	open_expect(&c, KEEPALIVE_FROM_SERVER, sizeof(KEEPALIVE_FROM_SERVER), NULL, 0);
+}
+
+static void
+test_vectors_aes_frame_from_client(void **state)
+{
+	uint8_t exported[SESSION_EXPORT_LEN];
+	struct keypair c, s;
+	struct pkt *p;
+
+	(void)state;
+	if (!aead_aes256gcm_available())
+		skip();
+	assert_string_equal(SESSION_EXPORTER_LABEL_AES, "EXPORTER-vertex-data-aes256gcm-v1");
+	vector_pair(&c, &s);
+	for (size_t i = 0; i < sizeof(exported); i++)
+		exported[i] = (uint8_t)(0x40 + i);
+	session_keypair_init_aes(&c, exported);
+	session_keypair_init_aes(&s, exported);
+	assert_memory_equal(c.send_key_aes, exported, 32);
+	assert_memory_equal(s.send_key_aes, exported + 32, 32);
+	session_keypair_send_aes(&c);
+	p = seal(&c, 0x0102030405060708ull, ICMP_ECHO, sizeof(ICMP_ECHO));
+	assert_int_equal(p->len, sizeof(AES_FRAME_FROM_CLIENT));
+	assert_memory_equal(pkt_data(p), AES_FRAME_FROM_CLIENT, sizeof(AES_FRAME_FROM_CLIENT));
+	pkt_put(pool, p);
+	open_expect(&s, AES_FRAME_FROM_CLIENT, sizeof(AES_FRAME_FROM_CLIENT), ICMP_ECHO,
+		    sizeof(ICMP_ECHO));
 }
 
 /* The client's frame inside a FRAME record, for a stream path. */
@@ -274,6 +314,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_vectors_exporter_split),
 		cmocka_unit_test(test_vectors_frame_from_client),
+		cmocka_unit_test(test_vectors_aes_frame_from_client),
 		cmocka_unit_test(test_vectors_keepalive_from_server),
 		cmocka_unit_test(test_vectors_frame_record),
 		cmocka_unit_test(test_vectors_frame_wrong_direction),

@@ -121,8 +121,9 @@ text_peer(const struct ctlclient_facts *f, size_t from, size_t to)
 		       strcmp(ctlclient_fact(f, from, to, "udp_failed"), "yes") ? ""
 										: "; failed now");
 	if (hs)
-		printf("  last handshake  %lld s ago (%s in all)\n", (long long)time(NULL) - hs,
-		       ctlclient_fact(f, from, to, "handshakes"));
+		printf("  last handshake  %lld s ago (%s in all), frames %s\n",
+		       (long long)time(NULL) - hs, ctlclient_fact(f, from, to, "handshakes"),
+		       ctlclient_fact(f, from, to, "cipher"));
 	else
 		printf("  last handshake  never\n");
 	printf("  transfer        %s received, %s sent (%s / %s packets)\n", rx, tx,

@@ -122,6 +122,7 @@ path_cur_save(const struct path_set *s)
 				  .probe_last_ms = s->probe_last_ms,
 				  .probe_seq = s->probe_seq,
 				  .srtt8 = s->srtt8,
+				  .var8 = s->var8,
 				  .rtt_ms = s->rtt_ms,
 				  .rtt_n = s->rtt_n,
 				  .loss_pm = s->loss_pm,
@@ -138,6 +139,7 @@ path_cur_load(struct path_set *s, const struct path_alt *a)
 	s->probe_last_ms = a->probe_last_ms;
 	s->probe_seq = a->probe_seq;
 	s->srtt8 = a->srtt8;
+	s->var8 = a->var8;
 	s->srtt_ms = (a->srtt8 + 4) / 8;
 	s->rtt_ms = a->rtt_ms;
 	s->rtt_n = a->rtt_n;
@@ -246,13 +248,23 @@ path_loss_step(uint16_t pm, bool lost)
 	return (uint16_t)((7u * pm + (lost ? 1000u : 0u)) / 8);
 }
 
-/* A new RTT sample of rtt ms into *srtt8 (1/8 ms, gain 1/4; the first sample as it is). */
+/*
+ * A new RTT sample of rtt ms into *srtt8 and its mean deviation *var8 (1/8 ms, both gain 1/4;
+ * the first sample as it is, its deviation half of it, as RFC 6298 starts).
+ */
 static void
-path_rtt_step(uint32_t *srtt8, uint32_t *n, uint32_t rtt)
+path_rtt_step(uint32_t *srtt8, uint32_t *var8, uint32_t *n, uint32_t rtt)
 {
 	uint64_t r8 = (uint64_t)(rtt > 600000 ? 600000 : rtt) * 8;
+	uint64_t dev = r8 > *srtt8 ? r8 - *srtt8 : *srtt8 - r8;
 
-	*srtt8 = *n ? (uint32_t)((3 * (uint64_t)*srtt8 + r8) / 4) : (uint32_t)r8;
+	if (!*n) {
+		*srtt8 = (uint32_t)r8;
+		*var8 = (uint32_t)(r8 / 2);
+	} else {
+		*var8 = (uint32_t)((3 * (uint64_t)*var8 + dev) / 4);
+		*srtt8 = (uint32_t)((3 * (uint64_t)*srtt8 + r8) / 4);
+	}
 	(*n)++;
 }
 
@@ -352,11 +364,14 @@ path_set_upkeep(struct path_set *s, uint64_t now, uint64_t dead_after_ms, const 
 /*
  * Does a beat the current endpoint by the margin (path.h)? Both timed, the current working
  * (it is compared only while it answers: a failing one is left by failover, not by this).
+ * Each RTT counts with its jitter against it: a's smoothed RTT plus its mean deviation must be
+ * under the current's minus its own, so that two paths whose samples overlap never look apart.
  */
 static bool
 path_alt_beats(const struct path_set *s, const struct path_alt *a)
 {
-	uint64_t cur = s->srtt8, mine = a->srtt8;
+	uint64_t cur = s->srtt8 > s->var8 ? s->srtt8 - s->var8 : 0;
+	uint64_t mine = (uint64_t)a->srtt8 + a->var8;
 
 	if (!a->rtt_n || !s->rtt_n || s->failed_ms || s->misses)
 		return false;
@@ -399,6 +414,7 @@ path_set_alt_upkeep(struct path_set *s, uint64_t now, uint64_t dead_after_ms, ui
 		if (now >= at) {
 			a->probe_sent_ms = a->probe_last_ms = now ? now : 1;
 			a->probe_seq = *seq = ++s->seq_next;
+			a->probes_sent++;
 			s->probes_sent++;
 			return &a->addr; /* the next call looks at the rest */
 		}
@@ -419,11 +435,12 @@ path_alt_on_answer(struct path_set *s, struct path_alt *a, uint32_t seq, uint64_
 	a->validated_ms = now ? now : 1;
 	if (!seq || !a->probe_sent_ms || seq != a->probe_seq)
 		return; /* a keepalive's answer, or a stale one: proves the round trip, no time */
-	path_rtt_step(&a->srtt8, &a->rtt_n, (uint32_t)(now - a->probe_sent_ms));
+	path_rtt_step(&a->srtt8, &a->var8, &a->rtt_n, (uint32_t)(now - a->probe_sent_ms));
 	a->rtt_ms = (uint32_t)(now - a->probe_sent_ms);
 	a->probe_sent_ms = 0;
 	a->misses = 0;
 	a->loss_pm = path_loss_step(a->loss_pm, false);
+	a->probes_answered++;
 	s->probes_answered++;
 	if (!path_alt_beats(s, a)) {
 		a->better = 0;
@@ -498,7 +515,7 @@ path_set_on_probe_answer(struct path_set *s, uint32_t seq, uint64_t now, const c
 	path_set_on_validated(s, now);
 	s->probes_answered++;
 	s->rtt_ms = rtt;
-	path_rtt_step(&s->srtt8, &s->rtt_n, rtt);
+	path_rtt_step(&s->srtt8, &s->var8, &s->rtt_n, rtt);
 	s->srtt_ms = (s->srtt8 + 4) / 8;
 	s->loss_pm = path_loss_step(s->loss_pm, false);
 	/* The current one's new RTT may end an alternate's streak of beating it. */

@@ -42,10 +42,11 @@
  * its own smoothed RTT (gain 1/4: with a sample a second, RFC 6298's 1/8 takes ~8 s to follow
  * a change) and loss (the share of its probes unanswered, gain 1/8).
  *
- * The choice: the current endpoint stays until another's smoothed RTT is lower by
- * PATH_SWITCH_PCT % and by PATH_SWITCH_MIN_MS (1 ms of scheduling noise on a LAN must not move
- * anything), in PATH_SWITCH_SAMPLES of its answers in a row spanning PATH_SWITCH_HOLD_MS, with a
- * loss estimate no more than 5 % above the current's. Once moved, moving back needs the old one
+ * The choice: the current endpoint stays until another's smoothed RTT plus its mean deviation
+ * is lower than the current one's minus its own by PATH_SWITCH_PCT % and by PATH_SWITCH_MIN_MS
+ * (the deviations: two paths whose samples overlap never look apart; the 2 ms: scheduling noise
+ * on a LAN must not move anything), in PATH_SWITCH_SAMPLES of its answers in a row spanning
+ * PATH_SWITCH_HOLD_MS, with a loss estimate no more than 5 % above the current's. Once moved, moving back needs the old one
  * to beat the new by the same margin: RTTs jittering around the switching point cost at most one
  * switch (the margin is the hysteresis band). When the current endpoint stops answering
  * (PATH_FAIL_MISSES), the alternate with the lowest RTT that answers takes over at once; only
@@ -77,8 +78,8 @@ enum {
 	PATH_ALT_UNPROVEN_MS = 5000, /* one that never answered (or stopped): this often */
 	PATH_SWITCH_PCT = 20,        /* a switch needs an RTT this much lower (relative)... */
 	PATH_SWITCH_MIN_MS = 2,      /* ...and this much lower (absolute) */
-	PATH_SWITCH_SAMPLES = 4,     /* in this many of its probes in a row... */
-	PATH_SWITCH_HOLD_MS = 3000,  /* ...over at least this long */
+	PATH_SWITCH_SAMPLES = 3,     /* in this many of its probes in a row... */
+	PATH_SWITCH_HOLD_MS = 2000,  /* ...over at least this long */
 	PATH_SWITCH_LOSS_PM = 50,    /* and its loss no more than 5 % above the current's */
 };
 
@@ -95,6 +96,7 @@ struct path_alt {
 	uint64_t probe_last_ms;       /* its last probe */
 	uint32_t probe_seq;
 	uint32_t srtt8;   /* smoothed RTT in 1/8 ms; 0 with rtt_n 0: unknown */
+	uint32_t var8;    /* its mean deviation, 1/8 ms (RFC 6298 RTTVAR, gain 1/4) */
 	uint32_t rtt_ms;  /* the last probe's */
 	uint32_t rtt_n;   /* answers timed */
 	uint16_t loss_pm; /* probes unanswered, per mille, smoothed (gain 1/8) */
@@ -132,6 +134,7 @@ struct path_set {
 	unsigned misses;        /* probes unanswered in a row (PATH_FAIL_MISSES: failed) */
 	uint32_t srtt_ms;       /* smoothed RTT over UDP (gain 1/4), whole ms; 0: unknown */
 	uint32_t srtt8;         /* the same in 1/8 ms, what choices compare */
+	uint32_t var8;          /* its mean deviation, 1/8 ms */
 	uint32_t rtt_n;         /* answers timed */
 	uint32_t rtt_ms;        /* the last probe's */
 	uint16_t loss_pm;       /* probes unanswered, per mille, smoothed (gain 1/8) */

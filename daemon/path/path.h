@@ -46,13 +46,13 @@
  * is lower than the current one's minus its own by PATH_SWITCH_PCT % and by PATH_SWITCH_MIN_MS
  * (the deviations: two paths whose samples overlap never look apart; the 2 ms: scheduling noise
  * on a LAN must not move anything), in PATH_SWITCH_SAMPLES of its answers in a row spanning
- * PATH_SWITCH_HOLD_MS, with a loss estimate no more than 5 % above the current's. Once moved, moving back needs the old one
- * to beat the new by the same margin: RTTs jittering around the switching point cost at most one
- * switch (the margin is the hysteresis band). When the current endpoint stops answering
- * (PATH_FAIL_MISSES), the alternate with the lowest RTT that answers takes over at once; only
- * when none does does UDP fail over to the link or the relay. A data frame from a validated
- * alternate does not move the endpoint (the peer chooses its own way to send, independently:
- * each side's choice is its own); one from anywhere else does (roaming).
+ * PATH_SWITCH_HOLD_MS, with a loss estimate no more than 5 % above the current's. Once moved,
+ * moving back needs the old one to beat the new by the same margin: RTTs jittering around the
+ * switching point cost at most one switch (the margin is the hysteresis band). When the current
+ * endpoint stops answering (PATH_FAIL_MISSES), the alternate with the lowest RTT that answers takes
+ * over at once; only when none does does UDP fail over to the link or the relay. A data frame from
+ * a validated alternate does not move the endpoint (the peer chooses its own way to send,
+ * independently: each side's choice is its own); one from anywhere else does (roaming).
  */
 #ifndef VERTEX_PATH_H
 #define VERTEX_PATH_H

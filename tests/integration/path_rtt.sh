@@ -16,7 +16,9 @@
 #   2. the delay moved to Y: both follow back to X within a bounded time (measured, printed);
 #   3. jitter: X 10 +- 3 ms each way, Y 8 +- 3 (RTTs around 20 and 16 ms: Y at the switching
 #      point, 80 % of X) for 20 s: at most one switch per agent (the `path udp ... -> udp ...`
-#      log lines counted).
+#      log lines counted);
+#   4. the link in use cut (its router blackholes it): both agents move to the other link
+#      within about 1.5 s (two probes unanswered), never leaving UDP for the TLS link.
 #
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -170,6 +172,36 @@ stop_pid "$PING" INT
 LOSS=$(grep -o '[0-9.]*% packet loss' "$VTX_TMP/ping.log") || fail "no ping summary: $(cat "$VTX_TMP/ping.log")"
 [[ ${LOSS%%[.%]*} -lt 2 ]] || fail "the pings were lost: $(tail -n 3 "$VTX_TMP/ping.log")"
 pass "ping traffic throughout: $(grep -o '[0-9]* packets transmitted.*loss' "$VTX_TMP/ping.log")"
+say "4. the link in use is cut: both go over the other at once, never leaving UDP"
+if in_use alice "$A2"; then
+	Z=a ZNS=$NSA W2=$B2 W1=$B1
+else
+	Z=b ZNS=$NSB W2=$A2 W1=$A1
+fi
+delay a 0 0
+delay b 0 0
+ip netns exec "$NS1" ping -q -i 0.02 -c 1000 -W 1 "$OVL4_PEER" >"$VTX_TMP/ping2.log" 2>&1 &
+PING2=$!
+track_pid "$PING2"
+wait_until 5 q1 ping -c 1 -W 1 "$OVL4_PEER" || fail "no ping before the cut"
+ip -n "$ZNS" route replace blackhole default table 100
+pretty "${ZNS##*-}" "ip route replace blackhole default table 100  # link $Z cut"
+T0=$(date +%s%N)
+wait_until 10 in_use alice "$W2" || fail "alice stays on the cut link: $(vtx_ctl alice peers)"
+MS_A=$((($(date +%s%N) - T0) / 1000000))
+wait_until 10 in_use bob "$W1" || fail "bob stays on the cut link: $(vtx_ctl bob peers)"
+MS_B=$((($(date +%s%N) - T0) / 1000000))
+for name in alice bob; do
+	grep -q "stopped answering (.*); .* answers (rtt" "$VTX_TMP/$name.log" ||
+		fail "$name did not fail over to the other endpoint: $(grep 'path ' "$VTX_TMP/$name.log" | tail -n 3)"
+	! grep -q "udp path stopped answering" "$VTX_TMP/$name.log" ||
+		fail "$name left UDP for the link: $(grep 'udp path' "$VTX_TMP/$name.log")"
+done
+check_ping n1 "$OVL4_PEER"
+stop_pid "$PING2" INT
+pass "link $Z cut: alice on the other after $MS_A ms, bob after $MS_B ms, UDP throughout (pings from the cut until both moved: $(grep -o '[0-9]* packets transmitted.*loss' "$VTX_TMP/ping2.log"))"
+ip -n "$ZNS" route replace default dev dlyin table 100
+
 [[ $(peer_json alice .handshakes) == 1 && $(peer_json bob .handshakes) == 1 ]] ||
 	fail "a new handshake on the way"
 vtx_finish

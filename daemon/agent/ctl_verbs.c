@@ -90,6 +90,52 @@ struct ctl_peer_ctx {
 	FILE *f;
 };
 
+/* One UDP endpoint as `udp_endpoint ADDRESS STATE rtt R ms loss L %` (R "?" if untimed). */
+static void
+ctl_udp_endpoint(FILE *f, const struct sockaddr_storage *addr, const char *state, uint32_t rtt_n,
+		 uint32_t srtt8, uint16_t loss_pm)
+{
+	char ep[SOCKADDR_STR_MAX], rtt[16];
+
+	sockaddr_show(addr, ep, sizeof(ep));
+	path_rtt_show(srtt8, rtt, sizeof(rtt));
+	fprintf(f, "udp_endpoint %s %s rtt %s ms loss %u.%u %%\n", ep, state, rtt_n ? rtt : "?",
+		loss_pm / 10, loss_pm % 10);
+}
+
+/*
+ * The peer's UDP endpoints (path/path.h): the current one first, `in-use` while frames take it
+ * (else `current`, and `failed` once it stopped answering), then each alternate: `validated`
+ * (answers our probes), `lost` (stopped answering), `unproven` (never answered).
+ */
+static void
+ctl_udp_endpoints(const struct peer *p, enum path_kind k, FILE *f)
+{
+	const struct path_set *s = &p->paths;
+	uint64_t now = ev_now_ms(peer_loop(p)), dead = peer_dead_after_ms(p);
+
+	if (!s->endpoint.ss_family)
+		return;
+	ctl_udp_endpoint(f, &s->endpoint,
+			 s->failed_ms                           ? "failed"
+			 : k == PATH_UDP && p->state == PEER_UP ? "in-use"
+								: "current",
+			 s->rtt_n, s->srtt8, s->loss_pm);
+	for (size_t i = 0; i < PATH_ALT_MAX; i++) {
+		const struct path_alt *a = &s->alt[i];
+
+		if (!a->addr.ss_family)
+			continue;
+		ctl_udp_endpoint(f, &a->addr,
+				 path_set_alt_alive(s, &a->addr, now, dead) ? "validated"
+				 : a->validated_ms                          ? "lost"
+									    : "unproven",
+				 a->rtt_n, a->srtt8, a->loss_pm);
+	}
+	fprintf(f, "udp_switches %llu\nudp_alt_failovers %llu\n", (unsigned long long)s->switches,
+		(unsigned long long)s->alt_failovers);
+}
+
 static void
 ctl_peer(struct peer *p, void *arg)
 {
@@ -129,6 +175,7 @@ ctl_peer(struct peer *p, void *arg)
 		p->paths.srtt_ms, p->paths.rtt_ms, (unsigned long long)p->paths.probes_sent,
 		(unsigned long long)p->paths.probes_answered, p->paths.failed_ms ? "yes" : "no",
 		(unsigned long long)p->paths.failovers);
+	ctl_udp_endpoints(p, k, f);
 	ctl_rdv_peer_facts(c->a, p, f);
 	ctl_direct_peer_facts(c->a, p, f);
 	fprintf(f, "last_handshake %lld\nhandshakes %llu\n", (long long)p->last_handshake,

@@ -134,15 +134,26 @@ dataplane_send_path_probe(struct dataplane *dp, struct peer *peer, uint8_t type,
 		pkt_put(dp->pkts, p);
 }
 
-/* While traffic flows, the UDP path is watched: a probe when it has gone quiet. */
+/*
+ * While traffic flows, the UDP path is watched: a probe when it has gone quiet; and the peer's
+ * other UDP endpoints are probed at a low rate, to be chosen by RTT (path/path.h).
+ */
 static void
 dataplane_path_upkeep(struct dataplane *dp, struct peer *peer, uint64_t now)
 {
-	if (peer->current &&
-	    path_set_upkeep(&peer->paths, now, peer_dead_after_ms(peer), peer->identity))
+	const struct sockaddr_storage *to;
+	uint64_t dead = peer_dead_after_ms(peer);
+	uint32_t seq;
+
+	if (!peer->current)
+		return;
+	if (path_set_upkeep(&peer->paths, now, dead, peer->identity))
 		dataplane_send_path_probe(dp, peer, PROBE_REQUEST,
 					  path_set_probe_sent(&peer->paths, now),
 					  &peer->paths.endpoint);
+	/* At most PATH_ALT_MAX turns; one comparison when none is due. */
+	while ((to = path_set_alt_upkeep(&peer->paths, now, dead, &seq)))
+		dataplane_send_path_probe(dp, peer, PROBE_REQUEST, seq, to);
 }
 
 static void
@@ -297,10 +308,12 @@ dataplane_on_path_probe(struct dataplane *dp, struct peer *peer, const uint8_t *
 		dataplane_send_path_probe(dp, peer, PROBE_ANSWER, seq, from);
 		return;
 	}
-	/* Any answer proves the round trip; a numbered one also times the path. */
-	path_set_on_validated(&peer->paths, ev_now_ms(dp->loop));
-	if (seq)
-		path_set_on_probe_answer(&peer->paths, seq, ev_now_ms(dp->loop), peer->identity);
+	/*
+	 * Any answer proves the round trip of the endpoint it came from (the current one, or
+	 * another: path/path.h); a numbered one also times it.
+	 */
+	path_set_on_answer(&peer->paths, from, seq, ev_now_ms(dp->loop), peer_dead_after_ms(peer),
+			   peer->identity);
 }
 
 /* The rest of a received frame's way once the AEAD verified it (on the loop); consumes p. */

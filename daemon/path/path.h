@@ -30,6 +30,29 @@
  * so that one datagram lost at random does not move a flow. While failed, a probe every
  * PATH_RETRY_MS; UDP is taken again after PATH_RECOVER_ANSWERS answers in a row (hysteresis: one
  * lucky datagram does not bring a flapping path back). Answers also give the path's RTT.
+ *
+ * Several endpoints: a peer may be reachable at more than one UDP address (two links, IPv4 and
+ * IPv6, a LAN address and a NAT's mapping). Besides the current one (`endpoint`, where frames go)
+ * the set remembers up to PATH_ALT_MAX others (`alt`): the peer's other static endpoints,
+ * addresses its authentic frames came from without moving the endpoint, and any that answered
+ * one of our probes (validated, under the session's keys like every probe). While traffic flows
+ * each is probed once a second (PATH_ALT_PROBE_MS; every 5 s while it has not answered), and so
+ * is the current one: that is at most 4 sealed 5-byte probes a second per busy peer, and each
+ * endpoint gets a fresh RTT sample a second, enough to follow a change within seconds. Each has
+ * its own smoothed RTT (gain 1/4: with a sample a second, RFC 6298's 1/8 takes ~8 s to follow
+ * a change) and loss (the share of its probes unanswered, gain 1/8).
+ *
+ * The choice: the current endpoint stays until another's smoothed RTT plus its mean deviation
+ * is lower than the current one's minus its own by PATH_SWITCH_PCT % and by PATH_SWITCH_MIN_MS
+ * (the deviations: two paths whose samples overlap never look apart; the 2 ms: scheduling noise
+ * on a LAN must not move anything), in PATH_SWITCH_SAMPLES of its answers in a row spanning
+ * PATH_SWITCH_HOLD_MS, with a loss estimate no more than 5 % above the current's. Once moved,
+ * moving back needs the old one to beat the new by the same margin: RTTs jittering around the
+ * switching point cost at most one switch (the margin is the hysteresis band). When the current
+ * endpoint stops answering (PATH_FAIL_MISSES), the alternate with the lowest RTT that answers takes
+ * over at once; only when none does does UDP fail over to the link or the relay. A data frame from
+ * a validated alternate does not move the endpoint (the peer chooses its own way to send,
+ * independently: each side's choice is its own); one from anywhere else does (roaming).
  */
 #ifndef VERTEX_PATH_H
 #define VERTEX_PATH_H
@@ -49,6 +72,38 @@ enum {
 	PATH_RECOVER_ANSWERS = 2,
 	PATH_FAIL_MISSES = 2,
 	PATH_ACTIVE_MS = 3000, /* data within this long: traffic flows, UDP is watched */
+	/* Other UDP endpoints of the peer (see "Several endpoints" above). */
+	PATH_ALT_MAX = 3,            /* besides the current one: 4 UDP endpoints at most */
+	PATH_ALT_PROBE_MS = 1000,    /* each validated one probed this often while busy */
+	PATH_ALT_UNPROVEN_MS = 5000, /* one that never answered (or stopped): this often */
+	PATH_SWITCH_PCT = 20,        /* a switch needs an RTT this much lower (relative)... */
+	PATH_SWITCH_MIN_MS = 2,      /* ...and this much lower (absolute) */
+	PATH_SWITCH_SAMPLES = 3,     /* in this many of its probes in a row... */
+	PATH_SWITCH_HOLD_MS = 2000,  /* ...over at least this long */
+	PATH_SWITCH_LOSS_PM = 50,    /* and its loss no more than 5 % above the current's */
+};
+
+/*
+ * What is known of one UDP endpoint besides the current one: whether it answered our probes
+ * (validated_ms), its RTT and loss from them. The current endpoint's own figures are the path
+ * set's fields of the same names; a switch swaps the two.
+ */
+struct path_alt {
+	struct sockaddr_storage addr; /* family 0: a free slot */
+	uint64_t validated_ms;        /* an answer to our probe came from it; 0: never */
+	uint64_t last_rx_ms;          /* an authentic frame came from it; 0: never */
+	uint64_t probe_sent_ms;       /* its probe outstanding; 0: none */
+	uint64_t probe_last_ms;       /* its last probe */
+	uint32_t probe_seq;
+	uint32_t srtt8;   /* smoothed RTT in 1/8 ms; 0 with rtt_n 0: unknown */
+	uint32_t var8;    /* its mean deviation, 1/8 ms (RFC 6298 RTTVAR, gain 1/4) */
+	uint32_t rtt_ms;  /* the last probe's */
+	uint32_t rtt_n;   /* answers timed */
+	uint16_t loss_pm; /* probes unanswered, per mille, smoothed (gain 1/8) */
+	unsigned misses;  /* probes unanswered in a row */
+	unsigned better;  /* its answers in a row that beat the current by the margin */
+	uint64_t better_since_ms;
+	uint64_t probes_sent, probes_answered;
 };
 
 enum path_kind {
@@ -77,11 +132,23 @@ struct path_set {
 	uint64_t failed_ms;     /* UDP failed a probe then; 0: it has not */
 	unsigned answers;       /* answers in a row since it failed */
 	unsigned misses;        /* probes unanswered in a row (PATH_FAIL_MISSES: failed) */
-	uint32_t srtt_ms;       /* smoothed RTT over UDP (RFC 6298's 1/8 gain); 0: unknown */
+	uint32_t srtt_ms;       /* smoothed RTT over UDP (gain 1/4), whole ms; 0: unknown */
+	uint32_t srtt8;         /* the same in 1/8 ms, what choices compare */
+	uint32_t var8;          /* its mean deviation, 1/8 ms */
+	uint32_t rtt_n;         /* answers timed */
 	uint32_t rtt_ms;        /* the last probe's */
+	uint16_t loss_pm;       /* probes unanswered, per mille, smoothed (gain 1/8) */
 	uint64_t probes_sent, probes_answered, failovers;
 	uint64_t last_data_ms; /* a data frame sent or received (any path); 0: never */
 	uint64_t validated_ms; /* a probe answer came over UDP (both ways work); 0: never */
+
+	/* The peer's other UDP endpoints (see above). */
+	struct path_alt alt[PATH_ALT_MAX];
+	uint64_t alt_due_ms;    /* no alternate needs anything before then */
+	uint32_t seq_next;      /* the last probe number handed out (current or alternate) */
+	uint64_t switches;      /* moves from one validated endpoint to another by choice */
+	uint64_t switch_ms;     /* the last of them (or a failover to an alternate); 0: none */
+	uint64_t alt_failovers; /* the current lost, an alternate took over (not the relay) */
 };
 
 /*
@@ -130,6 +197,32 @@ void path_set_on_validated(struct path_set *s, uint64_t now);
 void path_set_on_data(struct path_set *s, uint64_t now);
 /* An answer to probe seq arrived over UDP at now (a stale or unknown one is ignored: false). */
 bool path_set_on_probe_answer(struct path_set *s, uint32_t seq, uint64_t now, const char *who);
+/*
+ * Any answer to one of our probes came over UDP from `from` at now (seq 0: a keepalive's or a
+ * check's, untimed). From the endpoint it validates the path (path_set_on_validated) and times
+ * it (path_set_on_probe_answer); from elsewhere it validates that alternate (remembered if it was
+ * not: it answered under the session's keys), times it, and may switch to it (logged).
+ */
+void path_set_on_answer(struct path_set *s, const struct sockaddr_storage *from, uint32_t seq,
+			uint64_t now, uint64_t dead_after_ms, const char *who);
+/*
+ * An authentic frame came over UDP from `from`, which stays an alternate (the endpoint does not
+ * move): remembered (to be probed), its last frame noted. A full table replaces the alternate
+ * heard from longest ago among those not validated; if all are, nothing is learnt.
+ */
+void path_set_learn(struct path_set *s, const struct sockaddr_storage *from, uint64_t now);
+/* Is `from` an alternate that answered our probes recently and has not stopped? */
+bool path_set_alt_alive(const struct path_set *s, const struct sockaddr_storage *from, uint64_t now,
+			uint64_t dead_after_ms);
+/*
+ * While traffic flows, an alternate to probe now (its probe counted as sent, *seq its number),
+ * or NULL; call again until NULL (at most PATH_ALT_MAX in one turn). Cheap when nothing is due.
+ */
+const struct sockaddr_storage *path_set_alt_upkeep(struct path_set *s, uint64_t now,
+						   uint64_t dead_after_ms, uint32_t *seq);
+/* An RTT in 1/8 ms as "1.2" (ms, one decimal). */
+void path_rtt_show(uint32_t rtt8, char *buf, size_t len);
+
 /*
  * The link l came up carrying the session. When we dialed it, its remote end is where the peer
  * listens: the UDP endpoint too, unless there is one and the peer was heard from already

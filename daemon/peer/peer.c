@@ -239,17 +239,25 @@ peer_on_trust(struct peer_table *t, const char *domain)
 bool
 peer_on_rx(struct peer *p, const struct sockaddr_storage *from, bool probe)
 {
-	uint64_t now = ev_now_ms(p->table->loop);
+	uint64_t now = ev_now_ms(p->table->loop), dead = peer_dead_after_ms(p);
 	bool news;
 
 	p->last_rx_ms = now;
 	if (!from)
 		return false;
-	if (probe && !sockaddr_same(from, &p->paths.endpoint) &&
-	    path_set_udp_is_alive(&p->paths, now, peer_dead_after_ms(p)))
+	/*
+	 * From elsewhere while the endpoint works: a probe, or a frame over another endpoint that
+	 * answers our probes (the peer sends the way it chose, we the way we chose), moves nothing;
+	 * the address is remembered, to be probed and maybe chosen by its RTT (path/path.h).
+	 */
+	if (!sockaddr_same(from, &p->paths.endpoint) &&
+	    path_set_udp_is_alive(&p->paths, now, dead) &&
+	    (probe || path_set_alt_alive(&p->paths, from, now, dead))) {
+		path_set_learn(&p->paths, from, now);
 		return false;
-	news = !path_set_udp_heard(&p->paths, now, peer_dead_after_ms(p)) ||
-	       !sockaddr_same(from, &p->paths.endpoint);
+	}
+	news =
+	    !path_set_udp_heard(&p->paths, now, dead) || !sockaddr_same(from, &p->paths.endpoint);
 	path_set_on_udp_rx(&p->paths, from, now, p->identity);
 	return news;
 }

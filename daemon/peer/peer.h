@@ -181,7 +181,9 @@ void peer_on_close(struct peer *p);
  * nothing: it is answered to where it came from (a candidate check of the peer's), but the
  * endpoint stays. Otherwise a peer reachable at two addresses (IPv4 and IPv6) would have each
  * answer move the endpoint and ask back over the other, without end. Data moves the endpoint
- * at once (roaming).
+ * at once (roaming), unless it comes from another endpoint that answers our probes while ours
+ * works (path_set_alt_alive): each side sends the way it chose, by RTT (path/path.h), and
+ * takes frames from any endpoint it validated. Such sources are remembered as alternates.
  */
 bool peer_on_rx(struct peer *p, const struct sockaddr_storage *from, bool probe);
 /* A frame sealed with kp went out: may ask for an early rekey (rekey-after-packets). */

@@ -769,6 +769,36 @@ test_peer_on_rx_probe_from_a_second_address(void **state)
 	assert_memory_equal(&p->paths.endpoint, &v4, sizeof(v4));
 }
 
+/*
+ * Each side chooses its own endpoint (path/path.h): data from another endpoint of the peer that
+ * answers our probes does not move ours while ours works (it moved at once before, and a peer
+ * sending over B while we chose A made us flap); once ours stops working, it does.
+ */
+static void
+test_peer_on_rx_data_from_a_validated_alternate(void **state)
+{
+	struct fx *f = *state;
+	struct peer *p = fx_add(f, CAROL, 3);
+	struct sockaddr_storage a = fx_endpoint(7), b = fx_endpoint(8);
+
+	assert_true(peer_on_rx(p, &a, false));
+	path_set_on_validated(&p->paths, f->now);
+	/* B answers one of our probes: a validated alternate. */
+	assert_false(peer_on_rx(p, &b, true));
+	path_set_on_answer(&p->paths, &b, 0, f->now, DEAD_MS, CAROL);
+	assert_true(path_set_alt_alive(&p->paths, &b, f->now, DEAD_MS));
+	for (int i = 0; i < 10; i++)
+		assert_false(peer_on_rx(p, &b, false)); /* data over B */
+	assert_memory_equal(&p->paths.endpoint, &a, sizeof(a));
+	/* A lapses (nothing validated it for the dead-peer interval): data over B moves us. */
+	f->now += DEAD_MS + 1;
+	fx_turns(f);
+	path_set_on_answer(&p->paths, &b, 0, f->now, DEAD_MS, CAROL);
+	assert_true(peer_on_rx(p, &b, false));
+	assert_memory_equal(&p->paths.endpoint, &b, sizeof(b));
+	assert_true(path_set_udp_is_alive(&p->paths, f->now, DEAD_MS)); /* its proof came along */
+}
+
 /* --- loss ---------------------------------------------------------------------------------- */
 
 static void
@@ -1179,6 +1209,7 @@ main(void)
 		T(test_peer_keepalive_sent_when_idle_not_when_sending),
 		T(test_peer_on_rx_asks_an_answer_only_on_udp_news),
 		T(test_peer_on_rx_probe_from_a_second_address),
+		T(test_peer_on_rx_data_from_a_validated_alternate),
 		T(test_peer_silence_starts_new_handshake),
 		T(test_peer_on_close_drops_keys_and_retries),
 		T(test_peer_on_revocation_closes_revoked_sessions),

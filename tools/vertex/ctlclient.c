@@ -246,7 +246,8 @@ ctlclient_json_object(const struct ctlclient_facts *f, size_t from, size_t to,
 	for (size_t i = from; i < to; i++) {
 		const char *key = f->v[i].key;
 
-		if (!strncmp(key, "drop.", 5) || !strcmp(key, "candidate"))
+		if (!strncmp(key, "drop.", 5) || !strcmp(key, "candidate") ||
+		    !strcmp(key, "udp_endpoint"))
 			continue;
 		if (rename_from && !strcmp(key, rename_from))
 			key = rename_to;
@@ -256,15 +257,20 @@ ctlclient_json_object(const struct ctlclient_facts *f, size_t from, size_t to,
 		ctlclient_json_value(f->v[i].value);
 		first = false;
 	}
-	/* Repeated "candidate" facts: one array. */
-	for (size_t i = from, n = 0; i < to; i++) {
-		if (strcmp(f->v[i].key, "candidate"))
-			continue;
-		printf("%s", n ? "," : first ? "\"candidates\":[" : ",\"candidates\":[");
-		json_put_string(f->v[i].value, stdout);
-		first = false;
-		if (++n && !ctlclient_has_after(f, i + 1, to, "candidate"))
-			putchar(']');
+	/* Repeated "candidate" and "udp_endpoint" facts: one array each. */
+	for (int r = 0; r < 2; r++) {
+		const char *one = r ? "udp_endpoint" : "candidate";
+		const char *many = r ? "\"udp_endpoints\":[" : "\"candidates\":[";
+
+		for (size_t i = from, n = 0; i < to; i++) {
+			if (strcmp(f->v[i].key, one))
+				continue;
+			printf("%s%s", n ? "" : first ? "" : ",", n ? "," : many);
+			json_put_string(f->v[i].value, stdout);
+			first = false;
+			if (++n && !ctlclient_has_after(f, i + 1, to, one))
+				putchar(']');
+		}
 	}
 	for (size_t i = from; i < to; i++) {
 		if (strncmp(f->v[i].key, "drop.", 5))

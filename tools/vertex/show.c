@@ -120,6 +120,14 @@ text_peer(const struct ctlclient_facts *f, size_t from, size_t to)
 		       ctlclient_fact(f, from, to, "udp_failovers"),
 		       strcmp(ctlclient_fact(f, from, to, "udp_failed"), "yes") ? ""
 										: "; failed now");
+	for (size_t i = from; i < to; i++)
+		if (!strcmp(f->v[i].key, "udp_endpoint"))
+			printf("  udp endpoint    %s\n", f->v[i].value);
+	if (strtoull(ctlclient_fact(f, from, to, "udp_switches"), NULL, 10) ||
+	    strtoull(ctlclient_fact(f, from, to, "udp_alt_failovers"), NULL, 10))
+		printf("  udp switches    %s by rtt, %s failover(s) to another endpoint\n",
+		       ctlclient_fact(f, from, to, "udp_switches"),
+		       ctlclient_fact(f, from, to, "udp_alt_failovers"));
 	if (hs)
 		printf("  last handshake  %lld s ago (%s in all), frames %s\n",
 		       (long long)time(NULL) - hs, ctlclient_fact(f, from, to, "handshakes"),

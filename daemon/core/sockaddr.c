@@ -129,14 +129,36 @@ sockaddr_equal(const struct sockaddr_storage *a, const struct sockaddr_storage *
 	return true;
 }
 
+/* An IPv4 address, or an IPv4-mapped IPv6 one: its address and port (network order). */
+static bool
+sockaddr_ipv4_of(const struct sockaddr_storage *ss, uint32_t *addr, in_port_t *port)
+{
+	const struct sockaddr_in *s4 = (const void *)ss;
+	const struct sockaddr_in6 *s6 = (const void *)ss;
+
+	if (ss->ss_family == AF_INET) {
+		*addr = s4->sin_addr.s_addr;
+		*port = s4->sin_port;
+		return true;
+	}
+	if (ss->ss_family != AF_INET6 || !IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr))
+		return false;
+	memcpy(addr, &s6->sin6_addr.s6_addr[12], 4);
+	*port = s6->sin6_port;
+	return true;
+}
+
 bool
 sockaddr_same(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
 {
-	struct sockaddr_storage ua, ub;
+	uint32_t a4 = 0, b4 = 0;
+	in_port_t ap = 0, bp = 0;
+	bool av4 = sockaddr_ipv4_of(a, &a4, &ap), bv4 = sockaddr_ipv4_of(b, &b4, &bp);
 
-	sockaddr_unmap(a, &ua);
-	sockaddr_unmap(b, &ub);
-	return sockaddr_equal(&ua, &ub);
+	/* Per datagram on the packet path: no copies, the mapped form read in place. */
+	if (av4 || bv4)
+		return av4 && bv4 && a4 == b4 && ap == bp;
+	return sockaddr_equal(a, b);
 }
 
 socklen_t

@@ -93,6 +93,22 @@ test_sockaddr_show_and_same_unmap(void **state)
 	/* a port change is another address */
 	assert_int_equal(sockaddr_parse("198.18.0.1:10", &out), 0);
 	assert_false(sockaddr_same(&v4, &out));
+	assert_false(sockaddr_same(&mapped, &out));
+	/* every pairing of the forms, both ways; an address change is another address */
+	assert_true(sockaddr_same(&mapped, &v4));
+	assert_true(sockaddr_same(&mapped, &mapped));
+	assert_true(sockaddr_same(&v6, &v6));
+	assert_false(sockaddr_same(&v4, &v6));
+	assert_false(sockaddr_same(&v6, &v4));
+	assert_int_equal(sockaddr_parse("198.18.0.2:9", &out), 0);
+	assert_false(sockaddr_same(&mapped, &out));
+	assert_false(sockaddr_same(&out, &v4));
+	assert_int_equal(sockaddr_parse("[fd00::2]:9", &out), 0);
+	assert_false(sockaddr_same(&v6, &out));
+	/* nothing is the same as an IPv4 address but an IPv4 one: not an empty address */
+	memset(&out, 0, sizeof(out));
+	assert_false(sockaddr_same(&v4, &out));
+	assert_false(sockaddr_same(&out, &mapped));
 }
 
 int

@@ -774,9 +774,12 @@ direct_run_rounds(struct direct *d, uint64_t now)
 		if (r->tcp_due_ms && now >= r->tcp_due_ms && r->tcp_next < r->ntcp) {
 			char addr[SOCKADDR_STR_MAX];
 
+			int rc = d->ops.dial_tcp
+				     ? d->ops.dial_tcp(d->arg, r->peer, &r->tcp[r->tcp_next])
+				     : 1;
+
 			sockaddr_show(&r->tcp[r->tcp_next], addr, sizeof(addr));
-			if (!d->ops.dial_tcp ||
-			    d->ops.dial_tcp(d->arg, r->peer, &r->tcp[r->tcp_next])) {
+			if (rc > 0) {
 				log_info(
 				    "direct: no UDP path to %s: trying a direct link to its TCP "
 				    "candidate %s (%s)",
@@ -785,10 +788,9 @@ direct_run_rounds(struct direct *d, uint64_t now)
 				    : r->tcp_kind[r->tcp_next] == CTL_CAND_SRFLX ? "srflx"
 										 : "host");
 				r->tcp_next++;
-				r->tcp_due_ms = now + DIRECT_TCP_NEXT_MS;
-			} else {
-				r->tcp_due_ms = now + DIRECT_PROBE_MS; /* not now: again soon */
 			}
+			/* Not now: again soon; nothing to do (a link is up): look again later. */
+			r->tcp_due_ms = now + (rc < 0 ? DIRECT_PROBE_MS : DIRECT_TCP_NEXT_MS);
 		}
 		if (now >= r->next_ms) {
 			for (size_t k = 0; k < r->ncand; k++) {

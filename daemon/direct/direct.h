@@ -81,10 +81,12 @@ struct direct_ops {
 	void (*on_reflexive)(void *arg);
 	/*
 	 * No UDP path to peer: try a direct link to its TCP candidate `to` (who and when:
-	 * direct_tcp_plan). False: not now (a dial runs, the session is not up): asked again
-	 * DIRECT_PROBE_MS later, the same candidate. May be NULL.
+	 * direct_tcp_plan). Returns > 0: dialed; 0: nothing to do (a direct link is up, or UDP
+	 * works): asked again DIRECT_TCP_NEXT_MS later; < 0: not now (a dial runs, the session
+	 * is not up): asked again DIRECT_PROBE_MS later. Both with the same candidate. May be
+	 * NULL.
 	 */
-	bool (*dial_tcp)(void *arg, const char *peer, const struct sockaddr_storage *to);
+	int (*dial_tcp)(void *arg, const char *peer, const struct sockaddr_storage *to);
 	/*
 	 * The birthday technique's extra sockets (path/udp.h path_udp_aux_*): open one that sends
 	 * one datagram to `to` (its id, or -errno), close one, and which one frames to `to` go out

@@ -144,7 +144,7 @@ fx_works(void *arg, const char *peer)
 	return ((struct fx *)arg)->works;
 }
 
-static bool
+static int
 fx_dial_tcp(void *arg, const char *peer, const struct sockaddr_storage *to)
 {
 	struct fx *f = arg;
@@ -152,11 +152,11 @@ fx_dial_tcp(void *arg, const char *peer, const struct sockaddr_storage *to)
 	assert_string_equal(peer, BOB);
 	if (f->dial_busy) { /* "not now": the same candidate is asked again later */
 		f->dial_refused++;
-		return false;
+		return -1;
 	}
 	assert_true(f->ndialed < 8);
 	f->dialed[f->ndialed++] = *to;
-	return true;
+	return 1;
 }
 
 static const struct direct_ops fx_ops = {

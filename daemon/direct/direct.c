@@ -209,6 +209,28 @@ direct_gather(const struct direct *d, struct ctl_candidate *out, size_t max)
 	return n;
 }
 
+/* What an offer carries: our candidates and, once reflection says it, our NAT's class. */
+static size_t
+direct_offer_cands(const struct direct *d, struct ctl_candidate *out)
+{
+	size_t n = direct_gather(d, out, CTL_CANDIDATES_MAX);
+
+	/* What we know of our NAT, for the peer to weigh the birthday technique (birthday.h). */
+	if ((d->mapping || d->filtering) && d->reflexive.ss_family && n < CTL_CANDIDATES_MAX) {
+		struct ctl_candidate *c = &out[n];
+		const struct sockaddr_storage *other =
+		    d->ask[1].answered ? &d->ask[1].seen : &d->reflexive;
+
+		if (direct_cand_from(c, CTL_CAND_NAT, other, 0,
+				     (uint32_t)d->mapping | (uint32_t)d->filtering << 8)) {
+			if (!d->ask[1].answered)
+				c->port = 0;
+			n++;
+		}
+	}
+	return n;
+}
+
 void
 direct_offer(struct direct *d, const char *peer)
 {
@@ -219,21 +241,7 @@ direct_offer(struct direct *d, const char *peer)
 	snprintf(m.u.offer.from, sizeof(m.u.offer.from), "%s", d->self);
 	snprintf(m.u.offer.to, sizeof(m.u.offer.to), "%s", peer);
 	m.u.offer.generation = (uint32_t)(ev_now_ms(d->loop) / 1000);
-	m.u.offer.count = (uint8_t)direct_gather(d, m.u.offer.cand, CTL_CANDIDATES_MAX);
-	/* What we know of our NAT, for the peer to weigh the birthday technique (birthday.h). */
-	if ((d->mapping || d->filtering) && d->reflexive.ss_family &&
-	    m.u.offer.count < CTL_CANDIDATES_MAX) {
-		struct ctl_candidate *c = &m.u.offer.cand[m.u.offer.count];
-		const struct sockaddr_storage *other =
-		    d->ask[1].answered ? &d->ask[1].seen : &d->reflexive;
-
-		if (direct_cand_from(c, CTL_CAND_NAT, other, 0,
-				     (uint32_t)d->mapping | (uint32_t)d->filtering << 8)) {
-			if (!d->ask[1].answered)
-				c->port = 0;
-			m.u.offer.count++;
-		}
-	}
+	m.u.offer.count = (uint8_t)direct_offer_cands(d, m.u.offer.cand);
 	if (d->ops.send_offer(d->arg, &m)) {
 		struct direct_round *r = direct_round_find(d, peer);
 
@@ -554,12 +562,17 @@ direct_cand_to_sockaddr(const struct ctl_candidate *c, struct sockaddr_storage *
 
 /* --- direct TCP: who dials, and when (direct.h direct_tcp_plan) ---------------------------- */
 
-/* Is c (a TCP candidate) on the address of a UDP srflx candidate of all (n of them)? */
+/*
+ * Is c (a TCP candidate) on the public address its side's server saw: that of a UDP srflx
+ * candidate, or of the NAT class (kind 4: it names the reflexive address; a host whose
+ * reflexive address is its own offers no srflx, which would repeat the host candidate)?
+ */
 static bool
 direct_tcp_on_srflx(const struct ctl_candidate *c, const struct ctl_candidate *all, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		if (all[i].kind == CTL_CAND_SRFLX && all[i].proto == 17 &&
+		if (((all[i].kind == CTL_CAND_SRFLX && all[i].proto == 17) ||
+		     all[i].kind == CTL_CAND_NAT) &&
 		    all[i].family == c->family && !memcmp(all[i].addr, c->addr, sizeof(c->addr)))
 			return true;
 	return false;
@@ -591,13 +604,17 @@ direct_tcp_rank(const struct ctl_candidate *c, size_t n)
 	return rank;
 }
 
-/* No UDP candidate that a server or a router vouches for: that side's UDP is blocked. */
+/*
+ * No UDP candidate that a server or a router vouches for, and no NAT class (which only a
+ * server's answer gives): that side's UDP never reached its server: blocked.
+ */
 static bool
 direct_udp_blocked(const struct ctl_candidate *c, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		if (c[i].proto == 17 &&
-		    (c[i].kind == CTL_CAND_SRFLX || c[i].kind == CTL_CAND_MAPPED))
+		if ((c[i].proto == 17 &&
+		     (c[i].kind == CTL_CAND_SRFLX || c[i].kind == CTL_CAND_MAPPED)) ||
+		    c[i].kind == CTL_CAND_NAT)
 			return false;
 	return true;
 }
@@ -703,8 +720,8 @@ direct_on_offer(struct direct *d, const struct ctlmsg *m)
 		}
 	}
 	direct_tcp_sort(r, tcp_order);
-	direct_tcp_plan(d->self, ours, direct_gather(d, ours, CTL_CANDIDATES_MAX), peer,
-			m->u.offer.cand, m->u.offer.count, &plan);
+	direct_tcp_plan(d->self, ours, direct_offer_cands(d, ours), peer, m->u.offer.cand,
+			m->u.offer.count, &plan);
 	r->tcp_first = plan.dial_first;
 	r->tcp_early = plan.early;
 	r->started_ms = r->next_ms = now;

@@ -166,12 +166,15 @@ bool direct_portmap_tcp_info(const struct direct *d, struct portmap_info *out);
 /*
  * Direct TCP: who dials, and when (direct_tcp_plan, on each offer). A candidate list's TCP
  * reachability: 2 if it has a TCP candidate of kind mapped or srflx (a router mapping or a
- * forwarded port), or a host one on the address of its UDP srflx candidate (no NAT in the
- * way); 1 if it has only other host TCP candidates (behind a NAT, reachable from its LAN
- * only); 0 if none. The side whose list ranks lower dials at once (the other would dial a
- * private address), the other one DIRECT_TCP_DEFER_MS later; equal ranks: the side whose
- * identity sorts first dials at once. When either list has no UDP candidate of kind srflx or
- * mapped (that side's UDP never reached its server: blocked), UDP probing cannot find a way
+ * forwarded port), or a host one on the address of its UDP srflx candidate or of its NAT
+ * class (CTL_CAND_NAT, which names the reflexive address: a host without NAT offers no srflx,
+ * it would repeat the host one): no NAT in the way; 1 if it has only other host TCP
+ * candidates (behind a NAT, reachable from its LAN only); 0 if none. The side whose list
+ * ranks lower dials at once (the other would dial a private address), the other one
+ * DIRECT_TCP_DEFER_MS later; equal ranks: the side whose identity sorts first dials at once.
+ * Both sides rank the lists as offered (ours with its NAT class), so they agree. When either
+ * list has no UDP candidate of kind srflx or mapped and no NAT class (that side's UDP never
+ * reached its server: blocked), UDP probing cannot find a way
  * and TCP is due without waiting for the fast phase to end (early). The peer's candidates are
  * dialed mapped first, then srflx, then host ones on the srflx address, then the other host
  * ones (stable), DIRECT_TCP_NEXT_MS apart.

@@ -511,6 +511,17 @@ test_tcp_plan(void **state)
 		cand4(CTL_CAND_SRFLX, 17, 198, 18, 0, 30, 4800),
 		cand4(CTL_CAND_HOST, 6, 198, 18, 0, 30, 4800),
 	};
+	/* The same host as its offer really says it: the srflx one repeats the host one, so
+	 * only the NAT class (kind 4) names the reflexive address. */
+	const struct ctl_candidate public_offered[] = {
+		cand4(CTL_CAND_HOST, 17, 198, 18, 0, 30, 4800),
+		cand4(CTL_CAND_HOST, 6, 198, 18, 0, 30, 4800),
+		{ .kind = CTL_CAND_NAT,
+		  .proto = 17,
+		  .family = 4,
+		  .addr = { 198, 18, 0, 30 },
+		  .priority = DIRECT_FILTERING_OPEN << 8 },
+	};
 	const struct ctl_candidate udp_only[] = {
 		cand4(CTL_CAND_SRFLX, 17, 198, 18, 0, 30, 4800),
 		cand4(77, 6, 198, 18, 0, 31, 4800), /* a kind we do not know: not counted */
@@ -554,6 +565,19 @@ test_tcp_plan(void **state)
 	assert_false(p.early); /* a UDP mapping counts as UDP that works */
 	direct_tcp_plan(ALICE, public, 3, BOB, mapped, 4, &p);
 	assert_true(p.dial_first);
+	/* A public host's real offer (nat_pairs_public.sh's public / udp-blocked): it ranks 2
+	 * by its NAT class, its UDP is not blocked; the blocked side dials it, whatever the
+	 * names (here bob, who sorts after alice), at once. */
+	assert_int_equal(direct_tcp_rank(public_offered, 3), 2);
+	assert_int_equal(direct_tcp_order(&public_offered[1], public_offered, 3), 2);
+	direct_tcp_plan(BOB, blocked, 2, ALICE, public_offered, 3, &p);
+	assert_true(p.dial_first);
+	assert_true(p.early);
+	direct_tcp_plan(ALICE, public_offered, 3, BOB, blocked, 2, &p);
+	assert_false(p.dial_first);
+	assert_true(p.early);
+	direct_tcp_plan(ALICE, public_offered, 3, BOB, natted, 3, &p);
+	assert_false(p.early);
 }
 
 /*

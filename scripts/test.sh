@@ -267,7 +267,7 @@ stage_integration_asan()
 	chmod 1777 "$dir" # userspace.sh runs agents as nobody
 	for t in overlay_basic bad_input udp_blocked federation notaries multidomain server_bad_input \
 		server_cli server_repin rendezvous_server rendezvous relay_udp direct_upgrade failover \
-		portmap hooks firewall app_api userspace nat_birthday; do
+		portmap tcp_mapped hooks firewall app_api userspace nat_birthday; do
 		pool_wait
 		check_bg "asan-it:$t" env VERTEX_BUILD_DIR="$BUILD_ASAN" \
 			ASAN_OPTIONS="detect_leaks=1:log_path=$dir/asan" \

@@ -69,6 +69,7 @@ enum config_seen {
 	SEEN_SOCKS = 1u << 20,
 	SEEN_WORKERS = 1u << 21,
 	SEEN_CIPHER = 1u << 22,
+	SEEN_PUBLIC_TCP = 1u << 23,
 };
 
 struct config_parser {
@@ -281,6 +282,18 @@ config_on_port(struct config_parser *p, char **argv)
 	if (config_number(p, argv[0], argv[1], 1, 65535, &v) < 0)
 		return -EINVAL;
 	p->c->port = (uint16_t)v;
+	return 0;
+}
+
+/* public-tcp PORT: the router forwards that external TCP port to our peer port. */
+static int
+config_on_public_tcp(struct config_parser *p, char **argv)
+{
+	uint64_t v;
+
+	if (config_number(p, argv[0], argv[1], 1, 65535, &v) < 0)
+		return -EINVAL;
+	p->c->public_tcp = (uint16_t)v;
 	return 0;
 }
 
@@ -597,6 +610,7 @@ static const struct config_keyword config_keywords[] = {
 	{ "ca", 2, 0, false, "DOMAIN PATH", config_on_ca },
 	{ "interface", 1, SEEN_INTERFACE, false, "NAME", config_on_interface },
 	{ "port", 1, SEEN_PORT, false, "PORT", config_on_port },
+	{ "public-tcp", 1, SEEN_PUBLIC_TCP, false, "PORT", config_on_public_tcp },
 	{ "pool4", 1, SEEN_POOL4, false, "A.B.C.D/LEN", config_on_pool4 },
 	{ "pool6", 1, SEEN_POOL6, false, "X::/LEN", config_on_pool6 },
 	{ "state", 1, SEEN_STATE, false, "PATH", config_on_state },

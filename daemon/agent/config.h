@@ -9,6 +9,7 @@
  *   ca          a.example.com /etc/vertex/a.example.com.crt     # repeatable: trusted domain CAs
  *   interface   vtx0
  *   port        4800                      # UDP and TCP, on all addresses
+ *   public-tcp  4900                      # the router forwards this TCP port to `port`
  *   pool4       100.64.0.0/10
  *   pool6       fd00:1234:5678::/48       # default: a random ULA /48 chosen at first start
  *   state       /var/lib/vertex/vertexd.db
@@ -104,6 +105,7 @@ struct config {
 	size_t ncas;
 	char interface[IFNAMSIZ];
 	uint16_t port;
+	uint16_t public_tcp; /* an external TCP port the router forwards to `port`; 0: none */
 	struct config_prefix pool4;
 	struct config_prefix pool6; /* family 0 when not configured: the store picks a ULA */
 	char state_path[PATH_MAX];

@@ -52,6 +52,8 @@ config_print(const struct config *c, FILE *out)
 		fprintf(out, "%-20s %s %s\n", "ca", c->cas[i].domain, c->cas[i].path);
 	fprintf(out, "%-20s %s\n", "interface", c->interface);
 	fprintf(out, "%-20s %u\n", "port", c->port);
+	if (c->public_tcp)
+		fprintf(out, "%-20s %u\n", "public-tcp", c->public_tcp);
 	config_print_prefix(out, "pool4", &c->pool4);
 	config_print_prefix(out, "pool6", &c->pool6);
 	fprintf(out, "%-20s %s\n", "state", c->state_path);
@@ -129,7 +131,8 @@ config_equal(const struct config *a, const struct config *b)
 	    strcmp(a->app_path, b->app_path) || strcmp(a->user, b->user) ||
 	    strcmp(a->hooks_dir, b->hooks_dir) || a->hook_timeout_sec != b->hook_timeout_sec)
 		return false;
-	if (a->port != b->port || a->mtu != b->mtu || a->rekey_after_sec != b->rekey_after_sec ||
+	if (a->port != b->port || a->public_tcp != b->public_tcp || a->mtu != b->mtu ||
+	    a->rekey_after_sec != b->rekey_after_sec ||
 	    a->rekey_after_packets != b->rekey_after_packets ||
 	    a->keepalive_sec != b->keepalive_sec || a->workers != b->workers ||
 	    a->chacha_only != b->chacha_only || a->ncas != b->ncas || a->npeers != b->npeers ||

@@ -118,6 +118,25 @@ ctl_direct_portmap(struct agent *a, FILE *f)
 	fprintf(f, "port_mapping_lifetime %u\n", pm.lifetime);
 }
 
+/* The TCP mapping of the peer port (its own round: the same protocols, asked apart). */
+static void
+ctl_direct_portmap_tcp(struct agent *a, FILE *f)
+{
+	struct portmap_info pm;
+	char addr[INET_ADDRSTRLEN];
+
+	if (!direct_portmap_tcp_info(a->direct, &pm) || !pm.proto) {
+		fputs("port_mapping_tcp_protocol -\nport_mapping_tcp_external -\n"
+		      "port_mapping_tcp_lifetime -\n",
+		      f);
+		return;
+	}
+	inet_ntop(AF_INET, &pm.external.sin_addr, addr, sizeof(addr));
+	fprintf(f, "port_mapping_tcp_protocol %s\nport_mapping_tcp_external %s:%u\n",
+		portmap_proto_name(pm.proto), addr, ntohs(pm.external.sin_port));
+	fprintf(f, "port_mapping_tcp_lifetime %u\n", pm.lifetime);
+}
+
 void
 ctl_direct_netcheck(struct agent *a, char **arg, FILE *f)
 {
@@ -144,6 +163,11 @@ ctl_direct_netcheck(struct agent *a, char **arg, FILE *f)
 	/* Not tried yet (the direct-paths issue): said as such rather than left out. */
 	fputs("hairpin untested\n", f);
 	ctl_direct_portmap(a, f);
+	ctl_direct_portmap_tcp(a, f);
+	if (a->cfg.public_tcp)
+		fprintf(f, "public_tcp %u\n", a->cfg.public_tcp);
+	else
+		fputs("public_tcp -\n", f);
 	/* The birthday technique so far (direct/birthday.h): before the candidates (JSON: "nat").
 	 */
 	fprintf(f, "birthday_sockets %llu\nbirthday_probes %llu\nbirthday_hits %llu\n",
@@ -157,9 +181,9 @@ ctl_direct_netcheck(struct agent *a, char **arg, FILE *f)
 		inet_ntop(cand[i].family == 4 ? AF_INET : AF_INET6, cand[i].addr, addr,
 			  sizeof(addr));
 		v6 |= cand[i].family == 6 && cand[i].kind == CTL_CAND_HOST;
-		fprintf(f, "candidate %s %s%s%s:%u\n", ctl_cand_kind(cand[i].kind),
+		fprintf(f, "candidate %s %s%s%s:%u%s\n", ctl_cand_kind(cand[i].kind),
 			cand[i].family == 6 ? "[" : "", addr, cand[i].family == 6 ? "]" : "",
-			cand[i].port);
+			cand[i].port, cand[i].proto == 6 ? "/tcp" : "");
 	}
 	fprintf(f, "ipv6 %s\n", v6 ? "yes" : "no");
 }

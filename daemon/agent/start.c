@@ -330,6 +330,7 @@ agent_home(struct agent *a)
 		.family = a->underlay_family,
 		.overlay = a->cfg.interface,
 		.portmap = true,
+		.public_tcp = a->cfg.public_tcp,
 	};
 	struct rdv_params rp = {
 		.self = a->cfg.identity,

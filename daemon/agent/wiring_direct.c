@@ -83,19 +83,26 @@ wiring_direct_on_reflexive(void *arg)
 	peer_foreach(a->peers, wiring_direct_reoffer, a);
 }
 
-/* No UDP with peer: a direct TCP link to its candidate, unless there is one already. */
-static void
+/*
+ * No UDP with peer: a direct TCP link to its candidate, unless there is one already or UDP works
+ * after all (0: nothing to do); -1: not now (no session up yet, a dial runs); 1: dialed.
+ */
+static int
 wiring_direct_dial_tcp(void *arg, const char *peer, const struct sockaddr_storage *to)
 {
 	struct agent *a = arg;
 	struct peer *p = peer_find(a->peers, peer);
 
-	if (!p || !p->paths.relay || p->state != PEER_UP ||
-	    (p->paths.stream && !p->paths.stream_relayed) ||
+	if (!p || (p->paths.stream && !p->paths.stream_relayed) ||
 	    path_set_udp_is_alive(&p->paths, ev_now_ms(a->loop), peer_dead_after_ms(p)))
-		return;
-	if (!peer_dial_direct(p, to))
+		return 0;
+	if (!p->paths.relay || p->state != PEER_UP)
+		return -1;
+	if (!peer_dial_direct(p, to)) {
 		log_debug(LOG_PATH, "direct: a dial to %s runs already", peer);
+		return -1;
+	}
+	return 1;
 }
 
 /* The birthday technique's extra sockets: the UDP path's (path/udp.h). */

@@ -94,6 +94,21 @@ direct_cand_equal(const struct ctl_candidate *a, const struct ctl_candidate *b)
 	       !memcmp(a->addr, b->addr, sizeof(a->addr));
 }
 
+/* out[n] made from ss (the port port_be if not 0) unless it repeats one of out[0..n): returns
+ * the new count. */
+static size_t
+direct_cand_add_proto(struct ctl_candidate *out, size_t n, uint8_t kind, uint8_t proto,
+		      const struct sockaddr_storage *ss, uint16_t port_be, uint32_t priority)
+{
+	if (!direct_cand_from(&out[n], kind, ss, port_be, priority))
+		return n;
+	out[n].proto = proto;
+	for (size_t i = 0; i < n; i++)
+		if (direct_cand_equal(&out[i], &out[n]))
+			return n;
+	return n + 1;
+}
+
 /* out[n] made from ss unless it repeats one of out[0..n): returns the new count. */
 static size_t
 direct_cand_add(struct ctl_candidate *out, size_t n, uint8_t kind,
@@ -134,6 +149,26 @@ direct_gather_host(const struct direct *d, struct ctl_candidate *out, size_t max
 	return n;
 }
 
+/*
+ * Our public IPv4 address for a forwarded TCP port: the server-reflexive one, else what a
+ * router mapping says (its UDP one, then its TCP one: UDP may be blocked); family 0: unknown.
+ */
+static void
+direct_public_v4(const struct direct *d, struct sockaddr_storage *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (d->reflexive.ss_family) {
+		sockaddr_unmap(&d->reflexive, out);
+		if (out->ss_family == AF_INET)
+			return;
+		memset(out, 0, sizeof(*out));
+	}
+	if (d->portmap && portmap_external(d->portmap)->sin_family)
+		memcpy(out, portmap_external(d->portmap), sizeof(struct sockaddr_in));
+	else if (d->portmap_tcp && portmap_external(d->portmap_tcp)->sin_family)
+		memcpy(out, portmap_external(d->portmap_tcp), sizeof(struct sockaddr_in));
+}
+
 size_t
 direct_gather(const struct direct *d, struct ctl_candidate *out, size_t max)
 {
@@ -148,6 +183,21 @@ direct_gather(const struct direct *d, struct ctl_candidate *out, size_t max)
 	}
 	if (d->reflexive.ss_family && n < max)
 		n = direct_cand_add(out, n, CTL_CAND_SRFLX, &d->reflexive, 100);
+	/* The router's TCP mapping of the peer port, and a port it forwards to it (config). */
+	if (d->portmap_tcp && portmap_external(d->portmap_tcp)->sin_family && n < max) {
+		struct sockaddr_storage ss = { 0 };
+
+		memcpy(&ss, portmap_external(d->portmap_tcp), sizeof(struct sockaddr_in));
+		n = direct_cand_add_proto(out, n, CTL_CAND_MAPPED, 6, &ss, 0, 90);
+	}
+	if (d->public_tcp && n < max) {
+		struct sockaddr_storage pub;
+
+		direct_public_v4(d, &pub);
+		if (pub.ss_family)
+			n = direct_cand_add_proto(out, n, CTL_CAND_SRFLX, 6, &pub,
+						  htons(d->public_tcp), 80);
+	}
 	/* The peer port takes TCP too: each host address again, as a TCP candidate, if room. */
 	for (size_t i = 0, nudp = n; i < nudp && n < max; i++)
 		if (out[i].kind == CTL_CAND_HOST) {
@@ -156,6 +206,28 @@ direct_gather(const struct direct *d, struct ctl_candidate *out, size_t max)
 			out[n].priority = 50;
 			n++;
 		}
+	return n;
+}
+
+/* What an offer carries: our candidates and, once reflection says it, our NAT's class. */
+static size_t
+direct_offer_cands(const struct direct *d, struct ctl_candidate *out)
+{
+	size_t n = direct_gather(d, out, CTL_CANDIDATES_MAX);
+
+	/* What we know of our NAT, for the peer to weigh the birthday technique (birthday.h). */
+	if ((d->mapping || d->filtering) && d->reflexive.ss_family && n < CTL_CANDIDATES_MAX) {
+		struct ctl_candidate *c = &out[n];
+		const struct sockaddr_storage *other =
+		    d->ask[1].answered ? &d->ask[1].seen : &d->reflexive;
+
+		if (direct_cand_from(c, CTL_CAND_NAT, other, 0,
+				     (uint32_t)d->mapping | (uint32_t)d->filtering << 8)) {
+			if (!d->ask[1].answered)
+				c->port = 0;
+			n++;
+		}
+	}
 	return n;
 }
 
@@ -169,21 +241,7 @@ direct_offer(struct direct *d, const char *peer)
 	snprintf(m.u.offer.from, sizeof(m.u.offer.from), "%s", d->self);
 	snprintf(m.u.offer.to, sizeof(m.u.offer.to), "%s", peer);
 	m.u.offer.generation = (uint32_t)(ev_now_ms(d->loop) / 1000);
-	m.u.offer.count = (uint8_t)direct_gather(d, m.u.offer.cand, CTL_CANDIDATES_MAX);
-	/* What we know of our NAT, for the peer to weigh the birthday technique (birthday.h). */
-	if ((d->mapping || d->filtering) && d->reflexive.ss_family &&
-	    m.u.offer.count < CTL_CANDIDATES_MAX) {
-		struct ctl_candidate *c = &m.u.offer.cand[m.u.offer.count];
-		const struct sockaddr_storage *other =
-		    d->ask[1].answered ? &d->ask[1].seen : &d->reflexive;
-
-		if (direct_cand_from(c, CTL_CAND_NAT, other, 0,
-				     (uint32_t)d->mapping | (uint32_t)d->filtering << 8)) {
-			if (!d->ask[1].answered)
-				c->port = 0;
-			m.u.offer.count++;
-		}
-	}
+	m.u.offer.count = (uint8_t)direct_offer_cands(d, m.u.offer.cand);
 	if (d->ops.send_offer(d->arg, &m)) {
 		struct direct_round *r = direct_round_find(d, peer);
 
@@ -442,6 +500,15 @@ direct_portmap_info(const struct direct *d, struct portmap_info *out)
 	return true;
 }
 
+bool
+direct_portmap_tcp_info(const struct direct *d, struct portmap_info *out)
+{
+	if (!d->portmap_tcp)
+		return false;
+	portmap_info(d->portmap_tcp, out);
+	return true;
+}
+
 const struct sockaddr_storage *
 direct_reflexive(const struct direct *d)
 {
@@ -493,6 +560,98 @@ direct_cand_to_sockaddr(const struct ctl_candidate *c, struct sockaddr_storage *
 	return false;
 }
 
+/* --- direct TCP: who dials, and when (direct.h direct_tcp_plan) ---------------------------- */
+
+/*
+ * Is c (a TCP candidate) on the public address its side's server saw: that of a UDP srflx
+ * candidate, or of the NAT class (kind 4: it names the reflexive address; a host whose
+ * reflexive address is its own offers no srflx, which would repeat the host candidate)?
+ */
+static bool
+direct_tcp_on_srflx(const struct ctl_candidate *c, const struct ctl_candidate *all, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (((all[i].kind == CTL_CAND_SRFLX && all[i].proto == 17) ||
+		     all[i].kind == CTL_CAND_NAT) &&
+		    all[i].family == c->family && !memcmp(all[i].addr, c->addr, sizeof(c->addr)))
+			return true;
+	return false;
+}
+
+int
+direct_tcp_order(const struct ctl_candidate *c, const struct ctl_candidate *all, size_t n)
+{
+	if (c->kind == CTL_CAND_MAPPED)
+		return 0;
+	if (c->kind == CTL_CAND_SRFLX)
+		return 1;
+	return direct_tcp_on_srflx(c, all, n) ? 2 : 3;
+}
+
+int
+direct_tcp_rank(const struct ctl_candidate *c, size_t n)
+{
+	int rank = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (c[i].proto != 6 || (c[i].kind != CTL_CAND_HOST && c[i].kind != CTL_CAND_SRFLX &&
+					c[i].kind != CTL_CAND_MAPPED))
+			continue;
+		if (direct_tcp_order(&c[i], c, n) <= 2)
+			return 2;
+		rank = 1;
+	}
+	return rank;
+}
+
+/*
+ * No UDP candidate that a server or a router vouches for, and no NAT class (which only a
+ * server's answer gives): that side's UDP never reached its server: blocked.
+ */
+static bool
+direct_udp_blocked(const struct ctl_candidate *c, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if ((c[i].proto == 17 &&
+		     (c[i].kind == CTL_CAND_SRFLX || c[i].kind == CTL_CAND_MAPPED)) ||
+		    c[i].kind == CTL_CAND_NAT)
+			return false;
+	return true;
+}
+
+void
+direct_tcp_plan(const char *self, const struct ctl_candidate *ours, size_t nours, const char *peer,
+		const struct ctl_candidate *theirs, size_t ntheirs, struct direct_tcp_plan *out)
+{
+	out->ours = direct_tcp_rank(ours, nours);
+	out->theirs = direct_tcp_rank(theirs, ntheirs);
+	out->dial_first =
+	    out->theirs > out->ours || (out->theirs == out->ours && strcmp(self, peer) < 0);
+	out->early = direct_udp_blocked(ours, nours) || direct_udp_blocked(theirs, ntheirs);
+}
+
+/* r's TCP candidates in the order they are dialed (stable: an insertion sort of at most 4). */
+static void
+direct_tcp_sort(struct direct_round *r, const int *order)
+{
+	int ord[DIRECT_TCP_MAX];
+
+	memcpy(ord, order, sizeof(ord[0]) * r->ntcp);
+	for (size_t i = 1; i < r->ntcp; i++)
+		for (size_t k = i; k > 0 && ord[k - 1] > ord[k]; k--) {
+			struct sockaddr_storage ss = r->tcp[k];
+			uint8_t kind = r->tcp_kind[k];
+			int o = ord[k];
+
+			r->tcp[k] = r->tcp[k - 1];
+			r->tcp_kind[k] = r->tcp_kind[k - 1];
+			ord[k] = ord[k - 1];
+			r->tcp[k - 1] = ss;
+			r->tcp_kind[k - 1] = kind;
+			ord[k - 1] = o;
+		}
+}
+
 void
 direct_on_offer(struct direct *d, const struct ctlmsg *m)
 {
@@ -502,6 +661,10 @@ direct_on_offer(struct direct *d, const struct ctlmsg *m)
 	/* TCP candidates dialed already stay dialed (a new offer comes with every session). */
 	struct sockaddr_storage was_tcp[DIRECT_TCP_MAX];
 	size_t was_ntcp = 0, was_next = 0;
+	uint64_t was_due = 0;
+	int tcp_order[DIRECT_TCP_MAX];
+	struct ctl_candidate ours[CTL_CANDIDATES_MAX];
+	struct direct_tcp_plan plan;
 	struct direct_bd *bd = NULL;
 	uint64_t bd_next = 0;
 
@@ -512,6 +675,7 @@ direct_on_offer(struct direct *d, const struct ctlmsg *m)
 		offered = r->offered_ms;
 		was_ntcp = r->ntcp;
 		was_next = r->tcp_next;
+		was_due = r->tcp_due_ms;
 		memcpy(was_tcp, r->tcp, sizeof(was_tcp));
 	}
 	if (!r && d->nrounds < DIRECT_PEERS_MAX)
@@ -550,10 +714,16 @@ direct_on_offer(struct direct *d, const struct ctlmsg *m)
 			r->cand[r->ncand] = ss;
 			r->kind[r->ncand++] = c->kind;
 		} else if (r->ntcp < DIRECT_TCP_MAX) {
+			tcp_order[r->ntcp] = direct_tcp_order(c, m->u.offer.cand, m->u.offer.count);
 			r->tcp[r->ntcp] = ss;
 			r->tcp_kind[r->ntcp++] = c->kind;
 		}
 	}
+	direct_tcp_sort(r, tcp_order);
+	direct_tcp_plan(d->self, ours, direct_offer_cands(d, ours), peer, m->u.offer.cand,
+			m->u.offer.count, &plan);
+	r->tcp_first = plan.dial_first;
+	r->tcp_early = plan.early;
 	r->started_ms = r->next_ms = now;
 	r->active = true;
 	if (was_next && r->ntcp == was_ntcp) {
@@ -561,9 +731,19 @@ direct_on_offer(struct direct *d, const struct ctlmsg *m)
 
 		for (size_t i = 0; i < r->ntcp; i++)
 			same &= sockaddr_same(&r->tcp[i], &was_tcp[i]);
-		if (same)
+		if (same) {
 			r->tcp_next = was_next;
+			r->tcp_due_ms = was_due;
+		}
 	}
+	/* UDP cannot work: TCP now (or after the defer), not after the fast phase. */
+	if (r->ntcp && r->tcp_early && !r->tcp_due_ms)
+		r->tcp_due_ms = now + (r->tcp_first ? 0 : DIRECT_TCP_DEFER_MS);
+	if (r->ntcp)
+		log_debug(
+		    LOG_PATH, "direct: TCP with %s: reachability ours %d, theirs %d: %s dial%s%s",
+		    peer, plan.ours, plan.theirs, plan.dial_first ? "we" : "they",
+		    plan.dial_first ? "" : "s", plan.early ? " (UDP is blocked: at once)" : "");
 	log_debug(LOG_PATH, "direct: %s offers %zu usable UDP and %zu TCP candidate(s) of %u", peer,
 		  r->ncand, r->ntcp, m->u.offer.count);
 	if (!r->ncand && !r->ntcp && !r->bd) {
@@ -611,15 +791,23 @@ direct_run_rounds(struct direct *d, uint64_t now)
 		if (r->tcp_due_ms && now >= r->tcp_due_ms && r->tcp_next < r->ntcp) {
 			char addr[SOCKADDR_STR_MAX];
 
+			int rc = d->ops.dial_tcp
+				     ? d->ops.dial_tcp(d->arg, r->peer, &r->tcp[r->tcp_next])
+				     : 1;
+
 			sockaddr_show(&r->tcp[r->tcp_next], addr, sizeof(addr));
-			log_info(
-			    "direct: no UDP path to %s: trying a direct link to its TCP candidate "
-			    "%s",
-			    r->peer, addr);
-			if (d->ops.dial_tcp)
-				d->ops.dial_tcp(d->arg, r->peer, &r->tcp[r->tcp_next]);
-			r->tcp_next++;
-			r->tcp_due_ms = now + DIRECT_TCP_NEXT_MS;
+			if (rc > 0) {
+				log_info(
+				    "direct: no UDP path to %s: trying a direct link to its TCP "
+				    "candidate %s (%s)",
+				    r->peer, addr,
+				    r->tcp_kind[r->tcp_next] == CTL_CAND_MAPPED  ? "mapped"
+				    : r->tcp_kind[r->tcp_next] == CTL_CAND_SRFLX ? "srflx"
+										 : "host");
+				r->tcp_next++;
+			}
+			/* Not now: again soon; nothing to do (a link is up): look again later. */
+			r->tcp_due_ms = now + (rc < 0 ? DIRECT_PROBE_MS : DIRECT_TCP_NEXT_MS);
 		}
 		if (now >= r->next_ms) {
 			for (size_t k = 0; k < r->ncand; k++) {
@@ -628,10 +816,9 @@ direct_run_rounds(struct direct *d, uint64_t now)
 			}
 			if (age >= DIRECT_FAST_MS && !r->slow) {
 				r->slow = true;
-				if (r->ntcp)
-					r->tcp_due_ms = now + (strcmp(d->self, r->peer) < 0
-								   ? 0
-								   : DIRECT_TCP_DEFER_MS);
+				if (r->ntcp && !r->tcp_due_ms)
+					r->tcp_due_ms =
+					    now + (r->tcp_first ? 0 : DIRECT_TCP_DEFER_MS);
 				log_info(
 				    "direct: no answer from the %zu candidate(s) of %s in %d s; "
 				    "probing every %d s until %d s (the relay carries meanwhile)",
@@ -691,13 +878,17 @@ direct_new(struct direct **out, struct ev_loop *loop, const struct direct_params
 	d->nhost = direct_gather_host(d, d->host, DIRECT_HOST_MAX);
 	if (params->portmap) {
 		struct portmap_params pp = { .port = params->port };
+		struct portmap_params pt = { .port = params->port, .protocol = 6 };
 		int err = portmap_new(&d->portmap, loop, &pp, &direct_portmap_ops, d);
 
+		if (!err && (err = portmap_new(&d->portmap_tcp, loop, &pt, &direct_portmap_ops, d)))
+			portmap_free(d->portmap);
 		if (err) {
 			free(d);
 			return err;
 		}
 	}
+	d->public_tcp = params->public_tcp;
 	*out = d;
 	return 0;
 }
@@ -707,7 +898,8 @@ direct_free(struct direct *d)
 {
 	if (!d)
 		return;
-	portmap_free(d->portmap); /* deletes the router's mapping */
+	portmap_free(d->portmap); /* deletes the router's mappings */
+	portmap_free(d->portmap_tcp);
 	ev_timer_stop(d->loop, &d->timer);
 	/* The extra sockets are the UDP path's (closed with it): only our records go. */
 	for (size_t i = 0; i < d->nrounds; i++)

@@ -80,11 +80,13 @@ struct direct_ops {
 	 */
 	void (*on_reflexive)(void *arg);
 	/*
-	 * No UDP path to peer after the fast probing: try a direct link to its TCP candidate `to`
-	 * (the side whose identity sorts first at once, the other DIRECT_TCP_DEFER_MS later, so
-	 * both do not dial each other at once). May be NULL.
+	 * No UDP path to peer: try a direct link to its TCP candidate `to` (who and when:
+	 * direct_tcp_plan). Returns > 0: dialed; 0: nothing to do (a direct link is up, or UDP
+	 * works): asked again DIRECT_TCP_NEXT_MS later; < 0: not now (a dial runs, the session
+	 * is not up): asked again DIRECT_PROBE_MS later. Both with the same candidate. May be
+	 * NULL.
 	 */
-	void (*dial_tcp)(void *arg, const char *peer, const struct sockaddr_storage *to);
+	int (*dial_tcp)(void *arg, const char *peer, const struct sockaddr_storage *to);
 	/*
 	 * The birthday technique's extra sockets (path/udp.h path_udp_aux_*): open one that sends
 	 * one datagram to `to` (its id, or -errno), close one, and which one frames to `to` go out
@@ -100,7 +102,10 @@ struct direct_params {
 	uint16_t port;       /* the data socket's */
 	int family;          /* the data socket's: AF_INET6 (dual-stack) or AF_INET */
 	const char *overlay; /* our overlay interface, never a candidate */
-	bool portmap;        /* ask the router for a mapping of the data port (portmap.h) */
+	bool portmap;        /* ask the router for mappings of the data port, UDP and TCP */
+	/* A TCP port the router forwards to our peer port (config `public-tcp`), offered on our
+	 * server-reflexive (else our router's) IPv4 address as a TCP candidate; 0: none. */
+	uint16_t public_tcp;
 };
 
 struct direct_stats {
@@ -155,6 +160,36 @@ void direct_nat(const struct direct *d, struct direct_nat *out);
 /* What the router port mapping knows (portmap.h); false if it is off. */
 struct portmap_info;
 bool direct_portmap_info(const struct direct *d, struct portmap_info *out);
+/* The same for the TCP mapping of the peer port. */
+bool direct_portmap_tcp_info(const struct direct *d, struct portmap_info *out);
+
+/*
+ * Direct TCP: who dials, and when (direct_tcp_plan, on each offer). A candidate list's TCP
+ * reachability: 2 if it has a TCP candidate of kind mapped or srflx (a router mapping or a
+ * forwarded port), or a host one on the address of its UDP srflx candidate or of its NAT
+ * class (CTL_CAND_NAT, which names the reflexive address: a host without NAT offers no srflx,
+ * it would repeat the host one): no NAT in the way; 1 if it has only other host TCP
+ * candidates (behind a NAT, reachable from its LAN only); 0 if none. The side whose list
+ * ranks lower dials at once (the other would dial a private address), the other one
+ * DIRECT_TCP_DEFER_MS later; equal ranks: the side whose identity sorts first dials at once.
+ * Both sides rank the lists as offered (ours with its NAT class), so they agree. When either
+ * list has no UDP candidate of kind srflx or mapped and no NAT class (that side's UDP never
+ * reached its server: blocked), UDP probing cannot find a way
+ * and TCP is due without waiting for the fast phase to end (early). The peer's candidates are
+ * dialed mapped first, then srflx, then host ones on the srflx address, then the other host
+ * ones (stable), DIRECT_TCP_NEXT_MS apart.
+ */
+struct direct_tcp_plan {
+	int ours, theirs; /* ranks */
+	bool dial_first;  /* we dial at once (else after DIRECT_TCP_DEFER_MS) */
+	bool early;       /* without waiting for DIRECT_FAST_MS of UDP probing */
+};
+int direct_tcp_rank(const struct ctl_candidate *c, size_t n);
+void direct_tcp_plan(const char *self, const struct ctl_candidate *ours, size_t nours,
+		     const char *peer, const struct ctl_candidate *theirs, size_t ntheirs,
+		     struct direct_tcp_plan *out);
+/* The order in which a TCP candidate of that list is dialed (lower first). */
+int direct_tcp_order(const struct ctl_candidate *c, const struct ctl_candidate *all, size_t n);
 /* Our server-reflexive address (family 0 if not known yet). */
 const struct sockaddr_storage *direct_reflexive(const struct direct *d);
 const struct direct_stats *direct_stats(const struct direct *d);

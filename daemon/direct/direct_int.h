@@ -48,6 +48,8 @@ struct direct_round {
 	uint8_t tcp_kind[DIRECT_TCP_MAX];
 	size_t ntcp, tcp_next;
 	uint64_t tcp_due_ms; /* when the next one is dialed; 0: not yet due */
+	bool tcp_first;      /* we dial at once; else DIRECT_TCP_DEFER_MS after it is due */
+	bool tcp_early;      /* UDP cannot work (direct_tcp_plan): TCP due without the fast phase */
 	uint64_t started_ms, next_ms;
 	uint64_t offered_ms; /* when we last offered ours to this peer; 0: never */
 	bool slow;           /* past the fast phase (said once in the log) */
@@ -92,7 +94,9 @@ struct direct {
 	size_t nrounds;
 	struct ev_timer timer;
 	struct direct_stats stats;
-	struct portmap *portmap; /* NULL: off */
+	struct portmap *portmap;     /* the data port's UDP mapping; NULL: off */
+	struct portmap *portmap_tcp; /* the peer port's TCP mapping; NULL: off */
+	uint16_t public_tcp;         /* a TCP port the router forwards to ours (config); 0: none */
 };
 
 /*

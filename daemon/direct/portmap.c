@@ -47,6 +47,7 @@ struct portmap_upnp_run {
 struct portmap {
 	struct ev_loop *loop;
 	struct portmap_params params;
+	const char *name; /* for logs: "portmap", "portmap tcp" */
 	struct portmap_ops ops;
 	void *arg;
 
@@ -169,14 +170,15 @@ portmap_send_want(struct portmap *pm)
 	if (pm->want & WANT_PCP_MAP)
 		portmap_send(pm, buf,
 			     portmap_pcp_map_encode(buf, sizeof(buf), &pm->client, pm->nonce,
-						    pm->params.port, pm->params.port,
-						    PORTMAP_LIFETIME_SEC));
+						    pm->params.protocol, pm->params.port,
+						    pm->params.port, PORTMAP_LIFETIME_SEC));
 	if (pm->want & WANT_NATPMP_ADDR)
 		portmap_send(pm, buf, portmap_natpmp_address_encode(buf, sizeof(buf)));
 	if (pm->want & WANT_NATPMP_MAP)
 		portmap_send(pm, buf,
-			     portmap_natpmp_map_encode(buf, sizeof(buf), pm->params.port,
-						       pm->params.port, PORTMAP_LIFETIME_SEC));
+			     portmap_natpmp_map_encode(buf, sizeof(buf), pm->params.protocol,
+						       pm->params.port, pm->params.port,
+						       PORTMAP_LIFETIME_SEC));
 	pm->next_send_ms = ev_now_ms(pm->loop) + ((uint64_t)PORTMAP_FIRST_MS << pm->tries);
 	pm->tries++;
 }
@@ -217,12 +219,13 @@ portmap_upnp_start(struct portmap *pm, enum portmap_upnp_op op)
 	*j = pm->upnp;
 	j->op = op;
 	j->port = pm->params.port;
+	j->protocol = pm->params.protocol;
 	j->lifetime = PORTMAP_LIFETIME_SEC;
 	j->pm = pm;
 	atomic_init(&run->finished, false);
 	if ((err = offload_start(&pm->job, pm->loop, portmap_upnp_run_work, portmap_upnp_done, free,
 				 run))) {
-		log_warnx("portmap: UPnP not asked: %s", strerror(-err));
+		log_warnx("%s: UPnP not asked: %s", pm->name, strerror(-err));
 		free(run);
 		pm->failed |= PORTMAP_UPNP;
 		return;
@@ -257,12 +260,13 @@ portmap_mapped(struct portmap *pm, unsigned proto, struct in_addr ext, uint16_t 
 	inet_ntop(AF_INET, &ext, addr, sizeof(addr));
 	if (pm->renewing && !changed) {
 		pm->stats.renewals++;
-		log_debug(LOG_PATH, "portmap: %s at %s: renewed %s:%u for %u s",
+		log_debug(LOG_PATH, "%s: %s at %s: renewed %s:%u for %u s", pm->name,
 			  portmap_proto_title(proto), portmap_gw_str(pm, gw, sizeof(gw)), addr,
 			  port, lifetime);
 	} else {
-		log_info("portmap: %s at %s: mapped %s:%u for %u s", portmap_proto_title(proto),
-			 portmap_gw_str(pm, gw, sizeof(gw)), addr, port, lifetime);
+		log_info("%s: %s at %s: mapped %s:%u for %u s", pm->name,
+			 portmap_proto_title(proto), portmap_gw_str(pm, gw, sizeof(gw)), addr, port,
+			 lifetime);
 	}
 	pm->renewing = false;
 	if (changed && pm->ops.on_change)
@@ -280,13 +284,13 @@ portmap_start_round(struct portmap *pm)
 	pm->natpmp_map_tried = pm->renewing = false;
 	pm->want = 0;
 	if (!portmap_find_gateway(pm)) {
-		log_debug(LOG_PATH, "portmap: no default IPv4 gateway: nothing to ask");
+		log_debug(LOG_PATH, "%s: no default IPv4 gateway: nothing to ask", pm->name);
 		pm->failed = PORTMAP_PCP | PORTMAP_NATPMP | PORTMAP_UPNP;
 		portmap_decide(pm);
 		return;
 	}
 	if ((err = portmap_open(pm))) {
-		log_warnx("portmap: no socket to the gateway %s: %s",
+		log_warnx("%s: no socket to the gateway %s: %s", pm->name,
 			  portmap_gw_str(pm, gw, sizeof(gw)), strerror(-err));
 		pm->failed = PORTMAP_PCP | PORTMAP_NATPMP;
 	} else {
@@ -306,7 +310,7 @@ portmap_lost(struct portmap *pm, const char *why)
 {
 	char gw[INET_ADDRSTRLEN];
 
-	log_info("portmap: %s at %s: the mapping is gone (%s)", portmap_proto_title(pm->proto),
+	log_info("%s: %s at %s: the mapping is gone (%s)", pm->name, portmap_proto_title(pm->proto),
 		 portmap_gw_str(pm, gw, sizeof(gw)), why);
 	pm->stats.lost++;
 	pm->proto = 0;
@@ -366,7 +370,7 @@ portmap_decide(struct portmap *pm)
 		return;
 	pm->state = PM_WAITING;
 	pm->retry_at_ms = ev_now_ms(pm->loop) + pm->retry_ms;
-	log_info("portmap: no mapping from the router at %s (%s answered); again in %llu s",
+	log_info("%s: no mapping from the router at %s (%s answered); again in %llu s", pm->name,
 		 pm->gateway.s_addr ? portmap_gw_str(pm, gw, sizeof(gw)) : "-",
 		 pm->answered ? "only what could not map" : "nothing",
 		 (unsigned long long)(pm->retry_ms / 1000));
@@ -387,19 +391,19 @@ portmap_upnp_done(void *arg)
 			pm->upnp = *j;
 			pm->upnp_found = true;
 			pm->answered |= PORTMAP_UPNP;
-			log_info("portmap: UPnP IGD at %s answered (external %s%s)", j->control_url,
-				 inet_ntop(AF_INET, &j->external, gw, sizeof(gw)),
+			log_info("%s: UPnP IGD at %s answered (external %s%s)", pm->name,
+				 j->control_url, inet_ntop(AF_INET, &j->external, gw, sizeof(gw)),
 				 j->igd == 2 ? ", says not connected" : "");
 		} else {
 			pm->failed |= PORTMAP_UPNP;
-			log_debug(LOG_PATH, "portmap: UPnP: %s", j->error);
+			log_debug(LOG_PATH, "%s: UPnP: %s", pm->name, j->error);
 		}
 	} else if (j->op == PORTMAP_UPNP_MAP) {
 		if (j->ok) {
 			pm->answered |= PORTMAP_UPNP;
 			portmap_mapped(pm, PORTMAP_UPNP, pm->upnp.external, j->port, j->lifetime);
 		} else {
-			log_info("portmap: UPnP at %s: %s", pm->upnp.control_url, j->error);
+			log_info("%s: UPnP at %s: %s", pm->name, pm->upnp.control_url, j->error);
 			if (pm->renewing)
 				portmap_renew_unanswered(pm);
 		}
@@ -416,9 +420,9 @@ portmap_on_pcp(struct portmap *pm, const struct portmap_reply *r)
 	char gw[INET_ADDRSTRLEN];
 
 	if (r->opcode != PCP_OP_MAP || memcmp(r->nonce, pm->nonce, PCP_NONCE_LEN) ||
-	    r->protocol != 17 || r->internal_port != pm->params.port) {
+	    r->protocol != pm->params.protocol || r->internal_port != pm->params.port) {
 		pm->stats.bad++;
-		log_debug(LOG_PATH, "portmap: a PCP answer to no request of ours: dropped");
+		log_debug(LOG_PATH, "%s: a PCP answer to no request of ours: dropped", pm->name);
 		return;
 	}
 	pm->answered |= PORTMAP_PCP;
@@ -431,7 +435,7 @@ portmap_on_pcp(struct portmap *pm, const struct portmap_reply *r)
 		return;
 	}
 	pm->failed |= PORTMAP_PCP;
-	log_info("portmap: PCP at %s: %s", portmap_gw_str(pm, gw, sizeof(gw)),
+	log_info("%s: PCP at %s: %s", pm->name, portmap_gw_str(pm, gw, sizeof(gw)),
 		 r->result ? portmap_result_name(PCP_VERSION, r->result) : "no IPv4 mapping");
 	if (pm->renewing)
 		portmap_lost(pm, "the renewal was refused");
@@ -448,7 +452,7 @@ portmap_on_natpmp(struct portmap *pm, const struct portmap_reply *r)
 		pm->answered |= PORTMAP_NATPMP;
 		pm->failed |= PORTMAP_PCP;
 		pm->want &= ~(unsigned)WANT_PCP_MAP;
-		log_debug(LOG_PATH, "portmap: the gateway speaks NAT-PMP, not PCP");
+		log_debug(LOG_PATH, "%s: the gateway speaks NAT-PMP, not PCP", pm->name);
 		return;
 	}
 	if (r->opcode == NATPMP_OP_ADDRESS && (pm->want & WANT_NATPMP_ADDR)) {
@@ -460,8 +464,8 @@ portmap_on_natpmp(struct portmap *pm, const struct portmap_reply *r)
 			pm->failed |= PORTMAP_NATPMP;
 		return;
 	}
-	if (r->opcode == NATPMP_OP_MAP_UDP && (pm->want & WANT_NATPMP_MAP) &&
-	    (r->result || r->internal_port == pm->params.port)) {
+	if (r->opcode == portmap_natpmp_map_opcode(pm->params.protocol) &&
+	    (pm->want & WANT_NATPMP_MAP) && (r->result || r->internal_port == pm->params.port)) {
 		pm->answered |= PORTMAP_NATPMP;
 		pm->want &= ~(unsigned)WANT_NATPMP_MAP;
 		if (r->result == PORTMAP_RESULT_SUCCESS && r->lifetime && r->external_port) {
@@ -470,14 +474,14 @@ portmap_on_natpmp(struct portmap *pm, const struct portmap_reply *r)
 			return;
 		}
 		pm->failed |= PORTMAP_NATPMP;
-		log_info("portmap: NAT-PMP at %s: %s", portmap_gw_str(pm, gw, sizeof(gw)),
+		log_info("%s: NAT-PMP at %s: %s", pm->name, portmap_gw_str(pm, gw, sizeof(gw)),
 			 portmap_result_name(NATPMP_VERSION, r->result));
 		if (pm->renewing)
 			portmap_lost(pm, "the renewal was refused");
 		return;
 	}
 	pm->stats.bad++;
-	log_debug(LOG_PATH, "portmap: a NAT-PMP answer to no request of ours: dropped");
+	log_debug(LOG_PATH, "%s: a NAT-PMP answer to no request of ours: dropped", pm->name);
 }
 
 /* Nothing listens on the gateway's port (ICMP port unreachable): neither protocol is there. */
@@ -488,7 +492,7 @@ portmap_refused(struct portmap *pm)
 
 	if (pm->state != PM_ASKING || !pm->want)
 		return;
-	log_debug(LOG_PATH, "portmap: nothing listens on %s:%u (no PCP, no NAT-PMP)",
+	log_debug(LOG_PATH, "%s: nothing listens on %s:%u (no PCP, no NAT-PMP)", pm->name,
 		  portmap_gw_str(pm, gw, sizeof(gw)), PORTMAP_SERVER_PORT);
 	pm->want = 0;
 	pm->failed |= PORTMAP_PCP | PORTMAP_NATPMP;
@@ -512,7 +516,8 @@ portmap_on_readable(struct ev_io *io, uint32_t revents)
 		}
 		if (!portmap_reply_decode(buf, (size_t)n, &r)) {
 			pm->stats.bad++;
-			log_debug(LOG_PATH, "portmap: a malformed answer (%zd bytes): dropped", n);
+			log_debug(LOG_PATH, "%s: a malformed answer (%zd bytes): dropped", pm->name,
+				  n);
 			continue;
 		}
 		pm->stats.answers++;
@@ -596,6 +601,9 @@ portmap_new(struct portmap **out, struct ev_loop *loop, const struct portmap_par
 		return -ENOMEM;
 	pm->loop = loop;
 	pm->params = *params;
+	if (pm->params.protocol != PORTMAP_IPPROTO_TCP)
+		pm->params.protocol = PORTMAP_IPPROTO_UDP;
+	pm->name = pm->params.protocol == PORTMAP_IPPROTO_TCP ? "portmap tcp" : "portmap";
 	if (ops)
 		pm->ops = *ops;
 	pm->arg = arg;
@@ -617,19 +625,21 @@ portmap_delete(struct portmap *pm)
 	if (pm->proto == PORTMAP_PCP)
 		portmap_send(pm, buf,
 			     portmap_pcp_map_encode(buf, sizeof(buf), &pm->client, pm->nonce,
-						    pm->params.port, 0, 0));
+						    pm->params.protocol, pm->params.port, 0, 0));
 	else if (pm->proto == PORTMAP_NATPMP)
 		portmap_send(pm, buf,
-			     portmap_natpmp_map_encode(buf, sizeof(buf), pm->params.port, 0, 0));
+			     portmap_natpmp_map_encode(buf, sizeof(buf), pm->params.protocol,
+						       pm->params.port, 0, 0));
 	else if (pm->proto == PORTMAP_UPNP) {
 		pm->upnp.op = PORTMAP_UPNP_DELETE;
 		pm->upnp.port = pm->params.port;
+		pm->upnp.protocol = pm->params.protocol;
 		portmap_upnp_work(&pm->upnp); /* blocks: shutdown only */
 		if (!pm->upnp.ok)
-			log_info("portmap: UPnP: %s", pm->upnp.error);
+			log_info("%s: UPnP: %s", pm->name, pm->upnp.error);
 	}
 	if (pm->proto)
-		log_info("portmap: %s at %s: mapping deleted", portmap_proto_title(pm->proto),
+		log_info("%s: %s at %s: mapping deleted", pm->name, portmap_proto_title(pm->proto),
 			 portmap_gw_str(pm, gw, sizeof(gw)));
 }
 
@@ -650,7 +660,7 @@ portmap_stop_upnp(struct portmap *pm)
 	if (atomic_load(&run->finished) && run->job.op == PORTMAP_UPNP_MAP && run->job.ok)
 		pm->proto = PORTMAP_UPNP; /* so portmap_delete undoes it */
 	else if (!atomic_load(&run->finished))
-		log_info("portmap: a UPnP call still runs after %d ms: left to end alone",
+		log_info("%s: a UPnP call still runs after %d ms: left to end alone", pm->name,
 			 PORTMAP_STOP_WAIT_MS);
 	offload_cancel(pm->job); /* the job frees run */
 	pm->job = NULL;

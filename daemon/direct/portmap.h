@@ -23,7 +23,10 @@
  *
  * Only answers from the gateway count (the socket is connected to it), PCP answers only with
  * the nonce of our request, and for our internal port: anything else is counted and dropped.
- * IPv4 only, one mapping (the data port), suggested external port the same number.
+ * IPv4 only, one mapping per instance, of one protocol (portmap_params.protocol): the agent
+ * keeps two, the data port's UDP and the peer port's TCP (the same number: it takes both), each
+ * with its own socket, nonce, state and timer, so that neither waits for the other; suggested
+ * external port the same number. Logs name a TCP instance "portmap tcp:".
  */
 #ifndef VERTEX_PORTMAP_H
 #define VERTEX_PORTMAP_H
@@ -55,7 +58,8 @@ enum portmap_proto {
 };
 
 struct portmap_params {
-	uint16_t port; /* the data socket's: mapped from the same external port if free */
+	uint16_t port;    /* the data socket's: mapped from the same external port if free */
+	uint8_t protocol; /* 17 UDP (0 means it too) or 6 TCP */
 	/* Test hooks: the gateway (0: the default route's) and its port (0: 5351); no UPnP. */
 	struct in_addr gateway;
 	uint16_t server_port;
@@ -99,6 +103,7 @@ enum portmap_upnp_op { PORTMAP_UPNP_DISCOVER, PORTMAP_UPNP_MAP, PORTMAP_UPNP_DEL
 struct portmap_upnp_job {
 	enum portmap_upnp_op op;
 	uint16_t port;
+	uint8_t protocol; /* 17 or 6 */
 	uint32_t lifetime;
 	/* From DISCOVER, given back to MAP and DELETE. */
 	char control_url[512], service[256], lan_addr[INET_ADDRSTRLEN];

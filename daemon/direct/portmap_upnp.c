@@ -68,7 +68,7 @@ portmap_upnp_map(struct portmap_upnp_job *j)
 	snprintf(port, sizeof(port), "%u", j->port);
 	snprintf(lease, sizeof(lease), "%u", j->lifetime);
 	r = UPNP_AddPortMapping(j->control_url, j->service, port, port, j->lan_addr, "vertex",
-				"UDP", NULL, lease);
+				j->protocol == 6 ? "TCP" : "UDP", NULL, lease);
 	if (r != UPNPCOMMAND_SUCCESS) {
 		snprintf(j->error, sizeof(j->error), "AddPortMapping: %s", strupnperror(r));
 		return;
@@ -83,7 +83,8 @@ portmap_upnp_delete(struct portmap_upnp_job *j)
 	int r;
 
 	snprintf(port, sizeof(port), "%u", j->port);
-	r = UPNP_DeletePortMapping(j->control_url, j->service, port, "UDP", NULL);
+	r = UPNP_DeletePortMapping(j->control_url, j->service, port,
+				   j->protocol == 6 ? "TCP" : "UDP", NULL);
 	if (r != UPNPCOMMAND_SUCCESS)
 		snprintf(j->error, sizeof(j->error), "DeletePortMapping: %s", strupnperror(r));
 	j->ok = r == UPNPCOMMAND_SUCCESS;

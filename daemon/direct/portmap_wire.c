@@ -30,13 +30,23 @@ put_v4_mapped(struct wbuf *w, const struct in_addr *a)
 	wbuf_put_bytes(w, a ? (const void *)a : (const void *)"\0\0\0\0", 4);
 }
 
+uint8_t
+portmap_natpmp_map_opcode(uint8_t protocol)
+{
+	return protocol == PORTMAP_IPPROTO_UDP   ? NATPMP_OP_MAP_UDP
+	       : protocol == PORTMAP_IPPROTO_TCP ? NATPMP_OP_MAP_TCP
+						 : 0;
+}
+
 size_t
 portmap_pcp_map_encode(uint8_t *out, size_t cap, const struct in_addr *client,
-		       const uint8_t nonce[PCP_NONCE_LEN], uint16_t internal_port,
+		       const uint8_t nonce[PCP_NONCE_LEN], uint8_t protocol, uint16_t internal_port,
 		       uint16_t suggested_port, uint32_t lifetime)
 {
 	struct wbuf w;
 
+	if (!portmap_natpmp_map_opcode(protocol))
+		return 0;
 	wbuf_init(&w, out, cap);
 	wbuf_put_u8(&w, PCP_VERSION);
 	wbuf_put_u8(&w, PCP_OP_MAP);
@@ -44,7 +54,7 @@ portmap_pcp_map_encode(uint8_t *out, size_t cap, const struct in_addr *client,
 	wbuf_put_u32(&w, lifetime);
 	put_v4_mapped(&w, client);
 	wbuf_put_bytes(&w, nonce, PCP_NONCE_LEN);
-	wbuf_put_u8(&w, 17); /* UDP */
+	wbuf_put_u8(&w, protocol);
 	wbuf_put_bytes(&w, "\0\0\0", 3);
 	wbuf_put_u16(&w, internal_port);
 	wbuf_put_u16(&w, suggested_port);
@@ -63,14 +73,17 @@ portmap_natpmp_address_encode(uint8_t *out, size_t cap)
 }
 
 size_t
-portmap_natpmp_map_encode(uint8_t *out, size_t cap, uint16_t internal_port, uint16_t suggested_port,
-			  uint32_t lifetime)
+portmap_natpmp_map_encode(uint8_t *out, size_t cap, uint8_t protocol, uint16_t internal_port,
+			  uint16_t suggested_port, uint32_t lifetime)
 {
+	uint8_t op = portmap_natpmp_map_opcode(protocol);
 	struct wbuf w;
 
+	if (!op)
+		return 0;
 	wbuf_init(&w, out, cap);
 	wbuf_put_u8(&w, NATPMP_VERSION);
-	wbuf_put_u8(&w, NATPMP_OP_MAP_UDP);
+	wbuf_put_u8(&w, op);
 	wbuf_put_u16(&w, 0);
 	wbuf_put_u16(&w, internal_port);
 	wbuf_put_u16(&w, suggested_port);
@@ -153,9 +166,11 @@ natpmp_decode(struct rbuf *r, size_t len, struct portmap_reply *out)
 		out->has_external = true;
 		return true;
 	}
-	if (out->opcode != NATPMP_OP_MAP_UDP || len != NATPMP_MAP_RESPONSE_LEN)
+	if ((out->opcode != NATPMP_OP_MAP_UDP && out->opcode != NATPMP_OP_MAP_TCP) ||
+	    len != NATPMP_MAP_RESPONSE_LEN)
 		return false;
-	out->protocol = 17;
+	out->protocol =
+	    out->opcode == NATPMP_OP_MAP_UDP ? PORTMAP_IPPROTO_UDP : PORTMAP_IPPROTO_TCP;
 	return rbuf_get_u16(r, &out->internal_port) && rbuf_get_u16(r, &out->external_port) &&
 	       rbuf_get_u32(r, &out->lifetime);
 }

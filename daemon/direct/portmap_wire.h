@@ -14,10 +14,13 @@
  *                 | reserved 12, then (MAP) the same 36-byte payload with the assigned port and
  *                 address; options may follow (code u8, reserved u8, length u16, data padded
  *                 to 4): checked for shape, ignored. At most 1100 bytes, a multiple of 4.
- *   NAT-PMP       request address: 0 | 0; map UDP: 0 | 1 | reserved 2 | internal port u16
- *                 | suggested external port u16 | lifetime u32.
+ *   NAT-PMP       request address: 0 | 0; map UDP (TCP): 0 | 1 (2) | reserved 2 | internal
+ *                 port u16 | suggested external port u16 | lifetime u32.
  *                 response: 0 | 128 + opcode | result u16 | epoch u32, then the external
  *                 address (4), or internal port u16 | external port u16 | lifetime u32.
+ *
+ * A mapping is of one protocol, UDP (17) or TCP (6): PCP names it in the MAP payload, NAT-PMP
+ * by the opcode (1 UDP, 2 TCP); a decoded NAT-PMP map answer says which in `protocol` too.
  *
  * Addresses in PCP are 16 bytes, IPv4 as ::ffff:a.b.c.d. A NAT-PMP server answers a PCP
  * request with a NAT-PMP "unsupported version": that is how a client learns PCP is not there.
@@ -43,6 +46,9 @@ enum {
 	PCP_OP_MAP = 1,
 	NATPMP_OP_ADDRESS = 0,
 	NATPMP_OP_MAP_UDP = 1,
+	NATPMP_OP_MAP_TCP = 2,
+	PORTMAP_IPPROTO_TCP = 6,
+	PORTMAP_IPPROTO_UDP = 17,
 	NATPMP_ADDRESS_REQUEST_LEN = 2,
 	NATPMP_MAP_REQUEST_LEN = 12,
 	NATPMP_ADDRESS_RESPONSE_LEN = 12,
@@ -65,13 +71,18 @@ struct portmap_reply {
 	bool has_external; /* an IPv4 external address came with it */
 };
 
-/* Each returns the length written, or 0 if cap is too small. */
+/*
+ * Each returns the length written, or 0 if cap is too small (or protocol is neither
+ * PORTMAP_IPPROTO_UDP nor PORTMAP_IPPROTO_TCP).
+ */
 size_t portmap_pcp_map_encode(uint8_t *out, size_t cap, const struct in_addr *client,
-			      const uint8_t nonce[PCP_NONCE_LEN], uint16_t internal_port,
-			      uint16_t suggested_port, uint32_t lifetime);
+			      const uint8_t nonce[PCP_NONCE_LEN], uint8_t protocol,
+			      uint16_t internal_port, uint16_t suggested_port, uint32_t lifetime);
 size_t portmap_natpmp_address_encode(uint8_t *out, size_t cap);
-size_t portmap_natpmp_map_encode(uint8_t *out, size_t cap, uint16_t internal_port,
+size_t portmap_natpmp_map_encode(uint8_t *out, size_t cap, uint8_t protocol, uint16_t internal_port,
 				 uint16_t suggested_port, uint32_t lifetime);
+/* The NAT-PMP map opcode of a protocol (NATPMP_OP_MAP_UDP or _TCP), 0 for any other. */
+uint8_t portmap_natpmp_map_opcode(uint8_t protocol);
 /* A response of either protocol (told apart by its first byte); false if malformed. */
 bool portmap_reply_decode(const uint8_t *buf, size_t len, struct portmap_reply *out);
 /*

@@ -16,7 +16,7 @@
 #                                     `via direct udp ENDPOINT`, pings cross the routers or the
 #                                     LAN directly), direct6 (the same over IPv6, between the
 #                                     hosts' own addresses of nat_site_ipv6), tcp (once UDP
-#                                     probing ended unanswered: both on path tcp, `vertex ping`
+#                                     is found blocked or without a way: both on path tcp, `vertex ping`
 #                                     says `via direct tcp`, pings cross bob's router) or relay (both
 #                                     agents end their fast probing unanswered, stay on the
 #                                     relay, `vertex ping` says `via relay ...`, pings work and
@@ -147,16 +147,18 @@ nat_pair()
 			"$(nat_pair_netcheck alice)" "$(nat_pair_netcheck bob)")")
 		pass "$label: direct in $(nat_ms "$t0" "$t1") ms: $(grep reply <<<"$out"); $got packets crossed directly"
 	elif [[ $want == tcp ]]; then
-		# UDP finds no way (10 s of fast probing), then a direct TCP link to a candidate.
+		# UDP finds no way, then a direct TCP link to a candidate (direct_tcp_plan: at the
+		# offer when one side's UDP is blocked, else after 10 s of fast probing).
 		wait_until 40 nat_pair_tcp || fail "$label: never on direct TCP: alice: $(vtx_ctl alice peers); bob: $(vtx_ctl bob peers)"
+		t1=$EPOCHREALTIME
 		out=$(qn alice "$VERTEX" -s "$VTX_TMP/alice.sock" ping "$BOB" -c 1 -W 2) || fail "vertex ping: $out"
 		grep -q "reply in .* ms via direct tcp" <<<"$out" || fail "$label: vertex ping said: $out"
 		before=$(nat_counter natb)
 		check_ping on_alice "$NAT_BOB4"
 		got=$(($(nat_counter natb) - before))
 		((got >= 10)) || fail "$label: only $got packets crossed directly for 5 pings"
-		NAT_PAIR_LINES+=("$(printf '%-36s tcp (after fast UDP probing ended unanswered); netcheck %s, %s' "$label" \
-			"$(nat_pair_netcheck alice)" "$(nat_pair_netcheck bob)")")
+		NAT_PAIR_LINES+=("$(printf '%-36s tcp    %5s ms  (a direct TCP link); netcheck %s, %s' "$label" \
+			"$(nat_ms "$t0" "$t1")" "$(nat_pair_netcheck alice)" "$(nat_pair_netcheck bob)")")
 		pass "$label: direct TCP: $(grep reply <<<"$out"); $got packets crossed directly"
 	else
 		wait_until 20 qn alice ping -c 1 -W 1 "$NAT_BOB4" || fail "$label: no ping through the overlay"

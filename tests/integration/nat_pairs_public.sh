@@ -6,11 +6,12 @@
 # UDP to the public host's own address, and to the NATed side's mapping (for a symmetric
 # router, the port it gave toward the public host).
 #
-# Against UDP blocked (IPv4): a direct TCP path to the public host's port, with main's direct
-# TCP paths (daemon/direct: once UDP probing ended unanswered, the agent whose identity sorts
-# first, alice, dials the peer's TCP candidate; the other 5 s later). With bob public, alice's
-# dial reaches him at once. With alice public, her dial goes to bob's host candidate, a private
-# address nothing routes, and the session moves to TCP only when bob dials hers, 5 s later.
+# Against UDP blocked (IPv4): a direct TCP path to the public host's port (daemon/direct,
+# direct_tcp_plan: the UDP-blocked side has no srflx candidate, so TCP is due at the offer;
+# the public side's host TCP candidate is on its srflx address, so it ranks higher and is
+# the one dialed). With bob public, alice dials him; with alice public, bob dials her (before,
+# alice dialed bob's private host address first, and the session moved to TCP only when bob
+# dialed hers, 15 s after it came up).
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib_domains.sh"
 source "$(dirname "$0")/lib_servers.sh"

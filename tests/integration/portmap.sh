@@ -130,8 +130,9 @@ jq -e '.candidates | index("mapped '"$NATB_IP"':4800")' <<<"$NC" >/dev/null || f
 grep -q "portmap: PCP at 198.19.2.1: mapped $NATB_IP:4800 for 7200 s" "$VTX_TMP/bob.log" ||
 	fail "bob's log does not say how it was mapped: $(grep portmap "$VTX_TMP/bob.log")"
 RULES=$(nat_upnp_rules natb)
-grep -q "dport 4800 dnat ip to $BOB_LAN_IP:4800" <<<"$RULES" || fail "miniupnpd's rules: $RULES"
-(($(wc -l <<<"$RULES") == 1)) || fail "one mapping expected, miniupnpd holds: $RULES"
+grep -q "0x11 th dport 4800 dnat ip to $BOB_LAN_IP:4800" <<<"$RULES" || fail "miniupnpd's rules: $RULES"
+grep -q "0x6 th dport 4800 dnat ip to $BOB_LAN_IP:4800" <<<"$RULES" || fail "miniupnpd's rules: $RULES"
+(($(wc -l <<<"$RULES") == 2)) || fail "two mappings expected (UDP, TCP), miniupnpd holds: $RULES"
 pass "bob: $(vtx_ctl bob netcheck | grep -E '^(port mapping|mapped)' | tr -s ' ' | tr '\n' ';')"
 pass "miniupnpd on natb: $RULES"
 unasked 3
@@ -186,7 +187,7 @@ again_mapped()
 }
 wait_until 15 again_mapped || fail "bob gets no mapping after a crash: $(vtx_ctl bob netcheck); $(grep portmap "$VTX_TMP/bob.log" | tail -5)"
 RULES=$(nat_upnp_rules natb)
-(($(wc -l <<<"$RULES") == 1)) || fail "one mapping expected, miniupnpd holds: $RULES"
+(($(wc -l <<<"$RULES") == 2)) || fail "two mappings expected (UDP, TCP), miniupnpd holds: $RULES"
 pass "after a crash: $(vtx_ctl bob netcheck | grep -E '^mapped' | tr -s ' ') (one rule at natb)"
 
 say "5. bob's agent stops: the mapping is deleted"
@@ -214,11 +215,20 @@ wait_until 20 upnp_mapped || fail "bob gets no UPnP mapping: $(vtx_ctl bob netch
 [[ $(netcheck_field bob port_mapping_external) == "$NATB_IP:4800" ]] ||
 	fail "UPnP mapping: $(vtx_ctl bob netcheck)"
 RULES=$(nat_upnp_rules natb)
-grep -q "dport 4800 dnat ip to $BOB_LAN_IP:4800" <<<"$RULES" || fail "miniupnpd's rules: $RULES"
+grep -q "0x11 th dport 4800 dnat ip to $BOB_LAN_IP:4800" <<<"$RULES" || fail "miniupnpd's rules: $RULES"
+tcp_upnp_mapped()
+{
+	[[ $(netcheck_field bob port_mapping_tcp_protocol) == upnp ]]
+}
+wait_until 20 tcp_upnp_mapped || fail "bob gets no UPnP TCP mapping: $(vtx_ctl bob netcheck)"
+grep -q "0x6 th dport 4800 dnat ip to $BOB_LAN_IP:4800" <<<"$(nat_upnp_rules natb)" ||
+	fail "miniupnpd's rules: $(nat_upnp_rules natb)"
 pass "bob: $(vtx_ctl bob netcheck | grep -E '^(port mapping|mapped)' | tr -s ' ' | tr '\n' ';')"
 vtx_stop bob
 [[ $VTX_LAST_RC -eq 0 ]] || fail "vertexd bob exited with status $VTX_LAST_RC (it crashed?)"
 grep -q "portmap: UPnP at 198.19.2.1: mapping deleted" "$VTX_TMP/bob.log" ||
+	fail "bob's log: $(grep portmap "$VTX_TMP/bob.log")"
+grep -q "portmap tcp: UPnP at 198.19.2.1: mapping deleted" "$VTX_TMP/bob.log" ||
 	fail "bob's log: $(grep portmap "$VTX_TMP/bob.log")"
 wait_until 5 no_rules || fail "miniupnpd still maps: $(nat_upnp_rules natb)"
 pass "UPnP: mapped, then deleted by DeletePortMapping when bob's agent stopped"

@@ -30,6 +30,7 @@ static const char example[] =
     "ca          B.example.com /etc/vertex/b.example.com.crt   # federation\n"
     "interface   vtx7\n"
     "port        4801\n"
+    "public-tcp  4900\n"
     "pool4       100.80.0.0/12\n"
     "pool6       fd00:1234:5678::/48\n"
     "state       /tmp/vertexd.db\n"
@@ -126,6 +127,7 @@ test_config_parse_buf_example(void **state)
 	assert_string_equal(c->cas[1].domain, "b.example.com");
 	assert_string_equal(c->interface, "vtx7");
 	assert_int_equal(c->port, 4801);
+	assert_int_equal(c->public_tcp, 4900);
 	assert_int_equal(c->pool4.family, AF_INET);
 	assert_memory_equal(c->pool4.addr, ((uint8_t[]){ 100, 80, 0, 0 }), 4);
 	assert_int_equal(c->pool4.len, 12);
@@ -301,6 +303,13 @@ static const struct bad_case bad_cases[] = {
 	{ "mtu 1400 1500\n", "mtu: expects BYTES" },
 	{ "mtu 1400\nmtu 1400\n", "vertexd.conf:2: mtu: given more than once" },
 	{ "port 0\n", "port: 0 is out of range 1..65535" },
+	{ "public-tcp 0\n", "public-tcp: 0 is out of range 1..65535" },
+	{ "public-tcp 65536\n", "public-tcp: 65536 is out of range 1..65535" },
+	{ "public-tcp 49x\n", "public-tcp: 49x is not a decimal number" },
+	{ "public-tcp\n", "vertexd.conf:1: public-tcp: expects PORT" },
+	{ "public-tcp 4900 4901\n", "public-tcp: expects PORT" },
+	{ "public-tcp 4900\npublic-tcp 4900\n",
+	  "vertexd.conf:2: public-tcp: given more than once" },
 	{ "port 65536\n", "port: 65536 is out of range 1..65535" },
 	{ "port 99999999999999999999999\n", "port: 99999999999999999999999 is out of range" },
 	{ "identity alice\n", "vertexd.conf:1: identity: alice: missing '@'" },
@@ -560,6 +569,7 @@ gen_config(void)
 	}
 	MAYBE("interface", "vtx%ld", random() % 1000);
 	MAYBE("port", "%ld", 1 + random() % 65535);
+	MAYBE("public-tcp", "%ld", 1 + random() % 65535);
 	MAYBE("pool4", "10.%ld.0.0/16", random() % 256);
 	MAYBE("pool6", "fd%02lx:%lx::/%d", random() % 256, random() % 65536 & 0xff00, 32);
 	MAYBE("state", "/s/%ld.db", random());

@@ -46,6 +46,8 @@ struct fx {
 	bool works;
 	struct sockaddr_storage dialed[8]; /* dial_tcp */
 	size_t ndialed;
+	bool dial_busy;
+	unsigned dial_refused;
 	/* The birthday technique's extra sockets (fakes: ids 0..). */
 	unsigned aux_opened, aux_closed;
 	bool aux_open[512];
@@ -142,14 +144,19 @@ fx_works(void *arg, const char *peer)
 	return ((struct fx *)arg)->works;
 }
 
-static void
+static int
 fx_dial_tcp(void *arg, const char *peer, const struct sockaddr_storage *to)
 {
 	struct fx *f = arg;
 
 	assert_string_equal(peer, BOB);
+	if (f->dial_busy) { /* "not now": the same candidate is asked again later */
+		f->dial_refused++;
+		return -1;
+	}
 	assert_true(f->ndialed < 8);
 	f->dialed[f->ndialed++] = *to;
+	return 1;
 }
 
 static const struct direct_ops fx_ops = {
@@ -353,6 +360,18 @@ offer_from_bob(void)
 	return m;
 }
 
+/* Our reflection answered: we have a server-reflexive UDP candidate (our UDP works). */
+static void
+fx_reflexive(struct fx *f, const char *addr)
+{
+	struct sockaddr_storage server;
+
+	assert_int_equal(sockaddr_parse("198.18.0.10:4801", &server), 0);
+	direct_home_up(f->d, &server);
+	answer(f, 0, "198.18.0.10:4801", addr, true);
+	assert_int_not_equal(direct_reflexive(f->d)->ss_family, 0);
+}
+
 static void
 test_probing_rounds(void **state)
 {
@@ -361,6 +380,8 @@ test_probing_rounds(void **state)
 	struct sockaddr_storage want;
 	size_t fast;
 
+	/* Both sides' UDP reaches their servers (a srflx candidate each): TCP waits for UDP. */
+	fx_reflexive(f, "198.18.0.201:4800");
 	direct_on_offer(f->d, &m);
 	/* Answered with ours at once (both sides then probe in the same window), once. */
 	assert_int_equal(f->noffers, 1);
@@ -441,6 +462,215 @@ test_probing_rounds(void **state)
 	direct_on_offer(f->d, &m);
 	advance(f, 1000);
 	assert_int_equal(f->nprobes, fast);
+}
+
+static struct ctl_candidate
+cand4(uint8_t kind, uint8_t proto, uint8_t a, uint8_t b, uint8_t c, uint8_t d, uint16_t port)
+{
+	return (struct ctl_candidate){
+		.kind = kind, .proto = proto, .family = 4, .addr = { a, b, c, d }, .port = port
+	};
+}
+
+/*
+ * Who dials over TCP (direct_tcp_plan): the side whose TCP candidates rank lower, so that the
+ * one with a mapped, forwarded or public port is the one dialed; equal ranks: identity order.
+ * Early (no waiting for UDP's fast phase) when either side's UDP is blocked.
+ */
+static void
+test_tcp_plan(void **state)
+{
+	/* NATed, UDP works: host TCP on a private address only (rank 1). */
+	const struct ctl_candidate natted[] = {
+		cand4(CTL_CAND_HOST, 17, 198, 19, 1, 2, 4800),
+		cand4(CTL_CAND_SRFLX, 17, 198, 18, 0, 201, 4800),
+		cand4(CTL_CAND_HOST, 6, 198, 19, 1, 2, 4800),
+	};
+	/* NATed, UDP blocked (no srflx): rank 1, and blocked. */
+	const struct ctl_candidate blocked[] = {
+		cand4(CTL_CAND_HOST, 17, 198, 19, 1, 2, 4800),
+		cand4(CTL_CAND_HOST, 6, 198, 19, 1, 2, 4800),
+	};
+	/* Behind a router that maps TCP (and UDP, which its firewall drops): rank 2. */
+	const struct ctl_candidate mapped[] = {
+		cand4(CTL_CAND_HOST, 17, 198, 19, 2, 2, 4800),
+		cand4(CTL_CAND_MAPPED, 17, 198, 18, 0, 202, 4800),
+		cand4(CTL_CAND_HOST, 6, 198, 19, 2, 2, 4800),
+		cand4(CTL_CAND_MAPPED, 6, 198, 18, 0, 202, 4800),
+	};
+	/* A forwarded TCP port (public-tcp) on the srflx address: rank 2. */
+	const struct ctl_candidate forwarded[] = {
+		cand4(CTL_CAND_HOST, 17, 198, 19, 2, 2, 4800),
+		cand4(CTL_CAND_SRFLX, 17, 198, 18, 0, 202, 4800),
+		cand4(CTL_CAND_SRFLX, 6, 198, 18, 0, 202, 4900),
+		cand4(CTL_CAND_HOST, 6, 198, 19, 2, 2, 4800),
+	};
+	/* No NAT: the host address is the srflx one: rank 2. */
+	const struct ctl_candidate public[] = {
+		cand4(CTL_CAND_HOST, 17, 198, 18, 0, 30, 4800),
+		cand4(CTL_CAND_SRFLX, 17, 198, 18, 0, 30, 4800),
+		cand4(CTL_CAND_HOST, 6, 198, 18, 0, 30, 4800),
+	};
+	/* The same host as its offer really says it: the srflx one repeats the host one, so
+	 * only the NAT class (kind 4) names the reflexive address. */
+	const struct ctl_candidate public_offered[] = {
+		cand4(CTL_CAND_HOST, 17, 198, 18, 0, 30, 4800),
+		cand4(CTL_CAND_HOST, 6, 198, 18, 0, 30, 4800),
+		{ .kind = CTL_CAND_NAT,
+		  .proto = 17,
+		  .family = 4,
+		  .addr = { 198, 18, 0, 30 },
+		  .priority = DIRECT_FILTERING_OPEN << 8 },
+	};
+	const struct ctl_candidate udp_only[] = {
+		cand4(CTL_CAND_SRFLX, 17, 198, 18, 0, 30, 4800),
+		cand4(77, 6, 198, 18, 0, 31, 4800), /* a kind we do not know: not counted */
+	};
+	struct direct_tcp_plan p;
+
+	(void)state;
+	assert_int_equal(direct_tcp_rank(natted, 3), 1);
+	assert_int_equal(direct_tcp_rank(blocked, 2), 1);
+	assert_int_equal(direct_tcp_rank(mapped, 4), 2);
+	assert_int_equal(direct_tcp_rank(forwarded, 4), 2);
+	assert_int_equal(direct_tcp_rank(public, 3), 2);
+	assert_int_equal(direct_tcp_rank(udp_only, 2), 0);
+	/* Dial order: mapped, srflx, a host one on the srflx address, other host ones. */
+	assert_int_equal(direct_tcp_order(&mapped[3], mapped, 4), 0);
+	assert_int_equal(direct_tcp_order(&forwarded[2], forwarded, 4), 1);
+	assert_int_equal(direct_tcp_order(&public[2], public, 3), 2);
+	assert_int_equal(direct_tcp_order(&mapped[2], mapped, 4), 3);
+
+	/* Only bob has a reachable port: alice dials, whatever the identities say; bob (whose
+	 * identity sorts after alice's) does not dial first. Alice's UDP is blocked: early. */
+	direct_tcp_plan(ALICE, blocked, 2, BOB, mapped, 4, &p);
+	assert_true(p.dial_first);
+	assert_true(p.early);
+	direct_tcp_plan(BOB, mapped, 4, ALICE, blocked, 2, &p);
+	assert_false(p.dial_first);
+	assert_true(p.early);
+	/* The same with the names the other way round: the rank decides, not the name. */
+	direct_tcp_plan(BOB, blocked, 2, ALICE, forwarded, 4, &p);
+	assert_true(p.dial_first);
+	direct_tcp_plan(ALICE, forwarded, 4, BOB, blocked, 2, &p);
+	assert_false(p.dial_first);
+	/* Equal ranks: identity order, exactly one side first. */
+	direct_tcp_plan(ALICE, natted, 3, BOB, natted, 3, &p);
+	assert_true(p.dial_first);
+	assert_false(p.early); /* both UDP fine: TCP after the fast phase */
+	direct_tcp_plan(BOB, natted, 3, ALICE, natted, 3, &p);
+	assert_false(p.dial_first);
+	direct_tcp_plan(BOB, mapped, 4, ALICE, public, 3, &p);
+	assert_false(p.dial_first);
+	assert_false(p.early); /* a UDP mapping counts as UDP that works */
+	direct_tcp_plan(ALICE, public, 3, BOB, mapped, 4, &p);
+	assert_true(p.dial_first);
+	/* A public host's real offer (nat_pairs_public.sh's public / udp-blocked): it ranks 2
+	 * by its NAT class, its UDP is not blocked; the blocked side dials it, whatever the
+	 * names (here bob, who sorts after alice), at once. */
+	assert_int_equal(direct_tcp_rank(public_offered, 3), 2);
+	assert_int_equal(direct_tcp_order(&public_offered[1], public_offered, 3), 2);
+	direct_tcp_plan(BOB, blocked, 2, ALICE, public_offered, 3, &p);
+	assert_true(p.dial_first);
+	assert_true(p.early);
+	direct_tcp_plan(ALICE, public_offered, 3, BOB, blocked, 2, &p);
+	assert_false(p.dial_first);
+	assert_true(p.early);
+	direct_tcp_plan(ALICE, public_offered, 3, BOB, natted, 3, &p);
+	assert_false(p.early);
+}
+
+/*
+ * The round with only bob reachable over TCP (his router maps it) and our UDP blocked (no
+ * reflection answered): his mapped candidate is dialed at once, before his host one (offered
+ * first), which comes DIRECT_TCP_NEXT_MS later; a "not now" from the dialer asks again for the
+ * same candidate, soon.
+ */
+static void
+test_tcp_mapped_dialed_first(void **state)
+{
+	struct fx *f = *state;
+	struct ctlmsg m = { .type = CTL_OFFER };
+	struct sockaddr_storage want;
+
+	strcpy(m.u.offer.from, BOB);
+	strcpy(m.u.offer.to, ALICE);
+	m.u.offer.count = 4;
+	m.u.offer.cand[0] = cand4(CTL_CAND_HOST, 17, 198, 19, 2, 2, 4800);
+	m.u.offer.cand[1] = cand4(CTL_CAND_MAPPED, 17, 198, 18, 0, 202, 4800);
+	m.u.offer.cand[2] = cand4(CTL_CAND_HOST, 6, 198, 19, 2, 2, 4800);
+	m.u.offer.cand[3] = cand4(CTL_CAND_MAPPED, 6, 198, 18, 0, 202, 4800);
+	f->dial_busy = true;
+	direct_on_offer(f->d, &m);
+	advance(f, 300);
+	assert_int_equal(f->ndialed, 0);
+	assert_true(f->dial_refused >= 1);
+	f->dial_busy = false;
+	advance(f, DIRECT_PROBE_MS + 300);
+	assert_int_equal(f->ndialed, 1);
+	assert_int_equal(sockaddr_parse("198.18.0.202:4800", &want), 0);
+	assert_true(sockaddr_equal(&f->dialed[0], &want));
+	/* A second offer (a rekey's) does not dial again at once, nor skip ahead. */
+	direct_on_offer(f->d, &m);
+	advance(f, 1000);
+	assert_int_equal(f->ndialed, 1);
+	advance(f, DIRECT_TCP_NEXT_MS);
+	assert_int_equal(f->ndialed, 2);
+	assert_int_equal(sockaddr_parse("198.19.2.2:4800", &want), 0);
+	assert_true(sockaddr_equal(&f->dialed[1], &want));
+	{
+		struct direct_cand c[CTL_CANDIDATES_MAX];
+		bool probing;
+
+		assert_int_equal(direct_candidates(f->d, BOB, c, CTL_CANDIDATES_MAX, &probing), 4);
+		assert_int_equal(c[2].kind, CTL_CAND_MAPPED);
+		assert_int_equal(c[2].proto, 6);
+		assert_true(c[2].dialed && c[3].dialed);
+	}
+}
+
+/* We are the reachable one (a forwarded port on our reflexive address): bob dials, we only
+ * after DIRECT_TCP_DEFER_MS (his host candidate, unreachable, as a last resort). */
+static void
+test_tcp_reachable_side_waits(void **state)
+{
+	struct fx *f = *state;
+	struct direct_params p = { .self = ALICE,
+				   .port = 4800,
+				   .family = AF_INET6,
+				   .overlay = "vtx0",
+				   .public_tcp = 4900 };
+	struct ctl_candidate ours[CTL_CANDIDATES_MAX];
+	struct ctlmsg m = { .type = CTL_OFFER };
+	bool found = false;
+	size_t n;
+
+	direct_free(f->d);
+	assert_int_equal(direct_new(&f->d, f->loop, &p, &fx_ops, f), 0);
+	f->ndgrams = 0;
+	/* Not before our address is known: nothing to put the port on. */
+	n = direct_gather(f->d, ours, CTL_CANDIDATES_MAX);
+	for (size_t i = 0; i < n; i++)
+		assert_false(ours[i].proto == 6 && ours[i].kind == CTL_CAND_SRFLX);
+	fx_reflexive(f, "198.18.0.201:4800");
+	n = direct_gather(f->d, ours, CTL_CANDIDATES_MAX);
+	for (size_t i = 0; i < n; i++)
+		if (ours[i].proto == 6 && ours[i].kind == CTL_CAND_SRFLX) {
+			assert_int_equal(ours[i].port, 4900);
+			assert_memory_equal(ours[i].addr, "\xc6\x12\x00\xc9", 4);
+			found = true;
+		}
+	assert_true(found);
+	strcpy(m.u.offer.from, BOB);
+	strcpy(m.u.offer.to, ALICE);
+	m.u.offer.count = 2;
+	m.u.offer.cand[0] = cand4(CTL_CAND_HOST, 17, 198, 19, 2, 2, 4800); /* UDP blocked */
+	m.u.offer.cand[1] = cand4(CTL_CAND_HOST, 6, 198, 19, 2, 2, 4800);
+	direct_on_offer(f->d, &m);
+	advance(f, DIRECT_TCP_DEFER_MS - 500);
+	assert_int_equal(f->ndialed, 0);
+	advance(f, 1000);
+	assert_int_equal(f->ndialed, 1);
 }
 
 /*
@@ -644,6 +874,9 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_reflection, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_probing_rounds, setup, teardown),
+		cmocka_unit_test(test_tcp_plan),
+		cmocka_unit_test_setup_teardown(test_tcp_mapped_dialed_first, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tcp_reachable_side_waits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_birthday_offer_says_our_nat, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_birthday_sockets_then_released, setup,
 						teardown),

@@ -82,6 +82,17 @@ teardown(void **state)
 }
 
 static void
+start_proto(struct fx *f, uint8_t protocol)
+{
+	struct portmap_params p = {
+		.port = 4800, .protocol = protocol, .server_port = f->router_port, .no_upnp = true
+	};
+
+	p.gateway.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(portmap_new(&f->pm, f->loop, &p, &fx_ops, f), 0);
+}
+
+static void
 start(struct fx *f)
 {
 	struct portmap_params p = { .port = 4800, .server_port = f->router_port, .no_upnp = true };
@@ -323,6 +334,73 @@ test_portmap_short_grant_renewed_as_minimum(void **state)
 	assert_int_equal(f->changes, 1);
 }
 
+/*
+ * The TCP mapping (the peer port): PCP asks for protocol 6, an answer for UDP (another
+ * mapping of ours) is dropped, the TCP one maps; deleted for TCP at free.
+ */
+static void
+test_portmap_pcp_tcp(void **state)
+{
+	struct fx *f = *state;
+	uint8_t req[PCP_MAP_LEN], again[PCP_MAP_LEN];
+	struct portmap_info info;
+
+	start_proto(f, 6);
+	assert_int_equal(pcp_requests(f, req, NULL), 1);
+	assert_int_equal(req[36], 6); /* the payload's protocol */
+	memcpy(again, req, sizeof(again));
+	again[36] = 17;
+	pcp_answer(f, again, 4800, 120, true);
+	portmap_info(f->pm, &info);
+	assert_int_equal(info.proto, 0);
+	assert_int_equal(portmap_stats(f->pm)->bad, 1);
+	pcp_answer(f, req, 4800, 120, true);
+	portmap_info(f->pm, &info);
+	assert_int_equal(info.proto, PORTMAP_PCP);
+	assert_int_equal(ntohs(info.external.sin_port), 4800);
+	assert_int_equal(f->changes, 1);
+	portmap_free(f->pm);
+	f->pm = NULL;
+	assert_int_equal(pcp_requests(f, again, NULL), 1);
+	assert_int_equal(again[36], 6);
+	assert_memory_equal(again + 4, "\0\0\0\0", 4);
+}
+
+/* NAT-PMP only: the TCP map opcode (2), its answer (130) maps; a UDP answer (129) does not. */
+static void
+test_portmap_natpmp_tcp(void **state)
+{
+	static const uint8_t unsupported[] = { 0, 129, 0, 1, 0, 0, 0, 5 };
+	static const uint8_t address[] = { 0, 128, 0, 0, 0, 0, 0, 5, 198, 18, 0, 202 };
+	static const uint8_t udp[] = { 0,    129,  0,    0,    0, 0, 0,    5,
+				       0x12, 0xc0, 0x13, 0x00, 0, 0, 0x0e, 0x10 };
+	static const uint8_t tcp[] = { 0,    130,  0,    0,    0, 0, 0,    5,
+				       0x12, 0xc0, 0x13, 0x01, 0, 0, 0x0e, 0x10 };
+	struct fx *f = *state;
+	uint8_t req[PCP_MAP_LEN], buf[64];
+	struct portmap_info info;
+	unsigned natpmp;
+
+	start_proto(f, 6);
+	assert_int_equal(pcp_requests(f, req, &natpmp), 1);
+	reply(f, unsupported, sizeof(unsupported));
+	reply(f, address, sizeof(address));
+	assert_int_equal(next_request(f, buf, sizeof(buf)), NATPMP_MAP_REQUEST_LEN);
+	assert_int_equal(buf[1], NATPMP_OP_MAP_TCP);
+	reply(f, udp, sizeof(udp));
+	portmap_info(f->pm, &info);
+	assert_int_equal(info.proto, 0);
+	reply(f, tcp, sizeof(tcp));
+	portmap_info(f->pm, &info);
+	assert_int_equal(info.proto, PORTMAP_NATPMP);
+	assert_int_equal(ntohs(info.external.sin_port), 4865);
+	portmap_free(f->pm);
+	f->pm = NULL;
+	assert_int_equal(next_request(f, buf, sizeof(buf)), NATPMP_MAP_REQUEST_LEN);
+	assert_int_equal(buf[1], NATPMP_OP_MAP_TCP);
+	assert_memory_equal(buf + 8, "\0\0\0\0", 4);
+}
+
 int
 main(void)
 {
@@ -331,6 +409,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_portmap_pcp_wrong_nonce_dropped, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_portmap_natpmp_only_router, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_portmap_pcp_tcp, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_portmap_natpmp_tcp, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_portmap_nothing_answers_retry_later, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_portmap_not_renewed_is_lost, setup, teardown),

@@ -32,10 +32,20 @@ test_portmap_pcp_map_encode_layout(void **state)
 
 	(void)state;
 	inet_pton(AF_INET, "198.19.2.2", &client);
-	assert_int_equal(portmap_pcp_map_encode(out, sizeof(out), &client, NONCE, 4800, 4800, 7200),
-			 PCP_MAP_LEN);
+	assert_int_equal(
+	    portmap_pcp_map_encode(out, sizeof(out), &client, NONCE, 17, 4800, 4800, 7200),
+	    PCP_MAP_LEN);
 	assert_memory_equal(out, want, PCP_MAP_LEN);
-	assert_int_equal(portmap_pcp_map_encode(out, PCP_MAP_LEN - 1, &client, NONCE, 1, 1, 1), 0);
+	assert_int_equal(portmap_pcp_map_encode(out, PCP_MAP_LEN - 1, &client, NONCE, 17, 1, 1, 1),
+			 0);
+	/* TCP: protocol 6 in the payload, nothing else changes; no other protocol is encoded. */
+	assert_int_equal(
+	    portmap_pcp_map_encode(out, sizeof(out), &client, NONCE, 6, 4800, 4800, 7200),
+	    PCP_MAP_LEN);
+	assert_int_equal(out[36], 6);
+	assert_memory_equal(out, want, 36);
+	assert_memory_equal(out + 37, want + 37, PCP_MAP_LEN - 37);
+	assert_int_equal(portmap_pcp_map_encode(out, sizeof(out), &client, NONCE, 58, 1, 1, 1), 0);
 }
 
 static void
@@ -49,9 +59,17 @@ test_portmap_natpmp_encode_layout(void **state)
 	assert_int_equal(portmap_natpmp_address_encode(out, sizeof(out)), 2);
 	assert_int_equal(out[0], 0);
 	assert_int_equal(out[1], 0);
-	assert_int_equal(portmap_natpmp_map_encode(out, sizeof(out), 4800, 4800, 7200), 12);
+	assert_int_equal(portmap_natpmp_map_encode(out, sizeof(out), 17, 4800, 4800, 7200), 12);
 	assert_memory_equal(out, map, sizeof(map));
-	assert_int_equal(portmap_natpmp_map_encode(out, 11, 4800, 4800, 7200), 0);
+	assert_int_equal(portmap_natpmp_map_encode(out, 11, 17, 4800, 4800, 7200), 0);
+	/* TCP: opcode 2, the rest the same; any other protocol: nothing. */
+	assert_int_equal(portmap_natpmp_map_encode(out, sizeof(out), 6, 4800, 4800, 7200), 12);
+	assert_int_equal(out[1], NATPMP_OP_MAP_TCP);
+	assert_memory_equal(out + 2, map + 2, sizeof(map) - 2);
+	assert_int_equal(portmap_natpmp_map_encode(out, sizeof(out), 1, 4800, 4800, 7200), 0);
+	assert_int_equal(portmap_natpmp_map_opcode(17), NATPMP_OP_MAP_UDP);
+	assert_int_equal(portmap_natpmp_map_opcode(6), NATPMP_OP_MAP_TCP);
+	assert_int_equal(portmap_natpmp_map_opcode(0), 0);
 	assert_int_equal(portmap_natpmp_address_encode(out, 1), 0);
 }
 
@@ -166,7 +184,7 @@ test_portmap_reply_decode_natpmp(void **state)
 	assert_true(portmap_reply_decode(refused, sizeof(refused), &r));
 	assert_int_equal(r.result, PORTMAP_RESULT_UNSUPP_VERSION);
 	assert_string_equal(portmap_result_name(NATPMP_VERSION, 1), "unsupported version");
-	/* Wrong lengths, a request, a TCP mapping (never asked). */
+	/* Wrong lengths, a request. */
 	assert_false(portmap_reply_decode(addr, sizeof(addr) - 1, &r));
 	memcpy(b, addr, sizeof(addr));
 	b[12] = 0;
@@ -175,8 +193,16 @@ test_portmap_reply_decode_natpmp(void **state)
 	memcpy(b, map, sizeof(map));
 	b[1] = 1;
 	assert_false(portmap_reply_decode(b, sizeof(map), &r));
+	/* A TCP mapping's answer (opcode 2 + 128): said as such; 3 + 128 is no opcode. */
 	b[1] = 130;
+	assert_true(portmap_reply_decode(b, sizeof(map), &r));
+	assert_int_equal(r.opcode, NATPMP_OP_MAP_TCP);
+	assert_int_equal(r.protocol, PORTMAP_IPPROTO_TCP);
+	assert_int_equal(r.external_port, 4864);
+	b[1] = 131;
 	assert_false(portmap_reply_decode(b, sizeof(map), &r));
+	assert_true(portmap_reply_decode(map, sizeof(map), &r));
+	assert_int_equal(r.protocol, PORTMAP_IPPROTO_UDP);
 	assert_false(portmap_reply_decode(refused, 7, &r));
 	assert_false(portmap_reply_decode(b, 0, &r));
 }

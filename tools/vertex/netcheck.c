@@ -27,7 +27,11 @@ cmd_netcheck(int argc, char **argv)
 	    "whether it has a global IPv6 address. \"unknown\" until the server answered.\n"
 	    "Port mapping: which of PCP, NAT-PMP and UPnP IGD the router (the default gateway)\n"
 	    "answered, and the mapping it gave our data port: the public address and port, the\n"
-	    "protocol, the lifetime in seconds (renewed at half). Hairpinning is not tested yet.\n"
+	    "protocol, the lifetime in seconds (renewed at half); and the one it gave our TCP\n"
+	    "peer port (\"mapped tcp\"), offered as a TCP candidate. \"public tcp\": a port the\n"
+	    "router forwards to the peer port by hand (config `public-tcp`), offered on our\n"
+	    "public address. TCP candidates are listed with \"/tcp\". Hairpinning is not tested\n"
+	    "yet.\n"
 	    "Birthday: the extra sockets opened and probes sprayed so far for peers behind (or\n"
 	    "in front of) an endpoint-dependent NAT, and how often that found a way.\n"
 	    "\n"
@@ -90,6 +94,14 @@ cmd_netcheck(int argc, char **argv)
 			       ctlclient_fact(&f, 0, f.n, "port_mapping_external"),
 			       ctlclient_fact(&f, 0, f.n, "port_mapping_protocol"),
 			       ctlclient_fact(&f, 0, f.n, "port_mapping_lifetime"));
+		if (strcmp(ctlclient_fact(&f, 0, f.n, "port_mapping_tcp_protocol"), "-"))
+			printf("mapped tcp      %s by %s for %s s\n",
+			       ctlclient_fact(&f, 0, f.n, "port_mapping_tcp_external"),
+			       ctlclient_fact(&f, 0, f.n, "port_mapping_tcp_protocol"),
+			       ctlclient_fact(&f, 0, f.n, "port_mapping_tcp_lifetime"));
+		if (strcmp(ctlclient_fact(&f, 0, f.n, "public_tcp"), "-"))
+			printf("public tcp      port %s (forwarded by the router, config)\n",
+			       ctlclient_fact(&f, 0, f.n, "public_tcp"));
 		printf("ipv6            %s\n", ctlclient_fact(&f, 0, f.n, "ipv6"));
 		printf("birthday        %s sockets opened, %s probes sent, %s found a way\n",
 		       ctlclient_fact(&f, 0, f.n, "birthday_sockets"),

@@ -16,6 +16,7 @@
 #include "kernel-iface/addrwatch.h"
 #include "kernel-iface/tun.h"
 #include "proto/ctlmsg.h"
+#include "proto/hairpin.h"
 #include "proto/reflect.h"
 
 static bool
@@ -149,7 +150,7 @@ wiring_direct_datagram(struct agent *a, struct pkt *p, const struct sockaddr_sto
 		pkt_put(a->pkts, p);
 		return true;
 	}
-	if (!reflect_is_reflect(pkt_data(p), p->len))
+	if (!reflect_is_reflect(pkt_data(p), p->len) && !hairpin_is_probe(pkt_data(p), p->len))
 		return false;
 	if (a->direct)
 		direct_on_datagram(a->direct, pkt_data(p), p->len, from);

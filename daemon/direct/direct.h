@@ -118,7 +118,10 @@ void direct_free(struct direct *d);
 /* Our home server is at `server` (its TCP address; reflection is UDP on the same port). */
 void direct_home_up(struct direct *d, const struct sockaddr_storage *server);
 void direct_home_down(struct direct *d);
-/* A datagram on the data socket that reflect_is_reflect() said is ours (borrowed). */
+/*
+ * A datagram on the data socket that reflect_is_reflect() or hairpin_is_probe() (the hairpin
+ * test's, proto/hairpin.h) said is ours (borrowed).
+ */
 void direct_on_datagram(struct direct *d, const uint8_t *buf, size_t len,
 			const struct sockaddr_storage *from);
 /* Offers our candidates to peer (an approved one: the caller knows). */
@@ -155,6 +158,9 @@ void direct_nat(const struct direct *d, struct direct_nat *out);
 /* What the router port mapping knows (portmap.h); false if it is off. */
 struct portmap_info;
 bool direct_portmap_info(const struct direct *d, struct portmap_info *out);
+/* What the hairpin test found (direct/hairpin.h), for `vertex netcheck`. */
+struct hairpin;
+const struct hairpin *direct_hairpin(const struct direct *d);
 /* Our server-reflexive address (family 0 if not known yet). */
 const struct sockaddr_storage *direct_reflexive(const struct direct *d);
 const struct direct_stats *direct_stats(const struct direct *d);

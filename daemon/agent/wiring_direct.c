@@ -127,6 +127,16 @@ wiring_direct_aux_pinned(void *arg, const struct sockaddr_storage *to)
 	return a->udp ? path_udp_aux_pinned(a->udp, to) : -1;
 }
 
+/* The hairpin test's probe, from an extra socket of the UDP path (path/udp.h). */
+static int
+wiring_direct_hairpin_open(void *arg, const struct sockaddr_storage *to, const uint8_t *buf,
+			   size_t len)
+{
+	struct agent *a = arg;
+
+	return a->udp ? path_udp_aux_open(a->udp, to, buf, len) : -ENOTCONN;
+}
+
 const struct direct_ops wiring_direct_ops = {
 	.send_datagram = wiring_direct_send_datagram,
 	.send_offer = wiring_direct_send_offer,
@@ -137,6 +147,7 @@ const struct direct_ops wiring_direct_ops = {
 	.aux_open = wiring_direct_aux_open,
 	.aux_close = wiring_direct_aux_close,
 	.aux_pinned = wiring_direct_aux_pinned,
+	.hairpin_open = wiring_direct_hairpin_open,
 };
 
 bool

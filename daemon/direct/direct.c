@@ -716,7 +716,6 @@ direct_free(struct direct *d)
 	if (!d)
 		return;
 	portmap_free(d->portmap); /* deletes the router's mapping */
-	/* The hairpin test's extra sockets, like the birthday technique's, are the UDP path's. */
 	ev_timer_stop(d->loop, &d->timer);
 	/* The extra sockets are the UDP path's (closed with it): only our records go. */
 	for (size_t i = 0; i < d->nrounds; i++)

@@ -95,11 +95,10 @@ struct direct_ops {
 	int (*aux_pinned)(void *arg, const struct sockaddr_storage *to);
 	/*
 	 * The hairpin test's probe (direct/hairpin.h) to our own reflexive address `to`, from an
-	 * extra socket (path_udp_aux_open): its id (closed with aux_close when the test ends), or
-	 * -errno. Not from the data socket itself: a Linux NAT that hairpins between two inside
-	 * endpoints drops a datagram from one endpoint to its own mapping (the connection's two
-	 * directions would be the same). NULL, or failing: the data socket sends it
-	 * (send_datagram).
+	 * extra socket (path_udp_aux_open), closed with aux_close once it sent: its id, or -errno.
+	 * A second inside endpoint is what a peer behind the same NAT is; from the data socket
+	 * itself, the datagram would make a connection whose two directions are the same, which
+	 * a NAT need not translate. NULL, or failing: the data socket sends it (send_datagram).
 	 */
 	int (*hairpin_open)(void *arg, const struct sockaddr_storage *to, const uint8_t *buf,
 			    size_t len);

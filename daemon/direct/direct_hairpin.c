@@ -2,8 +2,8 @@
 /*
  * The hairpin test, run for direct.c (direct_int.h): started when reflection tells a new
  * server-reflexive address, its probes sent on direct.c's tick from extra sockets (one per try,
- * all closed when the test ends; the data socket itself if there are none), its probes come
- * back taken from the data socket's dispatch. The test itself is direct/hairpin.c.
+ * closed once it sent; the data socket itself if there is none), its probes come back taken
+ * from the data socket's dispatch. The test itself is direct/hairpin.c.
  */
 #include <netinet/in.h>
 #include <string.h>
@@ -57,27 +57,20 @@ direct_hp_said(const struct direct *d)
 		log_info("direct: hairpin: no NAT (our public address %s is our own)", addr);
 }
 
-/* The test's extra sockets closed (it ended, or a new one starts). */
-static void
-direct_hp_close(struct direct *d)
-{
-	for (unsigned i = 0; i < d->hp_naux; i++)
-		if (d->ops.aux_close)
-			d->ops.aux_close(d->arg, d->hp_aux[i]);
-	d->hp_naux = 0;
-}
-
-/* A probe from an extra socket if we can (direct.h: hairpin_open), else from the data socket. */
+/*
+ * A probe from an extra socket if we can (direct.h: hairpin_open), else from the data socket.
+ * The extra socket is closed at once: what comes back comes to the data socket, and the
+ * birthday technique may want every extra socket there is.
+ */
 static void
 direct_hp_send(struct direct *d, const uint8_t *buf, size_t len)
 {
-	int id = -1;
+	int id =
+	    d->ops.hairpin_open ? d->ops.hairpin_open(d->arg, &d->hairpin.target, buf, len) : -1;
 
-	if (d->ops.hairpin_open && d->hp_naux < HAIRPIN_TRIES)
-		id = d->ops.hairpin_open(d->arg, &d->hairpin.target, buf, len);
-	if (id >= 0)
-		d->hp_aux[d->hp_naux++] = id;
-	else
+	if (id >= 0 && d->ops.aux_close)
+		d->ops.aux_close(d->arg, id);
+	else if (id < 0)
 		d->ops.send_datagram(d->arg, &d->hairpin.target, buf, len);
 }
 
@@ -89,10 +82,8 @@ direct_hp_run(struct direct *d, uint64_t now)
 
 	if (hairpin_tick(&d->hairpin, now, buf))
 		direct_hp_send(d, buf, sizeof(buf));
-	if (d->hairpin.result != was) {
-		direct_hp_close(d);
+	if (d->hairpin.result != was)
 		direct_hp_said(d);
-	}
 }
 
 void
@@ -101,7 +92,6 @@ direct_hp_start(struct direct *d, uint64_t now)
 	uint64_t nonce = 0;
 
 	crypto_random(&nonce, sizeof(nonce));
-	direct_hp_close(d);
 	hairpin_start(&d->hairpin, &d->reflexive, direct_hp_is_host(d, &d->reflexive), nonce, now);
 	if (d->hairpin.result == HAIRPIN_NO_NAT)
 		direct_hp_said(d);
@@ -111,10 +101,9 @@ direct_hp_start(struct direct *d, uint64_t now)
 void
 direct_hp_on_datagram(struct direct *d, const uint8_t *buf, size_t len)
 {
-	if (hairpin_on_datagram(&d->hairpin, buf, len, ev_now_ms(d->loop))) {
-		direct_hp_close(d);
+	if (hairpin_on_datagram(&d->hairpin, buf, len, ev_now_ms(d->loop)))
 		direct_hp_said(d);
-	} else
+	else
 		log_debug(LOG_PATH,
 			  "direct: a hairpin datagram (%zu bytes) not of our test: dropped", len);
 }

@@ -93,10 +93,8 @@ struct direct {
 	size_t nrounds;
 	struct ev_timer timer;
 	struct direct_stats stats;
-	struct portmap *portmap;   /* NULL: off */
-	struct hairpin hairpin;    /* the hairpin test (direct_hairpin.c) */
-	int hp_aux[HAIRPIN_TRIES]; /* its probes' extra sockets, closed when it ends */
-	unsigned hp_naux;
+	struct portmap *portmap; /* NULL: off */
+	struct hairpin hairpin;  /* the hairpin test (direct_hairpin.c) */
 };
 
 /*

@@ -701,6 +701,50 @@ test_hairpin_after_reflection(void **state)
 	assert_int_equal(direct_hairpin(f->d)->sent, 1 + HAIRPIN_TRIES);
 }
 
+static int
+fx_hairpin_open(void *arg, const struct sockaddr_storage *to, const uint8_t *buf, size_t len)
+{
+	struct fx *f = arg;
+
+	assert_true(hairpin_is_probe(buf, len));
+	assert_true(f->nhairpin < 8 && f->aux_opened < 512);
+	memcpy(f->hairpin[f->nhairpin], buf, len);
+	f->hairpin_to[f->nhairpin++] = *to;
+	f->aux_open[f->aux_opened] = true;
+	return (int)f->aux_opened++;
+}
+
+/* With extra sockets: each probe from a new one, closed at once; none from the data socket. */
+static void
+test_hairpin_from_extra_sockets(void **state)
+{
+	struct fx *f = *state;
+	struct direct_ops ops = fx_ops;
+	struct direct_params p = {
+		.self = ALICE, .port = 4800, .family = AF_INET6, .overlay = "vtx0"
+	};
+	struct sockaddr_storage server;
+	size_t reflect_before;
+
+	ops.hairpin_open = fx_hairpin_open;
+	direct_free(f->d);
+	assert_int_equal(direct_new(&f->d, f->loop, &p, &ops, f), 0);
+	assert_int_equal(sockaddr_parse("198.18.0.10:4801", &server), 0);
+	direct_home_up(f->d, &server);
+	answer(f, 0, "198.18.0.10:4801", "198.18.0.201:4800", true);
+	assert_int_equal(f->nhairpin, 1);
+	assert_int_equal(f->aux_opened, 1);
+	assert_int_equal(f->aux_closed, 1);
+	reflect_before = f->ndgrams;
+	advance(f, HAIRPIN_WAIT_MS + 250);
+	assert_int_equal(f->nhairpin, HAIRPIN_TRIES);
+	assert_int_equal(f->aux_opened, HAIRPIN_TRIES);
+	assert_int_equal(f->aux_closed, HAIRPIN_TRIES);
+	for (size_t k = reflect_before; k < f->ndgrams; k++)
+		assert_false(hairpin_is_probe(f->dgram[k], REFLECT_LEN));
+	assert_int_equal(direct_hairpin(f->d)->result, HAIRPIN_NO);
+}
+
 int
 main(void)
 {
@@ -716,6 +760,7 @@ main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_birthday_not_needed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hairpin_after_reflection, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hairpin_from_extra_sockets, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

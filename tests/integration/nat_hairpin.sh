@@ -13,13 +13,14 @@
 #                 | lan0 (isolated ports)                   | lan0
 #        alice 198.19.1.2    carol 198.19.1.3            bob 198.19.2.2
 #
-# 1. The lab's hairpin, with plain UDP sockets: a socket of alice's that sent to server A gets
-#    what another socket of hers sends to that mapping (from the other socket's mapping); on
-#    bob's router the same datagram never arrives (the control, from server B, does). alice reaches
-#    carol at carol's mapping on the router, never at carol's own address (isolation).
+# 1. The lab's hairpin, with plain UDP sockets: alice reaches carol at carol's mapping on the
+#    router (seen from alice's mapping), never at carol's own address (isolation); a socket of
+#    alice's that sent to server A gets what another socket of hers sends to that mapping; on
+#    bob's router that datagram never arrives (the control, from server B, does); the router
+#    counts exactly the 2 it hairpinned.
 # 2. vertex netcheck: alice `hairpin yes` (one probe sent), bob `hairpin no` (3 probes, none
-#    back), in text and JSON; probes of the type that are not the test's (another nonce, too
-#    short, a reserved byte set) are counted, exactly, and change nothing.
+#    back), in text, JSON and their logs; datagrams of the probe's type that are not the test's
+#    (another nonce, too short, a reserved byte set) are counted, exactly, and change nothing.
 # 3. Two agents behind one hairpinning NAT that cannot reach each other on the LAN: alice and
 #    carol go direct at their server-reflexive candidates, through the hairpin (each at the
 #    other's mapping on the router, `vertex ping` says so, pings counted by the router's

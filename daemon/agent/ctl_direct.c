@@ -11,6 +11,7 @@
 #include "core/ev.h"
 #include "core/sockaddr.h"
 #include "direct/direct.h"
+#include "direct/hairpin.h"
 #include "direct/portmap.h"
 #include "path/path.h"
 #include "peer/peer.h"
@@ -160,8 +161,12 @@ ctl_direct_netcheck(struct agent *a, char **arg, FILE *f)
 	fprintf(f, "reflexive_other %s\n", nat.reflexive_other.ss_family ? buf : "-");
 	fprintf(f, "mapping %s\nfiltering %s\n", ctl_mapping_name(nat.mapping),
 		ctl_filtering_name(nat.filtering));
-	/* Not tried yet (the direct-paths issue): said as such rather than left out. */
-	fputs("hairpin untested\n", f);
+	/* The hairpin test (direct/hairpin.h): its result, probes sent, and other datagrams of
+	 * its type dropped. */
+	fprintf(f, "hairpin %s\nhairpin_sent %llu\nhairpin_dropped %llu\n",
+		hairpin_result_name(direct_hairpin(a->direct)->result),
+		(unsigned long long)direct_hairpin(a->direct)->sent,
+		(unsigned long long)direct_hairpin(a->direct)->bad);
 	ctl_direct_portmap(a, f);
 	ctl_direct_portmap_tcp(a, f);
 	if (a->cfg.public_tcp)

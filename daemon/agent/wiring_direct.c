@@ -16,6 +16,7 @@
 #include "kernel-iface/addrwatch.h"
 #include "kernel-iface/tun.h"
 #include "proto/ctlmsg.h"
+#include "proto/hairpin.h"
 #include "proto/reflect.h"
 
 static bool
@@ -133,6 +134,16 @@ wiring_direct_aux_pinned(void *arg, const struct sockaddr_storage *to)
 	return a->udp ? path_udp_aux_pinned(a->udp, to) : -1;
 }
 
+/* The hairpin test's probe, from an extra socket of the UDP path (path/udp.h). */
+static int
+wiring_direct_hairpin_open(void *arg, const struct sockaddr_storage *to, const uint8_t *buf,
+			   size_t len)
+{
+	struct agent *a = arg;
+
+	return a->udp ? path_udp_aux_open(a->udp, to, buf, len) : -ENOTCONN;
+}
+
 const struct direct_ops wiring_direct_ops = {
 	.send_datagram = wiring_direct_send_datagram,
 	.send_offer = wiring_direct_send_offer,
@@ -143,6 +154,7 @@ const struct direct_ops wiring_direct_ops = {
 	.aux_open = wiring_direct_aux_open,
 	.aux_close = wiring_direct_aux_close,
 	.aux_pinned = wiring_direct_aux_pinned,
+	.hairpin_open = wiring_direct_hairpin_open,
 };
 
 bool
@@ -156,7 +168,7 @@ wiring_direct_datagram(struct agent *a, struct pkt *p, const struct sockaddr_sto
 		pkt_put(a->pkts, p);
 		return true;
 	}
-	if (!reflect_is_reflect(pkt_data(p), p->len))
+	if (!reflect_is_reflect(pkt_data(p), p->len) && !hairpin_is_probe(pkt_data(p), p->len))
 		return false;
 	if (a->direct)
 		direct_on_datagram(a->direct, pkt_data(p), p->len, from);

@@ -19,6 +19,7 @@
 #include "crypto/aead.h"
 #include "direct/direct_int.h"
 #include "direct/portmap.h"
+#include "proto/hairpin.h"
 #include "proto/reflect.h"
 
 enum { DIRECT_TICK_MS = 250 };
@@ -445,6 +446,10 @@ direct_on_datagram(struct direct *d, const uint8_t *buf, size_t len,
 	uint64_t nonce;
 	int i;
 
+	if (hairpin_is_probe(buf, len)) {
+		direct_hp_on_datagram(d, buf, len);
+		return;
+	}
 	if (!d->server.ss_family || !direct_same_host(from, &d->server) ||
 	    !reflect_response_decode(buf, len, &nonce, &addr)) {
 		d->stats.reflect_bad++;
@@ -473,6 +478,7 @@ direct_on_datagram(struct direct *d, const uint8_t *buf, size_t len,
 		sockaddr_show(&addr, is, sizeof(is));
 		log_info("direct: our address as the server sees it: %s (was %s)", is, was);
 		d->reflexive = addr;
+		direct_hp_start(d, ev_now_ms(d->loop));
 		if (d->ops.on_reflexive)
 			d->ops.on_reflexive(d->arg);
 	}
@@ -840,6 +846,7 @@ direct_on_timer(struct ev_timer *t)
 
 	if (d->server.ss_family && now >= d->next_reflect_ms)
 		direct_send_reflect(d, now);
+	direct_hp_run(d, now);
 	direct_run_rounds(d, now);
 	direct_arm(d);
 }
@@ -875,6 +882,7 @@ direct_new(struct direct **out, struct ev_loop *loop, const struct direct_params
 	d->family = params->family;
 	d->ops = *ops;
 	d->arg = arg;
+	hairpin_init(&d->hairpin);
 	d->nhost = direct_gather_host(d, d->host, DIRECT_HOST_MAX);
 	if (params->portmap) {
 		struct portmap_params pp = { .port = params->port };

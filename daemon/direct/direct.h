@@ -95,6 +95,15 @@ struct direct_ops {
 	int (*aux_open)(void *arg, const struct sockaddr_storage *to);
 	void (*aux_close)(void *arg, int id);
 	int (*aux_pinned)(void *arg, const struct sockaddr_storage *to);
+	/*
+	 * The hairpin test's probe (direct/hairpin.h) to our own reflexive address `to`, from an
+	 * extra socket (path_udp_aux_open), closed with aux_close once it sent: its id, or -errno.
+	 * A second inside endpoint is what a peer behind the same NAT is; from the data socket
+	 * itself, the datagram would make a connection whose two directions are the same, which
+	 * a NAT need not translate. NULL, or failing: the data socket sends it (send_datagram).
+	 */
+	int (*hairpin_open)(void *arg, const struct sockaddr_storage *to, const uint8_t *buf,
+			    size_t len);
 };
 
 struct direct_params {
@@ -123,7 +132,10 @@ void direct_free(struct direct *d);
 /* Our home server is at `server` (its TCP address; reflection is UDP on the same port). */
 void direct_home_up(struct direct *d, const struct sockaddr_storage *server);
 void direct_home_down(struct direct *d);
-/* A datagram on the data socket that reflect_is_reflect() said is ours (borrowed). */
+/*
+ * A datagram on the data socket that reflect_is_reflect() or hairpin_is_probe() (the hairpin
+ * test's, proto/hairpin.h) said is ours (borrowed).
+ */
 void direct_on_datagram(struct direct *d, const uint8_t *buf, size_t len,
 			const struct sockaddr_storage *from);
 /* Offers our candidates to peer (an approved one: the caller knows). */
@@ -190,6 +202,10 @@ void direct_tcp_plan(const char *self, const struct ctl_candidate *ours, size_t 
 		     struct direct_tcp_plan *out);
 /* The order in which a TCP candidate of that list is dialed (lower first). */
 int direct_tcp_order(const struct ctl_candidate *c, const struct ctl_candidate *all, size_t n);
+
+/* What the hairpin test found (direct/hairpin.h), for `vertex netcheck`. */
+struct hairpin;
+const struct hairpin *direct_hairpin(const struct direct *d);
 /* Our server-reflexive address (family 0 if not known yet). */
 const struct sockaddr_storage *direct_reflexive(const struct direct *d);
 const struct direct_stats *direct_stats(const struct direct *d);

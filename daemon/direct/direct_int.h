@@ -16,6 +16,7 @@
 #include "core/ev.h"
 #include "direct/birthday.h"
 #include "direct/direct.h"
+#include "direct/hairpin.h"
 
 enum { DIRECT_BD_BATCH = 128 }; /* sockets opened or probes sent per tick, at most */
 
@@ -97,6 +98,7 @@ struct direct {
 	struct portmap *portmap;     /* the data port's UDP mapping; NULL: off */
 	struct portmap *portmap_tcp; /* the peer port's TCP mapping; NULL: off */
 	uint16_t public_tcp;         /* a TCP port the router forwards to ours (config); 0: none */
+	struct hairpin hairpin;      /* the hairpin test (direct_hairpin.c) */
 };
 
 /*
@@ -108,5 +110,14 @@ void direct_bd_consider(struct direct *d, struct direct_round *r, uint64_t now);
 void direct_bd_run(struct direct *d, struct direct_round *r, uint64_t now);
 /* The peer is gone: every socket of r's technique closed, r->bd freed. */
 void direct_bd_end(struct direct *d, struct direct_round *r);
+
+/*
+ * The hairpin test (direct_hairpin.c, direct/hairpin.h): a new one toward d->reflexive (called
+ * when it is new); on the timer, the probe due sent; a probe that came back (or anything else
+ * of its type) from the data socket.
+ */
+void direct_hp_start(struct direct *d, uint64_t now);
+void direct_hp_run(struct direct *d, uint64_t now);
+void direct_hp_on_datagram(struct direct *d, const uint8_t *buf, size_t len);
 
 #endif

@@ -36,6 +36,17 @@
 # mapped port is DNATed to the host's socket (eif: any; adf: only from a contacted address).
 # tests/integration/nat_behaviours.sh proves each kind with UDP probes.
 #
+# Independently of the kind, a router may hairpin (nat_site_hairpin ROUTER on; not for public):
+# a datagram from its LAN to its own public address and a mapped UDP port is DNATed, through the
+# same `eim` map (learnt for every kind then), to the host the mapping belongs to, and its
+# source SNATed to the public address (the port kept when free), so the host sees it come from
+# the sender's own mapping, as from outside, also to the sender's own host. Counted in
+# `hairpinned`; no ICMP redirects (the packet leaves by the interface it came in by). Plain masquerade does not hairpin: such a
+# datagram reaches the router itself, which drops it (wan_in does not apply: it comes from the
+# LAN; no socket there). nat_host_isolate puts a host's bridge port in isolation (like a Wi-Fi
+# access point's client isolation: two isolated hosts cannot reach each other on the LAN, only
+# the router), so two hosts behind one router meet only through its hairpin.
+#
 # Like a home router, each drops what arrives unasked for its own public address (the wan_in
 # chain): the packet is dropped before conntrack confirms an entry for it, so it leaves no state
 # that would clash with a mapping made later (as a router that answered it would).
@@ -51,6 +62,10 @@
 #   nat_site_kind SITE KIND           SITE's router becomes KIND (rules anew, conntrack
 #                                     flushed, routes on the LAN for public)
 #   nat_host_add SITE NAME IP         one more host on SITE's LAN (e.g. carol 198.19.1.3)
+#   nat_site_hairpin SITE on|off      SITE's router hairpins UDP (or not: the default); its
+#                                     rules written anew and conntrack flushed, as nat_site_kind
+#   nat_host_isolate SITE NAME        NAME's port on SITE's LAN isolated (client isolation)
+#   nat_hairpin_counter SITE          packets SITE's router hairpinned
 #   nat_flush SITE                    SITE's router forgets every connection (its mappings)
 #   nat_site_ipv6 SITE firewall|open  IPv6 without NAT on SITE (fd00:198:19:X::/64 behind a
 #                                     stateful firewall or none; the public LAN fd00:198:18::/64)
@@ -75,7 +90,7 @@ BOB_LAN_IP=198.19.2.2
 
 STUN_IP=198.18.0.40
 
-declare -A NAT_SITE_PUB=() NAT_SITE_NET=() NAT_SITE_OTHER=() NAT_SITE_KIND=() NAT_SITE_V6=() NAT_SITE_V6MODE=() NAT_SITE_HOST=()
+declare -A NAT_SITE_PUB=() NAT_SITE_NET=() NAT_SITE_OTHER=() NAT_SITE_KIND=() NAT_SITE_V6=() NAT_SITE_V6MODE=() NAT_SITE_HOST=() NAT_SITE_HAIRPIN=()
 NAT_SITES=()
 
 # nat_site_add ROUTER PUBLIC-IP HOST NET(x.y.z) OTHER-PUBLIC OTHER-HOST-IP [udp-drop] [KIND]
@@ -143,6 +158,21 @@ nat_site_kind()
 	public) masq='' ;;
 	*) fail "nat_site_kind: unknown kind '$kind'" ;;
 	esac
+	local hp_in='' hp_out=''
+	if [[ ${NAT_SITE_HAIRPIN[$router]:-} == on && $kind != public ]]; then
+		[[ -n $learn ]] || learn=$eim
+		hp_in="iifname \"lan0\" ip daddr $pub meta l4proto udp dnat ip addr . port to udp dport map @eim"
+		hp_out="ip saddr $net.0/24 oifname \"lan0\" ct status dnat snat ip to $pub"
+		in_ns "$router" sysctl -qw net.ipv4.conf.all.send_redirects=0 \
+			net.ipv4.conf.lan0.send_redirects=0
+		# Routed, not bridged: with br_netfilter (bridge-nf-call-iptables), a datagram
+		# DNATed to a host on the same bridge is forwarded by the bridge itself, never back
+		# out of the port it came in by (a host to its own mapping) and through the
+		# isolation between ports.
+		if qn "$router" test -e /proc/sys/net/bridge/bridge-nf-call-iptables; then
+			in_ns "$router" sysctl -qw net.bridge.bridge-nf-call-iptables=0
+		fi
+	fi
 	# A NAT forwards nothing new from outside that it did not translate itself.
 	[[ $kind == public ]] || wan_fwd='iifname "eth0" ct state new ct status & dnat == 0 drop'
 	[[ $kind != udp-blocked ]] || udp="ip daddr $DNS_IP udp dport 53 accept
@@ -153,6 +183,7 @@ nat_site_kind()
 	qn "$router" nft -f - <<EOF
 table ip vtxlab {
 	counter toward_peer { }
+	counter hairpinned { }
 	map eim {
 		type inet_service : ipv4_addr . inet_service
 		flags dynamic, timeout
@@ -166,6 +197,7 @@ table ip vtxlab {
 	chain nat_out {
 		type nat hook postrouting priority 100;
 		${masq:+oifname \"eth0\" $masq}
+		$hp_out
 	}
 	chain learn {
 		type filter hook postrouting priority 110; policy accept;
@@ -174,6 +206,7 @@ table ip vtxlab {
 	chain nat_in {
 		type nat hook prerouting priority -100;
 		$dnat
+		$hp_in
 	}
 	chain wan_in {
 		type filter hook input priority 0; policy accept;
@@ -188,6 +221,7 @@ table ip vtxlab {
 		ip saddr $net.0/24 ip daddr { $other } counter name toward_peer
 		ip saddr { $other } ip daddr $net.0/24 counter name toward_peer
 		ip saddr ${other%%,*} counter name toward_peer
+		iifname "lan0" oifname "lan0" ct status dnat counter name hairpinned
 		$udp
 	}
 }
@@ -203,7 +237,43 @@ EOF
 	# A new router has nothing to forget.
 	[[ -z ${NAT_SITE_KIND[$router]:-} ]] || nat_flush "$router"
 	NAT_SITE_KIND[$router]=$kind
-	pass "$router: $kind for $net.0/24 (public address $pub)"
+	pass "$router: $kind for $net.0/24 (public address $pub)${hp_in:+, hairpinning}"
+}
+
+# nat_site_hairpin ROUTER on|off: ROUTER hairpins UDP or not (see the top of this file), its
+# kind unchanged (rules anew, conntrack flushed).
+nat_site_hairpin()
+{
+	NAT_SITE_HAIRPIN[$1]=$2
+	nat_site_kind "$1" "${NAT_SITE_KIND[$1]}"
+}
+
+# nat_host_isolate ROUTER HOST: HOST's port on ROUTER's LAN bridge isolated: it reaches the
+# router, and no other isolated port (nftables on the bridge's forward hook, which sees only
+# frames between two ports: what the router routes, hairpinned datagrams too, is not bridged).
+nat_host_isolate()
+{
+	if [[ -z ${NAT_ISOLATED[$1]:-} ]]; then
+		qn "$1" nft -f - <<EOF
+table bridge vtxiso {
+	set ports {
+		type ifname
+	}
+	chain isolate {
+		type filter hook forward priority 0; policy accept;
+		iifname @ports oifname @ports counter drop
+	}
+}
+EOF
+		NAT_ISOLATED[$1]=1
+	fi
+	in_ns "$1" nft add element bridge vtxiso ports "{ l-$2 }"
+}
+declare -A NAT_ISOLATED=()
+
+nat_hairpin_counter()
+{
+	qn "$1" nft list counter ip vtxlab hairpinned | awk '/packets/ { print $2; exit }'
 }
 
 # nat_flush ROUTER: forget every connection ROUTER tracks, and its NAT mappings with them (one

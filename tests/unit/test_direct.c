@@ -5,11 +5,12 @@
  * address becoming a candidate), offers (our candidates, the reflexive one once), probing
  * rounds (every candidate of a known kind probed on schedule, fast then slow, ended when a
  * direct path works, at the round's end, or when the peer is forgotten; unknown kinds and
- * other protocols ignored), and the birthday technique as direct.c runs it (our NAT's
+ * other protocols ignored), the birthday technique as direct.c runs it (our NAT's
  * classification in the offer; extra sockets when ours maps per destination and the peer
  * filters, released after the hold time or all but the hit one once it works; the spray at
  * the peer's ports when its NAT maps per destination, bounded per tick and in all; nothing
- * when the peer offers a router mapping).
+ * when the peer offers a router mapping), and the hairpin test (started by a new reflexive
+ * address, its probe come back taken, a forged one counted).
  */
 #include <arpa/inet.h>
 #include <setjmp.h>
@@ -25,6 +26,8 @@
 #include "core/sockaddr.h"
 #include "direct/birthday.h"
 #include "direct/direct.h"
+#include "direct/hairpin.h"
+#include "proto/hairpin.h"
 #include "proto/reflect.h"
 
 #define ALICE "alice@a.example.com"
@@ -39,6 +42,9 @@ struct fx {
 	uint8_t dgram[64][REFLECT_LEN];
 	struct sockaddr_storage dgram_to[64];
 	size_t ndgrams;
+	uint8_t hairpin[8][HAIRPIN_LEN]; /* hairpin probes sent */
+	struct sockaddr_storage hairpin_to[8];
+	size_t nhairpin;
 	struct ctlmsg offer;
 	size_t noffers;
 	struct sockaddr_storage probed[64];
@@ -67,6 +73,13 @@ fx_send_datagram(void *arg, const struct sockaddr_storage *to, const uint8_t *bu
 {
 	struct fx *f = arg;
 
+	if (hairpin_is_probe(buf, len)) { /* the hairpin test's: kept apart */
+		assert_int_equal(len, HAIRPIN_LEN);
+		assert_true(f->nhairpin < 8);
+		memcpy(f->hairpin[f->nhairpin], buf, len);
+		f->hairpin_to[f->nhairpin++] = *to;
+		return true;
+	}
 	assert_int_equal(len, REFLECT_LEN);
 	assert_true(f->ndgrams < 64);
 	memcpy(f->dgram[f->ndgrams], buf, len);
@@ -868,6 +881,100 @@ test_birthday_not_needed(void **state)
 	assert_int_equal(f->nspray, 0);
 }
 
+/*
+ * The hairpin test as direct.c runs it: started when reflection tells our address, its probe
+ * sent there from the data socket, the probe come back taken through direct_on_datagram (yes),
+ * a forged one counted; a new address, a new test, `no` when nothing comes back.
+ */
+static void
+test_hairpin_after_reflection(void **state)
+{
+	struct fx *f = *state;
+	struct sockaddr_storage server, want, from;
+	uint8_t forged[HAIRPIN_LEN];
+
+	assert_int_equal(sockaddr_parse("198.18.0.10:4801", &server), 0);
+	assert_int_equal(direct_hairpin(f->d)->result, HAIRPIN_UNTESTED);
+	direct_home_up(f->d, &server);
+	assert_int_equal(f->nhairpin, 0); /* nothing before our address is known */
+	answer(f, 0, "198.18.0.10:4801", "198.18.0.201:4800", true);
+	assert_int_equal(f->nhairpin, 1);
+	assert_int_equal(sockaddr_parse("198.18.0.201:4800", &want), 0);
+	assert_true(sockaddr_equal(&f->hairpin_to[0], &want));
+	assert_int_equal(direct_hairpin(f->d)->result, HAIRPIN_TESTING);
+	/* Forged (another nonce): counted, not taken. From anywhere: the NAT may not rewrite the
+	 * source, or rewrite it to its public address. */
+	assert_int_equal(sockaddr_parse("198.18.0.201:4800", &from), 0);
+	hairpin_probe_encode(forged, 0x5555);
+	direct_on_datagram(f->d, forged, sizeof(forged), &from);
+	assert_int_equal(direct_hairpin(f->d)->bad, 1);
+	assert_int_equal(direct_stats(f->d)->reflect_bad, 0); /* not reflection's */
+	advance(f, 100);
+	direct_on_datagram(f->d, f->hairpin[0], HAIRPIN_LEN, &from);
+	assert_int_equal(direct_hairpin(f->d)->result, HAIRPIN_YES);
+	assert_int_equal(direct_hairpin(f->d)->rtt_ms, 100);
+	/* The same address again at the next round: no new test. */
+	advance(f, DIRECT_REFLECT_EVERY_MS + DIRECT_REFLECT_RETRY_MS * DIRECT_REFLECT_TRIES);
+	assert_int_equal(f->nhairpin, 1);
+	/* A new mapping: a new test; this NAT forgot how to hairpin. */
+	for (size_t k = f->ndgrams; k-- > 0;) /* the new round's request to the server's port */
+		if (flags_of(f, k) == 0 && sockaddr_equal(&f->dgram_to[k], &server)) {
+			answer(f, k, "198.18.0.10:4801", "198.18.0.201:5000", true);
+			break;
+		}
+	assert_int_equal(f->nhairpin, 1 + 1);
+	assert_int_equal(sockaddr_parse("198.18.0.201:5000", &want), 0);
+	assert_true(sockaddr_equal(&f->hairpin_to[1], &want));
+	advance(f, HAIRPIN_WAIT_MS + 250);
+	assert_int_equal(f->nhairpin, 1 + HAIRPIN_TRIES);
+	assert_int_equal(direct_hairpin(f->d)->result, HAIRPIN_NO);
+	assert_int_equal(direct_hairpin(f->d)->sent, 1 + HAIRPIN_TRIES);
+}
+
+static int
+fx_hairpin_open(void *arg, const struct sockaddr_storage *to, const uint8_t *buf, size_t len)
+{
+	struct fx *f = arg;
+
+	assert_true(hairpin_is_probe(buf, len));
+	assert_true(f->nhairpin < 8 && f->aux_opened < 512);
+	memcpy(f->hairpin[f->nhairpin], buf, len);
+	f->hairpin_to[f->nhairpin++] = *to;
+	f->aux_open[f->aux_opened] = true;
+	return (int)f->aux_opened++;
+}
+
+/* With extra sockets: each probe from a new one, closed at once; none from the data socket. */
+static void
+test_hairpin_from_extra_sockets(void **state)
+{
+	struct fx *f = *state;
+	struct direct_ops ops = fx_ops;
+	struct direct_params p = {
+		.self = ALICE, .port = 4800, .family = AF_INET6, .overlay = "vtx0"
+	};
+	struct sockaddr_storage server;
+	size_t reflect_before;
+
+	ops.hairpin_open = fx_hairpin_open;
+	direct_free(f->d);
+	assert_int_equal(direct_new(&f->d, f->loop, &p, &ops, f), 0);
+	assert_int_equal(sockaddr_parse("198.18.0.10:4801", &server), 0);
+	direct_home_up(f->d, &server);
+	answer(f, 0, "198.18.0.10:4801", "198.18.0.201:4800", true);
+	assert_int_equal(f->nhairpin, 1);
+	assert_int_equal(f->aux_opened, 1);
+	assert_int_equal(f->aux_closed, 1);
+	reflect_before = f->ndgrams;
+	advance(f, HAIRPIN_WAIT_MS + 250);
+	assert_int_equal(f->nhairpin, HAIRPIN_TRIES);
+	assert_int_equal(f->aux_opened, HAIRPIN_TRIES);
+	assert_int_equal(f->aux_closed, HAIRPIN_TRIES);
+	for (size_t k = reflect_before; k < f->ndgrams; k++)
+		assert_false(hairpin_is_probe(f->dgram[k], REFLECT_LEN));
+	assert_int_equal(direct_hairpin(f->d)->result, HAIRPIN_NO);
+}
+
 int
 main(void)
 {
@@ -885,6 +992,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_birthday_spray_stops_when_direct, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_birthday_not_needed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hairpin_after_reflection, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hairpin_from_extra_sockets, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -37,6 +37,7 @@ struct approvals {
 	struct siphash_key hash_key;
 	struct approvals_pair *heads[APPROVALS_BUCKETS];
 	size_t rows;
+	uint64_t generation; /* bumped by every change of the pair table (approvals_has_pair) */
 };
 
 static const char approvals_schema[] = "CREATE TABLE IF NOT EXISTS approvals ("
@@ -93,6 +94,7 @@ approvals_index(struct approvals *a, const char *x, const char *y, int delta)
 	char key[APPROVALS_KEY_MAX];
 	struct approvals_pair **pp, *p;
 
+	a->generation++;
 	pp = approvals_slot(a, key, approvals_pair_key(x, y, key));
 	if (!*pp) {
 		if (delta <= 0)
@@ -141,6 +143,7 @@ approvals_open(struct approvals **out, const char *path)
 	if (!a || !(a->path = strdup(path)))
 		goto err_free;
 	a->hash_key = siphash_key_random();
+	a->generation = 1; /* 0 is what a memo that knows nothing holds */
 	if ((rc = store_db_open(path, "approvals", approvals_schema, &a->db)))
 		goto err_free;
 	if ((rc = approvals_load(a))) {
@@ -305,4 +308,10 @@ size_t
 approvals_count(const struct approvals *a)
 {
 	return a->rows;
+}
+
+uint64_t
+approvals_generation(const struct approvals *a)
+{
+	return a->generation;
 }

@@ -47,6 +47,11 @@ int approvals_add(struct approvals *a, const struct approval *ap);
 int approvals_revoke(struct approvals *a, const char *x, const char *y, const char *purpose);
 /* Is there at least one approval between x and y, either direction? (in memory, no I/O) */
 bool approvals_has_pair(const struct approvals *a, const char *x, const char *y);
+/*
+ * A number that changes whenever an answer of approvals_has_pair may have: a caller that
+ * remembers one answer with it may reuse the answer while the number is the same.
+ */
+uint64_t approvals_generation(const struct approvals *a);
 /* The approval (asker, answerer, purpose), read from the store: 0, -ENOENT or -EIO. */
 int approvals_get(struct approvals *a, const char *asker, const char *answerer, const char *purpose,
 		  struct approval *out);

@@ -71,9 +71,23 @@ struct rdv {
  * Where a record came from, for the hop checks: an agent of this domain on connection c, or the
  * server of domain `domain` (on connection c, or in-process with c NULL: run --also).
  */
+/*
+ * What relay_handle found for one pair, kept by relay_udp.c per handle (a relay datagram names
+ * its pair by a handle, so every frame of a stream asks the same questions): the approval
+ * between the two, valid while approvals_generation is approvals_gen; the pair's bucket, valid
+ * while its slot's generation is slot_gen. Zeroed: nothing known.
+ */
+struct relay_pair;
+struct relay_memo {
+	uint64_t approvals_gen; /* 0: the approval not known */
+	struct relay_pair *slot;
+	uint64_t slot_gen;
+};
+
 struct rdv_origin {
 	struct sconn *c;
-	const char *domain; /* NULL: an agent of ours */
+	const char *domain;      /* NULL: an agent of ours */
+	struct relay_memo *memo; /* a relay datagram's handle's, or NULL */
 };
 
 /* Log lines name the domain they speak for, as federation's do. */
@@ -93,7 +107,8 @@ struct sconn *rdv_agent_conn(struct server *srv, const char *identity);
 /* The domain served by this process named domain, or NULL. */
 struct server *rdv_domain_here(struct server *srv, const char *domain);
 /* A record of another domain served by this process: the hop from that domain's server. */
-void rdv_from_domain(struct server *srv, const char *from_domain, const struct ctlmsg *m);
+void rdv_from_domain(struct server *srv, const char *from_domain, const struct ctlmsg *m,
+		     struct relay_memo *memo);
 /* Says (rate-limited) why a record was refused or dropped, with its counter's new value. */
 void rdv_log(struct rdv *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

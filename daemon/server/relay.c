@@ -33,6 +33,7 @@ enum { RELAY_PAIR_SLOTS = 1 << 13 };
 struct relay_pair {
 	char key[APPROVALS_KEY_MAX]; /* approvals_pair_key; "" when free */
 	struct relay_bucket bucket;
+	uint64_t generation; /* bumped when another pair takes the slot (struct relay_memo) */
 };
 
 struct relay_pairs {
@@ -89,17 +90,27 @@ relay_pairs_free(struct relay_pairs *p)
 	free(p);
 }
 
+/* The bucket of the pair {x, y}; its slot remembered in memo (if any) for the next frame. */
 static struct relay_bucket *
-relay_pair_bucket(struct rdv *r, const char *x, const char *y, uint64_t now_ms)
+relay_pair_bucket(struct rdv *r, const char *x, const char *y, uint64_t now_ms,
+		  struct relay_memo *memo)
 {
 	char key[APPROVALS_KEY_MAX];
-	size_t len = approvals_pair_key(x, y, key);
-	struct relay_pair *s =
-	    &r->pairs->slot[siphash24(&r->pairs->hash_key, key, len) & (RELAY_PAIR_SLOTS - 1)];
+	size_t len;
+	struct relay_pair *s;
 
+	if (memo && memo->slot && memo->slot->generation == memo->slot_gen)
+		return &memo->slot->bucket; /* still this pair's: no key, no hash */
+	len = approvals_pair_key(x, y, key);
+	s = &r->pairs->slot[siphash24(&r->pairs->hash_key, key, len) & (RELAY_PAIR_SLOTS - 1)];
 	if (memcmp(s->key, key, len + 1)) {
 		memcpy(s->key, key, len + 1);
 		relay_bucket_init(&s->bucket, r->srv->opts.relay_rate, now_ms);
+		s->generation++;
+	}
+	if (memo) {
+		memo->slot = s;
+		memo->slot_gen = s->generation;
 	}
 	return &s->bucket;
 }
@@ -178,8 +189,8 @@ relay_admit_rate(struct rdv *r, const struct rdv_origin *o, const struct ctlmsg 
 		*why = "over the sending agent's rate";
 		return false;
 	}
-	if (!relay_bucket_take(relay_pair_bucket(r, ctlmsg_from(m), ctlmsg_to(m), now), bytes,
-			       now)) {
+	if (!relay_bucket_take(relay_pair_bucket(r, ctlmsg_from(m), ctlmsg_to(m), now, o->memo),
+			       bytes, now)) {
 		*why = "over the pair's rate";
 		return false;
 	}
@@ -248,6 +259,21 @@ relay_stream(struct rdv *r, const struct rdv_origin *o, const struct ctlmsg *m)
 	r->n.relay_record_bytes += m->u.relay.data_len;
 }
 
+/* An approval between from and to? Asked of the approvals once per change of them for a memo. */
+static bool
+relay_approved(struct rdv *r, const struct rdv_origin *o, const char *from, const char *to)
+{
+	uint64_t gen = approvals_generation(r->approvals);
+
+	if (o->memo && o->memo->approvals_gen == gen)
+		return true;
+	if (!approvals_has_pair(r->approvals, from, to))
+		return false;
+	if (o->memo)
+		o->memo->approvals_gen = gen;
+	return true;
+}
+
 void
 relay_handle(struct rdv *r, const struct rdv_origin *o, const struct ctlmsg *m)
 {
@@ -260,7 +286,7 @@ relay_handle(struct rdv *r, const struct rdv_origin *o, const struct ctlmsg *m)
 		relay_udp_unbind(o->c); /* not a frame: "send mine over TLS" (relay_udp.c) */
 		return;
 	}
-	if (!approvals_has_pair(r->approvals, from, to)) {
+	if (!relay_approved(r, o, from, to)) {
 		r->n.relay_refused++;
 		rdv_log(
 		    r, "relay: refused %s from %s to %s: no approval between them (%llu so far)",

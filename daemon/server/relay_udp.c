@@ -84,6 +84,7 @@ struct relay_udp_conn {
 	unsigned nhandles, last_found;
 	struct ctlmsg **frame;
 	uint64_t *pair_seq;
+	struct relay_memo *memo; /* AGENT, PEER_IN: what admission found per handle (rdv_int.h) */
 	/* PEER_OUT */
 	bool *acked;
 	uint16_t *slot;
@@ -164,6 +165,7 @@ relay_udp_entry_free(struct relay_udp_conn *rc)
 		free(rc->frame[h]);
 	free(rc->frame);
 	free(rc->pair_seq);
+	free(rc->memo);
 	free(rc->acked);
 	free(rc->slot);
 	crypto_wipe(rc->key, sizeof(rc->key));
@@ -193,11 +195,12 @@ relay_udp_entry_new(struct server *srv, enum relay_udp_kind kind, struct tls_con
 	crypto_wipe(ex, sizeof(ex));
 	rc->frame = calloc(nhandles + 1, sizeof(*rc->frame));
 	rc->pair_seq = calloc(nhandles + 1, sizeof(*rc->pair_seq));
+	rc->memo = calloc(nhandles + 1, sizeof(*rc->memo));
 	if (kind == RUDP_PEER_OUT) {
 		rc->acked = calloc(nhandles + 1, sizeof(*rc->acked));
 		rc->slot = calloc(RUDP_LINK_SLOTS, sizeof(*rc->slot));
 	}
-	if (!rc->frame || !rc->pair_seq || (kind == RUDP_PEER_OUT && (!rc->acked || !rc->slot))) {
+	if (!rc->frame || !rc->pair_seq || !rc->memo || (kind == RUDP_PEER_OUT && (!rc->acked || !rc->slot))) {
 		relay_udp_entry_free(rc);
 		return NULL;
 	}
@@ -328,6 +331,7 @@ relay_udp_pair(struct relay_udp_conn *rc, const struct rudp_ctl *m)
 	memcpy(f->u.frame.from, from, strlen(from) + 1);
 	memcpy(f->u.frame.to, m->to, strlen(m->to) + 1);
 	rc->pair_seq[h] = m->seq;
+	rc->memo[h] = (struct relay_memo){ 0 }; /* another pair, maybe: ask again */
 	rc->last_found = 0;
 	return true;
 }
@@ -391,11 +395,15 @@ relay_udp_on_ctl(struct relay_udp *u, struct relay_udp_conn *rc, int fd, const u
 	relay_udp_answer(rc, fd, from, fl, RUDP_PAIR_OK, m.h.handle, m.seq);
 }
 
-/* A DATA admitted this far goes through relay.c as the RELAY_FRAME of its handle. */
+/*
+ * A DATA admitted this far goes through relay.c as the RELAY_FRAME of its handle h, with the
+ * handle's memo: a stream's frames ask admission the same questions (rdv_int.h).
+ */
 static void
-relay_udp_admit(struct relay_udp_conn *rc, struct ctlmsg *f, const uint8_t *frame, size_t len)
+relay_udp_admit(struct relay_udp_conn *rc, unsigned h, const uint8_t *frame, size_t len)
 {
-	struct rdv_origin o = { .c = rc->c };
+	struct ctlmsg *f = rc->frame[h];
+	struct rdv_origin o = { .c = rc->c, .memo = &rc->memo[h] };
 	const char *td;
 	struct server *to_srv;
 
@@ -407,7 +415,7 @@ relay_udp_admit(struct relay_udp_conn *rc, struct ctlmsg *f, const uint8_t *fram
 		td = identity_domain_of(f->u.frame.to);
 		to_srv = !strcmp(td, rc->srv->domain) ? rc->srv : rdv_domain_here(rc->srv, td);
 		if (to_srv && to_srv->rdv)
-			rdv_from_domain(to_srv, rc->domain, f);
+			rdv_from_domain(to_srv, rc->domain, f, &rc->memo[h]);
 	}
 	f->u.frame.frame = NULL;
 }
@@ -418,7 +426,6 @@ relay_udp_on_datagram(struct server *srv, int fd, const uint8_t *buf, size_t len
 {
 	struct relay_udp *u = relay_udp_of(srv, false);
 	struct relay_udp_conn *rc;
-	struct ctlmsg *f;
 	struct rudp_hdr h;
 
 	if (!u)
@@ -440,12 +447,12 @@ relay_udp_on_datagram(struct server *srv, int fd, const uint8_t *buf, size_t len
 			       "a frame from an address its ticket is not bound to", from);
 		return;
 	}
-	if (h.handle > rc->nhandles || !(f = rc->frame[h.handle])) {
+	if (h.handle > rc->nhandles || !rc->frame[h.handle]) {
 		relay_udp_drop(u, srv->loop, &u->n.unknown_handle, "a handle never paired", from);
 		return;
 	}
 	u->n.frames_rx++;
-	relay_udp_admit(rc, f, buf + RUDP_HDR_LEN, len - RUDP_HDR_LEN);
+	relay_udp_admit(rc, h.handle, buf + RUDP_HDR_LEN, len - RUDP_HDR_LEN);
 }
 
 /* --- our peering links (PEER_OUT) ------------------------------------------------------------ */

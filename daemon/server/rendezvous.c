@@ -194,7 +194,7 @@ rdv_route(struct rdv *r, const struct ctlmsg *m)
 		return sconn_send(c, m) ? 0 : -ENOBUFS;
 	}
 	if ((here = rdv_domain_here(r->srv, domain))) {
-		rdv_from_domain(here, r->srv->domain, m);
+		rdv_from_domain(here, r->srv->domain, m, NULL);
 		return 0;
 	}
 	return peering_send(r, domain, m);
@@ -457,9 +457,10 @@ rdv_handle(struct server *srv, const struct rdv_origin *o, const struct ctlmsg *
 }
 
 void
-rdv_from_domain(struct server *srv, const char *from_domain, const struct ctlmsg *m)
+rdv_from_domain(struct server *srv, const char *from_domain, const struct ctlmsg *m,
+		struct relay_memo *memo)
 {
-	struct rdv_origin o = { .c = NULL, .domain = from_domain };
+	struct rdv_origin o = { .c = NULL, .domain = from_domain, .memo = memo };
 
 	rdv_handle(srv, &o, m);
 }

@@ -193,7 +193,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		/* From alice's own connection, or from one domain's server to the other's. */
 		if (op[5] & 0x80)
 			rdv_from_domain(op[4] & 1 ? &fuzz_a : &fuzz_b,
-					op[4] & 1 ? "b.example.com" : "a.example.com", &m);
+					op[4] & 1 ? "b.example.com" : "a.example.com", &m, NULL);
 		else
 			rdv_dispatch(&fuzz_agent, &m);
 		if (pending_count(fuzz_a.rdv->pending) > PENDING_MAX ||

@@ -754,6 +754,47 @@ test_rdv_unapproved_and_revoked_refused(void **state)
 	assert_string_equal(got->u.answer.from, BOB);
 }
 
+/*
+ * A relay datagram's handle remembers what admission found (struct relay_memo): the approval
+ * and the pair's bucket. The memo is used while nothing changed, and a revocation, which
+ * changes the approvals, makes the very next frame through it asked anew, and refused.
+ */
+static void
+test_relay_memo_follows_revocation(void **state)
+{
+	struct fx *f = *state;
+	struct agent *alice = &f->ag[0], *bob = &f->ag[1];
+	const uint8_t data[4] = { 1, 2, 3, 4 };
+	struct relay_memo memo = { 0 };
+	struct rdv_origin o;
+	struct ctlmsg m, rev;
+	uint64_t gen;
+
+	connect_three(f);
+	ask_and_approve(f);
+	o = (struct rdv_origin){ .c = rdv_agent_conn(&f->srv, ALICE), .memo = &memo };
+	assert_non_null(o.c);
+	frame(&m, ALICE, BOB, data, sizeof(data));
+	relay_handle(f->srv.rdv, &o, &m);
+	gen = approvals_generation(f->srv.rdv->approvals);
+	assert_int_equal(memo.approvals_gen, gen);
+	assert_non_null(memo.slot);
+	relay_handle(f->srv.rdv, &o, &m); /* from the memo */
+	RUN_UNTIL(f->loop, agent_count(bob, CTL_RELAY_FRAME) == 2);
+	assert_int_equal(f->srv.rdv->n.relay_refused, 0);
+
+	answer(&rev, BOB, ALICE, "", CTL_VERDICT_REVOKED, 0);
+	agent_send(bob, &rev);
+	RUN_UNTIL(f->loop,
+		  agent_last(alice, CTL_ANSWER) &&
+		      agent_last(alice, CTL_ANSWER)->u.answer.verdict == CTL_VERDICT_REVOKED);
+	assert_int_not_equal(approvals_generation(f->srv.rdv->approvals), gen);
+	relay_handle(f->srv.rdv, &o, &m);
+	assert_int_equal(f->srv.rdv->n.relay_refused, 1);
+	agent_sync(bob);
+	assert_int_equal(agent_count(bob, CTL_RELAY_FRAME), 2);
+}
+
 static void
 test_rdv_answers_refused(void **state)
 {
@@ -1063,6 +1104,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_rdv_ask_approve_relay, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rdv_duplicate_merged, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rdv_forged_from_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_relay_memo_follows_revocation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rdv_unapproved_and_revoked_refused, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_rdv_answers_refused, setup, teardown),

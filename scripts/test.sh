@@ -238,6 +238,13 @@ stage_integration()
 	pool_wait
 	check_bg "it:overlay_basic-chacha" env VERTEX_CIPHER=chacha20-poly1305 \
 		timeout --kill-after=10 900 bash tests/integration/overlay_basic.sh
+	# And the plain TUN path, offloads forced off: the 64 MiB transfers (sha256) and ICMP
+	# path-MTU errors across the overlay (docs/performance.md, "TUN offloads").
+	for t in overlay_basic overlay_pmtu overlay_ipv6_underlay; do
+		pool_wait
+		check_bg "it:$t-nooffload" env VERTEX_TUN_OFFLOAD=0 timeout --kill-after=10 900 \
+			bash "tests/integration/$t.sh"
+	done
 	check_collect
 }
 

@@ -151,7 +151,7 @@ PY
 say "1b. replayed, forged and garbage datagrams on the socket that won"
 APORT=$(peer_field bob "$ALICE" endpoint)
 APORT=${APORT##*:}
-CAP_FILTER="udp and src host $NATB_IP and src port 4800 and dst host $NATA_IP and dst port $APORT and udp[8] = 1"
+CAP_FILTER="udp and src host $NATB_IP and src port 4800 and dst host $NATA_IP and dst port $APORT and (udp[8] = 1 or udp[8] = 2)"
 pretty nata "tcpdump -i eth0 -c 4 '$CAP_FILTER' &"
 qn nata tcpdump -Z root -U -n -i eth0 -c 4 -w "$VTX_TMP/won.pcap" "$CAP_FILTER" 2>"$VTX_TMP/won.pcap.log" &
 CAP_PID=$!

@@ -22,8 +22,8 @@ source "$(dirname "$0")/lib.sh"
 REPLAYS=6
 CORRUPTS=5
 INJECT=$VTX_BUILD/udp_inject
-# Data frames (type byte 1) from alice to bob's agent port.
-FILTER="udp and dst port $VTX_PORT and src host $H1_IP4 and udp[8] = 1"
+# Data frames (type byte 1, ChaCha20-Poly1305, or 2, AES-256-GCM) from alice to bob's agent port.
+FILTER="udp and dst port $VTX_PORT and src host $H1_IP4 and (udp[8] = 1 or udp[8] = 2)"
 
 vtx_require tcpdump nft
 [[ -x $INJECT ]] || skip "udp_inject not built in $VTX_BUILD"

@@ -184,7 +184,10 @@ wait_until 5 qn bob bash -c 'ss -ltn | grep -q "127.0.0.1:8080"' || fail "the we
 OUT=$(qn alice curl -sS --max-time 20 --socks5-hostname 127.0.0.1:1080 \
 	"http://bob.at.$DOMAIN_B/index.txt") || fail "curl through SOCKS failed"
 [[ $OUT == "$BODY" ]] || fail "curl got '$OUT'"
-grep -q '^GET /index.txt' "$VTX_TMP/http.request" || fail "the web server saw: $(cat "$VTX_TMP/http.request")"
+# nc sends its reply as soon as the connection is up, so curl may finish before nc has written
+# the request it read: wait for it.
+wait_until 5 grep -q '^GET /index.txt' "$VTX_TMP/http.request" ||
+	fail "the web server saw: $(cat "$VTX_TMP/http.request")"
 pass "curl --socks5-hostname http://bob.at.$DOMAIN_B/ got bob's page"
 
 say "1d. the application socket in userspace mode"

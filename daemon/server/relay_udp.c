@@ -200,7 +200,8 @@ relay_udp_entry_new(struct server *srv, enum relay_udp_kind kind, struct tls_con
 		rc->acked = calloc(nhandles + 1, sizeof(*rc->acked));
 		rc->slot = calloc(RUDP_LINK_SLOTS, sizeof(*rc->slot));
 	}
-	if (!rc->frame || !rc->pair_seq || !rc->memo || (kind == RUDP_PEER_OUT && (!rc->acked || !rc->slot))) {
+	if (!rc->frame || !rc->pair_seq || !rc->memo ||
+	    (kind == RUDP_PEER_OUT && (!rc->acked || !rc->slot))) {
 		relay_udp_entry_free(rc);
 		return NULL;
 	}

@@ -71,22 +71,6 @@ ctl_direct_peer_facts(struct agent *a, const struct peer *p, FILE *f)
 		fprintf(f, "birthday %s\n", addr);
 }
 
-static const char *
-ctl_mapping_name(int m)
-{
-	return m == DIRECT_MAPPING_INDEPENDENT ? "endpoint-independent"
-	       : m == DIRECT_MAPPING_DEPENDENT ? "endpoint-dependent"
-					       : "unknown";
-}
-
-static const char *
-ctl_filtering_name(int f)
-{
-	return f == DIRECT_FILTERING_OPEN   ? "open"
-	       : f == DIRECT_FILTERING_PORT ? "port-dependent"
-					    : "unknown";
-}
-
 /*
  * The router port mapping: which protocols answered (port_mapping: "pcp nat-pmp upnp", "none",
  * "asking" while the first round runs, "off"), and the mapping (protocol, address, lifetime).
@@ -159,8 +143,13 @@ ctl_direct_netcheck(struct agent *a, char **arg, FILE *f)
 	fprintf(f, "reflexive %s\n", nat.answered ? buf : "-");
 	sockaddr_show(&nat.reflexive_other, buf, sizeof(buf));
 	fprintf(f, "reflexive_other %s\n", nat.reflexive_other.ss_family ? buf : "-");
-	fprintf(f, "mapping %s\nfiltering %s\n", ctl_mapping_name(nat.mapping),
-		ctl_filtering_name(nat.filtering));
+	/* The server's other address (reflection's tests by address), and our mapping there. */
+	sockaddr_show(&nat.server_alt, buf, sizeof(buf));
+	fprintf(f, "server_alt %s\n", nat.server_alt.ss_family ? buf : "-");
+	sockaddr_show(&nat.reflexive_alt, buf, sizeof(buf));
+	fprintf(f, "reflexive_alt %s\n", nat.reflexive_alt.ss_family ? buf : "-");
+	fprintf(f, "mapping %s\nfiltering %s\n", natclass_mapping_name(nat.mapping),
+		natclass_filtering_name(nat.filtering));
 	/* The hairpin test (direct/hairpin.h): its result, probes sent, and other datagrams of
 	 * its type dropped. */
 	fprintf(f, "hairpin %s\nhairpin_sent %llu\nhairpin_dropped %llu\n",

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
- * Candidates, offers and probing rounds (direct.h). One timer drives both the reflection
- * requests and the probes; the rounds are a small array (DIRECT_PEERS_MAX).
+ * Candidates, offers and probing rounds (direct.h). One timer drives the reflection requests
+ * (direct_reflect.c), the hairpin test, the birthday technique and the probes; the rounds are a
+ * small array (DIRECT_PEERS_MAX).
  */
 #include "direct/direct.h"
 
@@ -27,7 +28,7 @@ enum { DIRECT_TICK_MS = 250 };
 static void direct_on_timer(struct ev_timer *t);
 static struct direct_round *direct_round_find(struct direct *d, const char *peer);
 
-static void
+void
 direct_arm(struct direct *d)
 {
 	if (!ev_timer_is_armed(&d->timer) && (d->server.ss_family || d->nrounds))
@@ -220,11 +221,11 @@ direct_offer_cands(const struct direct *d, struct ctl_candidate *out)
 	if ((d->mapping || d->filtering) && d->reflexive.ss_family && n < CTL_CANDIDATES_MAX) {
 		struct ctl_candidate *c = &out[n];
 		const struct sockaddr_storage *other =
-		    d->ask[1].answered ? &d->ask[1].seen : &d->reflexive;
+		    d->ask[NATQ_PORT].answered ? &d->ask[NATQ_PORT].seen : &d->reflexive;
 
 		if (direct_cand_from(c, CTL_CAND_NAT, other, 0,
 				     (uint32_t)d->mapping | (uint32_t)d->filtering << 8)) {
-			if (!d->ask[1].answered)
+			if (!d->ask[NATQ_PORT].answered)
 				c->port = 0;
 			n++;
 		}
@@ -253,9 +254,7 @@ direct_offer(struct direct *d, const char *peer)
 	}
 }
 
-/* --- reflection ---------------------------------------------------------------------------- */
-
-static void direct_send_reflect(struct direct *d, uint64_t now);
+/* --- host changes ------------------------------------------------------------------------- */
 
 /* Are a and b (na and nb long) the same candidates, in any order? */
 static bool
@@ -273,16 +272,6 @@ direct_cands_same(const struct ctl_candidate *a, size_t na, const struct ctl_can
 			return false;
 	}
 	return true;
-}
-
-void
-direct_reflect_now(struct direct *d)
-{
-	if (!d->server.ss_family)
-		return;
-	d->round_done = true;
-	direct_send_reflect(d, ev_now_ms(d->loop));
-	direct_arm(d);
 }
 
 void
@@ -304,197 +293,6 @@ direct_host_changed(struct direct *d)
 	direct_reflect_now(d);
 	if (d->ops.on_reflexive)
 		d->ops.on_reflexive(d->arg);
-}
-
-/* The server's address at its other port (port + 1). */
-static void
-direct_other_port(const struct sockaddr_storage *server, struct sockaddr_storage *out)
-{
-	*out = *server;
-	if (out->ss_family == AF_INET)
-		((struct sockaddr_in *)out)->sin_port =
-		    htons((uint16_t)(ntohs(((struct sockaddr_in *)out)->sin_port) + 1));
-	else if (out->ss_family == AF_INET6)
-		((struct sockaddr_in6 *)out)->sin6_port =
-		    htons((uint16_t)(ntohs(((struct sockaddr_in6 *)out)->sin6_port) + 1));
-}
-
-/*
- * What the answers so far say of our NAT, as soon as they say it (not only at the round's end:
- * the birthday technique waits for it). A change is news for our peers: offers go again, and
- * the technique is weighed again with every peer whose offer we hold.
- */
-static void
-direct_classify(struct direct *d, uint64_t now)
-{
-	int mapping = d->mapping, filtering = d->filtering;
-
-	if (d->ask[0].answered && d->ask[1].answered)
-		mapping = sockaddr_same(&d->ask[0].seen, &d->ask[1].seen)
-			      ? DIRECT_MAPPING_INDEPENDENT
-			      : DIRECT_MAPPING_DEPENDENT;
-	if (d->ask[0].answered && (d->ask[2].answered || d->tries >= DIRECT_FILTER_TRIES))
-		filtering = d->ask[2].answered ? DIRECT_FILTERING_OPEN : DIRECT_FILTERING_PORT;
-	if (mapping == d->mapping && filtering == d->filtering)
-		return;
-	d->mapping = mapping;
-	d->filtering = filtering;
-	log_info("direct: our NAT: mapping %s, filtering %s",
-		 mapping == DIRECT_MAPPING_INDEPENDENT ? "endpoint-independent"
-		 : mapping == DIRECT_MAPPING_DEPENDENT ? "endpoint-dependent"
-						       : "unknown",
-		 filtering == DIRECT_FILTERING_OPEN   ? "open"
-		 : filtering == DIRECT_FILTERING_PORT ? "port-dependent"
-						      : "unknown");
-	for (size_t i = 0; i < d->nrounds; i++)
-		direct_bd_consider(d, &d->rounds[i], now);
-	if (d->ops.on_reflexive)
-		d->ops.on_reflexive(d->arg);
-}
-
-/* The round is over: what it found is kept, the next one comes later. */
-static void
-direct_round_done(struct direct *d, uint64_t now)
-{
-	direct_classify(d, now);
-	d->round_done = true;
-	d->next_reflect_ms = now + DIRECT_REFLECT_EVERY_MS;
-}
-
-static void
-direct_send_reflect(struct direct *d, uint64_t now)
-{
-	struct sockaddr_storage other;
-
-	if (d->round_done) {
-		memset(d->ask, 0, sizeof(d->ask));
-		d->tries = 0;
-		d->round_done = false;
-	}
-	direct_other_port(&d->server, &other);
-	for (int i = 0; i < 3; i++) {
-		uint8_t buf[REFLECT_LEN];
-
-		if (d->ask[i].answered)
-			continue;
-		/*
-		 * The other port only once the filtering question is settled: a datagram we sent
-		 * there would open our NAT to its answer, which [2] must not find open.
-		 */
-		if (i == 1 && !d->ask[2].answered && d->tries < DIRECT_FILTER_TRIES)
-			continue;
-		if (i == 1)
-			d->ask[2].nonce = 0; /* an answer to [2] after this proves nothing */
-		if (i == 2 && d->tries >= DIRECT_FILTER_TRIES)
-			continue; /* settled: filtered */
-		crypto_random(&d->ask[i].nonce, sizeof(d->ask[i].nonce));
-		d->ask[i].nonce |= 1;
-		reflect_request_encode(buf, d->ask[i].nonce, i == 2 ? REFLECT_OTHER_PORT : 0);
-		if (d->ops.send_datagram(d->arg, i == 1 ? &other : &d->server, buf, sizeof(buf)))
-			d->stats.reflect_sent++;
-	}
-	d->tries++;
-	direct_classify(d, now);
-	if (d->ask[0].answered && d->tries >= DIRECT_REFLECT_TRIES) {
-		direct_round_done(d, now);
-		return;
-	}
-	d->next_reflect_ms = now + (d->tries < DIRECT_REFLECT_TRIES ? DIRECT_REFLECT_RETRY_MS
-								    : DIRECT_REFLECT_UNANSWERED_MS);
-}
-
-void
-direct_home_up(struct direct *d, const struct sockaddr_storage *server)
-{
-	d->server = *server;
-	d->round_done = true; /* a new round now */
-	direct_send_reflect(d, ev_now_ms(d->loop));
-	direct_arm(d);
-}
-
-void
-direct_home_down(struct direct *d)
-{
-	memset(&d->server, 0, sizeof(d->server));
-	memset(d->ask, 0, sizeof(d->ask));
-	d->round_done = false;
-}
-
-/* Same address, any port (the answer to [2] comes from the server's other port). */
-static bool
-direct_same_host(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
-{
-	struct sockaddr_storage ua, ub;
-
-	sockaddr_unmap(a, &ua);
-	sockaddr_unmap(b, &ub);
-	if (ua.ss_family != ub.ss_family)
-		return false;
-	if (ua.ss_family == AF_INET)
-		return ((struct sockaddr_in *)&ua)->sin_addr.s_addr ==
-		       ((struct sockaddr_in *)&ub)->sin_addr.s_addr;
-	return ua.ss_family == AF_INET6 &&
-	       !memcmp(&((struct sockaddr_in6 *)&ua)->sin6_addr,
-		       &((struct sockaddr_in6 *)&ub)->sin6_addr, sizeof(struct in6_addr));
-}
-
-void
-direct_on_datagram(struct direct *d, const uint8_t *buf, size_t len,
-		   const struct sockaddr_storage *from)
-{
-	struct sockaddr_storage addr;
-	uint64_t nonce;
-	int i;
-
-	if (hairpin_is_probe(buf, len)) {
-		direct_hp_on_datagram(d, buf, len);
-		return;
-	}
-	if (!d->server.ss_family || !direct_same_host(from, &d->server) ||
-	    !reflect_response_decode(buf, len, &nonce, &addr)) {
-		d->stats.reflect_bad++;
-		return;
-	}
-	for (i = 0; i < 3 && !(d->ask[i].nonce == nonce && !d->ask[i].answered); i++)
-		;
-	if (i == 3 || !nonce) {
-		d->stats.reflect_bad++;
-		return;
-	}
-	d->ask[i].answered = true;
-	d->ask[i].seen = addr;
-	d->stats.reflect_answers++;
-	direct_classify(d, ev_now_ms(d->loop));
-	if (d->ask[0].answered && d->ask[1].answered && d->ask[2].answered)
-		direct_round_done(d, ev_now_ms(d->loop));
-	else if (i == 0 && d->tries >= DIRECT_REFLECT_TRIES)
-		direct_round_done(d, ev_now_ms(d->loop));
-	if (i != 0)
-		return;
-	if (!sockaddr_same(&addr, &d->reflexive)) {
-		char was[SOCKADDR_STR_MAX], is[SOCKADDR_STR_MAX];
-
-		sockaddr_show(&d->reflexive, was, sizeof(was));
-		sockaddr_show(&addr, is, sizeof(is));
-		log_info("direct: our address as the server sees it: %s (was %s)", is, was);
-		d->reflexive = addr;
-		direct_hp_start(d, ev_now_ms(d->loop));
-		if (d->ops.on_reflexive)
-			d->ops.on_reflexive(d->arg);
-	}
-}
-
-void
-direct_nat(const struct direct *d, struct direct_nat *out)
-{
-	memset(out, 0, sizeof(*out));
-	out->server = d->server;
-	out->reflexive = d->reflexive;
-	if (d->ask[1].answered)
-		out->reflexive_other = d->ask[1].seen;
-	out->mapping = d->mapping;
-	out->filtering = d->filtering;
-	out->answered = d->reflexive.ss_family != 0;
 }
 
 bool
@@ -844,8 +642,7 @@ direct_on_timer(struct ev_timer *t)
 	struct direct *d = container_of(t, struct direct, timer);
 	uint64_t now = ev_now_ms(d->loop);
 
-	if (d->server.ss_family && now >= d->next_reflect_ms)
-		direct_send_reflect(d, now);
+	direct_reflect_tick(d, now);
 	direct_hp_run(d, now);
 	direct_run_rounds(d, now);
 	direct_arm(d);

@@ -40,6 +40,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "direct/natclass.h"
 #include "proto/ctlmsg.h"
 
 struct direct;
@@ -49,7 +50,8 @@ enum {
 	DIRECT_REFLECT_EVERY_MS = 60000,
 	DIRECT_REFLECT_RETRY_MS = 2000, /* no answer yet: ask again, up to 5 times, */
 	DIRECT_REFLECT_TRIES = 5,
-	DIRECT_FILTER_TRIES = 3, /* an answer from the other port not in after 3: filtered */
+	DIRECT_FILTER_TRIES =
+	    3, /* an answer from the other port (address) not in after 3: filtered */
 	DIRECT_REFLECT_UNANSWERED_MS = 15000, /* then this often (UDP may be blocked for now) */
 	DIRECT_REOFFER_MS = 10000, /* an offer received is answered with ours, this rarely */
 	DIRECT_PROBE_MS = 500,
@@ -152,19 +154,10 @@ void direct_host_changed(struct direct *d);
 void direct_reflect_now(struct direct *d);
 /* The peer is gone: its round ends. */
 void direct_forget(struct direct *d, const char *peer);
-/* What reflection told of our NAT, for `vertex netcheck`. */
-enum direct_mapping {
-	DIRECT_MAPPING_UNKNOWN,
-	DIRECT_MAPPING_INDEPENDENT, /* one mapping for every destination: hole punching works */
-	DIRECT_MAPPING_DEPENDENT,   /* one per destination ("symmetric") */
-};
-enum direct_filtering {
-	DIRECT_FILTERING_UNKNOWN,
-	DIRECT_FILTERING_OPEN, /* lets in another port of a host we sent to (or no NAT) */
-	DIRECT_FILTERING_PORT, /* only the address and port we sent to */
-};
+/* What reflection told of our NAT, for `vertex netcheck` (the classes: natclass.h). */
 struct direct_nat {
-	struct sockaddr_storage server, reflexive, reflexive_other;
+	struct sockaddr_storage server, reflexive, reflexive_other, reflexive_alt;
+	struct sockaddr_storage server_alt; /* the server's other address (port 0); 0: none */
 	int mapping, filtering;
 	bool answered;
 };

@@ -74,18 +74,12 @@ struct direct {
 
 	struct sockaddr_storage server; /* the home server's UDP address; family 0: none */
 	struct sockaddr_storage reflexive;
-	/*
-	 * One round of reflection: [0] to the server's port (our reflexive address), [1] to its
-	 * other port (is the mapping the same?), [2] to its port, answered from the other one
-	 * (does the NAT let that in?). Unanswered ones are asked again (new nonces).
-	 */
-	struct direct_ask {
-		uint64_t nonce; /* outstanding; 0: none */
-		bool answered;
-		struct sockaddr_storage seen;
-	} ask[3];
-	unsigned tries;  /* sends this round */
-	bool round_done; /* the next send starts a new round */
+	/* This round of reflection's questions (natclass.h), asked again (new nonces) until
+	 * answered or given up on; the server's other address, as its answers name it. */
+	struct nat_question ask[NATQ_COUNT];
+	struct sockaddr_storage server_alt; /* port 0; family 0: none known */
+	unsigned tries;                     /* sends this round */
+	bool round_done;                    /* the next send starts a new round */
 	uint64_t next_reflect_ms;
 	int mapping, filtering; /* from the last round done (enum direct_mapping, _filtering) */
 	struct ctl_candidate host[DIRECT_HOST_MAX]; /* our host candidates when last looked at */
@@ -100,6 +94,11 @@ struct direct {
 	uint16_t public_tcp;         /* a TCP port the router forwards to ours (config); 0: none */
 	struct hairpin hairpin;      /* the hairpin test (direct_hairpin.c) */
 };
+
+/* The timer runs while there is a server or a round (direct.c). */
+void direct_arm(struct direct *d);
+/* Reflection's part of the timer's tick (direct_reflect.c). */
+void direct_reflect_tick(struct direct *d, uint64_t now);
 
 /*
  * Is the technique needed with the peer of r, and which part is ours (direct_birthday.c)? Called

@@ -7,6 +7,13 @@
  * one, how its NAT maps and filters. Without the second port (taken), requests to it find
  * nobody and requests for an answer from it are dropped: the agent then says "unknown".
  *
+ * With --alt-address (a second address of the host, per family), each answer names it, a
+ * request asking for the answer from the other address gets it from there (IPV6_PKTINFO's
+ * source, v4-mapped for IPv4: the sockets stay bound to every address), and every other answer
+ * leaves from the address the request came to (IPV6_RECVPKTINFO), so a request to the second
+ * address is answered from it, as a NAT that filters by address wants. Without it, answers
+ * leave from what routing picks, and the agent classifies with the two ports alone.
+ *
  * Anyone may ask (an agent asks before any session exists, and the answer tells the asker only
  * its own address). Bounds: requests and answers are the same size (no amplification toward a
  * forged source); at most SERVER_REFLECT_RATE answers a second per source network (burst
@@ -64,20 +71,85 @@ struct reflect {
 	struct mmsghdr msg[REFLECT_BATCH];
 	struct iovec iov[REFLECT_BATCH];
 	struct sockaddr_storage from[REFLECT_BATCH];
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
+	union { /* UDP_GRO's segment size, and the address the datagram came to */
+		char buf[CMSG_SPACE(sizeof(int)) + CMSG_SPACE(sizeof(struct in6_pktinfo))];
 		struct cmsghdr align;
 	} cmsg[REFLECT_BATCH];
 	uint8_t buf[REFLECT_BATCH][REFLECT_BUF];
 };
 
-/* One datagram: the relay's go to relay_udp.c, reflection requests are answered. */
+/* The address a datagram came to (IPV6_PKTINFO; v4-mapped for IPv4), or false if not said. */
+static bool
+reflect_dst(const struct msghdr *m, struct in6_addr *out)
+{
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(m); c; c = CMSG_NXTHDR((struct msghdr *)m, c)) {
+		struct in6_pktinfo pi;
+
+		if (c->cmsg_level != IPPROTO_IPV6 || c->cmsg_type != IPV6_PKTINFO ||
+		    c->cmsg_len < CMSG_LEN(sizeof(pi)))
+			continue;
+		memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+		*out = pi.ipi6_addr;
+		return true;
+	}
+	return false;
+}
+
+/* alt (an --alt-address) as the sockets spell addresses: IPv6, v4-mapped for IPv4. */
+static void
+reflect_alt6(const struct sockaddr_storage *alt, struct in6_addr *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (alt->ss_family == AF_INET) {
+		out->s6_addr[10] = out->s6_addr[11] = 0xff;
+		memcpy(&out->s6_addr[12], &((const struct sockaddr_in *)alt)->sin_addr, 4);
+	} else {
+		*out = ((const struct sockaddr_in6 *)alt)->sin6_addr;
+	}
+}
+
+/* out from fd to `to`, from the local address src (NULL: what routing picks). */
+static bool
+reflect_send(int fd, const uint8_t *out, const struct sockaddr_storage *to, socklen_t tl,
+	     const struct in6_addr *src)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(struct in6_pktinfo))];
+		struct cmsghdr align;
+	} cmsg = { 0 };
+	struct iovec iov = { (void *)out, REFLECT_LEN };
+	struct msghdr m = {
+		.msg_name = (void *)to, .msg_namelen = tl, .msg_iov = &iov, .msg_iovlen = 1
+	};
+
+	if (src) {
+		struct in6_pktinfo pi = { .ipi6_addr = *src };
+		struct cmsghdr *c;
+
+		m.msg_control = cmsg.buf;
+		m.msg_controllen = sizeof(cmsg.buf);
+		c = CMSG_FIRSTHDR(&m);
+		c->cmsg_level = IPPROTO_IPV6;
+		c->cmsg_type = IPV6_PKTINFO;
+		c->cmsg_len = CMSG_LEN(sizeof(pi));
+		memcpy(CMSG_DATA(c), &pi, sizeof(pi));
+	}
+	return sendmsg(fd, &m, 0) == REFLECT_LEN;
+}
+
+/*
+ * One datagram, which came to the local address dst (NULL: not said): the relay's go to
+ * relay_udp.c, reflection requests are answered.
+ */
 static void
 reflect_on_datagram(struct reflect_sock *rs, const uint8_t *buf, size_t n,
-		    const struct sockaddr_storage *from, socklen_t fl)
+		    const struct sockaddr_storage *from, socklen_t fl, const struct in6_addr *dst)
 {
 	struct reflect *r = rs->r;
 	struct reflect_sock *other = &r->sock[rs == &r->sock[0] ? 1 : 0];
+	const struct sockaddr_storage *alt;
+	struct sockaddr_storage ufrom;
+	struct in6_addr alt6;
 	uint8_t out[REFLECT_LEN];
 	int out_fd = rs->fd;
 	char net[64];
@@ -92,19 +164,29 @@ reflect_on_datagram(struct reflect_sock *rs, const uint8_t *buf, size_t n,
 		r->malformed++;
 		return;
 	}
+	sockaddr_unmap(from, &ufrom);
+	alt = &r->srv->opts.alt[ufrom.ss_family == AF_INET6 ? 1 : 0];
+	if (alt->ss_family)
+		reflect_alt6(alt, &alt6);
 	if (flags & REFLECT_OTHER_PORT) {
 		if (other->fd < 0)
 			return;
 		out_fd = other->fd;
+	}
+	if (flags & REFLECT_OTHER_ADDRESS) {
+		/* Nothing to answer from: no other address, or the request came to it. */
+		if (!alt->ss_family || !dst || !memcmp(dst, &alt6, sizeof(alt6)))
+			return;
+		dst = &alt6;
 	}
 	addrcount_net(from, net, sizeof(net));
 	if (!ratelimit_allow(r->rl, net, ev_now_ms(r->loop))) {
 		r->refused++;
 		return;
 	}
-	if (!reflect_response_encode(out, nonce, from))
+	if (!reflect_response_encode(out, nonce, from, alt->ss_family ? alt : NULL))
 		return;
-	if (sendto(out_fd, out, sizeof(out), 0, (const struct sockaddr *)from, fl) == REFLECT_LEN)
+	if (reflect_send(out_fd, out, from, fl, dst))
 		r->answered++;
 }
 
@@ -134,6 +216,8 @@ reflect_on_io(struct ev_io *io, uint32_t revents)
 		for (int i = 0; i < n; i++) {
 			struct msghdr *m = &r->msg[i].msg_hdr;
 			size_t len = r->msg[i].msg_len, seg = udp_gro_segment(m, len);
+			struct in6_addr dst;
+			bool has_dst = reflect_dst(m, &dst);
 
 			if (m->msg_flags & MSG_TRUNC) { /* larger than any we take */
 				r->malformed++;
@@ -142,7 +226,7 @@ reflect_on_io(struct ev_io *io, uint32_t revents)
 			for (size_t off = 0; off < len; off += seg, done++)
 				reflect_on_datagram(rs, r->buf[i] + off,
 						    len - off < seg ? len - off : seg, &r->from[i],
-						    m->msg_namelen);
+						    m->msg_namelen, has_dst ? &dst : NULL);
 		}
 		if (n < REFLECT_BATCH)
 			break;
@@ -155,7 +239,7 @@ static int
 reflect_sock_open(struct reflect *r, struct reflect_sock *rs, uint16_t port)
 {
 	struct sockaddr_in6 sa = { .sin6_family = AF_INET6, .sin6_port = htons(port) };
-	int zero = 0, buf = REFLECT_SOCKBUF, err;
+	int zero = 0, one = 1, buf = REFLECT_SOCKBUF, err;
 	bool gso, gro;
 
 	rs->r = r;
@@ -163,6 +247,7 @@ reflect_sock_open(struct reflect *r, struct reflect_sock *rs, uint16_t port)
 	if (rs->fd < 0)
 		return -errno;
 	setsockopt(rs->fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+	setsockopt(rs->fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one));
 	setsockopt(rs->fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
 	setsockopt(rs->fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
 	udp_offloads_probe(rs->fd, &gso, &gro); /* GRO on where the kernel has it */
@@ -189,6 +274,35 @@ reflect_free(struct reflect *r)
 	free(r);
 }
 
+/* Is each --alt-address an address of this host (can a socket be bound to it)? 0 or -errno. */
+static int
+reflect_alt_check(const struct server *srv)
+{
+	for (int i = 0; i < 2; i++) {
+		const struct sockaddr_storage *alt = &srv->opts.alt[i];
+		char show[SOCKADDR_STR_MAX];
+		int fd, err = 0;
+
+		if (!alt->ss_family)
+			continue;
+		sockaddr_show(alt, show, sizeof(show));
+		if ((fd = socket(alt->ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
+			return -errno;
+		if (bind(fd, (const struct sockaddr *)alt,
+			 alt->ss_family == AF_INET ? sizeof(struct sockaddr_in)
+						   : sizeof(struct sockaddr_in6)) < 0)
+			err = -errno;
+		close(fd);
+		if (err) {
+			errno = -err;
+			log_warn("--alt-address %s is not an address of this host", show);
+			return err;
+		}
+		log_info("reflection: answering from %s too (NAT tests by address)", show);
+	}
+	return 0;
+}
+
 int
 reflect_open(struct server *srv)
 {
@@ -197,6 +311,10 @@ reflect_open(struct server *srv)
 
 	if (!r)
 		return -ENOMEM;
+	if ((err = reflect_alt_check(srv))) {
+		free(r);
+		return err;
+	}
 	r->srv = srv;
 	r->loop = srv->loop;
 	r->sock[0].fd = r->sock[1].fd = -1;

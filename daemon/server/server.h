@@ -151,6 +151,9 @@ struct server_opts {
 	unsigned nalso;
 	bool private_mode;   /* run --private: unknown and offline users answered as timeout */
 	uint64_t relay_rate; /* run --relay-rate: bytes per second; 0 is RELAY_DEFAULT_RATE */
+	/* run --alt-address: a second address of the host, IPv4 [0] and IPv6 [1], from which
+	 * reflection answers the NAT tests that need one (reflect.c); family 0: none */
+	struct sockaddr_storage alt[2];
 };
 
 /* A token bucket in bytes (relay.c); the fields are private. */

@@ -6,6 +6,7 @@
  * SERVER_REVOCATION_POLL_MS). `vertex-server VERB --help` prints the verb's own help; each verb
  * checks all its arguments before it touches the state directory.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
@@ -73,7 +74,8 @@ static const char server_init_help[] =
 static const char server_run_help[] =
     "Usage: vertex-server [-D DIR] run [--port N] [--cert-validity DURATION]\n"
     "                                  [--also DIR]... [--private]\n"
-    "                                  [--relay-rate BYTES_PER_SEC] [-d CATEGORIES]\n"
+    "                                  [--relay-rate BYTES_PER_SEC] [--alt-address ADDR]...\n"
+    "                                  [-d CATEGORIES]\n"
     "\n"
     "Serves the domain whose state is in DIR (see 'init'), in the foreground: enrolment,\n"
     "certificate renewal, the signed revocation list, notary answers, federation with\n"
@@ -96,6 +98,11 @@ static const char server_run_help[] =
     "                            one nobody answered, rather than at once\n"
     "  --relay-rate BYTES_PER_SEC  what the relay carries per pair of agents and again per\n"
     "                            sending agent (default 268435456, 256 MiB/s; burst 4 MiB)\n"
+    "  --alt-address ADDR        a second address of this host (one IPv4, one IPv6) from\n"
+    "                            which UDP reflection also answers, so agents can tell a\n"
+    "                            NAT that filters by address from one that lets anyone in,\n"
+    "                            and see whether it maps per destination address; without\n"
+    "                            it they classify with the two ports (4801, 4802) alone\n"
     "  -d, --debug CATEGORIES    debug logging: ctl (each connection, federation), or all\n"
     "\n"
     "Limits: 20,000 connections; 64 from one network (an IPv4 address or an IPv6 /64) that\n"
@@ -227,6 +234,36 @@ server_cmd_init(struct server_opts *o, int argc, char **argv)
 	return admin_init(o->dir, domain, days) ? 1 : 0;
 }
 
+/* --alt-address ADDR: a bare IPv4 or IPv6 address, one of each family. 0, or 2 (said why). */
+static int
+server_parse_alt(const char *arg, struct server_opts *o)
+{
+	struct sockaddr_storage *alt;
+	struct in6_addr a6;
+	struct in_addr a4;
+
+	if ((inet_pton(AF_INET, arg, &a4) == 1 && a4.s_addr == htonl(INADDR_ANY)) ||
+	    (inet_pton(AF_INET6, arg, &a6) == 1 && IN6_IS_ADDR_UNSPECIFIED(&a6)))
+		return server_usage_error("run", "--alt-address wants one address, not '%s'", arg);
+	if (inet_pton(AF_INET, arg, &a4) == 1) {
+		alt = &o->alt[0];
+		if (alt->ss_family)
+			return server_usage_error("run", "one IPv4 --alt-address at most");
+		*(struct sockaddr_in *)alt =
+		    (struct sockaddr_in){ .sin_family = AF_INET, .sin_addr = a4 };
+	} else if (inet_pton(AF_INET6, arg, &a6) == 1 && !IN6_IS_ADDR_V4MAPPED(&a6)) {
+		alt = &o->alt[1];
+		if (alt->ss_family)
+			return server_usage_error("run", "one IPv6 --alt-address at most");
+		*(struct sockaddr_in6 *)alt =
+		    (struct sockaddr_in6){ .sin6_family = AF_INET6, .sin6_addr = a6 };
+	} else {
+		return server_usage_error(
+		    "run", "--alt-address wants an IPv4 or IPv6 address, not '%s'", arg);
+	}
+	return 0;
+}
+
 static int
 server_cmd_run(struct server_opts *o, int argc, char **argv)
 {
@@ -237,6 +274,7 @@ server_cmd_run(struct server_opts *o, int argc, char **argv)
 		{ "also", required_argument, NULL, 'a' },
 		{ "private", no_argument, NULL, 'P' },
 		{ "relay-rate", required_argument, NULL, 'r' },
+		{ "alt-address", required_argument, NULL, 'A' },
 		{ NULL, 0, NULL, 0 },
 	};
 	static struct server srv;
@@ -281,6 +319,10 @@ server_cmd_run(struct server_opts *o, int argc, char **argv)
 							  "from 1024 to 4000000000, not '%s'",
 							  optarg);
 			o->relay_rate = v;
+			break;
+		case 'A':
+			if (server_parse_alt(optarg, o))
+				return 2;
 			break;
 		default:
 			return 2;

@@ -15,7 +15,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	uint8_t out[REFLECT_LEN];
-	struct sockaddr_storage addr;
+	struct sockaddr_storage addr, other;
 	uint64_t nonce;
 	uint8_t flags;
 
@@ -25,8 +25,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    !reflect_is_reflect(data, size))
 			abort();
 	}
-	if (reflect_response_decode(data, size, &nonce, &addr)) {
-		if (!reflect_response_encode(out, nonce, &addr) || size != REFLECT_LEN ||
+	if (reflect_response_decode(data, size, &nonce, &addr, &other)) {
+		if (!reflect_response_encode(out, nonce, &addr, &other) || size != REFLECT_LEN ||
 		    memcmp(out, data, size) || !reflect_is_reflect(data, size))
 			abort();
 	}

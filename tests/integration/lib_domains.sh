@@ -41,6 +41,8 @@
 DNS_IP=198.18.0.53
 SRVA_IP=198.18.0.10
 SRVB_IP=198.18.0.20
+SRVA_ALT_IP=198.18.0.11
+SRVB_ALT_IP=198.18.0.21
 SRVC_IP=198.18.0.30
 ALICE_IP=198.18.0.101
 BOB_IP=198.18.0.102
@@ -136,6 +138,14 @@ domain_node_add()
 	in_ns "$name" ip addr add "$addr/$LAN_PREFIX" dev eth0
 }
 
+# domain_server_alt NODE IP: a second address on NODE's eth0, which server_start then passes
+# to vertex-server as --alt-address (reflection's NAT tests by address, proto/reflect.h).
+domain_server_alt()
+{
+	in_ns "$1" ip addr add "$2/$LAN_PREFIX" dev eth0
+	VTX_SERVER_ALT[$1]=$2
+}
+
 # domain_hosts NAME [ADDR HOST]...: NAME's own hosts file, consulted before DNS (nsswitch
 # "files dns"). Rewritten in place, so a running process sees the change at its next lookup.
 domain_hosts()
@@ -188,7 +198,8 @@ dns_stop()
 	VTX_DNS_PID=
 }
 
-# domains_up: the LAN, the DNS, both servers' namespaces and the agents alice and bob.
+# domains_up: the LAN, the DNS, both servers' namespaces (each with a second address,
+# domain_server_alt) and the agents alice and bob.
 domains_up()
 {
 	local ns
@@ -203,6 +214,8 @@ domains_up()
 	in_ns dns ip addr add "$DNS_IP/$LAN_PREFIX" dev eth0
 	domain_node_add srva "$SRVA_IP"
 	domain_node_add srvb "$SRVB_IP"
+	domain_server_alt srva "$SRVA_ALT_IP"
+	domain_server_alt srvb "$SRVB_ALT_IP"
 	domain_node_add alice "$ALICE_IP"
 	domain_node_add bob "$BOB_IP"
 	wait_until 10 qn alice ping -c 1 -W 1 "$DNS_IP" || fail "alice cannot reach the DNS server"

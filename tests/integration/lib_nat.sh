@@ -7,6 +7,7 @@
 # (a bridge, lan0) behind it:
 #
 #                      dns 198.18.0.53   srva 198.18.0.10   srvb 198.18.0.20
+#                                        (and .11: NAT tests)  (and .21)
 #                                 \            |            /
 #                                  ---------[ sw: br0 ]------
 #                                    /                   \
@@ -360,6 +361,8 @@ nat_lab_up()
 	in_ns dns ip addr add "$DNS_IP/$LAN_PREFIX" dev eth0
 	domain_node_add srva "$SRVA_IP"
 	domain_node_add srvb "$SRVB_IP"
+	domain_server_alt srva "$SRVA_ALT_IP"
+	domain_server_alt srvb "$SRVB_ALT_IP"
 	nat_site_add nata "$NATA_IP" alice 198.19.1 "$NATB_IP" "$BOB_LAN_IP" "" "${NATA_KIND:-}"
 	nat_site_add natb "$NATB_IP" bob 198.19.2 "$NATA_IP" "$ALICE_LAN_IP" "" "$bob_kind"
 	# Routes made for a public site before the other router existed.

@@ -21,6 +21,8 @@
 #                                     agents end their fast probing unanswered, stay on the
 #                                     relay, `vertex ping` says `via relay ...`, pings work and
 #                                     do not cross bob's router)
+#                                     Then each agent's `vertex netcheck` must classify its
+#                                     NAT as its router's kind is (nat_kind_class).
 #   nat_pairs_report                  one line per pair: what was asked, what came, how fast
 #
 # The time measured is from alice's agent connected to its server (bob's is already; for the
@@ -142,6 +144,7 @@ nat_pair()
 			got=$(($(nat_counter natb) - before))
 		fi
 		((got >= 10)) || fail "$label: only $got packets crossed directly for 5 pings"
+		[[ $bnode != bob ]] || nat_pair_classes "$label"
 		NAT_PAIR_LINES+=("$(printf '%-36s direct %5s ms  alice -> %s, bob -> %s; netcheck %s, %s' "$label" \
 			"$(nat_ms "$t0" "$t1")" "$(peer_field alice "$BOB" endpoint)" "$(peer_field bob "$ALICE" endpoint)" \
 			"$(nat_pair_netcheck alice)" "$(nat_pair_netcheck bob)")")
@@ -157,6 +160,7 @@ nat_pair()
 		check_ping on_alice "$NAT_BOB4"
 		got=$(($(nat_counter natb) - before))
 		((got >= 10)) || fail "$label: only $got packets crossed directly for 5 pings"
+		[[ $bnode != bob ]] || nat_pair_classes "$label"
 		NAT_PAIR_LINES+=("$(printf '%-36s tcp    %5s ms  (a direct TCP link); netcheck %s, %s' "$label" \
 			"$(nat_ms "$t0" "$t1")" "$(nat_pair_netcheck alice)" "$(nat_pair_netcheck bob)")")
 		pass "$label: direct TCP: $(grep reply <<<"$out"); $got packets crossed directly"
@@ -174,13 +178,47 @@ nat_pair()
 		check_ping on_alice "$NAT_BOB4"
 		got=$(($(nat_counter natb) - before))
 		((got < 10)) || fail "$label: $got packets crossed bob's router directly, on the relay"
+		[[ $bnode != bob ]] || nat_pair_classes "$label"
 		NAT_PAIR_LINES+=("$(printf '%-36s relay (fast probing ended unanswered); netcheck %s, %s' "$label" \
 			"$(nat_pair_netcheck alice)" "$(nat_pair_netcheck bob)")")
 		pass "$label: relay: $(grep reply <<<"$out")"
 	fi
 }
 
-# nat_pair_netcheck NAME: what NAME's netcheck says of its NAT (reported, not asserted)
+# nat_kind_class KIND: what netcheck must say (mapping/filtering) behind a router of that kind,
+# classified with the servers' two addresses and two ports; nothing for udp-blocked (no
+# reflection gets through).
+nat_kind_class()
+{
+	case $1 in
+	apdf) echo endpoint-independent/port-dependent ;;
+	adf) echo endpoint-independent/address-dependent ;;
+	eif | public) echo endpoint-independent/open ;;
+	symmetric) echo endpoint-dependent/port-dependent ;;
+	esac
+}
+
+# nat_pair_classes LABEL: each agent's netcheck says what its router's kind is (the round of
+# reflection settles within about 8 s of the agent's start).
+nat_pair_classes()
+{
+	local n router want
+	for n in alice bob; do
+		router=nata
+		[[ $n == alice ]] || router=natb
+		want=$(nat_kind_class "${NAT_SITE_KIND[$router]}")
+		[[ -n $want ]] || continue
+		wait_until 15 nat_pair_class_is "$n" "$want" ||
+			fail "$1: $n's netcheck says $(nat_pair_netcheck "$n") behind ${NAT_SITE_KIND[$router]}, not $want"
+	done
+}
+
+nat_pair_class_is()
+{
+	[[ $(nat_pair_netcheck "$1") == "$2" ]]
+}
+
+# nat_pair_netcheck NAME: what NAME's netcheck says of its NAT
 nat_pair_netcheck()
 {
 	vtx_ctl "$1" netcheck --json | jq -r '"\(.nat.mapping)/\(.nat.filtering)"' 2>/dev/null || echo '?'

@@ -5,6 +5,7 @@
 #
 #   server_init NODE DOMAIN          vertex-server init in $VTX_TMP/NODE (prints the CA print)
 #   server_start NODE [RUN-ARGS...]  run it in NODE's namespace, log $VTX_TMP/NODE.log
+#                                    (with --alt-address IP when domain_server_alt gave NODE one)
 #   server_stop NODE                 SIGTERM; VTX_LAST_RC is its exit status
 #   server_admin NODE VERB...        an administrative verb on NODE's state directory
 #   enrolled NODE NAME IDENTITY      user add + invite + vertex register from NODE's namespace:
@@ -18,6 +19,7 @@
 
 VERTEX_SERVER=$VTX_BUILD/vertex-server
 declare -A VTX_SERVER_PID=()
+declare -A VTX_SERVER_ALT=() # a node's second address (domain_server_alt): --alt-address
 
 server_init()
 {
@@ -38,6 +40,7 @@ server_start()
 {
 	local node=$1 ip pid
 	shift
+	[[ -z ${VTX_SERVER_ALT[$node]:-} ]] || set -- --alt-address "${VTX_SERVER_ALT[$node]}" "$@"
 	pretty "$node" "vertex-server -D $node run $* &"
 	ip netns exec "$(ns_for "$node")" "$VERTEX_SERVER" -D "$VTX_TMP/$node" run "$@" \
 		>>"$VTX_TMP/$node.log" 2>&1 &

@@ -232,7 +232,23 @@ answer(struct fx *f, size_t k, const char *from, const char *addr, bool right_no
 	assert_true(reflect_request_decode(f->dgram[k], REFLECT_LEN, &nonce, &flags));
 	assert_int_equal(sockaddr_parse(from, &src), 0);
 	assert_int_equal(sockaddr_parse(addr, &mapped), 0);
-	assert_true(reflect_response_encode(buf, right_nonce ? nonce : nonce + 2, &mapped));
+	assert_true(reflect_response_encode(buf, right_nonce ? nonce : nonce + 2, &mapped, NULL));
+	direct_on_datagram(f->d, buf, sizeof(buf), &src);
+}
+
+/* The same, from a server that names its other address alt. */
+static void
+answer_alt(struct fx *f, size_t k, const char *from, const char *addr, const char *alt)
+{
+	struct sockaddr_storage src, mapped, other;
+	uint8_t buf[REFLECT_LEN], flags;
+	uint64_t nonce;
+
+	assert_true(reflect_request_decode(f->dgram[k], REFLECT_LEN, &nonce, &flags));
+	assert_int_equal(sockaddr_parse(from, &src), 0);
+	assert_int_equal(sockaddr_parse(addr, &mapped), 0);
+	assert_int_equal(sockaddr_parse(alt, &other), 0);
+	assert_true(reflect_response_encode(buf, nonce, &mapped, &other));
 	direct_on_datagram(f->d, buf, sizeof(buf), &src);
 }
 
@@ -320,7 +336,8 @@ test_reflection(void **state)
 	answer(f, n + 2, "198.18.0.10:4802", "198.18.0.201:4800", true);
 	direct_nat(f->d, &nat);
 	assert_int_equal(nat.mapping, DIRECT_MAPPING_INDEPENDENT);
-	assert_int_equal(nat.filtering, DIRECT_FILTERING_OPEN);
+	/* one address: another port gets in, whether another address would is not known */
+	assert_int_equal(nat.filtering, DIRECT_FILTERING_NOT_PORT);
 	advance(f, DIRECT_REFLECT_RETRY_MS * 3);
 	assert_int_equal(f->ndgrams, n + 3); /* nothing left to ask until the next round */
 
@@ -719,6 +736,70 @@ classify(struct fx *f, bool dependent)
 	assert_int_equal(nat.filtering, DIRECT_FILTERING_PORT);
 }
 
+/*
+ * A server with a second address (198.18.0.11): its first answer names it, and the questions
+ * by address follow at once -- the answer from the other address (filtering), and, once that
+ * one is settled, a request to it (mapping). Answers from the wrong address are not taken.
+ */
+static void
+test_reflection_two_addresses(void **state)
+{
+	struct fx *f = *state;
+	struct sockaddr_storage server, other_port, alt;
+	struct direct_nat nat;
+	const char *alt_s = "198.18.0.11:4801";
+	size_t bad;
+
+	assert_int_equal(sockaddr_parse("198.18.0.10:4801", &server), 0);
+	assert_int_equal(sockaddr_parse("198.18.0.10:4802", &other_port), 0);
+	assert_int_equal(sockaddr_parse(alt_s, &alt), 0);
+	direct_home_up(f->d, &server);
+	assert_int_equal(f->ndgrams, 2); /* the address is not known yet */
+	answer_alt(f, 0, "198.18.0.10:4801", "198.18.0.201:4800", alt_s);
+	assert_int_equal(f->ndgrams, 3);
+	assert_true(sockaddr_equal(&f->dgram_to[2], &server));
+	assert_int_equal(flags_of(f, 2), REFLECT_OTHER_ADDRESS);
+	direct_nat(f->d, &nat);
+	assert_int_equal(nat.server_alt.ss_family, AF_INET);
+	assert_int_equal(nat.filtering, DIRECT_FILTERING_UNKNOWN); /* the address is pending */
+	/* "From the other address" must come from there; and nothing else does. */
+	bad = direct_stats(f->d)->reflect_bad;
+	answer_alt(f, 2, "198.18.0.10:4801", "198.18.0.201:4800", alt_s);
+	answer_alt(f, 1, alt_s, "198.18.0.201:4800", alt_s);
+	assert_int_equal(direct_stats(f->d)->reflect_bad, bad + 2);
+	/* The answer from the other port gets in: the other port is asked at once. */
+	answer_alt(f, 1, "198.18.0.10:4802", "198.18.0.201:4800", alt_s);
+	assert_int_equal(f->ndgrams, 4);
+	assert_true(sockaddr_equal(&f->dgram_to[3], &other_port));
+	/* Not the one from the other address, ever: address-dependent, after the third try; then
+	 * the other address is asked. */
+	for (int i = 0; i < 200 && nat.filtering == DIRECT_FILTERING_UNKNOWN; i++) {
+		advance(f, 50);
+		direct_nat(f->d, &nat);
+	}
+	assert_int_equal(nat.filtering, DIRECT_FILTERING_ADDRESS);
+	answer_alt(f, 3, "198.18.0.10:4802", "198.18.0.201:4800", alt_s);
+	direct_nat(f->d, &nat);
+	assert_int_equal(nat.mapping, DIRECT_MAPPING_UNKNOWN); /* the address's mapping pending */
+	size_t k = 0;
+
+	for (int i = 0; i < 200 && !k; i++) {
+		advance(f, 50);
+		for (size_t j = 0; j < f->ndgrams; j++)
+			if (sockaddr_equal(&f->dgram_to[j], &alt))
+				k = j;
+	}
+	assert_true(k > 0);
+	assert_int_equal(flags_of(f, k), 0);
+	/* It sees another mapping: endpoint-dependent (by address; the ports alone said
+	 * independent). */
+	answer_alt(f, k, alt_s, "198.18.0.201:5555", alt_s);
+	direct_nat(f->d, &nat);
+	assert_int_equal(nat.mapping, DIRECT_MAPPING_DEPENDENT);
+	assert_int_equal(nat.filtering, DIRECT_FILTERING_ADDRESS);
+	assert_int_equal(((struct sockaddr_in *)&nat.reflexive_alt)->sin_port, htons(5555));
+}
+
 /* An offer from bob: his router's address, port kept, and what his NAT does (0: not said). */
 static void
 bob_offers(struct fx *f, int mapping, int filtering, bool mapped)
@@ -980,6 +1061,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_reflection, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reflection_two_addresses, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_probing_rounds, setup, teardown),
 		cmocka_unit_test(test_tcp_plan),
 		cmocka_unit_test_setup_teardown(test_tcp_mapped_dialed_first, setup, teardown),

@@ -18,13 +18,17 @@ cmd_netcheck(int argc, char **argv)
 	    "Usage: vertex [-s SOCKET] netcheck [--json]\n"
 	    "\n"
 	    "Shows what the agent learnt of its network from its home server's reflection\n"
-	    "(UDP, on the server's port and the next): its public address and port as the\n"
-	    "server sees them; the NAT's mapping, endpoint-independent (one public port for\n"
-	    "every destination: hole punching works) or endpoint-dependent (a new one per\n"
-	    "destination, \"symmetric\"); its filtering, open (lets in what comes from another\n"
-	    "port of a host we sent to, or no NAT at all) or port-dependent (only from where we\n"
-	    "sent); the candidates it offers to approved peers (host and server-reflexive);\n"
-	    "whether it has a global IPv6 address. \"unknown\" until the server answered.\n"
+	    "(UDP, on the server's port and the next, and from its other address when it has\n"
+	    "one: vertex-server run --alt-address): its public address and port as the server\n"
+	    "sees them; the NAT's mapping, endpoint-independent (one public port for every\n"
+	    "destination: hole punching works) or endpoint-dependent (a new one per\n"
+	    "destination port or address, \"symmetric\"); its filtering, open (lets anyone in\n"
+	    "to a mapping, or no NAT at all), address-dependent (any port of an address we\n"
+	    "sent to), port-dependent (only the address and port we sent to), or, from a\n"
+	    "server with one address, address-dependent-or-open (another port got in, another\n"
+	    "address could not be tried); the candidates it offers to approved peers (host\n"
+	    "and server-reflexive); whether it has a global IPv6 address. \"unknown\" until\n"
+	    "the server answered.\n"
 	    "Port mapping: which of PCP, NAT-PMP and UPnP IGD the router (the default gateway)\n"
 	    "answered, and the mapping it gave our data port: the public address and port, the\n"
 	    "protocol, the lifetime in seconds (renewed at half); and the one it gave our TCP\n"
@@ -81,10 +85,14 @@ cmd_netcheck(int argc, char **argv)
 			}
 		printf("],\"ipv6\":\"%s\"}\n", ctlclient_fact(&f, 0, f.n, "ipv6"));
 	} else {
-		printf("server          %s\n", ctlclient_fact(&f, 0, f.n, "server"));
-		printf("public address  %s (as the server's other port saw it: %s)\n",
+		printf("server          %s (other address: %s)\n",
+		       ctlclient_fact(&f, 0, f.n, "server"),
+		       ctlclient_fact(&f, 0, f.n, "server_alt"));
+		printf("public address  %s (as the server's other port saw it: %s; its other "
+		       "address: %s)\n",
 		       ctlclient_fact(&f, 0, f.n, "reflexive"),
-		       ctlclient_fact(&f, 0, f.n, "reflexive_other"));
+		       ctlclient_fact(&f, 0, f.n, "reflexive_other"),
+		       ctlclient_fact(&f, 0, f.n, "reflexive_alt"));
 		printf("mapping         %s\n", ctlclient_fact(&f, 0, f.n, "mapping"));
 		printf("filtering       %s\n", ctlclient_fact(&f, 0, f.n, "filtering"));
 		printf("hairpin         %s\n", ctlclient_fact(&f, 0, f.n, "hairpin"));

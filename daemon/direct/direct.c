@@ -211,6 +211,10 @@ direct_gather(const struct direct *d, struct ctl_candidate *out, size_t max)
 	return n;
 }
 
+_Static_assert((int)DIRECT_MAPPING_DEPENDENT == (int)CTL_NAT_MAPPING_MAX &&
+		   (int)DIRECT_FILTERING_NOT_PORT == (int)CTL_NAT_FILTERING_MAX,
+	       "a NAT class the offer's decoder refuses");
+
 /* What an offer carries: our candidates and, once reflection says it, our NAT's class. */
 static size_t
 direct_offer_cands(const struct direct *d, struct ctl_candidate *out)

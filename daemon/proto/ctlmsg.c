@@ -328,8 +328,8 @@ ctl_candidate_is_valid(const struct ctl_candidate *c)
 	if (c->kind == 0 || (c->family != 4 && c->family != 6))
 		return false;
 	if (c->kind == CTL_CAND_NAT &&
-	    (c->proto != 17 || c->priority >> 16 || (c->priority & 0xff) > CTL_NAT_CLASS_MAX ||
-	     (c->priority >> 8 & 0xff) > CTL_NAT_CLASS_MAX))
+	    (c->proto != 17 || c->priority >> 16 || (c->priority & 0xff) > CTL_NAT_MAPPING_MAX ||
+	     (c->priority >> 8 & 0xff) > CTL_NAT_FILTERING_MAX))
 		return false;
 	return c->family == 6 || !memcmp(c->addr + 4, zero, sizeof(zero));
 }

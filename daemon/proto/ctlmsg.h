@@ -62,8 +62,8 @@
  *                   four bytes of addr, the rest zero). Kind 4 (CTL_CAND_NAT) is no place to
  *                   send to but what the sender's reflection saw of its NAT: proto 17, addr and
  *                   port the public address toward the server's other port (port 0: not seen),
- *                   priority = mapping | filtering << 8 (direct.h's enums, each at most 2; the
- *                   other bits zero)
+ *                   priority = mapping | filtering << 8 (direct/natclass.h's enums: mapping
+ *                   at most 2, filtering at most 4; the other bits zero)
  */
 #ifndef VERTEX_CTLMSG_H
 #define VERTEX_CTLMSG_H
@@ -136,7 +136,8 @@ enum ctl_candidate_kind {
 	CTL_CAND_NAT = 4,    /* the sender's NAT, as its reflection saw it (see above) */
 };
 
-enum { CTL_NAT_CLASS_MAX = 2 }; /* CTL_CAND_NAT: mapping and filtering are 0..2 */
+/* CTL_CAND_NAT: mapping 0..2, filtering 0..4 (direct/natclass.h's enums) */
+enum { CTL_NAT_MAPPING_MAX = 2, CTL_NAT_FILTERING_MAX = 4 };
 
 struct ctl_candidate {
 	uint8_t kind, proto, family;

@@ -7,7 +7,8 @@
 # refused user add leaves the store as it was); refusals of the store itself (a user that exists
 # or does not, a revoked account, a second init) exit 1 and say why; init makes its files with
 # the modes promised; the verbs' outputs are exact (user list, --json, invite codes, del); and
-# run stops at start-up on a missing CA, a damaged store or key, saying which.
+# run stops at start-up on a missing CA, a damaged store or key, or a second address
+# (--alt-address) the host does not have, saying which.
 #
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -70,6 +71,14 @@ expect_err "unknown debug category in 'nonsense'"
 expect_rc 2 vs run --relay-rate 1000
 expect_err "--relay-rate wants bytes per second from 1024 to 4000000000, not '1000'"
 expect_rc 2 vs run --relay-rate 64MiB
+expect_rc 2 vs run --alt-address 198.18.0.300
+expect_err "--alt-address wants an IPv4 or IPv6 address, not '198.18.0.300'"
+expect_rc 2 vs run --alt-address 0.0.0.0
+expect_err "--alt-address wants one address, not '0.0.0.0'"
+expect_rc 2 vs run --alt-address 198.18.0.11 --alt-address 198.18.0.12
+expect_err "one IPv4 --alt-address at most"
+expect_rc 2 vs run --alt-address fd00::1 --alt-address fd00::2
+expect_err "one IPv6 --alt-address at most"
 expect_rc 2 vs run extra
 expect_err "vertex-server run: unexpected argument 'extra'"
 expect_rc 1 vs user list
@@ -228,5 +237,11 @@ cp "$VTX_TMP/ca.key.good" "$D/ca.key"
 expect_rc 0 vs user list --json
 jq -e '[.users[].user] == ["dave"]' <<<"$OUT" >/dev/null || fail "the restored store: $OUT"
 pass "run refuses a missing CA, a damaged store and a damaged CA key, each named"
+
+# The namespace of unshare has only loopback: 198.18.0.11 is no address of it.
+say "run: an --alt-address the host does not have stops it at start-up, named"
+expect_rc 1 unshare -n "$SERVER" -D "$D" run --alt-address 198.18.0.11
+expect_err "--alt-address 198.18.0.11 is not an address of this host"
+pass "run refuses a second address the host does not have"
 
 pass "$VTX_SCENARIO"

@@ -318,7 +318,7 @@ test_offer_rules(void **state)
 	assert_false(round_trip(&m, NULL));
 }
 
-/* The NAT's classification (CTL_CAND_NAT): mapping | filtering << 8, each 0..2, over UDP. */
+/* The NAT's classification (CTL_CAND_NAT): mapping 0..2 | filtering 0..4 << 8, over UDP. */
 static void
 test_offer_nat_rules(void **state)
 {
@@ -347,7 +347,11 @@ test_offer_nat_rules(void **state)
 	assert_true(round_trip(&m, NULL));
 	m.u.offer.cand[0].priority = 3; /* no such mapping */
 	assert_false(round_trip(&m, NULL));
-	m.u.offer.cand[0].priority = 3 << 8; /* no such filtering */
+	m.u.offer.cand[0].priority = 1 | 3 << 8; /* address-dependent */
+	assert_true(round_trip(&m, NULL));
+	m.u.offer.cand[0].priority = 1 | 4 << 8; /* address-dependent or open */
+	assert_true(round_trip(&m, NULL));
+	m.u.offer.cand[0].priority = 5 << 8; /* no such filtering */
 	assert_false(round_trip(&m, NULL));
 	m.u.offer.cand[0].priority = 1 << 16; /* bits that mean nothing */
 	assert_false(round_trip(&m, NULL));

@@ -168,6 +168,11 @@ ctl_peer(struct peer *p, void *arg)
 		fprintf(f, "relay_transport %s\n",
 			c->a->relay && relay_udp_works(c->a->relay) ? "udp" : "tls");
 	}
+	/* Where the session's TLS link goes (the TCP path's endpoint), dialed or accepted. */
+	if (p->paths.stream && link_remote(p->paths.stream)->ss_family) {
+		sockaddr_show(link_remote(p->paths.stream), ep, sizeof(ep));
+		fprintf(f, "tcp_endpoint %s\n", ep);
+	}
 	fprintf(f, "rx_path %s\n", p->state == PEER_UP ? path_kind_name(p->paths.last_rx) : "none");
 	fprintf(f,
 		"udp_rtt_ms %u\nudp_rtt_last_ms %u\nudp_probes %llu\nudp_probes_answered %llu\n"

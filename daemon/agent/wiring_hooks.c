@@ -30,6 +30,7 @@
 #include "core/log.h"
 #include "core/sockaddr.h"
 #include "hooks/hooks.h"
+#include "link/link.h"
 #include "peer/peer.h"
 #include "rendezvous/purpose.h"
 #include "rendezvous/rendezvous.h"
@@ -87,6 +88,8 @@ wiring_hooks_path(struct agent *a, const struct peer *p, struct hooks_peer *out)
 
 		snprintf(out->endpoint, sizeof(out->endpoint), "%s%s%s", ours,
 			 strcmp(ours, theirs) ? " " : "", strcmp(ours, theirs) ? theirs : "");
+	} else if (!strcmp(out->path, "tcp")) {
+		sockaddr_show(link_remote(p->paths.stream), out->endpoint, sizeof(out->endpoint));
 	} else {
 		sockaddr_show(&p->paths.endpoint, out->endpoint, sizeof(out->endpoint));
 	}
@@ -200,8 +203,13 @@ wiring_hooks_check_path(struct peer *p, void *arg)
 	wiring_hooks_path(a, p, &now);
 	if (!strcmp(now.path, hp->path) && !strcmp(now.endpoint, hp->endpoint))
 		return;
-	log_info("peer %s: path %s %s -> %s %s", p->identity, hp->path, hp->endpoint, now.path,
-		 now.endpoint);
+	/* A switch between UDP endpoints path.c has logged already, with its reason. */
+	if (!strcmp(hp->path, "udp") && !strcmp(now.path, "udp"))
+		log_debug(LOG_PATH, "peer %s: path udp %s -> udp %s", p->identity, hp->endpoint,
+			  now.endpoint);
+	else
+		log_info("peer %s: path %s %s -> %s %s", p->identity, hp->path, hp->endpoint,
+			 now.path, now.endpoint);
 	now.up = true;
 	wiring_hooks_event(a, p, HOOKS_PATH_CHANGE, &now, hp->path, hp->endpoint);
 	wiring_direct_on_path_change(a, p, hp->path, now.path);

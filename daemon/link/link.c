@@ -78,6 +78,12 @@ link_who(const struct link *l)
 	return l->peer ? l->peer->identity : "unknown peer";
 }
 
+const struct sockaddr_storage *
+link_remote(const struct link *l)
+{
+	return &l->remote;
+}
+
 struct peer *
 link_peer(const struct link *l)
 {

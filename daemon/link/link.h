@@ -110,6 +110,8 @@ bool link_is_up(const struct link *l);
 struct peer *link_peer(const struct link *l);
 /* The identity of the peer of l, "unknown peer" before the handshake named it. */
 const char *link_who(const struct link *l);
+/* The address dialed, or accepted from (family 0 for a link over a relayed channel). */
+const struct sockaddr_storage *link_remote(const struct link *l);
 
 size_t links_count(const struct links *t);
 /* Connections closed at once for being over a bound. */

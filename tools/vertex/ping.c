@@ -81,7 +81,8 @@ ping_path(const char *peer, char *buf, size_t len)
 		else if (!strcmp(rx, "relay"))
 			snprintf(buf, len, "relay via %s", ctlclient_fact(&f, a, b, "via"));
 		else if (!strcmp(rx, "tcp"))
-			snprintf(buf, len, "direct tcp %s", ctlclient_fact(&f, a, b, "endpoint"));
+			snprintf(buf, len, "direct tcp %s",
+				 ctlclient_fact(&f, a, b, "tcp_endpoint"));
 		else
 			snprintf(buf, len, "%s", rx);
 	}

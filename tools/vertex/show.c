@@ -96,6 +96,10 @@ text_peer(const struct ctlclient_facts *f, size_t from, size_t to)
 		       strcmp(ctlclient_fact(f, from, to, "relay_transport"), "udp")
 			   ? ""
 			   : ", udp to our server");
+	else if (!strcmp(path, "tcp"))
+		printf("peer %s  %s (path tcp to %s)\n", ctlclient_fact(f, from, to, "peer"),
+		       ctlclient_fact(f, from, to, "state"),
+		       ctlclient_fact(f, from, to, "tcp_endpoint"));
 	else
 		printf("peer %s  %s (path %s)\n", ctlclient_fact(f, from, to, "peer"),
 		       ctlclient_fact(f, from, to, "state"), path);

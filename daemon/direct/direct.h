@@ -50,8 +50,10 @@ enum {
 	DIRECT_REFLECT_EVERY_MS = 60000,
 	DIRECT_REFLECT_RETRY_MS = 2000, /* no answer yet: ask again, up to 5 times, */
 	DIRECT_REFLECT_TRIES = 5,
-	DIRECT_FILTER_TRIES =
-	    3, /* an answer from the other port (address) not in after 3: filtered */
+	/* The filtering questions (an answer from the other port, or address): asked 3 times,
+	 * 500 ms apart, then no answer in 500 ms more is "filtered". */
+	DIRECT_FILTER_TRIES = 3,
+	DIRECT_FILTER_RETRY_MS = 500,
 	DIRECT_REFLECT_UNANSWERED_MS = 15000, /* then this often (UDP may be blocked for now) */
 	DIRECT_REOFFER_MS = 10000, /* an offer received is answered with ours, this rarely */
 	DIRECT_PROBE_MS = 500,

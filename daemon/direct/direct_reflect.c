@@ -5,7 +5,9 @@
  * starts when the home connection comes up, every DIRECT_REFLECT_EVERY_MS after, and when a
  * direct path dies or the host's addresses change; unanswered questions are asked again on
  * the timer's tick, DIRECT_REFLECT_RETRY_MS apart (new nonces), up to DIRECT_REFLECT_TRIES
- * ticks, then every DIRECT_REFLECT_UNANSWERED_MS while the server does not answer at all.
+ * ticks, then every DIRECT_REFLECT_UNANSWERED_MS while the server does not answer at all. The
+ * two filtering questions go faster, DIRECT_FILTER_RETRY_MS apart, DIRECT_FILTER_TRIES times:
+ * the mapping questions wait for them, and the birthday technique for both.
  *
  * A question to the server's other port (address) would open our NAT to the answer that the
  * question "answered from the other port (address)" is waiting for: it is asked only once that
@@ -78,9 +80,9 @@ direct_askable(const struct direct *d, enum natq q)
 	case NATQ_BASE:
 		return true;
 	case NATQ_FROM_PORT:
-		return d->ask[q].sent < DIRECT_FILTER_TRIES;
+		return !d->ask[q].settled && d->ask[q].sent < DIRECT_FILTER_TRIES;
 	case NATQ_FROM_ADDRESS:
-		return alt && d->ask[q].sent < DIRECT_FILTER_TRIES;
+		return alt && !d->ask[q].settled && d->ask[q].sent < DIRECT_FILTER_TRIES;
 	case NATQ_PORT:
 		return d->ask[NATQ_FROM_PORT].settled;
 	case NATQ_ADDRESS:
@@ -91,7 +93,7 @@ direct_askable(const struct direct *d, enum natq q)
 }
 
 static void
-direct_ask(struct direct *d, enum natq q)
+direct_ask(struct direct *d, enum natq q, uint64_t now)
 {
 	struct nat_question *a = &d->ask[q];
 	struct sockaddr_storage to;
@@ -108,12 +110,36 @@ direct_ask(struct direct *d, enum natq q)
 	if (d->ops.send_datagram(d->arg, &to, buf, sizeof(buf)))
 		d->stats.reflect_sent++;
 	a->sent++;
+	a->sent_ms = now;
 	if (q == NATQ_PORT)
 		d->ask[NATQ_FROM_PORT].nonce = 0;
 	else if (q == NATQ_ADDRESS)
 		d->ask[NATQ_FROM_ADDRESS].nonce = 0;
-	else if ((q == NATQ_FROM_PORT || q == NATQ_FROM_ADDRESS) && a->sent >= DIRECT_FILTER_TRIES)
-		a->settled = true; /* no answer to any of them: filtered */
+}
+
+/*
+ * The filtering questions due (again), the ones with no answer DIRECT_FILTER_RETRY_MS after
+ * their last try settled (filtered), and what that made askable (the mapping questions), at
+ * once.
+ */
+static void
+direct_ask_fast(struct direct *d, uint64_t now)
+{
+	static const enum natq fast[] = { NATQ_FROM_PORT, NATQ_FROM_ADDRESS };
+	static const enum natq after[] = { NATQ_PORT, NATQ_ADDRESS };
+
+	for (size_t i = 0; i < 2; i++) {
+		struct nat_question *a = &d->ask[fast[i]];
+		bool due = !a->sent || now >= a->sent_ms + DIRECT_FILTER_RETRY_MS;
+
+		if (!a->answered && !a->settled && a->sent >= DIRECT_FILTER_TRIES && due)
+			a->settled = true; /* no answer to any of them: filtered */
+		else if (due && direct_askable(d, fast[i]))
+			direct_ask(d, fast[i], now);
+	}
+	for (size_t i = 0; i < 2; i++)
+		if (!d->ask[after[i]].sent && direct_askable(d, after[i]))
+			direct_ask(d, after[i], now);
 }
 
 /*
@@ -168,19 +194,17 @@ direct_all_answered(const struct direct *d)
 static void
 direct_send_reflect(struct direct *d, uint64_t now)
 {
-	/* A question to the other port or address before the one it would spoil (which is
-	 * settled by its last sending, below: the other goes on the next tick). */
-	static const enum natq order[] = { NATQ_BASE, NATQ_PORT, NATQ_ADDRESS, NATQ_FROM_PORT,
-					   NATQ_FROM_ADDRESS };
+	static const enum natq slow[] = { NATQ_BASE, NATQ_PORT, NATQ_ADDRESS };
 
 	if (d->round_done) {
 		memset(d->ask, 0, sizeof(d->ask));
 		d->tries = 0;
 		d->round_done = false;
 	}
-	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++)
-		if (direct_askable(d, order[i]))
-			direct_ask(d, order[i]);
+	for (size_t i = 0; i < sizeof(slow) / sizeof(slow[0]); i++)
+		if (direct_askable(d, slow[i]))
+			direct_ask(d, slow[i], now);
+	direct_ask_fast(d, now);
 	d->tries++;
 	direct_classify(d, now);
 	if (d->ask[NATQ_BASE].answered && d->tries >= DIRECT_REFLECT_TRIES) {
@@ -194,8 +218,14 @@ direct_send_reflect(struct direct *d, uint64_t now)
 void
 direct_reflect_tick(struct direct *d, uint64_t now)
 {
-	if (d->server.ss_family && now >= d->next_reflect_ms)
+	if (!d->server.ss_family)
+		return;
+	if (now >= d->next_reflect_ms) {
 		direct_send_reflect(d, now);
+	} else if (!d->round_done) {
+		direct_ask_fast(d, now);
+		direct_classify(d, now);
+	}
 }
 
 void
@@ -283,7 +313,7 @@ direct_on_datagram(struct direct *d, const uint8_t *buf, size_t len,
 	/* What this answer made askable goes now. */
 	for (size_t i = 0; i < sizeof(next) / sizeof(next[0]); i++)
 		if (!d->ask[next[i]].sent && direct_askable(d, next[i]))
-			direct_ask(d, next[i]);
+			direct_ask(d, next[i], ev_now_ms(d->loop));
 	direct_classify(d, ev_now_ms(d->loop));
 	if (direct_all_answered(d) || (q == NATQ_BASE && d->tries >= DIRECT_REFLECT_TRIES))
 		direct_round_done(d, ev_now_ms(d->loop));

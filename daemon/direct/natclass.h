@@ -52,8 +52,9 @@ enum natq {
 };
 
 struct nat_question {
-	uint64_t nonce; /* outstanding; 0: none */
-	unsigned sent;  /* this round */
+	uint64_t nonce;   /* outstanding; 0: none */
+	unsigned sent;    /* this round */
+	uint64_t sent_ms; /* when last asked */
 	bool answered;
 	bool settled; /* answered, or given up on */
 	struct sockaddr_storage seen;

@@ -279,45 +279,49 @@ test_reflection(void **state)
 	assert_true(sockaddr_equal(&f->dgram_to[1], &server));
 	assert_int_equal(flags_of(f, 0), 0);
 	assert_int_equal(flags_of(f, 1), REFLECT_OTHER_PORT);
-	/* No answer: asked again. */
-	advance(f, DIRECT_REFLECT_RETRY_MS + 250);
-	assert_int_equal(f->ndgrams, 4);
-	assert_int_equal(flags_of(f, 2), 0);
+	/* No answer from the other port: asked twice more, DIRECT_FILTER_RETRY_MS apart, and
+	 * DIRECT_FILTER_RETRY_MS after the last, filtered: then the other port is asked. Nothing
+	 * is concluded while the port itself has not answered. */
+	advance(f, DIRECT_FILTER_RETRY_MS * DIRECT_FILTER_TRIES + 250);
+	assert_int_equal(f->ndgrams, 2 + DIRECT_FILTER_TRIES);
+	assert_int_equal(flags_of(f, 2), REFLECT_OTHER_PORT);
+	assert_int_equal(flags_of(f, 3), REFLECT_OTHER_PORT);
+	assert_true(sockaddr_equal(&f->dgram_to[4], &other));
+	direct_nat(f->d, &nat);
+	assert_int_equal(nat.filtering, DIRECT_FILTERING_UNKNOWN);
+	/* The round's tick: the port and the other port asked again (new nonces). */
+	advance(f, DIRECT_REFLECT_RETRY_MS - DIRECT_FILTER_RETRY_MS * DIRECT_FILTER_TRIES);
+	assert_int_equal(f->ndgrams, 7);
+	assert_true(sockaddr_equal(&f->dgram_to[5], &server));
+	assert_int_equal(flags_of(f, 5), 0);
+	assert_true(sockaddr_equal(&f->dgram_to[6], &other));
 	/* Answers from elsewhere, or with another nonce, are not taken. */
-	answer(f, 2, "198.18.0.66:4801", "198.18.0.201:1111", true);
-	answer(f, 2, "198.18.0.10:4801", "198.18.0.201:2222", false);
+	answer(f, 5, "198.18.0.66:4801", "198.18.0.201:1111", true);
+	answer(f, 5, "198.18.0.10:4801", "198.18.0.201:2222", false);
 	assert_int_equal(direct_reflexive(f->d)->ss_family, 0);
 	assert_int_equal(direct_stats(f->d)->reflect_bad, 2);
 	/* The first datagram's nonce was replaced by the resend's: too late. */
 	answer(f, 0, "198.18.0.10:4801", "198.18.0.201:2222", true);
 	assert_int_equal(direct_stats(f->d)->reflect_bad, 3);
-	answer(f, 2, "[::ffff:198.18.0.10]:4801", "198.18.0.201:4800", true);
+	answer(f, 5, "[::ffff:198.18.0.10]:4801", "198.18.0.201:4800", true);
 	assert_int_equal(sockaddr_parse("198.18.0.201:4800", &want), 0);
 	assert_true(sockaddr_equal(direct_reflexive(f->d), &want));
-	/* The same answer twice: the second finds no request outstanding. */
-	answer(f, 2, "198.18.0.10:4801", "198.18.0.201:4800", true);
-	assert_int_equal(direct_stats(f->d)->reflect_bad, 4);
-	/* The answer from the other port never comes (the NAT lets in only what it sent to):
-	 * after DIRECT_FILTER_TRIES, the other port is asked; it sees another mapping (a
-	 * "symmetric" NAT). Nothing is concluded before the round ends. */
-	size_t k = 0;
-
-	for (int i = 0; i < 400 && !k; i++) {
-		advance(f, 50);
-		for (size_t j = 0; j < f->ndgrams; j++)
-			if (sockaddr_equal(&f->dgram_to[j], &other))
-				k = j;
-	}
-	/* not before [2] was sent DIRECT_FILTER_TRIES times (and [0] twice, till its answer) */
-	assert_true(k >= 2 + DIRECT_FILTER_TRIES);
 	direct_nat(f->d, &nat);
-	assert_int_equal(nat.mapping, DIRECT_MAPPING_UNKNOWN);
-	answer(f, k, "198.18.0.10:4802", "198.18.0.201:4999", true);
-	advance(f, DIRECT_REFLECT_RETRY_MS * DIRECT_REFLECT_TRIES);
+	assert_int_equal(nat.filtering, DIRECT_FILTERING_PORT);
+	assert_int_equal(nat.mapping, DIRECT_MAPPING_UNKNOWN); /* the other port's pending */
+	/* The same answer twice: the second finds no request outstanding. */
+	answer(f, 5, "198.18.0.10:4801", "198.18.0.201:4800", true);
+	assert_int_equal(direct_stats(f->d)->reflect_bad, 4);
+	/* An answer from the other port after the other port was asked proves nothing. */
+	answer(f, 3, "198.18.0.10:4802", "198.18.0.201:4800", true);
+	assert_int_equal(direct_stats(f->d)->reflect_bad, 5);
+	/* The other port sees another mapping (a "symmetric" NAT). */
+	answer(f, 6, "198.18.0.10:4802", "198.18.0.201:4999", true);
 	direct_nat(f->d, &nat);
 	assert_true(nat.answered);
 	assert_int_equal(nat.mapping, DIRECT_MAPPING_DEPENDENT);
 	assert_int_equal(nat.filtering, DIRECT_FILTERING_PORT);
+	advance(f, DIRECT_REFLECT_RETRY_MS * DIRECT_REFLECT_TRIES);
 	/* Then asked again only after a while: the next round, everything again. */
 	size_t n = f->ndgrams;
 	advance(f, DIRECT_REFLECT_RETRY_MS * 2);

@@ -159,7 +159,7 @@ void direct_forget(struct direct *d, const char *peer);
 /* What reflection told of our NAT, for `vertex netcheck` (the classes: natclass.h). */
 struct direct_nat {
 	struct sockaddr_storage server, reflexive, reflexive_other, reflexive_alt;
-	struct sockaddr_storage server_alt; /* the server's other address (port 0); 0: none */
+	struct sockaddr_storage server_alt; /* the server's other address, its port; 0: none */
 	int mapping, filtering;
 	bool answered;
 };

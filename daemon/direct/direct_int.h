@@ -77,7 +77,7 @@ struct direct {
 	/* This round of reflection's questions (natclass.h), asked again (new nonces) until
 	 * answered or given up on; the server's other address, as its answers name it. */
 	struct nat_question ask[NATQ_COUNT];
-	struct sockaddr_storage server_alt; /* port 0; family 0: none known */
+	struct sockaddr_storage server_alt; /* with the server's port; family 0: none known */
 	unsigned tries;                     /* sends this round */
 	bool round_done;                    /* the next send starts a new round */
 	uint64_t next_reflect_ms;

@@ -261,6 +261,7 @@ direct_home_down(struct direct *d)
 static void
 direct_learn_alt(struct direct *d, const struct sockaddr_storage *other)
 {
+	struct sockaddr_storage to;
 	char show[SOCKADDR_STR_MAX];
 
 	if (other->ss_family && direct_same_host(other, &d->server))
@@ -269,7 +270,10 @@ direct_learn_alt(struct direct *d, const struct sockaddr_storage *other)
 	    (!other->ss_family || direct_same_host(other, &d->server_alt)))
 		return;
 	d->server_alt = *other;
-	sockaddr_show(other, show, sizeof(show));
+	/* With the server's port (the one NATQ_ADDRESS is sent to), for the logs and netcheck. */
+	if (other->ss_family && direct_ask_to(d, NATQ_ADDRESS, &to))
+		d->server_alt = to;
+	sockaddr_show(&d->server_alt, show, sizeof(show));
 	if (other->ss_family)
 		log_info("direct: the server answers from %s too: NAT tests by address", show);
 	else

@@ -23,6 +23,7 @@
  * The same sockets carry the relay's datagrams (proto/relayudp.h): their first byte tells
  * them apart, and relay_udp.c takes them, with bounds of its own.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdlib.h>
@@ -283,9 +284,16 @@ reflect_alt_check(const struct server *srv)
 		char show[SOCKADDR_STR_MAX];
 		int fd, err = 0;
 
+		struct sockaddr_storage at;
+
 		if (!alt->ss_family)
 			continue;
-		sockaddr_show(alt, show, sizeof(show));
+		at = *alt; /* shown with the port it answers on */
+		if (at.ss_family == AF_INET)
+			((struct sockaddr_in *)&at)->sin_port = htons(srv->opts.port);
+		else
+			((struct sockaddr_in6 *)&at)->sin6_port = htons(srv->opts.port);
+		sockaddr_show(&at, show, sizeof(show));
 		if ((fd = socket(alt->ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
 			return -errno;
 		if (bind(fd, (const struct sockaddr *)alt,
@@ -295,6 +303,12 @@ reflect_alt_check(const struct server *srv)
 		close(fd);
 		if (err) {
 			errno = -err;
+			inet_ntop(
+			    alt->ss_family,
+			    alt->ss_family == AF_INET
+				? (const void *)&((const struct sockaddr_in *)alt)->sin_addr
+				: (const void *)&((const struct sockaddr_in6 *)alt)->sin6_addr,
+			    show, sizeof(show));
 			log_warn("--alt-address %s is not an address of this host", show);
 			return err;
 		}

@@ -11,10 +11,11 @@
 #    next frames come from her new public address, bob's agent follows at once (and answers, so
 #    alice's NAT has the way back), with no new handshake.
 #
-# Not here: a renumbering between two routers that both let in only answers. There nothing
-# arrives at all until both offer again through the servers, and alice's relay waits for her
-# home connection to time out, so the peer is silent long enough for a new handshake: the
-# session comes back, but not as a roam (docs/direct-paths.md).
+# 3. The same between two routers that both let in only answers (bob's forward gone), under a
+#    flow of pings: nothing direct arrives until both offer again through the servers; alice's
+#    frames go by the relay meanwhile, her home connection (whose mapping went with the old
+#    address) is checked as soon as reflection shows her new address and made anew, and the
+#    session comes back direct at her new address, with no new handshake.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib_domains.sh"
 source "$(dirname "$0")/lib_servers.sh"
@@ -57,6 +58,46 @@ check_ping on_alice "$BOB4"
 [[ $(peer_field alice "$BOB" handshakes) == "$HS_A" && $(peer_field bob "$ALICE" handshakes) == "$HS_B" ]] ||
 	fail "a new handshake was needed: $(peer_field alice "$BOB" handshakes) (was $HS_A)"
 pass "bob follows alice to $(peer_field bob "$ALICE" endpoint) after $((SECONDS - T0)) s, same handshake"
+
+say "3. neither router lets in more than answers; alice's router renumbered under a flow"
+# bob's forward gone and his router's connections forgotten: plain apdf on both sides. The
+# direct path breaks, the session goes on by the relay and comes back direct (offers again).
+qn natb nft delete table ip vtxfwd
+nat_flush natb
+both_direct()
+{
+	path_is alice "$BOB" udp && path_is bob "$ALICE" udp
+}
+wait_until 40 both_direct || fail "not direct again after bob's router forgot: $(vtx_ctl bob peers)"
+HS_A=$(peer_field alice "$BOB" handshakes)
+HS_B=$(peer_field bob "$ALICE" handshakes)
+NATA_NEW2_IP=198.18.0.212
+# A flow (5 pings a second, 300 of them at most) across the renumbering.
+qn alice ping -i 0.2 -c 300 -W 1 "$BOB4" >"$VTX_TMP/flow.out" 2>&1 &
+FLOW=$!
+track_pid "$FLOW"
+wait_until 5 grep -q "bytes from" "$VTX_TMP/flow.out" || fail "no flow before the renumbering"
+qn nata ip addr del "$NATA_NEW_IP/24" dev eth0
+qn nata ip addr add "$NATA_NEW2_IP/24" dev eth0
+T0=$SECONDS
+endpoint_moved2()
+{
+	[[ $(peer_field bob "$ALICE" endpoint) == "$NATA_NEW2_IP:"* ]] && both_direct
+}
+# alice's direct path stops answering (her router's mappings are gone, and bob's router lets in
+# only answers to where he sent): her frames go by the relay; reflection shows her new address,
+# so her home connection, whose mapping went with the old one, is checked and made anew; the
+# offers that follow take both direct again.
+wait_until 45 endpoint_moved2 ||
+	fail "not direct at $NATA_NEW2_IP: alice: $(vtx_ctl alice peers); bob: $(vtx_ctl bob peers); alice's log: $(grep -E 'home|direct|path' "$VTX_TMP/alice.log" | tail -15)"
+T1=$SECONDS
+[[ $(peer_field alice "$BOB" handshakes) == "$HS_A" && $(peer_field bob "$ALICE" handshakes) == "$HS_B" ]] ||
+	fail "a new handshake was needed: alice $(peer_field alice "$BOB" handshakes) (was $HS_A), bob $(peer_field bob "$ALICE" handshakes) (was $HS_B)"
+stop_pid "$FLOW" TERM
+# Replies counted against the requests sent until now (the last icmp_seq answered).
+LOST=$(awk -F'icmp_seq=' '/bytes from/ { n++; split($2, a, " "); last = a[1] } END { printf "%d of %d answered", n, last }' "$VTX_TMP/flow.out")
+check_ping on_alice "$BOB4"
+pass "direct again at $(peer_field bob "$ALICE" endpoint) $((T1 - T0)) s after the renumbering, same handshake (the flow: $LOST)"
 
 for n in alice bob; do
 	vtx_stop "$n"

@@ -68,6 +68,7 @@ struct reflect {
 	struct reflect_sock sock[2]; /* the port, and the next one */
 	struct ratelimit *rl;
 	uint64_t answered, refused, malformed;
+	uint64_t unanswerable; /* asked for an answer from a port or address we do not have */
 	/* recvmmsg's: a datagram, or a coalesced run of them, a buffer */
 	struct mmsghdr msg[REFLECT_BATCH];
 	struct iovec iov[REFLECT_BATCH];
@@ -170,14 +171,18 @@ reflect_on_datagram(struct reflect_sock *rs, const uint8_t *buf, size_t n,
 	if (alt->ss_family)
 		reflect_alt6(alt, &alt6);
 	if (flags & REFLECT_OTHER_PORT) {
-		if (other->fd < 0)
+		if (other->fd < 0) {
+			r->unanswerable++;
 			return;
+		}
 		out_fd = other->fd;
 	}
 	if (flags & REFLECT_OTHER_ADDRESS) {
 		/* Nothing to answer from: no other address, or the request came to it. */
-		if (!alt->ss_family || !dst || !memcmp(dst, &alt6, sizeof(alt6)))
+		if (!alt->ss_family || !dst || !memcmp(dst, &alt6, sizeof(alt6))) {
+			r->unanswerable++;
 			return;
+		}
 		dst = &alt6;
 	}
 	addrcount_net(from, net, sizeof(net));
@@ -360,9 +365,10 @@ reflect_close(struct server *srv)
 
 	if (!r)
 		return;
-	log_info("reflection at exit: %llu answered, %llu over the rate, %llu malformed",
+	log_info("reflection at exit: %llu answered, %llu over the rate, %llu malformed, %llu "
+		 "for a port or address it does not have",
 		 (unsigned long long)r->answered, (unsigned long long)r->refused,
-		 (unsigned long long)r->malformed);
+		 (unsigned long long)r->malformed, (unsigned long long)r->unanswerable);
 	reflect_free(r);
 	srv->reflect = NULL;
 }

@@ -584,6 +584,13 @@ rdv_open(struct server *srv, const char *db_path)
 }
 
 void
+rdv_store_poll(struct server *srv)
+{
+	if (srv->rdv && srv->rdv->approvals)
+		approvals_sync(srv->rdv->approvals);
+}
+
+void
 rdv_close(struct server *srv)
 {
 	struct rdv *r = srv->rdv;

@@ -326,6 +326,8 @@ uint64_t federation_pins_serial(struct store *pins);
 int rdv_open(struct server *srv, const char *db_path);
 /* Logs the counters and frees everything (the peering connections too). */
 void rdv_close(struct server *srv);
+/* The store poll (revocation.c's timer): picks up approvals another process purged. */
+void rdv_store_poll(struct server *srv);
 /* CONTACT, ANSWER, RELAY, RELAY_FRAME, OFFER from connection c (any kind). */
 void rdv_dispatch(struct sconn *c, const struct ctlmsg *m);
 /*

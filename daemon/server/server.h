@@ -353,6 +353,7 @@ struct relay_udp_stats {
 	uint64_t frames_rx, frames_tx, binds, pairs;
 	uint64_t malformed, unknown_ticket, wrong_source, bad_mac, replayed, unknown_handle,
 	    send_failed;
+	uint64_t pairs_expired; /* our links' pair handles freed after RUDP_PAIR_IDLE_MS idle */
 };
 /* c said HELLO as an agent of ours or another domain's server (verified): its ticket and key,
  * from its TLS exporter. */

@@ -79,6 +79,9 @@ expect_rc 2 vs run --alt-address 198.18.0.11 --alt-address 198.18.0.12
 expect_err "one IPv4 --alt-address at most"
 expect_rc 2 vs run --alt-address fd00::1 --alt-address fd00::2
 expect_err "one IPv6 --alt-address at most"
+expect_rc 2 vs run --peering-idle 5s
+expect_err "--peering-idle wants a duration from 10s to 1d, such as 90s or 10m, not '5s'"
+expect_rc 2 vs run --peering-idle 2d
 expect_rc 2 vs run extra
 expect_err "vertex-server run: unexpected argument 'extra'"
 expect_rc 1 vs user list

@@ -22,8 +22,11 @@
  * counted as dropped.
  *
  * A REVOKED is not given back: it goes into the outbox (outbox.h, in the store) before it is
- * sent, UP or not. Each time the link comes UP its kept records go first, oldest first, then a
- * PING; the other server's PONG to it (it handles records in order) deletes them. Attempts go
+ * sent, UP or not, and while not UP into the queue too, in its place. Each time the link comes
+ * UP the kept records older than the queue go first (oldest first: those of earlier attempts or
+ * of an earlier run), then the queue, so the other server sees them in the order they were
+ * made (a REVOKED, then a new APPROVED for the same pair, stays in that order); then a PING,
+ * whose PONG (the other handles records in order) deletes the kept ones. Attempts go
  * on while records are kept (the backoff's, and PEERING_OUTBOX_POLL_MS's poll for domains with
  * no link, e.g. after a restart).
  *
@@ -85,6 +88,7 @@ struct peering_rec {
 	uint16_t type;
 	uint16_t len;
 	uint8_t *body;
+	int64_t kept; /* a REVOKED: its id in the outbox (not given back: it stays kept) */
 };
 
 struct peering_link {
@@ -176,6 +180,7 @@ peering_enqueue(struct peering_link *l, const struct ctlmsg *m)
 	if (!(q->body = malloc(n ? (size_t)n : 1)))
 		return false;
 	memcpy(q->body, buf, (size_t)n);
+	q->kept = 0;
 	q->type = m->type;
 	q->len = (uint16_t)n;
 	l->nq++;
@@ -192,9 +197,11 @@ peering_fail(struct peering_link *l, const char *why)
 {
 	struct rdv *r = l->r;
 	struct peering_rec *q = calloc(PEERING_QUEUE_MAX, sizeof(*q));
-	size_t nq = l->nq;
+	size_t nq = l->nq, kept = 0;
 	unsigned wait;
 
+	for (size_t i = 0; i < nq; i++)
+		kept += l->q[i].kept != 0;
 	if (q)
 		memcpy(q, l->q, nq * sizeof(*q));
 	else
@@ -204,16 +211,18 @@ peering_fail(struct peering_link *l, const char *why)
 	l->resolve = NULL;
 	wait = backoff_next(&l->backoff_ms, PEERING_BACKOFF_MIN_MS, PEERING_BACKOFF_MAX_MS);
 	/* Rate-limited: anyone may ask for a user of a domain that leads nowhere. */
-	rdv_log(r, "peering with %s: %s; %zu record(s) not sent; next attempt in %u ms", l->domain,
-		why, nq, wait);
+	rdv_log(r,
+		"peering with %s: %s; %zu record(s) not sent, %zu revocation(s) kept; next "
+		"attempt in %u ms",
+		l->domain, why, nq - kept, kept, wait);
 	l->state = PEERING_BACKOFF;
 	ev_timer_start(r->srv->loop, &l->timer,
 		       backoff_jitter(wait, (uint32_t)siphash_key_random().k0), peering_on_timer);
 	for (size_t i = 0; q && i < nq; i++) {
 		struct ctlmsg m;
 
-		if (ctlmsg_decode(q[i].type, q[i].body, q[i].len, &m))
-			rdv_unsent(r, &m);
+		if (!q[i].kept && ctlmsg_decode(q[i].type, q[i].body, q[i].len, &m))
+			rdv_unsent(r, &m); /* a kept one waits in the outbox */
 		free(q[i].body);
 	}
 	free(q);
@@ -282,6 +291,7 @@ peering_ack_ping(struct peering_link *l, int64_t upto)
 
 struct peering_flush {
 	struct peering_link *l;
+	int64_t below, top; /* send the kept ids below this one; the highest sent */
 	size_t sent;
 };
 
@@ -290,25 +300,45 @@ peering_send_kept(const struct outbox_entry *e, void *arg)
 {
 	struct peering_flush *f = arg;
 
+	if (e->id >= f->below)
+		return 1; /* these are in the queue, in their place */
 	if (!f->l->s || !stream_send(f->l->s, e->type, e->body, e->len))
 		return 1; /* closing: they go on the next link */
+	f->top = e->id;
 	f->sent++;
 	return 0;
 }
 
-/* Just UP: the records kept for the domain, then the PING that will acknowledge them. */
+/*
+ * Just UP: the kept records older than the queue, then the queue, then the PING that will
+ * acknowledge the kept ones.
+ */
 static void
-peering_flush_kept(struct peering_link *l)
+peering_flush(struct peering_link *l)
 {
-	struct peering_flush f = { .l = l };
-	int64_t top =
-	    outbox_each(l->r->outbox, l->domain, (int64_t)time(NULL), peering_send_kept, &f);
+	struct rdv *r = l->r;
+	struct peering_flush f = { .l = l, .below = INT64_MAX };
+	size_t kept_queued = 0;
 
-	if (top <= 0 || !l->s)
+	for (size_t i = 0; i < l->nq; i++)
+		if (l->q[i].kept && l->q[i].kept < f.below)
+			f.below = l->q[i].kept;
+	outbox_each(r->outbox, l->domain, (int64_t)time(NULL), peering_send_kept, &f);
+	for (size_t i = 0; i < l->nq && l->s; i++) {
+		if (!stream_send(l->s, l->q[i].type, l->q[i].body, l->q[i].len))
+			r->n.peering_dropped++;
+		else if (l->q[i].kept) {
+			kept_queued++;
+			if (l->q[i].kept > f.top)
+				f.top = l->q[i].kept;
+		}
+	}
+	peering_queue_clear(l);
+	if (!f.top || !l->s)
 		return;
-	rdv_info(l->r, "peering with %s: sent %zu revocation(s) kept while it was down", l->domain,
-		 f.sent);
-	peering_ack_ping(l, top);
+	rdv_info(r, "peering with %s: sent %zu revocation(s) kept while it was down", l->domain,
+		 f.sent + kept_queued);
+	peering_ack_ping(l, f.top);
 }
 
 /* A REVOKED for domain: kept in the outbox, then sent if the link is UP; 1 if kept, else 0. */
@@ -346,6 +376,10 @@ peering_keep(struct peering_link *l, const struct ctlmsg *m)
 		 "peering with %s: not up; the revocation of %s by %s is kept until it is "
 		 "(%zu waiting)",
 		 l->domain, m->u.answer.to, m->u.answer.from, outbox_count(r->outbox, l->domain));
+	/* In the queue too, in its place among the records made before and after it (a full
+	 * queue: the outbox alone, sent before the queue). */
+	if (peering_enqueue(l, m))
+		l->q[l->nq - 1].kept = id;
 	if (l->state == PEERING_IDLE)
 		peering_start(l);
 	return 1;
@@ -361,11 +395,7 @@ peering_up(struct peering_link *l)
 	l->backoff_ms = 0;
 	l->used_ms = ev_now_ms(r->srv->loop);
 	rdv_info(r, "peering with %s: up (%zu record(s) waited)", l->domain, l->nq);
-	for (size_t i = 0; i < l->nq && l->s; i++)
-		if (!stream_send(l->s, l->q[i].type, l->q[i].body, l->q[i].len))
-			r->n.peering_dropped++;
-	peering_queue_clear(l);
-	peering_flush_kept(l);
+	peering_flush(l);
 	if (l->s && !l->rudp)
 		l->rudp = relay_udp_link_up(r->srv, l->domain, l->s);
 	if (l->s)

@@ -86,7 +86,7 @@ log_has srvb "$BOB revoked every purpose for $ALICE: 1 approval\(s\) deleted" ||
 	fail "b's server did not delete its own approval"
 wait_until 10 log_has srvb "peering with $DOMAIN_A: not up; the revocation of $ALICE by $BOB is kept until it is \(1 waiting\)" ||
 	fail "b's server did not keep the revocation: $(grep peering "$VTX_TMP/srvb.log" | tail -3)"
-wait_until 10 log_has srvb "peering with $DOMAIN_A: .*; 0 record\(s\) not sent; next attempt in" ||
+wait_until 10 log_has srvb "peering with $DOMAIN_A: .*; 0 record\(s\) not sent, 1 revocation\(s\) kept; next attempt in" ||
 	fail "b's server made no attempt to reach a's: $(grep peering "$VTX_TMP/srvb.log" | tail -3)"
 pass "b's server applied it, kept it, and keeps trying a's server"
 

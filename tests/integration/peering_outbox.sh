@@ -6,11 +6,12 @@
 # with rendezvous probes (tools/rdv_probe.c) on lib_domains.sh's lab:
 #
 #     srva 198.18.0.10 (a.example.com) ----[ sw: br0 ]---- srvb 198.18.0.20 (b.example.com)
-#                                        /          \
-#                          alice 198.18.0.101      bob 198.18.0.102
+#                                        /    |     \
+#                          alice 198.18.0.101   |    bob 198.18.0.102
+#                                        carol 198.18.0.103 (a)
 #
 # Both servers run with --peering-idle 10s.
-# 1. alice asks bob, bob approves: both servers record the approval.
+# 1. alice asks bob, bob approves; carol too: both servers record both approvals.
 # 2. Each server's link to the other closes after 10 s with nothing to carry (no keepalives
 #    forever); alice's next frame opens a's link again and reaches bob.
 # 3. a's server is stopped; bob revokes alice: b's server deletes its approval and keeps the
@@ -19,7 +20,10 @@
 # 5. a's server comes back: b's server sends the REVOKED, a's deletes its approval (its relay
 #    refuses alice's next frame to bob, counted), and b's deletes what it kept once a's server
 #    answered the PING after it. Without the outbox a's server keeps the approval for ever.
-# 6. At exit: the counters say so, and nothing waits.
+# 6. `user del carol` on a's state directory while a's server runs: her approval is purged from
+#    the store, a's server reloads its index within its 2 s poll, and its relay refuses bob's
+#    next frame to carol (b's server, which still holds the approval, carries it that far).
+# 7. At exit: the counters say so, and nothing waits.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib_domains.sh"
 source "$(dirname "$0")/lib_servers.sh"
@@ -29,6 +33,7 @@ vtx_require
 RDV_PROBE=$VTX_BUILD/rdv_probe
 [[ -x $VERTEX_SERVER && -x $RDV_PROBE ]] || fail "missing $VERTEX_SERVER or $RDV_PROBE"
 domains_up
+domain_node_add carol 198.18.0.103
 
 IDLE=(--peering-idle 10s)
 server_init srva "$DOMAIN_A" >/dev/null
@@ -37,9 +42,11 @@ server_start srva "${IDLE[@]}"
 server_start srvb "${IDLE[@]}"
 enrolled alice alice "alice@$DOMAIN_A"
 enrolled bob bob "bob@$DOMAIN_B"
-ALICE=alice@$DOMAIN_A BOB=bob@$DOMAIN_B
+enrolled carol carol "carol@$DOMAIN_A"
+ALICE=alice@$DOMAIN_A BOB=bob@$DOMAIN_B CAROL=carol@$DOMAIN_A
 probe_start alice alice "$DOMAIN_A"
 probe_start bob bob "$DOMAIN_B"
+probe_start carol carol "$DOMAIN_A"
 
 log_has() # log_has NODE REGEX
 {
@@ -58,7 +65,13 @@ probe_send bob "answer me $ALICE ssh approved 6 22 1001"
 expect_line 10 alice "^answer id=1001 from=$BOB to=$ALICE purpose=ssh verdict=approved proto=6 port=22\$" "the approval"
 log_has srva "approval recorded: $ALICE may reach $BOB/ssh" || fail "a's server did not record it"
 log_has srvb "approval recorded: $ALICE may reach $BOB/ssh" || fail "b's server did not record it"
-pass "both servers recorded the approval"
+probe_send carol "contact me $BOB ssh 60 1002"
+expect_line 40 bob "^contact id=1002 from=$CAROL to=$BOB purpose=ssh ttl=60 fpr=" "carol's request"
+probe_send bob "answer me $CAROL ssh approved 6 22 1002"
+expect_line 10 carol "^answer id=1002 from=$BOB to=$CAROL purpose=ssh verdict=approved proto=6 port=22\$" "the approval"
+log_has srva "approval recorded: $CAROL may reach $BOB/ssh" || fail "a's server did not record carol's"
+log_has srvb "approval recorded: $CAROL may reach $BOB/ssh" || fail "b's server did not record carol's"
+pass "both servers recorded both approvals"
 
 say "2. idle links close after 10 s; the next record opens one again"
 IDLE_RE="closed: idle for [0-9]+ s, nothing to carry"
@@ -79,6 +92,7 @@ pass "the frame opened a's link to b again and reached bob"
 
 say "3. a's server down; bob revokes alice: b's server keeps the REVOKED"
 probe_stop alice
+probe_stop carol
 server_stop srva
 probe_send bob "answer me $ALICE - revoked 0 0 0"
 probe_sync bob
@@ -101,7 +115,7 @@ pass "b's server found it at start"
 say "5. a's server back: b's delivers the REVOKED; a's relay refuses the pair"
 log_has srva "$BOB revoked every purpose for $ALICE" && fail "a's server heard of it while it was down?"
 server_start srva "${IDLE[@]}"
-log_has srva "rendezvous of $DOMAIN_A: 1 approval\(s\) loaded" || fail "a's server lost its approval"
+log_has srva "rendezvous of $DOMAIN_A: 2 approval\(s\) loaded" || fail "a's server lost its approvals"
 wait_until 60 log_has srva "$BOB revoked every purpose for $ALICE: 1 approval\(s\) deleted" ||
 	fail "a's server never got the revocation: $(grep -E 'peering|revoked' "$VTX_TMP/srvb.log" | tail -4)"
 wait_until 10 log_has srvb "peering with $DOMAIN_A: 1 revocation\(s\) delivered" ||
@@ -116,8 +130,21 @@ wait_until 5 log_has srva "relay: refused relay_frame from $ALICE to $BOB: no ap
 	fail "a's server relayed after the revocation: $(grep relay "$VTX_TMP/srva.log" | tail -3)"
 pass "a's relay refuses alice's frame to bob, counted"
 
-say "6. at exit: counters, and nothing left waiting"
+say "6. user del carol while a's server runs: her approval goes, from its relay too"
+OUT=$(server_admin srva user del carol) || fail "user del carol: $OUT"
+[[ $OUT == "deleted carol; 1 certificate(s) revoked, 1 approval(s) purged" ]] || fail "user del printed: $OUT"
+wait_until 10 log_has srva "approvals .*: reloaded, 0 approval\(s\): an account was deleted" ||
+	fail "a's server did not reload its approvals: $(grep approvals "$VTX_TMP/srva.log" | tail -3)"
+probe_start bob bob "$DOMAIN_B"
+probe_send bob "frame me $CAROL 0badcafe"
+probe_sync bob
+wait_until 20 log_has srva "relay: refused relay_frame from $BOB to $CAROL: no approval between them" ||
+	fail "a's server relayed to the deleted carol: $(grep -E 'relay|peering' "$VTX_TMP/srva.log" | tail -3)"
+pass "carol's approval purged; a's relay refuses bob's frame to her"
+
+say "7. at exit: counters, and nothing left waiting"
 probe_stop alice
+probe_stop bob
 server_stop srva
 [[ $VTX_LAST_RC -eq 0 ]] || fail "vertex-server a exited with status $VTX_LAST_RC"
 server_stop srvb

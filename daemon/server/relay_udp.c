@@ -473,7 +473,6 @@ relay_udp_send_ctl(struct relay_udp_conn *rc, uint8_t type, uint16_t handle)
 	uint8_t buf[RUDP_PAIR_MAX_LEN];
 	size_t len;
 	int fd = relay_udp_fd(rc->srv);
-
 	const char *from, *to;
 
 	if (type == RUDP_PAIR && !link_pairs_get(rc->lp, handle, &from, &to))

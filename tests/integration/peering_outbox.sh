@@ -94,6 +94,7 @@ say "3. a's server down; bob revokes alice: b's server keeps the REVOKED"
 probe_stop alice
 probe_stop carol
 server_stop srva
+[[ $VTX_LAST_RC -eq 0 ]] || fail "vertex-server a exited with status $VTX_LAST_RC"
 probe_send bob "answer me $ALICE - revoked 0 0 0"
 probe_sync bob
 log_has srvb "$BOB revoked every purpose for $ALICE: 1 approval\(s\) deleted" ||

@@ -277,20 +277,70 @@ acc_revoke_certs(struct accounts *a, const char *user, int64_t now)
 	return n;
 }
 
-int
-accounts_user_del(struct accounts *a, const char *user, int64_t now)
+/* Is there a table called name in the store? 1, 0 or -EIO. */
+static int
+acc_has_table(struct accounts *a, const char *name)
 {
-	int64_t revoked;
-	int n = 0, rc = acc_begin(a);
+	sqlite3_stmt *s;
+	int rc = acc_prepare(a, "schema",
+			     "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", &s,
+			     "t", name);
 
 	if (rc)
 		return rc;
+	rc = sqlite3_step(s);
+	rc = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : acc_fail(a, "schema");
+	sqlite3_finalize(s);
+	return rc;
+}
+
+/*
+ * Deletes the approvals identity gave or received (the table is approvals.c's, made by the
+ * server's first start: none yet, nothing to do) and bumps meta's approvals_epoch, which tells a
+ * running server to reload its index (approvals_sync). How many rows went, or -EIO.
+ */
+static int
+acc_purge_approvals(struct accounts *a, const char *identity)
+{
+	int n, has = acc_has_table(a, "approvals");
+
+	if (has <= 0)
+		return has;
+	if ((n = acc_exec(a, "user del approvals",
+			  "DELETE FROM approvals WHERE asker = ?1 OR answerer = ?1", "t",
+			  identity)) <= 0)
+		return n;
+	if (acc_exec(a, "approvals epoch",
+		     "INSERT INTO meta (key, value) VALUES ('approvals_epoch', 1) "
+		     "ON CONFLICT (key) DO UPDATE SET value = value + 1",
+		     "") < 0)
+		return -EIO;
+	return n;
+}
+
+int
+accounts_user_del(struct accounts *a, const char *user, const char *domain, int64_t now,
+		  int *approvals_purged)
+{
+	char identity[IDENTITY_STR_MAX];
+	int64_t revoked;
+	int n = 0, m = 0, rc;
+
+	if (domain &&
+	    (size_t)snprintf(identity, sizeof(identity), "%s@%s", user, domain) >= sizeof(identity))
+		return -EINVAL;
+	if ((rc = acc_begin(a)))
+		return rc;
 	if ((rc = acc_user_state(a, user, &revoked)) < 0 ||
 	    (rc = n = acc_revoke_certs(a, user, now)) < 0 ||
+	    (domain && (rc = m = acc_purge_approvals(a, identity)) < 0) ||
 	    (rc = acc_exec(a, "user del", "DELETE FROM invites WHERE user = ?", "t", user)) < 0 ||
 	    (rc = acc_exec(a, "user del", "DELETE FROM users WHERE name = ?", "t", user)) < 0)
 		return acc_end(a, rc);
-	return acc_end(a, n);
+	rc = acc_end(a, n);
+	if (rc >= 0 && approvals_purged)
+		*approvals_purged = m;
+	return rc;
 }
 
 static const char acc_user_select[] =

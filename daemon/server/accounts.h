@@ -37,10 +37,13 @@ void accounts_close(struct accounts *a);
 int accounts_user_add(struct accounts *a, const char *user, const char *password_hash, int64_t now);
 int accounts_user_set_password(struct accounts *a, const char *user, const char *password_hash);
 /*
- * Deletes the user and its invites; its issued certificates are revoked first. Returns how many
- * were revoked, or -ENOENT.
+ * Deletes the user and its invites; its issued certificates are revoked first. With domain set,
+ * the approvals user@domain gave or received go too (approvals.h; *approvals_purged says how
+ * many, if not NULL), in the same transaction, so a user re-created under the name inherits
+ * none. Returns how many certificates were revoked, -ENOENT or -EIO.
  */
-int accounts_user_del(struct accounts *a, const char *user, int64_t now);
+int accounts_user_del(struct accounts *a, const char *user, const char *domain, int64_t now,
+		      int *approvals_purged);
 int accounts_user_get(struct accounts *a, const char *user, struct account *out);
 int accounts_user_each(struct accounts *a, int (*fn)(const struct account *, void *), void *arg);
 

@@ -396,14 +396,25 @@ admin_done(struct accounts *acc, int err)
 }
 
 static int
-admin_user_del(struct accounts *acc, const char *user)
+admin_user_del(const struct server_opts *o, struct accounts *acc, const char *user)
 {
-	int n = accounts_user_del(acc, user, time(NULL));
+	char ca_crt[PATH_MAX];
+	struct cert_info ca;
+	int n, purged = 0;
 
+	/* The approvals name user@DOMAIN: the domain is the CA's. */
+	if (server_path(o, SERVER_CA_CERT, ca_crt, sizeof(ca_crt)) ||
+	    cert_info_from_file(ca_crt, &ca)) {
+		fprintf(stderr, "vertex-server: cannot read the domain's CA: %s\n",
+			cert_strerror());
+		return -EIO;
+	}
+	n = accounts_user_del(acc, user, ca.subject, time(NULL), &purged);
 	if (n == -ENOENT)
 		fprintf(stderr, "vertex-server: no user %s\n", user);
 	else if (n >= 0)
-		printf("deleted %s; %d certificate(s) revoked\n", user, n);
+		printf("deleted %s; %d certificate(s) revoked, %d approval(s) purged\n", user, n,
+		       purged);
 	return n;
 }
 
@@ -479,7 +490,7 @@ admin_cmd_user(struct server_opts *o, int argc, char **argv)
 			return err;
 		if (admin_open(o, &acc))
 			return 1;
-		return admin_done(acc, admin_user_del(acc, a.user));
+		return admin_done(acc, admin_user_del(o, acc, a.user));
 	}
 	if (!strcmp(argv[1], "list")) {
 		if ((err = admin_parse("user list", argc - 1, argv + 1, false, &json, &a)))

@@ -38,6 +38,7 @@ struct approvals {
 	struct approvals_pair *heads[APPROVALS_BUCKETS];
 	size_t rows;
 	uint64_t generation; /* bumped by every change of the pair table (approvals_has_pair) */
+	int64_t epoch;       /* meta's approvals_epoch when the index was loaded (approvals_sync) */
 };
 
 static const char approvals_schema[] = "CREATE TABLE IF NOT EXISTS approvals ("
@@ -114,6 +115,40 @@ approvals_index(struct approvals *a, const char *x, const char *y, int delta)
 	return 0;
 }
 
+/*
+ * meta's approvals_epoch: bumped by `user del` (accounts.c) when it deletes rows behind a running
+ * server's back. 0 when there is none (or no meta table: a store accounts.c never opened).
+ */
+static int64_t
+approvals_epoch(struct approvals *a)
+{
+	sqlite3_stmt *s;
+	int64_t v = 0;
+
+	if (sqlite3_prepare_v2(a->db, "SELECT value FROM meta WHERE key = 'approvals_epoch'", -1,
+			       &s, NULL))
+		return 0;
+	if (sqlite3_step(s) == SQLITE_ROW)
+		v = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	return v;
+}
+
+static void
+approvals_index_clear(struct approvals *a)
+{
+	for (size_t i = 0; i < APPROVALS_BUCKETS; i++) {
+		while (a->heads[i]) {
+			struct approvals_pair *p = a->heads[i];
+
+			a->heads[i] = p->next;
+			free(p);
+		}
+	}
+	a->rows = 0;
+	a->generation++;
+}
+
 static int
 approvals_load(struct approvals *a)
 {
@@ -146,6 +181,7 @@ approvals_open(struct approvals **out, const char *path)
 	a->generation = 1; /* 0 is what a memo that knows nothing holds */
 	if ((rc = store_db_open(path, "approvals", approvals_schema, &a->db)))
 		goto err_free;
+	a->epoch = approvals_epoch(a);
 	if ((rc = approvals_load(a))) {
 		approvals_close(a);
 		return rc;
@@ -165,14 +201,7 @@ approvals_close(struct approvals *a)
 {
 	if (!a)
 		return;
-	for (size_t i = 0; i < APPROVALS_BUCKETS; i++) {
-		while (a->heads[i]) {
-			struct approvals_pair *p = a->heads[i];
-
-			a->heads[i] = p->next;
-			free(p);
-		}
-	}
+	approvals_index_clear(a);
 	sqlite3_close(a->db);
 	free(a->path);
 	free(a);
@@ -314,4 +343,25 @@ uint64_t
 approvals_generation(const struct approvals *a)
 {
 	return a->generation;
+}
+
+int
+approvals_sync(struct approvals *a)
+{
+	int64_t epoch = approvals_epoch(a);
+	int rc;
+
+	if (epoch == a->epoch)
+		return 0;
+	approvals_index_clear(a);
+	rc = approvals_load(a);
+	if (rc) {
+		/* Half an index would let pairs through that the store no longer holds: none. */
+		approvals_index_clear(a);
+		return rc;
+	}
+	a->epoch = epoch;
+	log_info("approvals %s: reloaded, %zu approval(s): an account was deleted", a->path,
+		 a->rows);
+	return 1;
 }

@@ -57,6 +57,13 @@ int approvals_get(struct approvals *a, const char *asker, const char *answerer, 
 		  struct approval *out);
 size_t approvals_count(const struct approvals *a);
 /*
+ * Reloads the index if the store's rows were changed by another process (`vertex-server user
+ * del` purges a deleted user's approvals and bumps meta's approvals_epoch): 1 if it reloaded,
+ * 0 if nothing changed, -EIO/-ENOMEM (the index is then empty until the next call that works:
+ * no pair is relayed rather than a purged one). The server calls it on its store poll.
+ */
+int approvals_sync(struct approvals *a);
+/*
  * The key of the unordered pair {x, y}: "x\ny" with x < y, NUL-terminated; returns its length.
  * Identities of at most APPROVAL_ID_MAX bytes (longer ones are cut). On the relay's path: no
  * formatting, two copies.

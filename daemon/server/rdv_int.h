@@ -18,6 +18,7 @@
 
 struct approvals;
 struct ctlmsg;
+struct outbox;
 struct pending_table;
 struct rdv_online;
 struct peering_link;
@@ -31,8 +32,9 @@ enum {
 	RDV_ASK_BURST = 20, /* CONTACTs per asking identity: 20, then one per RDV_ASK_EVERY_S */
 	RDV_ASK_EVERY_S = 6,
 	RDV_ASK_KEYS = 65536,
-	RDV_REPORT_MS = 60000, /* the counters are logged this often, when they changed */
-	PEERING_MAX = 256,     /* other domains one server keeps a connection to */
+	RDV_REPORT_MS = 60000,          /* the counters are logged this often, when they changed */
+	PEERING_MAX = 256,              /* other domains one server keeps a connection to */
+	PEERING_OUTBOX_POLL_MS = 30000, /* domains with kept records get a link this often */
 	RDV_ONLINE_BUCKETS = 4096,
 };
 
@@ -48,16 +50,21 @@ struct rdv_counters {
 	uint64_t relay_refused;      /* no approval between the two */
 	uint64_t relay_dropped_rate; /* over the pair's or the agent's bucket */
 	uint64_t relay_dropped_queue;
-	uint64_t relay_fin;       /* relayed channels ended by this server */
-	uint64_t peering_dropped; /* records for another domain that could not be sent */
+	uint64_t relay_fin;           /* relayed channels ended by this server */
+	uint64_t peering_dropped;     /* records for another domain that could not be sent */
+	uint64_t peering_idle_closed; /* peering links closed for having nothing to carry */
+	uint64_t revoked_kept; /* REVOKEDs for other domains kept (outbox.h) until acknowledged */
+	uint64_t revoked_delivered; /* of them, acknowledged by the other server */
+	uint64_t revoked_not_kept;  /* the outbox full or failing: sent as before, maybe lost */
 };
 
 struct rdv {
 	struct server *srv;
 	struct approvals *approvals;
+	struct outbox *outbox; /* peering.c: REVOKEDs waiting for a link (outbox.h) */
 	struct pending_table *pending;
 	struct ratelimit *rl_ask;
-	struct ev_timer expiry, report;
+	struct ev_timer expiry, report, outbox_timer;
 	struct rdv_counters n, reported;
 	struct log_ratelimit log_rl;
 	struct relay_pairs *pairs;               /* relay.c: per-pair buckets */
@@ -138,6 +145,9 @@ int peering_send(struct rdv *r, const char *domain, const struct ctlmsg *m);
 struct relay_udp_conn *peering_rudp(struct rdv *r, const char *domain);
 /* Output bytes waiting on the connection to domain (0 if none). */
 size_t peering_pending_output(struct rdv *r, const char *domain);
+/* Starts the poll that opens links to the domains with kept records (at start: the ones a
+ * previous run left). */
+void peering_outbox_start(struct rdv *r);
 void peering_free_all(struct rdv *r);
 /*
  * rendezvous.c, for peering.c: m could not be sent to its domain's server. A CONTACT is

@@ -32,7 +32,8 @@
  * Every datagram that fails a check is dropped and counted (by reason, logged at exit and
  * rate-limited as it happens). Tickets are found in a table of RUDP_TICKET_BUCKETS chains: the
  * ticket is exporter output, uniformly random, so its low bits pick the chain. A PEER_OUT finds
- * a pair's handle in a hash table of RUDP_LINK_SLOTS slots (never shrinks; full: TLS).
+ * a pair's handle in its link_pairs (linkpairs.h): RUDP_LINK_HANDLES pairs in use at once (more:
+ * TLS), a handle idle for RUDP_PAIR_IDLE_MS freed for the next pair (counted: pairs_expired).
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -51,15 +52,16 @@
 #include "crypto/tls.h"
 #include "proto/ctlmsg.h"
 #include "proto/relayudp.h"
+#include "server/linkpairs.h"
 #include "server/rdv_int.h"
 #include "server/server.h"
 #include "trust/identity.h"
 
 enum {
 	RUDP_TICKET_BUCKETS = 4096,
-	RUDP_BIND_MS = 500,        /* a PEER_OUT binds this often (agents too: relay.h) */
-	RUDP_BIND_FRESH_MS = 1500, /* a binding, or its answer, counts this long */
-	RUDP_LINK_SLOTS = 2 * RUDP_LINK_HANDLES,
+	RUDP_BIND_MS = 500,            /* a PEER_OUT binds this often (agents too: relay.h) */
+	RUDP_BIND_FRESH_MS = 1500,     /* a binding, or its answer, counts this long */
+	RUDP_PAIR_IDLE_MS = 120000,    /* a PEER_OUT frees a pair's handle unused this long */
 	RUDP_PAIRS_PER_TICK = 64,      /* PAIRs a PEER_OUT sends again per RUDP_BIND_MS */
 	RUDP_TX_BATCH = UDP_BATCH_MAX, /* DATA datagrams queued for one flush */
 };
@@ -87,8 +89,7 @@ struct relay_udp_conn {
 	struct relay_memo *memo; /* AGENT, PEER_IN: what admission found per handle (rdv_int.h) */
 	/* PEER_OUT */
 	bool *acked;
-	uint16_t *slot;
-	unsigned next_handle;
+	struct link_pairs *lp;
 	uint64_t seq, ok_seq, ok_ms;
 	struct ev_timer timer;
 };
@@ -167,7 +168,7 @@ relay_udp_entry_free(struct relay_udp_conn *rc)
 	free(rc->pair_seq);
 	free(rc->memo);
 	free(rc->acked);
-	free(rc->slot);
+	link_pairs_free(rc->lp);
 	crypto_wipe(rc->key, sizeof(rc->key));
 	free(rc);
 }
@@ -198,10 +199,11 @@ relay_udp_entry_new(struct server *srv, enum relay_udp_kind kind, struct tls_con
 	rc->memo = calloc(nhandles + 1, sizeof(*rc->memo));
 	if (kind == RUDP_PEER_OUT) {
 		rc->acked = calloc(nhandles + 1, sizeof(*rc->acked));
-		rc->slot = calloc(RUDP_LINK_SLOTS, sizeof(*rc->slot));
+		if (link_pairs_new(&rc->lp, nhandles, u->hash_key))
+			rc->lp = NULL;
 	}
 	if (!rc->frame || !rc->pair_seq || !rc->memo ||
-	    (kind == RUDP_PEER_OUT && (!rc->acked || !rc->slot))) {
+	    (kind == RUDP_PEER_OUT && (!rc->acked || !rc->lp))) {
 		relay_udp_entry_free(rc);
 		return NULL;
 	}
@@ -471,11 +473,14 @@ relay_udp_send_ctl(struct relay_udp_conn *rc, uint8_t type, uint16_t handle)
 	uint8_t buf[RUDP_PAIR_MAX_LEN];
 	size_t len;
 	int fd = relay_udp_fd(rc->srv);
+	const char *from, *to;
 
+	if (type == RUDP_PAIR && !link_pairs_get(rc->lp, handle, &from, &to))
+		return;
 	m.seq = ++rc->seq;
 	if (type == RUDP_PAIR) {
-		snprintf(m.from, sizeof(m.from), "%s", rc->frame[handle]->u.frame.from);
-		snprintf(m.to, sizeof(m.to), "%s", rc->frame[handle]->u.frame.to);
+		snprintf(m.from, sizeof(m.from), "%s", from);
+		snprintf(m.to, sizeof(m.to), "%s", to);
 		rc->pair_seq[handle] = m.seq;
 	}
 	if (fd >= 0 && (len = relay_udp_seal(buf, sizeof(buf), &m, rc->key)))
@@ -493,6 +498,7 @@ relay_udp_on_answer(struct relay_udp *u, struct relay_udp_conn *rc, const struct
 		    const struct sockaddr_storage *from)
 {
 	bool worked = relay_udp_link_works(rc);
+	const char *pf, *pt;
 
 	if (!sockaddr_same(from, &rc->addr)) {
 		relay_udp_drop(u, rc->srv->loop, &u->n.wrong_source,
@@ -507,7 +513,7 @@ relay_udp_on_answer(struct relay_udp *u, struct relay_udp_conn *rc, const struct
 				 rc->domain);
 		return;
 	}
-	if (m->h.type == RUDP_PAIR_OK && m->h.handle <= rc->nhandles && rc->frame[m->h.handle] &&
+	if (m->h.type == RUDP_PAIR_OK && link_pairs_get(rc->lp, m->h.handle, &pf, &pt) &&
 	    m->seq == rc->pair_seq[m->h.handle]) {
 		rc->acked[m->h.handle] = true;
 		return;
@@ -515,20 +521,40 @@ relay_udp_on_answer(struct relay_udp *u, struct relay_udp_conn *rc, const struct
 	relay_udp_drop(u, rc->srv->loop, &u->n.replayed, "a stale answer", from);
 }
 
+/* A handle the link freed: its next PAIR is for another pair, answered anew. */
+static void
+relay_udp_pair_gone(unsigned h, void *arg)
+{
+	struct relay_udp_conn *rc = arg;
+
+	rc->acked[h] = false;
+	rc->pair_seq[h] = 0;
+}
+
 static void
 relay_udp_on_link_timer(struct ev_timer *t)
 {
 	struct relay_udp_conn *rc = container_of(t, struct relay_udp_conn, timer);
-	unsigned sent = 0;
+	struct relay_udp *u = relay_udp_of(rc->srv, false);
+	unsigned sent = 0, went;
+	const char *from, *to;
 
+	went = link_pairs_expire(rc->lp, ev_now_ms(rc->srv->loop), RUDP_PAIR_IDLE_MS,
+				 relay_udp_pair_gone, rc);
+	if (went) {
+		u->n.pairs_expired += went;
+		log_debug(LOG_CTL,
+			  "peering with %s: freed %u pair handle(s) idle for %u s; %u in use",
+			  rc->domain, went, RUDP_PAIR_IDLE_MS / 1000, link_pairs_count(rc->lp));
+	}
 	if (rc->ok_ms && !relay_udp_link_works(rc)) {
 		rdv_info(rc->srv->rdv, "peering with %s: no answer over udp: frames go over tls",
 			 rc->domain);
 		rc->ok_ms = 0;
 	}
 	relay_udp_send_ctl(rc, RUDP_BIND, 0);
-	for (unsigned h = 1; h < rc->next_handle && sent < RUDP_PAIRS_PER_TICK; h++)
-		if (!rc->acked[h]) {
+	for (unsigned h = 1; h <= link_pairs_top(rc->lp) && sent < RUDP_PAIRS_PER_TICK; h++)
+		if (!rc->acked[h] && link_pairs_get(rc->lp, h, &from, &to)) {
 			relay_udp_send_ctl(rc, RUDP_PAIR, (uint16_t)h);
 			sent++;
 		}
@@ -545,7 +571,6 @@ relay_udp_link_up(struct server *srv, const char *domain, struct stream *s)
 		return NULL;
 	snprintf(rc->domain, sizeof(rc->domain), "%s", domain);
 	rc->addrlen = sockaddr_for_family(AF_INET6, stream_remote(s), &rc->addr);
-	rc->next_handle = 1;
 	relay_udp_on_link_timer(&rc->timer);
 	return rc;
 }
@@ -556,38 +581,19 @@ relay_udp_link_down(struct server *srv, struct relay_udp_conn *rc)
 	relay_udp_entry_del(srv, rc);
 }
 
-static size_t
-relay_udp_slot_of(struct relay_udp_conn *rc, const char *from, const char *to)
-{
-	struct relay_udp *u = relay_udp_of(rc->srv, false);
-	uint64_t h = siphash24(&u->hash_key, from, strlen(from)) * 31 +
-		     siphash24(&u->hash_key, to, strlen(to));
-
-	return (size_t)(h % RUDP_LINK_SLOTS);
-}
-
-/* The handle of (from, to) on the link, a new one (its PAIR sent) if it has none; 0: full. */
+/*
+ * The handle of (from, to) on the link, a new one (its PAIR sent) if it has none; 0: every
+ * handle is in use (the frame goes over TLS).
+ */
 static unsigned
 relay_udp_link_handle(struct relay_udp_conn *rc, const char *from, const char *to)
 {
-	size_t i = relay_udp_slot_of(rc, from, to);
-	struct ctlmsg *f;
-	unsigned h;
+	uint64_t now = ev_now_ms(rc->srv->loop);
+	unsigned h = link_pairs_find(rc->lp, from, to, now);
 
-	for (size_t n = 0; n < RUDP_LINK_SLOTS; n++, i = (i + 1) % RUDP_LINK_SLOTS) {
-		if (!(h = rc->slot[i]))
-			break;
-		f = rc->frame[h];
-		if (!strcmp(f->u.frame.from, from) && !strcmp(f->u.frame.to, to))
-			return h;
-	}
-	if (rc->slot[i] || rc->next_handle > rc->nhandles || !(f = calloc(1, sizeof(*f))))
-		return 0;
-	h = rc->next_handle++;
-	memcpy(f->u.frame.from, from, strlen(from) + 1);
-	memcpy(f->u.frame.to, to, strlen(to) + 1);
-	rc->frame[h] = f;
-	rc->slot[i] = (uint16_t)h;
+	if (h || !(h = link_pairs_add(rc->lp, from, to, now)))
+		return h;
+	rc->acked[h] = false;
 	relay_udp_send_ctl(rc, RUDP_PAIR, (uint16_t)h);
 	return h;
 }
@@ -737,13 +743,13 @@ relay_udp_close(struct server *srv)
 	relay_udp_tx_flush(u);
 	log_info("relay udp at exit: %llu frames in, %llu out, %llu binds, %llu pairs; dropped: "
 		 "%llu malformed, %llu unknown ticket, %llu wrong source, %llu not authenticated, "
-		 "%llu replayed, %llu unknown handle, %llu not sent",
+		 "%llu replayed, %llu unknown handle, %llu not sent; %llu idle pair handles freed",
 		 (unsigned long long)u->n.frames_rx, (unsigned long long)u->n.frames_tx,
 		 (unsigned long long)u->n.binds, (unsigned long long)u->n.pairs,
 		 (unsigned long long)u->n.malformed, (unsigned long long)u->n.unknown_ticket,
 		 (unsigned long long)u->n.wrong_source, (unsigned long long)u->n.bad_mac,
 		 (unsigned long long)u->n.replayed, (unsigned long long)u->n.unknown_handle,
-		 (unsigned long long)u->n.send_failed);
+		 (unsigned long long)u->n.send_failed, (unsigned long long)u->n.pairs_expired);
 	for (unsigned i = 0; i < RUDP_TICKET_BUCKETS; i++)
 		while (u->bucket[i]) {
 			struct relay_udp_conn *rc = u->bucket[i];

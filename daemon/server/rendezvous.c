@@ -42,6 +42,7 @@
 #include "proto/ctlmsg.h"
 #include "server/accounts.h"
 #include "server/approvals.h"
+#include "server/outbox.h"
 #include "server/pending.h"
 #include "server/rdv_int.h"
 #include "server/server.h"
@@ -543,6 +544,12 @@ rdv_print_counters(struct rdv *r, const char *when)
 		 (unsigned long long)n->relay_dropped_rate,
 		 (unsigned long long)n->relay_dropped_queue, (unsigned long long)n->relay_fin,
 		 (unsigned long long)n->peering_dropped);
+	log_info("peering of %s%s: %llu idle links closed; revocations for other domains: %llu "
+		 "kept, %llu delivered, %llu not kept, %zu waiting",
+		 r->srv->domain, when, (unsigned long long)n->peering_idle_closed,
+		 (unsigned long long)n->revoked_kept, (unsigned long long)n->revoked_delivered,
+		 (unsigned long long)n->revoked_not_kept,
+		 r->outbox ? outbox_count(r->outbox, NULL) : 0);
 	r->reported = r->n;
 }
 
@@ -566,7 +573,8 @@ rdv_open(struct server *srv, const char *db_path)
 		return -ENOMEM;
 	r->srv = srv;
 	r->online_key = siphash_key_random();
-	if ((err = approvals_open(&r->approvals, db_path)) || (err = pending_new(&r->pending)) ||
+	if ((err = approvals_open(&r->approvals, db_path)) ||
+	    (err = outbox_open(&r->outbox, db_path)) || (err = pending_new(&r->pending)) ||
 	    (err = ratelimit_new(&r->rl_ask, RDV_ASK_KEYS, 1.0 / RDV_ASK_EVERY_S, RDV_ASK_BURST)) ||
 	    (err = relay_pairs_new(&r->pairs))) {
 		srv->rdv = r;
@@ -575,12 +583,20 @@ rdv_open(struct server *srv, const char *db_path)
 	}
 	srv->rdv = r;
 	ev_timer_start(srv->loop, &r->report, RDV_REPORT_MS, rdv_on_report);
+	peering_outbox_start(r);
 	rdv_info(
 	    r, "%zu approval(s) loaded; relay at %llu bytes/s per pair and per agent%s",
 	    approvals_count(r->approvals),
 	    (unsigned long long)(srv->opts.relay_rate ? srv->opts.relay_rate : RELAY_DEFAULT_RATE),
 	    srv->opts.private_mode ? "; private: unknown and offline users time out" : "");
 	return 0;
+}
+
+void
+rdv_store_poll(struct server *srv)
+{
+	if (srv->rdv && srv->rdv->approvals)
+		approvals_sync(srv->rdv->approvals);
 }
 
 void
@@ -609,6 +625,7 @@ rdv_close(struct server *srv)
 	ratelimit_free(r->rl_ask);
 	pending_free(r->pending);
 	approvals_close(r->approvals);
+	outbox_close(r->outbox);
 	free(r);
 	srv->rdv = NULL;
 }

@@ -117,7 +117,8 @@ revocation_on_timer(struct ev_timer *t)
 	struct server *srv = container_of(t, struct server, revocation_timer);
 
 	revocation_publish(srv);
-	federation_pins_poll(srv); /* the same poll of the store serves both */
+	federation_pins_poll(srv); /* the same poll of the store serves all three */
+	rdv_store_poll(srv);
 	ev_timer_start(srv->loop, t, SERVER_REVOCATION_POLL_MS, revocation_on_timer);
 }
 

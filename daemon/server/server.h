@@ -139,6 +139,7 @@ enum {
 	RELAY_DEFAULT_RATE =
 	    256 * 1024 * 1024, /* 2.1 Gbit/s: above what one pair moves (perf.md) */
 	RELAY_BURST = 4 * 1024 * 1024,
+	PEERING_IDLE_DEFAULT_S = 600, /* run --peering-idle: an idle peering link closes */
 	RELAY_BURST_MIN = 32 * 1024,
 	RELAY_FRAME_QUEUE_MAX = 128 * 1024,
 };
@@ -149,8 +150,9 @@ struct server_opts {
 	unsigned cert_seconds;               /* validity of the certificates it issues */
 	const char *also[SERVER_MAX_HOSTED]; /* state directories of the other domains served */
 	unsigned nalso;
-	bool private_mode;   /* run --private: unknown and offline users answered as timeout */
-	uint64_t relay_rate; /* run --relay-rate: bytes per second; 0 is RELAY_DEFAULT_RATE */
+	bool private_mode;       /* run --private: unknown and offline users answered as timeout */
+	uint64_t relay_rate;     /* run --relay-rate: bytes per second; 0 is RELAY_DEFAULT_RATE */
+	unsigned peering_idle_s; /* run --peering-idle: seconds; 0 is PEERING_IDLE_DEFAULT_S */
 	/* run --alt-address: a second address of the host, IPv4 [0] and IPv6 [1], from which
 	 * reflection answers the NAT tests that need one (reflect.c); family 0: none */
 	struct sockaddr_storage alt[2];
@@ -326,6 +328,8 @@ uint64_t federation_pins_serial(struct store *pins);
 int rdv_open(struct server *srv, const char *db_path);
 /* Logs the counters and frees everything (the peering connections too). */
 void rdv_close(struct server *srv);
+/* The store poll (revocation.c's timer): picks up approvals another process purged. */
+void rdv_store_poll(struct server *srv);
 /* CONTACT, ANSWER, RELAY, RELAY_FRAME, OFFER from connection c (any kind). */
 void rdv_dispatch(struct sconn *c, const struct ctlmsg *m);
 /*
@@ -351,6 +355,7 @@ struct relay_udp_stats {
 	uint64_t frames_rx, frames_tx, binds, pairs;
 	uint64_t malformed, unknown_ticket, wrong_source, bad_mac, replayed, unknown_handle,
 	    send_failed;
+	uint64_t pairs_expired; /* our links' pair handles freed after RUDP_PAIR_IDLE_MS idle */
 };
 /* c said HELLO as an agent of ours or another domain's server (verified): its ticket and key,
  * from its TLS exporter. */

@@ -75,6 +75,7 @@ static const char server_run_help[] =
     "Usage: vertex-server [-D DIR] run [--port N] [--cert-validity DURATION]\n"
     "                                  [--also DIR]... [--private]\n"
     "                                  [--relay-rate BYTES_PER_SEC] [--alt-address ADDR]...\n"
+    "                                  [--peering-idle DURATION]\n"
     "                                  [-d CATEGORIES]\n"
     "\n"
     "Serves the domain whose state is in DIR (see 'init'), in the foreground: enrolment,\n"
@@ -103,6 +104,9 @@ static const char server_run_help[] =
     "                            NAT that filters by address from one that lets anyone in,\n"
     "                            and see whether it maps per destination address; without\n"
     "                            it they classify with the two ports (4801, 4802) alone\n"
+    "  --peering-idle DURATION   close a connection to another domain's server that had\n"
+    "                            nothing to carry this long (default 10m, 10 s to 1 d); the\n"
+    "                            next record for that domain opens it again\n"
     "  -d, --debug CATEGORIES    debug logging: ctl (each connection, federation), or all\n"
     "\n"
     "Limits: 20,000 connections; 64 from one network (an IPv4 address or an IPv6 /64) that\n"
@@ -275,6 +279,7 @@ server_cmd_run(struct server_opts *o, int argc, char **argv)
 		{ "private", no_argument, NULL, 'P' },
 		{ "relay-rate", required_argument, NULL, 'r' },
 		{ "alt-address", required_argument, NULL, 'A' },
+		{ "peering-idle", required_argument, NULL, 'i' },
 		{ NULL, 0, NULL, 0 },
 	};
 	static struct server srv;
@@ -323,6 +328,15 @@ server_cmd_run(struct server_opts *o, int argc, char **argv)
 		case 'A':
 			if (server_parse_alt(optarg, o))
 				return 2;
+			break;
+		case 'i':
+			if (server_parse_duration(optarg, &v) || v > 86400)
+				return server_usage_error("run",
+							  "--peering-idle wants a duration "
+							  "from 10s to 1d, such as 90s or 10m, "
+							  "not '%s'",
+							  optarg);
+			o->peering_idle_s = v;
 			break;
 		default:
 			return 2;

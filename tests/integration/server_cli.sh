@@ -79,6 +79,9 @@ expect_rc 2 vs run --alt-address 198.18.0.11 --alt-address 198.18.0.12
 expect_err "one IPv4 --alt-address at most"
 expect_rc 2 vs run --alt-address fd00::1 --alt-address fd00::2
 expect_err "one IPv6 --alt-address at most"
+expect_rc 2 vs run --peering-idle 5s
+expect_err "--peering-idle wants a duration from 10s to 1d, such as 90s or 10m, not '5s'"
+expect_rc 2 vs run --peering-idle 2d
 expect_rc 2 vs run extra
 expect_err "vertex-server run: unexpected argument 'extra'"
 expect_rc 1 vs user list
@@ -169,13 +172,40 @@ expect_rc 0 vs user list
 [[ $OUT == *alice*REVOKED* ]] || fail "alice not shown revoked: $OUT"
 expect_rc 1 vs invite new alice
 expect_err "alice is revoked and gets no invites"
+# The approvals alice gave and received (as a server that relayed them would have stored them,
+# approvals.c's table) go with her; b.example.com's alice and dave's own keep theirs.
+approvals_sql() # approvals_sql SQL: runs SQL on the store, prints the rows
+{
+	python3 - "$D/server.db" "$1" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+for row in db.execute(sys.argv[2]):
+    print("|".join(str(c) for c in row))
+db.commit()
+PY
+}
+command -v python3 >/dev/null || skip "missing tool: python3"
+approvals_sql "CREATE TABLE IF NOT EXISTS approvals (asker TEXT NOT NULL, answerer TEXT NOT NULL,
+  purpose TEXT NOT NULL, proto INTEGER NOT NULL, port INTEGER NOT NULL, created INTEGER NOT NULL,
+  PRIMARY KEY (asker, answerer, purpose))" >/dev/null
+approvals_sql "INSERT INTO approvals VALUES
+  ('alice@a.example.com', 'dave@a.example.com', 'ssh', 6, 22, 1),
+  ('bob@b.example.com', 'alice@a.example.com', 'web', 6, 80, 1),
+  ('alice@b.example.com', 'dave@a.example.com', 'ssh', 6, 22, 1),
+  ('dave@a.example.com', 'carol@b.example.com', 'ssh', 6, 22, 1)" >/dev/null
 expect_rc 0 vs user del alice
-[[ $OUT == "deleted alice; 0 certificate(s) revoked" ]] || fail "user del printed: $OUT"
+[[ $OUT == "deleted alice; 0 certificate(s) revoked, 2 approval(s) purged" ]] ||
+	fail "user del printed: $OUT"
+left=$(approvals_sql "SELECT asker, answerer FROM approvals ORDER BY asker")
+[[ $left == $'alice@b.example.com|dave@a.example.com\ndave@a.example.com|carol@b.example.com' ]] ||
+	fail "approvals left after user del: $left"
+[[ $(approvals_sql "SELECT value FROM meta WHERE key = 'approvals_epoch'") == 1 ]] ||
+	fail "user del did not tell a running server to reload its approvals"
 expect_rc 1 vs user del alice
 expect_err "no user alice"
 expect_rc 0 vs user list --json
 jq -e '[.users[].user] == ["dave"]' <<<"$OUT" >/dev/null || fail "after del: $OUT"
-pass "revoke, user del and their refusals"
+pass "revoke, user del (its approvals purged) and their refusals"
 
 say "trust: the pins of other domains, listed, re-pinned and forgotten by the administrator"
 expect_rc 0 vs trust list --json

@@ -101,9 +101,9 @@ test_accounts_user_add_get_del(void **state)
 	assert_string_equal(ac.password_hash, "");
 	assert_int_equal(accounts_user_set_password(a, "carol", "$scrypt$z"), -ENOENT);
 
-	assert_int_equal(accounts_user_del(a, "alice", 2000), 0);
+	assert_int_equal(accounts_user_del(a, "alice", NULL, 2000, NULL), 0);
 	assert_int_equal(accounts_user_get(a, "alice", &ac), -ENOENT);
-	assert_int_equal(accounts_user_del(a, "alice", 2000), -ENOENT);
+	assert_int_equal(accounts_user_del(a, "alice", NULL, 2000, NULL), -ENOENT);
 	assert_int_equal(accounts_user_get(a, "bob", &ac), 0);
 	/* The name is free again. */
 	assert_int_equal(accounts_user_add(a, "alice", NULL, 3000), 0);
@@ -312,7 +312,8 @@ test_accounts_user_del_revokes_certs(void **state)
 	assert_int_equal(accounts_invite_add(a, "bob", d, 9000), 0);
 	assert_int_equal(accounts_revoked(a, 2000, &fprs, &n, &crl0), 0);
 	free(fprs);
-	assert_int_equal(accounts_user_del(a, "bob", 2000), 1); /* one certificate revoked */
+	assert_int_equal(accounts_user_del(a, "bob", NULL, 2000, NULL),
+			 1); /* one certificate revoked */
 	assert_int_equal(accounts_revoked(a, 2000, &fprs, &n, &crl1), 0);
 	assert_true(crl1 > crl0);
 	assert_int_equal(n, 1);

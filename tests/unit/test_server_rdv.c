@@ -263,6 +263,64 @@ test_approvals_survive_reopen(void **state)
 	test_pki_teardown(&pki);
 }
 
+/*
+ * `vertex-server user del` (another process, on the store) purges the approvals the user gave
+ * and received; the running server's index follows at its next poll (approvals_sync), and a
+ * user re-created under the name inherits none. Same-named users of other domains keep theirs.
+ */
+static void
+test_approvals_purged_with_user(void **state)
+{
+	struct test_pki pki;
+	struct accounts *acc;
+	struct approvals *a;
+	struct approval ap;
+	int purged = -1;
+
+	(void)state;
+	test_pki_setup(&pki, "approvals-user-del");
+	assert_int_equal(approvals_open(&a, test_pki_path(&pki, "server.db")), 0);
+	assert_int_equal(accounts_open(&acc, test_pki_path(&pki, "server.db")), 0);
+	assert_int_equal(approvals_sync(a), 0); /* nothing deleted yet */
+	assert_int_equal(accounts_user_add(acc, "alice", NULL, 1), 0);
+	approval_of(&ap, ALICE, BOB, "ssh", 22); /* given */
+	assert_int_equal(approvals_add(a, &ap), 0);
+	approval_of(&ap, "bob@b.example.com", ALICE, "web", 80); /* received, from afar */
+	assert_int_equal(approvals_add(a, &ap), 0);
+	approval_of(&ap, CAROL, BOB, "ssh", 22);
+	assert_int_equal(approvals_add(a, &ap), 0);
+	approval_of(&ap, "alice@b.example.com", BOB, "ssh", 22); /* another domain's alice */
+	assert_int_equal(approvals_add(a, &ap), 0);
+	assert_int_equal(approvals_count(a), 4);
+
+	assert_int_equal(accounts_user_del(acc, "alice", DOMAIN, 2000, &purged), 0);
+	assert_int_equal(purged, 2);
+	/* Until the poll the index still holds the pairs; then they are gone, the rest stays. */
+	assert_true(approvals_has_pair(a, ALICE, BOB));
+	assert_int_equal(approvals_sync(a), 1);
+	assert_int_equal(approvals_sync(a), 0);
+	assert_false(approvals_has_pair(a, ALICE, BOB));
+	assert_false(approvals_has_pair(a, ALICE, "bob@b.example.com"));
+	assert_true(approvals_has_pair(a, CAROL, BOB));
+	assert_true(approvals_has_pair(a, "alice@b.example.com", BOB));
+	assert_int_equal(approvals_count(a), 2);
+	assert_int_equal(approvals_get(a, ALICE, BOB, "ssh", &ap), -ENOENT);
+
+	/* The new alice starts with nothing, here and in a store opened afresh. */
+	assert_int_equal(accounts_user_add(acc, "alice", NULL, 3000), 0);
+	approvals_close(a);
+	assert_int_equal(approvals_open(&a, test_pki_path(&pki, "server.db")), 0);
+	assert_int_equal(approvals_count(a), 2);
+	assert_false(approvals_has_pair(a, ALICE, BOB));
+	/* A user with no approvals: nothing purged, no reload. */
+	assert_int_equal(accounts_user_del(acc, "alice", DOMAIN, 4000, &purged), 0);
+	assert_int_equal(purged, 0);
+	assert_int_equal(approvals_sync(a), 0);
+	accounts_close(acc);
+	approvals_close(a);
+	test_pki_teardown(&pki);
+}
+
 /* --- one server, agents over socketpairs --- */
 
 struct fx;
@@ -1100,6 +1158,7 @@ main(void)
 		cmocka_unit_test(test_relay_bucket_burst_and_rate),
 		cmocka_unit_test(test_approvals_pairs_and_revoke),
 		cmocka_unit_test(test_approvals_survive_reopen),
+		cmocka_unit_test(test_approvals_purged_with_user),
 		cmocka_unit_test(test_approvals_pair_key),
 		cmocka_unit_test_setup_teardown(test_rdv_ask_approve_relay, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rdv_duplicate_merged, setup, teardown),

@@ -26,7 +26,7 @@
 
 enum {
 	CTL_TYPE_FIRST = CTL_HELLO,
-	CTL_TYPE_LAST = CTL_OFFER,
+	CTL_TYPE_LAST = CTL_OBSERVED,
 	CTL_SALT_LN_MIN = 10,
 	CTL_SALT_LN_MAX = 20,
 	CTL_STR_WIRE_MAX = 1 + CTL_STR_MAX,   /* str8 */
@@ -66,6 +66,7 @@ static const uint32_t ctl_body_max[CTL_TYPE_LAST - CTL_TYPE_FIRST + 1] = {
 	[CTL_RELAY_FRAME - CTL_TYPE_FIRST] = 2 * CTL_STR_WIRE_MAX + CTL_BLOB_WIRE_MAX,
 	[CTL_OFFER - CTL_TYPE_FIRST] =
 	    2 * CTL_STR_WIRE_MAX + 4 + 1 + CTL_CANDIDATES_MAX * CTL_CAND_WIRE_LEN,
+	[CTL_OBSERVED - CTL_TYPE_FIRST] = 1 + 16 + 2,
 };
 
 /* The largest control body (CERT) must fit the record layer's absolute limit. */
@@ -108,6 +109,7 @@ ctlmsg_type_name(uint16_t type)
 		[CTL_RELAY - CTL_TYPE_FIRST] = "relay",
 		[CTL_RELAY_FRAME - CTL_TYPE_FIRST] = "relay_frame",
 		[CTL_OFFER - CTL_TYPE_FIRST] = "offer",
+		[CTL_OBSERVED - CTL_TYPE_FIRST] = "observed",
 	};
 
 	return ctlmsg_is_known(type) ? names[type - CTL_TYPE_FIRST] : "unknown";
@@ -331,7 +333,20 @@ ctl_candidate_is_valid(const struct ctl_candidate *c)
 	    (c->proto != 17 || c->priority >> 16 || (c->priority & 0xff) > CTL_NAT_MAPPING_MAX ||
 	     (c->priority >> 8 & 0xff) > CTL_NAT_FILTERING_MAX))
 		return false;
+	if (c->kind == CTL_CAND_SIMOPEN && (c->proto != CTL_PROTO_TCP || c->port == 0))
+		return false;
 	return c->family == 6 || !memcmp(c->addr + 4, zero, sizeof(zero));
+}
+
+/* An address as the schema has it: IPv4 in the first four bytes, the rest zero; a port. */
+static bool
+ctl_observed_is_valid(const struct ctlmsg *m)
+{
+	static const uint8_t zero[12];
+
+	if ((m->u.observed.family != 4 && m->u.observed.family != 6) || m->u.observed.port == 0)
+		return false;
+	return m->u.observed.family == 6 || !memcmp(m->u.observed.addr + 4, zero, sizeof(zero));
 }
 
 static bool
@@ -514,6 +529,10 @@ ctl_decode_fields(struct rbuf *r, struct ctlmsg *m)
 		       ctl_ends_are_valid(m->u.frame.from, m->u.frame.to);
 	case CTL_OFFER:
 		return ctl_decode_offer(r, m);
+	case CTL_OBSERVED:
+		return rbuf_get_u8(r, &m->u.observed.family) &&
+		       rbuf_get_bytes(r, m->u.observed.addr, sizeof(m->u.observed.addr)) &&
+		       rbuf_get_u16(r, &m->u.observed.port) && ctl_observed_is_valid(m);
 	default:
 		return false;
 	}
@@ -705,6 +724,12 @@ ctl_encode_fields(struct ctl_writer *cw, const struct ctlmsg *m)
 			wbuf_put_u16(&cw->w, c->port);
 			wbuf_put_u32(&cw->w, c->priority);
 		}
+		break;
+	case CTL_OBSERVED:
+		ctl_check(cw, ctl_observed_is_valid(m));
+		wbuf_put_u8(&cw->w, m->u.observed.family);
+		wbuf_put_bytes(&cw->w, m->u.observed.addr, sizeof(m->u.observed.addr));
+		wbuf_put_u16(&cw->w, m->u.observed.port);
 		break;
 	default:
 		cw->invalid = true;

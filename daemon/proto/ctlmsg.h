@@ -95,6 +95,7 @@ enum ctlmsg_type {
 	CTL_RELAY = 33,
 	CTL_RELAY_FRAME = 34,
 	CTL_OFFER = 35,
+	CTL_OBSERVED = 36,
 };
 
 enum {
@@ -130,10 +131,11 @@ enum ctl_relay_flags { CTL_RELAY_FIN = 1 << 0, CTL_RELAY_DIALER = 1 << 1 };
 
 /* CTL_OFFER candidate kinds (the direct-paths work adds more; unknown kinds are ignored). */
 enum ctl_candidate_kind {
-	CTL_CAND_HOST = 1,   /* an interface address */
-	CTL_CAND_SRFLX = 2,  /* our address as a server saw it */
-	CTL_CAND_MAPPED = 3, /* a port mapping on the router (UPnP IGD, NAT-PMP, PCP) */
-	CTL_CAND_NAT = 4,    /* the sender's NAT, as its reflection saw it (see above) */
+	CTL_CAND_HOST = 1,    /* an interface address */
+	CTL_CAND_SRFLX = 2,   /* our address as a server saw it */
+	CTL_CAND_MAPPED = 3,  /* a port mapping on the router (UPnP IGD, NAT-PMP, PCP) */
+	CTL_CAND_NAT = 4,     /* the sender's NAT, as its reflection saw it (see above) */
+	CTL_CAND_SIMOPEN = 5, /* its NAT's TCP mapping of the peer port: simultaneous open only */
 };
 
 /* CTL_CAND_NAT: mapping 0..2, filtering 0..4 (direct/natclass.h's enums) */
@@ -268,6 +270,11 @@ struct ctlmsg {
 			uint8_t count;
 			struct ctl_candidate cand[CTL_CANDIDATES_MAX];
 		} offer;
+		struct {
+			uint8_t family; /* 4 or 6 */
+			uint8_t addr[16];
+			uint16_t port;
+		} observed;
 	} u;
 };
 

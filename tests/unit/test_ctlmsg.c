@@ -548,7 +548,7 @@ test_ctlmsg_body_max_matches_schema(void **state)
 	assert_int_equal(ctlmsg_body_max(CTL_PING), 8);
 	assert_int_equal(ctlmsg_body_max(15), 0);
 	assert_int_equal(ctlmsg_body_max(CTL_SALT), 1 + CTL_STR_MAX + 1 + CTL_SALT_LEN);
-	assert_int_equal(ctlmsg_body_max(CTL_OFFER + 1), 0);
+	assert_int_equal(ctlmsg_body_max(CTL_OBSERVED + 1), 0);
 }
 
 /* --- rejections --------------------------------------------------------------------------- */
@@ -756,9 +756,8 @@ test_ctlmsg_decode_rejects_notary_fpr(void **state)
 static void
 test_ctlmsg_decode_rejects_unknown_type(void **state)
 {
-	static const uint16_t types[] = {
-		0, RECORD_HELLO, RECORD_FRAME, 15, CTL_OFFER + 1, 0xffff
-	};
+	static const uint16_t types[] = { 0,  RECORD_HELLO,     RECORD_FRAME,
+					  15, CTL_OBSERVED + 1, 0xffff };
 	uint8_t body[KAT_MAX];
 	size_t n = kat_body(12, body); /* PING: any 8 bytes */
 
@@ -767,7 +766,7 @@ test_ctlmsg_decode_rejects_unknown_type(void **state)
 		assert_false(decode_try(types[i], body, n));
 		assert_string_equal(ctlmsg_type_name(types[i]), "unknown");
 	}
-	for (uint16_t t = CTL_HELLO; t <= CTL_OFFER; t++)
+	for (uint16_t t = CTL_HELLO; t <= CTL_OBSERVED; t++)
 		assert_true(ctlmsg_is_known(t));
 }
 

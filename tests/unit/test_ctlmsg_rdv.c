@@ -5,6 +5,7 @@
  * confused peer could break (identities not canonical or equal, purposes outside the grammar,
  * ttl, verdicts, a port on a refusal, unknown flags, empty data, candidates).
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -133,14 +134,22 @@ test_largest_bodies_are_the_limits(void **state)
 	m.u.offer.count = CTL_CANDIDATES_MAX;
 	for (int i = 0; i < CTL_CANDIDATES_MAX; i++) {
 		m.u.offer.cand[i].kind = (uint8_t)(1 + i); /* unknown kinds travel too */
-		m.u.offer.cand[i].proto = 17;              /* a CTL_CAND_NAT must say UDP */
+		/* a CTL_CAND_NAT must say UDP, a CTL_CAND_SIMOPEN TCP */
+		m.u.offer.cand[i].proto = m.u.offer.cand[i].kind == CTL_CAND_SIMOPEN ? 6 : 17;
 		m.u.offer.cand[i].family = 6;
 		m.u.offer.cand[i].addr[15] = (uint8_t)i;
 		m.u.offer.cand[i].port = 41641;
 	}
 	assert_true(round_trip(&m, &len));
 	assert_int_equal(len, ctlmsg_body_max(CTL_OFFER));
-	for (uint16_t t = CTL_CONTACT; t <= CTL_OFFER; t++) {
+	memset(&m, 0, sizeof(m));
+	m.type = CTL_OBSERVED;
+	m.u.observed.family = 6;
+	m.u.observed.addr[0] = 0xfd;
+	m.u.observed.port = 4800;
+	assert_true(round_trip(&m, &len));
+	assert_int_equal(len, ctlmsg_body_max(CTL_OBSERVED));
+	for (uint16_t t = CTL_CONTACT; t <= CTL_OBSERVED; t++) {
 		assert_true(ctlmsg_body_max(t) <= 40000);
 		assert_int_equal(record_body_max(t), ctlmsg_body_max(t));
 	}
@@ -318,6 +327,80 @@ test_offer_rules(void **state)
 	assert_false(round_trip(&m, NULL));
 }
 
+/* The simultaneous-open candidate (CTL_CAND_SIMOPEN): TCP, with a port. */
+static void
+test_offer_simopen_rules(void **state)
+{
+	struct ctlmsg m = { .type = CTL_OFFER }, got;
+	uint8_t buf[4096];
+	int len;
+
+	(void)state;
+	strcpy(m.u.offer.from, "alice@a.example.com");
+	strcpy(m.u.offer.to, "bob@b.example.com");
+	m.u.offer.count = 1;
+	m.u.offer.cand[0] = (struct ctl_candidate){ .kind = CTL_CAND_SIMOPEN,
+						    .proto = 6,
+						    .family = 4,
+						    .addr = { 198, 18, 0, 201 },
+						    .port = 4800,
+						    .priority = 70 };
+	len = ctlmsg_encode(&m, buf, sizeof(buf));
+	assert_int_equal(len, 1 + 19 + 1 + 17 + 4 + 1 + 25);
+	assert_true(ctlmsg_decode(CTL_OFFER, buf, (size_t)len, &got));
+	assert_int_equal(got.u.offer.cand[0].kind, CTL_CAND_SIMOPEN);
+	assert_int_equal(got.u.offer.cand[0].port, 4800);
+	assert_memory_equal(got.u.offer.cand[0].addr, m.u.offer.cand[0].addr, 16);
+	m.u.offer.cand[0].proto = 17; /* UDP: not what it is */
+	assert_false(round_trip(&m, NULL));
+	buf[len - 25 + 1] = 17; /* the same on the wire */
+	assert_false(ctlmsg_decode(CTL_OFFER, buf, (size_t)len, &got));
+	m.u.offer.cand[0].proto = 6;
+	m.u.offer.cand[0].port = 0; /* no port */
+	assert_false(round_trip(&m, NULL));
+}
+
+/* What the server saw of the connection (CTL_OBSERVED): one encoding, every rule. */
+static void
+test_observed_rules(void **state)
+{
+	static const uint8_t want[] = { 4, 198, 18, 0, 201, 0, 0, 0,    0,   0,
+					0, 0,   0,  0, 0,   0, 0, 0x12, 0xc0 };
+	struct ctlmsg m = { .type = CTL_OBSERVED }, got;
+	uint8_t buf[64], bad[sizeof(want)];
+	int len;
+
+	(void)state;
+	m.u.observed.family = 4;
+	memcpy(m.u.observed.addr, (uint8_t[]){ 198, 18, 0, 201 }, 4);
+	m.u.observed.port = 4800;
+	len = ctlmsg_encode(&m, buf, sizeof(buf));
+	assert_int_equal(len, sizeof(want));
+	assert_memory_equal(buf, want, sizeof(want));
+	assert_true(ctlmsg_decode(CTL_OBSERVED, want, sizeof(want), &got));
+	assert_int_equal(got.u.observed.family, 4);
+	assert_int_equal(got.u.observed.port, 4800);
+	assert_memory_equal(got.u.observed.addr, m.u.observed.addr, 16);
+	assert_string_equal(ctlmsg_type_name(CTL_OBSERVED), "observed");
+	assert_null(ctlmsg_from(&got));
+	/* Short, long, another family, junk after an IPv4 address, port 0: all refused. */
+	assert_false(ctlmsg_decode(CTL_OBSERVED, want, sizeof(want) - 1, &got));
+	assert_false(ctlmsg_decode(CTL_OBSERVED, (uint8_t[20]){ 4 }, 20, &got));
+	memcpy(bad, want, sizeof(bad));
+	bad[0] = 5;
+	assert_false(ctlmsg_decode(CTL_OBSERVED, bad, sizeof(bad), &got));
+	memcpy(bad, want, sizeof(bad));
+	bad[5] = 1;
+	assert_false(ctlmsg_decode(CTL_OBSERVED, bad, sizeof(bad), &got));
+	bad[0] = 6; /* the same bytes are an IPv6 address */
+	assert_true(ctlmsg_decode(CTL_OBSERVED, bad, sizeof(bad), &got));
+	memcpy(bad, want, sizeof(bad));
+	bad[17] = bad[18] = 0;
+	assert_false(ctlmsg_decode(CTL_OBSERVED, bad, sizeof(bad), &got));
+	m.u.observed.port = 0;
+	assert_int_equal(ctlmsg_encode(&m, buf, sizeof(buf)), -EINVAL);
+}
+
 /* The NAT's classification (CTL_CAND_NAT): mapping 0..2 | filtering 0..4 << 8, over UDP. */
 static void
 test_offer_nat_rules(void **state)
@@ -371,6 +454,8 @@ main(void)
 		cmocka_unit_test(test_relay_rules),
 		cmocka_unit_test(test_offer_rules),
 		cmocka_unit_test(test_offer_nat_rules),
+		cmocka_unit_test(test_offer_simopen_rules),
+		cmocka_unit_test(test_observed_rules),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

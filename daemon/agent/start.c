@@ -321,6 +321,7 @@ agent_home(struct agent *a)
 		.cert_path = a->cfg.cert_path,
 		.discover = a->cfg.server.discover,
 		.addr = a->cfg.server.addr,
+		.local_port = a->cfg.port, /* our NAT's TCP mapping of it: CTL_OBSERVED */
 	};
 	int err;
 

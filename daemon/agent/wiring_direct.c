@@ -4,17 +4,21 @@
  * the home server to approved peers only, probes are sealed by the data plane under the
  * session's keys. What decides is direct/ (candidates, rounds) and path/ (which path works).
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <string.h>
 
 #include "agent/agent.h"
 #include "agent/wiring.h"
+#include "core/dial.h"
 #include "core/ev.h"
 #include "core/log.h"
 #include "core/pkt.h"
 #include "direct/direct.h"
 #include "kernel-iface/addrwatch.h"
 #include "kernel-iface/tun.h"
+#include "link/link.h"
 #include "proto/ctlmsg.h"
 #include "proto/hairpin.h"
 #include "proto/reflect.h"
@@ -106,6 +110,34 @@ wiring_direct_dial_tcp(void *arg, const char *peer, const struct sockaddr_storag
 	return 1;
 }
 
+/*
+ * A TCP simultaneous open with peer (direct/direct.h direct_simopen_plan): from our peer port,
+ * beside its listener, to the peer's NAT's mapping of its own; the same answers as above.
+ */
+static int
+wiring_direct_dial_simopen(void *arg, const char *peer, const struct sockaddr_storage *to,
+			   bool tls_client)
+{
+	struct agent *a = arg;
+	struct peer *p = peer_find(a->peers, peer);
+	int fd, err;
+
+	if (!p || (p->paths.stream && !p->paths.stream_relayed) ||
+	    path_set_udp_is_alive(&p->paths, ev_now_ms(a->loop), peer_dead_after_ms(p)))
+		return 0;
+	if (!p->paths.relay || p->state != PEER_UP || !peer_dial_direct_own(p))
+		return -1;
+	fd = dial_socket_from(a->underlay_family, a->cfg.port);
+	err = fd < 0 ? fd : link_dial_simopen(a->links, p, fd, to, tls_client);
+	if (err) {
+		log_warnx("direct: cannot open TCP from port %u to %s: %s", a->cfg.port, peer,
+			  strerror(-err));
+		peer_on_dial_failed(p);
+		return 0; /* counted as nothing to do: tried again DIRECT_SIMOPEN_NEXT_MS later */
+	}
+	return 1;
+}
+
 /* The birthday technique's extra sockets: the UDP path's (path/udp.h). */
 static int
 wiring_direct_aux_open(void *arg, const struct sockaddr_storage *to)
@@ -151,6 +183,7 @@ const struct direct_ops wiring_direct_ops = {
 	.direct_works = wiring_direct_works,
 	.on_reflexive = wiring_direct_on_reflexive,
 	.dial_tcp = wiring_direct_dial_tcp,
+	.dial_simopen = wiring_direct_dial_simopen,
 	.aux_open = wiring_direct_aux_open,
 	.aux_close = wiring_direct_aux_close,
 	.aux_pinned = wiring_direct_aux_pinned,
@@ -208,8 +241,33 @@ wiring_direct_home_state(struct agent *a, bool up)
 		return;
 	if (up && home_server_addr(a->home, &server))
 		direct_home_up(a->direct, &server);
-	else if (!up)
+	else if (!up) {
 		direct_home_down(a->direct);
+		direct_on_observed(a->direct, NULL);
+	}
+}
+
+/* Where our home server sees our connection come from (direct/direct.h direct_on_observed). */
+static void
+wiring_on_home_observed(void *arg, const struct ctlmsg *m)
+{
+	struct agent *a = arg;
+	struct sockaddr_storage ss = { 0 };
+
+	if (m->u.observed.family == 4) {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+
+		s4->sin_family = AF_INET;
+		memcpy(&s4->sin_addr, m->u.observed.addr, 4);
+		s4->sin_port = htons(m->u.observed.port);
+	} else {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+
+		s6->sin6_family = AF_INET6;
+		memcpy(&s6->sin6_addr, m->u.observed.addr, 16);
+		s6->sin6_port = htons(m->u.observed.port);
+	}
+	direct_on_observed(a->direct, &ss);
 }
 
 static void
@@ -229,7 +287,9 @@ wiring_on_home_offer(void *arg, const struct ctlmsg *m)
 int
 wiring_handle_direct(struct agent *a)
 {
-	return home_handle(a->home, CTL_OFFER, wiring_on_home_offer, a);
+	int err = home_handle(a->home, CTL_OFFER, wiring_on_home_offer, a);
+
+	return err ? err : home_handle(a->home, CTL_OBSERVED, wiring_on_home_observed, a);
 }
 
 static void

@@ -120,8 +120,8 @@ ctlquery_on_record(struct stream *s, uint16_t type, const uint8_t *body, size_t 
 	struct ctlquery *q = stream_arg(s);
 	uint8_t *copy;
 
-	if (!ctlmsg_is_known(type) || type == CTL_HELLO)
-		return true; /* the server's HELLO, or something newer: not an answer */
+	if (!ctlmsg_is_known(type) || type == CTL_HELLO || type == CTL_OBSERVED)
+		return true; /* the server's HELLO and what it saw of us, or something newer */
 	copy = malloc(len ? len : 1);
 	if (!copy) {
 		snprintf(q->error, sizeof(q->error), "out of memory");

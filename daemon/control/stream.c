@@ -38,6 +38,7 @@ struct stream {
 	char *server_name; /* client: sent as SNI */
 	int fd;
 	bool is_client;
+	bool tls_server; /* connected by us, TLS as the server (stream_new_simopen) */
 	bool closed;
 	bool bulk;            /* stream_set_bulk: buffers stay allocated */
 	bool coalesce;        /* stream_set_coalesce: records written at the end of the turn */
@@ -126,18 +127,15 @@ stream_new(struct stream **out, struct ev_loop *loop, struct tls_ctx *ctx, int f
 }
 
 int
-stream_connect(struct stream **out, struct ev_loop *loop, struct tls_ctx *ctx,
-	       const struct sockaddr_storage *to, const char *server_name, const char *expected,
-	       const struct stream_ops *ops, void *arg)
+stream_connect_fd(struct stream **out, struct ev_loop *loop, struct tls_ctx *ctx, int fd,
+		  const struct sockaddr_storage *to, const char *server_name, const char *expected,
+		  const struct stream_ops *ops, void *arg)
 {
 	socklen_t sl =
 	    to->ss_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
-	int fd = socket(to->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	struct stream *s;
 	int err;
 
-	if (fd < 0)
-		return -errno;
 	if (connect(fd, (const struct sockaddr *)to, sl) < 0 && errno != EINPROGRESS) {
 		err = -errno;
 		close(fd);
@@ -155,6 +153,32 @@ stream_connect(struct stream **out, struct ev_loop *loop, struct tls_ctx *ctx,
 	}
 	*out = s;
 	return 0;
+}
+
+int
+stream_connect(struct stream **out, struct ev_loop *loop, struct tls_ctx *ctx,
+	       const struct sockaddr_storage *to, const char *server_name, const char *expected,
+	       const struct stream_ops *ops, void *arg)
+{
+	int fd = socket(to->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -errno;
+	return stream_connect_fd(out, loop, ctx, fd, to, server_name, expected, ops, arg);
+}
+
+int
+stream_new_simopen(struct stream **out, struct ev_loop *loop, struct tls_ctx *ctx, int fd,
+		   bool tls_client, const char *expected, const struct sockaddr_storage *remote,
+		   const struct stream_ops *ops, void *arg)
+{
+	/* Waits for the connection like a client; stream_on_connected picks the TLS role. */
+	int err =
+	    stream_new(out, loop, ctx, fd, true, tls_client ? expected : NULL, remote, ops, arg);
+
+	if (!err)
+		(*out)->tls_server = !tls_client;
+	return err;
 }
 
 /*
@@ -492,7 +516,7 @@ stream_on_connected(struct stream *s)
 		stream_close(s, strerror(err));
 		return;
 	}
-	if (tls_conn_new(&s->tls, s->ctx, s->fd, true, s->expected) ||
+	if (tls_conn_new(&s->tls, s->ctx, s->fd, !s->tls_server, s->expected) ||
 	    (s->server_name && tls_conn_set_server_name(s->tls, s->server_name))) {
 		stream_close(s, "cannot create TLS state");
 		return;

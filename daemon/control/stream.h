@@ -56,6 +56,23 @@ int stream_connect(struct stream **out, struct ev_loop *loop, struct tls_ctx *ct
 		   const struct sockaddr_storage *to, const char *server_name, const char *expected,
 		   const struct stream_ops *ops, void *arg);
 
+/*
+ * The same from fd, a socket the caller made (bound to a port of its choosing, say), which
+ * this connects; fd is taken, closed on failure too.
+ */
+int stream_connect_fd(struct stream **out, struct ev_loop *loop, struct tls_ctx *ctx, int fd,
+		      const struct sockaddr_storage *to, const char *server_name,
+		      const char *expected, const struct stream_ops *ops, void *arg);
+/*
+ * A TCP simultaneous open (docs/direct-paths.md): fd connects (or is connecting) to the peer,
+ * which connects to us at the same time, so neither side is the natural TLS server. Once the
+ * connection is up, TLS runs as the client (tls_client, expecting the name `expected`) or as
+ * the server (the owner checks the certificate's name, as for an accepted connection).
+ */
+int stream_new_simopen(struct stream **out, struct ev_loop *loop, struct tls_ctx *ctx, int fd,
+		       bool tls_client, const char *expected, const struct sockaddr_storage *remote,
+		       const struct stream_ops *ops, void *arg);
+
 bool stream_send(struct stream *s, uint16_t type, const void *body, size_t len);
 /* Encodes and sends a control message; false if it does not encode or fit. */
 bool stream_send_msg(struct stream *s, const struct ctlmsg *m);

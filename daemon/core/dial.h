@@ -25,6 +25,13 @@ typedef void dial_fn(void *arg, int fd, int err);
  */
 int dial_tcp(struct dial **out, struct ev_loop *loop, const struct sockaddr_storage *to,
 	     uint64_t timeout_ms, dial_fn *cb, void *arg);
+/*
+ * A non-blocking, close-on-exec TCP socket of family bound to port (any address) with
+ * SO_REUSEADDR and SO_REUSEPORT, so that it can connect from a port a listener of ours holds
+ * (which must have SO_REUSEPORT too): the fd, or -errno. A connection from the agent's peer
+ * port makes its NAT map that port, the same mapping a simultaneous open then uses.
+ */
+int dial_socket_from(int family, uint16_t port);
 /* Withdraws d: no callback, its socket closed. */
 void dial_cancel(struct dial *d);
 

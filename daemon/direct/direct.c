@@ -200,6 +200,8 @@ direct_gather(const struct direct *d, struct ctl_candidate *out, size_t max)
 			n = direct_cand_add_proto(out, n, CTL_CAND_SRFLX, 6, &pub,
 						  htons(d->public_tcp), 80);
 	}
+	/* Our NAT's TCP mapping of the peer port, for a simultaneous open (direct_tcp.c). */
+	n = direct_so_gather(d, out, n, max);
 	/* The peer port takes TCP too: each host address again, as a TCP candidate, if room. */
 	for (size_t i = 0, nudp = n; i < nudp && n < max; i++)
 		if (out[i].kind == CTL_CAND_HOST) {
@@ -334,7 +336,7 @@ direct_round_find(struct direct *d, const char *peer)
 	return NULL;
 }
 
-static bool
+bool
 direct_cand_to_sockaddr(const struct ctl_candidate *c, struct sockaddr_storage *ss)
 {
 	memset(ss, 0, sizeof(*ss));
@@ -475,9 +477,11 @@ direct_on_offer(struct direct *d, const struct ctlmsg *m)
 	struct direct_tcp_plan plan;
 	struct direct_bd *bd = NULL;
 	uint64_t bd_next = 0;
+	struct direct_so was_so = { 0 };
 
 	d->stats.offers_received++;
 	if (r) {
+		was_so = r->so;
 		bd = r->bd;
 		bd_next = r->bd_next_ms;
 		offered = r->offered_ms;
@@ -544,6 +548,7 @@ direct_on_offer(struct direct *d, const struct ctlmsg *m)
 			r->tcp_due_ms = was_due;
 		}
 	}
+	direct_so_consider(d, r, &was_so, m, plan.early, now);
 	/* UDP cannot work: TCP now (or after the defer), not after the fast phase. */
 	if (r->ntcp && r->tcp_early && !r->tcp_due_ms)
 		r->tcp_due_ms = now + (r->tcp_first ? 0 : DIRECT_TCP_DEFER_MS);
@@ -554,7 +559,7 @@ direct_on_offer(struct direct *d, const struct ctlmsg *m)
 		    plan.dial_first ? "" : "s", plan.early ? " (UDP is blocked: at once)" : "");
 	log_debug(LOG_PATH, "direct: %s offers %zu usable UDP and %zu TCP candidate(s) of %u", peer,
 		  r->ncand, r->ntcp, m->u.offer.count);
-	if (!r->ncand && !r->ntcp && !r->bd) {
+	if (!r->ncand && !r->ntcp && !r->bd && !r->so.on) {
 		*r = d->rounds[--d->nrounds];
 		return;
 	}
@@ -596,7 +601,9 @@ direct_run_rounds(struct direct *d, uint64_t now)
 			i++;
 			continue;
 		}
-		if (r->tcp_due_ms && now >= r->tcp_due_ms && r->tcp_next < r->ntcp) {
+		direct_so_run(d, r, now);
+		if (r->tcp_due_ms && now >= r->tcp_due_ms && r->tcp_next < r->ntcp &&
+		    !direct_so_holds(r)) {
 			char addr[SOCKADDR_STR_MAX];
 
 			int rc = d->ops.dial_tcp

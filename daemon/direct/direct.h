@@ -64,7 +64,9 @@ enum {
 	DIRECT_HOST_MAX = 8,    /* host candidates offered */
 	DIRECT_TCP_MAX = 4,     /* a peer's TCP candidates kept */
 	DIRECT_TCP_DEFER_MS = 5000,
-	DIRECT_TCP_NEXT_MS = 10000, /* the next TCP candidate, if the last did not come up */
+	DIRECT_TCP_NEXT_MS = 10000,     /* the next TCP candidate, if the last did not come up */
+	DIRECT_SIMOPEN_TRIES = 3,       /* simultaneous opens with a peer per offer, at most */
+	DIRECT_SIMOPEN_NEXT_MS = 12000, /* the next one, if the last did not come up */
 };
 
 struct direct_ops {
@@ -91,6 +93,13 @@ struct direct_ops {
 	 * NULL.
 	 */
 	int (*dial_tcp)(void *arg, const char *peer, const struct sockaddr_storage *to);
+	/*
+	 * The same for a TCP simultaneous open (direct_simopen_plan): connect from our peer
+	 * port to `to` while the peer does the same toward ours; TLS as the client if
+	 * tls_client, else as the server. The same answers as dial_tcp. May be NULL.
+	 */
+	int (*dial_simopen)(void *arg, const char *peer, const struct sockaddr_storage *to,
+			    bool tls_client);
 	/*
 	 * The birthday technique's extra sockets (path/udp.h path_udp_aux_*): open one that sends
 	 * one datagram to `to` (its id, or -errno), close one, and which one frames to `to` go out
@@ -197,6 +206,36 @@ void direct_tcp_plan(const char *self, const struct ctl_candidate *ours, size_t 
 		     struct direct_tcp_plan *out);
 /* The order in which a TCP candidate of that list is dialed (lower first). */
 int direct_tcp_order(const struct ctl_candidate *c, const struct ctl_candidate *all, size_t n);
+
+/*
+ * TCP simultaneous open (direct_tcp.c): for two sides that both let in only answers and
+ * cannot use UDP. Our home server tells us where our home connection comes from
+ * (CTL_OBSERVED); the agent dials it from its peer port, so behind a NAT that keeps ports that
+ * is the NAT's TCP mapping of the peer port, which we offer as a CTL_CAND_SIMOPEN candidate
+ * (not when the port was not kept: a NAT that picks ports would pick another toward the
+ * peer). With a peer that offers one too, and when neither side is reachable by a plain dial
+ * (both ranks below 2, direct_tcp_plan: otherwise the plain dial does it), both sides dial
+ * each other's from their peer port at about the same time (each at the other's offer: when
+ * UDP is blocked on either side at once, else when the fast phase of UDP probing ends; a SYN
+ * is retransmitted for seconds, which covers the skew), and the side whose identity sorts
+ * first is the TLS client. Up to DIRECT_SIMOPEN_TRIES tries, DIRECT_SIMOPEN_NEXT_MS apart;
+ * plain TCP dials of that peer's other candidates wait until they are over.
+ */
+struct direct_simopen_plan {
+	bool on;
+	bool tls_client;
+	struct sockaddr_storage to; /* the peer's CTL_CAND_SIMOPEN candidate */
+};
+void direct_simopen_plan(const char *self, const struct ctl_candidate *ours, size_t nours,
+			 const char *peer, const struct ctl_candidate *theirs, size_t ntheirs,
+			 int family, struct direct_simopen_plan *out);
+/*
+ * What our home server saw as the source of our home connection (CTL_OBSERVED, borrowed):
+ * a change offers our candidates again (ops.on_reflexive). NULL: the home connection is gone.
+ */
+void direct_on_observed(struct direct *d, const struct sockaddr_storage *seen);
+/* The last of it (family 0: none), for `vertex netcheck`. */
+const struct sockaddr_storage *direct_observed(const struct direct *d);
 
 /* What the hairpin test found (direct/hairpin.h), for `vertex netcheck`. */
 struct hairpin;

@@ -35,6 +35,14 @@ struct direct_bd {
 	struct sockaddr_storage pub; /* its public address: the spray's, ports replaced */
 };
 
+/* A simultaneous open with one peer (direct_tcp.c, direct.h direct_simopen_plan). */
+struct direct_so {
+	bool on, tls_client;
+	struct sockaddr_storage to;
+	unsigned tries;
+	uint64_t due_ms; /* when the next try goes; 0: not due yet */
+};
+
 /*
  * A peer's candidates from its last offer, and the probing round they started: kept after the
  * round ends (active false), for `vertex peers`, until the peer goes or a new offer comes.
@@ -61,6 +69,7 @@ struct direct_round {
 	bool mapped;           /* it offered a router mapping (plain probes get in there) */
 	struct direct_bd *bd;  /* the birthday technique with it; NULL: not running */
 	uint64_t bd_next_ms;   /* not again before (it found nothing last time); 0: any time */
+	struct direct_so so;   /* a simultaneous open with it */
 };
 
 struct direct {
@@ -93,6 +102,7 @@ struct direct {
 	struct portmap *portmap_tcp; /* the peer port's TCP mapping; NULL: off */
 	uint16_t public_tcp;         /* a TCP port the router forwards to ours (config); 0: none */
 	struct hairpin hairpin;      /* the hairpin test (direct_hairpin.c) */
+	struct sockaddr_storage observed; /* our home connection's source as the server saw it */
 };
 
 /* The timer runs while there is a server or a round (direct.c). */
@@ -109,6 +119,24 @@ void direct_bd_consider(struct direct *d, struct direct_round *r, uint64_t now);
 void direct_bd_run(struct direct *d, struct direct_round *r, uint64_t now);
 /* The peer is gone: every socket of r's technique closed, r->bd freed. */
 void direct_bd_end(struct direct *d, struct direct_round *r);
+
+/*
+ * A candidate (of a kind we dial or probe: host, srflx, mapped) as an address; false for other
+ * kinds and for addresses no peer can have (this host, nowhere, multicast).
+ */
+bool direct_cand_to_sockaddr(const struct ctl_candidate *c, struct sockaddr_storage *ss);
+
+/*
+ * TCP simultaneous open (direct_tcp.c): our candidate, if any, added to out (n used, max
+ * room; returns the new n); on an offer from the peer of r (was: r's state before the offer,
+ * so tries are kept when the target is the same; early: UDP is blocked on either side); on
+ * the timer, the try due made. direct_so_holds: plain TCP dials to r's peer wait.
+ */
+size_t direct_so_gather(const struct direct *d, struct ctl_candidate *out, size_t n, size_t max);
+void direct_so_consider(struct direct *d, struct direct_round *r, const struct direct_so *was,
+			const struct ctlmsg *m, bool early, uint64_t now);
+void direct_so_run(struct direct *d, struct direct_round *r, uint64_t now);
+bool direct_so_holds(const struct direct_round *r);
 
 /*
  * The hairpin test (direct_hairpin.c, direct/hairpin.h): a new one toward d->reflexive (called

@@ -22,6 +22,7 @@
 #include "crypto/csr.h"
 #include "crypto/tls.h"
 #include "core/backoff.h"
+#include "core/dial.h"
 #include "core/ev.h"
 #include "core/log.h"
 #include "core/sockaddr.h"
@@ -360,6 +361,25 @@ static const struct stream_ops home_ops = {
 	.on_closed = home_on_closed,
 };
 
+/*
+ * A TCP connection from params.local_port: 0, or -errno when that port cannot be used for it
+ * now (taken for this destination, say): then the caller dials from any port.
+ */
+static int
+home_connect_from_port(struct home *h, const struct sockaddr_storage *to)
+{
+	int fd = dial_socket_from(to->ss_family, h->params.local_port), err;
+
+	if (fd < 0)
+		return fd;
+	err = stream_connect_fd(&h->s, h->loop, h->tls, fd, to, home_domain(h), h->server_name,
+				&home_ops, h);
+	if (err)
+		log_debug(LOG_CTL, "home: cannot connect to %s from port %u (%s): from any port",
+			  h->addr, h->params.local_port, strerror(-err));
+	return err;
+}
+
 static void
 home_connect_to(struct home *h, const struct sockaddr_storage *to)
 {
@@ -368,8 +388,10 @@ home_connect_to(struct home *h, const struct sockaddr_storage *to)
 	sockaddr_format(to, h->addr, sizeof(h->addr));
 	h->state = HOME_CONNECTING;
 	if (!h->params.dial) {
-		err = stream_connect(&h->s, h->loop, h->tls, to, home_domain(h), h->server_name,
-				     &home_ops, h);
+		err = h->params.local_port ? home_connect_from_port(h, to) : -1;
+		if (err)
+			err = stream_connect(&h->s, h->loop, h->tls, to, home_domain(h),
+					     h->server_name, &home_ops, h);
 	} else {
 		int fd = h->params.dial(h->params.dial_arg, to);
 

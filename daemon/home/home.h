@@ -44,8 +44,8 @@ enum {
 	HOME_RETRY_MAX_MS = 60000,
 	HOME_PING_MS = 30000,
 	HOME_RENEW_MIN_MS = 5000,
-	HOME_NOTARY_QUEUE = 8, /* notary questions held while the connection comes up */
-	HOME_HANDLERS_MAX = 8, /* message types the modules above may register */
+	HOME_NOTARY_QUEUE = 8,  /* notary questions held while the connection comes up */
+	HOME_HANDLERS_MAX = 12, /* message types the modules above may register */
 };
 
 struct home_params {
@@ -61,6 +61,13 @@ struct home_params {
 	 */
 	int (*dial)(void *dial_arg, const struct sockaddr_storage *to);
 	void *dial_arg;
+	/*
+	 * For a TCP connection: dial from this local port (0: any), beside our listener on it
+	 * (core/dial.h dial_socket_from), so that the server's CTL_OBSERVED names our NAT's
+	 * mapping of that port; if it is taken for that destination (a connection of ours still in
+	 * TIME_WAIT there), from any port.
+	 */
+	uint16_t local_port;
 };
 
 struct home_ops {

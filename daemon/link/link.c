@@ -36,9 +36,10 @@ struct link {
 	struct peer *peer; /* known at once when dialing; after the handshake when accepted */
 	struct link *next; /* t->list */
 	struct stream *s;  /* NULL once the stream has closed */
-	bool is_client;
-	bool closing;  /* detached from the table and the peer; freed when nothing holds it */
-	unsigned busy; /* one of its stream callbacks is running: the free waits */
+	bool is_client;    /* the TLS client (a simultaneous open may make the dialer the server) */
+	bool dialed;       /* we connected: a failure is the dial's (peer_on_dial_failed) */
+	bool closing;      /* detached from the table and the peer; freed when nothing holds it */
+	unsigned busy;     /* one of its stream callbacks is running: the free waits */
 	enum link_state state;
 	struct keypair *pending; /* keys derived, waiting for the peer's HELLO */
 	struct sockaddr_storage remote;
@@ -170,7 +171,7 @@ static void
 link_detach(struct link *l)
 {
 	struct links *t = l->t;
-	bool failed_dial = l->is_client && l->state != LINK_UP;
+	bool failed_dial = l->dialed && l->state != LINK_UP;
 
 	if (l->closing)
 		return;
@@ -193,7 +194,7 @@ link_detach(struct link *l)
 		if (failed_dial)
 			peer_on_dial_failed(l->peer);
 		else
-			peer_on_link_gone(l->peer, l, l->is_client);
+			peer_on_link_gone(l->peer, l, l->dialed);
 	}
 }
 
@@ -217,6 +218,17 @@ link_fail(struct link *l, const char *what, const char *why)
 	link_close(l);
 }
 
+/* l's stream is made: into the table. */
+static void
+link_add(struct links *t, struct link *l)
+{
+	stream_set_bulk(l->s);
+	stream_set_coalesce(l->s); /* FRAME records of one turn share TLS records */
+	l->next = t->list;
+	t->list = l;
+	t->n++;
+}
+
 /* Takes fd (closed on failure). */
 static struct link *
 link_new(struct links *t, int fd, bool is_client, struct peer *p,
@@ -230,7 +242,7 @@ link_new(struct links *t, int fd, bool is_client, struct peer *p,
 	}
 	l->t = t;
 	l->peer = p;
-	l->is_client = is_client;
+	l->is_client = l->dialed = is_client;
 	l->remote = *remote;
 	l->state = LINK_OPENING;
 	if (stream_new(&l->s, t->loop, t->tls, fd, is_client, is_client ? p->identity : NULL,
@@ -238,11 +250,7 @@ link_new(struct links *t, int fd, bool is_client, struct peer *p,
 		free(l);
 		return NULL;
 	}
-	stream_set_bulk(l->s);
-	stream_set_coalesce(l->s); /* FRAME records of one turn share TLS records */
-	l->next = t->list;
-	t->list = l;
-	t->n++;
+	link_add(t, l);
 	return l;
 }
 
@@ -268,6 +276,40 @@ link_dial(struct links *t, struct peer *p, const struct sockaddr_storage *to)
 		return err;
 	}
 	return link_dial_fd(t, p, fd, to);
+}
+
+int
+link_dial_simopen(struct links *t, struct peer *p, int fd, const struct sockaddr_storage *to,
+		  bool tls_client)
+{
+	struct sockaddr_storage sa;
+	socklen_t sl = sockaddr_for_family(t->params.family, to, &sa);
+	struct link *l;
+
+	if (connect(fd, (struct sockaddr *)&sa, sl) < 0 && errno != EINPROGRESS) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	if (!(l = calloc(1, sizeof(*l)))) {
+		close(fd);
+		return -ENOMEM;
+	}
+	l->t = t;
+	l->peer = p;
+	l->is_client = tls_client;
+	l->dialed = true;
+	l->remote = *to;
+	l->state = LINK_OPENING;
+	/* As the TLS server the certificate is checked against p in link_on_established. */
+	if (stream_new_simopen(&l->s, t->loop, t->tls, fd, tls_client, p->identity, to, &link_ops,
+			       l)) {
+		free(l);
+		return -ENOMEM;
+	}
+	link_add(t, l);
+	return 0;
 }
 
 /* A connection refused at once: counted, and said (rate-limited). */
@@ -386,8 +428,8 @@ link_on_established(struct stream *s)
 			return;
 		}
 	} else if (!l->is_client && strcmp(ci->subject, l->peer->identity)) {
-		/* A relayed channel is from the peer its server named: the certificate must say so.
-		 */
+		/* A relayed channel is from the peer its server named, a simultaneous open with the
+		 * peer we dialed: the certificate must say so. */
 		link_fail(l, "handshake", "certificate names another peer than the relay did");
 		return;
 	}
@@ -467,7 +509,7 @@ link_on_hello(struct link *l, const uint8_t *body, size_t len)
 	l->state = LINK_UP;
 	link_uncount(l);
 	stream_set_deadline(l->s, 0);
-	old = peer_on_session(l->peer, l, kp, l->is_client, &l->remote,
+	old = peer_on_session(l->peer, l, kp, l->dialed, &l->remote,
 			      tls_conn_peer(stream_tls(l->s))->fpr, hello.addr4, hello.addr6);
 	if (old)
 		link_close(old);

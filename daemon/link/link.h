@@ -89,6 +89,16 @@ int link_dial(struct links *t, struct peer *p, const struct sockaddr_storage *to
  * descriptor for (a test's socketpair).
  */
 int link_dial_fd(struct links *t, struct peer *p, int fd, const struct sockaddr_storage *to);
+/*
+ * A TCP simultaneous open with p (docs/direct-paths.md): fd (taken: closed on failure), a
+ * socket bound to our peer port (core/dial.h dial_socket_from), connects to `to`, the peer's
+ * NAT's mapping of its peer port, while the peer connects to ours. Both sides dialed, so TLS
+ * roles come from outside: tls_client, else we answer as the TLS server (and the certificate
+ * must name p). A failure is a failed dial (peer_on_dial_failed), as for link_dial. 0 or
+ * -errno.
+ */
+int link_dial_simopen(struct links *t, struct peer *p, int fd, const struct sockaddr_storage *to,
+		      bool tls_client);
 /* A connection accepted on the peer port (fd taken). Refused and counted over a bound. */
 void link_accept(struct links *t, int fd, const struct sockaddr_storage *from);
 

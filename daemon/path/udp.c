@@ -86,6 +86,19 @@ path_socket_bind(int family, int type, uint16_t port)
 	if (fd < 0)
 		return -errno;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	/*
+	 * The peer port's listener shares its port with our own connections from it (the home
+	 * connection, a simultaneous open: core/dial.h dial_socket_from), which Linux allows only
+	 * with SO_REUSEPORT on all of them. Only our own user can join the group; the UDP socket
+	 * does not, so a second agent still fails to start on the port.
+	 */
+	if (type == SOCK_STREAM &&
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
 	if (family == AF_INET6) {
 		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
 

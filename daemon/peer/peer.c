@@ -124,6 +124,15 @@ peer_dial_direct(struct peer *p, const struct sockaddr_storage *to)
 	return true;
 }
 
+bool
+peer_dial_direct_own(struct peer *p)
+{
+	if (p->dialing)
+		return false;
+	p->dialing = p->dialing_extra = true;
+	return true;
+}
+
 void
 peer_on_link_gone(struct peer *p, struct link *l, bool was_client)
 {

@@ -167,6 +167,11 @@ struct link *peer_on_session(struct peer *p, struct link *l, struct keypair *kp,
  * dial is already running.
  */
 bool peer_dial_direct(struct peer *p, const struct sockaddr_storage *to);
+/*
+ * The same when the caller dials the link itself (a TCP simultaneous open, link_dial_simopen):
+ * marks the dial as running and as one whose failure costs nothing; false if one runs already.
+ */
+bool peer_dial_direct_own(struct peer *p);
 /* The peer said it is going away (a CLOSE record): keys dropped, try again after a while. */
 void peer_on_close(struct peer *p);
 /*

@@ -48,6 +48,7 @@
 #include "core/listener.h"
 #include "core/log.h"
 #include "core/ratelimit.h"
+#include "core/sockaddr.h"
 #include "crypto/cert.h"
 #include "crypto/csr.h"
 #include "crypto/tls.h"
@@ -241,6 +242,37 @@ serve_hello_release(struct sconn *c)
 	serve_hello_send(c);
 }
 
+/*
+ * Tells an agent where its connection came from as we see it (CTL_OBSERVED): behind a NAT that
+ * keeps ports, and dialed from its peer port, that is the NAT's TCP mapping of the peer port,
+ * which it offers for a simultaneous open (docs/direct-paths.md). A sconn's address is
+ * never anything but IPv4 or IPv6.
+ */
+static bool
+serve_observed_send(struct sconn *c)
+{
+	struct ctlmsg r = { .type = CTL_OBSERVED };
+	struct sockaddr_storage from;
+
+	sockaddr_unmap(&c->from, &from);
+	if (from.ss_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const struct sockaddr_in *)&from;
+
+		r.u.observed.family = 4;
+		memcpy(r.u.observed.addr, &s4->sin_addr, 4);
+		r.u.observed.port = ntohs(s4->sin_port);
+	} else if (from.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)&from;
+
+		r.u.observed.family = 6;
+		memcpy(r.u.observed.addr, &s6->sin6_addr, 16);
+		r.u.observed.port = ntohs(s6->sin6_port);
+	}
+	if (!r.u.observed.family || !r.u.observed.port)
+		return true; /* a test's socketpair: nothing to tell */
+	return sconn_send(c, &r);
+}
+
 static bool
 serve_hello(struct sconn *c, const struct ctlmsg *m)
 {
@@ -266,7 +298,7 @@ serve_hello(struct sconn *c, const struct ctlmsg *m)
 		c->hello_held = true;
 		return true;
 	}
-	return serve_hello_send(c);
+	return serve_hello_send(c) && (c->role != CTL_ROLE_AGENT || serve_observed_send(c));
 }
 
 static void

@@ -19,7 +19,10 @@
 static const char *
 ctl_cand_kind(uint8_t kind)
 {
-	return kind == CTL_CAND_HOST ? "host" : kind == CTL_CAND_SRFLX ? "srflx" : "mapped";
+	return kind == CTL_CAND_HOST      ? "host"
+	       : kind == CTL_CAND_SRFLX   ? "srflx"
+	       : kind == CTL_CAND_SIMOPEN ? "simopen"
+					  : "mapped";
 }
 
 /*

@@ -742,6 +742,11 @@ direct_candidates(const struct direct *d, const char *peer, struct direct_cand *
 					       .proto = 6,
 					       .dialed = i < r->tcp_next,
 					       .addr = r->tcp[i] };
+	if (r && r->so.on && n < max) /* the simultaneous open's target (direct_tcp.c) */
+		out[n++] = (struct direct_cand){ .kind = CTL_CAND_SIMOPEN,
+						 .proto = 6,
+						 .dialed = r->so.tries > 0,
+						 .addr = r->so.to };
 	return n;
 }
 

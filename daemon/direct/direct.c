@@ -375,14 +375,16 @@ direct_cand_to_sockaddr(const struct ctl_candidate *c, struct sockaddr_storage *
 /*
  * Is c (a TCP candidate) on the public address its side's server saw: that of a UDP srflx
  * candidate, or of the NAT class (kind 4: it names the reflexive address; a host whose
- * reflexive address is its own offers no srflx, which would repeat the host candidate)?
+ * reflexive address is its own offers no srflx, which would repeat the host candidate), or of
+ * what its server saw of its TCP connection (kind 5: a public host whose UDP is blocked has no
+ * reflexive address, but the server saw its own address)?
  */
 static bool
 direct_tcp_on_srflx(const struct ctl_candidate *c, const struct ctl_candidate *all, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		if (((all[i].kind == CTL_CAND_SRFLX && all[i].proto == 17) ||
-		     all[i].kind == CTL_CAND_NAT) &&
+		     all[i].kind == CTL_CAND_NAT || all[i].kind == CTL_CAND_SIMOPEN) &&
 		    all[i].family == c->family && !memcmp(all[i].addr, c->addr, sizeof(c->addr)))
 			return true;
 	return false;

@@ -182,9 +182,11 @@ bool direct_portmap_tcp_info(const struct direct *d, struct portmap_info *out);
 /*
  * Direct TCP: who dials, and when (direct_tcp_plan, on each offer). A candidate list's TCP
  * reachability: 2 if it has a TCP candidate of kind mapped or srflx (a router mapping or a
- * forwarded port), or a host one on the address of its UDP srflx candidate or of its NAT
+ * forwarded port), or a host one on the address of its UDP srflx candidate, of its NAT
  * class (CTL_CAND_NAT, which names the reflexive address: a host without NAT offers no srflx,
- * it would repeat the host one): no NAT in the way; 1 if it has only other host TCP
+ * it would repeat the host one) or of its CTL_CAND_SIMOPEN one (the address its server saw of
+ * its TCP connection: a public host whose UDP is blocked): no NAT in the way; 1 if it has
+ * only other host TCP
  * candidates (behind a NAT, reachable from its LAN only); 0 if none. The side whose list
  * ranks lower dials at once (the other would dial a private address), the other one
  * DIRECT_TCP_DEFER_MS later; equal ranks: the side whose identity sorts first dials at once.

@@ -188,7 +188,8 @@ direct_on_observed(struct direct *d, const struct sockaddr_storage *seen)
 		 direct_so_port(seen) == d->port
 		     ? ": our NAT keeps the peer port (a TCP simultaneous open candidate)"
 		     : "");
-	d->ops.on_reflexive(d->arg);
+	if (d->ops.on_reflexive)
+		d->ops.on_reflexive(d->arg);
 }
 
 const struct sockaddr_storage *

@@ -52,6 +52,11 @@ struct fx {
 	bool works;
 	struct sockaddr_storage dialed[8]; /* dial_tcp */
 	size_t ndialed;
+	struct sockaddr_storage so_dialed[8]; /* dial_simopen */
+	bool so_client[8];
+	size_t nso;
+	int so_answer;     /* what dial_simopen answers: 1 dialed, 0 a link is up, -1 not now */
+	unsigned reoffers; /* on_reflexive */
 	bool dial_busy;
 	unsigned dial_refused;
 	/* The birthday technique's extra sockets (fakes: ids 0..). */
@@ -172,7 +177,29 @@ fx_dial_tcp(void *arg, const char *peer, const struct sockaddr_storage *to)
 	return 1;
 }
 
+static int
+fx_dial_simopen(void *arg, const char *peer, const struct sockaddr_storage *to, bool tls_client)
+{
+	struct fx *f = arg;
+
+	assert_string_equal(peer, BOB);
+	if (f->so_answer <= 0)
+		return f->so_answer;
+	assert_true(f->nso < 8);
+	f->so_client[f->nso] = tls_client;
+	f->so_dialed[f->nso++] = *to;
+	return 1;
+}
+
+static void
+fx_on_reflexive(void *arg)
+{
+	((struct fx *)arg)->reoffers++;
+}
+
 static const struct direct_ops fx_ops = {
+	.on_reflexive = fx_on_reflexive,
+	.dial_simopen = fx_dial_simopen,
 	.send_datagram = fx_send_datagram,
 	.send_offer = fx_send_offer,
 	.probe = fx_probe,
@@ -195,6 +222,7 @@ setup(void **state)
 	assert_int_equal(ev_loop_new(&f->loop), 0);
 	f->now = 1000000;
 	f->pinned = -1;
+	f->so_answer = 1;
 	ev_loop_set_clock(f->loop, fx_clock, f);
 	assert_int_equal(direct_new(&f->d, f->loop, &p, &fx_ops, f), 0);
 	*state = f;
@@ -708,6 +736,224 @@ test_tcp_reachable_side_waits(void **state)
 }
 
 /*
+ * Simultaneous open (direct_simopen_plan): only when both sides offer their NAT's mapping of
+ * the peer port and neither can be dialed plainly; the two sides agree on the TLS roles (the
+ * identity that sorts first is the client) and each aims at the other's candidate.
+ */
+static void
+test_simopen_plan(void **state)
+{
+	/* Behind a NAT that keeps ports, UDP blocked: host TCP (rank 1) and simopen. */
+	const struct ctl_candidate a_blocked[] = {
+		cand4(CTL_CAND_HOST, 17, 198, 19, 1, 2, 4800),
+		cand4(CTL_CAND_HOST, 6, 198, 19, 1, 2, 4800),
+		cand4(CTL_CAND_SIMOPEN, 6, 198, 18, 0, 201, 4800),
+	};
+	const struct ctl_candidate b_blocked[] = {
+		cand4(CTL_CAND_HOST, 17, 198, 19, 2, 2, 4800),
+		cand4(CTL_CAND_HOST, 6, 198, 19, 2, 2, 4800),
+		cand4(CTL_CAND_SIMOPEN, 6, 198, 18, 0, 202, 4800),
+	};
+	/* A NAT that picks ports (symmetric): no simopen candidate. */
+	const struct ctl_candidate b_symmetric[] = {
+		cand4(CTL_CAND_HOST, 17, 198, 19, 2, 2, 4800),
+		cand4(CTL_CAND_SRFLX, 17, 198, 18, 0, 202, 31337),
+		cand4(CTL_CAND_HOST, 6, 198, 19, 2, 2, 4800),
+	};
+	/* Reachable: a router's TCP mapping (rank 2), a simopen candidate beside it. */
+	const struct ctl_candidate b_mapped[] = {
+		cand4(CTL_CAND_HOST, 6, 198, 19, 2, 2, 4800),
+		cand4(CTL_CAND_MAPPED, 6, 198, 18, 0, 202, 4900),
+		cand4(CTL_CAND_SIMOPEN, 6, 198, 18, 0, 202, 4800),
+	};
+	/* Its mapping on an IPv6 address, for an agent whose sockets are IPv4 only. */
+	struct ctl_candidate b_v6[] = {
+		cand4(CTL_CAND_HOST, 6, 198, 19, 2, 2, 4800),
+		{ .kind = CTL_CAND_SIMOPEN,
+		  .proto = 6,
+		  .family = 6,
+		  .addr = { 0xfd },
+		  .port = 4800 },
+	};
+	struct direct_simopen_plan pa, pb;
+	struct sockaddr_storage want;
+
+	(void)state;
+	direct_simopen_plan(ALICE, a_blocked, 3, BOB, b_blocked, 3, AF_INET6, &pa);
+	direct_simopen_plan(BOB, b_blocked, 3, ALICE, a_blocked, 3, AF_INET6, &pb);
+	assert_true(pa.on && pb.on);
+	assert_true(pa.tls_client);  /* alice@ sorts before bob@ */
+	assert_false(pb.tls_client); /* so bob answers as the TLS server: one of each */
+	assert_int_equal(sockaddr_parse("198.18.0.202:4800", &want), 0);
+	assert_true(sockaddr_equal(&pa.to, &want));
+	assert_int_equal(sockaddr_parse("198.18.0.201:4800", &want), 0);
+	assert_true(sockaddr_equal(&pb.to, &want));
+	/* The roles follow the identities, not who computes them first. */
+	direct_simopen_plan("zed@a.example.com", a_blocked, 3, BOB, b_blocked, 3, AF_INET, &pa);
+	direct_simopen_plan(BOB, b_blocked, 3, "zed@a.example.com", a_blocked, 3, AF_INET, &pb);
+	assert_true(pa.on && pb.on && !pa.tls_client && pb.tls_client);
+	/* Either side without one: no simultaneous open. */
+	direct_simopen_plan(ALICE, a_blocked, 3, BOB, b_symmetric, 3, AF_INET6, &pa);
+	direct_simopen_plan(BOB, b_symmetric, 3, ALICE, a_blocked, 3, AF_INET6, &pb);
+	assert_false(pa.on || pb.on);
+	/* Either side reachable: the plain dial (direct_tcp_plan) does it. */
+	direct_simopen_plan(ALICE, a_blocked, 3, BOB, b_mapped, 3, AF_INET6, &pa);
+	direct_simopen_plan(BOB, b_mapped, 3, ALICE, a_blocked, 3, AF_INET6, &pb);
+	assert_false(pa.on || pb.on);
+	/* An IPv6 target is fine for a dual-stack agent, not for an IPv4-only one. */
+	direct_simopen_plan(ALICE, a_blocked, 3, BOB, b_v6, 2, AF_INET6, &pa);
+	assert_true(pa.on);
+	direct_simopen_plan(ALICE, a_blocked, 3, BOB, b_v6, 2, AF_INET, &pa);
+	assert_false(pa.on);
+	/* A public host whose UDP is blocked: its server saw its own address, so its host TCP
+	 * candidate there ranks 2 (reachable): the plain dial, as for tcp_direct.sh's carol. */
+	{
+		const struct ctl_candidate public_blocked[] = {
+			cand4(CTL_CAND_HOST, 17, 198, 18, 0, 30, 4800),
+			cand4(CTL_CAND_HOST, 6, 198, 18, 0, 30, 4800),
+			cand4(CTL_CAND_SIMOPEN, 6, 198, 18, 0, 30, 4800),
+		};
+
+		assert_int_equal(direct_tcp_rank(public_blocked, 3), 2);
+		direct_simopen_plan(ALICE, a_blocked, 3, "carol@b.example.com", public_blocked, 3,
+				    AF_INET6, &pa);
+		assert_false(pa.on);
+	}
+	/* An address no peer can have (this host) is never aimed at. */
+	b_v6[1] = cand4(CTL_CAND_SIMOPEN, 6, 127, 0, 0, 1, 4800);
+	direct_simopen_plan(ALICE, a_blocked, 3, BOB, b_v6, 2, AF_INET6, &pa);
+	assert_false(pa.on);
+}
+
+/* Our simopen candidate: offered only when the server saw our peer port (the NAT kept it). */
+static void
+test_simopen_candidate(void **state)
+{
+	struct fx *f = *state;
+	struct ctl_candidate c[CTL_CANDIDATES_MAX];
+	struct sockaddr_storage seen;
+	size_t n, found;
+
+	assert_int_equal(direct_observed(f->d)->ss_family, 0);
+	assert_int_equal(sockaddr_parse("198.18.0.201:31337", &seen), 0);
+	direct_on_observed(f->d, &seen);
+	assert_int_equal(f->reoffers, 1);
+	assert_true(sockaddr_equal(direct_observed(f->d), &seen));
+	n = direct_gather(f->d, c, CTL_CANDIDATES_MAX);
+	for (size_t i = 0; i < n; i++)
+		assert_int_not_equal(c[i].kind, CTL_CAND_SIMOPEN);
+	assert_int_equal(sockaddr_parse("198.18.0.201:4800", &seen), 0);
+	direct_on_observed(f->d, &seen);
+	direct_on_observed(f->d, &seen); /* the same again: no news */
+	assert_int_equal(f->reoffers, 2);
+	n = direct_gather(f->d, c, CTL_CANDIDATES_MAX);
+	found = 0;
+	for (size_t i = 0; i < n; i++)
+		if (c[i].kind == CTL_CAND_SIMOPEN) {
+			assert_int_equal(c[i].proto, 6);
+			assert_int_equal(c[i].family, 4);
+			assert_int_equal(c[i].port, 4800);
+			assert_memory_equal(c[i].addr, ((uint8_t[16]){ 198, 18, 0, 201 }), 16);
+			found++;
+		}
+	assert_int_equal(found, 1);
+	/* The home connection gone: nothing said until the next one says it again. */
+	direct_on_observed(f->d, NULL);
+	assert_int_equal(direct_observed(f->d)->ss_family, 0);
+	assert_int_equal(f->reoffers, 2);
+	n = direct_gather(f->d, c, CTL_CANDIDATES_MAX);
+	for (size_t i = 0; i < n; i++)
+		assert_int_not_equal(c[i].kind, CTL_CAND_SIMOPEN);
+}
+
+/*
+ * Both udp-blocked behind NATs that keep ports: bob's offer starts the simultaneous open at
+ * once (we, alice, the TLS client); "not now" is asked again soon, uncounted; a link up counts
+ * nothing; a re-offer keeps the count; DIRECT_SIMOPEN_TRIES tries DIRECT_SIMOPEN_NEXT_MS
+ * apart, plain dials of bob's host candidate only after them.
+ */
+static void
+test_simopen_dialed(void **state)
+{
+	struct fx *f = *state;
+	struct ctlmsg m = { .type = CTL_OFFER };
+	struct sockaddr_storage seen, want;
+
+	assert_int_equal(sockaddr_parse("198.18.0.201:4800", &seen), 0);
+	direct_on_observed(f->d, &seen);
+	strcpy(m.u.offer.from, BOB);
+	strcpy(m.u.offer.to, ALICE);
+	m.u.offer.count = 3;
+	m.u.offer.cand[0] = cand4(CTL_CAND_HOST, 17, 198, 19, 2, 2, 4800);
+	m.u.offer.cand[1] = cand4(CTL_CAND_HOST, 6, 198, 19, 2, 2, 4800);
+	m.u.offer.cand[2] = cand4(CTL_CAND_SIMOPEN, 6, 198, 18, 0, 202, 4800);
+	f->so_answer = -1; /* a dial runs */
+	direct_on_offer(f->d, &m);
+	advance(f, 300);
+	assert_int_equal(f->nso, 0);
+	f->so_answer = 1;
+	advance(f, DIRECT_PROBE_MS);
+	assert_int_equal(f->nso, 1);
+	assert_int_equal(sockaddr_parse("198.18.0.202:4800", &want), 0);
+	assert_true(sockaddr_equal(&f->so_dialed[0], &want));
+	assert_true(f->so_client[0]);
+	assert_int_equal(f->ndialed, 0); /* the plain dial waits */
+	{
+		struct direct_cand c[CTL_CANDIDATES_MAX];
+		bool probing, seen_so = false;
+		size_t n = direct_candidates(f->d, BOB, c, CTL_CANDIDATES_MAX, &probing);
+
+		for (size_t i = 0; i < n; i++)
+			if (c[i].kind == CTL_CAND_SIMOPEN) {
+				assert_true(c[i].dialed && c[i].proto == 6);
+				assert_true(sockaddr_equal(&c[i].addr, &want));
+				seen_so = true;
+			}
+		assert_true(seen_so);
+	}
+	/* A re-offer (a rekey's) neither dials again at once nor forgets the try. */
+	direct_on_offer(f->d, &m);
+	advance(f, 1000);
+	assert_int_equal(f->nso, 1);
+	/* A link is up when the next is due: nothing to do, counted as no try. */
+	f->so_answer = 0;
+	advance(f, DIRECT_SIMOPEN_NEXT_MS);
+	assert_int_equal(f->nso, 1);
+	f->so_answer = 1;
+	advance(f, DIRECT_SIMOPEN_NEXT_MS);
+	assert_int_equal(f->nso, 2);
+	assert_int_equal(f->ndialed, 0);
+	advance(f, DIRECT_SIMOPEN_NEXT_MS);
+	assert_int_equal(f->nso, DIRECT_SIMOPEN_TRIES);
+	/* The tries over: the plain dial of bob's host candidate, and no more simultaneous opens.
+	 */
+	advance(f, DIRECT_SIMOPEN_NEXT_MS);
+	assert_int_equal(f->nso, DIRECT_SIMOPEN_TRIES);
+	assert_int_equal(f->ndialed, 1);
+	assert_int_equal(sockaddr_parse("198.19.2.2:4800", &want), 0);
+	assert_true(sockaddr_equal(&f->dialed[0], &want));
+}
+
+/* Without our own candidate (our NAT picked the port), bob's is never dialed. */
+static void
+test_simopen_needs_both(void **state)
+{
+	struct fx *f = *state;
+	struct ctlmsg m = { .type = CTL_OFFER };
+
+	strcpy(m.u.offer.from, BOB);
+	strcpy(m.u.offer.to, ALICE);
+	m.u.offer.count = 3;
+	m.u.offer.cand[0] = cand4(CTL_CAND_HOST, 17, 198, 19, 2, 2, 4800);
+	m.u.offer.cand[1] = cand4(CTL_CAND_HOST, 6, 198, 19, 2, 2, 4800);
+	m.u.offer.cand[2] = cand4(CTL_CAND_SIMOPEN, 6, 198, 18, 0, 202, 4800);
+	direct_on_offer(f->d, &m);
+	advance(f, 3 * DIRECT_SIMOPEN_NEXT_MS);
+	assert_int_equal(f->nso, 0);
+	assert_int_equal(f->ndialed, 1); /* the plain plan as before: its host candidate */
+}
+
+/*
  * Reflection settles our NAT: the server's port sees us at 198.18.0.201:1111, its other port at
  * :2222 (dependent) or :1111 (independent); an answer from the other port never comes in
  * (port-dependent filtering).
@@ -1070,6 +1316,10 @@ main(void)
 		cmocka_unit_test(test_tcp_plan),
 		cmocka_unit_test_setup_teardown(test_tcp_mapped_dialed_first, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tcp_reachable_side_waits, setup, teardown),
+		cmocka_unit_test(test_simopen_plan),
+		cmocka_unit_test_setup_teardown(test_simopen_candidate, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_simopen_dialed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_simopen_needs_both, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_birthday_offer_says_our_nat, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_birthday_sockets_then_released, setup,
 						teardown),

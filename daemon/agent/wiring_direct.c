@@ -138,6 +138,15 @@ wiring_direct_dial_simopen(void *arg, const char *peer, const struct sockaddr_st
 	return 1;
 }
 
+static bool
+wiring_direct_linked(void *arg, const char *peer)
+{
+	struct agent *a = arg;
+	struct peer *p = peer_find(a->peers, peer);
+
+	return p && p->paths.stream && !p->paths.stream_relayed;
+}
+
 /* The birthday technique's extra sockets: the UDP path's (path/udp.h). */
 static int
 wiring_direct_aux_open(void *arg, const struct sockaddr_storage *to)
@@ -184,6 +193,7 @@ const struct direct_ops wiring_direct_ops = {
 	.on_reflexive = wiring_direct_on_reflexive,
 	.dial_tcp = wiring_direct_dial_tcp,
 	.dial_simopen = wiring_direct_dial_simopen,
+	.linked = wiring_direct_linked,
 	.aux_open = wiring_direct_aux_open,
 	.aux_close = wiring_direct_aux_close,
 	.aux_pinned = wiring_direct_aux_pinned,

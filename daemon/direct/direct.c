@@ -605,7 +605,7 @@ direct_run_rounds(struct direct *d, uint64_t now)
 		}
 		direct_so_run(d, r, now);
 		if (r->tcp_due_ms && now >= r->tcp_due_ms && r->tcp_next < r->ntcp &&
-		    !direct_so_holds(r)) {
+		    !direct_so_holds(r, now)) {
 			char addr[SOCKADDR_STR_MAX];
 
 			int rc = d->ops.dial_tcp

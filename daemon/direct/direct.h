@@ -100,6 +100,8 @@ struct direct_ops {
 	 */
 	int (*dial_simopen)(void *arg, const char *peer, const struct sockaddr_storage *to,
 			    bool tls_client);
+	/* Is a direct TCP link with peer up (not the relay's)? May be NULL. */
+	bool (*linked)(void *arg, const char *peer);
 	/*
 	 * The birthday technique's extra sockets (path/udp.h path_udp_aux_*): open one that sends
 	 * one datagram to `to` (its id, or -errno), close one, and which one frames to `to` go out

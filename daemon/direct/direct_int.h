@@ -136,7 +136,7 @@ size_t direct_so_gather(const struct direct *d, struct ctl_candidate *out, size_
 void direct_so_consider(struct direct *d, struct direct_round *r, const struct direct_so *was,
 			const struct ctlmsg *m, bool early, uint64_t now);
 void direct_so_run(struct direct *d, struct direct_round *r, uint64_t now);
-bool direct_so_holds(const struct direct_round *r);
+bool direct_so_holds(const struct direct_round *r, uint64_t now);
 
 /*
  * The hairpin test (direct_hairpin.c, direct/hairpin.h): a new one toward d->reflexive (called

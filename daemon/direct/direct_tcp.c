@@ -12,9 +12,10 @@
  * Per peer (struct direct_so in its round): on, from its offer; tries made; due_ms, when the
  * next try goes: at the offer when UDP is blocked on either side, else when the round's fast
  * phase ends (both sides reach that point one relay hop apart), then DIRECT_SIMOPEN_NEXT_MS
- * after each try until DIRECT_SIMOPEN_TRIES. While tries are left, plain TCP dials to that
- * peer wait (direct_so_holds): one dial runs at a time, and a plain dial to a private address
- * would hold the slot while the peer's SYNs come.
+ * after each try until DIRECT_SIMOPEN_TRIES; a direct link found up when a try is due
+ * (ops.linked) resets the count (the next session may need one again). Until the last try
+ * has had its time, plain TCP dials to that peer wait (direct_so_holds): one dial runs at a
+ * time, and a plain dial to a private address would hold the slot while the peer's SYNs come.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -113,8 +114,11 @@ direct_so_consider(struct direct *d, struct direct_round *r, const struct direct
 	r->so.on = true;
 	r->so.tls_client = plan.tls_client;
 	r->so.to = plan.to;
-	/* A new offer with the same target (a rekey's, a re-offer) keeps the count and the time. */
-	if (was->on && sockaddr_same(&was->to, &plan.to)) {
+	/*
+	 * A new offer with the same target (a re-offer) keeps the count and the time of the next
+	 * try; with no try made since a link was up (a rekey's, on the relay), it starts afresh.
+	 */
+	if (was->on && sockaddr_same(&was->to, &plan.to) && was->tries) {
 		r->so.tries = was->tries;
 		r->so.due_ms = was->due_ms;
 	}
@@ -134,11 +138,23 @@ direct_so_run(struct direct *d, struct direct_round *r, uint64_t now)
 	char addr[SOCKADDR_STR_MAX];
 	int rc;
 
-	if (!r->so.on || r->so.tries >= DIRECT_SIMOPEN_TRIES)
+	if (!r->so.on)
 		return;
 	if (!r->so.due_ms && r->slow)
 		r->so.due_ms = now; /* the fast phase of UDP probing found nothing */
 	if (!r->so.due_ms || now < r->so.due_ms)
+		return;
+	/*
+	 * A direct link is up (ours worked, or another way did): the count starts again, so that
+	 * when a rekey moves the session to the relay (the TLS client dials it), the offers that
+	 * come with the new keys bring the link back at once.
+	 */
+	if (d->ops.linked && d->ops.linked(d->arg, r->peer)) {
+		r->so.tries = 0;
+		r->so.due_ms = now + DIRECT_SIMOPEN_NEXT_MS;
+		return;
+	}
+	if (r->so.tries >= DIRECT_SIMOPEN_TRIES)
 		return;
 	rc = d->ops.dial_simopen(d->arg, r->peer, &r->so.to, r->so.tls_client);
 	if (rc > 0) {
@@ -149,14 +165,15 @@ direct_so_run(struct direct *d, struct direct_round *r, uint64_t now)
 			 r->peer, addr, r->so.tries, DIRECT_SIMOPEN_TRIES,
 			 r->so.tls_client ? "client" : "server");
 	}
-	/* Not now: again soon; nothing to do (a direct link is up): look again later. */
+	/* Not now: again soon; nothing to do (UDP works): look again later. */
 	r->so.due_ms = now + (rc < 0 ? DIRECT_PROBE_MS : DIRECT_SIMOPEN_NEXT_MS);
 }
 
 bool
-direct_so_holds(const struct direct_round *r)
+direct_so_holds(const struct direct_round *r, uint64_t now)
 {
-	return r->so.on && r->so.tries < DIRECT_SIMOPEN_TRIES;
+	/* Until the last try has had its time: one dial at a time, and ours comes first. */
+	return r->so.on && (r->so.tries < DIRECT_SIMOPEN_TRIES || now < r->so.due_ms);
 }
 
 static uint16_t

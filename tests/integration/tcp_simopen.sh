@@ -25,7 +25,9 @@
 #    4800 at once (both logs say so), alice (whose identity sorts first) the TLS client; the
 #    session moves to that link with a new handshake (each log: `we dialed`). `vertex ping`
 #    says `via direct tcp 198.18.0.202:4800`, pings and 4 MiB each way over ssh (equal
-#    sha256) cross natb directly. The time from the approval to both on it is printed.
+#    sha256) cross natb directly. The time from the approval to both on it is printed. Then
+#    alice (the TLS client) rekeys after 30 s, over the relay as every rekey goes; the offers
+#    of the new session bring a second simultaneous open and the link back (handshake #4).
 # 3. nata made symmetric (a random port per flow; its UDP passes): alice's home connection now
 #    leaves from a random port, so she offers no simopen candidate, bob (udp-blocked) still
 #    does; after the approval (kept in the agents' state) no simultaneous open is tried, the
@@ -48,8 +50,9 @@ server_start srva
 server_start srvb
 enrolled alice alice "$ALICE"
 enrolled bob bob "$BOB"
-lab_agent_config alice "$ALICE" fd00:5678:a1::/48
-lab_agent_config bob "$BOB" fd00:5678:b1::/48
+# A rekey within the run: alice (the TLS client) dials it over the relay, as for any session.
+VTX_REKEY_SEC=30 lab_agent_config alice "$ALICE" fd00:5678:a1::/48
+VTX_REKEY_SEC=30 lab_agent_config bob "$BOB" fd00:5678:b1::/48
 printf 'purpose ssh tcp/22\n' >>"$VTX_TMP/bob.conf"
 
 # New TCP connections to the peer port from srvb's host, counted in alice's and bob's
@@ -176,6 +179,20 @@ path_is bob "$ALICE" tcp || fail "bob left the direct TCP path: $(vtx_ctl bob pe
 for h in alice bob; do
 	(($(simopen_tries "$h") == 1)) || fail "$h made $(simopen_tries "$h") simultaneous opens, 1 expected"
 done
+pass "one simultaneous open each so far"
+
+say "2b. alice rekeys over the relay (30 s): the offers that follow bring the direct link back"
+wait_until 45 grep -q "peer $BOB (relay): session up, handshake #3, we dialed" "$VTX_TMP/alice.log" ||
+	fail "no rekey over the relay: $(grep "peer $BOB" "$VTX_TMP/alice.log")"
+wait_until 15 grep -q "peer $BOB ($NATB_IP:4800): session up, handshake #4, we dialed" "$VTX_TMP/alice.log" ||
+	fail "the direct link does not come back after the rekey: $(grep -E "peer $BOB|direct:" "$VTX_TMP/alice.log")"
+wait_until 10 path_is alice "$BOB" tcp || fail "alice is on $(peer_field alice "$BOB" path) after the rekey"
+wait_until 10 path_is bob "$ALICE" tcp || fail "bob is on $(peer_field bob "$ALICE" path) after the rekey"
+for h in alice bob; do
+	(($(simopen_tries "$h") == 2)) || fail "$h made $(simopen_tries "$h") simultaneous opens, 2 expected"
+done
+check_ping on_alice "$BOB4"
+pass "after the rekey: back on the direct TCP link with one more simultaneous open each (handshake #4)"
 
 say "3. nata picks a random port per flow: no simultaneous open, the relay carries"
 for h in alice bob; do

@@ -57,6 +57,7 @@ struct fx {
 	size_t nso;
 	int so_answer;     /* what dial_simopen answers: 1 dialed, 0 a link is up, -1 not now */
 	unsigned reoffers; /* on_reflexive */
+	bool linked;       /* a direct TCP link is up (ops.linked) */
 	bool dial_busy;
 	unsigned dial_refused;
 	/* The birthday technique's extra sockets (fakes: ids 0..). */
@@ -191,6 +192,13 @@ fx_dial_simopen(void *arg, const char *peer, const struct sockaddr_storage *to, 
 	return 1;
 }
 
+static bool
+fx_linked(void *arg, const char *peer)
+{
+	(void)peer;
+	return ((struct fx *)arg)->linked;
+}
+
 static void
 fx_on_reflexive(void *arg)
 {
@@ -200,6 +208,7 @@ fx_on_reflexive(void *arg)
 static const struct direct_ops fx_ops = {
 	.on_reflexive = fx_on_reflexive,
 	.dial_simopen = fx_dial_simopen,
+	.linked = fx_linked,
 	.send_datagram = fx_send_datagram,
 	.send_offer = fx_send_offer,
 	.probe = fx_probe,
@@ -868,9 +877,9 @@ test_simopen_candidate(void **state)
 
 /*
  * Both udp-blocked behind NATs that keep ports: bob's offer starts the simultaneous open at
- * once (we, alice, the TLS client); "not now" is asked again soon, uncounted; a link up counts
- * nothing; a re-offer keeps the count; DIRECT_SIMOPEN_TRIES tries DIRECT_SIMOPEN_NEXT_MS
- * apart, plain dials of bob's host candidate only after them.
+ * once (we, alice, the TLS client); "not now" is asked again soon, uncounted; a re-offer keeps
+ * the count; DIRECT_SIMOPEN_TRIES tries DIRECT_SIMOPEN_NEXT_MS apart, plain dials of bob's host
+ * candidate only after the last has had its time; a link found up starts the count again.
  */
 static void
 test_simopen_dialed(void **state)
@@ -915,23 +924,29 @@ test_simopen_dialed(void **state)
 	direct_on_offer(f->d, &m);
 	advance(f, 1000);
 	assert_int_equal(f->nso, 1);
-	/* A link is up when the next is due: nothing to do, counted as no try. */
-	f->so_answer = 0;
-	advance(f, DIRECT_SIMOPEN_NEXT_MS);
-	assert_int_equal(f->nso, 1);
-	f->so_answer = 1;
-	advance(f, DIRECT_SIMOPEN_NEXT_MS);
+	advance(f, DIRECT_SIMOPEN_NEXT_MS - 1000);
 	assert_int_equal(f->nso, 2);
-	assert_int_equal(f->ndialed, 0);
 	advance(f, DIRECT_SIMOPEN_NEXT_MS);
 	assert_int_equal(f->nso, DIRECT_SIMOPEN_TRIES);
+	/* The last try has its time before anything else is dialed. */
+	advance(f, DIRECT_SIMOPEN_NEXT_MS - 1000);
+	assert_int_equal(f->ndialed, 0);
 	/* The tries over: the plain dial of bob's host candidate, and no more simultaneous opens.
 	 */
-	advance(f, DIRECT_SIMOPEN_NEXT_MS);
+	advance(f, 1000);
 	assert_int_equal(f->nso, DIRECT_SIMOPEN_TRIES);
 	assert_int_equal(f->ndialed, 1);
 	assert_int_equal(sockaddr_parse("198.19.2.2:4800", &want), 0);
 	assert_true(sockaddr_equal(&f->dialed[0], &want));
+	/* A link is up (the last try worked) when the next would be due: the count starts again,
+	 * and the next session's offer (a rekey moved it to the relay) tries at once. */
+	f->linked = true;
+	advance(f, DIRECT_SIMOPEN_NEXT_MS);
+	assert_int_equal(f->nso, DIRECT_SIMOPEN_TRIES);
+	f->linked = false;
+	direct_on_offer(f->d, &m);
+	advance(f, DIRECT_PROBE_MS);
+	assert_int_equal(f->nso, DIRECT_SIMOPEN_TRIES + 1);
 }
 
 /* Without our own candidate (our NAT picked the port), bob's is never dialed. */

@@ -192,7 +192,13 @@ for h in alice bob; do
 	(($(simopen_tries "$h") == 2)) || fail "$h made $(simopen_tries "$h") simultaneous opens, 2 expected"
 done
 check_ping on_alice "$BOB4"
-pass "after the rekey: back on the direct TCP link with one more simultaneous open each (handshake #4)"
+stamp() # stamp REGEX: the time of day (seconds) of alice's first log line matching it
+{
+	grep -m1 "$1" "$VTX_TMP/alice.log" | awk '{ split($1, t, ":"); print t[1] * 3600 + t[2] * 60 + t[3] }'
+}
+ON_RELAY=$(awk -v a="$(stamp "handshake #3, we dialed")" -v b="$(stamp "handshake #4, we dialed")" \
+	'BEGIN { printf "%.2f", b - a }')
+pass "after the rekey: back on the direct TCP link with one more simultaneous open each (handshake #4, $ON_RELAY s after #3)"
 
 say "3. nata picks a random port per flow: no simultaneous open, the relay carries"
 for h in alice bob; do

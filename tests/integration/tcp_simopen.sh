@@ -155,7 +155,13 @@ grep -q "peer $ALICE ($NATA_IP:4800): session up, handshake #2, we dialed" "$VTX
 	fail "bob's session did not move to the link: $(grep "peer $ALICE" "$VTX_TMP/bob.log")"
 ! grep -q "trying a direct link to its TCP candidate" "$VTX_TMP/alice.log" "$VTX_TMP/bob.log" ||
 	fail "a plain TCP dial went first: $(grep 'trying a direct' "$VTX_TMP/alice.log" "$VTX_TMP/bob.log")"
-pass "approval to both agents on the direct TCP path: $APPROVE_TO_TCP s (one simultaneous open each)"
+tod() # tod NAME REGEX: the time of day (seconds) of NAME's first log line matching REGEX
+{
+	grep -m1 "$2" "$VTX_TMP/$1.log" | awk '{ split($1, t, ":"); print t[1] * 3600 + t[2] * 60 + t[3] }'
+}
+SKEW=$(awk -v a="$(tod alice "a TCP simultaneous open with")" -v b="$(tod bob "a TCP simultaneous open with")" \
+	'BEGIN { d = b - a; if (d < 0) d = -d; printf "%.3f", d }')
+pass "approval to both agents on the direct TCP path: $APPROVE_TO_TCP s (one simultaneous open each, started $SKEW s apart)"
 # (bob's `vertex ping alice` would not be answered: alice offers bob no purpose, so her
 # firewall lets nothing in from him; his path is asserted above.)
 OUT=$(qn alice "$VERTEX" -s "$VTX_TMP/alice.sock" ping "$BOB" -c 1 -W 2) || fail "vertex ping: $OUT"
@@ -192,11 +198,7 @@ for h in alice bob; do
 	(($(simopen_tries "$h") == 2)) || fail "$h made $(simopen_tries "$h") simultaneous opens, 2 expected"
 done
 check_ping on_alice "$BOB4"
-stamp() # stamp REGEX: the time of day (seconds) of alice's first log line matching it
-{
-	grep -m1 "$1" "$VTX_TMP/alice.log" | awk '{ split($1, t, ":"); print t[1] * 3600 + t[2] * 60 + t[3] }'
-}
-ON_RELAY=$(awk -v a="$(stamp "handshake #3, we dialed")" -v b="$(stamp "handshake #4, we dialed")" \
+ON_RELAY=$(awk -v a="$(tod alice "handshake #3, we dialed")" -v b="$(tod alice "handshake #4, we dialed")" \
 	'BEGIN { printf "%.2f", b - a }')
 pass "after the rekey: back on the direct TCP link with one more simultaneous open each (handshake #4, $ON_RELAY s after #3)"
 

@@ -12,7 +12,8 @@
 #          udp-blocked: masquerade (ports kept),           udp-blocked, as nata
 #          new inbound dropped, every UDP datagram
 #          dropped (DNS aside); part 3: symmetric
-#          (masquerade random: a random port per flow)
+#          (masquerade random: a random port per flow);
+#          part 4: apdf (UDP passes)
 #                      |  198.19.1.0/24                          |  198.19.2.0/24
 #                 alice 198.19.1.2                          bob 198.19.2.2
 #
@@ -32,6 +33,9 @@
 #    leaves from a random port, so she offers no simopen candidate, bob (udp-blocked) still
 #    does; after the approval (kept in the agents' state) no simultaneous open is tried, the
 #    session stays on the relay through the fast phase of probing, and pings work over it.
+# 4. nata plain apdf (UDP passes there, its reflexive address known), natb still udp-blocked:
+#    UDP cannot work (bob's is blocked), both offer simopen candidates: the simultaneous open
+#    at once, direct TCP, `vertex ping` and pings across natb.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib_domains.sh"
 source "$(dirname "$0")/lib_servers.sh"
@@ -239,6 +243,34 @@ OUT=$(qn alice "$VERTEX" -s "$VTX_TMP/alice.sock" ping "$BOB" -c 1 -W 2) || fail
 grep -q "reply in .* ms via relay" <<<"$OUT" || fail "vertex ping said: $OUT"
 check_ping on_alice "$BOB4"
 pass "symmetric / udp-blocked: no simultaneous open, $(grep reply <<<"$OUT")"
+
+say "4. nata plain apdf (its UDP passes, bob's does not): the simultaneous open again"
+for h in alice bob; do
+	vtx_stop "$h"
+	[[ $VTX_LAST_RC -eq 0 ]] || fail "vertexd $h exited with status $VTX_LAST_RC (it crashed?)"
+	mv "$VTX_TMP/$h.log" "$VTX_TMP/$h.part3.log"
+done
+nat_site_kind nata apdf
+lab_agent_start alice alice
+lab_agent_start bob bob
+wait_until 20 home_up alice || fail "alice's agent never connects to its server again"
+wait_until 20 home_up bob || fail "bob's agent never connects to its server again"
+wait_until 10 netcheck_has alice "simopen $NATA_IP:4800/tcp" ||
+	fail "alice offers no simopen candidate behind apdf: $(vtx_ctl alice netcheck)"
+wait_until 10 netcheck_has alice "srflx $NATA_IP:4800" ||
+	fail "alice's UDP passes, yet she has no reflexive address: $(vtx_ctl alice netcheck)"
+wait_until 20 path_is alice "$BOB" tcp ||
+	fail "alice never goes direct over TCP: $(vtx_ctl alice peers); $(grep direct: "$VTX_TMP/alice.log")"
+wait_until 10 path_is bob "$ALICE" tcp || fail "bob is not on a direct TCP path: $(vtx_ctl bob peers)"
+for h in alice bob; do
+	(($(simopen_tries "$h") == 1)) || fail "$h made $(simopen_tries "$h") simultaneous opens, 1 expected"
+done
+OUT=$(qn alice "$VERTEX" -s "$VTX_TMP/alice.sock" ping "$BOB" -c 1 -W 2) || fail "vertex ping: $OUT"
+grep -q "reply in .* ms via direct tcp $NATB_IP:4800" <<<"$OUT" || fail "vertex ping said: $OUT"
+BEFORE=$(nat_counter natb)
+check_ping on_alice "$BOB4"
+(($(nat_counter natb) >= BEFORE + 10)) || fail "pings did not cross bob's router directly"
+pass "apdf / udp-blocked: a simultaneous open at once (bob's UDP is blocked), $(grep reply <<<"$OUT")"
 
 for n in alice bob; do
 	vtx_stop "$n"

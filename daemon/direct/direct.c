@@ -473,6 +473,7 @@ direct_on_offer(struct direct *d, const struct ctlmsg *m)
 	/* TCP candidates dialed already stay dialed (a new offer comes with every session). */
 	struct sockaddr_storage was_tcp[DIRECT_TCP_MAX];
 	size_t was_ntcp = 0, was_next = 0;
+	bool was_relink = false;
 	uint64_t was_due = 0;
 	int tcp_order[DIRECT_TCP_MAX];
 	struct ctl_candidate ours[CTL_CANDIDATES_MAX];
@@ -489,6 +490,7 @@ direct_on_offer(struct direct *d, const struct ctlmsg *m)
 		offered = r->offered_ms;
 		was_ntcp = r->ntcp;
 		was_next = r->tcp_next;
+		was_relink = r->tcp_relink;
 		was_due = r->tcp_due_ms;
 		memcpy(was_tcp, r->tcp, sizeof(was_tcp));
 	}
@@ -540,7 +542,7 @@ direct_on_offer(struct direct *d, const struct ctlmsg *m)
 	r->tcp_early = plan.early;
 	r->started_ms = r->next_ms = now;
 	r->active = true;
-	if (was_next && r->ntcp == was_ntcp) {
+	if (was_next && r->ntcp == was_ntcp && !was_relink) {
 		bool same = true;
 
 		for (size_t i = 0; i < r->ntcp; i++)
@@ -604,8 +606,17 @@ direct_run_rounds(struct direct *d, uint64_t now)
 			continue;
 		}
 		direct_so_run(d, r, now);
-		if (r->tcp_due_ms && now >= r->tcp_due_ms && r->tcp_next < r->ntcp &&
-		    !direct_so_holds(r, now)) {
+		if (r->tcp_due_ms && now >= r->tcp_due_ms && d->ops.linked &&
+		    d->ops.linked(d->arg, r->peer)) {
+			/*
+			 * A direct link is up: nothing to dial, but a rekey (dialed over the relay)
+			 * will move the session off it, and the new session's offers must dial
+			 * again, not find every candidate dialed already.
+			 */
+			r->tcp_relink = true;
+			r->tcp_due_ms = now + DIRECT_TCP_NEXT_MS;
+		} else if (r->tcp_due_ms && now >= r->tcp_due_ms && r->tcp_next < r->ntcp &&
+			   !direct_so_holds(r, now)) {
 			char addr[SOCKADDR_STR_MAX];
 
 			int rc = d->ops.dial_tcp

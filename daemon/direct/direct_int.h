@@ -59,6 +59,8 @@ struct direct_round {
 	uint64_t tcp_due_ms; /* when the next one is dialed; 0: not yet due */
 	bool tcp_first;      /* we dial at once; else DIRECT_TCP_DEFER_MS after it is due */
 	bool tcp_early;      /* UDP cannot work (direct_tcp_plan): TCP due without the fast phase */
+	bool tcp_relink;     /* a direct link was up when a dial was due: the next offer (a new
+				session's: a rekey over the relay) dials the candidates over */
 	uint64_t started_ms, next_ms;
 	uint64_t offered_ms; /* when we last offered ours to this peer; 0: never */
 	bool slow;           /* past the fast phase (said once in the log) */

@@ -11,6 +11,8 @@
 #    sorts first, dials carol's TCP candidate: the session moves to that direct link (a new
 #    handshake), the relayed link closes. `vertex peers` says path tcp, `vertex ping` says
 #    direct tcp, and ssh works over it.
+# 3. alice rekeys after 20 s, over the relay as every rekey of a peer met by rendezvous goes:
+#    the new session's offers dial carol's candidate again (handshake #4), back on path tcp.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib_domains.sh"
 source "$(dirname "$0")/lib_servers.sh"
@@ -41,8 +43,9 @@ server_start srva
 server_start srvb
 enrolled alice alice "$ALICE"
 enrolled carol carol "$CAROL"
-lab_agent_config alice "$ALICE" fd00:5678:a1::/48
-lab_agent_config carol "$CAROL" fd00:5678:c1::/48
+# A rekey within the run (part 3): alice, the TLS client, dials it over the relay.
+VTX_REKEY_SEC=20 lab_agent_config alice "$ALICE" fd00:5678:a1::/48
+VTX_REKEY_SEC=20 lab_agent_config carol "$CAROL" fd00:5678:c1::/48
 printf 'purpose ssh tcp/22\n' >>"$VTX_TMP/carol.conf"
 lab_agent_start alice alice
 lab_agent_start carol carol
@@ -73,6 +76,16 @@ jq -e --arg c "host $CAROL_IP:4800/tcp dialed (a direct link is up)" 'index($c)'
 	<<<"$(vtx_ctl alice peers --json | jq -c '.peers[0].candidates')" >/dev/null ||
 	fail "vertex peers does not show the dialed TCP candidate: $(vtx_ctl alice peers)"
 pass "direct over TCP: $(grep reply <<<"$OUT")"
+
+say "3. a rekey over the relay: the offers that follow dial the direct link again"
+wait_until 40 grep -q "peer $CAROL (relay): session up, handshake #3, we dialed" "$VTX_TMP/alice.log" ||
+	fail "no rekey over the relay: $(grep "peer $CAROL" "$VTX_TMP/alice.log")"
+wait_until 20 grep -q "peer $CAROL ($CAROL_IP:4800): session up, handshake #4, we dialed" "$VTX_TMP/alice.log" ||
+	fail "the direct link does not come back after the rekey: $(grep -E "peer $CAROL|direct:" "$VTX_TMP/alice.log")"
+wait_until 10 path_is alice "$CAROL" tcp || fail "alice is on $(peer_field alice "$CAROL" path) after the rekey"
+wait_until 10 path_is carol "$ALICE" tcp || fail "carol is on $(peer_field carol "$ALICE" path) after the rekey"
+check_ping on_alice "$CAROL4"
+pass "after the rekey: back on the direct TCP link (handshake #4)"
 
 for n in alice carol; do
 	vtx_stop "$n"

@@ -700,6 +700,43 @@ test_tcp_mapped_dialed_first(void **state)
 	}
 }
 
+/*
+ * A direct link up when the next dial is due: the next offer (a rekey over the relay moved the
+ * session off the link) dials the peer's candidates over, the mapped one first again, instead
+ * of finding them all dialed.
+ */
+static void
+test_tcp_redialed_after_a_link(void **state)
+{
+	struct fx *f = *state;
+	struct ctlmsg m = { .type = CTL_OFFER };
+	struct sockaddr_storage want;
+
+	strcpy(m.u.offer.from, BOB);
+	strcpy(m.u.offer.to, ALICE);
+	m.u.offer.count = 3;
+	m.u.offer.cand[0] = cand4(CTL_CAND_HOST, 17, 198, 19, 2, 2, 4800);
+	m.u.offer.cand[1] = cand4(CTL_CAND_MAPPED, 17, 198, 18, 0, 202, 4800);
+	m.u.offer.cand[2] = cand4(CTL_CAND_MAPPED, 6, 198, 18, 0, 202, 4800);
+	direct_on_offer(f->d, &m);
+	advance(f, DIRECT_PROBE_MS);
+	assert_int_equal(f->ndialed, 1);
+	/* A re-offer while the link comes up: the candidate stays dialed. */
+	direct_on_offer(f->d, &m);
+	advance(f, DIRECT_PROBE_MS);
+	assert_int_equal(f->ndialed, 1);
+	f->linked = true;
+	advance(f, DIRECT_TCP_NEXT_MS);
+	assert_int_equal(f->ndialed, 1);
+	/* The rekey's session is on the relay: its offer dials the mapped candidate again. */
+	f->linked = false;
+	direct_on_offer(f->d, &m);
+	advance(f, DIRECT_PROBE_MS);
+	assert_int_equal(f->ndialed, 2);
+	assert_int_equal(sockaddr_parse("198.18.0.202:4800", &want), 0);
+	assert_true(sockaddr_equal(&f->dialed[1], &want));
+}
+
 /* We are the reachable one (a forwarded port on our reflexive address): bob dials, we only
  * after DIRECT_TCP_DEFER_MS (his host candidate, unreachable, as a last resort). */
 static void
@@ -1331,6 +1368,7 @@ main(void)
 		cmocka_unit_test(test_tcp_plan),
 		cmocka_unit_test_setup_teardown(test_tcp_mapped_dialed_first, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tcp_reachable_side_waits, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tcp_redialed_after_a_link, setup, teardown),
 		cmocka_unit_test(test_simopen_plan),
 		cmocka_unit_test_setup_teardown(test_simopen_candidate, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_simopen_dialed, setup, teardown),

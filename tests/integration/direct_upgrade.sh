@@ -132,7 +132,7 @@ OUT=$(qn alice "$VERTEX" -s "$VTX_TMP/alice.sock" ping "$BOB" -c 1 -W 2) || fail
 grep -q "reply in .* ms via relay via $DOMAIN_A $DOMAIN_B" <<<"$OUT" || fail "vertex ping said: $OUT"
 [[ $(peer_field alice "$BOB" handshakes) == "$HS" ]] || fail "a new handshake was needed"
 pass "the relay carries the session again, with no new handshake: $(grep reply <<<"$OUT")"
-grep -q "direct: the direct path to $BOB stopped answering" "$VTX_TMP/alice.log" ||
+wait_until 5 grep -q "direct: the direct path to $BOB stopped answering" "$VTX_TMP/alice.log" ||
 	fail "alice's agent did not look for a direct path again"
 pass "alice's agent asked its server again and offered anew when the direct path died"
 

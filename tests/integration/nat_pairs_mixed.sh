@@ -15,7 +15,9 @@
 #   router's ports; one lands (all but 3 times in 10,000, by the numbers) and that socket
 #   carries the path. (Before the technique, these two pairs stayed on the relay.)
 #   nat_birthday.sh measures it.
-# - UDP blocked on one side, either side: the relay.
+# - UDP blocked on one side, either side, against a router that keeps ports: direct TCP by a
+#   simultaneous open (direct/direct_tcp.h; tcp_simopen.sh measures it). Against a router
+#   that picks a new port per destination: the relay (nothing to dial either way).
 # - Two agents behind the same router (bob's agent on a second host of alice's LAN): the host
 #   path, frames on the LAN, never through the router.
 source "$(dirname "$0")/lib.sh"
@@ -37,8 +39,9 @@ nat_pair adf symmetric direct
 # The birthday technique (the relay before it).
 nat_pair symmetric apdf direct
 nat_pair apdf symmetric direct
-nat_pair apdf udp-blocked relay
-nat_pair udp-blocked eif relay
+nat_pair apdf udp-blocked tcp
+nat_pair udp-blocked eif tcp
+nat_pair symmetric udp-blocked relay
 nat_pair apdf apdf direct carol
 nat_pairs_report
 pass "$VTX_SCENARIO"

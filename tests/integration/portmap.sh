@@ -140,6 +140,10 @@ wait_until 5 test "$(arrived)" -eq 3 || fail "through the mapping, $(arrived) of
 pass "through the mapping, the same 3 datagrams reach bob"
 OUT=$(vtx_ctl bob netcheck)
 grep -q "^mapped  *$NATB_IP:4800 by pcp for 7200 s" <<<"$OUT" || fail "netcheck text: $OUT"
+# Asking ends when every protocol has had its tries (PCP and NAT-PMP retransmit, UPnP waits
+# for SSDP answers), for UDP and TCP alike: a few seconds.
+alice_done_asking() { [[ $(netcheck_field alice port_mapping) != asking ]]; }
+wait_until 15 alice_done_asking
 [[ $(netcheck_field alice port_mapping) == none ]] ||
 	fail "alice's router maps nothing, her netcheck says: $(vtx_ctl alice netcheck)"
 jq -e '.candidates | map(select(startswith("mapped"))) | length == 0' \
